@@ -1,0 +1,40 @@
+# One entry point for humans and CI. `make help` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: help serve test lint fmt bench clean
+
+help: ## Show this help.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+$(BIN)/loyalty: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+serve: $(BIN)/loyalty ## Install, migrate SQLite, load the demo merchant and serve on :8000.
+	$(BIN)/loyalty db upgrade
+	$(BIN)/loyalty demo
+	$(BIN)/loyalty serve
+
+test: $(BIN)/loyalty ## Install and run the whole suite on SQLite, PostgreSQL and MariaDB.
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/loyalty ## ruff check and format check.
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(BIN)/loyalty ## Format and autofix.
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(BIN)/loyalty ## Run the benchmarks against the local PostgreSQL.
+	$(BIN)/python bench/ledger.py
+
+clean: ## Remove the virtual environment and caches.
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

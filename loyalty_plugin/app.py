@@ -1,0 +1,63 @@
+"""The Flask application: ``create_app()`` and the ``LoyaltyPlugin`` extension."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Blueprint, Flask
+
+from loyalty_plugin.config import load_config
+from loyalty_plugin.database import engine_options, prepare_engine
+from loyalty_plugin.extensions import LoyaltyState, db
+
+
+class LoyaltyPlugin:
+    """The Flask extension: binds the database, blueprints and error pages to an app."""
+
+    def __init__(self, app: Flask | None = None, **options: Any) -> None:
+        if app is not None:
+            self.init_app(app, **options)
+
+    def init_app(self, app: Flask, *, url_prefix: str | None = None) -> None:
+        """Mount the loyalty plugin on ``app`` under ``url_prefix`` (default ``/loyalty``)."""
+        for key, value in load_config(app.instance_path, environ={}).items():
+            app.config.setdefault(key, value)
+        state = LoyaltyState(db=_bind_database(app))
+        app.extensions["loyalty"] = state
+        prefix = url_prefix if url_prefix is not None else app.config["LOYALTY_URL_PREFIX"]
+        for blueprint in _blueprints():
+            app.register_blueprint(blueprint, url_prefix=prefix + (blueprint.url_prefix or ""))
+        from loyalty_plugin.web.errors import register_error_handlers
+
+        register_error_handlers(app)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """The standalone service. ``config`` overrides everything else (tests pass theirs)."""
+    instance_path = os.environ.get("LOYALTY_INSTANCE_PATH") or None
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    settings = load_config(app.instance_path, overrides=config)
+    app.config.update(settings)
+    app.config["SECRET_KEY"] = settings["LOYALTY_SECRET_KEY"]
+    LoyaltyPlugin(app)
+    return app
+
+
+def _bind_database(app: Flask) -> Any:
+    """Use the host's Flask-SQLAlchemy if it has one, else bind ours to the loyalty URL."""
+    if "sqlalchemy" in app.extensions:
+        return app.extensions["sqlalchemy"]
+    url = app.config["LOYALTY_DATABASE_URL"]
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(url))
+    db.init_app(app)
+    with app.app_context():
+        prepare_engine(db.engine)
+    return db
+
+
+def _blueprints() -> list[Blueprint]:
+    from loyalty_plugin.web.health import blueprint as health
+
+    return [health]

@@ -1,0 +1,103 @@
+"""``loyalty demo``: a demo merchant with customers, invoices and a points history."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.errors import InsufficientPoints
+from loyalty_plugin.extensions import get_session
+from loyalty_plugin.models import Merchant
+from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services import accounts, ledger
+from loyalty_plugin.services.ledger import Money, Reference
+from loyalty_plugin.services.transaction import run_in_transaction
+
+DEMO_MERCHANT = "demo"
+FIRST_NAMES = ["Ana", "Bruno", "Chloé", "Dmitri", "Elif", "Farah", "Goran", "Hana", "Ivo", "Jana"]
+LAST_NAMES = ["Horvat", "Novak", "Martin", "Kovač", "Ivanova", "Yilmaz", "Haddad", "Berg"]
+
+
+@click.command()
+@click.option("--customers", default=25, show_default=True, help="How many customers.")
+@click.option("--seed", default=7, show_default=True, help="Random seed, for repeatable data.")
+@with_appcontext
+def demo(customers: int, seed: int) -> None:
+    """Create the demo merchant with customers, invoices and a points history."""
+    session = get_session()
+    if session.get(Merchant, DEMO_MERCHANT) is None:
+        rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
+        run_in_transaction(
+            session,
+            lambda s: accounts.create_merchant(
+                s, merchant_id=DEMO_MERCHANT, name="Demo Coffee Roasters", currency="EUR"
+            ),
+        )
+        with click.progressbar(range(1, customers + 1), label="demo customers") as bar:
+            for number in bar:
+                run_in_transaction(session, lambda s, n=number: _demo_customer(s, n, rng))
+    else:
+        click.echo(f"demo merchant {DEMO_MERCHANT!r} already exists; leaving it as it is")
+    prefix = current_app.config["LOYALTY_URL_PREFIX"]
+    click.echo("\nDemo merchant ready. Look at:")
+    click.echo(
+        f"  loyalty accounts show --merchant {DEMO_MERCHANT} 1001   # a customer's points log"
+    )
+    click.echo("  loyalty ledger verify                           # every invariant, checked")
+    click.echo(f"  http://127.0.0.1:8000{prefix}/health            # once `loyalty serve` runs")
+
+
+def _demo_customer(session: Session, number: int, rng: random.Random) -> None:
+    """One customer with a year of invoices, a redemption, a refund and an expired lot."""
+    customer = accounts.upsert_customer(
+        session,
+        merchant_id=DEMO_MERCHANT,
+        host_customer_id=str(1000 + number),
+        first_name=rng.choice(FIRST_NAMES),
+        last_name=rng.choice(LAST_NAMES),
+        email=f"customer{number}@example.com",
+        email_opt_in=rng.random() < 0.6,
+    )
+    account = accounts.open_account(session, merchant_id=DEMO_MERCHANT, customer_id=customer.id)
+    now = utcnow()
+    day = now - timedelta(days=400)
+    earned = []
+    while (day := day + timedelta(days=rng.randint(15, 60))) < now:
+        total = Decimal(rng.randint(1500, 40000)) / 100
+        invoice = f"INV-{number:03d}-{day:%Y%m%d}"
+        earned.append(
+            ledger.earn(
+                session,
+                account_id=account.id,
+                points=int(total // 10) or 1,
+                now=day,
+                actor="demo",
+                expires_at=day + timedelta(days=365),
+                money=Money(total, "EUR"),
+                reference=Reference("invoice", invoice),
+                reason="1 point per 10.00 spent",
+                idempotency_key=f"demo:{invoice}:earn",
+            )
+        )
+    if earned and rng.random() < 0.3:
+        ledger.reverse(
+            session, entry_id=earned[-1].id, now=now, actor="demo", reason="invoice refunded"
+        )
+    with contextlib.suppress(InsufficientPoints):
+        ledger.spend(
+            session,
+            account_id=account.id,
+            points=rng.randint(5, 40),
+            now=now,
+            actor="demo",
+            reference=Reference("invoice", f"INV-{number:03d}-NEXT"),
+            reason="paid part of an invoice with points",
+        )
+    ledger.expire_due_lots(session, account_id=account.id, now=now)

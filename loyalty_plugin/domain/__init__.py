@@ -1,0 +1,1 @@
+"""Pure loyalty rules: no Flask, no HTTP, no database session."""

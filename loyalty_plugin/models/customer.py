@@ -1,0 +1,50 @@
+"""Customer: a host CRM's customer as one merchant knows them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from loyalty_plugin.models.base import Base, BigId, utcnow
+
+
+class Customer(Base):
+    """Profile, enrolment and consents of one customer with one merchant."""
+
+    __tablename__ = "customers"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "host_customer_id"),
+        UniqueConstraint("merchant_id", "card_number"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    #: The host's own id for the customer (Perfex sends integers; stored as text).
+    host_customer_id: Mapped[str] = mapped_column(String(64))
+    customer_number: Mapped[str | None] = mapped_column(String(64))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    address_line: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str | None] = mapped_column(String(100))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    #: ISO 3166-1 alpha-2 country code.
+    country: Mapped[str | None] = mapped_column(String(2))
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    #: The host's customer group, used by program audiences and rule exclusions.
+    customer_group: Mapped[str | None] = mapped_column(String(64))
+    enrolled: Mapped[bool] = mapped_column(Boolean, default=True)
+    email_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    sms_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    card_number: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def display_name(self) -> str:
+        """First and last name, as shown to staff and in e-mails."""
+        return " ".join(part for part in (self.first_name, self.last_name) if part)

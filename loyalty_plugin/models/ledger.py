@@ -1,0 +1,144 @@
+"""The points ledger: accounts, lots, append-only entries and their allocations.
+
+Invariants (checked by ``loyalty ledger verify``):
+
+* ``account.balance`` = sum of the account's ``entry.points`` = sum of its ``lot.remaining``;
+* ``0 <= lot.remaining <= lot.points`` and ``lot.remaining`` = ``lot.points`` + the sum of
+  the allocations on the lot;
+* an entry that did not create a lot moved exactly its points through allocations.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from loyalty_plugin.domain.ledger import EntryKind
+from loyalty_plugin.models.base import Base, BigId, utcnow
+
+
+class Account(Base):
+    """A customer's points with one merchant; the row locked by every balance change."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("merchant_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    #: Materialized sum of the account's entries, for fast reads.
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    lifetime_earned: Mapped[int] = mapped_column(BigInteger, default=0)
+    lifetime_redeemed: Mapped[int] = mapped_column(BigInteger, default=0)
+    lifetime_expired: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    customer = relationship("Customer", lazy="joined")
+
+
+class LedgerEntry(Base):
+    """One change to a balance. Never updated or deleted: a correction is a new entry."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "idempotency_key"),
+        Index("ix_ledger_entries_account_newest", "merchant_id", "account_id", "id"),
+        Index("ix_ledger_entries_reference", "merchant_id", "reference_type", "reference_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    kind: Mapped[EntryKind] = mapped_column(
+        Enum(
+            EntryKind, native_enum=False, length=16, values_callable=lambda e: [k.value for k in e]
+        )
+    )
+    #: Signed: positive credits, negative debits.
+    points: Mapped[int] = mapped_column(BigInteger)
+    #: The account balance right after this entry.
+    balance_after: Mapped[int] = mapped_column(BigInteger)
+    #: Money the entry stands for (spent on an invoice, value of a redemption), if any.
+    amount: Mapped[Decimal | None]
+    currency: Mapped[str | None] = mapped_column(String(3))
+    #: The host object behind the entry: ``invoice``, ``payment``, ``coupon``, ``adjustment``...
+    reference_type: Mapped[str | None] = mapped_column(String(32))
+    reference_id: Mapped[str | None] = mapped_column(String(128))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    #: Fingerprint of the request that wrote the entry, to detect a reused key.
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    #: Who did it: ``system``, ``webhook``, ``api:<key>``, ``staff:<name>``.
+    actor: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    #: Rule breakdown and other structured detail, as JSON.
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reverses_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    allocations: Mapped[list[Allocation]] = relationship(
+        back_populates="entry", order_by="Allocation.id"
+    )
+
+
+class Lot(Base):
+    """The points one credit entry granted, what remains of them, and when they expire."""
+
+    __tablename__ = "lots"
+    __table_args__ = (
+        CheckConstraint("remaining >= 0 AND remaining <= points", name="remaining_in_range"),
+        Index("ix_lots_account_spending", "account_id", "expires_at", "earned_at"),
+        Index("ix_lots_expiry", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    points: Mapped[int] = mapped_column(BigInteger)
+    remaining: Mapped[int] = mapped_column(BigInteger)
+    earned_at: Mapped[datetime]
+    #: Pending points become spendable at this time (a return window).
+    available_from: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+
+
+class Allocation(Base):
+    """Points an entry took from (negative) or returned to (positive) one lot."""
+
+    __tablename__ = "allocations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), index=True)
+    points: Mapped[int] = mapped_column(BigInteger)
+
+    entry: Mapped[LedgerEntry] = relationship(back_populates="allocations")
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_ledger_rewrites(session: Session, _context: Any, _instances: Any) -> None:
+    """Keep the ledger append-only: entries and allocations are never changed or deleted."""
+    for obj in session.deleted:
+        if isinstance(obj, LedgerEntry | Allocation):
+            raise RuntimeError(f"{type(obj).__name__} rows are append-only; write a reversal")
+    for obj in session.dirty:
+        if isinstance(obj, LedgerEntry | Allocation) and session.is_modified(
+            obj, include_collections=False
+        ):
+            raise RuntimeError(f"{type(obj).__name__} rows are append-only; write a reversal")

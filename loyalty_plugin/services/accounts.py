@@ -1,0 +1,142 @@
+"""Merchants, customers and their points accounts."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
+from loyalty_plugin.domain.money import check_currency
+from loyalty_plugin.models import Account, Customer, Merchant
+
+#: Profile fields a host may set on a customer.
+PROFILE_FIELDS = frozenset(
+    {
+        "customer_number",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "address_line",
+        "city",
+        "state",
+        "postal_code",
+        "country",
+        "date_of_birth",
+        "customer_group",
+        "enrolled",
+        "email_opt_in",
+        "sms_opt_in",
+        "card_number",
+    }
+)
+
+
+def create_merchant(
+    session: Session, *, merchant_id: str, name: str, currency: str, timezone: str = "UTC"
+) -> Merchant:
+    """Register a merchant (a tenant); refuses an id that is taken."""
+    if (
+        not merchant_id
+        or len(merchant_id) > 64
+        or not merchant_id.replace("-", "").replace("_", "").isalnum()
+    ):
+        raise ValidationError("merchant id must be 1-64 letters, digits, '-' or '_'", field="id")
+    if not name or not name.strip():
+        raise ValidationError("a name is required", field="name")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{timezone!r} is not an IANA time zone", field="timezone") from None
+    if session.get(Merchant, merchant_id) is not None:
+        raise InvalidOperation(f"merchant {merchant_id!r} already exists", field="id")
+    merchant = Merchant(
+        id=merchant_id, name=name.strip(), currency=check_currency(currency), timezone=timezone
+    )
+    session.add(merchant)
+    session.flush()
+    return merchant
+
+
+def get_merchant(session: Session, merchant_id: str) -> Merchant:
+    """The merchant, or :class:`NotFound` naming ``merchant_id``."""
+    merchant = session.get(Merchant, merchant_id)
+    if merchant is None:
+        raise NotFound(f"merchant {merchant_id!r} does not exist", field="merchant_id")
+    return merchant
+
+
+def find_customer(session: Session, merchant_id: str, host_customer_id: str) -> Customer | None:
+    """The merchant's customer with this host id, if known."""
+    return session.scalars(
+        select(Customer).where(
+            Customer.merchant_id == merchant_id,
+            Customer.host_customer_id == str(host_customer_id),
+        )
+    ).one_or_none()
+
+
+def upsert_customer(
+    session: Session, *, merchant_id: str, host_customer_id: str | int, **profile: Any
+) -> Customer:
+    """Create the customer or update the given profile fields; returns the row."""
+    unknown = set(profile) - PROFILE_FIELDS
+    if unknown:
+        raise ValidationError(
+            f"unknown profile field {sorted(unknown)[0]!r}", field=sorted(unknown)[0]
+        )
+    if isinstance(profile.get("date_of_birth"), str):
+        profile["date_of_birth"] = date.fromisoformat(profile["date_of_birth"])
+    get_merchant(session, merchant_id)
+    host_id = str(host_customer_id)
+    customer = find_customer(session, merchant_id, host_id)
+    if customer is None:
+        if not profile.get("first_name"):
+            raise ValidationError("a new customer needs a first name", field="first_name")
+        customer = Customer(merchant_id=merchant_id, host_customer_id=host_id)
+        session.add(customer)
+    for field, value in profile.items():
+        setattr(customer, field, value)
+    session.flush()
+    return customer
+
+
+def open_account(session: Session, *, merchant_id: str, customer_id: int) -> Account:
+    """The customer's points account with the merchant, created on first use."""
+    account = _find_account(session, merchant_id, customer_id)
+    if account is not None:
+        return account
+    customer = session.get(Customer, customer_id)
+    if customer is None or customer.merchant_id != merchant_id:
+        raise NotFound(f"customer {customer_id} does not exist", field="customer_id")
+    try:
+        with session.begin_nested():
+            account = Account(merchant_id=merchant_id, customer_id=customer_id)
+            session.add(account)
+    except IntegrityError:
+        # Another transaction opened the same account first; use theirs.
+        account = _find_account(session, merchant_id, customer_id)
+        if account is None:
+            raise
+    return account
+
+
+def account_for_host_customer(session: Session, merchant_id: str, host_customer_id: str) -> Account:
+    """The account of a customer named by the host's id, or :class:`NotFound`."""
+    customer = find_customer(session, merchant_id, host_customer_id)
+    if customer is None:
+        raise NotFound(f"customer {host_customer_id!r} does not exist", field="customer_id")
+    return open_account(session, merchant_id=merchant_id, customer_id=customer.id)
+
+
+def _find_account(session: Session, merchant_id: str, customer_id: int) -> Account | None:
+    return session.scalars(
+        select(Account).where(
+            Account.merchant_id == merchant_id, Account.customer_id == customer_id
+        )
+    ).one_or_none()

@@ -1,0 +1,531 @@
+"""Ledger operations: earn, spend, reverse, adjust and expire, each one idempotent.
+
+Every operation locks the account row first (``SELECT ... FOR UPDATE`` on PostgreSQL and
+MariaDB; SQLite transactions start with ``BEGIN IMMEDIATE``), so two writers to one
+account take turns and points are never spent twice. Operations flush but never commit:
+the caller owns the transaction (see :mod:`loyalty_plugin.services.transaction`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain import ledger as rules
+from loyalty_plugin.domain.errors import (
+    IdempotencyConflict,
+    InvalidOperation,
+    NotFound,
+    ValidationError,
+)
+from loyalty_plugin.domain.ledger import Allocation as Move
+from loyalty_plugin.domain.ledger import EntryKind, LotView
+from loyalty_plugin.domain.money import check_currency, check_money
+from loyalty_plugin.domain.points import check_points
+from loyalty_plugin.models import Account, Allocation, LedgerEntry, Lot
+
+SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """The host object an entry is about: an invoice, a payment, a coupon..."""
+
+    type: str
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount with its currency, checked to be ``Decimal`` and ISO 4217."""
+
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        check_money(self.amount)
+        object.__setattr__(self, "currency", check_currency(self.currency))
+
+
+def earn(
+    session: Session,
+    *,
+    account_id: int,
+    points: int,
+    now: datetime,
+    actor: str,
+    expires_at: datetime | None = None,
+    available_from: datetime | None = None,
+    money: Money | None = None,
+    reference: Reference | None = None,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    kind: EntryKind = EntryKind.EARN,
+) -> LedgerEntry:
+    """Credit ``points`` as a new lot; pending until ``available_from`` if given."""
+    check_points(points)
+    _check_clock(now)
+    if expires_at is not None and expires_at <= now:
+        raise ValidationError("expiry must be after the earn date", field="expires_at")
+    if available_from is not None and expires_at is not None and available_from >= expires_at:
+        raise ValidationError(
+            "points cannot become available after they expire", field="available_from"
+        )
+    request = rules.fingerprint(
+        op="earn",
+        kind=kind,
+        account=account_id,
+        points=points,
+        money=_money_key(money),
+        reference=_ref_key(reference),
+        reason=reason,
+    )
+    account = lock_account(session, account_id)
+    if replay := _replay(session, account.merchant_id, idempotency_key, request):
+        return replay
+    entry = _append(
+        session,
+        account,
+        kind=kind,
+        points=points,
+        now=now,
+        actor=actor,
+        money=money,
+        reference=reference,
+        reason=reason,
+        details=details,
+        idempotency_key=idempotency_key,
+        request_hash=request,
+    )
+    _open_lot(session, entry, now=now, expires_at=expires_at, available_from=available_from)
+    account.lifetime_earned += points if kind == EntryKind.EARN else 0
+    return entry
+
+
+def spend(
+    session: Session,
+    *,
+    account_id: int,
+    points: int,
+    now: datetime,
+    actor: str,
+    kind: EntryKind = EntryKind.REDEEM,
+    money: Money | None = None,
+    reference: Reference | None = None,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> LedgerEntry:
+    """Debit ``points`` from the spendable lots, soonest-expiring first.
+
+    Raises :class:`InsufficientPoints` and writes nothing when the account has too few.
+    """
+    check_points(points)
+    _check_clock(now)
+    if kind not in (EntryKind.REDEEM, EntryKind.HOLD, EntryKind.TRANSFER):
+        raise ValidationError(f"cannot spend as {kind}", field="kind")
+    request = rules.fingerprint(
+        op="spend",
+        kind=kind,
+        account=account_id,
+        points=points,
+        money=_money_key(money),
+        reference=_ref_key(reference),
+        reason=reason,
+    )
+    account = lock_account(session, account_id)
+    if replay := _replay(session, account.merchant_id, idempotency_key, request):
+        return replay
+    moves = rules.allocate_fifo(_spendable_lots(session, account.id, now), points)
+    entry = _append(
+        session,
+        account,
+        kind=kind,
+        points=-points,
+        now=now,
+        actor=actor,
+        money=money,
+        reference=reference,
+        reason=reason,
+        details=details,
+        idempotency_key=idempotency_key,
+        request_hash=request,
+        moves=moves,
+    )
+    account.lifetime_redeemed += points if kind == EntryKind.REDEEM else 0
+    return entry
+
+
+def adjust(
+    session: Session,
+    *,
+    account_id: int,
+    points: int,
+    now: datetime,
+    actor: str,
+    reason: str,
+    expires_at: datetime | None = None,
+    idempotency_key: str | None = None,
+) -> LedgerEntry:
+    """Manual credit (a new lot) or debit (FIFO) with a required reason."""
+    check_points(points, positive=False)
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationError("a reason is required", field="reason")
+    reference = Reference("adjustment", idempotency_key or "manual")
+    if points > 0:
+        return earn(
+            session,
+            account_id=account_id,
+            points=points,
+            now=now,
+            actor=actor,
+            expires_at=expires_at,
+            reason=reason,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            kind=EntryKind.ADJUST,
+        )
+    request = rules.fingerprint(op="adjust", account=account_id, points=points, reason=reason)
+    account = lock_account(session, account_id)
+    if replay := _replay(session, account.merchant_id, idempotency_key, request):
+        return replay
+    moves = rules.allocate_fifo(_spendable_lots(session, account.id, now), -points)
+    return _append(
+        session,
+        account,
+        kind=EntryKind.ADJUST,
+        points=points,
+        now=now,
+        actor=actor,
+        reference=reference,
+        reason=reason,
+        idempotency_key=idempotency_key,
+        request_hash=request,
+        moves=moves,
+    )
+
+
+def reverse(
+    session: Session,
+    *,
+    entry_id: int,
+    now: datetime,
+    actor: str,
+    points: int | None = None,
+    reason: str | None = None,
+    reference: Reference | None = None,
+    idempotency_key: str | None = None,
+    take_shortfall_from_other_lots: bool = False,
+) -> LedgerEntry:
+    """Undo ``points`` (default: all not yet undone) of an earlier entry.
+
+    A credit is taken back out of the lot it created; if the customer already spent some of
+    it, only what is left is reversed, unless ``take_shortfall_from_other_lots``. A debit is
+    given back to the very lots it consumed, latest-expiring first; points returned to a lot
+    that has expired in the meantime expire again in a second entry.
+    """
+    _check_clock(now)
+    original = session.get(LedgerEntry, entry_id)
+    if original is None:
+        raise NotFound(f"ledger entry {entry_id} does not exist", field="entry_id")
+    if original.kind == EntryKind.REVERSE or original.reverses_entry_id is not None:
+        raise InvalidOperation("a reversal cannot itself be reversed", field="entry_id")
+    request = rules.fingerprint(
+        op="reverse", entry=entry_id, points=points, reason=reason, reference=_ref_key(reference)
+    )
+    account = lock_account(session, original.account_id)
+    if replay := _replay(session, account.merchant_id, idempotency_key, request):
+        return replay
+    left = abs(original.points) - _already_reversed(session, original)
+    wanted = left if points is None else check_points(points)
+    if wanted > left or left == 0:
+        raise ValidationError(
+            f"only {left} points of entry {entry_id} can still be reversed", field="points"
+        )
+    if original.points > 0:
+        moves = _take_back_credit(session, original, wanted, now, take_shortfall_from_other_lots)
+        signed = sum(m.points for m in moves)
+    else:
+        moves = rules.allocate_restore(_net_taken(session, original), wanted)
+        signed = wanted
+    kind = EntryKind.RELEASE if original.kind == EntryKind.HOLD else EntryKind.REVERSE
+    entry = _append(
+        session,
+        account,
+        kind=kind,
+        points=signed,
+        now=now,
+        actor=actor,
+        reference=reference or _entry_reference(original),
+        reason=reason,
+        idempotency_key=idempotency_key,
+        request_hash=request,
+        moves=moves,
+        reverses=original,
+    )
+    _adjust_lifetime(account, original.kind, -signed)
+    if original.points < 0:
+        expire_due_lots(session, account_id=account.id, now=now, actor=actor)
+    return entry
+
+
+def expire_due_lots(
+    session: Session, *, account_id: int, now: datetime, actor: str = SYSTEM
+) -> LedgerEntry | None:
+    """Expire what remains of the account's lots due by ``now``, as one entry (or none)."""
+    _check_clock(now)
+    account = lock_account(session, account_id)
+    due = session.scalars(
+        select(Lot)
+        .where(Lot.account_id == account.id, Lot.remaining > 0, Lot.expires_at <= now)
+        .order_by(Lot.expires_at, Lot.id)
+    ).all()
+    if not due:
+        return None
+    moves = [Move(lot.id, -lot.remaining) for lot in due]
+    entry = _append(
+        session,
+        account,
+        kind=EntryKind.EXPIRE,
+        points=sum(m.points for m in moves),
+        now=now,
+        actor=actor,
+        reason="points reached their expiry date",
+        moves=moves,
+    )
+    account.lifetime_expired -= entry.points
+    return entry
+
+
+def lock_account(session: Session, account_id: int) -> Account:
+    """Load the account row with a write lock held until the transaction ends."""
+    account = session.scalars(
+        select(Account)
+        .where(Account.id == account_id)
+        .with_for_update(of=Account)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if account is None:
+        raise NotFound(f"account {account_id} does not exist", field="account_id")
+    return account
+
+
+def spendable_points(session: Session, account_id: int, now: datetime) -> int:
+    """Points the account could spend at ``now``: not pending, not past expiry."""
+    return sum(lot.remaining for lot in _spendable_lots(session, account_id, now))
+
+
+def pending_points(session: Session, account_id: int, now: datetime) -> int:
+    """Points earned but still inside their waiting period."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Lot.remaining), 0)).where(
+            Lot.account_id == account_id, Lot.remaining > 0, Lot.available_from > now
+        )
+    )
+    return int(total or 0)
+
+
+# -- internals -------------------------------------------------------------------------
+
+
+def _check_clock(now: datetime) -> None:
+    if not isinstance(now, datetime) or now.tzinfo is None:
+        raise ValidationError("the clock must give an aware datetime", field="now")
+
+
+def _money_key(money: Money | None) -> tuple[str, str] | None:
+    return None if money is None else (str(money.amount), money.currency)
+
+
+def _ref_key(reference: Reference | None) -> tuple[str, str] | None:
+    return None if reference is None else (reference.type, reference.id)
+
+
+def _entry_reference(entry: LedgerEntry) -> Reference | None:
+    if entry.reference_type is None or entry.reference_id is None:
+        return None
+    return Reference(entry.reference_type, entry.reference_id)
+
+
+def _replay(
+    session: Session, merchant_id: str, key: str | None, request_hash: str
+) -> LedgerEntry | None:
+    """The entry an earlier call with this key wrote, if the request is the same."""
+    if key is None:
+        return None
+    if not key.strip() or len(key) > 255:
+        raise ValidationError(
+            "idempotency key must be 1 to 255 characters", field="idempotency_key"
+        )
+    existing = session.scalars(
+        select(LedgerEntry).where(
+            LedgerEntry.merchant_id == merchant_id, LedgerEntry.idempotency_key == key
+        )
+    ).one_or_none()
+    if existing is None:
+        return None
+    if existing.request_hash != request_hash:
+        raise IdempotencyConflict(key)
+    return existing
+
+
+def _spendable_lots(session: Session, account_id: int, now: datetime) -> list[LotView]:
+    rows = session.execute(
+        select(Lot.id, Lot.remaining, Lot.earned_at, Lot.expires_at).where(
+            Lot.account_id == account_id,
+            Lot.remaining > 0,
+            Lot.available_from <= now,
+            (Lot.expires_at.is_(None)) | (Lot.expires_at > now),
+        )
+    )
+    return [LotView(*row) for row in rows]
+
+
+def _append(
+    session: Session,
+    account: Account,
+    *,
+    kind: EntryKind,
+    points: int,
+    now: datetime,
+    actor: str,
+    money: Money | None = None,
+    reference: Reference | None = None,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+    moves: list[Move] = (),  # type: ignore[assignment]
+    reverses: LedgerEntry | None = None,
+) -> LedgerEntry:
+    """Write one entry and its allocations, and move the balance and lots with it."""
+    if not actor:
+        raise ValidationError("an actor is required", field="actor")
+    account.balance += points
+    entry = LedgerEntry(
+        merchant_id=account.merchant_id,
+        account_id=account.id,
+        kind=kind,
+        points=points,
+        balance_after=account.balance,
+        amount=money.amount if money else None,
+        currency=money.currency if money else None,
+        reference_type=reference.type if reference else None,
+        reference_id=reference.id if reference else None,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        actor=actor,
+        reason=reason,
+        details=details,
+        reverses_entry_id=reverses.id if reverses else None,
+        created_at=now,
+    )
+    session.add(entry)
+    session.flush()
+    _apply_moves(session, entry, moves)
+    account.updated_at = now
+    return entry
+
+
+def _apply_moves(session: Session, entry: LedgerEntry, moves: list[Move]) -> None:
+    if not moves:
+        return
+    lots = {
+        lot.id: lot
+        for lot in session.scalars(select(Lot).where(Lot.id.in_({m.lot_id for m in moves})))
+    }
+    for move in moves:
+        lot = lots[move.lot_id]
+        lot.remaining += move.points
+        if not 0 <= lot.remaining <= lot.points:
+            raise AssertionError(f"lot {lot.id} would hold {lot.remaining} of {lot.points}")
+        session.add(
+            Allocation(
+                merchant_id=entry.merchant_id, entry_id=entry.id, lot_id=lot.id, points=move.points
+            )
+        )
+
+
+def _open_lot(
+    session: Session,
+    entry: LedgerEntry,
+    *,
+    now: datetime,
+    expires_at: datetime | None,
+    available_from: datetime | None,
+) -> Lot:
+    lot = Lot(
+        merchant_id=entry.merchant_id,
+        account_id=entry.account_id,
+        entry_id=entry.id,
+        points=entry.points,
+        remaining=entry.points,
+        earned_at=now,
+        available_from=available_from or now,
+        expires_at=expires_at,
+    )
+    session.add(lot)
+    return lot
+
+
+def _already_reversed(session: Session, original: LedgerEntry) -> int:
+    total = session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+            LedgerEntry.reverses_entry_id == original.id
+        )
+    )
+    return abs(int(total or 0))
+
+
+def _net_taken(session: Session, original: LedgerEntry) -> list[Move]:
+    """What a debit still holds of each lot, in the order it consumed them."""
+    rows = session.execute(
+        select(Allocation.lot_id, Allocation.points, Allocation.entry_id)
+        .join(LedgerEntry, LedgerEntry.id == Allocation.entry_id)
+        .where((LedgerEntry.id == original.id) | (LedgerEntry.reverses_entry_id == original.id))
+        .order_by(Allocation.id)
+    ).all()
+    net: dict[int, int] = defaultdict(int)
+    order: list[int] = []
+    for lot_id, points, entry_id in rows:
+        if entry_id == original.id:
+            order.append(lot_id)
+        net[lot_id] += points
+    return [Move(lot_id, net[lot_id]) for lot_id in order if net[lot_id] < 0]
+
+
+def _take_back_credit(
+    session: Session, original: LedgerEntry, wanted: int, now: datetime, from_others: bool
+) -> list[Move]:
+    lot = session.scalars(select(Lot).where(Lot.entry_id == original.id)).one()
+    take = min(wanted, lot.remaining)
+    moves = [Move(lot.id, -take)] if take else []
+    shortfall = wanted - take
+    if shortfall and from_others:
+        others = [v for v in _spendable_lots(session, original.account_id, now) if v.id != lot.id]
+        shortfall = min(shortfall, sum(v.remaining for v in others))
+        if shortfall:
+            moves += rules.allocate_fifo(others, shortfall)
+    if not moves:
+        raise InvalidOperation(
+            "the points of this entry were already spent; nothing is left to reverse",
+            field="entry_id",
+        )
+    return moves
+
+
+def _adjust_lifetime(account: Account, original_kind: EntryKind, points_back: int) -> None:
+    """Keep lifetime counters net of reversals (``points_back`` is the reversal's sign-flip)."""
+    if original_kind == EntryKind.EARN:
+        account.lifetime_earned -= points_back
+    elif original_kind == EntryKind.REDEEM:
+        account.lifetime_redeemed += points_back
+    elif original_kind == EntryKind.EXPIRE:
+        account.lifetime_expired += points_back

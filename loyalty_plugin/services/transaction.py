@@ -1,0 +1,77 @@
+"""The unit of work: commit, retry a lost race, and run effects only after commit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_AFTER_COMMIT = "loyalty_after_commit"
+
+#: Driver error codes that mean "another transaction won; try again".
+#: PostgreSQL SQLSTATEs: serialization failure, deadlock. MariaDB: lock wait timeout, deadlock.
+_RETRYABLE_PG = {"40001", "40P01"}
+_RETRYABLE_MYSQL = {1205, 1213}
+
+
+def after_commit(session: Session, effect: Callable[[], object]) -> None:
+    """Run ``effect`` once the session's current transaction commits; drop it on rollback."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(effect)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    effects = session.info.pop(_AFTER_COMMIT, [])
+    for effect in effects:
+        try:
+            effect()
+        except Exception:
+            # An effect (a plugin hook, a notification) must never undo committed points.
+            log.exception("after-commit effect %r failed", effect)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_commit(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
+
+
+def is_retryable(error: BaseException) -> bool:
+    """True for a lost race: a duplicate insert, a deadlock, a serialization failure."""
+    if isinstance(error, IntegrityError):
+        return True
+    if not isinstance(error, DBAPIError) or error.orig is None:
+        return False
+    orig = error.orig
+    if getattr(orig, "sqlstate", None) in _RETRYABLE_PG:
+        return True
+    args = getattr(orig, "args", ())
+    if args and args[0] in _RETRYABLE_MYSQL:
+        return True
+    return "database is locked" in str(orig)
+
+
+def run_in_transaction(session: Session, work: Callable[[Session], T], *, attempts: int = 3) -> T:
+    """Run ``work(session)`` and commit; on a lost race roll back and run it again.
+
+    Services never commit; the web, CLI and job layers call them through this function.
+    A retry sees the winner's committed rows, so an idempotent write then returns the
+    winner's result instead of failing.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            result = work(session)
+            session.commit()
+            return result
+        except Exception as error:
+            session.rollback()
+            if attempt == attempts or not is_retryable(error):
+                raise
+            log.info("retrying unit of work after %s (attempt %d)", type(error).__name__, attempt)
+    raise AssertionError("unreachable")

@@ -1,0 +1,1 @@
+"""Thin transport layers: each sub-package is one blueprint over the services."""

@@ -1,0 +1,66 @@
+"""Errors as JSON for API clients and as a short page for people; never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from loyalty_plugin.domain.errors import (
+    IdempotencyConflict,
+    InsufficientPoints,
+    InvalidOperation,
+    LoyaltyError,
+    NotFound,
+)
+
+log = logging.getLogger(__name__)
+
+#: HTTP status of each domain error.
+STATUS: dict[type[LoyaltyError], int] = {
+    NotFound: 404,
+    InsufficientPoints: 409,
+    IdempotencyConflict: 422,
+    InvalidOperation: 409,
+}
+
+
+def error_response(status: int, code: str, message: str, fields: dict | None = None) -> Response:
+    """The one error shape: ``{"error": {"code", "message", "fields"}}``."""
+    response = jsonify(error={"code": code, "message": message, "fields": fields or {}})
+    response.status_code = status
+    return response
+
+
+def handle_errors(blueprint: Blueprint) -> Blueprint:
+    """Answer domain errors and unexpected failures of ``blueprint``'s views as JSON."""
+    blueprint.register_error_handler(LoyaltyError, _domain_error)
+    blueprint.register_error_handler(Exception, _unexpected)
+    return blueprint
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer HTTP errors (404, 405, 413...) under the loyalty prefix in the error shape."""
+    prefix = app.config["LOYALTY_URL_PREFIX"]
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response | HTTPException:
+        if not request.path.startswith(prefix):
+            return error
+        code = (error.name or "error").lower().replace(" ", "_")
+        return error_response(error.code or 500, code, error.description or error.name)
+
+
+def _domain_error(error: LoyaltyError) -> Response:
+    body = error.to_dict()
+    return error_response(
+        STATUS.get(type(error), 422), body["code"], body["message"], body["fields"]
+    )
+
+
+def _unexpected(error: Exception) -> Response | HTTPException:
+    if isinstance(error, HTTPException):
+        return error
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(500, "internal_error", "something went wrong on our side")

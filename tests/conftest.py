@@ -1,0 +1,198 @@
+"""Fixtures shared by every test: one suite, run on SQLite, PostgreSQL and MariaDB.
+
+``--backends`` (or ``LOYALTY_TEST_BACKENDS``) picks the databases, all three by default;
+every test that touches the database runs once per backend. A server that cannot be
+reached fails the run: it is never skipped silently.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from loyalty_plugin import create_app, migrations
+from loyalty_plugin.database import engine_options, prepare_engine
+from loyalty_plugin.models import Account, Base, Customer, Merchant
+
+ALL_BACKENDS = ("sqlite", "postgresql", "mariadb")
+SERVER_URLS = {
+    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/{name}",
+    "mariadb": "mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8mb4",
+}
+ADMIN_URLS = {
+    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+    "mariadb": "mysql+pymysql://root@127.0.0.1:3306/?charset=utf8mb4",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backends",
+        default=os.environ.get("LOYALTY_TEST_BACKENDS", ",".join(ALL_BACKENDS)),
+        help="comma-separated databases to run on: sqlite, postgresql, mariadb",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        chosen = [b.strip() for b in metafunc.config.getoption("backends").split(",") if b]
+        unknown = set(chosen) - set(ALL_BACKENDS)
+        if unknown:
+            raise pytest.UsageError(f"unknown backend(s): {', '.join(sorted(unknown))}")
+        marks = getattr(metafunc.function, "pytestmark", [])
+        only = {b for m in marks if m.name == "backends" for b in m.args}
+        params = [b for b in chosen if not only or b in only]
+        metafunc.parametrize("backend", params, scope="session")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "backends(*names): run only on these backends")
+
+
+def _database_name(config: pytest.Config) -> str:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return f"loyalty_test_{worker}"
+
+
+def _recreate_server_database(backend: str, name: str) -> str:
+    admin = sa.create_engine(ADMIN_URLS[backend], isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            if backend == "postgresql":
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            else:
+                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+                connection.exec_driver_sql(
+                    f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                )
+    except sa.exc.OperationalError as error:
+        pytest.fail(
+            f"{backend} is not reachable at {make_url(ADMIN_URLS[backend]).render_as_string()}: "
+            f"{error.orig}. Start it (see DEVELOPERS notes in docs/operations.md) or pass "
+            f"--backends to choose others.",
+            pytrace=False,
+        )
+    finally:
+        admin.dispose()
+    return SERVER_URLS[backend].format(name=name)
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine configured exactly as the service configures its own."""
+    return prepare_engine(sa.create_engine(url, **engine_options(url)))
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory, request: Any) -> str:
+    """A freshly migrated database of ``backend``, shared by the tests of one session."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'loyalty.sqlite3'}"
+    else:
+        url = _recreate_server_database(backend, _database_name(request.config))
+    engine = make_engine(url)
+    migrations.upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    """The session-wide engine of the current backend."""
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def wipe(engine: sa.Engine) -> None:
+    """Delete every row, keeping the schema (tests commit for real, so they clean up)."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "mysql":
+            connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+        if engine.dialect.name == "mysql":
+            connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
+
+
+@pytest.fixture
+def clean_engine(engine: sa.Engine) -> Iterator[sa.Engine]:
+    """The engine, with every table emptied after the test."""
+    yield engine
+    wipe(engine)
+
+
+@pytest.fixture
+def session(clean_engine: sa.Engine) -> Iterator[Session]:
+    """A plain SQLAlchemy session, as services receive it (no Flask)."""
+    with Session(clean_engine, expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+def app(database_url: str, engine: sa.Engine, tmp_path: Path) -> Iterator[Flask]:
+    """The standalone service on the current backend."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "LOYALTY_DATABASE_URL": database_url,
+            "LOYALTY_SECRET_KEY": "test-secret-key",
+        }
+    )
+    yield app
+    with app.app_context():
+        app.extensions["loyalty"].db.engine.dispose()
+    wipe(engine)
+
+
+@pytest.fixture
+def client(app: Flask) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def now() -> datetime:
+    """A fixed clock: services take the time as an argument."""
+    return datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def make_account(session: Session) -> Callable[..., Account]:
+    """Create a merchant (once), a customer and their account; returns the account."""
+
+    def make(merchant_id: str = "shop", host_customer_id: str | None = None) -> Account:
+        if session.get(Merchant, merchant_id) is None:
+            session.add(Merchant(id=merchant_id, name=merchant_id.title(), currency="EUR"))
+            session.flush()
+        make.counter += 1  # type: ignore[attr-defined]
+        customer = Customer(
+            merchant_id=merchant_id,
+            host_customer_id=host_customer_id or f"c{make.counter}",  # type: ignore[attr-defined]
+            first_name="Test",
+        )
+        session.add(customer)
+        session.flush()
+        account = Account(merchant_id=merchant_id, customer_id=customer.id)
+        session.add(account)
+        session.commit()
+        return account
+
+    make.counter = 0  # type: ignore[attr-defined]
+    return make
+
+
+def port_is_open(host: str, port: int) -> bool:
+    """True when something listens on ``host:port``."""
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, port)) == 0
