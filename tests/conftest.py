@@ -88,9 +88,9 @@ def _recreate_server_database(backend: str, name: str) -> str:
     return SERVER_URLS[backend].format(name=name)
 
 
-def make_engine(url: str) -> sa.Engine:
+def make_engine(url: str, **extra: Any) -> sa.Engine:
     """An engine configured exactly as the service configures its own."""
-    return prepare_engine(sa.create_engine(url, **engine_options(url)))
+    return prepare_engine(sa.create_engine(url, **engine_options(url) | extra))
 
 
 @pytest.fixture(scope="session")

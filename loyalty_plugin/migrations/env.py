@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from loyalty_plugin.migrations.env_filters import VERSION_TABLE, include_name
 from loyalty_plugin.models import Base
 
 config = context.config
@@ -9,7 +10,8 @@ connection = config.attributes["connection"]
 context.configure(
     connection=connection,
     target_metadata=Base.metadata,
-    version_table="loyalty_alembic_version",
+    version_table=VERSION_TABLE,
+    include_name=include_name,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
 )

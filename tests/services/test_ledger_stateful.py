@@ -1,0 +1,201 @@
+"""Random sequences of ledger operations keep every invariant after every step."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.errors import InsufficientPoints, InvalidOperation, ValidationError
+from loyalty_plugin.models import Account, Allocation, Customer, LedgerEntry, Lot, Merchant
+from loyalty_plugin.services import ledger
+from loyalty_plugin.services.integrity import verify_ledger
+from loyalty_plugin.services.transaction import run_in_transaction
+from tests.conftest import wipe
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class LedgerMachine(RuleBasedStateMachine):
+    """Earn, spend, reverse, adjust and expire at random on one account."""
+
+    engine: sa.Engine
+    entries = Bundle("entries")
+
+    @initialize()
+    def open_account(self) -> None:
+        self.session = Session(self.engine, expire_on_commit=False)
+        merchant_id = f"m{uuid.uuid4().hex[:12]}"
+        self.session.add(Merchant(id=merchant_id, name="Stateful", currency="EUR"))
+        self.session.flush()
+        customer = Customer(merchant_id=merchant_id, host_customer_id="1", first_name="S")
+        self.session.add(customer)
+        self.session.flush()
+        self.account = Account(merchant_id=merchant_id, customer_id=customer.id)
+        self.session.add(self.account)
+        self.session.commit()
+        self.now = START
+        self.expected_balance = 0
+
+    def teardown(self) -> None:
+        if hasattr(self, "session"):
+            self.session.close()
+            wipe(self.engine)
+
+    def _apply(self, work) -> object:
+        entry = run_in_transaction(self.session, work)
+        return entry
+
+    @rule(
+        target=entries,
+        points=st.integers(1, 500),
+        expires_in=st.none() | st.integers(1, 60),
+        pending_for=st.none() | st.integers(1, 10),
+    )
+    def earn(self, points: int, expires_in: int | None, pending_for: int | None) -> object:
+        expires = self.now + timedelta(days=expires_in) if expires_in else None
+        pending = self.now + timedelta(days=pending_for) if pending_for else None
+        if expires and pending and pending >= expires:
+            pending = None
+        entry = self._apply(
+            lambda s: ledger.earn(
+                s,
+                account_id=self.account.id,
+                points=points,
+                now=self.now,
+                actor="prop",
+                expires_at=expires,
+                available_from=pending,
+            )
+        )
+        self.expected_balance += points
+        return entry.id
+
+    @rule(target=entries, points=st.integers(1, 600))
+    def spend(self, points: int) -> object:
+        spendable = ledger.spendable_points(self.session, self.account.id, self.now)
+        self.session.rollback()
+        try:
+            entry = self._apply(
+                lambda s: ledger.spend(
+                    s, account_id=self.account.id, points=points, now=self.now, actor="prop"
+                )
+            )
+        except InsufficientPoints as error:
+            refused_correctly = points > spendable == error.available
+            assert refused_correctly
+            return None
+        assert points <= spendable
+        self.expected_balance -= points
+        return entry.id
+
+    @rule(entry_id=entries, part=st.none() | st.integers(1, 300), from_others=st.booleans())
+    def reverse(self, entry_id: int | None, part: int | None, from_others: bool) -> None:
+        if entry_id is None:
+            return
+        try:
+            entry = self._apply(
+                lambda s: ledger.reverse(
+                    s,
+                    entry_id=entry_id,
+                    points=part,
+                    now=self.now,
+                    actor="prop",
+                    take_shortfall_from_other_lots=from_others,
+                )
+            )
+        except (ValidationError, InvalidOperation):
+            return
+        self.expected_balance = self._balance()
+        assert entry.reverses_entry_id == entry_id
+
+    @rule(points=st.integers(-300, 300).filter(bool))
+    def adjust(self, points: int) -> None:
+        try:
+            self._apply(
+                lambda s: ledger.adjust(
+                    s,
+                    account_id=self.account.id,
+                    points=points,
+                    now=self.now,
+                    actor="staff:p",
+                    reason="property test",
+                )
+            )
+        except InsufficientPoints:
+            assert points < 0
+            return
+        self.expected_balance += points
+
+    @rule(days=st.integers(1, 40))
+    def time_passes_and_lots_expire(self, days: int) -> None:
+        self.now += timedelta(days=days)
+        self._apply(lambda s: ledger.expire_due_lots(s, account_id=self.account.id, now=self.now))
+        self.expected_balance = self._balance()
+
+    def _balance(self) -> int:
+        self.session.refresh(self.account)
+        return self.account.balance
+
+    @invariant()
+    def entries_lots_and_balance_agree(self) -> None:
+        if not hasattr(self, "account"):
+            return
+        s = self.session
+        account_id = self.account.id
+        entry_sum = s.scalar(
+            select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+                LedgerEntry.account_id == account_id
+            )
+        )
+        lot_sum = s.scalar(
+            select(func.coalesce(func.sum(Lot.remaining), 0)).where(Lot.account_id == account_id)
+        )
+        negative = s.scalar(
+            select(func.count()).where(Lot.account_id == account_id, Lot.remaining < 0)
+        )
+        allocated = s.scalar(
+            select(func.coalesce(func.sum(Allocation.points), 0))
+            .join(Lot, Lot.id == Allocation.lot_id)
+            .where(Lot.account_id == account_id)
+        )
+        granted = s.scalar(
+            select(func.coalesce(func.sum(Lot.points), 0)).where(Lot.account_id == account_id)
+        )
+        balance = self._balance()
+        s.rollback()
+        assert entry_sum == lot_sum == balance == self.expected_balance
+        assert negative == 0
+        assert granted + allocated == lot_sum
+        assert verify_ledger(s) == []
+        s.rollback()
+
+
+@pytest.mark.parametrize("examples", [25])
+def test_random_operations_keep_the_ledger_invariants(clean_engine, backend, examples) -> None:
+    """After every step: sum of entries = sum of lot remainders = balance; no lot negative."""
+    LedgerMachine.engine = clean_engine
+    run_state_machine_as_test(
+        LedgerMachine,
+        settings=settings(
+            max_examples=examples if backend == "sqlite" else examples // 2,
+            stateful_step_count=20,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+            database=None,
+        ),
+    )

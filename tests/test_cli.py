@@ -1,0 +1,44 @@
+"""The `loyalty` command: merchants, the demo, accounts."""
+
+import json
+
+from loyalty_plugin.cli import main
+
+
+def test_merchants_create_and_list_as_json(app) -> None:
+    """Provisioning a merchant prints JSON for scripts; bad input is a usage error."""
+    runner = app.test_cli_runner()
+    created = runner.invoke(
+        main,
+        ["merchants", "create", "seller-7", "--name", "Seller 7", "--currency", "usd", "--json"],
+    )
+    assert created.exit_code == 0, created.output
+    assert json.loads(created.output)["currency"] == "USD"
+    listed = json.loads(runner.invoke(main, ["merchants", "list", "--json"]).output)
+    assert [m["id"] for m in listed] == ["seller-7"]
+    again = runner.invoke(main, ["merchants", "create", "seller-7", "--name", "Dup"])
+    assert again.exit_code == 2
+    assert "already exists" in again.output
+    bad = runner.invoke(main, ["merchants", "create", "x", "--name", "X", "--currency", "EURO"])
+    assert (bad.exit_code, "ISO 4217" in bad.output) == (2, True)
+
+
+def test_demo_builds_a_verifiable_history_once(app) -> None:
+    """The demo merchant's history verifies clean, and running demo twice changes nothing."""
+    runner = app.test_cli_runner()
+    first = runner.invoke(main, ["demo", "--customers", "5"])
+    assert first.exit_code == 0, first.output
+    assert "loyalty accounts show --merchant demo 1001" in first.output
+    shown = runner.invoke(main, ["accounts", "show", "--merchant", "demo", "1001"])
+    assert shown.exit_code == 0
+    assert "earn" in shown.output
+    second = runner.invoke(main, ["demo"])
+    assert "already exists" in second.output
+    assert runner.invoke(main, ["ledger", "verify"]).exit_code == 0
+
+
+def test_accounts_show_unknown_customer_is_a_clear_error(app) -> None:
+    """An unknown merchant or customer is a usage error naming it, not a traceback."""
+    result = app.test_cli_runner().invoke(main, ["accounts", "show", "--merchant", "x", "1"])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
