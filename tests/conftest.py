@@ -59,9 +59,21 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "backends(*names): run only on these backends")
 
 
-def _database_name(config: pytest.Config) -> str:
+def database_name(purpose: str = "test") -> str:
+    """A database name of this pytest process alone, so parallel runs never collide."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    return f"loyalty_test_{worker}"
+    return f"loyalty_{purpose}_{worker}_{os.getpid()}"
+
+
+def drop_server_database(backend: str, name: str) -> None:
+    """Drop a database made by :func:`_recreate_server_database`."""
+    admin = sa.create_engine(ADMIN_URLS[backend], isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        if backend == "postgresql":
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        else:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+    admin.dispose()
 
 
 def _recreate_server_database(backend: str, name: str) -> str:
@@ -94,16 +106,19 @@ def make_engine(url: str, **extra: Any) -> sa.Engine:
 
 
 @pytest.fixture(scope="session")
-def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory, request: Any) -> str:
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A freshly migrated database of ``backend``, shared by the tests of one session."""
+    name = database_name()
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'loyalty.sqlite3'}"
     else:
-        url = _recreate_server_database(backend, _database_name(request.config))
+        url = _recreate_server_database(backend, name)
     engine = make_engine(url)
     migrations.upgrade(engine)
     engine.dispose()
-    return url
+    yield url
+    if backend != "sqlite":
+        drop_server_database(backend, name)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,12 @@ from alembic.migration import MigrationContext
 from loyalty_plugin import migrations
 from loyalty_plugin.migrations.env_filters import include_name
 from loyalty_plugin.models import Base
-from tests.conftest import _recreate_server_database, make_engine
+from tests.conftest import (
+    _recreate_server_database,
+    database_name,
+    drop_server_database,
+    make_engine,
+)
 
 
 @pytest.fixture
@@ -16,10 +21,12 @@ def empty_database(backend, tmp_path):
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'migrate.sqlite3'}"
     else:
-        url = _recreate_server_database(backend, "loyalty_migrate_test")
+        url = _recreate_server_database(backend, database_name("migrate"))
     engine = make_engine(url)
     yield engine
     engine.dispose()
+    if backend != "sqlite":
+        drop_server_database(backend, database_name("migrate"))
 
 
 def differences(engine: sa.Engine) -> list:
