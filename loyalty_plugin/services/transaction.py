@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -22,14 +22,20 @@ _RETRYABLE_MYSQL = {1205, 1213}
 
 
 def after_commit(session: Session, effect: Callable[[], object]) -> None:
-    """Run ``effect`` once the session's current transaction commits; drop it on rollback."""
-    session.info.setdefault(_AFTER_COMMIT, []).append(effect)
+    """Run ``effect`` once the session's outermost transaction commits; drop it on rollback.
+
+    An effect queued inside a savepoint is dropped if that savepoint rolls back, and kept
+    (for the outer commit) if it is released.
+    """
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_AFTER_COMMIT, []).append((transaction, effect))
 
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
-    effects = session.info.pop(_AFTER_COMMIT, [])
-    for effect in effects:
+    if session.in_nested_transaction():
+        return  # a savepoint was released; the real commit is still to come
+    for _transaction, effect in session.info.pop(_AFTER_COMMIT, []):
         try:
             effect()
         except Exception:
@@ -37,9 +43,21 @@ def _run_after_commit(session: Session) -> None:
             log.exception("after-commit effect %r failed", effect)
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_after_commit(session: Session) -> None:
-    session.info.pop(_AFTER_COMMIT, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    queued = session.info.get(_AFTER_COMMIT)
+    if queued:
+        session.info[_AFTER_COMMIT] = [
+            (t, e) for t, e in queued if not _within(t, previous_transaction)
+        ]
+
+
+def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 def is_retryable(error: BaseException) -> bool:
