@@ -42,3 +42,16 @@ def test_accounts_show_unknown_customer_is_a_clear_error(app) -> None:
     result = app.test_cli_runner().invoke(main, ["accounts", "show", "--merchant", "x", "1"])
     assert result.exit_code == 2
     assert "does not exist" in result.output
+
+
+def test_commands_before_migration_explain_what_to_do(tmp_path) -> None:
+    """On an empty database a command says to run `loyalty db upgrade`, with no traceback."""
+    from loyalty_plugin import create_app
+
+    app = create_app(
+        {"LOYALTY_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}", "LOYALTY_SECRET_KEY": "x"}
+    )
+    result = app.test_cli_runner().invoke(main, ["merchants", "list"])
+    assert result.exit_code == 1
+    assert "loyalty db upgrade" in result.output
+    assert "Traceback" not in result.output

@@ -33,14 +33,17 @@ def merchants() -> None:
 @click.argument("merchant_id")
 @click.option("--name", required=True)
 @click.option("--currency", default=None, help="ISO 4217 code [default: LOYALTY_DEFAULT_CURRENCY]")
-@click.option("--timezone", default="UTC", show_default=True)
+@click.option("--timezone", default=None, help="IANA zone [default: LOYALTY_TIMEZONE]")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @with_appcontext
-def create(merchant_id: str, name: str, currency: str | None, timezone: str, as_json: bool) -> None:
+def create(
+    merchant_id: str, name: str, currency: str | None, timezone: str | None, as_json: bool
+) -> None:
     """Create merchant MERCHANT_ID."""
     from loyalty_plugin.cli import echo_json
 
     currency = currency or current_app.config["LOYALTY_DEFAULT_CURRENCY"]
+    timezone = timezone or current_app.config["LOYALTY_TIMEZONE"]
     try:
         merchant = run_in_transaction(
             get_session(),

@@ -40,13 +40,12 @@ def handle_errors(blueprint: Blueprint) -> Blueprint:
     return blueprint
 
 
-def register_error_handlers(app: Flask) -> None:
-    """Answer HTTP errors (404, 405, 413...) under the loyalty prefix in the error shape."""
-    prefix = app.config["LOYALTY_URL_PREFIX"]
+def register_error_handlers(app: Flask, prefix: str) -> None:
+    """Answer HTTP errors (404, 405, 413...) under ``prefix`` in the error shape."""
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response | HTTPException:
-        if not request.path.startswith(prefix):
+        if not (request.path == prefix or request.path.startswith(prefix.rstrip("/") + "/")):
             return error
         code = (error.name or "error").lower().replace(" ", "_")
         return error_response(error.code or 500, code, error.description or error.name)

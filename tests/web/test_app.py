@@ -53,6 +53,8 @@ def test_extension_mounts_in_a_host_app_under_its_prefix(database_url, engine) -
     missing = client.get("/elsewhere")
     assert missing.status_code == 404
     assert missing.mimetype == "text/html"
+    assert client.get("/loyalty/anything").mimetype == "text/html"
+    assert client.get("/rewards/nope").json["error"]["code"] == "not_found"
     with host.app_context():
         get_session().add(Merchant(id="hosted", name="Hosted", currency="EUR"))
         get_session().commit()

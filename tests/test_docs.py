@@ -1,0 +1,69 @@
+"""The docs keep up with the code: every setting and every ``loyalty`` command is documented.
+
+The docs are read when the tests run, not when they are collected, so a page added by any
+change (``docs/integration.md``, ``docs/api.md``...) counts as soon as it exists.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import pytest
+
+from loyalty_plugin.cli import main
+from loyalty_plugin.config import DEFAULTS
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+CONFIGURATION = DOCS / "configuration.md"
+
+
+def _commands(group: click.Group, path: tuple[str, ...] = ("loyalty",)) -> list[str]:
+    """Every command and sub-command under ``group``, as the words typed to run it."""
+    found: list[str] = []
+    for name, command in sorted(group.commands.items()):
+        if command.hidden:
+            continue
+        words = (*path, name)
+        found.append(" ".join(words))
+        if isinstance(command, click.Group):
+            found.extend(_commands(command, words))
+    return found
+
+
+def _all_docs() -> str:
+    return "\n".join(page.read_text(encoding="utf-8") for page in sorted(DOCS.glob("*.md")))
+
+
+def _configuration_rows() -> set[str]:
+    """The keys named in the first cell of a table row of ``docs/configuration.md``."""
+    text = CONFIGURATION.read_text(encoding="utf-8")
+    return set(re.findall(r"^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|", text, flags=re.MULTILINE))
+
+
+@pytest.mark.parametrize("key", sorted(DEFAULTS))
+def test_setting_is_documented(key: str) -> None:
+    """Every key of ``config.DEFAULTS`` has a row in the table of docs/configuration.md."""
+    documented = key in _configuration_rows()
+    assert documented, f"add a `{key}` row to the table in docs/configuration.md"
+
+
+def test_documented_settings_exist() -> None:
+    """The configuration table names no key that ``config.DEFAULTS`` does not have."""
+    stale = _configuration_rows() - DEFAULTS.keys()
+    assert not stale, f"docs/configuration.md documents unknown keys: {sorted(stale)}"
+
+
+def test_the_cli_has_commands() -> None:
+    """The walk below finds the commands (so the parametrised test cannot pass empty)."""
+    assert {"loyalty db upgrade", "loyalty ledger verify"} <= set(_commands(main))
+
+
+@pytest.mark.parametrize("command", _commands(main))
+def test_command_is_documented(command: str) -> None:
+    """Every ``loyalty`` command and sub-command is mentioned somewhere in docs/*.md."""
+    words = r"\s+".join(re.escape(word) for word in command.split())
+    pattern = rf"(?<![\w-]){words}(?![\w-])"
+    mentioned = re.search(pattern, _all_docs()) is not None
+    assert mentioned, f"mention `{command}` in a page of docs/"
