@@ -1,0 +1,121 @@
+"""``loyalty secrets`` and ``loyalty endpoints``: what connects a host to a merchant."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.errors import LoyaltyError
+from loyalty_plugin.jobs.webhooks import job_session
+from loyalty_plugin.models import WebhookEndpoint
+from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services.outbox import set_endpoint
+from loyalty_plugin.services.secrets import create_secret, list_secrets, revoke_secret
+from loyalty_plugin.services.transaction import run_in_transaction
+
+T = TypeVar("T")
+
+
+def _run(work: Callable[[Session], T]) -> T:
+    """Run a unit of work and commit; a domain error becomes a usage error."""
+    try:
+        return run_in_transaction(job_session(current_app), work)
+    except LoyaltyError as error:
+        raise click.BadParameter(error.message, param_hint=error.field) from None
+
+
+@click.group()
+def secrets() -> None:
+    """Webhook signing secrets (several may be active, so a host can rotate)."""
+
+
+@secrets.command("create")
+@click.option("--merchant", "merchant_id", required=True, help="Merchant id.")
+@click.option("--label", help="A note to tell secrets apart.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_appcontext
+def create(merchant_id: str, label: str | None, as_json: bool) -> None:
+    """Create a new signing secret and print it (it is shown in full only here)."""
+    from loyalty_plugin.cli import echo_json
+
+    row = _run(lambda s: create_secret(s, merchant_id=merchant_id, label=label, now=utcnow()))
+    if as_json:
+        echo_json({"id": row.id, "merchant_id": merchant_id, "secret": row.secret})
+    else:
+        click.echo(row.secret)
+
+
+@secrets.command("list")
+@click.option("--merchant", "merchant_id", help="Only this merchant's secrets.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_appcontext
+def list_command(merchant_id: str | None, as_json: bool) -> None:
+    """List secrets (shortened), active and revoked."""
+    from loyalty_plugin.cli import echo_json
+
+    rows = [
+        {
+            "id": row.id,
+            "merchant_id": row.merchant_id,
+            "secret": row.hint,
+            "label": row.label,
+            "created_at": row.created_at.isoformat(),
+            "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+        }
+        for row in list_secrets(job_session(current_app), merchant_id)
+    ]
+    if as_json:
+        echo_json(rows)
+        return
+    for row in rows:
+        state = f"revoked {row['revoked_at'][:10]}" if row["revoked_at"] else "active"
+        click.echo(
+            f"{row['id']:>5}  {row['merchant_id']:<16} {row['secret']:<14} {state:<18} "
+            f"{row['label'] or ''}"
+        )
+
+
+@secrets.command()
+@click.argument("secret_id", type=int)
+@with_appcontext
+def revoke(secret_id: int) -> None:
+    """Revoke secret SECRET_ID: it neither verifies nor signs any more."""
+    row = _run(lambda s: revoke_secret(s, secret_id=secret_id, now=utcnow()))
+    click.echo(f"revoked secret {row.id} of {row.merchant_id}")
+
+
+@click.group()
+def endpoints() -> None:
+    """Where each merchant's host receives outgoing webhooks."""
+
+
+@endpoints.command("set")
+@click.option("--merchant", "merchant_id", required=True, help="Merchant id.")
+@click.option("--url", required=True, help="The host's webhook URL.")
+@click.option("--disable", is_flag=True, help="Keep the URL but send nothing.")
+@with_appcontext
+def set_command(merchant_id: str, url: str, disable: bool) -> None:
+    """Set the URL outgoing webhooks of a merchant are posted to."""
+    endpoint = _run(
+        lambda s: set_endpoint(
+            s, merchant_id=merchant_id, url=url, now=utcnow(), enabled=not disable
+        )
+    )
+    state = "enabled" if endpoint.enabled else "disabled"
+    click.echo(f"{merchant_id}: webhooks go to {endpoint.url} ({state})")
+
+
+@endpoints.command("list")
+@with_appcontext
+def list_endpoints() -> None:
+    """List every merchant's endpoint."""
+    for row in job_session(current_app).scalars(
+        select(WebhookEndpoint).order_by(WebhookEndpoint.merchant_id)
+    ):
+        click.echo(f"{row.merchant_id:<16} {'enabled' if row.enabled else 'disabled':<9} {row.url}")

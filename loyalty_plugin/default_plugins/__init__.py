@@ -1,0 +1,1 @@
+"""Built-in behaviour, registered through the same hooks third-party plugins use."""

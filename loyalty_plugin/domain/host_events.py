@@ -1,0 +1,124 @@
+"""What a host tells us: the typed content of a webhook, after validation.
+
+The marshmallow schemas in :mod:`loyalty_plugin.schemas.webhooks` build these objects; the
+handlers in :mod:`loyalty_plugin.services.host_events` act on them. Money is ``Decimal``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from loyalty_plugin.domain.earning import InvoiceFacts
+
+#: Every event type of contract v1, in the order the documentation lists them.
+EVENT_TYPES = (
+    "customer.created",
+    "customer.updated",
+    "customer.birthday",
+    "invoice.paid",
+    "invoice.payment_recorded",
+    "invoice.refunded",
+    "invoice.cancelled",
+    "event.custom",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomerProfile:
+    """A customer as the host describes them; ``fields`` holds only what was sent."""
+
+    id: str
+    #: Profile fields by their model name (``group`` arrives as ``customer_group``).
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Payment:
+    """One payment recorded on an invoice, in the invoice's currency."""
+
+    id: str
+    amount: Decimal
+    date: date | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefundLine:
+    """Part of an invoice line given back."""
+
+    line_id: str
+    qty: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class Refund:
+    """Money given back on an invoice, by line when ``items`` are named."""
+
+    id: str
+    amount: Decimal
+    items: tuple[RefundLine, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomerEventData:
+    """``customer.created`` and ``customer.updated``."""
+
+    customer: CustomerProfile
+
+
+@dataclass(frozen=True, kw_only=True)
+class BirthdayData:
+    """``customer.birthday``."""
+
+    customer_id: str
+    date: date
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceData:
+    """``invoice.paid``, and ``invoice.payment_recorded`` with its ``payment``."""
+
+    invoice: InvoiceFacts
+    #: The invoice's embedded customer, when the host sent one instead of ``customer_id``.
+    customer: CustomerProfile | None = None
+    payment: Payment | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefundData:
+    """``invoice.refunded``."""
+
+    invoice_id: str
+    refund: Refund
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelData:
+    """``invoice.cancelled``."""
+
+    invoice_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomData:
+    """``event.custom``: a host-defined action (a review written, a survey answered)."""
+
+    customer_id: str
+    name: str
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostEvent:
+    """One validated host event, as handlers and the ``host_event_received`` hook see it."""
+
+    #: Primary key of the stored delivery (the inbox row).
+    event_id: int
+    #: The host's ``webhook-id`` (or the ``event_id`` a Python host passed).
+    webhook_id: str
+    type: str
+    merchant_id: str
+    occurred_at: datetime
+    data: CustomerEventData | BirthdayData | InvoiceData | RefundData | CancelData | CustomData

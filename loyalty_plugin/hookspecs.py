@@ -1,0 +1,313 @@
+"""Every hook a loyalty plugin can implement, in the order the engine calls them.
+
+Plugins implement hooks with ``from loyalty_plugin import hookimpl``; the plugin manager is
+built per app by :mod:`loyalty_plugin.plugins`. Each hook is documented in
+``docs/plugin_hooks.md`` with its exact signature (a test checks).
+
+Hooks come in three kinds:
+
+* ``register_*`` and ``extra_*`` hooks return things to add; the results of every plugin are
+  collected into a list;
+* ``firstresult`` hooks (``calculate_invoice_points``) stop at the first non-``None`` answer,
+  so a plugin marked ``tryfirst`` replaces the default;
+* notification hooks (``points_earned``...) run **after** the transaction that caused them
+  committed. They receive one frozen event object, never see a rolled-back change, and an
+  exception they raise is logged and swallowed: it cannot undo the ledger.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pluggy import HookimplMarker, HookspecMarker
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from sqlalchemy.orm import Session
+
+    from loyalty_plugin.domain.earning import EarningRule, InvoiceFacts
+    from loyalty_plugin.domain.events import (
+        CouponCreated,
+        CouponRedeemed,
+        CustomerRegistered,
+        LevelChanged,
+        PointsEarned,
+        PointsExpired,
+        PointsExpiring,
+        PointsRedeemed,
+        PointsReversed,
+    )
+    from loyalty_plugin.domain.host_events import HostEvent
+    from loyalty_plugin.email.send import EmailSender
+    from loyalty_plugin.jobs import Job
+    from loyalty_plugin.jobs.emails import SmsMessage
+
+#: Marks a hook specification (used only in this module).
+hookspec = HookspecMarker("loyalty_plugin")
+#: Marks a plugin's hook implementation: ``@hookimpl`` above a function named like a hook.
+hookimpl = HookimplMarker("loyalty_plugin")
+
+
+# -------------------------------------------------------------------------------------------
+# Setup: called when the app starts or when a job runner is built.
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def register_earning_rules() -> list[EarningRule]:
+    """Add earning rule kinds: bonus points an invoice earns on top of its base points.
+
+    Called each time an invoice is valued, inside the ledger transaction. Until programs
+    let a merchant choose rules, every registered rule applies to every invoice.
+
+    :returns: a list of :class:`~loyalty_plugin.domain.earning.EarningRule` objects; the
+        lists of every plugin are joined.
+
+    An exception aborts the event being processed; it is retried later.
+    """
+
+
+@hookspec
+def register_jobs() -> list[Job]:
+    """Add periodic jobs to the scheduler (and to ``loyalty jobs list``).
+
+    Called once when the scheduler is set up, outside any transaction.
+
+    :returns: a list of :class:`~loyalty_plugin.jobs.Job`; the lists of every plugin are
+        joined with the built-in jobs.
+
+    An exception stops the start-up.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# Webhook intake: a host event, validated and deduplicated, is being processed.
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def host_event_received(session: Session, event: HostEvent) -> dict[str, Any] | None:
+    """React to a host event, after the built-in handler, in the same transaction.
+
+    Called once per accepted event (never for a duplicate, nor while the event waits for
+    its invoice or customer). This is how a plugin handles ``event.custom``: it may write
+    to the ledger through :mod:`loyalty_plugin.services.ledger` with ``session``.
+
+    :param session: the event's transaction; do not commit it.
+    :param event: the validated event, with its typed ``data``.
+    :returns: a JSON-ready dict added to the answer's ``result.plugins``, or ``None``.
+
+    An exception rolls back the whole event; a
+    :class:`~loyalty_plugin.domain.errors.LoyaltyError` rejects it (422), anything else
+    leaves it queued for a retry.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# Earning: how many points an invoice is worth.
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def calculate_invoice_points(invoice: InvoiceFacts, merchant_currency: str) -> int | None:
+    """Decide the base points of a paid invoice, before bonus rules.
+
+    Called inside the ledger transaction when an invoice is paid. The built-in plugin
+    answers last (1 point per 10.00 of the total in the merchant's currency); a plugin
+    marked ``tryfirst`` that returns a number replaces it.
+
+    :param invoice: the invoice as the host sent it, with ``merchant_total`` already
+        converted to the merchant's currency.
+    :param merchant_currency: the merchant's ISO 4217 code.
+    :returns: the base points (an ``int`` >= 0). Stops at first non-None result.
+
+    An exception aborts the event; it is retried later.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# Notifications: after commit, one frozen event each. Exceptions are logged and ignored.
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def points_earned(event: PointsEarned) -> None:
+    """Points were earned (an invoice, a registration, a birthday...).
+
+    Called after the transaction committed.
+
+    :param event: what was earned, by whom, and the balance after.
+
+    An exception is logged; it does not undo the points nor stop other plugins.
+    """
+
+
+@hookspec
+def points_redeemed(event: PointsRedeemed) -> None:
+    """Points were spent on an invoice or a coupon.
+
+    Called after the transaction committed.
+
+    :param event: what was spent and the balance after.
+
+    An exception is logged; it does not undo the redemption nor stop other plugins.
+    """
+
+
+@hookspec
+def points_reversed(event: PointsReversed) -> None:
+    """An earlier entry was undone, in whole or in part (a refund, a cancellation).
+
+    Called after the transaction committed.
+
+    :param event: the reversal, the entry it reverses, and the balance after.
+
+    An exception is logged; it does not undo the reversal nor stop other plugins.
+    """
+
+
+@hookspec
+def points_expiring(event: PointsExpiring) -> None:
+    """Points will expire soon (the reminder).
+
+    Called after the transaction that scheduled the reminder committed.
+
+    :param event: how many points expire, and when.
+
+    An exception is logged and ignored.
+    """
+
+
+@hookspec
+def points_expired(event: PointsExpired) -> None:
+    """Points reached their expiry date and were taken off the balance.
+
+    Called after the transaction committed.
+
+    :param event: how many points expired and the balance after.
+
+    An exception is logged; it does not undo the expiry nor stop other plugins.
+    """
+
+
+@hookspec
+def level_changed(event: LevelChanged) -> None:
+    """A customer moved to another level.
+
+    Called after the transaction committed.
+
+    :param event: the old and new level and why.
+
+    An exception is logged and ignored.
+    """
+
+
+@hookspec
+def coupon_created(event: CouponCreated) -> None:
+    """A coupon was created (points converted, or issued by staff).
+
+    Called after the transaction committed.
+
+    :param event: the code and what it is worth.
+
+    An exception is logged and ignored.
+    """
+
+
+@hookspec
+def coupon_redeemed(event: CouponRedeemed) -> None:
+    """A coupon was used.
+
+    Called after the transaction committed.
+
+    :param event: the code and where it was used.
+
+    An exception is logged and ignored.
+    """
+
+
+@hookspec
+def customer_registered(event: CustomerRegistered) -> None:
+    """A customer became known and enrolled with a merchant for the first time.
+
+    Called after the transaction committed; once per customer and merchant.
+
+    :param event: the merchant and the host's customer id.
+
+    An exception is logged and ignored.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# Message channels: SMS, and replacing the e-mail sender.
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def send_sms(message: SmsMessage) -> None:
+    """Send a customer message as SMS; no SMS provider is built in.
+
+    Called by the ``send-emails`` job, outside any transaction, once per queued message
+    whose customer consented to SMS (``sms_opt_in``) and has a phone number, with the same
+    rendered text as the e-mail (``message.text``; ``message.subject`` for a short form).
+
+    :param message: the merchant, the phone number, the text, the template's name, and a
+        ``message_id`` that stays the same if the hook is ever called again for it.
+
+    An exception is logged and recorded as a failed ``sms`` attempt; it is not retried and
+    does not stop the e-mail.
+    """
+
+
+@hookspec(firstresult=True)
+def email_sender(config: Mapping[str, Any]) -> EmailSender | None:
+    """Provide the object that sends e-mail, instead of the built-in SMTP adapter.
+
+    Called once per run of the ``send-emails`` job.
+
+    :param config: the app's configuration.
+    :returns: an object with ``send(message)`` and ``close()`` (see
+        :class:`loyalty_plugin.email.send.EmailSender`), or ``None`` to use SMTP. Stops
+        at first non-None result.
+
+    An exception fails that run of the job; messages stay queued.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# E-mail and admin UI.
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def extra_email_context(
+    template: str, merchant_id: str, context: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Add variables to an e-mail's template context.
+
+    Called when an e-mail is rendered, after its own context is built, outside the
+    ledger transaction.
+
+    :param template: the e-mail's name (``points_earned``, ``points_expiring``...).
+    :param merchant_id: the merchant sending it.
+    :param context: the context so far (read it; do not change it).
+    :returns: a dict merged into the context, or ``None``; results of every plugin are
+        merged in turn.
+
+    An exception stops that e-mail from being sent (it is retried with the e-mail queue).
+    """
+
+
+@hookspec
+def extra_admin_menu_items(merchant_id: str | None) -> list[dict[str, str]] | None:
+    """Add entries to the admin pages' menu.
+
+    Called when an admin page is rendered.
+
+    :param merchant_id: the merchant being administered, or ``None`` on global pages.
+    :returns: a list of ``{"label": ..., "href": ...}`` dicts; the lists of every plugin
+        are joined.
+
+    An exception is logged and the plugin's items are left out.
+    """

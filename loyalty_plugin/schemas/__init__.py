@@ -1,0 +1,1 @@
+"""marshmallow schemas: host payloads in, API bodies in and out."""

@@ -1,0 +1,562 @@
+"""The JSON API's bodies: marshmallow schemas for what comes in and what goes out.
+
+The OpenAPI document is generated from these same schemas. Money is a decimal string out
+and a decimal string or JSON number in (parsed to ``Decimal``, never through float); points
+are whole numbers; host ids are strings or integers (Perfex sends integers).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
+
+from loyalty_plugin.domain.coupons import CouponKind, CouponStatus, unusable_reason
+from loyalty_plugin.domain.errors import LoyaltyError
+from loyalty_plugin.domain.money import check_currency, parse_money
+from loyalty_plugin.domain.redemption import DraftInvoice, DraftItem, RedemptionMode
+from loyalty_plugin.models import AdjustmentStatus
+from loyalty_plugin.models.base import utcnow
+
+MONEY_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+
+# -- fields ----------------------------------------------------------------------------
+
+
+class MoneyField(fields.String):
+    """A ``Decimal`` amount: a decimal string or JSON number in, a decimal string out."""
+
+    def __init__(self, *, minimum: Decimal | None = Decimal(0), **kwargs: Any) -> None:
+        metadata = {"pattern": MONEY_PATTERN, "example": "10.00", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+        self.minimum = minimum
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        try:
+            amount = parse_money(value)
+        except LoyaltyError as error:
+            raise ValidationError(error.message) from None
+        if self.minimum is not None and amount < self.minimum:
+            raise ValidationError(f"must be at least {self.minimum}")
+        if abs(amount) >= Decimal(10) ** 15:
+            raise ValidationError("is too large")
+        return amount
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else format(value, "f")
+
+
+class HostId(fields.String):
+    """The host's id of a customer, invoice, product...: a string or an integer."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"description": "the host's id (a string; integers are accepted)"}
+        metadata |= kwargs.pop("metadata", {})
+        super().__init__(validate=validate.Length(1, 64), metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+class Currency(fields.String):
+    """An ISO 4217 code."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(metadata={"example": "EUR", "pattern": "^[A-Za-z]{3}$"}, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        try:
+            return check_currency(super()._deserialize(value, attr, data, **kwargs))
+        except LoyaltyError as error:
+            raise ValidationError(error.message) from None
+
+
+def Points(**kwargs: Any) -> fields.Integer:
+    """A positive whole number of points (``1.5`` and ``"10"`` are refused)."""
+    return fields.Integer(strict=True, validate=validate.Range(1, 10**12), **kwargs)
+
+
+def Text(low: int, high: int, **kwargs: Any) -> fields.String:
+    """A string of ``low`` to ``high`` characters."""
+    return fields.String(validate=validate.Length(low, high), **kwargs)
+
+
+def When(**kwargs: Any) -> fields.AwareDateTime:
+    """An ISO 8601 date-time; one without an offset is taken as UTC."""
+    return fields.AwareDateTime(default_timezone=UTC, **kwargs)
+
+
+def encode_cursor(row_id: int) -> str:
+    """An opaque cursor for the next page, after the row ``row_id``."""
+    return base64.urlsafe_b64encode(f"id:{row_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The row id inside a cursor, or a validation error naming ``cursor``."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        tag, _, number = text.partition(":")
+        if tag != "id" or not number.isdigit() or int(number) > 2**62:
+            raise ValueError(text)
+        return int(number)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ValidationError("not a cursor this API gave out") from None
+
+
+class Cursor(fields.String):
+    """A cursor from an earlier page's ``next_cursor``."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        return decode_cursor(super()._deserialize(value, attr, data, **kwargs))
+
+
+# -- common ------------------------------------------------------------------------------
+
+
+class ErrorBodySchema(Schema):
+    code = fields.String(metadata={"example": "insufficient_points"})
+    message = fields.String()
+    fields_ = fields.Dict(
+        data_key="fields",
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "messages by field, e.g. {'points': ['must be above 0']}"},
+    )
+
+
+class ErrorSchema(Schema):
+    """Every error: ``{"error": {"code", "message", "fields"}}``."""
+
+    error = fields.Nested(ErrorBodySchema)
+
+
+class MerchantArgsSchema(Schema):
+    """Which merchant, for a key that covers several (optional otherwise)."""
+
+    merchant_id = Text(1, 64, metadata={"description": "needed only by host keys"})
+
+
+class PageArgsSchema(MerchantArgsSchema):
+    cursor = Cursor(metadata={"description": "``next_cursor`` of the previous page"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+
+
+class PageSchema(Schema):
+    next_cursor = fields.String(allow_none=True, metadata={"description": "null on the last page"})
+
+
+# -- customers and ledger ----------------------------------------------------------------
+
+
+class StandingSchema(Schema):
+    merchant_id = fields.String()
+    balance = fields.Integer(metadata={"description": "points in the account, pending included"})
+    available = fields.Integer(metadata={"description": "points spendable now"})
+    pending = fields.Integer()
+    held = fields.Integer(metadata={"description": "points held against open invoices"})
+    lifetime_earned = fields.Integer()
+    lifetime_redeemed = fields.Integer()
+    lifetime_expired = fields.Integer()
+    next_expiry_date = fields.Date(allow_none=True)
+    next_expiry_points = fields.Integer()
+
+
+class CustomerSchema(Schema):
+    customer_id = fields.String()
+    first_name = fields.String()
+    last_name = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    enrolled = fields.Boolean()
+    accounts = fields.List(fields.Nested(StandingSchema))
+
+
+class LotTouchedSchema(Schema):
+    lot_id = fields.Integer()
+    points = fields.Integer(metadata={"description": "taken (negative) or put (positive)"})
+    expires_at = fields.DateTime(allow_none=True)
+
+
+class ReferenceSchema(Schema):
+    type = fields.String(metadata={"example": "invoice"})
+    id = fields.String()
+
+
+class LedgerEntrySchema(Schema):
+    id = fields.Integer(attribute="entry.id")
+    kind = fields.String(attribute="entry.kind")
+    points = fields.Integer(attribute="entry.points")
+    balance_after = fields.Integer(attribute="entry.balance_after")
+    amount = MoneyField(attribute="entry.amount", allow_none=True)
+    currency = fields.String(attribute="entry.currency", allow_none=True)
+    reference = fields.Method("_reference", allow_none=True)
+    reason = fields.String(attribute="entry.reason", allow_none=True)
+    actor = fields.String(attribute="entry.actor")
+    details = fields.Dict(attribute="entry.details", allow_none=True)
+    reverses_entry_id = fields.Integer(attribute="entry.reverses_entry_id", allow_none=True)
+    created_at = fields.DateTime(attribute="entry.created_at")
+    lots = fields.List(fields.Nested(LotTouchedSchema))
+
+    def _reference(self, statement: Any) -> dict[str, str] | None:
+        entry = statement.entry
+        if entry.reference_type is None:
+            return None
+        return {"type": entry.reference_type, "id": entry.reference_id}
+
+
+class LedgerPageSchema(PageSchema):
+    data = fields.List(fields.Nested(LedgerEntrySchema))
+
+
+# -- checkout and redemptions ------------------------------------------------------------
+
+
+class DraftItemSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = HostId()
+    product_id = HostId(allow_none=True)
+    category_id = HostId(allow_none=True)
+    total = MoneyField(required=True)
+
+
+class DraftInvoiceSchema(Schema):
+    """The invoice as the host has it (other invoice fields are accepted and ignored)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    id = HostId(metadata={"description": "required to hold points"})
+    currency = Currency(required=True)
+    exchange_rate = MoneyField(
+        allow_none=True, metadata={"description": "to the merchant's currency"}
+    )
+    subtotal = MoneyField()
+    discount_total = MoneyField(load_default=Decimal(0))
+    tax_total = MoneyField(load_default=Decimal(0))
+    shipping_total = MoneyField(load_default=Decimal(0))
+    total = MoneyField(required=True)
+    items = fields.List(fields.Nested(DraftItemSchema), load_default=list)
+
+    @post_load
+    def _draft(self, data: dict[str, Any], **_kwargs: Any) -> DraftInvoice:
+        items = tuple(
+            DraftItem(
+                total=item["total"],
+                product_id=item.get("product_id"),
+                category_id=item.get("category_id"),
+            )
+            for item in data.pop("items")
+        )
+        if data.get("exchange_rate") is not None and data["exchange_rate"] <= 0:
+            raise ValidationError("must be above 0", field_name="exchange_rate")
+        return DraftInvoice(items=items, **data)
+
+
+class QuoteArgsSchema(MerchantArgsSchema):
+    customer_id = HostId(required=True)
+    invoice = fields.Nested(DraftInvoiceSchema, required=True)
+    points = Points(metadata={"description": "points the customer wants to use (default: most)"})
+
+
+class QuoteSchema(Schema):
+    merchant_id = fields.String()
+    customer_id = fields.String()
+    points = fields.Integer(metadata={"description": "points usable on the invoice"})
+    allowed = fields.Integer(metadata={"description": "what the caps allow whatever the balance"})
+    amount = MoneyField(metadata={"description": "money value of ``points``"})
+    currency = fields.String()
+    rate = MoneyField(metadata={"description": "value of one point in the invoice currency"})
+    exchange_rate = MoneyField()
+    bound_by = fields.String(
+        metadata={
+            "description": "the cap that decided: balance, max_points_per_invoice, max_share, "
+            "eligible_amount, requested or min_points"
+        }
+    )
+    limits = fields.Dict(keys=fields.String(), values=fields.Integer(allow_none=True))
+    eligible_amount = MoneyField()
+    balance = fields.Integer()
+    min_points = fields.Integer()
+
+
+class HoldArgsSchema(QuoteArgsSchema):
+    pass
+
+
+class CaptureArgsSchema(Schema):
+    invoice_id = HostId(metadata={"description": "checked against the hold's invoice if given"})
+
+
+class ReleaseArgsSchema(Schema):
+    reason = Text(1, 200)
+
+
+class RedemptionSchema(Schema):
+    id = fields.Integer()
+    merchant_id = fields.String()
+    customer_id = fields.Function(lambda r: r.account.customer.host_customer_id)
+    invoice_id = fields.String()
+    status = fields.String(metadata={"description": "held, captured, released or expired"})
+    points = fields.Integer()
+    amount = MoneyField(metadata={"description": "the discount to apply to the invoice"})
+    currency = fields.String()
+    rate = MoneyField(metadata={"description": "value of one point in ``currency``"})
+    exchange_rate = MoneyField()
+    returned_points = fields.Integer(metadata={"description": "given back by refunds"})
+    hold_entry_id = fields.Integer()
+    expires_at = fields.DateTime()
+    created_at = fields.DateTime()
+    captured_at = fields.DateTime(allow_none=True)
+    released_at = fields.DateTime(allow_none=True)
+
+
+# -- coupons and rewards -----------------------------------------------------------------
+
+
+class CouponValueArgsSchema(Schema):
+    kind = fields.Enum(CouponKind, by_value=True, required=True)
+    amount = MoneyField(allow_none=True)
+    currency = Currency(allow_none=True)
+    percent = MoneyField(allow_none=True)
+    product_ids = fields.List(HostId(), load_default=list)
+    category_ids = fields.List(HostId(), load_default=list)
+
+
+class CouponValueSchema(Schema):
+    kind = fields.String()
+    amount = MoneyField(allow_none=True)
+    currency = fields.String(allow_none=True)
+    percent = MoneyField(allow_none=True)
+    product_ids = fields.List(fields.String())
+    category_ids = fields.List(fields.String())
+
+
+class CreateCouponArgsSchema(MerchantArgsSchema):
+    customer_id = HostId(required=True)
+    points = Points(required=True)
+
+
+class RedeemCouponArgsSchema(MerchantArgsSchema):
+    invoice_id = HostId(metadata={"description": "cancelling this invoice restores the coupon"})
+    customer_id = HostId(metadata={"description": "checked against the coupon's owner"})
+
+
+def _why_not(coupon: Any) -> str | None:
+    """Why the coupon cannot be used right now (``None``: it can)."""
+    return unusable_reason(coupon.status, expires_at=coupon.expires_at, now=utcnow())
+
+
+class CouponSchema(CouponValueSchema):
+    code = fields.String(metadata={"example": "K7QX-M2PD-9HTA"})
+    status = fields.String(metadata={"description": "active, redeemed, expired or cancelled"})
+    usable = fields.Function(lambda c: _why_not(c) is None, metadata={"type": "boolean"})
+    unusable_reason = fields.Function(
+        _why_not, allow_none=True, metadata={"type": "string", "nullable": True}
+    )
+    customer_id = fields.Function(
+        lambda c: c.account.customer.host_customer_id if c.account else None, allow_none=True
+    )
+    points = fields.Integer(allow_none=True)
+    expires_at = fields.DateTime(allow_none=True)
+    redeemed_at = fields.DateTime(allow_none=True)
+    redeemed_invoice_id = fields.String(allow_none=True)
+    campaign_id = fields.Integer(allow_none=True)
+    reward_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class CouponListArgsSchema(PageArgsSchema):
+    customer_id = HostId()
+    campaign_id = fields.Integer(validate=validate.Range(1, 2**62))
+    status = fields.Enum(CouponStatus, by_value=True)
+
+
+class CouponPageSchema(PageSchema):
+    data = fields.List(fields.Nested(CouponSchema))
+
+
+class CampaignArgsSchema(MerchantArgsSchema, CouponValueArgsSchema):
+    name = Text(1, 200, required=True)
+    count = fields.Integer(strict=True, required=True, validate=validate.Range(1, 5000))
+    expires_at = When(allow_none=True)
+    prefix = fields.String(
+        load_default="",
+        validate=validate.Regexp(r"^[A-Za-z0-9]{0,12}$"),
+        metadata={"example": "SUMMER"},
+    )
+
+
+class CampaignSchema(CouponValueSchema):
+    id = fields.Integer()
+    name = fields.String()
+    count = fields.Integer()
+    expires_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    codes = fields.List(fields.String())
+
+
+class RewardArgsSchema(MerchantArgsSchema, CouponValueArgsSchema):
+    name = Text(1, 200, required=True)
+    description = Text(0, 1000, allow_none=True)
+    points = Points(required=True)
+    stock = fields.Integer(strict=True, allow_none=True, validate=validate.Range(0, 10**9))
+    per_customer_limit = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(1, 10**6)
+    )
+    coupon_valid_days = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(1, 3650)
+    )
+
+
+class RewardUpdateArgsSchema(Schema):
+    name = Text(1, 200)
+    description = Text(0, 1000, allow_none=True)
+    points = Points()
+    stock = fields.Integer(strict=True, allow_none=True, validate=validate.Range(0, 10**9))
+    per_customer_limit = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(1, 10**6)
+    )
+    coupon_valid_days = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(1, 3650)
+    )
+    active = fields.Boolean()
+
+
+class RewardSchema(CouponValueSchema):
+    id = fields.Integer()
+    name = fields.String()
+    description = fields.String(allow_none=True)
+    points = fields.Integer()
+    stock = fields.Integer(allow_none=True)
+    per_customer_limit = fields.Integer(allow_none=True)
+    coupon_valid_days = fields.Integer(allow_none=True)
+    active = fields.Boolean()
+    created_at = fields.DateTime()
+
+
+class RewardListArgsSchema(PageArgsSchema):
+    active = fields.Boolean(metadata={"description": "only rewards on offer"})
+
+
+class RewardPageSchema(PageSchema):
+    data = fields.List(fields.Nested(RewardSchema))
+
+
+class PurchaseArgsSchema(MerchantArgsSchema):
+    customer_id = HostId(required=True)
+
+
+# -- adjustments -------------------------------------------------------------------------
+
+
+class AdjustmentArgsSchema(MerchantArgsSchema):
+    customer_id = HostId(required=True)
+    points = fields.Integer(
+        strict=True,
+        required=True,
+        validate=[validate.Range(-(10**12), 10**12), validate.NoneOf([0], error="must not be 0")],
+        metadata={"description": "positive credits, negative debits"},
+    )
+    reason = Text(1, 400, required=True)
+    staff = Text(1, 100, required=True, metadata={"description": "who asks for it"})
+    expires_at = When(allow_none=True, metadata={"description": "expiry of a credit"})
+
+
+class DecisionArgsSchema(Schema):
+    staff = Text(1, 100, required=True, metadata={"description": "a second staff member"})
+    note = Text(1, 400)
+
+
+class AdjustmentSchema(Schema):
+    id = fields.Integer()
+    merchant_id = fields.String()
+    customer_id = fields.Function(lambda a: a.account.customer.host_customer_id)
+    points = fields.Integer()
+    reason = fields.String()
+    status = fields.String(metadata={"description": "pending, applied or rejected"})
+    requested_by = fields.String()
+    decided_by = fields.String(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    decision_note = fields.String(allow_none=True)
+    entry_id = fields.Integer(allow_none=True)
+    expires_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class AdjustmentListArgsSchema(PageArgsSchema):
+    status = fields.Enum(AdjustmentStatus, by_value=True)
+
+
+class AdjustmentPageSchema(PageSchema):
+    data = fields.List(fields.Nested(AdjustmentSchema))
+
+
+# -- settings ----------------------------------------------------------------------------
+
+
+class PackageSchema(Schema):
+    points = Points(required=True)
+    amount = MoneyField(required=True)
+
+
+def _id_list() -> fields.List:
+    return fields.List(HostId(), validate=validate.Length(0, 1000))
+
+
+def _limit(low: int = 1) -> fields.Integer:
+    return fields.Integer(strict=True, allow_none=True, validate=validate.Range(low, 10**12))
+
+
+class SettingsSchema(Schema):
+    """A merchant's spending settings (``PATCH`` takes any subset)."""
+
+    conversion_points = fields.Integer(
+        strict=True, validate=validate.Range(1, 10**9), metadata={"description": "these points..."}
+    )
+    conversion_amount = MoneyField(metadata={"description": "...are worth this much"})
+    min_redeem_points = fields.Integer(strict=True, validate=validate.Range(0, 10**12))
+    max_invoice_share = MoneyField(metadata={"description": "percent of the invoice total"})
+    max_points_per_invoice = _limit()
+    excluded_product_ids = _id_list()
+    excluded_category_ids = _id_list()
+    pay_tax_with_points = fields.Boolean()
+    pay_shipping_with_points = fields.Boolean()
+    redemption_mode = fields.String(validate=validate.OneOf([m.value for m in RedemptionMode]))
+    hold_minutes = fields.Integer(strict=True, validate=validate.Range(1, 10**7))
+    coupon_points = fields.Integer(strict=True, validate=validate.Range(1, 10**9))
+    coupon_amount = MoneyField()
+    coupon_packages = fields.List(fields.Nested(PackageSchema), validate=validate.Length(0, 50))
+    coupon_min_points = fields.Integer(strict=True, validate=validate.Range(0, 10**12))
+    coupon_valid_days = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(1, 36_500)
+    )
+    coupon_valid_until = fields.Date(allow_none=True)
+    coupon_product_ids = _id_list()
+    coupon_category_ids = _id_list()
+    coupon_refund_on_expiry = fields.Boolean()
+    adjustment_approval_above = _limit()
+    updated_at = fields.DateTime(dump_only=True)
+    updated_by = fields.String(dump_only=True, allow_none=True)
+
+    @post_load
+    def _packages_as_json(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        if "coupon_packages" in data:
+            data["coupon_packages"] = [
+                {"points": p["points"], "amount": format(p["amount"], "f")}
+                for p in data["coupon_packages"]
+            ]
+        return data
+
+
+class SettingsUpdateArgsSchema(SettingsSchema):
+    """Any subset of the settings."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(partial=True, **kwargs)

@@ -1,0 +1,211 @@
+"""The earning seam: what an invoice, a payment, a registration or a birthday is worth.
+
+The webhook handlers ask only this module. Until programs land (issue 5) it applies the
+interim rules: the base points of :func:`calculate_invoice_points` (1 point per 10.00 by
+default, a plugin may replace it), plus the bonus rules plugins register, plus fixed
+registration and birthday bonuses. Issue 5 replaces what is behind these functions, not
+their callers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.earning import (
+    InvoiceFacts,
+    InvoicePoints,
+    in_merchant_currency,
+)
+from loyalty_plugin.domain.host_events import Payment, Refund
+from loyalty_plugin.models import Customer, Program, Redemption, RedemptionStatus
+from loyalty_plugin.services import program_earning
+from loyalty_plugin.services.program_earning import PaymentSeen
+from loyalty_plugin.services.rule_engine import invoice_view, plugin_rule_kinds
+
+#: Who the ledger says wrote entries earned through programs on host events.
+ACTOR = "webhook"
+
+#: Points for a customer's first enrolment with a merchant (interim rule).
+REGISTRATION_BONUS = 50
+#: Points on a customer's birthday, once a year (interim rule).
+BIRTHDAY_BONUS = 100
+#: Payments earn nothing on their own: points wait for ``invoice.paid`` (or for recorded
+#: payments that cover the total). Programs will let a merchant earn on each payment.
+EARN_ON_EACH_PAYMENT = False
+
+_SCALE = Decimal("0.0001")
+
+
+def value_invoice(invoice: InvoiceFacts, *, merchant_currency: str) -> InvoiceFacts:
+    """The invoice with ``merchant_total`` set (4 decimal places, as stored)."""
+    total = in_merchant_currency(invoice, merchant_currency).quantize(_SCALE)
+    return replace(invoice, merchant_total=total)
+
+
+def invoice_points(invoice: InvoiceFacts, *, merchant_currency: str, hooks: Any) -> InvoicePoints:
+    """Base points (first plugin to answer) and every registered rule's bonus."""
+    if invoice.merchant_total is None:
+        invoice = value_invoice(invoice, merchant_currency=merchant_currency)
+    base = hooks.calculate_invoice_points(invoice=invoice, merchant_currency=merchant_currency)
+    base = _whole_points(base, "calculate_invoice_points")
+    bonuses: dict[str, int] = {}
+    for rules in hooks.register_earning_rules():
+        for rule in rules or ():
+            if isinstance(rule, type):
+                continue  # a rule kind for programs (see docs/programs.md), not a bonus rule
+            bonus = _whole_points(rule.bonus(invoice, base), f"rule {rule.name}")
+            if bonus:
+                bonuses[rule.name] = bonuses.get(rule.name, 0) + bonus
+    return InvoicePoints(base=base, bonuses=bonuses)
+
+
+def registration_points(customer: Customer) -> int:
+    """Points for enrolling (0 for a customer who is not enrolled)."""
+    return REGISTRATION_BONUS if customer.enrolled else 0
+
+
+def birthday_points(customer: Customer) -> int:
+    """Points on the customer's birthday (0 for a customer who is not enrolled)."""
+    return BIRTHDAY_BONUS if customer.enrolled else 0
+
+
+def _whole_points(value: object, source: str) -> int:
+    # A TypeError, not a ValidationError: a plugin's bug must leave the event queued for a
+    # retry once fixed, not reject the host's valid event.
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TypeError(f"{source} must give a whole number of points >= 0, not {value!r}")
+    return value
+
+
+# -- programs (issue 5) -------------------------------------------------------------------
+# Once a merchant has created a program, its programs decide every point: the functions
+# below replace the interim rules above for that merchant. Each writes its own ledger
+# entries (one per program that counts) and answers what it did as a webhook ``result``.
+
+
+def uses_programs(session: Session, merchant_id: str) -> bool:
+    """True once the merchant has any program (draft, active or archived)."""
+    found = session.scalar(select(Program.id).where(Program.merchant_id == merchant_id).limit(1))
+    return found is not None
+
+
+def earn_with_programs(
+    session: Session,
+    *,
+    merchant_id: str,
+    customer: Customer,
+    facts: InvoiceFacts,
+    hooks: Any,
+    now: datetime,
+    occurred_at: datetime | None = None,
+    paid_in_full: bool = True,
+    payment: Payment | None = None,
+) -> dict[str, Any]:
+    """Earn on a paid invoice (or one recorded payment) under the merchant's programs."""
+    invoice = invoice_view(facts, paid_with_points=_paid_with_points(session, merchant_id, facts))
+    outcome = program_earning.earn_on_invoice(
+        session,
+        merchant_id=merchant_id,
+        customer=customer,
+        invoice=invoice,
+        now=now,
+        actor=ACTOR,
+        paid_in_full=paid_in_full,
+        payment=None if payment is None else PaymentSeen(id=payment.id, amount=payment.amount),
+        occurred_at=occurred_at,
+        extra_kinds=plugin_rule_kinds(hooks),
+    )
+    return outcome.to_dict()
+
+
+def refund_with_programs(
+    session: Session,
+    *,
+    merchant_id: str,
+    invoice_id: str,
+    refund: Refund,
+    hooks: Any,
+    now: datetime,
+) -> dict[str, Any]:
+    """Take back what a refund calls for under each program the invoice earned with."""
+    lines: dict[str, Decimal] = {}
+    for item in refund.items:
+        lines[item.line_id] = lines.get(item.line_id, Decimal(0)) + item.qty
+    outcome = program_earning.refund_invoice(
+        session,
+        merchant_id=merchant_id,
+        invoice_id=invoice_id,
+        refund_id=refund.id,
+        amount=refund.amount,
+        lines=lines or None,
+        now=now,
+        actor=ACTOR,
+        extra_kinds=plugin_rule_kinds(hooks),
+    )
+    return outcome.to_dict()
+
+
+def cancel_with_programs(
+    session: Session, *, merchant_id: str, invoice_id: str, hooks: Any, now: datetime
+) -> dict[str, Any]:
+    """Take back everything the invoice earned under every program."""
+    outcome = program_earning.cancel_invoice(
+        session,
+        merchant_id=merchant_id,
+        invoice_id=invoice_id,
+        now=now,
+        actor=ACTOR,
+        extra_kinds=plugin_rule_kinds(hooks),
+    )
+    return outcome.to_dict()
+
+
+def event_with_programs(
+    session: Session,
+    *,
+    merchant_id: str,
+    customer: Customer,
+    trigger: str,
+    reference: str,
+    hooks: Any,
+    now: datetime,
+    occurred_at: datetime | None = None,
+    name: str | None = None,
+    properties: dict[str, Any] | None = None,
+    day: date | None = None,
+) -> dict[str, Any]:
+    """Earn on a ``registration``, ``birthday`` or ``custom`` event, within rule limits."""
+    outcome = program_earning.earn_on_event(
+        session,
+        merchant_id=merchant_id,
+        customer=customer,
+        trigger=trigger,
+        reference=reference,
+        now=now,
+        actor=ACTOR,
+        occurred_at=occurred_at,
+        name=name,
+        properties=properties,
+        day=day,
+        extra_kinds=plugin_rule_kinds(hooks),
+    )
+    return outcome.to_dict()
+
+
+def _paid_with_points(session: Session, merchant_id: str, facts: InvoiceFacts) -> Decimal:
+    """The invoice money covered by points: its held or captured redemptions."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Redemption.amount), 0)).where(
+            Redemption.merchant_id == merchant_id,
+            Redemption.invoice_id == facts.id,
+            Redemption.currency == facts.currency,
+            Redemption.status.in_([RedemptionStatus.HELD, RedemptionStatus.CAPTURED]),
+        )
+    )
+    return total if isinstance(total, Decimal) else Decimal(str(total or 0))

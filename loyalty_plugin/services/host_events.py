@@ -1,0 +1,675 @@
+"""One small handler per host event type, run inside the event's transaction.
+
+Each handler counts a business fact at most once, whatever ``webhook-id`` carries it: an
+invoice is paid once (its row's status), a payment, refund, registration or birthday once
+(an :class:`~loyalty_plugin.models.EventKey`). An event whose invoice or customer is not
+known yet raises :class:`Wait`; it is stored as ``waiting`` and run again, in the same
+transaction, by the event that brings what it waits for.
+
+Reversals are computed from running totals (points to have reversed = earned x refunded /
+total, all reversed once cancelled), so refunds and cancellations arriving in any order
+leave the same ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.earning import InvoiceFacts, LineItem, refunded_value, reversal_target
+from loyalty_plugin.domain.errors import InvalidOperation, LoyaltyError
+from loyalty_plugin.domain.events import CustomerRegistered
+from loyalty_plugin.domain.host_events import (
+    BirthdayData,
+    CancelData,
+    CustomData,
+    CustomerEventData,
+    CustomerProfile,
+    HostEvent,
+    InvoiceData,
+    RefundData,
+)
+from loyalty_plugin.models import (
+    Customer,
+    EventKey,
+    InboxStatus,
+    Invoice,
+    InvoiceStatus,
+    LedgerEntry,
+    Merchant,
+    WebhookEvent,
+)
+from loyalty_plugin.schemas.webhooks import load_event, parse_json
+from loyalty_plugin.services import coupons, earning, ledger, redemption
+from loyalty_plugin.services.accounts import find_customer, open_account, upsert_customer
+from loyalty_plugin.services.events import publish
+from loyalty_plugin.services.expiry import expiry_for_new_points
+from loyalty_plugin.services.ledger import Money, Reference
+
+log = logging.getLogger(__name__)
+
+#: Who the ledger says wrote entries made by host events.
+ACTOR = "webhook"
+#: A waiting event is looked at again at least this often, in case what it waits for
+#: arrived in a transaction that could not see it yet.
+MAX_WAIT_RECHECK = timedelta(hours=1)
+
+
+class Wait(Exception):
+    """The event needs an invoice or customer that is not known yet."""
+
+    def __init__(self, on: str, reason: str) -> None:
+        super().__init__(reason)
+        self.on = on
+        self.reason = reason
+
+
+@dataclass(frozen=True, kw_only=True)
+class Context:
+    """What a handler works with."""
+
+    session: Session
+    row: WebhookEvent
+    event: HostEvent
+    merchant: Merchant
+    hooks: Any
+    now: datetime
+    #: First delay before a waiting event is looked at again.
+    recheck: timedelta
+
+
+def handle(
+    session: Session,
+    *,
+    row: WebhookEvent,
+    envelope: dict[str, Any],
+    data: Any,
+    hooks: Any,
+    now: datetime,
+    recheck: timedelta,
+    merchant: Merchant | None = None,
+) -> None:
+    """Run the event's handler and the ``host_event_received`` hook; record the outcome.
+
+    Sets ``row`` to ``processed`` (with its result) or ``waiting``. Raises a
+    :class:`LoyaltyError` for an event the rules refuse, and lets anything else through
+    (the caller keeps the event for a retry).
+    """
+    merchant = merchant or session.get_one(Merchant, row.merchant_id)
+    event = HostEvent(
+        event_id=row.id,
+        webhook_id=row.webhook_id,
+        type=envelope["type"],
+        merchant_id=row.merchant_id,
+        occurred_at=envelope["occurred_at"],
+        data=data,
+    )
+    ctx = Context(
+        session=session,
+        row=row,
+        event=event,
+        merchant=merchant,
+        hooks=hooks,
+        now=now,
+        recheck=recheck,
+    )
+    try:
+        result = HANDLERS[event.type](ctx, data)
+    except Wait as wait:
+        _mark_waiting(ctx, wait)
+        return
+    plugins = [r for r in hooks.host_event_received(session=session, event=event) if r]
+    if plugins:
+        result["plugins"] = plugins
+    row.status = InboxStatus.PROCESSED
+    row.processed_at = now
+    row.waiting_for = None
+    row.next_attempt_at = None
+    row.result = result
+
+
+def handle_stored(
+    session: Session, row: WebhookEvent, *, hooks: Any, now: datetime, recheck: timedelta
+) -> None:
+    """Validate a stored delivery's body again and handle it (retries, released waits)."""
+    envelope, data = load_event(parse_json(row.body.encode()))
+    handle(session, row=row, envelope=envelope, data=data, hooks=hooks, now=now, recheck=recheck)
+
+
+def release_waiting(ctx: Context, on: str) -> list[int]:
+    """Handle the events that waited for ``on``, oldest first; returns their ids.
+
+    Each runs in a savepoint: one the rules refuse is rejected without undoing the event
+    that released it.
+    """
+    rows = ctx.session.scalars(
+        select(WebhookEvent)
+        .where(
+            WebhookEvent.merchant_id == ctx.merchant.id,
+            WebhookEvent.status == InboxStatus.WAITING,
+            WebhookEvent.waiting_for == on,
+        )
+        .order_by(WebhookEvent.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for waiting in rows:
+        # Out of the waiting set first, so that handling it cannot release it again.
+        waiting.status = InboxStatus.PENDING
+        ctx.session.flush()
+        try:
+            with ctx.session.begin_nested():
+                handle_stored(
+                    ctx.session, waiting, hooks=ctx.hooks, now=ctx.now, recheck=ctx.recheck
+                )
+        except LoyaltyError as error:
+            reject(waiting, error.to_dict(), status_code=422, now=ctx.now)
+    return [row.id for row in rows]
+
+
+def reject(row: WebhookEvent, error: dict[str, Any], *, status_code: int, now: datetime) -> None:
+    """Mark a delivery as refused for good, keeping the answer it got."""
+    row.status = InboxStatus.REJECTED
+    row.processed_at = now
+    row.next_attempt_at = None
+    row.waiting_for = None
+    row.result = {"http_status": status_code, "error": error}
+
+
+# -- customers ------------------------------------------------------------------------------
+
+
+def on_customer_saved(ctx: Context, data: CustomerEventData) -> dict[str, Any]:
+    """``customer.created`` / ``customer.updated``: save the profile, register once."""
+    customer, created = _save_customer(ctx, data.customer)
+    if customer is None:
+        raise Wait(f"customer:{data.customer.id}", f"customer {data.customer.id} is not known")
+    result: dict[str, Any] = {"customer_id": customer.host_customer_id, "created": created}
+    result.update(_register(ctx, customer))
+    if released := release_waiting(ctx, f"customer:{customer.host_customer_id}"):
+        result["released"] = released
+    return result
+
+
+def on_birthday(ctx: Context, data: BirthdayData) -> dict[str, Any]:
+    """``customer.birthday``: the bonus, at most once per customer and year."""
+    customer = _known_customer(ctx, data.customer_id)
+    key = f"birthday:{customer.host_customer_id}:{data.date.year}"
+    result: dict[str, Any] = {"customer_id": customer.host_customer_id, "year": data.date.year}
+    if duplicate := _counted(ctx, key):
+        return result | {"already_counted_by": duplicate, "points_earned": 0}
+    _count(ctx, key)
+    if earning.uses_programs(ctx.session, ctx.merchant.id):
+        return result | _event_with_programs(ctx, customer, "birthday", key, day=data.date)
+    points = earning.birthday_points(customer)
+    if points:
+        _earn(ctx, customer, points, Reference("birthday", key), key, "birthday bonus")
+    return result | {"points_earned": points}
+
+
+def on_custom(ctx: Context, data: CustomData) -> dict[str, Any]:
+    """``event.custom``: nothing built in; plugins act through ``host_event_received``."""
+    customer = _known_customer(ctx, data.customer_id)
+    result: dict[str, Any] = {"customer_id": customer.host_customer_id, "name": data.name}
+    if earning.uses_programs(ctx.session, ctx.merchant.id):
+        reference = f"custom:{ctx.event.webhook_id}"
+        result |= _event_with_programs(
+            ctx, customer, "custom", reference, name=data.name, properties=data.properties
+        )
+    return result
+
+
+# -- invoices -------------------------------------------------------------------------------
+
+
+def on_invoice_paid(ctx: Context, data: InvoiceData) -> dict[str, Any]:
+    """``invoice.paid``: earn on the invoice once, then run what waited for it."""
+    customer = _invoice_customer(ctx, data)
+    invoice, facts = _save_invoice(ctx, data.invoice, customer)
+    result = {"invoice_id": invoice.host_invoice_id}
+    result |= _earn_on_invoice(ctx, invoice, customer, facts)
+    result |= _capture_redemption(ctx, facts)
+    if released := release_waiting(ctx, f"invoice:{invoice.host_invoice_id}"):
+        result["released"] = released
+    return result
+
+
+def on_payment(ctx: Context, data: InvoiceData) -> dict[str, Any]:
+    """``invoice.payment_recorded``: count the payment once; earn when payments cover it."""
+    assert data.payment is not None  # noqa: S101 - the schema requires it
+    customer = _invoice_customer(ctx, data)
+    invoice, facts = _save_invoice(ctx, data.invoice, customer)
+    key = f"payment:{invoice.host_invoice_id}:{data.payment.id}"
+    result: dict[str, Any] = {"invoice_id": invoice.host_invoice_id, "points_earned": 0}
+    if duplicate := _counted(ctx, key):
+        result["already_counted_by"] = duplicate
+    else:
+        _count(ctx, key)
+        invoice.paid_total += data.payment.amount
+        if invoice.status == InvoiceStatus.OPEN and invoice.paid_total >= invoice.total:
+            result |= _earn_on_invoice(ctx, invoice, customer, facts)
+            result |= _capture_redemption(ctx, facts)
+        elif invoice.status == InvoiceStatus.OPEN and earning.uses_programs(
+            ctx.session, ctx.merchant.id
+        ):
+            result |= earning.earn_with_programs(
+                ctx.session,
+                merchant_id=ctx.merchant.id,
+                customer=customer,
+                facts=facts,
+                hooks=ctx.hooks,
+                now=ctx.now,
+                occurred_at=ctx.event.occurred_at,
+                paid_in_full=False,
+                payment=data.payment,
+            )
+        elif invoice.status == InvoiceStatus.OPEN:
+            result["note"] = "points are earned once the invoice is paid"
+    result["paid_total"] = str(invoice.paid_total)
+    if released := release_waiting(ctx, f"invoice:{invoice.host_invoice_id}"):
+        result["released"] = released
+    return result
+
+
+def on_refund(ctx: Context, data: RefundData) -> dict[str, Any]:
+    """``invoice.refunded``: add the refund's value once and reverse up to the target."""
+    invoice = _known_invoice(ctx, data.invoice_id)
+    key = f"refund:{data.invoice_id}:{data.refund.id}"
+    result: dict[str, Any] = {"invoice_id": data.invoice_id, "points_reversed": 0}
+    if duplicate := _counted(ctx, key):
+        return result | {"already_counted_by": duplicate}
+    _count(ctx, key)
+    if data.refund.items:
+        lines = [(line.line_id, line.qty) for line in data.refund.items]
+        value = refunded_value(_facts_of(invoice), lines, field="data.refund.items")
+    else:
+        value = data.refund.amount
+    invoice.refunded_total += value
+    result["refunded_total"] = str(invoice.refunded_total)
+    programs = earning.refund_with_programs(
+        ctx.session,
+        merchant_id=ctx.merchant.id,
+        invoice_id=data.invoice_id,
+        refund=data.refund,
+        hooks=ctx.hooks,
+        now=ctx.now,
+    )
+    result |= programs | {"points_reversed": _settle(ctx, invoice) + programs["points_reversed"]}
+    share = min(Decimal(1), invoice.refunded_total / invoice.total) if invoice.total else Decimal(1)
+    returned = redemption.return_points_for_refund(
+        ctx.session,
+        merchant_id=ctx.merchant.id,
+        invoice_id=invoice.host_invoice_id,
+        share=share,
+        now=ctx.now,
+        actor=ACTOR,
+    )
+    if returned:
+        result["points_returned"] = sum(r.entry.points for r in returned)
+    return result
+
+
+def on_cancel(ctx: Context, data: CancelData) -> dict[str, Any]:
+    """``invoice.cancelled``: reverse everything the invoice earned; it earns no more.
+
+    Points held or spent on the invoice go back at once, even while the invoice itself is
+    not known yet (a hold is taken at checkout, before any invoice event).
+    """
+    released = redemption.release_redemptions_for_invoice(
+        ctx.session,
+        merchant_id=ctx.merchant.id,
+        invoice_id=data.invoice_id,
+        now=ctx.now,
+        actor=ACTOR,
+    )
+    restored = coupons.restore_coupons_for_invoice(
+        ctx.session,
+        merchant_id=ctx.merchant.id,
+        invoice_id=data.invoice_id,
+        now=ctx.now,
+        actor=ACTOR,
+    )
+    invoice = _known_invoice(ctx, data.invoice_id)
+    result: dict[str, Any] = {"invoice_id": data.invoice_id, "points_reversed": 0}
+    if released:
+        result["redemptions_released"] = [r.id for r in released]
+    if restored:
+        result["coupons_restored"] = [c.code for c in restored]
+    if invoice.status == InvoiceStatus.CANCELLED:
+        return result | {"already_cancelled": True}
+    invoice.status = InvoiceStatus.CANCELLED
+    invoice.cancelled_at = ctx.now
+    programs = earning.cancel_with_programs(
+        ctx.session,
+        merchant_id=ctx.merchant.id,
+        invoice_id=data.invoice_id,
+        hooks=ctx.hooks,
+        now=ctx.now,
+    )
+    return (
+        result | programs | {"points_reversed": _settle(ctx, invoice) + programs["points_reversed"]}
+    )
+
+
+#: The handler of each event type.
+HANDLERS: dict[str, Callable[[Context, Any], dict[str, Any]]] = {
+    "customer.created": on_customer_saved,
+    "customer.updated": on_customer_saved,
+    "customer.birthday": on_birthday,
+    "invoice.paid": on_invoice_paid,
+    "invoice.payment_recorded": on_payment,
+    "invoice.refunded": on_refund,
+    "invoice.cancelled": on_cancel,
+    "event.custom": on_custom,
+}
+
+
+# -- internals ------------------------------------------------------------------------------
+
+
+def _mark_waiting(ctx: Context, wait: Wait) -> None:
+    row = ctx.row
+    row.status = InboxStatus.WAITING
+    row.waiting_for = wait.on
+    age = ctx.now - row.received_at
+    row.next_attempt_at = ctx.now + min(MAX_WAIT_RECHECK, max(ctx.recheck, age))
+    row.result = {"waiting_for": wait.on, "reason": wait.reason}
+
+
+def _counted(ctx: Context, key: str) -> int | None:
+    """The delivery that already counted ``key`` (0 if it is unknown), or ``None``."""
+    found = ctx.session.execute(
+        select(EventKey.id, EventKey.event_id).where(
+            EventKey.merchant_id == ctx.merchant.id, EventKey.key == key
+        )
+    ).first()
+    return None if found is None else (found.event_id or 0)
+
+
+def _count(ctx: Context, key: str) -> None:
+    # Flushed at once: a concurrent copy fails here on the unique key, before any ledger
+    # write, and its retry sees this one's key.
+    ctx.session.add(EventKey(merchant_id=ctx.merchant.id, key=key, event_id=ctx.row.id))
+    ctx.session.flush()
+
+
+def _save_customer(ctx: Context, profile: CustomerProfile) -> tuple[Customer | None, bool]:
+    existing = find_customer(ctx.session, ctx.merchant.id, profile.id)
+    if existing is None and not profile.fields.get("first_name"):
+        return None, False
+    customer = upsert_customer(
+        ctx.session, merchant_id=ctx.merchant.id, host_customer_id=profile.id, **profile.fields
+    )
+    return customer, existing is None
+
+
+def _register(ctx: Context, customer: Customer) -> dict[str, Any]:
+    """The first time a customer is seen enrolled: the event and the registration bonus."""
+    if not customer.enrolled:
+        return {}
+    key = f"registration:{customer.host_customer_id}"
+    if _counted(ctx, key) is not None:
+        return {}
+    _count(ctx, key)
+    publish(
+        ctx.session,
+        CustomerRegistered(
+            merchant_id=ctx.merchant.id,
+            occurred_at=ctx.now,
+            customer_id=customer.host_customer_id,
+        ),
+    )
+    if earning.uses_programs(ctx.session, ctx.merchant.id):
+        return {"registered": True} | _event_with_programs(ctx, customer, "registration", key)
+    points = earning.registration_points(customer)
+    if points:
+        _earn(
+            ctx,
+            customer,
+            points,
+            Reference("customer", customer.host_customer_id),
+            key,
+            "registration bonus",
+        )
+    return {"registered": True, "points_earned": points}
+
+
+def _known_customer(ctx: Context, host_id: str) -> Customer:
+    customer = find_customer(ctx.session, ctx.merchant.id, host_id)
+    if customer is None:
+        raise Wait(f"customer:{host_id}", f"customer {host_id} is not known yet")
+    return customer
+
+
+def _invoice_customer(ctx: Context, data: InvoiceData) -> Customer:
+    if data.customer is None:
+        assert data.invoice.customer_id is not None  # noqa: S101 - the schema requires one
+        return _known_customer(ctx, data.invoice.customer_id)
+    customer, _created = _save_customer(ctx, data.customer)
+    if customer is None:
+        raise Wait(f"customer:{data.customer.id}", f"customer {data.customer.id} is not known")
+    _register(ctx, customer)
+    release_waiting(ctx, f"customer:{customer.host_customer_id}")
+    return customer
+
+
+def _lock_invoice(ctx: Context, host_invoice_id: str) -> Invoice | None:
+    return ctx.session.scalars(
+        select(Invoice)
+        .where(Invoice.merchant_id == ctx.merchant.id, Invoice.host_invoice_id == host_invoice_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def _known_invoice(ctx: Context, host_invoice_id: str) -> Invoice:
+    invoice = _lock_invoice(ctx, host_invoice_id)
+    if invoice is None:
+        raise Wait(f"invoice:{host_invoice_id}", f"invoice {host_invoice_id} is not known yet")
+    return invoice
+
+
+def _save_invoice(
+    ctx: Context, facts: InvoiceFacts, customer: Customer
+) -> tuple[Invoice, InvoiceFacts]:
+    """The locked invoice row, created or refreshed while still open, and the valued facts."""
+    valued = earning.value_invoice(facts, merchant_currency=ctx.merchant.currency)
+    invoice = _lock_invoice(ctx, facts.id)
+    if invoice is None:
+        invoice = Invoice(
+            merchant_id=ctx.merchant.id,
+            host_invoice_id=facts.id,
+            status=InvoiceStatus.OPEN,
+            paid_total=Decimal(0),
+            refunded_total=Decimal(0),
+            points_earned=0,
+            created_at=ctx.now,
+        )
+        ctx.session.add(invoice)
+    if invoice.status == InvoiceStatus.OPEN:
+        invoice.customer_id = customer.id
+        invoice.number = facts.number
+        invoice.currency = facts.currency
+        invoice.total = facts.total
+        invoice.merchant_total = valued.merchant_total or Decimal(0)
+        invoice.items = [_line_json(item) for item in facts.items]
+        invoice.updated_at = ctx.now
+    # Not flushed here: the next query flushes the row with its final status, and a
+    # concurrent first insert of the same invoice still fails before any ledger write.
+    return invoice, valued
+
+
+def _earn_on_invoice(
+    ctx: Context, invoice: Invoice, customer: Customer, facts: InvoiceFacts
+) -> dict[str, Any]:
+    if invoice.status == InvoiceStatus.PAID:
+        return {"points_earned": 0, "already_counted": True}
+    if invoice.status == InvoiceStatus.CANCELLED:
+        return {"points_earned": 0, "note": "the invoice was cancelled"}
+    invoice.status = InvoiceStatus.PAID
+    invoice.paid_at = ctx.now
+    if earning.uses_programs(ctx.session, ctx.merchant.id):
+        return earning.earn_with_programs(
+            ctx.session,
+            merchant_id=ctx.merchant.id,
+            customer=customer,
+            facts=facts,
+            hooks=ctx.hooks,
+            now=ctx.now,
+            occurred_at=ctx.event.occurred_at,
+        )
+    if not customer.enrolled:
+        return {"points_earned": 0, "note": "the customer is not enrolled"}
+    points = earning.invoice_points(facts, merchant_currency=ctx.merchant.currency, hooks=ctx.hooks)
+    result: dict[str, Any] = {"points_earned": points.total, "breakdown": points.breakdown()}
+    if points.total:
+        entry = _earn(
+            ctx,
+            customer,
+            points.total,
+            Reference("invoice", invoice.host_invoice_id),
+            f"invoice:{invoice.host_invoice_id}:earn",
+            "points on a paid invoice",
+            money=Money(invoice.merchant_total, ctx.merchant.currency),
+            details=points.breakdown(),
+        )
+        invoice.points_earned = points.total
+        invoice.earn_entry_id = entry.id
+        result["entry_id"] = entry.id
+        result["points_reversed"] = _settle(ctx, invoice)
+    return result
+
+
+def _capture_redemption(ctx: Context, facts: InvoiceFacts) -> dict[str, Any]:
+    """Make final the hold the host applied to the invoice, if it names one.
+
+    A hold that cannot be captured (unknown, released, expired) does not stop the invoice
+    from earning: the answer says why, and the host can settle it through the API.
+    """
+    if facts.redemption_id is None:
+        return {}
+    if not facts.redemption_id.isdigit():
+        return {"redemption": {"id": facts.redemption_id, "error": "not a redemption id"}}
+    try:
+        captured = redemption.capture_redemption(
+            ctx.session,
+            merchant_id=ctx.merchant.id,
+            redemption_id=int(facts.redemption_id),
+            invoice_id=facts.id,
+            now=ctx.now,
+            actor=ACTOR,
+        )
+    except LoyaltyError as error:
+        return {"redemption": {"id": facts.redemption_id, "error": error.message}}
+    return {"redemption": {"id": captured.id, "status": str(captured.status)}}
+
+
+def _event_with_programs(
+    ctx: Context, customer: Customer, trigger: str, reference: str, **more: Any
+) -> dict[str, Any]:
+    """A registration, birthday or custom event earned under the merchant's programs."""
+    return earning.event_with_programs(
+        ctx.session,
+        merchant_id=ctx.merchant.id,
+        customer=customer,
+        trigger=trigger,
+        reference=reference,
+        hooks=ctx.hooks,
+        now=ctx.now,
+        occurred_at=ctx.event.occurred_at,
+        **more,
+    )
+
+
+def _earn(
+    ctx: Context,
+    customer: Customer,
+    points: int,
+    reference: Reference,
+    key: str,
+    reason: str,
+    **extra: Any,
+) -> LedgerEntry:
+    account = open_account(ctx.session, merchant_id=ctx.merchant.id, customer_id=customer.id)
+    extra.setdefault(
+        "expires_at",
+        expiry_for_new_points(ctx.session, merchant_id=ctx.merchant.id, earned_at=ctx.now),
+    )
+    return ledger.earn(
+        ctx.session,
+        account_id=account.id,
+        points=points,
+        now=ctx.now,
+        actor=ACTOR,
+        reference=reference,
+        reason=reason,
+        idempotency_key=key,
+        **extra,
+    )
+
+
+def _settle(ctx: Context, invoice: Invoice) -> int:
+    """Reverse what the invoice's refunds and cancellation call for and is not reversed yet."""
+    if invoice.earn_entry_id is None:
+        return 0
+    if invoice.status == InvoiceStatus.CANCELLED:
+        target = invoice.points_earned
+    else:
+        target = reversal_target(
+            earned=invoice.points_earned, refunded=invoice.refunded_total, total=invoice.total
+        )
+    if target == 0:
+        return 0
+    missing = target - _reversed_so_far(ctx.session, invoice.earn_entry_id)
+    if missing <= 0:
+        return 0
+    reason = "invoice cancelled" if invoice.status == InvoiceStatus.CANCELLED else "refund"
+    try:
+        entry = ledger.reverse(
+            ctx.session,
+            entry_id=invoice.earn_entry_id,
+            points=missing,
+            now=ctx.now,
+            actor=ACTOR,
+            reason=reason,
+            take_shortfall_from_other_lots=True,
+        )
+    except InvalidOperation:
+        log.warning("invoice %s: the points to reverse were spent already", invoice.id)
+        return 0
+    return -entry.points
+
+
+def _reversed_so_far(session: Session, entry_id: int) -> int:
+    total = session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+            LedgerEntry.reverses_entry_id == entry_id
+        )
+    )
+    return -int(total or 0)
+
+
+def _line_json(item: LineItem) -> dict[str, Any]:
+    return {"id": item.id, "qty": str(item.qty), "total": str(item.total)}
+
+
+def _facts_of(invoice: Invoice) -> InvoiceFacts:
+    """The stored invoice as the earning rules read it."""
+    items = tuple(
+        LineItem(id=line["id"], qty=Decimal(line["qty"]), total=Decimal(line["total"]))
+        for line in invoice.items
+    )
+    return InvoiceFacts(
+        id=invoice.host_invoice_id,
+        number=invoice.number,
+        currency=invoice.currency,
+        total=invoice.total,
+        merchant_total=invoice.merchant_total,
+        items=items,
+    )

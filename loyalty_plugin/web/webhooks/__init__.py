@@ -1,0 +1,1 @@
+"""``POST /webhooks``: signed host events in (contract v1)."""

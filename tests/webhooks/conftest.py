@@ -1,0 +1,144 @@
+"""Fixtures for host events: a merchant with a secret, signed posts, and the service path."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import datetime
+from itertools import count
+from typing import Any
+
+import pluggy
+import pytest
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.signatures import signature_headers
+from loyalty_plugin.models import Merchant
+from loyalty_plugin.plugins import bind_session, make_plugin_manager
+from loyalty_plugin.services.secrets import create_secret
+from loyalty_plugin.services.webhooks import Answer, IntakeSettings, process_host_event
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SETTINGS = IntakeSettings(default_merchant="shop")
+
+
+@pytest.fixture
+def pm() -> pluggy.PluginManager:
+    """A plugin manager with the built-in plugins only."""
+    return make_plugin_manager(entry_points=False)
+
+
+@pytest.fixture
+def shop(session: Session, now: datetime, pm: pluggy.PluginManager) -> Session:
+    """The ``shop`` merchant (EUR) with a signing secret; returns the bound session."""
+    session.add(Merchant(id="shop", name="Shop", currency="EUR"))
+    session.flush()
+    create_secret(session, merchant_id="shop", now=now, secret=SECRET)
+    session.commit()
+    return bind_session(session, pm)
+
+
+@pytest.fixture
+def send(shop: Session, pm: pluggy.PluginManager, now: datetime) -> Callable[..., Answer]:
+    """Process an event through the intake (the Python host's path); returns the answer."""
+    ids = count(1)
+
+    def send_(event: dict[str, Any], event_id: str | None = None, **kwargs: Any) -> Answer:
+        return process_host_event(
+            shop,
+            event,
+            event_id=event_id or f"evt-{next(ids)}",
+            hooks=kwargs.pop("hooks", pm.hook),
+            settings=kwargs.pop("settings", SETTINGS),
+            now=kwargs.pop("now", now),
+        )
+
+    return send_
+
+
+def event(kind: str, data: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """An event body of contract v1."""
+    return {"type": kind, "occurred_at": "2026-01-15T12:00:00Z", "data": data} | extra
+
+
+def invoice(invoice_id: str = "INV-1", total: str = "125.00", **fields: Any) -> dict[str, Any]:
+    """An invoice of customer ``c1`` with one line."""
+    return {
+        "id": invoice_id,
+        "customer_id": "c1",
+        "currency": "EUR",
+        "total": total,
+        "items": [{"id": "L1", "qty": 1, "total": total}],
+    } | fields
+
+
+def customer(customer_id: str = "c1", **fields: Any) -> dict[str, Any]:
+    return {"id": customer_id, "first_name": "Ana"} | fields
+
+
+def signed(
+    body: dict[str, Any] | bytes,
+    *,
+    secret: str = SECRET,
+    msg_id: str = "msg_1",
+    timestamp: int | None = None,
+) -> tuple[bytes, dict[str, str]]:
+    """A body and the headers that sign it."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    ts = int(time.time()) if timestamp is None else timestamp
+    headers = signature_headers([secret], msg_id=msg_id, timestamp=ts, body=raw)
+    return raw, headers | {"content-type": "application/json"}
+
+
+@pytest.fixture
+def host(app: Any, now: datetime) -> Any:
+    """The ``default`` merchant of the app with the published vector's secret."""
+    with app.app_context():
+        session = app.extensions["loyalty"].db.session
+        session.add(Merchant(id="default", name="Default", currency="EUR"))
+        session.flush()
+        create_secret(session, merchant_id="default", now=now, secret=SECRET)
+        session.commit()
+    return app
+
+
+@pytest.fixture
+def post(host: Any, client: Any) -> Callable[..., Any]:
+    """Sign and post a body to ``/loyalty/webhooks``; returns the test client's response."""
+
+    def post_(body: dict[str, Any] | bytes, **kwargs: Any) -> Any:
+        raw, headers = signed(body, **kwargs)
+        return client.post("/loyalty/webhooks", data=raw, headers=headers)
+
+    return post_
+
+
+def stored(app: Any) -> list[tuple[str, str, str | None]]:
+    """Every inbox row as (webhook-id, status, type)."""
+    from sqlalchemy import select
+
+    from loyalty_plugin.models import WebhookEvent
+
+    with app.app_context():
+        session = app.extensions["loyalty"].db.session
+        rows = session.execute(
+            select(WebhookEvent.webhook_id, WebhookEvent.status, WebhookEvent.event_type).order_by(
+                WebhookEvent.id
+            )
+        )
+        return [(w, s.value, t) for w, s, t in rows]
+
+
+def ledger_points(session_or_app: Any) -> list[tuple[str, int]]:
+    """Every ledger entry as (kind, points), oldest first."""
+    from sqlalchemy import select
+
+    from loyalty_plugin.models import LedgerEntry
+
+    query = select(LedgerEntry.kind, LedgerEntry.points).order_by(LedgerEntry.id)
+    if isinstance(session_or_app, Session):
+        return [(k.value, p) for k, p in session_or_app.execute(query)]
+    with session_or_app.app_context():
+        session = session_or_app.extensions["loyalty"].db.session
+        return [(k.value, p) for k, p in session.execute(query)]
