@@ -1,0 +1,264 @@
+"""Paying an invoice with points: what a point is worth and how many an invoice may take.
+
+Pure rules: the settings arrive as a :class:`RedemptionRules` dataclass (today one per
+merchant; programs will carry their own), the invoice as a :class:`DraftInvoice`, and the
+answer is a :class:`Quote` that names the cap that bound it. The same calculation answers
+``POST /checkout/quote`` and decides how many points a hold may take.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+
+from babel.numbers import get_currency_precision
+
+from loyalty_plugin.domain.errors import ValidationError
+from loyalty_plugin.domain.money import check_currency
+from loyalty_plugin.domain.points import check_points
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+#: Exchange rates outside [MIN_RATE, 1 / MIN_RATE] are refused as mistakes.
+MIN_RATE = Decimal("0.0001")
+#: The most a point value or coupon conversion amount may be.
+MAX_AMOUNT = Decimal(1_000_000)
+
+
+class RedemptionMode(enum.StrEnum):
+    """Whether a customer may pay part of the allowed amount with points."""
+
+    #: Any number of points from the minimum up to the allowed maximum.
+    PARTIAL = "partial"
+    #: All of the allowed amount or nothing.
+    FULL = "full"
+
+
+class Bound(enum.StrEnum):
+    """The cap that decided how many points an invoice can take."""
+
+    #: The customer's spendable balance.
+    BALANCE = "balance"
+    #: The merchant's maximum points per invoice.
+    MAX_POINTS = "max_points_per_invoice"
+    #: The maximum share of the invoice payable with points.
+    MAX_SHARE = "max_share"
+    #: What may be paid with points at all (excluded products, tax, shipping).
+    ELIGIBLE_AMOUNT = "eligible_amount"
+    #: The number of points the customer asked for.
+    REQUESTED = "requested"
+    #: Fewer points than the minimum to redeem were available.
+    MIN_POINTS = "min_points"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PointValue:
+    """``points`` points are worth ``amount`` in the merchant's currency (100 = 1.00)."""
+
+    points: int = 100
+    amount: Decimal = Decimal("1.00")
+
+    def __post_init__(self) -> None:
+        check_points(self.points, field="conversion_points")
+        if not isinstance(self.amount, Decimal) or not 0 < self.amount <= MAX_AMOUNT:
+            raise ValidationError(
+                f"a point value is above 0 and at most {MAX_AMOUNT}", field="conversion_amount"
+            )
+
+    def money(self, points: int, *, exchange_rate: Decimal = Decimal(1)) -> Decimal:
+        """The exact value of ``points`` in a currency ``exchange_rate`` converts from."""
+        return points * self.amount / self.points / exchange_rate
+
+    def points_for(self, amount: Decimal, *, exchange_rate: Decimal = Decimal(1)) -> int:
+        """The most points whose value does not exceed ``amount``."""
+        exact = amount * exchange_rate * self.points / self.amount
+        return int(exact.to_integral_value(rounding=ROUND_DOWN))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RedemptionRules:
+    """A merchant's (later: a program's) redemption settings, with their defaults."""
+
+    value: PointValue = field(default_factory=PointValue)
+    #: The fewest points one redemption may use.
+    min_points: int = 0
+    #: Percentage of the invoice total payable with points (0-100).
+    max_share_percent: Decimal = HUNDRED
+    #: At most this many points on one invoice; ``None`` for no limit.
+    max_points_per_invoice: int | None = None
+    excluded_products: frozenset[str] = frozenset()
+    excluded_categories: frozenset[str] = frozenset()
+    #: Whether points may pay the invoice's tax and its shipping.
+    pay_tax: bool = False
+    pay_shipping: bool = False
+    mode: RedemptionMode = RedemptionMode.PARTIAL
+
+
+@dataclass(frozen=True, kw_only=True)
+class DraftItem:
+    """One invoice line as far as redemption cares: what it is and what it costs."""
+
+    total: Decimal
+    product_id: str | None = None
+    category_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DraftInvoice:
+    """An invoice not yet paid (or just about to be), in its own currency."""
+
+    currency: str
+    total: Decimal
+    subtotal: Decimal | None = None
+    discount_total: Decimal = ZERO
+    tax_total: Decimal = ZERO
+    shipping_total: Decimal = ZERO
+    #: Multiply an invoice amount by this to get the merchant's currency.
+    exchange_rate: Decimal | None = None
+    items: tuple[DraftItem, ...] = ()
+    id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Quote:
+    """How many points an invoice can take, their value, and what bound the answer."""
+
+    points: int
+    #: Points the caps allow on the invoice whatever the balance (``points`` <= this).
+    allowed: int
+    #: Value of ``points`` in the invoice's currency, rounded down to its minor unit.
+    amount: Decimal
+    currency: str
+    #: Value of one point in the invoice's currency (exact).
+    rate: Decimal
+    exchange_rate: Decimal
+    bound_by: Bound
+    #: Each cap expressed in points (``None``: the cap does not apply).
+    limits: dict[str, int | None]
+    #: What points may pay on this invoice, before the share cap, in its currency.
+    eligible_amount: Decimal
+    balance: int
+    min_points: int
+
+
+def eligible_amount(invoice: DraftInvoice, rules: RedemptionRules) -> Decimal:
+    """The part of the invoice points may pay: allowed goods, and tax or shipping if allowed.
+
+    Goods are the subtotal less discounts (without a subtotal: the lines, or the total less
+    tax and shipping). Invoice-level discounts and tax are spread over the lines in
+    proportion to their totals.
+    """
+    if invoice.subtotal is not None:
+        goods = invoice.subtotal - invoice.discount_total
+    elif invoice.items:
+        goods = _sum(i.total for i in invoice.items) - invoice.discount_total
+    else:
+        goods = invoice.total - invoice.tax_total - invoice.shipping_total
+    goods = max(goods, ZERO)
+    share = Decimal(1)
+    lines = _sum(item.total for item in invoice.items)
+    if invoice.items and lines > 0:
+        allowed = _sum(item.total for item in invoice.items if not _excluded(item, rules))
+        share = allowed / lines
+    elif invoice.items:
+        share = ZERO
+    amount = goods * share
+    if rules.pay_tax:
+        amount += invoice.tax_total * share
+    if rules.pay_shipping:
+        amount += invoice.shipping_total
+    return min(amount, invoice.total)
+
+
+def quote(
+    invoice: DraftInvoice,
+    rules: RedemptionRules,
+    *,
+    balance: int,
+    merchant_currency: str,
+    requested: int | None = None,
+) -> Quote:
+    """The points usable on ``invoice`` after every cap, for a customer holding ``balance``."""
+    rate_in = exchange_rate(invoice, merchant_currency)
+    eligible = eligible_amount(invoice, rules)
+    by_share = invoice.total * rules.max_share_percent / HUNDRED
+    limits: dict[str, int | None] = {
+        Bound.REQUESTED: requested,
+        Bound.BALANCE: max(balance, 0),
+        Bound.MAX_POINTS: rules.max_points_per_invoice,
+        Bound.MAX_SHARE: rules.value.points_for(max(by_share, ZERO), exchange_rate=rate_in),
+        Bound.ELIGIBLE_AMOUNT: rules.value.points_for(max(eligible, ZERO), exchange_rate=rate_in),
+    }
+    points, bound, allowed = _tightest(limits, rules)
+    if points and points < rules.min_points:
+        points, bound = 0, Bound.MIN_POINTS
+    rate = rules.value.money(1, exchange_rate=rate_in)
+    return Quote(
+        points=points,
+        allowed=allowed,
+        amount=money_value(points, rules.value, exchange_rate=rate_in, currency=invoice.currency),
+        currency=invoice.currency,
+        rate=rate,
+        exchange_rate=rate_in,
+        bound_by=bound,
+        limits={str(k): v for k, v in limits.items()},
+        eligible_amount=round_down(eligible, invoice.currency),
+        balance=balance,
+        min_points=rules.min_points,
+    )
+
+
+def money_value(
+    points: int, value: PointValue, *, exchange_rate: Decimal, currency: str
+) -> Decimal:
+    """What ``points`` pay in ``currency``, rounded down so it never exceeds their worth."""
+    return round_down(value.money(points, exchange_rate=exchange_rate), currency)
+
+
+def round_down(amount: Decimal, currency: str) -> Decimal:
+    """``amount`` cut to the currency's minor unit (never rounded up)."""
+    return amount.quantize(Decimal(1).scaleb(-get_currency_precision(currency)), ROUND_DOWN)
+
+
+def exchange_rate(invoice: DraftInvoice, merchant_currency: str) -> Decimal:
+    """The invoice's rate to the merchant's currency: 1 for the same currency, else given."""
+    if check_currency(invoice.currency) == check_currency(merchant_currency):
+        return Decimal(1)
+    if invoice.exchange_rate is None:
+        raise ValidationError(
+            f"an invoice in {invoice.currency} needs its exchange rate to {merchant_currency}",
+            field="invoice.exchange_rate",
+        )
+    if not MIN_RATE <= invoice.exchange_rate <= 1 / MIN_RATE:
+        raise ValidationError(
+            f"an exchange rate is between {MIN_RATE} and {1 / MIN_RATE}",
+            field="invoice.exchange_rate",
+        )
+    return invoice.exchange_rate
+
+
+def _tightest(limits: dict[Bound, int | None], rules: RedemptionRules) -> tuple[int, Bound, int]:
+    """The points usable, the cap that bound them, and what the caps alone allow.
+
+    In ``full`` mode it is all of the allowed amount or nothing, whatever was requested.
+    """
+    ignored = {Bound.BALANCE} | ({Bound.REQUESTED} if rules.mode == RedemptionMode.FULL else set())
+    caps = {bound: v for bound, v in limits.items() if v is not None and bound not in ignored}
+    allowed_bound = min(caps, key=lambda b: caps[b])
+    allowed = max(caps[allowed_bound], 0)
+    balance = limits[Bound.BALANCE] or 0
+    if balance < allowed:
+        return (0 if rules.mode == RedemptionMode.FULL else balance), Bound.BALANCE, allowed
+    return allowed, allowed_bound, allowed
+
+
+def _excluded(item: DraftItem, rules: RedemptionRules) -> bool:
+    return (item.product_id is not None and item.product_id in rules.excluded_products) or (
+        item.category_id is not None and item.category_id in rules.excluded_categories
+    )
+
+
+def _sum(values: Iterable[Decimal]) -> Decimal:
+    return sum(values, ZERO)

@@ -1,0 +1,78 @@
+"""Redemptions: points held against an invoice, then captured, released or expired."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from loyalty_plugin.models.base import Base, BigId, utcnow
+from loyalty_plugin.models.ledger import Account
+from loyalty_plugin.models.program import Rate
+
+
+class RedemptionStatus(enum.StrEnum):
+    """Where a hold is in its life."""
+
+    #: The points are set aside (a ``hold`` ledger entry took them from their lots).
+    HELD = "held"
+    #: The invoice was paid: the points are spent for good.
+    CAPTURED = "captured"
+    #: The hold was given back (a ``release`` entry returned the points to their lots).
+    RELEASED = "released"
+    #: Nobody captured the hold in time; the stale-holds job released it.
+    EXPIRED = "expired"
+
+
+class Redemption(Base):
+    """Points a customer uses on one invoice, and the money they are worth on it.
+
+    Capturing writes no ledger entry: the ``hold`` entry already took the points from their
+    lots, so capture only marks this row and counts the points in the account's
+    ``lifetime_redeemed``. A release or a refund reverses the hold entry, which puts the
+    points back into the very lots they came from.
+    """
+
+    __tablename__ = "redemptions"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "hold_entry_id"),
+        Index("ix_redemptions_invoice", "merchant_id", "invoice_id"),
+        Index("ix_redemptions_stale", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    #: The host's invoice id.
+    invoice_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[RedemptionStatus] = mapped_column(
+        Enum(
+            RedemptionStatus,
+            native_enum=False,
+            length=16,
+            values_callable=lambda e: [k.value for k in e],
+        )
+    )
+    points: Mapped[int] = mapped_column(BigInteger)
+    #: The discount the points give, in the invoice's currency.
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    #: Value of one point in the invoice's currency (12 decimals kept).
+    rate: Mapped[Decimal] = mapped_column(Rate())
+    #: The invoice currency's rate to the merchant's currency.
+    exchange_rate: Mapped[Decimal] = mapped_column(Rate())
+    #: The ``hold`` ledger entry that took the points.
+    hold_entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"))
+    #: Points given back after capture by refunds or a cancellation.
+    returned_points: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: A hold still ``held`` at this time is released by the stale-holds job.
+    expires_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    captured_at: Mapped[datetime | None]
+    released_at: Mapped[datetime | None]
+
+    account: Mapped[Account] = relationship(lazy="joined")

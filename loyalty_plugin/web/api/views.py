@@ -1,0 +1,379 @@
+"""The API's views: each takes parsed arguments, calls one service and returns the result.
+
+Parsing, serialising, authentication and transactions are wrapped around them by
+:mod:`loyalty_plugin.web.api.blueprint`; the views only decide which merchant and service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.coupons import CouponValue
+from loyalty_plugin.domain.errors import NotFound
+from loyalty_plugin.extensions import get_session
+from loyalty_plugin.models import Adjustment, AdjustmentStatus, Redemption, Reward
+from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.schemas.api import CampaignSchema, encode_cursor
+from loyalty_plugin.services import adjustments, coupons, redemption, rewards, settings
+from loyalty_plugin.services.accounts import find_customer
+from loyalty_plugin.services.statements import (
+    account_of,
+    customers_by_host_id,
+    ledger_page,
+    standing,
+)
+from loyalty_plugin.web.api.auth import caller
+
+T = TypeVar("T")
+
+# -- customers ---------------------------------------------------------------------------
+
+
+def customer(query: dict[str, Any], customer_id: str) -> dict[str, Any]:
+    """A customer's profile and their points with each merchant."""
+    session = get_session()
+    who = caller()
+    merchants = [who.merchant(query["merchant_id"])] if "merchant_id" in query else who.merchant_ids
+    found = customers_by_host_id(session, merchants, customer_id)
+    if not found:
+        raise NotFound(f"customer {customer_id!r} does not exist", field="customer_id")
+    now = utcnow()
+    profile = found[0]
+    return {
+        "customer_id": profile.host_customer_id,
+        "first_name": profile.first_name,
+        "last_name": profile.last_name,
+        "email": profile.email,
+        "enrolled": profile.enrolled,
+        "accounts": [standing(session, c, now=now) for c in found],
+    }
+
+
+def customer_ledger(query: dict[str, Any], customer_id: str) -> dict[str, Any]:
+    """The customer's points log, newest first, one page at a time."""
+    session = get_session()
+    merchant_id = caller().merchant(query.get("merchant_id"))
+    found = find_customer(session, merchant_id, customer_id)
+    if found is None:
+        raise NotFound(f"customer {customer_id!r} does not exist", field="customer_id")
+    account = account_of(session, found)
+    if account is None:
+        return {"data": [], "next_cursor": None}
+    limit = query["limit"]
+    rows = ledger_page(
+        session, account_id=account.id, limit=limit + 1, before_id=query.get("cursor")
+    )
+    return _page(rows, limit, lambda s: s.entry.id)
+
+
+# -- checkout and redemptions ------------------------------------------------------------
+
+
+def checkout_quote(args: dict[str, Any]) -> dict[str, Any]:
+    """Points usable on a draft invoice, their value and the cap that bound them."""
+    merchant_id = caller().merchant(args.get("merchant_id"))
+    offer = redemption.quote_invoice(
+        get_session(),
+        merchant_id=merchant_id,
+        customer_id=args["customer_id"],
+        invoice=args["invoice"],
+        points=args.get("points"),
+        now=utcnow(),
+    )
+    return asdict(offer) | {"merchant_id": merchant_id, "customer_id": args["customer_id"]}
+
+
+def create_redemption(args: dict[str, Any]) -> Redemption:
+    """Hold points against an invoice; the answer carries the discount to apply."""
+    who = caller()
+    return redemption.hold_points(
+        get_session(),
+        merchant_id=who.merchant(args.get("merchant_id")),
+        customer_id=args["customer_id"],
+        invoice=args["invoice"],
+        points=args.get("points"),
+        now=utcnow(),
+        actor=who.actor,
+    )
+
+
+def get_redemption(redemption_id: int) -> Redemption:
+    """One redemption."""
+    session = get_session()
+    return redemption.get_redemption(
+        session, merchant_id=_owner(session, Redemption, redemption_id), redemption_id=redemption_id
+    )
+
+
+def capture_redemption(args: dict[str, Any], redemption_id: int) -> Redemption:
+    """Make a hold final."""
+    session = get_session()
+    return redemption.capture_redemption(
+        session,
+        merchant_id=_owner(session, Redemption, redemption_id),
+        redemption_id=redemption_id,
+        invoice_id=args.get("invoice_id"),
+        now=utcnow(),
+        actor=caller().actor,
+    )
+
+
+def release_redemption(args: dict[str, Any], redemption_id: int) -> Redemption:
+    """Give held points back to their lots."""
+    session = get_session()
+    return redemption.release_redemption(
+        session,
+        merchant_id=_owner(session, Redemption, redemption_id),
+        redemption_id=redemption_id,
+        now=utcnow(),
+        actor=caller().actor,
+        reason=args.get("reason"),
+    )
+
+
+# -- coupons -----------------------------------------------------------------------------
+
+
+def create_coupon(args: dict[str, Any]) -> Any:
+    """Turn points into a coupon."""
+    who = caller()
+    return coupons.convert_points_to_coupon(
+        get_session(),
+        merchant_id=who.merchant(args.get("merchant_id")),
+        customer_id=args["customer_id"],
+        points=args["points"],
+        now=utcnow(),
+        actor=who.actor,
+    )
+
+
+def list_coupons(query: dict[str, Any]) -> dict[str, Any]:
+    """Coupons newest first, by customer, campaign or status."""
+    session = get_session()
+    merchant_id = caller().merchant(query.get("merchant_id"))
+    account_id = None
+    if "customer_id" in query:
+        found = find_customer(session, merchant_id, query["customer_id"])
+        account = account_of(session, found) if found else None
+        if account is None:
+            return {"data": [], "next_cursor": None}
+        account_id = account.id
+    rows = coupons.list_coupons(
+        session,
+        merchant_id=merchant_id,
+        limit=query["limit"] + 1,
+        after_id=query.get("cursor"),
+        account_id=account_id,
+        campaign_id=query.get("campaign_id"),
+        status=query.get("status"),
+    )
+    return _page(rows, query["limit"], lambda c: c.id)
+
+
+def get_coupon(query: dict[str, Any], code: str) -> Any:
+    """A coupon, and whether it can be used now."""
+    return coupons.get_coupon(
+        get_session(), merchant_id=caller().merchant(query.get("merchant_id")), code=code
+    )
+
+
+def redeem_coupon(args: dict[str, Any], code: str) -> Any:
+    """Use a coupon, once."""
+    who = caller()
+    return coupons.redeem_coupon(
+        get_session(),
+        merchant_id=who.merchant(args.get("merchant_id")),
+        code=code,
+        now=utcnow(),
+        actor=who.actor,
+        invoice_id=args.get("invoice_id"),
+        customer_id=args.get("customer_id"),
+    )
+
+
+def create_campaign(args: dict[str, Any]) -> dict[str, Any]:
+    """Generate coupons in bulk, without points."""
+    who = caller()
+    campaign, issued = coupons.create_campaign(
+        get_session(),
+        merchant_id=who.merchant(args.get("merchant_id")),
+        name=args["name"],
+        count=args["count"],
+        value=_coupon_value(args),
+        expires_at=args.get("expires_at"),
+        prefix=args["prefix"],
+        now=utcnow(),
+        actor=who.actor,
+    )
+    shown = set(CampaignSchema().fields) - {"codes"}
+    return {key: getattr(campaign, key) for key in shown} | {"codes": [c.code for c in issued]}
+
+
+# -- rewards -----------------------------------------------------------------------------
+
+
+def list_rewards(query: dict[str, Any]) -> dict[str, Any]:
+    """The rewards catalogue, newest first."""
+    rows = rewards.list_rewards(
+        get_session(),
+        merchant_id=caller().merchant(query.get("merchant_id")),
+        limit=query["limit"] + 1,
+        after_id=query.get("cursor"),
+        active_only=query.get("active", False),
+    )
+    return _page(rows, query["limit"], lambda r: r.id)
+
+
+def create_reward(args: dict[str, Any]) -> Reward:
+    """Add a reward to the catalogue."""
+    return rewards.create_reward(
+        get_session(),
+        merchant_id=caller().merchant(args.get("merchant_id")),
+        name=args["name"],
+        description=args.get("description"),
+        points=args["points"],
+        value=_coupon_value(args),
+        stock=args.get("stock"),
+        per_customer_limit=args.get("per_customer_limit"),
+        coupon_valid_days=args.get("coupon_valid_days"),
+        now=utcnow(),
+    )
+
+
+def update_reward(args: dict[str, Any], reward_id: int) -> Reward:
+    """Change a reward's price, stock, limits or whether it is offered."""
+    session = get_session()
+    return rewards.update_reward(
+        session,
+        merchant_id=_owner(session, Reward, reward_id),
+        reward_id=reward_id,
+        changes=args,
+        now=utcnow(),
+    )
+
+
+def purchase_reward(args: dict[str, Any], reward_id: int) -> Any:
+    """Buy a reward with points; answers the coupon that delivers it."""
+    session = get_session()
+    return rewards.purchase_reward(
+        session,
+        merchant_id=_owner(session, Reward, reward_id),
+        reward_id=reward_id,
+        customer_id=args["customer_id"],
+        now=utcnow(),
+        actor=caller().actor,
+    )
+
+
+# -- adjustments -------------------------------------------------------------------------
+
+
+def create_adjustment(args: dict[str, Any]) -> tuple[Adjustment, int]:
+    """Credit or debit by hand; 201 when applied, 202 when it awaits a second approval."""
+    adjustment = adjustments.request_adjustment(
+        get_session(),
+        merchant_id=caller().merchant(args.get("merchant_id")),
+        customer_id=args["customer_id"],
+        points=args["points"],
+        reason=args["reason"],
+        staff=args["staff"],
+        expires_at=args.get("expires_at"),
+        now=utcnow(),
+    )
+    return adjustment, 202 if adjustment.status == AdjustmentStatus.PENDING else 201
+
+
+def list_adjustments(query: dict[str, Any]) -> dict[str, Any]:
+    """Adjustments newest first; ``status=pending`` is the approval queue."""
+    rows = adjustments.list_adjustments(
+        get_session(),
+        merchant_id=caller().merchant(query.get("merchant_id")),
+        limit=query["limit"] + 1,
+        after_id=query.get("cursor"),
+        status=query.get("status"),
+    )
+    return _page(rows, query["limit"], lambda a: a.id)
+
+
+def get_adjustment(adjustment_id: int) -> Adjustment:
+    """One adjustment."""
+    session = get_session()
+    return adjustments.get_adjustment(
+        session, merchant_id=_owner(session, Adjustment, adjustment_id), adjustment_id=adjustment_id
+    )
+
+
+def approve_adjustment(args: dict[str, Any], adjustment_id: int) -> Adjustment:
+    """A second staff member approves: the points move."""
+    return _decide(adjustments.approve_adjustment, args, adjustment_id)
+
+
+def reject_adjustment(args: dict[str, Any], adjustment_id: int) -> Adjustment:
+    """A second staff member rejects: nothing moves."""
+    return _decide(adjustments.reject_adjustment, args, adjustment_id)
+
+
+# -- settings ----------------------------------------------------------------------------
+
+
+def get_settings(query: dict[str, Any]) -> Any:
+    """The merchant's spending settings."""
+    return settings.merchant_settings(get_session(), caller().merchant(query.get("merchant_id")))
+
+
+def update_settings(query: dict[str, Any], args: dict[str, Any]) -> Any:
+    """Change some spending settings."""
+    who = caller()
+    return settings.update_settings(
+        get_session(),
+        merchant_id=who.merchant(query.get("merchant_id")),
+        changes=args,
+        now=utcnow(),
+        actor=who.actor,
+    )
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _page(rows: Sequence[T], limit: int, id_of: Callable[[T], int]) -> dict[str, Any]:
+    """One page of ``rows`` (fetched ``limit + 1`` to know whether another follows)."""
+    more = len(rows) > limit
+    shown = list(rows[:limit])
+    return {"data": shown, "next_cursor": encode_cursor(id_of(shown[-1])) if more else None}
+
+
+def _owner(session: Session, model: type, row_id: int) -> str:
+    """The merchant of a row addressed by id, if the caller's key covers it; else 404."""
+    row = session.get(model, row_id)
+    if row is None or row.merchant_id not in caller().merchant_ids:
+        name = model.__tablename__.rstrip("s")
+        raise NotFound(f"{name} {row_id} does not exist", field=f"{name}_id")
+    return row.merchant_id
+
+
+def _decide(decide: Callable[..., Adjustment], args: dict[str, Any], adjustment_id: int) -> Any:
+    session = get_session()
+    return decide(
+        session,
+        merchant_id=_owner(session, Adjustment, adjustment_id),
+        adjustment_id=adjustment_id,
+        staff=args["staff"],
+        note=args.get("note"),
+        now=utcnow(),
+    )
+
+
+def _coupon_value(args: dict[str, Any]) -> CouponValue:
+    return CouponValue(
+        kind=args["kind"],
+        amount=args.get("amount"),
+        currency=args.get("currency"),
+        percent=args.get("percent"),
+        product_ids=tuple(args.get("product_ids", ())),
+        category_ids=tuple(args.get("category_ids", ())),
+    )

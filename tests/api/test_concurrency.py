@@ -1,0 +1,98 @@
+"""Requests racing through the API with real commits: no point held twice, no coupon used twice."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from loyalty_plugin.models import Coupon, Redemption, RedemptionStatus
+from loyalty_plugin.services.integrity import verify_ledger
+from tests.api.conftest import PREFIX, invoice
+
+
+@pytest.fixture
+def app(wide_app):
+    """Every test here runs on the app with a wide connection pool."""
+    return wide_app
+
+
+def race(app: Any, threads: int, request: Callable[[Any, int], Any]) -> list[Any]:
+    """Send ``threads`` requests at once, each from its own client; their responses."""
+    barrier = threading.Barrier(threads)
+
+    def one(number: int) -> Any:
+        client = app.test_client()
+        barrier.wait()
+        return request(client, number)
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(one, range(threads)))
+
+
+def test_32_concurrent_holds_never_hold_more_than_the_balance(app, keys, customer, db) -> None:
+    """32 holds of 100 against 1,000 points: 10 succeed, 22 get 409 insufficient_points."""
+    account = customer("42", 1_000)
+    headers = {"Authorization": f"Bearer {keys['write']}"}
+
+    def hold(client: Any, number: int) -> Any:
+        body = {"customer_id": "42", "points": 100, "invoice": invoice() | {"id": f"INV-{number}"}}
+        return client.post(
+            f"{PREFIX}/redemptions",
+            json=body,
+            headers=headers | {"Idempotency-Key": str(uuid.uuid4())},
+        )
+
+    answers = race(app, 32, hold)
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [201] * 10 + [409] * 22
+    losers = [a.json["error"] for a in answers if a.status_code == 409]
+    assert {e["code"] for e in losers} == {"insufficient_points"}
+    assert all("points" in e["fields"] for e in losers)
+    held = db.scalar(
+        select(func.sum(Redemption.points)).where(Redemption.status == RedemptionStatus.HELD)
+    )
+    db.refresh(account)
+    assert held == 1_000 and account.balance == 0
+    assert verify_ledger(db) == []
+
+
+def test_a_coupon_redeemed_by_20_threads_succeeds_once(app, keys, customer, db) -> None:
+    """20 simultaneous redemptions of one code: exactly one succeeds."""
+    customer("42", 800)
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {keys['write']}"}
+    code = client.post(
+        f"{PREFIX}/coupons",
+        json={"customer_id": "42", "points": 500},
+        headers=auth | {"Idempotency-Key": "make"},
+    ).json["code"]
+
+    def redeem(client: Any, number: int) -> Any:
+        return client.post(
+            f"{PREFIX}/coupons/{code}/redeem", json={"invoice_id": f"INV-{number}"}, headers=auth
+        )
+
+    codes = sorted(a.status_code for a in race(app, 20, redeem))
+    assert codes == [200] + [409] * 19
+    assert db.scalars(select(Coupon.status).where(Coupon.code == code)).one() == "redeemed"
+
+
+def test_one_idempotency_key_sent_8_times_at_once_holds_once(app, keys, customer, db) -> None:
+    """Concurrent repeats of one key: one hold; the others replay it or are told to wait."""
+    customer("42", 1_000)
+    headers = {"Authorization": f"Bearer {keys['write']}", "Idempotency-Key": "same"}
+    body = {"customer_id": "42", "points": 100, "invoice": invoice()}
+    answers = race(
+        app, 8, lambda client, _n: client.post(f"{PREFIX}/redemptions", json=body, headers=headers)
+    )
+    assert {a.status_code for a in answers} <= {201, 409}
+    assert all(
+        a.json["error"]["code"] == "idempotency_key_in_use" for a in answers if a.status_code == 409
+    )
+    assert db.scalar(select(func.count(Redemption.id))) == 1
