@@ -1,0 +1,391 @@
+"""Programs: a version's settings as typed objects, who they admit, and how they combine.
+
+A program *version* is immutable: its settings (rules, earning base, audience, policies)
+are stored as validated JSON and read back with :func:`definition_from_settings`. Evaluating
+a version on an invoice or an event gives a :class:`ProgramEarning` with every award
+explained; :func:`combine` then decides which programs count when several apply.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from loyalty_plugin.domain.expiry import ExpiryKind, ExpiryPolicy
+from loyalty_plugin.domain.rules import (
+    INVOICE,
+    Award,
+    CategoryTree,
+    Conversion,
+    CustomerView,
+    EarningBase,
+    EventContext,
+    InvoiceContext,
+    InvoiceView,
+    Rounding,
+    RoundingScope,
+    Rule,
+    Settlement,
+    build_rule,
+    earning_lines,
+    rule_kinds,
+    settle,
+)
+from loyalty_plugin.domain.rules.kinds import decimal
+
+ONE = Decimal(1)
+ZERO = Decimal(0)
+
+
+class ProgramStatus(enum.StrEnum):
+    """Where a program stands."""
+
+    #: Being prepared: earns nothing, can be simulated and edited in place.
+    DRAFT = "draft"
+    #: Earns; every change makes a new version from a chosen date.
+    ACTIVE = "active"
+    #: Finished: earns nothing any more; its history stays.
+    ARCHIVED = "archived"
+
+
+class Combination(enum.StrEnum):
+    """How a program's points combine with other programs' on the same invoice or event."""
+
+    #: Adds up with every other program (default).
+    STACK = "stack"
+    #: Only the "best" program giving the most points counts (stacking ones still add).
+    BEST = "best"
+    #: When it gives points, it is the only program that counts.
+    EXCLUSIVE = "exclusive"
+
+
+class ReversalPolicy(enum.StrEnum):
+    """What a refund does when the points to take back were already spent."""
+
+    #: Take the rest from the customer's other spendable points; forgive what still lacks.
+    OTHER_LOTS = "other_lots"
+    #: Take back only what is left of the points earned; forgive the rest.
+    REMAINING = "reverse_remaining"
+    #: Take what is left (then other points); the rest is owed and repaid by future earnings.
+    NEGATIVE_BALANCE = "negative_balance"
+
+
+class EarnOn(enum.StrEnum):
+    """When an invoice earns."""
+
+    #: Once, when the invoice is paid in full (default).
+    FULL_PAYMENT = "full_payment"
+    #: A share with each recorded payment, in proportion to the amount, up to the total.
+    EACH_PAYMENT = "each_payment"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Audience:
+    """Who a program is for: everyone, or enrolled customers, of some groups or levels."""
+
+    enrolled_only: bool = False
+    groups: frozenset[str] = frozenset()
+    levels: frozenset[str] = frozenset()
+
+    def admits(self, customer: CustomerView) -> bool:
+        """True when the program applies to ``customer``."""
+        if self.enrolled_only and not customer.enrolled:
+            return False
+        if self.groups and customer.group not in self.groups:
+            return False
+        return not self.levels or customer.level in self.levels
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProgramDefinition:
+    """One version of a program, ready to evaluate."""
+
+    key: str
+    name: str
+    currency: str
+    program_id: int | None = None
+    version: int = 1
+    version_id: int | None = None
+    priority: int = 0
+    combination: Combination = Combination.STACK
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    audience: Audience = field(default_factory=Audience)
+    earning: EarningBase = field(default_factory=EarningBase)
+    rules: tuple[Rule, ...] = ()
+    categories: CategoryTree = field(default_factory=CategoryTree)
+    earn_on: EarnOn = EarnOn.FULL_PAYMENT
+    pending_days: int = 0
+    reversal: ReversalPolicy = ReversalPolicy.OTHER_LOTS
+    level_multipliers: Mapping[str, Decimal] = field(default_factory=dict)
+    #: Expiry settings (the expiry issue reads them).
+    expiry: Mapping[str, Any] = field(default_factory=dict)
+    #: Redemption settings (the spending issue reads them; ``point_value`` for simulations).
+    redemption: Mapping[str, Any] = field(default_factory=dict)
+
+    def is_live(self, at: datetime) -> bool:
+        """True when ``at`` is within the program's start and end dates."""
+        return (self.starts_at is None or self.starts_at <= at) and (
+            self.ends_at is None or at < self.ends_at
+        )
+
+    def multiplier_for(self, customer: CustomerView) -> Decimal:
+        """The level multiplier for ``customer`` (1 without a level or a multiplier)."""
+        if customer.level is None:
+            return ONE
+        return self.level_multipliers.get(customer.level, ONE)
+
+    def expiry_policy(self) -> ExpiryPolicy | None:
+        """The program's own expiry policy, or ``None`` to use the merchant's."""
+        return expiry_policy_from(self.expiry)
+
+    def label(self) -> dict[str, Any]:
+        """Which program and version, as stored with every entry it produces."""
+        return {
+            "id": self.program_id,
+            "key": self.key,
+            "name": self.name,
+            "version": self.version,
+            "version_id": self.version_id,
+        }
+
+
+def definition_from_settings(
+    settings: Mapping[str, Any],
+    *,
+    key: str,
+    name: str,
+    program_id: int | None = None,
+    version: int = 1,
+    version_id: int | None = None,
+    extra_kinds: Iterable[type[Rule]] = (),
+) -> ProgramDefinition:
+    """A version's stored (already validated) settings as a :class:`ProgramDefinition`."""
+    kinds = rule_kinds(extra_kinds)
+    return ProgramDefinition(
+        key=key,
+        name=name,
+        program_id=program_id,
+        version=version,
+        version_id=version_id,
+        currency=settings["currency"],
+        priority=int(settings.get("priority", 0)),
+        combination=Combination(settings.get("combination", Combination.STACK)),
+        starts_at=_when(settings.get("starts_at")),
+        ends_at=_when(settings.get("ends_at")),
+        audience=_audience(settings.get("audience") or {}),
+        earning=_earning(settings.get("earning") or {}),
+        rules=tuple(build_rule(rule, kinds=kinds) for rule in settings.get("rules", ())),
+        categories=CategoryTree(dict(settings.get("categories") or {})),
+        earn_on=EarnOn(settings.get("earn_on", EarnOn.FULL_PAYMENT)),
+        pending_days=int(settings.get("pending_days", 0)),
+        reversal=ReversalPolicy(settings.get("reversal", ReversalPolicy.OTHER_LOTS)),
+        level_multipliers={
+            level: decimal(value)
+            for level, value in (settings.get("level_multipliers") or {}).items()
+        },
+        expiry=dict(settings.get("expiry") or {}),
+        redemption=dict(settings.get("redemption") or {}),
+    )
+
+
+def expiry_policy_from(config: Mapping[str, Any]) -> ExpiryPolicy | None:
+    """An ``expiry`` settings object as an :class:`ExpiryPolicy` (``{}``: none of its own)."""
+    if not config:
+        return None
+    fixed = config.get("fixed_date")
+    return ExpiryPolicy(
+        kind=ExpiryKind(config.get("kind", ExpiryKind.NEVER)),
+        days=config.get("days"),
+        extra_months=int(config.get("extra_months", 0)),
+        fixed_date=date.fromisoformat(fixed) if isinstance(fixed, str) else fixed,
+        inactivity_months=config.get("inactivity_months"),
+        reminder_days=tuple(config.get("reminder_days", (30, 7))),
+    )
+
+
+def _when(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _audience(config: Mapping[str, Any]) -> Audience:
+    return Audience(
+        enrolled_only=config.get("customers", "everyone") == "enrolled",
+        groups=frozenset(config.get("groups") or ()),
+        levels=frozenset(config.get("levels") or ()),
+    )
+
+
+def _earning(config: Mapping[str, Any]) -> EarningBase:
+    defaults = EarningBase()
+    tags = config.get("excluded_tags")
+    return EarningBase(
+        include_tax=bool(config.get("include_tax", defaults.include_tax)),
+        include_shipping=bool(config.get("include_shipping", defaults.include_shipping)),
+        deduct_discounts=bool(config.get("deduct_discounts", defaults.deduct_discounts)),
+        points_payments_earn=bool(
+            config.get("points_payments_earn", defaults.points_payments_earn)
+        ),
+        minimum_amount=decimal(config.get("minimum_amount", "0")),
+        rounding=Rounding(config.get("rounding", defaults.rounding)),
+        rounding_scope=RoundingScope(config.get("rounding_scope", defaults.rounding_scope)),
+        excluded_tags=defaults.excluded_tags if tags is None else frozenset(tags),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProgramEarning:
+    """What one program version gives on one invoice or event, award by award."""
+
+    program: ProgramDefinition
+    awards: tuple[Award, ...]
+    multiplier: Decimal = ONE
+    #: The earning amount of an invoice, in the program's currency.
+    base: Decimal | None = None
+    conversion: Conversion | None = None
+    #: Quantity of each invoice line (refunds by line are measured against it).
+    line_qty: Mapping[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def settlement(self) -> Settlement:
+        """The whole points, rounded as the program says."""
+        return self.settle()
+
+    @property
+    def points(self) -> int:
+        return self.settlement.points
+
+    def settle(self, factor: Any = None) -> Settlement:
+        """Round the awards, each scaled by ``factor(award)`` if given."""
+        return settle(
+            self.awards,
+            rounding=self.program.earning.rounding,
+            scope=self.program.earning.rounding_scope,
+            multiplier=self.multiplier,
+            factor=factor,
+        )
+
+    def without_rules(self, rule_ids: Iterable[str]) -> ProgramEarning:
+        """The same earning with the awards of ``rule_ids`` taken out (a limit reached)."""
+        dropped = set(rule_ids)
+        return replace(self, awards=tuple(a for a in self.awards if a.rule not in dropped))
+
+
+def evaluate_invoice(
+    program: ProgramDefinition,
+    *,
+    invoice: InvoiceView,
+    customer: CustomerView,
+    conversion: Conversion,
+) -> ProgramEarning | None:
+    """The program's awards on ``invoice``, or ``None`` if its audience leaves ``customer`` out."""
+    if not program.audience.admits(customer):
+        return None
+    lines = earning_lines(invoice, program.earning, conversion)
+    excluded = program.earning.excluded_tags
+    eligible = tuple(bl for bl in lines if excluded.isdisjoint(bl.line.tags))
+    base = sum((bl.amount for bl in eligible), ZERO)
+    earning = ProgramEarning(
+        program=program,
+        awards=(),
+        multiplier=program.multiplier_for(customer),
+        base=base,
+        conversion=conversion,
+        line_qty={bl.id: bl.line.qty for bl in lines if not bl.synthetic},
+    )
+    if base <= 0 or base < program.earning.minimum_amount:
+        return earning
+    ctx = InvoiceContext(
+        invoice=invoice,
+        lines=eligible,
+        customer=customer,
+        categories=program.categories,
+        rate=conversion.rate,
+    )
+    awards = [
+        award
+        for rule in program.rules
+        if INVOICE in rule.triggers and not rule.exclude.leaves_out_customer(customer)
+        for award in rule.invoice_awards(ctx)
+    ]
+    return replace(earning, awards=tuple(awards))
+
+
+def evaluate_event(program: ProgramDefinition, *, event: EventContext) -> ProgramEarning | None:
+    """The program's awards for a registration, birthday or custom event."""
+    if not program.audience.admits(event.customer):
+        return None
+    awards = [
+        award
+        for rule in program.rules
+        if event.trigger in rule.triggers
+        for award in rule.event_awards(event)
+    ]
+    return ProgramEarning(
+        program=program, awards=tuple(awards), multiplier=program.multiplier_for(event.customer)
+    )
+
+
+def combine(earnings: Sequence[ProgramEarning]) -> list[ProgramEarning]:
+    """The earnings that count: an exclusive one alone, else stacking ones plus the best.
+
+    Only programs giving points take part. Ties go to the higher ``priority``, then to
+    the program key in alphabetical order.
+    """
+    giving = sorted(
+        (e for e in earnings if e.points > 0),
+        key=lambda e: (-e.program.priority, e.program.key),
+    )
+    exclusive = [e for e in giving if e.program.combination is Combination.EXCLUSIVE]
+    if exclusive:
+        return [exclusive[0]]
+    stacking = [e for e in giving if e.program.combination is Combination.STACK]
+    best = [e for e in giving if e.program.combination is Combination.BEST]
+    if best:
+        stacking.append(max(best, key=lambda e: e.points))
+    return sorted(stacking, key=lambda e: (-e.program.priority, e.program.key))
+
+
+def breakdown(
+    earning: ProgramEarning, settlement: Settlement, *, before: Settlement | None = None
+) -> dict[str, Any]:
+    """An entry's explanation: the program version, the rate, and points per rule and line.
+
+    With ``before`` (what earlier entries of the same invoice already earned), each line
+    shows only the points added now, so the lines add up to the entry's points.
+    """
+    earlier = [item.points for item in before.items] if before else []
+    earning_settings = earning.program.earning
+    return {
+        "program": earning.program.label(),
+        "currency": earning.program.currency,
+        "exchange_rate": earning.conversion.to_json() if earning.conversion else None,
+        "base": None if earning.base is None else str(earning.base),
+        "multiplier": str(earning.multiplier),
+        "rounding": earning_settings.rounding.value,
+        "rounding_scope": earning_settings.rounding_scope.value,
+        "points": settlement.points - (before.points if before else 0),
+        "breakdown": [
+            {
+                "rule": item.award.rule,
+                "kind": item.award.kind,
+                "line": item.award.line,
+                "base": None if item.award.base is None else str(item.award.base),
+                "exact": _shown(item.exact),
+                "points": item.points - (earlier[i] if i < len(earlier) else 0),
+                "note": item.award.note,
+            }
+            for i, item in enumerate(settlement.items)
+        ],
+    }
+
+
+def _shown(exact: Decimal) -> str:
+    """Exact points as shown in a breakdown: at most 6 decimals (1/3 is ``0.333333``)."""
+    if exact.as_tuple().exponent < -6:  # type: ignore[operator]
+        exact = exact.quantize(Decimal("0.000001"))
+    return str(exact)

@@ -1,0 +1,139 @@
+"""From exact awards to whole points, and what an invoice keeps after payments and refunds.
+
+Points are rounded once, at the end: per invoice (the program's total is rounded and then
+shared out over the awards by largest remainder, so the breakdown adds up exactly) or per
+line (each award rounded alone). Refunds and partial payments scale awards by a factor in
+``[0, 1]``; since every rounding mode is monotonic, a scaled invoice never keeps more
+points than the whole one earned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from loyalty_plugin.domain.rules.kinds import Award
+from loyalty_plugin.domain.rules.settings import Rounding, RoundingScope
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+
+@dataclass(frozen=True, slots=True)
+class SettledAward:
+    """An award with its scaled exact points and the whole points it contributes."""
+
+    award: Award
+    exact: Decimal
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """Whole points and the awards they come from (their ``points`` add up to the total)."""
+
+    points: int
+    items: tuple[SettledAward, ...] = ()
+
+
+def settle(
+    awards: Sequence[Award],
+    *,
+    rounding: Rounding,
+    scope: RoundingScope,
+    multiplier: Decimal = ONE,
+    factor: Callable[[Award], Decimal] | None = None,
+) -> Settlement:
+    """Round ``awards`` (each times ``multiplier`` and ``factor(award)``) to whole points."""
+    scaled = [(a, a.exact * multiplier * (factor(a) if factor else ONE)) for a in awards if a.exact]
+    if scope is RoundingScope.LINE:
+        items = tuple(SettledAward(a, x, rounding.apply(x)) for a, x in scaled)
+        return Settlement(sum(i.points for i in items), items)
+    total = rounding.apply(sum((x for _, x in scaled), ZERO))
+    return Settlement(total, _share_out(scaled, total))
+
+
+def _share_out(scaled: list[tuple[Award, Decimal]], total: int) -> tuple[SettledAward, ...]:
+    """Split ``total`` over the awards: floors first, then the largest fractions get +1."""
+    floors = [Rounding.DOWN.apply(x) for _, x in scaled]
+    left = total - sum(floors)
+    order = sorted(range(len(scaled)), key=lambda i: (-(scaled[i][1] - floors[i]), i))
+    for i in order:
+        if left <= 0:
+            break
+        floors[i] += 1
+        left -= 1
+    if left > 0 and scaled:
+        # Rounding up a total of exact zeros: give the extra point to the first award.
+        floors[0] += left
+    return tuple(SettledAward(a, x, p) for (a, x), p in zip(scaled, floors, strict=True))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvoiceState:
+    """What happened to an invoice since it earned: money paid and given back."""
+
+    total: Decimal
+    #: Money paid so far that counts for earning (the whole total once paid in full).
+    paid: Decimal = ZERO
+    #: Money given back by every refund so far.
+    refunded: Decimal = ZERO
+    #: Money given back by refunds that named no lines.
+    refunded_unassigned: Decimal = ZERO
+    #: Quantity given back per line, by refunds that named lines.
+    refunded_lines: Mapping[str, Decimal] = field(default_factory=dict)
+    #: Quantity of each line of the invoice.
+    line_qty: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def paid_share(self) -> Decimal:
+        """The part of the invoice paid, from 0 to 1."""
+        if self.total <= 0:
+            return ONE if self.paid > 0 else ZERO
+        return _clamp(self.paid / self.total)
+
+    def earn_factor(self, _award: Award) -> Decimal:
+        """What share of an award is earned, refunds aside."""
+        return self.paid_share()
+
+    def keep_factor(self, award: Award) -> Decimal:
+        """What share of an award the customer keeps after refunds."""
+        paid = self.paid_share()
+        if self.total <= 0:
+            return ZERO if self.refunded > 0 else paid
+        qty = self.line_qty.get(award.line or "")
+        if award.line is None or not qty:
+            return _clamp(paid - self.refunded / self.total)
+        returned = self.refunded_lines.get(award.line, ZERO) / qty
+        return _clamp(paid - self.refunded_unassigned / self.total - returned)
+
+
+def _clamp(value: Decimal) -> Decimal:
+    return min(ONE, max(ZERO, value))
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    """Whole points an invoice should have earned, and should have had reversed, so far."""
+
+    earned: int
+    reversed: int
+
+
+def targets(
+    awards: Sequence[Award],
+    state: InvoiceState,
+    *,
+    rounding: Rounding,
+    scope: RoundingScope,
+    multiplier: Decimal = ONE,
+) -> Targets:
+    """Earned: the paid part's points. Reversed: earned minus what the kept part earns.
+
+    Computed from running totals, never per event, so the order refunds and payments
+    arrive in does not matter and the reversed total can never exceed the earned total.
+    """
+    options = {"rounding": rounding, "scope": scope, "multiplier": multiplier}
+    earned = settle(awards, factor=state.earn_factor, **options).points
+    kept = settle(awards, factor=state.keep_factor, **options).points
+    return Targets(earned=earned, reversed=max(0, earned - kept))

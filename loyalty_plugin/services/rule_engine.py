@@ -1,0 +1,275 @@
+"""Feeding the pure rules from the database: programs in force, rates, customers, invoices.
+
+Nothing here writes. :func:`programs_in_force` loads every version a merchant has in force
+at a date in **one** query; versions are immutable, so their parsed form is cached by id and
+settings hash. Evaluating an invoice then runs no query per line or per rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from loyalty_plugin.domain.earning import InvoiceFacts
+from loyalty_plugin.domain.errors import ValidationError
+from loyalty_plugin.domain.programs import (
+    ProgramDefinition,
+    ProgramEarning,
+    ProgramStatus,
+    combine,
+    definition_from_settings,
+    evaluate_invoice,
+)
+from loyalty_plugin.domain.rules import Conversion, CustomerView, InvoiceView, LineView, Rule
+from loyalty_plugin.models import (
+    Customer,
+    ExchangeRate,
+    Invoice,
+    InvoiceEarning,
+    InvoiceStatus,
+    Merchant,
+    Program,
+    ProgramVersion,
+)
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+#: Parsed versions by (version id, settings hash, plugin kinds); bounded, cleared when full.
+_DEFINITIONS: dict[tuple[int, str, tuple[str, ...]], ProgramDefinition] = {}
+_CACHE_SIZE = 512
+
+
+def plugin_rule_kinds(hooks: Any) -> list[type[Rule]]:
+    """The rule kinds plugins register (``register_earning_rules`` results that are
+    :class:`~loyalty_plugin.domain.rules.Rule` subclasses)."""
+    found: list[type[Rule]] = []
+    for registered in hooks.register_earning_rules():
+        for item in registered or ():
+            if isinstance(item, type) and issubclass(item, Rule) and item not in found:
+                found.append(item)
+    return found
+
+
+def definition_of(
+    program: Program, version: ProgramVersion, *, extra_kinds: Iterable[type[Rule]] = ()
+) -> ProgramDefinition:
+    """The version's settings as a :class:`ProgramDefinition` (cached: versions never change)."""
+    kinds = tuple(extra_kinds)
+    key = (version.id, version.settings_hash, tuple(sorted(k.kind for k in kinds)))
+    cached = _DEFINITIONS.get(key)
+    if cached is not None and cached.name == program.name:
+        return cached
+    if len(_DEFINITIONS) >= _CACHE_SIZE:
+        _DEFINITIONS.clear()
+    definition = definition_from_settings(
+        version.settings,
+        key=program.key,
+        name=program.name,
+        program_id=program.id,
+        version=version.number,
+        version_id=version.id,
+        extra_kinds=kinds,
+    )
+    _DEFINITIONS[key] = definition
+    return definition
+
+
+def programs_in_force(
+    session: Session,
+    *,
+    merchant_id: str,
+    at: datetime,
+    extra_kinds: Iterable[type[Rule]] = (),
+) -> list[ProgramDefinition]:
+    """The versions of the merchant's active programs in force at ``at``, in one query.
+
+    A version is in force from its ``effective_from`` until the next version's; programs
+    whose start and end dates leave ``at`` out are dropped.
+    """
+    newer = aliased(ProgramVersion)
+    superseded = exists().where(
+        newer.program_id == ProgramVersion.program_id,
+        newer.effective_from <= at,
+        or_(
+            newer.effective_from > ProgramVersion.effective_from,
+            and_(
+                newer.effective_from == ProgramVersion.effective_from,
+                newer.number > ProgramVersion.number,
+            ),
+        ),
+    )
+    rows = session.execute(
+        select(Program, ProgramVersion)
+        .join(ProgramVersion, ProgramVersion.program_id == Program.id)
+        .where(
+            Program.merchant_id == merchant_id,
+            Program.status == ProgramStatus.ACTIVE,
+            ProgramVersion.effective_from <= at,
+            ~superseded,
+        )
+        .order_by(Program.key)
+    ).all()
+    kinds = tuple(extra_kinds)
+    definitions = [definition_of(p, v, extra_kinds=kinds) for p, v in rows]
+    return [d for d in definitions if d.is_live(at)]
+
+
+@dataclass
+class RateBook:
+    """Converts invoice money into program money for one merchant at one date.
+
+    ``event_rate`` is the host's rate from the invoice currency to the merchant's; the
+    merchant's rates table fills in any other rate needed. Each currency is looked up once.
+    """
+
+    session: Session
+    merchant: Merchant
+    at: datetime
+    _table: dict[str, Decimal | None] = field(default_factory=dict)
+
+    def conversion(
+        self, *, invoice_currency: str, program_currency: str, event_rate: Decimal | None
+    ) -> Conversion:
+        """The rate and where it came from; refuses when no rate is known."""
+        if invoice_currency == program_currency:
+            return Conversion.identity(program_currency)
+        to_merchant, source = self._to_merchant(invoice_currency, event_rate)
+        from_program, program_source = self._to_merchant(program_currency, None)
+        sources = [source] + (
+            [program_source] if program_currency != self.merchant.currency else []
+        )
+        return Conversion(
+            rate=to_merchant / from_program,
+            source=", ".join(sources),
+            from_currency=invoice_currency,
+            to_currency=program_currency,
+        )
+
+    def _to_merchant(self, currency: str, event_rate: Decimal | None) -> tuple[Decimal, str]:
+        if currency == self.merchant.currency:
+            return ONE, "same currency"
+        if event_rate is not None:
+            return event_rate, "invoice exchange_rate"
+        rate = self._lookup(currency)
+        if rate is None:
+            raise ValidationError(
+                f"no exchange rate from {currency} to {self.merchant.currency}: send the "
+                "invoice's exchange_rate or add one with `loyalty rates set`",
+                field="invoice.exchange_rate",
+            )
+        return rate, "rates table"
+
+    def _lookup(self, currency: str) -> Decimal | None:
+        if currency not in self._table:
+            self._table[currency] = self.session.scalar(
+                select(ExchangeRate.rate)
+                .where(
+                    ExchangeRate.merchant_id == self.merchant.id,
+                    ExchangeRate.currency == currency,
+                    ExchangeRate.valid_from <= self.at,
+                )
+                .order_by(ExchangeRate.valid_from.desc())
+                .limit(1)
+            )
+        return self._table[currency]
+
+
+def customer_level(session: Session, customer: Customer) -> str | None:
+    """The customer's membership level: the seam the membership-levels issue fills in."""
+    return getattr(customer, "level", None)
+
+
+def customer_view(
+    session: Session,
+    customer: Customer,
+    *,
+    account_id: int | None = None,
+    invoice_id: str | None = None,
+) -> CustomerView:
+    """What rules may know of the customer; ``first_purchase`` is about ``invoice_id``."""
+    first = False
+    if invoice_id is not None:
+        first = not _has_other_purchase(session, customer, account_id, invoice_id)
+    return CustomerView(
+        id=customer.host_customer_id,
+        group=customer.customer_group,
+        enrolled=customer.enrolled,
+        level=customer_level(session, customer),
+        first_purchase=first,
+    )
+
+
+def _has_other_purchase(
+    session: Session, customer: Customer, account_id: int | None, invoice_id: str
+) -> bool:
+    paid = exists().where(
+        Invoice.merchant_id == customer.merchant_id,
+        Invoice.customer_id == customer.id,
+        Invoice.status == InvoiceStatus.PAID,
+        Invoice.host_invoice_id != invoice_id,
+    )
+    earned = exists().where(
+        InvoiceEarning.merchant_id == customer.merchant_id,
+        InvoiceEarning.account_id == account_id,
+        InvoiceEarning.invoice_id != invoice_id,
+    )
+    return bool(session.scalar(select(or_(paid, earned))))
+
+
+def invoice_view(facts: InvoiceFacts, *, paid_with_points: Decimal = ZERO) -> InvoiceView:
+    """The host's invoice (as the webhook schema reads it) for the rules."""
+    return InvoiceView(
+        id=facts.id,
+        currency=facts.currency,
+        total=facts.total,
+        subtotal=facts.subtotal,
+        discount_total=facts.discount_total or ZERO,
+        tax_total=facts.tax_total or ZERO,
+        shipping_total=facts.shipping_total or ZERO,
+        transaction_fee=facts.transaction_fee or ZERO,
+        paid_with_points=paid_with_points,
+        exchange_rate=facts.exchange_rate,
+        lines=tuple(
+            LineView(
+                id=item.id,
+                qty=item.qty,
+                amount=item.total,
+                discount=item.discount or ZERO,
+                product_id=item.product_id,
+                sku=item.sku,
+                category_id=item.category_id,
+                tags=frozenset(item.tags),
+            )
+            for item in facts.items
+        ),
+    )
+
+
+def evaluate_programs(
+    programs: Sequence[ProgramDefinition],
+    *,
+    invoice: InvoiceView,
+    customer: CustomerView,
+    rates: RateBook,
+) -> list[ProgramEarning]:
+    """Every program's earning on the invoice, combined (only those that count remain)."""
+    earnings = []
+    for program in programs:
+        conversion = rates.conversion(
+            invoice_currency=invoice.currency,
+            program_currency=program.currency,
+            event_rate=invoice.exchange_rate,
+        )
+        earning = evaluate_invoice(
+            program, invoice=invoice, customer=customer, conversion=conversion
+        )
+        if earning is not None:
+            earnings.append(earning)
+    return combine(earnings)

@@ -1,0 +1,173 @@
+"""Debt: reversals that let the balance go negative, and the points that repay it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import invariant, rule, run_state_machine_as_test
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.errors import InsufficientPoints, InvalidOperation, ValidationError
+from loyalty_plugin.models import Account, LedgerEntry, Lot
+from loyalty_plugin.services import ledger
+from loyalty_plugin.services.integrity import verify_ledger
+from tests.services.test_ledger_stateful import LedgerMachine
+
+
+def account_state(session: Session, account_id: int) -> tuple[int, int]:
+    session.expire_all()
+    account = session.get(Account, account_id)
+    return account.balance, account.debt
+
+
+def test_a_reversal_as_debt_takes_what_is_left_and_owes_the_rest(
+    session: Session, make_account, now: datetime
+) -> None:
+    """100 earned, 70 spent, all reversed: 30 taken, 70 owed, balance -70, ledger sound."""
+    account = make_account()
+    earned = ledger.earn(session, account_id=account.id, points=100, now=now, actor="t")
+    ledger.spend(session, account_id=account.id, points=70, now=now, actor="t")
+    reversal = ledger.reverse(
+        session, entry_id=earned.id, now=now, actor="t", shortfall_as_debt=True
+    )
+    session.commit()
+    assert (reversal.points, reversal.details) == (-100, {"debt_change": 70})
+    assert account_state(session, account.id) == (-70, 70)
+    assert verify_ledger(session) == []
+
+
+def test_debt_takes_pending_points_too_before_owing(
+    session: Session, make_account, now: datetime
+) -> None:
+    """Points still pending elsewhere cover the shortfall before any debt is recorded."""
+    account = make_account()
+    earned = ledger.earn(session, account_id=account.id, points=50, now=now, actor="t")
+    ledger.spend(session, account_id=account.id, points=50, now=now, actor="t")
+    ledger.earn(
+        session,
+        account_id=account.id,
+        points=30,
+        now=now,
+        actor="t",
+        available_from=now + timedelta(days=10),
+    )
+    ledger.reverse(session, entry_id=earned.id, now=now, actor="t", shortfall_as_debt=True)
+    session.commit()
+    assert account_state(session, account.id) == (-20, 20)
+    assert verify_ledger(session) == []
+
+
+def test_new_points_repay_the_debt_first(session: Session, make_account, now: datetime) -> None:
+    """With 70 owed, earning 50 repays 50; earning 40 more repays 20 and leaves 20."""
+    account = make_account()
+    earned = ledger.earn(session, account_id=account.id, points=100, now=now, actor="t")
+    ledger.spend(session, account_id=account.id, points=100, now=now, actor="t")
+    ledger.reverse(
+        session, entry_id=earned.id, points=70, now=now, actor="t", shortfall_as_debt=True
+    )
+    first = ledger.earn(session, account_id=account.id, points=50, now=now, actor="t")
+    assert first.details == {"debt_change": -50}
+    assert account_state(session, account.id) == (-20, 20)
+    ledger.earn(session, account_id=account.id, points=40, now=now, actor="t")
+    session.commit()
+    assert account_state(session, account.id) == (20, 0)
+    assert ledger.spendable_points(session, account.id, now) == 20
+    with pytest.raises(InsufficientPoints):
+        ledger.spend(session, account_id=account.id, points=21, now=now, actor="t")
+    assert verify_ledger(session) == []
+
+
+def test_points_given_back_by_a_reversed_redemption_repay_the_debt(
+    session: Session, make_account, now: datetime
+) -> None:
+    """A refunded redemption returns its points, and the debt is paid from them first."""
+    account = make_account()
+    first = ledger.earn(session, account_id=account.id, points=100, now=now, actor="t")
+    redeemed = ledger.spend(session, account_id=account.id, points=100, now=now, actor="t")
+    ledger.reverse(session, entry_id=first.id, now=now, actor="t", shortfall_as_debt=True)
+    assert account_state(session, account.id) == (-100, 100)
+    back = ledger.reverse(session, entry_id=redeemed.id, points=60, now=now, actor="t")
+    session.commit()
+    assert (back.points, back.details) == (60, {"debt_change": -60})
+    assert account_state(session, account.id) == (-40, 40)
+    assert verify_ledger(session) == []
+
+
+def test_verify_finds_a_debt_that_entries_do_not_explain(
+    session: Session, make_account, now: datetime
+) -> None:
+    """Tampering with the debt column is reported by two checks."""
+    account = make_account()
+    ledger.earn(session, account_id=account.id, points=10, now=now, actor="t")
+    session.commit()
+    session.execute(update(Account).where(Account.id == account.id).values(debt=5))
+    session.commit()
+    checks = sorted(v.check for v in verify_ledger(session))
+    assert checks == ["0 <= debt = sum of entries' debt changes", "balance = sum of lot remainders"]
+
+
+class DebtLedgerMachine(LedgerMachine):
+    """The ledger machine with reversals into debt: the invariants hold with debt counted."""
+
+    @rule(entry_id=LedgerMachine.entries, part=st.none() | st.integers(1, 300))
+    def reverse_into_debt(self, entry_id: int | None, part: int | None) -> None:
+        if entry_id is None:
+            return
+        try:
+            self._apply(
+                lambda s: ledger.reverse(
+                    s,
+                    entry_id=entry_id,
+                    points=part,
+                    now=self.now,
+                    actor="prop",
+                    shortfall_as_debt=True,
+                )
+            )
+        except (ValidationError, InvalidOperation):
+            return
+        self.expected_balance = self._balance()
+
+    @invariant()
+    def entries_lots_and_balance_agree(self) -> None:
+        if not hasattr(self, "account"):
+            return
+        s = self.session
+        account_id = self.account.id
+        entries = s.scalar(
+            select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+                LedgerEntry.account_id == account_id
+            )
+        )
+        lots = s.scalar(
+            select(func.coalesce(func.sum(Lot.remaining), 0)).where(Lot.account_id == account_id)
+        )
+        balance, debt = account_state(s, account_id)
+        s.rollback()
+        assert entries == balance == self.expected_balance
+        assert lots - debt == balance and debt >= 0
+        assert debt == 0 or lots == 0 or self._only_expired_or_pending_left()
+        assert verify_ledger(s) == []
+        s.rollback()
+
+    def _only_expired_or_pending_left(self) -> bool:
+        return ledger.spendable_points(self.session, self.account.id, self.now) == 0
+
+
+def test_random_operations_with_debt_keep_the_invariants(clean_engine, backend) -> None:
+    """Earn, spend, reverse (into debt too), adjust and expire keep every invariant."""
+    DebtLedgerMachine.engine = clean_engine
+    run_state_machine_as_test(
+        DebtLedgerMachine,
+        settings=settings(
+            max_examples=20 if backend == "sqlite" else 8,
+            stateful_step_count=20,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+            database=None,
+        ),
+    )
