@@ -1,0 +1,184 @@
+"""``loyalty emails``: templates (list, preview, save, reset), settings, the outbox."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from loyalty_plugin.domain.errors import LoyaltyError
+from loyalty_plugin.domain.notifications import Message, NotificationPrefs
+from loyalty_plugin.email.templates import TEMPLATES
+from loyalty_plugin.extensions import get_session
+from loyalty_plugin.models import EmailMessage, EmailStatus
+from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services import email_templates
+from loyalty_plugin.services.notifications import notification_prefs, set_notification_prefs
+from loyalty_plugin.services.transaction import run_in_transaction
+
+_NAME = click.Choice(sorted(TEMPLATES))
+
+
+@click.group()
+def emails() -> None:
+    """Customer e-mails: templates, settings and the outbox."""
+
+
+@emails.command("templates")
+def list_templates() -> None:
+    """Every template with its category and the variables it may use."""
+    for spec in TEMPLATES.values():
+        click.echo(f"{spec.name}  ({spec.category.value}): {spec.description}")
+        for variable in spec.variables:
+            attrs = f" .{', .'.join(variable.fields)}" if variable.fields else ""
+            click.echo(f"    {variable.name:<18} {variable.description}{attrs}")
+
+
+@emails.command()
+@click.argument("name", type=_NAME)
+@click.option("--merchant", "merchant_id", required=True, help="Merchant id.")
+@click.option("--html", "show_html", is_flag=True, help="Print the HTML part too.")
+@with_appcontext
+def preview(name: str, merchant_id: str, show_html: bool) -> None:
+    """Render template NAME as the merchant has it, with sample data."""
+    try:
+        email = email_templates.preview_template(get_session(), merchant_id=merchant_id, name=name)
+    except LoyaltyError as error:
+        raise click.UsageError(error.message) from None
+    finally:
+        get_session().rollback()
+    click.echo(f"Subject: {email.subject}\n\n{email.text}")
+    if show_html:
+        click.echo(email.html)
+
+
+@emails.command()
+@click.argument("name", type=_NAME)
+@click.option("--merchant", "merchant_id", required=True, help="Merchant id.")
+@click.option("--subject", help="New subject (default: keep).")
+@click.option("--text", "text_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--html", "html_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--by", "actor", default="cli", show_default=True, help="Who made the edit.")
+@with_appcontext
+def save(
+    name: str,
+    merchant_id: str,
+    subject: str | None,
+    text_file: Path | None,
+    html_file: Path | None,
+    actor: str,
+) -> None:
+    """Store the merchant's edit of NAME (checked first; refused with line and reason)."""
+    session = get_session()
+    current, _ = email_templates.template_sources(session, merchant_id=merchant_id, name=name)
+    try:
+        run_in_transaction(
+            session,
+            lambda s: email_templates.save_template(
+                s,
+                merchant_id=merchant_id,
+                name=name,
+                subject=current.subject if subject is None else subject,
+                body_text=text_file.read_text("utf-8") if text_file else current.body_text,
+                body_html=html_file.read_text("utf-8") if html_file else current.body_html,
+                now=utcnow(),
+                actor=actor,
+            ),
+        )
+    except LoyaltyError as error:
+        click.echo(f"refused: {error.message}", err=True)
+        sys.exit(2)
+    click.echo(f"saved {name} for {merchant_id}")
+
+
+@emails.command()
+@click.argument("name", type=_NAME)
+@click.option("--merchant", "merchant_id", required=True, help="Merchant id.")
+@with_appcontext
+def reset(name: str, merchant_id: str) -> None:
+    """Drop the merchant's edit of NAME: the default template applies again."""
+    try:
+        dropped = run_in_transaction(
+            get_session(),
+            lambda s: email_templates.reset_template(s, merchant_id=merchant_id, name=name),
+        )
+    except LoyaltyError as error:
+        raise click.UsageError(error.message) from None
+    click.echo(f"{name} reset to the default" if dropped else f"{name} was already the default")
+
+
+@emails.command()
+@click.option("--merchant", "merchant_id", required=True, help="Merchant id.")
+@click.option("--on", "turn_on", multiple=True, type=click.Choice([m.value for m in Message]))
+@click.option("--off", "turn_off", multiple=True, type=click.Choice([m.value for m in Message]))
+@click.option("--locale", help="Babel locale for numbers, money and dates (de_DE, fr_CA...).")
+@click.option("--service-needs-consent/--service-without-consent", default=None)
+@click.option("--coupon-reminder-days", type=int)
+@click.option("--reply-to", help="Reply-To address ('' for none).")
+@with_appcontext
+def settings(
+    merchant_id: str,
+    turn_on: tuple[str, ...],
+    turn_off: tuple[str, ...],
+    locale: str | None,
+    service_needs_consent: bool | None,
+    coupon_reminder_days: int | None,
+    reply_to: str | None,
+) -> None:
+    """Show or change which e-mails the merchant sends, consent and locale."""
+    session = get_session()
+    try:
+        prefs = notification_prefs(session, merchant_id)
+        disabled = (prefs.disabled | {Message(m) for m in turn_off}) - {Message(m) for m in turn_on}
+        changed = NotificationPrefs(
+            disabled=frozenset(disabled),
+            service_needs_consent=prefs.service_needs_consent
+            if service_needs_consent is None
+            else service_needs_consent,
+            coupon_reminder_days=coupon_reminder_days or prefs.coupon_reminder_days,
+            locale=locale or prefs.locale,
+            reply_to=prefs.reply_to if reply_to is None else (reply_to or None),
+        )
+        if changed != prefs:
+            run_in_transaction(
+                session,
+                lambda s: set_notification_prefs(
+                    s, merchant_id=merchant_id, prefs=changed, now=utcnow(), actor="cli"
+                ),
+            )
+    except LoyaltyError as error:
+        raise click.UsageError(error.message) from None
+    for message in Message:
+        click.echo(f"{message.value:<18} {'on' if changed.enabled(message) else 'off'}")
+    click.echo(f"service e-mails need consent: {'yes' if changed.service_needs_consent else 'no'}")
+    click.echo(f"coupon reminders: {changed.coupon_reminder_days} days before")
+    click.echo(f"locale: {changed.locale}; reply-to: {changed.reply_to or '-'}")
+
+
+@emails.command("list")
+@click.option("--status", type=click.Choice([s.value for s in EmailStatus]))
+@click.option("--limit", default=50, show_default=True)
+@with_appcontext
+def list_messages(status: str | None, limit: int) -> None:
+    """Queued and sent e-mails, newest first."""
+    query = select(EmailMessage).order_by(EmailMessage.id.desc()).limit(limit)
+    if status:
+        query = query.where(EmailMessage.status == EmailStatus(status))
+    for row in get_session().scalars(query):
+        click.echo(
+            f"{row.id:>8} {row.status.value:<7} {row.template:<16} {row.merchant_id:<12} "
+            f"{row.to_address or '-':<30} attempts {row.attempts} {row.last_error or ''}"
+        )
+    get_session().rollback()
+
+
+@emails.command("send-due")
+@click.pass_context
+def send_due(ctx: click.Context) -> None:
+    """Send the queued e-mails now (the same as ``loyalty jobs run send-emails``)."""
+    from loyalty_plugin.cli.jobs import run_job
+
+    ctx.invoke(run_job, name="send-emails", at=None)

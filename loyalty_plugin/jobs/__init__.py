@@ -1,0 +1,169 @@
+"""Periodic jobs: one small function per job, and one place that registers them.
+
+:func:`builtin_jobs` is the single list of the engine's jobs; plugins add theirs with the
+``register_jobs`` hook; :func:`all_jobs` joins both and applies ``LOYALTY_JOB_SCHEDULE``.
+The scheduler (:mod:`loyalty_plugin.jobs.scheduler`) and ``loyalty jobs run NAME`` both go
+through :class:`loyalty_plugin.jobs.runner.JobRunner`, which claims each run in the
+database first, so a run happens once however many schedulers fire it.
+
+A job's ``run`` receives a :class:`JobContext`: the app, a session wired to the event
+sinks, the clock, and ``progress`` to report (and renew its lease). It returns the number
+of rows it changed, a dict of counts, or ``None``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.jobs.schedule import parse_schedule_overrides
+
+
+@dataclass
+class JobContext:
+    """What a job gets: the app, its session, the time it runs as, and a progress callback."""
+
+    app: Flask
+    #: The app's session, with the outbox, e-mail and hook sinks attached; commit per batch.
+    session: Session
+    #: The clock of this run (``loyalty jobs run NAME --at`` may set it).
+    now: datetime
+    #: ``progress(done, total=None)``: report rows done; also renews the run's lease.
+    progress: Callable[..., None] = field(default=lambda done, total=None: None)
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        """The app's configuration."""
+        return self.app.config
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    """A periodic job: its name, what it runs, and how often."""
+
+    name: str
+    run: Callable[[JobContext], Any]
+    #: Interval between runs; runs fall on multiples of it counted from 2000-01-01 UTC.
+    every_seconds: int
+    #: Shift of the run times from those multiples (``86400`` + ``7200``: daily at 02:00 UTC).
+    offset_seconds: int = 0
+    #: How long a run holds its lease without renewing it (``ctx.progress`` renews it).
+    lease_seconds: int | None = None
+    description: str = ""
+    #: ``False`` when ``LOYALTY_JOB_SCHEDULE`` switched the job off (``jobs run`` still works).
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if self.every_seconds < 1 or not 0 <= self.offset_seconds < self.every_seconds:
+            raise ValueError(f"job {self.name}: bad schedule")
+
+
+def builtin_jobs() -> list[Job]:
+    """The jobs the engine itself needs: the one registration point."""
+    from loyalty_plugin.jobs import emails, expiry, reminders, spending, webhooks
+
+    day = 86_400
+    return [
+        Job(
+            name="expire-points",
+            run=expiry.expire_points,
+            every_seconds=3600,
+            offset_seconds=300,
+            description="expire lots past their date, then accounts idle too long",
+        ),
+        Job(
+            name="expiry-reminders",
+            run=reminders.send_expiry_reminders,
+            every_seconds=3600,
+            offset_seconds=900,
+            description="queue reminders before points (and coupons) expire",
+        ),
+        Job(
+            name="birthday-greetings",
+            run=reminders.send_birthday_greetings,
+            every_seconds=day,
+            offset_seconds=7 * 3600,
+            description="queue birthday e-mails for today's birthdays",
+        ),
+        Job(
+            name="send-emails",
+            run=emails.send_emails,
+            every_seconds=30,
+            description="send queued e-mails over SMTP, with retries",
+        ),
+        Job(
+            name="retry-host-events",
+            run=_with_app(webhooks.retry_host_events),
+            every_seconds=15,
+            description="retry host events that failed, recheck waiting ones",
+        ),
+        Job(
+            name="deliver-webhooks",
+            run=_with_app(webhooks.deliver_outbox),
+            every_seconds=5,
+            description="post due outgoing webhooks to the hosts",
+        ),
+        Job(
+            name="release-stale-holds",
+            run=spending.release_stale_holds,
+            every_seconds=300,
+            description="release point holds nobody captured in time",
+        ),
+        Job(
+            name="expire-coupons",
+            run=spending.expire_coupons,
+            every_seconds=3600,
+            offset_seconds=600,
+            description="mark coupons past their date expired (refunding points if set)",
+        ),
+        Job(
+            name="purge-idempotency-keys",
+            run=spending.purge_idempotency_keys,
+            every_seconds=day,
+            offset_seconds=3 * 3600,
+            description="forget API idempotency keys past their retention",
+        ),
+    ]
+
+
+def all_jobs(app: Flask) -> dict[str, Job]:
+    """Built-in jobs, then those plugins register, with the configured schedules applied."""
+    jobs = builtin_jobs()
+    pm = app.extensions["loyalty"].plugin_manager
+    if pm is not None:
+        for registered in pm.hook.register_jobs():
+            jobs.extend(registered or ())
+    by_name: dict[str, Job] = {}
+    for job in jobs:
+        if job.name in by_name:
+            raise ValueError(f"two jobs are named {job.name!r}")
+        by_name[job.name] = job
+    overrides = parse_schedule_overrides(app.config.get("LOYALTY_JOB_SCHEDULE"))
+    for name, schedule in overrides.items():
+        if name not in by_name:
+            raise ValueError(f"LOYALTY_JOB_SCHEDULE names an unknown job {name!r}")
+        if schedule is None:
+            by_name[name] = replace(by_name[name], enabled=False)
+        else:
+            every, offset = schedule
+            by_name[name] = replace(by_name[name], every_seconds=every, offset_seconds=offset)
+    return by_name
+
+
+def _with_app(function: Callable[[Flask], Any]) -> Callable[[JobContext], Any]:
+    """Adapt a job written as ``function(app)`` (it opens its own context and session)."""
+
+    def run(ctx: JobContext) -> Any:
+        return function(ctx.app)
+
+    run.__name__ = run.__qualname__ = function.__name__
+    run.__doc__ = function.__doc__
+    return run
+
+
+__all__ = ["Job", "JobContext", "all_jobs", "builtin_jobs"]

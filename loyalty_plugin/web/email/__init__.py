@@ -1,0 +1,1 @@
+"""The e-mail surface: the unsubscribe link every marketing e-mail carries."""
