@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from loyalty_plugin.hookspecs import hookimpl
+
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from loyalty_plugin.app import LoyaltyPlugin, create_app
 
-__all__ = ["LoyaltyPlugin", "__version__", "create_app"]
+__all__ = ["LoyaltyPlugin", "__version__", "create_app", "hookimpl"]
 
 
 def __getattr__(name: str) -> Any:

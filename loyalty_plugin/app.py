@@ -23,14 +23,18 @@ class LoyaltyPlugin:
         """Mount the loyalty plugin on ``app`` under ``url_prefix`` (default ``/loyalty``)."""
         for key, value in load_config(app.instance_path, environ={}).items():
             app.config.setdefault(key, value)
-        state = LoyaltyState(db=_bind_database(app))
+        state = LoyaltyState(db=_bind_database(app), plugin_manager=_plugin_manager(app))
         app.extensions["loyalty"] = state
+        app.before_request(_bind_request_session)
         prefix = url_prefix if url_prefix is not None else app.config["LOYALTY_URL_PREFIX"]
         for blueprint in _blueprints():
             app.register_blueprint(blueprint, url_prefix=prefix + (blueprint.url_prefix or ""))
+        from loyalty_plugin.web.api.blueprint import init_api
+
+        init_api(app, url_prefix=prefix)
         from loyalty_plugin.web.errors import register_error_handlers
 
-        register_error_handlers(app)
+        register_error_handlers(app, prefix)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -57,7 +61,28 @@ def _bind_database(app: Flask) -> Any:
     return db
 
 
-def _blueprints() -> list[Blueprint]:
-    from loyalty_plugin.web.health import blueprint as health
+def _plugin_manager(app: Flask) -> Any:
+    from loyalty_plugin.config import bool_setting, list_setting
+    from loyalty_plugin.plugins import make_plugin_manager
 
-    return [health]
+    return make_plugin_manager(
+        modules=list_setting(app.config, "LOYALTY_PLUGINS"),
+        entry_points=bool_setting(app.config, "LOYALTY_PLUGIN_ENTRY_POINTS"),
+        trace=bool_setting(app.config, "LOYALTY_TRACE_HOOKS"),
+    )
+
+
+def _bind_request_session() -> None:
+    """Every request's session sends domain events to the outboxes and, after commit, hooks."""
+    from loyalty_plugin.extensions import get_session, loyalty_state
+    from loyalty_plugin.plugins import bind_session
+
+    bind_session(get_session(), loyalty_state().plugin_manager)
+
+
+def _blueprints() -> list[Blueprint]:
+    from loyalty_plugin.web.email.blueprint import blueprint as email
+    from loyalty_plugin.web.health import blueprint as health
+    from loyalty_plugin.web.webhooks.blueprint import blueprint as webhooks
+
+    return [health, webhooks, email]

@@ -31,6 +31,54 @@ DEFAULTS: dict[str, Any] = {
     "LOYALTY_URL_PREFIX": "/loyalty",
     # Log every plugin hook call (pluggy's tracing) at DEBUG level.
     "LOYALTY_TRACE_HOOKS": False,
+    # Extra plugin modules to load, as a list or a comma-separated string of module names.
+    "LOYALTY_PLUGINS": [],
+    # Load plugins that installed packages declare in the `loyalty_plugin` entry-point group.
+    "LOYALTY_PLUGIN_ENTRY_POINTS": True,
+    # Largest webhook body accepted, in bytes; a larger one is answered 413 and not stored.
+    "LOYALTY_WEBHOOK_MAX_BYTES": 1_048_576,
+    # Failed processing attempts after which a host event is dead-lettered.
+    "LOYALTY_WEBHOOK_MAX_ATTEMPTS": 10,
+    # Seconds before the first retry of a failed host event or outgoing webhook (doubles).
+    "LOYALTY_RETRY_BASE_SECONDS": 30,
+    # Failed tries after which an outgoing webhook is dead-lettered.
+    "LOYALTY_OUTBOX_MAX_ATTEMPTS": 12,
+    # Seconds to wait for the host's answer to an outgoing webhook.
+    "LOYALTY_OUTBOX_TIMEOUT_SECONDS": 10,
+    # Scheduled jobs: `embedded` runs the scheduler inside each web process (every run is
+    # claimed in the database, so several are safe); `off` when `loyalty scheduler` runs it.
+    "LOYALTY_SCHEDULER": "embedded",
+    # Per-job schedule overrides: {"expire-points": "1h", "send-emails": "off"} or, from the
+    # environment, "expire-points=1h,send-emails=off" (30s, 15m, 1h, 1d@02:00, off).
+    "LOYALTY_JOB_SCHEDULE": {},
+    # Seconds a job run holds its lease without renewing it; a crashed run frees it after this.
+    "LOYALTY_JOB_LEASE_SECONDS": 600,
+    # Days of job run history kept for `loyalty jobs list` and the admin pages.
+    "LOYALTY_JOB_HISTORY_DAYS": 30,
+    # Due lots per expiry batch; each batch is one transaction over the accounts owning them.
+    "LOYALTY_EXPIRY_BATCH_SIZE": 2000,
+    # Public base URL of the service, for links in e-mails (portal, unsubscribe).
+    "LOYALTY_PUBLIC_URL": None,
+    # SMTP server for e-mail; unset: e-mails are queued but not sent.
+    "LOYALTY_SMTP_HOST": None,
+    # SMTP port (587 for STARTTLS, 465 for SSL, 25 for plain).
+    "LOYALTY_SMTP_PORT": 587,
+    # SMTP login; no login when unset.
+    "LOYALTY_SMTP_USERNAME": None,
+    # SMTP password.
+    "LOYALTY_SMTP_PASSWORD": None,
+    # SMTP transport security: `starttls`, `ssl` (implicit TLS) or `none`.
+    "LOYALTY_SMTP_TLS": "starttls",
+    # Seconds to wait for the SMTP server.
+    "LOYALTY_SMTP_TIMEOUT_SECONDS": 30,
+    # Sender address of every e-mail (the display name is the merchant's name).
+    "LOYALTY_MAIL_FROM": "loyalty@localhost",
+    # Failed tries after which a queued e-mail is given up.
+    "LOYALTY_EMAIL_MAX_ATTEMPTS": 8,
+    # Seconds before the first retry of an e-mail (doubles each time, at most 6 hours).
+    "LOYALTY_EMAIL_RETRY_SECONDS": 60,
+    # Days an API Idempotency-Key and its stored answer are kept (at least 7).
+    "LOYALTY_IDEMPOTENCY_RETENTION_DAYS": 7,
 }
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
@@ -68,3 +116,24 @@ def stored_secret_key(instance_path: str) -> str:
         with os.fdopen(descriptor, "w") as handle:
             handle.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def int_setting(config: dict[str, Any], key: str) -> int:
+    """An integer setting (environment variables arrive as strings)."""
+    return int(config[key])
+
+
+def bool_setting(config: dict[str, Any], key: str) -> bool:
+    """A yes/no setting: ``true``/``false``, ``1``/``0``, ``yes``/``no`` or a bool."""
+    value = config[key]
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def list_setting(config: dict[str, Any], key: str) -> list[str]:
+    """A list setting: a JSON list, or a comma-separated string."""
+    value = config[key] or []
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return [str(item) for item in value]

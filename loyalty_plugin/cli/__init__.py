@@ -7,21 +7,51 @@ from typing import Any
 
 import click
 from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
 from loyalty_plugin import create_app
 from loyalty_plugin.cli.accounts import accounts
 from loyalty_plugin.cli.db import db_group
 from loyalty_plugin.cli.demo import demo
+from loyalty_plugin.cli.emails import emails
+from loyalty_plugin.cli.events import events
+from loyalty_plugin.cli.expiry import expiry
+from loyalty_plugin.cli.jobs import jobs, scheduler
+from loyalty_plugin.cli.keys import keys
 from loyalty_plugin.cli.ledger import ledger
 from loyalty_plugin.cli.merchants import merchants
+from loyalty_plugin.cli.outbox import outbox
+from loyalty_plugin.cli.plugins import plugins
+from loyalty_plugin.cli.programs import programs, rates
+from loyalty_plugin.cli.secrets import endpoints, secrets
+from loyalty_plugin.cli.send_event import send_event
 
 
 def _create_app() -> Any:
     return create_app()
 
 
+class LoyaltyGroup(FlaskGroup):
+    """Flask's command group, without its ``--app``/``--env-file``/``--debug`` options and
+    with database failures reported in one line instead of a traceback."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.params = [p for p in self.params if p.name not in {"app", "env_file", "debug"}]
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SQLAlchemyError as error:
+            cause = str(getattr(error, "orig", None) or error).splitlines()[0]
+            raise click.ClickException(
+                f"database error: {cause}\n"
+                "Is the database reachable and migrated? Run `loyalty db upgrade`."
+            ) from None
+
+
 @click.group(
-    cls=FlaskGroup,
+    cls=LoyaltyGroup,
     create_app=_create_app,
     add_default_commands=False,
     add_version_option=False,
@@ -42,6 +72,9 @@ def serve(host: str, port: int, threads: int) -> None:
     from flask import current_app
     from waitress import serve as waitress_serve
 
+    from loyalty_plugin.jobs.scheduler import start_embedded
+
+    start_embedded(current_app._get_current_object())
     prefix = current_app.config["LOYALTY_URL_PREFIX"]
     click.echo(f"loyalty_plugin listening on http://{host}:{port}{prefix}/health")
     waitress_serve(current_app._get_current_object(), host=host, port=port, threads=threads)
@@ -53,4 +86,15 @@ def echo_json(data: Any) -> None:
 
 
 for command in (db_group, demo, ledger, merchants, accounts):
+    main.add_command(command)
+
+for command in (events, outbox, plugins, secrets, endpoints, send_event):
+    main.add_command(command)
+
+for command in (scheduler, jobs, emails, expiry):
+    main.add_command(command)
+
+main.add_command(keys)
+
+for command in (programs, rates):
     main.add_command(command)

@@ -1,8 +1,80 @@
 """SQLAlchemy models, one aggregate per module; importing this registers them all."""
 
+from loyalty_plugin.models.adjustment import Adjustment, AdjustmentStatus
+from loyalty_plugin.models.api_key import ApiKey, ApiKeyMerchant, ApiScope
 from loyalty_plugin.models.base import Base
+from loyalty_plugin.models.coupon import Coupon, CouponCampaign, Reward
 from loyalty_plugin.models.customer import Customer
+from loyalty_plugin.models.email import EmailAttempt, EmailMessage, EmailStatus, EmailTemplate
+from loyalty_plugin.models.expiry_policy import ExpiryReminder, ExpirySettings
+from loyalty_plugin.models.idempotency import IdempotencyRecord, IdempotencyStatus
+from loyalty_plugin.models.invoice import Invoice, InvoiceStatus
+from loyalty_plugin.models.job_run import JobLease, JobRun, RunStatus
 from loyalty_plugin.models.ledger import Account, Allocation, LedgerEntry, Lot
 from loyalty_plugin.models.merchant import Merchant
+from loyalty_plugin.models.notification_settings import NotificationSettings
+from loyalty_plugin.models.outbox import (
+    OutboxAttempt,
+    OutboxMessage,
+    OutboxStatus,
+    WebhookEndpoint,
+)
+from loyalty_plugin.models.program import (
+    ExchangeRate,
+    InvoiceEarning,
+    Program,
+    ProgramVersion,
+    RuleClaim,
+)
+from loyalty_plugin.models.redemption import Redemption, RedemptionStatus
+from loyalty_plugin.models.settings import MerchantSettings
+from loyalty_plugin.models.webhook_event import EventKey, InboxStatus, WebhookEvent
+from loyalty_plugin.models.webhook_secret import WebhookSecret
 
-__all__ = ["Account", "Allocation", "Base", "Customer", "LedgerEntry", "Lot", "Merchant"]
+__all__ = [
+    "Account",
+    "Adjustment",
+    "AdjustmentStatus",
+    "Allocation",
+    "ApiKey",
+    "ApiKeyMerchant",
+    "ApiScope",
+    "Base",
+    "Coupon",
+    "CouponCampaign",
+    "Customer",
+    "EmailAttempt",
+    "EmailMessage",
+    "EmailStatus",
+    "EmailTemplate",
+    "EventKey",
+    "ExchangeRate",
+    "ExpiryReminder",
+    "ExpirySettings",
+    "IdempotencyRecord",
+    "IdempotencyStatus",
+    "InboxStatus",
+    "Invoice",
+    "InvoiceEarning",
+    "InvoiceStatus",
+    "JobLease",
+    "JobRun",
+    "LedgerEntry",
+    "Lot",
+    "Merchant",
+    "MerchantSettings",
+    "NotificationSettings",
+    "OutboxAttempt",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Program",
+    "ProgramVersion",
+    "Redemption",
+    "RedemptionStatus",
+    "Reward",
+    "RuleClaim",
+    "RunStatus",
+    "WebhookEndpoint",
+    "WebhookEvent",
+    "WebhookSecret",
+]

@@ -2,10 +2,12 @@
 
 Invariants (checked by ``loyalty ledger verify``):
 
-* ``account.balance`` = sum of the account's ``entry.points`` = sum of its ``lot.remaining``;
+* ``account.balance`` = sum of the account's ``entry.points`` = sum of its ``lot.remaining``
+  minus its ``debt`` (points owed, recorded per entry as ``details["debt_change"]``);
 * ``0 <= lot.remaining <= lot.points`` and ``lot.remaining`` = ``lot.points`` + the sum of
   the allocations on the lot;
-* an entry that did not create a lot moved exactly its points through allocations.
+* an entry that did not create a lot moved exactly its points through allocations, less
+  the debt it took on (or plus the debt it repaid).
 """
 
 from __future__ import annotations
@@ -45,10 +47,13 @@ class Account(Base):
     lifetime_earned: Mapped[int] = mapped_column(BigInteger, default=0)
     lifetime_redeemed: Mapped[int] = mapped_column(BigInteger, default=0)
     lifetime_expired: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Points owed after a reversal found them spent (``negative_balance`` policy); repaid
+    #: first by the next points earned or given back. The balance already counts them.
+    debt: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    customer = relationship("Customer", lazy="joined")
+    customer = relationship("Customer")
 
 
 class LedgerEntry(Base):
@@ -101,6 +106,7 @@ class Lot(Base):
     __tablename__ = "lots"
     __table_args__ = (
         CheckConstraint("remaining >= 0 AND remaining <= points", name="remaining_in_range"),
+        UniqueConstraint("merchant_id", "entry_id"),
         Index("ix_lots_account_spending", "account_id", "expires_at", "earned_at"),
         Index("ix_lots_expiry", "expires_at"),
     )
@@ -108,7 +114,7 @@ class Lot(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
-    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"))
     points: Mapped[int] = mapped_column(BigInteger)
     remaining: Mapped[int] = mapped_column(BigInteger)
     earned_at: Mapped[datetime]

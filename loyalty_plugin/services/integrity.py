@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, literal, or_, select, update
+from sqlalchemy import Row, Select, func, literal, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from loyalty_plugin.models import Account, Allocation, LedgerEntry, Lot
@@ -55,15 +56,15 @@ def _balance_vs_lots(session: Session) -> Iterator[Violation]:
     )
     total = func.coalesce(sums.c.total, 0)
     rows = session.execute(
-        select(Account.id, Account.balance, total)
+        select(Account.id, Account.balance, total, Account.debt)
         .outerjoin(sums, sums.c.account_id == Account.id)
-        .where(Account.balance != total)
+        .where(Account.balance != total - Account.debt)
     )
-    for account_id, balance, lots in rows:
+    for account_id, balance, lots, debt in rows:
         yield Violation(
             "balance = sum of lot remainders",
             f"account {account_id}",
-            f"balance {balance}, lots hold {lots}",
+            f"balance {balance}, lots hold {lots}, debt {debt}",
         )
 
 
@@ -101,7 +102,8 @@ def _lots_vs_allocations(session: Session) -> Iterator[Violation]:
         )
 
 
-def _entries_vs_allocations(session: Session) -> Iterator[Violation]:
+def _unmoved_entries(session: Session) -> list[Row]:
+    """Entries whose points are not all moved through lots: only debt may explain the rest."""
     sums = (
         select(Allocation.entry_id, func.sum(Allocation.points).label("moved"))
         .group_by(Allocation.entry_id)
@@ -109,18 +111,55 @@ def _entries_vs_allocations(session: Session) -> Iterator[Violation]:
     )
     moved = func.coalesce(sums.c.moved, 0)
     created = func.coalesce(Lot.points, 0)
-    rows = session.execute(
-        select(LedgerEntry.id, LedgerEntry.points, moved, created)
-        .outerjoin(sums, sums.c.entry_id == LedgerEntry.id)
-        .outerjoin(Lot, Lot.entry_id == LedgerEntry.id)
-        .where(LedgerEntry.points != moved + created)
-    )
-    for entry_id, points, by_allocations, by_lot in rows:
-        yield Violation(
-            "entry points = allocations + lot created",
-            f"entry {entry_id}",
-            f"entry {points}, allocations {by_allocations}, new lot {by_lot}",
+    return list(
+        session.execute(
+            select(
+                LedgerEntry.id,
+                LedgerEntry.account_id,
+                LedgerEntry.points,
+                moved,
+                created,
+                LedgerEntry.details,
+            )
+            .outerjoin(sums, sums.c.entry_id == LedgerEntry.id)
+            .outerjoin(
+                Lot, (Lot.merchant_id == LedgerEntry.merchant_id) & (Lot.entry_id == LedgerEntry.id)
+            )
+            .where(LedgerEntry.points != moved + created)
         )
+    )
+
+
+def _debt_change(details: object) -> int:
+    change = details.get("debt_change", 0) if isinstance(details, dict) else 0
+    return change if isinstance(change, int) and not isinstance(change, bool) else 0
+
+
+def _entries_vs_allocations(session: Session) -> Iterator[Violation]:
+    for entry_id, _account, points, by_allocations, by_lot, details in _unmoved_entries(session):
+        owed = _debt_change(details)
+        if points != by_allocations + by_lot - owed:
+            yield Violation(
+                "entry points = allocations + lot created",
+                f"entry {entry_id}",
+                f"entry {points}, allocations {by_allocations}, new lot {by_lot}, debt {owed}",
+            )
+
+
+def _debt_vs_entries(session: Session) -> Iterator[Violation]:
+    owed: dict[int, int] = defaultdict(int)
+    for _entry, account_id, *_numbers, details in _unmoved_entries(session):
+        owed[account_id] += _debt_change(details)
+    in_debt = session.execute(select(Account.id, Account.debt).where(Account.debt != 0))
+    debts = {account_id: debt for account_id, debt in in_debt}
+    for account_id in sorted(owed.keys() | debts.keys()):
+        debt, recorded = debts.get(account_id, 0), owed.get(account_id, 0)
+        if debt != recorded or debt < 0:
+            yield Violation(
+                "0 <= debt = sum of entries' debt changes",
+                f"account {account_id}",
+                f"debt {debt}, entries record {recorded}",
+            )
 
 
 def _last_balance_after(session: Session) -> Iterator[Violation]:
@@ -151,6 +190,7 @@ CHECKS: tuple[Callable[[Session], Iterator[Violation]], ...] = (
     _lots_in_range,
     _lots_vs_allocations,
     _entries_vs_allocations,
+    _debt_vs_entries,
     _last_balance_after,
 )
 

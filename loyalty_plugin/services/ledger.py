@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain import ledger as rules
@@ -24,11 +25,19 @@ from loyalty_plugin.domain.errors import (
     NotFound,
     ValidationError,
 )
+from loyalty_plugin.domain.events import (
+    DomainEvent,
+    PointsEarned,
+    PointsExpired,
+    PointsRedeemed,
+    PointsReversed,
+)
 from loyalty_plugin.domain.ledger import Allocation as Move
 from loyalty_plugin.domain.ledger import EntryKind, LotView
 from loyalty_plugin.domain.money import check_currency, check_money
 from loyalty_plugin.domain.points import check_points
 from loyalty_plugin.models import Account, Allocation, LedgerEntry, Lot
+from loyalty_plugin.services.events import publish
 
 SYSTEM = "system"
 
@@ -72,6 +81,8 @@ def earn(
     """Credit ``points`` as a new lot; pending until ``available_from`` if given."""
     check_points(points)
     _check_clock(now)
+    if kind not in (EntryKind.EARN, EntryKind.ADJUST):
+        raise ValidationError(f"cannot credit points as {kind}", field="kind")
     if expires_at is not None and expires_at <= now:
         raise ValidationError("expiry must be after the earn date", field="expires_at")
     if available_from is not None and expires_at is not None and available_from >= expires_at:
@@ -90,6 +101,7 @@ def earn(
     account = lock_account(session, account_id)
     if replay := _replay(session, account.merchant_id, idempotency_key, request):
         return replay
+    repaid = min(account.debt, points)
     entry = _append(
         session,
         account,
@@ -100,12 +112,19 @@ def earn(
         money=money,
         reference=reference,
         reason=reason,
-        details=details,
+        details=_with_debt_change(details, -repaid),
         idempotency_key=idempotency_key,
         request_hash=request,
     )
-    _open_lot(session, entry, now=now, expires_at=expires_at, available_from=available_from)
+    lot = _open_lot(session, entry, now=now, expires_at=expires_at, available_from=available_from)
+    if repaid:
+        # Points owed from an earlier reversal are paid first, out of the new lot.
+        session.flush()
+        _apply_moves(session, entry, [Move(lot.id, -repaid)])
+        account.debt -= repaid
     account.lifetime_earned += points if kind == EntryKind.EARN else 0
+    if kind == EntryKind.EARN:
+        _notify(session, account, entry, PointsEarned, reason=reason)
     return entry
 
 
@@ -143,7 +162,7 @@ def spend(
     account = lock_account(session, account_id)
     if replay := _replay(session, account.merchant_id, idempotency_key, request):
         return replay
-    moves = rules.allocate_fifo(_spendable_lots(session, account.id, now), points)
+    moves = _take_fifo(session, account.id, now, points)
     entry = _append(
         session,
         account,
@@ -160,6 +179,8 @@ def spend(
         moves=moves,
     )
     account.lifetime_redeemed += points if kind == EntryKind.REDEEM else 0
+    if kind == EntryKind.REDEEM:
+        _notify(session, account, entry, PointsRedeemed, points=points)
     return entry
 
 
@@ -196,7 +217,7 @@ def adjust(
     account = lock_account(session, account_id)
     if replay := _replay(session, account.merchant_id, idempotency_key, request):
         return replay
-    moves = rules.allocate_fifo(_spendable_lots(session, account.id, now), -points)
+    moves = _take_fifo(session, account.id, now, -points)
     return _append(
         session,
         account,
@@ -223,13 +244,18 @@ def reverse(
     reference: Reference | None = None,
     idempotency_key: str | None = None,
     take_shortfall_from_other_lots: bool = False,
+    shortfall_as_debt: bool = False,
+    details: dict[str, Any] | None = None,
 ) -> LedgerEntry:
     """Undo ``points`` (default: all not yet undone) of an earlier entry.
 
     A credit is taken back out of the lot it created; if the customer already spent some of
-    it, only what is left is reversed, unless ``take_shortfall_from_other_lots``. A debit is
-    given back to the very lots it consumed, latest-expiring first; points returned to a lot
-    that has expired in the meantime expire again in a second entry.
+    it, only what is left is reversed, unless ``take_shortfall_from_other_lots``. With
+    ``shortfall_as_debt`` the whole amount is reversed: what the lot and the customer's
+    other lots (pending ones included) cannot give becomes ``account.debt``, and the
+    balance goes negative by it until later points repay it. A debit is given back to the
+    very lots it consumed, latest-expiring first (repaying any debt first); points returned
+    to a lot that has expired in the meantime expire again in a second entry.
     """
     _check_clock(now)
     original = session.get(LedgerEntry, entry_id)
@@ -237,6 +263,12 @@ def reverse(
         raise NotFound(f"ledger entry {entry_id} does not exist", field="entry_id")
     if original.kind == EntryKind.REVERSE or original.reverses_entry_id is not None:
         raise InvalidOperation("a reversal cannot itself be reversed", field="entry_id")
+    if original.kind == EntryKind.EXPIRE:
+        # The lots are still past their date, so the points would only expire again.
+        raise InvalidOperation(
+            "expired points cannot be reversed; give them back with an adjustment",
+            field="entry_id",
+        )
     request = rules.fingerprint(
         op="reverse", entry=entry_id, points=points, reason=reason, reference=_ref_key(reference)
     )
@@ -250,10 +282,20 @@ def reverse(
             f"only {left} points of entry {entry_id} can still be reversed", field="points"
         )
     if original.points > 0:
-        moves = _take_back_credit(session, original, wanted, now, take_shortfall_from_other_lots)
-        signed = sum(m.points for m in moves)
+        moves = _take_back_credit(
+            session,
+            original,
+            wanted,
+            now,
+            take_shortfall_from_other_lots or shortfall_as_debt,
+            as_debt=shortfall_as_debt,
+        )
+        debt_change = wanted + sum(m.points for m in moves) if shortfall_as_debt else 0
+        signed = sum(m.points for m in moves) - debt_change
     else:
         moves = rules.allocate_restore(_net_taken(session, original), wanted)
+        moves, repaid = _repay_from(moves, account.debt)
+        debt_change = -repaid
         signed = wanted
     kind = EntryKind.RELEASE if original.kind == EntryKind.HOLD else EntryKind.REVERSE
     entry = _append(
@@ -265,12 +307,16 @@ def reverse(
         actor=actor,
         reference=reference or _entry_reference(original),
         reason=reason,
+        details=_with_debt_change(details, debt_change),
         idempotency_key=idempotency_key,
         request_hash=request,
         moves=moves,
         reverses=original,
     )
+    account.debt += debt_change
     _adjust_lifetime(account, original.kind, -signed)
+    if kind == EntryKind.REVERSE:
+        _notify(session, account, entry, PointsReversed, reverses_entry_id=original.id)
     if original.points < 0:
         expire_due_lots(session, account_id=account.id, now=now, actor=actor)
     return entry
@@ -301,6 +347,7 @@ def expire_due_lots(
         moves=moves,
     )
     account.lifetime_expired -= entry.points
+    _notify(session, account, entry, PointsExpired, points=-entry.points)
     return entry
 
 
@@ -319,7 +366,11 @@ def lock_account(session: Session, account_id: int) -> Account:
 
 def spendable_points(session: Session, account_id: int, now: datetime) -> int:
     """Points the account could spend at ``now``: not pending, not past expiry."""
-    return sum(lot.remaining for lot in _spendable_lots(session, account_id, now))
+    # Summed by the database: an account may have thousands of open lots.
+    total = session.scalar(
+        select(func.coalesce(func.sum(Lot.remaining), 0)).where(*_spendable(account_id, now))
+    )
+    return int(total or 0)
 
 
 def pending_points(session: Session, account_id: int, now: datetime) -> int:
@@ -333,6 +384,33 @@ def pending_points(session: Session, account_id: int, now: datetime) -> int:
 
 
 # -- internals -------------------------------------------------------------------------
+
+
+def _notify(
+    session: Session,
+    account: Account,
+    entry: LedgerEntry,
+    event_type: type[DomainEvent],
+    **fields: Any,
+) -> None:
+    """Publish what ``entry`` did (outbox now, hooks after commit); a replay publishes nothing."""
+    values: dict[str, Any] = {
+        "merchant_id": account.merchant_id,
+        "occurred_at": entry.created_at,
+        "customer_id": account.customer.host_customer_id,
+        "entry_id": entry.id,
+        "points": entry.points,
+        "balance": account.balance,
+        "reference": _reference_text(entry),
+    } | fields
+    names = {f.name for f in dataclass_fields(event_type)}
+    publish(session, event_type(**{k: v for k, v in values.items() if k in names}))
+
+
+def _reference_text(entry: LedgerEntry) -> str | None:
+    if entry.reference_type is None:
+        return None
+    return f"{entry.reference_type}:{entry.reference_id}"
 
 
 def _check_clock(now: datetime) -> None:
@@ -376,13 +454,43 @@ def _replay(
     return existing
 
 
+def _spendable(account_id: int, now: datetime) -> tuple[Any, ...]:
+    """The conditions of a lot the account can spend from at ``now``."""
+    return (
+        Lot.account_id == account_id,
+        Lot.remaining > 0,
+        Lot.available_from <= now,
+        (Lot.expires_at.is_(None)) | (Lot.expires_at > now),
+    )
+
+
+#: Lots read first for a spend; most spends are covered by the soonest-expiring few.
+_FIRST_LOTS = 64
+
+
+def _take_fifo(session: Session, account_id: int, now: datetime, points: int) -> list[Move]:
+    """Allocate ``points`` in spending order, reading only as many lots as it needs.
+
+    The database sorts the spendable lots in :func:`rules.spending_order`; a first page
+    usually covers the spend, so an account with thousands of lots is not read whole.
+    """
+    query = (
+        select(Lot.id, Lot.remaining, Lot.earned_at, Lot.expires_at)
+        .where(*_spendable(account_id, now))
+        .order_by(
+            case((Lot.expires_at.is_(None), 1), else_=0), Lot.expires_at, Lot.earned_at, Lot.id
+        )
+    )
+    lots = [LotView(*row) for row in session.execute(query.limit(_FIRST_LOTS))]
+    if len(lots) == _FIRST_LOTS and sum(lot.remaining for lot in lots) < points:
+        lots = [LotView(*row) for row in session.execute(query)]
+    return rules.allocate_fifo(lots, points)
+
+
 def _spendable_lots(session: Session, account_id: int, now: datetime) -> list[LotView]:
     rows = session.execute(
         select(Lot.id, Lot.remaining, Lot.earned_at, Lot.expires_at).where(
-            Lot.account_id == account_id,
-            Lot.remaining > 0,
-            Lot.available_from <= now,
-            (Lot.expires_at.is_(None)) | (Lot.expires_at > now),
+            *_spendable(account_id, now)
         )
     )
     return [LotView(*row) for row in rows]
@@ -502,23 +610,64 @@ def _net_taken(session: Session, original: LedgerEntry) -> list[Move]:
 
 
 def _take_back_credit(
-    session: Session, original: LedgerEntry, wanted: int, now: datetime, from_others: bool
+    session: Session,
+    original: LedgerEntry,
+    wanted: int,
+    now: datetime,
+    from_others: bool,
+    *,
+    as_debt: bool = False,
 ) -> list[Move]:
-    lot = session.scalars(select(Lot).where(Lot.entry_id == original.id)).one()
+    lot = session.scalars(
+        select(Lot).where(Lot.merchant_id == original.merchant_id, Lot.entry_id == original.id)
+    ).one()
     take = min(wanted, lot.remaining)
     moves = [Move(lot.id, -take)] if take else []
     shortfall = wanted - take
     if shortfall and from_others:
-        others = [v for v in _spendable_lots(session, original.account_id, now) if v.id != lot.id]
+        # A debt is only recorded once nothing is left anywhere, pending points included.
+        lots = _open_lots if as_debt else _spendable_lots
+        others = [v for v in lots(session, original.account_id, now) if v.id != lot.id]
         shortfall = min(shortfall, sum(v.remaining for v in others))
         if shortfall:
             moves += rules.allocate_fifo(others, shortfall)
-    if not moves:
+    if not moves and not as_debt:
         raise InvalidOperation(
             "the points of this entry were already spent; nothing is left to reverse",
             field="entry_id",
         )
     return moves
+
+
+def _open_lots(session: Session, account_id: int, now: datetime) -> list[LotView]:
+    """Lots holding points that have not expired, pending ones included."""
+    rows = session.execute(
+        select(Lot.id, Lot.remaining, Lot.earned_at, Lot.expires_at).where(
+            Lot.account_id == account_id,
+            Lot.remaining > 0,
+            (Lot.expires_at.is_(None)) | (Lot.expires_at > now),
+        )
+    )
+    return [LotView(*row) for row in rows]
+
+
+def _repay_from(moves: list[Move], debt: int) -> tuple[list[Move], int]:
+    """Keep up to ``debt`` of the points ``moves`` give back, to repay it; returns the rest."""
+    repaid = min(debt, sum(m.points for m in moves))
+    left, kept = repaid, []
+    for move in reversed(moves):
+        cut = min(left, move.points)
+        left -= cut
+        if move.points - cut:
+            kept.append(Move(move.lot_id, move.points - cut))
+    return list(reversed(kept)), repaid
+
+
+def _with_debt_change(details: dict[str, Any] | None, change: int) -> dict[str, Any] | None:
+    """``details`` noting how the entry changed the account's debt (if it did)."""
+    if not change:
+        return details
+    return {**(details or {}), "debt_change": change}
 
 
 def _adjust_lifetime(account: Account, original_kind: EntryKind, points_back: int) -> None:

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -27,6 +27,9 @@ def after_commit(session: Session, effect: Callable[[], object]) -> None:
     An effect queued inside a savepoint is dropped if that savepoint rolls back, and kept
     (for the outer commit) if it is released.
     """
+    if isinstance(session, scoped_session):
+        # Flask-SQLAlchemy's ``db.session`` is a proxy without the transaction accessors.
+        session = session()
     transaction = session.get_nested_transaction() or session.get_transaction()
     session.info.setdefault(_AFTER_COMMIT, []).append((transaction, effect))
 

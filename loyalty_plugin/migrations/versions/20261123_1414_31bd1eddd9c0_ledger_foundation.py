@@ -110,7 +110,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['entry_id'], ['ledger_entries.id'], name=op.f('fk_lots_entry_id_ledger_entries')),
     sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_lots_merchant_id_merchants')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lots')),
-    sa.UniqueConstraint('entry_id', name=op.f('uq_lots_entry_id'))
+    sa.UniqueConstraint('merchant_id', 'entry_id', name=op.f('uq_lots_merchant_id_entry_id'))
     )
     with op.batch_alter_table('lots', schema=None) as batch_op:
         batch_op.create_index('ix_lots_account_spending', ['account_id', 'expires_at', 'earned_at'], unique=False)
