@@ -16,11 +16,22 @@ from loyalty_plugin.domain.errors import InsufficientPoints
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import Merchant
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services import accounts, ledger
+from loyalty_plugin.services import accounts, api_keys, ledger, programs, secrets
 from loyalty_plugin.services.ledger import Money, Reference
 from loyalty_plugin.services.transaction import run_in_transaction
 
 DEMO_MERCHANT = "demo"
+#: The demo's program: what a new invoice sent by webhook earns.
+DEMO_PROGRAM = {
+    "key": "points",
+    "name": "Points on every purchase",
+    "status": "active",
+    "rules": [
+        {"id": "base", "kind": "per_amount", "points": "1", "per": "10.00"},
+        {"id": "welcome", "kind": "registration", "points": 50},
+        {"id": "bday", "kind": "birthday", "points": 200},
+    ],
+}
 FIRST_NAMES = ["Ana", "Bruno", "Chloé", "Dmitri", "Elif", "Farah", "Goran", "Hana", "Ivo", "Jana"]
 LAST_NAMES = ["Horvat", "Novak", "Martin", "Kovač", "Ivanova", "Yilmaz", "Haddad", "Berg"]
 
@@ -32,26 +43,49 @@ LAST_NAMES = ["Horvat", "Novak", "Martin", "Kovač", "Ivanova", "Yilmaz", "Hadda
 def demo(customers: int, seed: int) -> None:
     """Create the demo merchant with customers, invoices and a points history."""
     session = get_session()
+    credentials: tuple[str, str] | None = None
     if session.get(Merchant, DEMO_MERCHANT) is None:
         rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
-        run_in_transaction(
-            session,
-            lambda s: accounts.create_merchant(
-                s, merchant_id=DEMO_MERCHANT, name="Demo Coffee Roasters", currency="EUR"
-            ),
-        )
+        credentials = run_in_transaction(session, _demo_merchant)
         with click.progressbar(range(1, customers + 1), label="demo customers") as bar:
             for number in bar:
                 run_in_transaction(session, lambda s, n=number: _demo_customer(s, n, rng))
     else:
         click.echo(f"demo merchant {DEMO_MERCHANT!r} already exists; leaving it as it is")
     prefix = current_app.config["LOYALTY_URL_PREFIX"]
+    if credentials:
+        secret, token = credentials
+        click.echo("\nCredentials for the demo merchant (shown once; make more with")
+        click.echo("`loyalty secrets create` and `loyalty keys create`):")
+        click.echo(f"  webhook signing secret: {secret}")
+        click.echo(f"  API key (write scope):  {token}")
+        click.echo("  try, once `loyalty serve` runs:")
+        click.echo(
+            f'  curl -H "Authorization: Bearer {token}" '
+            f"http://127.0.0.1:8000{prefix}/api/v1/customers/1001"
+        )
     click.echo("\nDemo merchant ready. Look at:")
     click.echo(
         f"  loyalty accounts show --merchant {DEMO_MERCHANT} 1001   # a customer's points log"
     )
     click.echo("  loyalty ledger verify                           # every invariant, checked")
     click.echo(f"  http://127.0.0.1:8000{prefix}/health            # once `loyalty serve` runs")
+
+
+def _demo_merchant(session: Session) -> tuple[str, str]:
+    """The merchant, an active program, a webhook secret and an API key."""
+    now = utcnow()
+    accounts.create_merchant(
+        session, merchant_id=DEMO_MERCHANT, name="Demo Coffee Roasters", currency="EUR"
+    )
+    programs.create_program(
+        session, merchant_id=DEMO_MERCHANT, definition=DEMO_PROGRAM, now=now, actor="demo"
+    )
+    secret = secrets.create_secret(session, merchant_id=DEMO_MERCHANT, now=now, label="demo")
+    _key, token = api_keys.create_api_key(
+        session, merchant_id=DEMO_MERCHANT, scope="write", name="demo", now=now
+    )
+    return secret.secret, token
 
 
 def _demo_customer(session: Session, number: int, rng: random.Random) -> None:
