@@ -17,7 +17,7 @@ from tests.webhooks.conftest import SECRET, customer, event, invoice, ledger_poi
 
 HOOKS = Path(__file__).resolve().parents[2] / "hooks"
 VECTORS = json.loads(
-    (Path(__file__).resolve().parents[3] / "shared/vectors/standard-webhooks.json").read_text()
+    (Path(__file__).resolve().parents[1] / "data" / "standard-webhooks.json").read_text()
 )
 
 
