@@ -10,6 +10,8 @@ from loyalty_plugin.domain.errors import ValidationError
 
 #: Digits kept after the point for every stored amount (enough for rates and shares).
 STORED_SCALE = 4
+#: Amounts must stay below this (16 digits before the point, as NUMERIC(20, 4) allows).
+MAX_AMOUNT = Decimal(10) ** 16
 
 
 def parse_money(value: object, *, field: str = "amount") -> Decimal:
@@ -29,6 +31,15 @@ def parse_money(value: object, *, field: str = "amount") -> Decimal:
         raise ValidationError("money must be a decimal string or an integer", field=field)
     if not amount.is_finite():
         raise ValidationError("money must be a finite number", field=field)
+    return check_storable(amount, field=field)
+
+
+def check_storable(amount: Decimal, *, field: str = "amount") -> Decimal:
+    """Refuse amounts the database cannot hold exactly: NUMERIC(20, 4)."""
+    if abs(amount) >= MAX_AMOUNT:
+        raise ValidationError(f"must be less than {MAX_AMOUNT:,} in size", field=field)
+    if amount != amount.quantize(Decimal(1).scaleb(-STORED_SCALE)):
+        raise ValidationError(f"must have at most {STORED_SCALE} decimal places", field=field)
     return amount
 
 

@@ -96,7 +96,13 @@ def send_emails(ctx: JobContext) -> dict[str, int]:
         while ids := run_in_transaction(
             ctx.session, lambda s: outbox.claim_due(s, now=ctx.now, limit=BATCH, hold=hold)
         ):
+            claimed = time.monotonic()
             for email_id in ids:
+                if time.monotonic() - claimed > hold.total_seconds() / 2:
+                    # A slow server: stop well inside the claim, so no other worker can take
+                    # (and send again) a message this run is still sending. The rest of the
+                    # batch stays claimed and goes out after the claim runs out.
+                    return counts
                 counts[_deliver(ctx, email_id, sender, settings)] += 1
             ctx.progress(sum(counts.values()))
     finally:

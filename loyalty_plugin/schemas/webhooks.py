@@ -351,6 +351,8 @@ def load_event(document: Any) -> tuple[dict[str, Any], Any]:
     """
     if not isinstance(document, dict):
         raise InvalidEvent({"_body": ["must be a JSON object"]})
+    if (path := nul_path(document)) is not None:
+        raise InvalidEvent({path: ["must not contain NUL characters"]})
     try:
         envelope = EnvelopeSchema().load(document)
     except ValidationError as error:
@@ -360,6 +362,27 @@ def load_event(document: Any) -> tuple[dict[str, Any], Any]:
     except ValidationError as error:
         raise InvalidEvent(flatten(error.messages, prefix="data")) from None
     return envelope, data
+
+
+def nul_path(value: Any, path: str = "") -> str | None:
+    """The path of the first string (or key) holding a NUL character, which no database
+    text column can store; ``None`` when there is none."""
+    if isinstance(value, str):
+        return (path or "_body") if "\x00" in value else None
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        here = f"{path}.{key}" if path else str(key)
+        if "\x00" in str(key):
+            return here
+        if (found := nul_path(item, here)) is not None:
+            return found
+    return None
 
 
 def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:

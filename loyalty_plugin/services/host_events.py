@@ -13,9 +13,10 @@ leave the same ledger.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -143,6 +144,18 @@ def handle_stored(
     handle(session, row=row, envelope=envelope, data=data, hooks=hooks, now=now, recheck=recheck)
 
 
+def natural_key(kind: str, *parts: str) -> str:
+    """An unambiguous key from host ids: ``:`` inside an id cannot fake another key.
+
+    Ids are escaped (``%`` and ``:``); a key too long for its column becomes a SHA-256.
+    """
+    escaped = [str(p).replace("%", "%25").replace(":", "%3A") for p in parts]
+    key = ":".join([kind, *escaped])
+    if len(key) > 200:
+        key = f"{kind}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+    return key
+
+
 def release_waiting(ctx: Context, on: str) -> list[int]:
     """Handle the events that waited for ``on``, oldest first; returns their ids.
 
@@ -170,6 +183,12 @@ def release_waiting(ctx: Context, on: str) -> list[int]:
                 )
         except LoyaltyError as error:
             reject(waiting, error.to_dict(), status_code=422, now=ctx.now)
+        except Exception as error:  # one bad waiting event must not block the others
+            # Its savepoint rolled back; it stays pending and the retry job takes it again.
+            log.warning("waiting host event %s failed: %s", waiting.id, error)
+            waiting.attempts += 1
+            waiting.last_error = f"{type(error).__name__}: {error}"[:2000]
+            waiting.next_attempt_at = ctx.now
     return [row.id for row in rows]
 
 
@@ -200,7 +219,7 @@ def on_customer_saved(ctx: Context, data: CustomerEventData) -> dict[str, Any]:
 def on_birthday(ctx: Context, data: BirthdayData) -> dict[str, Any]:
     """``customer.birthday``: the bonus, at most once per customer and year."""
     customer = _known_customer(ctx, data.customer_id)
-    key = f"birthday:{customer.host_customer_id}:{data.date.year}"
+    key = natural_key("birthday", customer.host_customer_id, str(data.date.year))
     result: dict[str, Any] = {"customer_id": customer.host_customer_id, "year": data.date.year}
     if duplicate := _counted(ctx, key):
         return result | {"already_counted_by": duplicate, "points_earned": 0}
@@ -245,7 +264,7 @@ def on_payment(ctx: Context, data: InvoiceData) -> dict[str, Any]:
     assert data.payment is not None  # noqa: S101 - the schema requires it
     customer = _invoice_customer(ctx, data)
     invoice, facts = _save_invoice(ctx, data.invoice, customer)
-    key = f"payment:{invoice.host_invoice_id}:{data.payment.id}"
+    key = natural_key("payment", invoice.host_invoice_id, data.payment.id)
     result: dict[str, Any] = {"invoice_id": invoice.host_invoice_id, "points_earned": 0}
     if duplicate := _counted(ctx, key):
         result["already_counted_by"] = duplicate
@@ -280,7 +299,7 @@ def on_payment(ctx: Context, data: InvoiceData) -> dict[str, Any]:
 def on_refund(ctx: Context, data: RefundData) -> dict[str, Any]:
     """``invoice.refunded``: add the refund's value once and reverse up to the target."""
     invoice = _known_invoice(ctx, data.invoice_id)
-    key = f"refund:{data.invoice_id}:{data.refund.id}"
+    key = natural_key("refund", data.invoice_id, data.refund.id)
     result: dict[str, Any] = {"invoice_id": data.invoice_id, "points_reversed": 0}
     if duplicate := _counted(ctx, key):
         return result | {"already_counted_by": duplicate}
@@ -413,7 +432,7 @@ def _register(ctx: Context, customer: Customer) -> dict[str, Any]:
     """The first time a customer is seen enrolled: the event and the registration bonus."""
     if not customer.enrolled:
         return {}
-    key = f"registration:{customer.host_customer_id}"
+    key = natural_key("registration", customer.host_customer_id)
     if _counted(ctx, key) is not None:
         return {}
     _count(ctx, key)
@@ -534,7 +553,7 @@ def _earn_on_invoice(
             customer,
             points.total,
             Reference("invoice", invoice.host_invoice_id),
-            f"invoice:{invoice.host_invoice_id}:earn",
+            natural_key("invoice", invoice.host_invoice_id, "earn"),
             "points on a paid invoice",
             money=Money(invoice.merchant_total, ctx.merchant.currency),
             details=points.breakdown(),
@@ -547,13 +566,19 @@ def _earn_on_invoice(
 
 
 def _capture_redemption(ctx: Context, facts: InvoiceFacts) -> dict[str, Any]:
-    """Make final the hold the host applied to the invoice, if it names one.
+    """Make final the hold the host applied to the invoice: the one it names, or else the
+    invoice's own hold (a paid invoice always consumes the points held for it).
 
     A hold that cannot be captured (unknown, released, expired) does not stop the invoice
     from earning: the answer says why, and the host can settle it through the API.
     """
     if facts.redemption_id is None:
-        return {}
+        held = redemption.held_redemption_for_invoice(
+            ctx.session, merchant_id=ctx.merchant.id, invoice_id=facts.id
+        )
+        if held is None:
+            return {}
+        facts = replace(facts, redemption_id=str(held.id))
     if not facts.redemption_id.isdigit():
         return {"redemption": {"id": facts.redemption_id, "error": "not a redemption id"}}
     try:

@@ -129,8 +129,17 @@ def deliver_due(
     """Post the messages that are due; returns how many were delivered, retried, dead."""
     post = post or http_post
     counts = {"delivered": 0, "retry": 0, "dead": 0}
+    started = time.monotonic()
     for message in run_in_transaction(session, lambda s: _claim(s, now, limit)):
-        outcome = _deliver_one(session, message, now=now, settings=settings, post=post)
+        elapsed = time.monotonic() - started
+        if elapsed > LEASE.total_seconds() / 2:
+            # Past half the lease another worker may take the rest; they wait for it instead.
+            break
+        # Signed with the time it is posted, so a slow batch never sends a stale timestamp.
+        signed_at = now + timedelta(seconds=elapsed)
+        outcome = _deliver_one(
+            session, message, now=now, signed_at=signed_at, settings=settings, post=post
+        )
         counts[outcome] += 1
     return counts
 
@@ -192,15 +201,17 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def _has_endpoint(session: Session, merchant_id: str) -> bool:
-    """Whether the merchant wants webhooks, cached for the session's life."""
-    cache = session.info.setdefault(_ENDPOINTS, {})
-    if merchant_id not in cache:
-        cache[merchant_id] = bool(
-            session.scalar(
-                select(WebhookEndpoint.enabled).where(WebhookEndpoint.merchant_id == merchant_id)
-            )
-        )
-    return cache[merchant_id]
+    """Whether the merchant wants webhooks. A yes is cached for the session's life; a no is
+    asked again, so an endpoint set up meanwhile is never missed by a long-lived session."""
+    cache = session.info.setdefault(_ENDPOINTS, set())
+    if merchant_id in cache:
+        return True
+    enabled = session.scalar(
+        select(WebhookEndpoint.enabled).where(WebhookEndpoint.merchant_id == merchant_id)
+    )
+    if enabled:
+        cache.add(merchant_id)
+    return bool(enabled)
 
 
 def _claim(session: Session, now: datetime, limit: int) -> list[_Claimed]:
@@ -218,7 +229,13 @@ def _claim(session: Session, now: datetime, limit: int) -> list[_Claimed]:
 
 
 def _deliver_one(
-    session: Session, message: _Claimed, *, now: datetime, settings: OutboxSettings, post: Poster
+    session: Session,
+    message: _Claimed,
+    *,
+    now: datetime,
+    signed_at: datetime,
+    settings: OutboxSettings,
+    post: Poster,
 ) -> str:
     endpoint, signing = run_in_transaction(
         session,
@@ -236,7 +253,7 @@ def _deliver_one(
     else:
         body = json.dumps(message.payload, separators=(",", ":")).encode()
         headers = signature_headers(
-            signing, msg_id=message.message_id, timestamp=int(now.timestamp()), body=body
+            signing, msg_id=message.message_id, timestamp=int(signed_at.timestamp()), body=body
         )
         headers |= {"content-type": "application/json", "user-agent": "loyalty-plugin"}
         try:

@@ -330,7 +330,8 @@ def _insert(
         status=status,
         source=delivery.source,
         headers=delivery.headers,
-        body=delivery.body.decode("utf-8", errors="replace"),
+        # Kept as text; a NUL byte (never valid JSON) cannot be stored in a text column.
+        body=delivery.body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
         body_sha256=delivery.body_sha256,
         received_at=now,
         attempts=0,
@@ -398,6 +399,7 @@ def _store_outcome(
         else:
             assert settings is not None and failure is not None  # noqa: S101
             _schedule_retry(row, failure, settings, now)
+        s.flush()  # the answer names the stored row's id
         return _answer(row)
 
     return run_in_transaction(session, work)

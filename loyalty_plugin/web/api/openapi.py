@@ -14,12 +14,14 @@ from typing import Any
 
 from flask import Flask, Response, jsonify
 from flask_smorest import Api
+from marshmallow import ValidationError
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException
 
 from loyalty_plugin import __version__
 from loyalty_plugin.schemas.api import ErrorSchema
+from loyalty_plugin.schemas.webhooks import nul_path
 from loyalty_plugin.web.errors import error_response
 
 OPENAPI_VERSION = "3.0.3"
@@ -31,11 +33,14 @@ class ExactJSONParser(FlaskParser):
     def _raw_load_json(self, req: Any) -> Any:
         if not is_json_request(req):
             return core.missing
-        return json.loads(
+        document = json.loads(
             req.get_data(cache=True).decode("utf-8"),
             parse_float=Decimal,
             parse_constant=_refuse_constant,
         )
+        if (path := nul_path(document)) is not None:
+            raise ValidationError({path: ["must not contain NUL characters"]})
+        return document
 
 
 def _refuse_constant(name: str) -> None:
