@@ -19,6 +19,7 @@ from loyalty_plugin.cli.expiry import expiry
 from loyalty_plugin.cli.jobs import jobs, scheduler
 from loyalty_plugin.cli.keys import keys
 from loyalty_plugin.cli.ledger import ledger
+from loyalty_plugin.cli.levels import levels_group
 from loyalty_plugin.cli.merchants import merchants
 from loyalty_plugin.cli.outbox import outbox
 from loyalty_plugin.cli.plugins import plugins
@@ -96,5 +97,5 @@ for command in (scheduler, jobs, emails, expiry):
 
 main.add_command(keys)
 
-for command in (programs, rates):
+for command in (programs, rates, levels_group):
     main.add_command(command)

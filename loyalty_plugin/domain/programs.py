@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from loyalty_plugin.domain.expiry import ExpiryKind, ExpiryPolicy
+from loyalty_plugin.domain.levels import LevelScheme, scheme_from_settings
 from loyalty_plugin.domain.rules import (
     INVOICE,
     Award,
@@ -126,6 +127,8 @@ class ProgramDefinition:
     expiry: Mapping[str, Any] = field(default_factory=dict)
     #: Redemption settings (the spending issue reads them; ``point_value`` for simulations).
     redemption: Mapping[str, Any] = field(default_factory=dict)
+    #: Membership levels (``None``: the program has none).
+    levels: LevelScheme | None = None
 
     def is_live(self, at: datetime) -> bool:
         """True when ``at`` is within the program's start and end dates."""
@@ -166,6 +169,7 @@ def definition_from_settings(
 ) -> ProgramDefinition:
     """A version's stored (already validated) settings as a :class:`ProgramDefinition`."""
     kinds = rule_kinds(extra_kinds)
+    levels = scheme_from_settings(settings.get("levels"))
     return ProgramDefinition(
         key=key,
         name=name,
@@ -184,13 +188,19 @@ def definition_from_settings(
         earn_on=EarnOn(settings.get("earn_on", EarnOn.FULL_PAYMENT)),
         pending_days=int(settings.get("pending_days", 0)),
         reversal=ReversalPolicy(settings.get("reversal", ReversalPolicy.OTHER_LOTS)),
-        level_multipliers={
-            level: decimal(value)
-            for level, value in (settings.get("level_multipliers") or {}).items()
-        },
+        level_multipliers=_multipliers(settings, levels),
         expiry=dict(settings.get("expiry") or {}),
         redemption=dict(settings.get("redemption") or {}),
+        levels=levels,
     )
+
+
+def _multipliers(settings: Mapping[str, Any], levels: LevelScheme | None) -> dict[str, Decimal]:
+    """Each level's earning multiplier; ``level_multipliers`` wins over the levels' own."""
+    found = {lv.key: lv.multiplier for lv in levels.levels} if levels else {}
+    for level, value in (settings.get("level_multipliers") or {}).items():
+        found[level] = decimal(value)
+    return found
 
 
 def expiry_policy_from(config: Mapping[str, Any]) -> ExpiryPolicy | None:

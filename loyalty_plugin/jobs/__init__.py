@@ -65,7 +65,7 @@ class Job:
 
 def builtin_jobs() -> list[Job]:
     """The jobs the engine itself needs: the one registration point."""
-    from loyalty_plugin.jobs import emails, expiry, reminders, spending, webhooks
+    from loyalty_plugin.jobs import emails, expiry, levels, reminders, spending, webhooks
 
     day = 86_400
     return [
@@ -120,6 +120,13 @@ def builtin_jobs() -> list[Job]:
             every_seconds=3600,
             offset_seconds=600,
             description="mark coupons past their date expired (refunding points if set)",
+        ),
+        Job(
+            name="review-levels",
+            run=levels.review_levels,
+            every_seconds=3600,
+            offset_seconds=1200,
+            description="review membership levels, end bought and given ones, apply new versions",
         ),
         Job(
             name="purge-idempotency-keys",

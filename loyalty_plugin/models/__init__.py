@@ -11,6 +11,7 @@ from loyalty_plugin.models.idempotency import IdempotencyRecord, IdempotencyStat
 from loyalty_plugin.models.invoice import Invoice, InvoiceStatus
 from loyalty_plugin.models.job_run import JobLease, JobRun, RunStatus
 from loyalty_plugin.models.ledger import Account, Allocation, LedgerEntry, Lot
+from loyalty_plugin.models.membership import LevelHistory, Membership
 from loyalty_plugin.models.merchant import Merchant
 from loyalty_plugin.models.notification_settings import NotificationSettings
 from loyalty_plugin.models.outbox import (
@@ -60,7 +61,9 @@ __all__ = [
     "JobLease",
     "JobRun",
     "LedgerEntry",
+    "LevelHistory",
     "Lot",
+    "Membership",
     "Merchant",
     "MerchantSettings",
     "NotificationSettings",

@@ -154,6 +154,51 @@ class PageSchema(Schema):
 # -- customers and ledger ----------------------------------------------------------------
 
 
+class LevelSummarySchema(Schema):
+    program = fields.String()
+    version = fields.Integer()
+    level = fields.String(metadata={"example": "gold"})
+    name = fields.String(metadata={"example": "Gold"})
+    source = fields.String(metadata={"description": "earned, bought or given"})
+    since = fields.DateTime(allow_none=True)
+    qualifying_amount = MoneyField(metadata={"description": "money or points, per ``measure``"})
+    measure = fields.String(metadata={"description": "money or points"})
+    next_level = fields.String(allow_none=True)
+    needed = MoneyField(allow_none=True, metadata={"description": "still needed for next_level"})
+    review_at = fields.DateTime(allow_none=True)
+    expires_at = fields.DateTime(
+        allow_none=True, metadata={"description": "when a bought or given level ends"}
+    )
+    benefits = fields.Dict()
+
+
+class LevelHistorySchema(Schema):
+    id = fields.Integer()
+    from_level = fields.String(allow_none=True)
+    to_level = fields.String()
+    reason = fields.String()
+    actor = fields.String(metadata={"description": "who, or which job or event"})
+    version = fields.Integer(metadata={"description": "the program version"})
+    amount = MoneyField(allow_none=True, metadata={"description": "the qualifying amount"})
+    details = fields.Dict()
+    at = fields.DateTime()
+
+
+class LevelHistoryPageSchema(Schema):
+    data = fields.List(fields.Nested(LevelHistorySchema))
+
+
+class BuyLevelArgsSchema(Schema):
+    merchant_id = fields.String(load_default=None)
+    level = fields.String(required=True, validate=validate.Length(1, 64))
+    program = fields.String(load_default=None, metadata={"description": "default: the first"})
+
+
+class GiveLevelArgsSchema(BuyLevelArgsSchema):
+    until = fields.AwareDateTime(required=True, metadata={"description": "when it ends"})
+    reason = fields.String(required=True, validate=validate.Length(1, 200))
+
+
 class StandingSchema(Schema):
     merchant_id = fields.String()
     balance = fields.Integer(metadata={"description": "points in the account, pending included"})
@@ -165,6 +210,7 @@ class StandingSchema(Schema):
     lifetime_expired = fields.Integer()
     next_expiry_date = fields.Date(allow_none=True)
     next_expiry_points = fields.Integer()
+    level = fields.Nested(LevelSummarySchema, allow_none=True)
 
 
 class CustomerSchema(Schema):
@@ -284,6 +330,13 @@ class QuoteSchema(Schema):
     eligible_amount = MoneyField()
     balance = fields.Integer()
     min_points = fields.Integer()
+    level = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "the customer's membership level: its discounts (applied by the "
+            "host; ``discount_amount`` on this invoice), point value and maximum share"
+        },
+    )
 
 
 class HoldArgsSchema(QuoteArgsSchema):

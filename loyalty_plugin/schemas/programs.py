@@ -26,6 +26,7 @@ from marshmallow import (
 )
 
 from loyalty_plugin.domain import errors
+from loyalty_plugin.domain.levels import scheme_from_settings
 from loyalty_plugin.domain.money import check_currency, parse_money
 from loyalty_plugin.domain.programs import (
     Combination,
@@ -371,6 +372,8 @@ class ProgramSettingsSchema(Schema):
     rules = fields.List(RuleField(), load_default=list)
     expiry = fields.Dict(keys=fields.String(), load_default=dict)
     redemption = fields.Dict(keys=fields.String(), load_default=dict)
+    #: Membership levels: see docs/levels.md.
+    levels = fields.Dict(keys=fields.String(), load_default=dict)
 
     @pre_load
     def _nested_defaults(self, data: Any, **_kwargs: Any) -> Any:
@@ -394,6 +397,11 @@ class ProgramSettingsSchema(Schema):
             raise ValidationError({error.field or "_schema": [error.message]}, "expiry") from None
         except (TypeError, ValueError) as error:
             raise ValidationError(f"invalid expiry settings: {error}", "expiry") from None
+        try:
+            scheme_from_settings(data.get("levels") or {})
+        except errors.ValidationError as error:
+            where = (error.field or "levels").removeprefix("levels.")
+            raise ValidationError({where: [error.message]}, "levels") from None
         self._rule_ids(data.get("rules") or [])
 
     @staticmethod
@@ -525,6 +533,7 @@ class ProgramBodySchema(Schema):
     rules = fields.Raw(metadata={"description": "see docs/programs.md for every kind"})
     expiry = fields.Raw()
     redemption = fields.Raw()
+    levels = fields.Raw(metadata={"description": "membership levels; see docs/levels.md"})
 
 
 class ActivateArgsSchema(Schema):

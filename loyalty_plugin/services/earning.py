@@ -14,17 +14,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from loyalty_plugin.domain.coupons import CouponStatus
 from loyalty_plugin.domain.earning import (
     InvoiceFacts,
     InvoicePoints,
     in_merchant_currency,
 )
 from loyalty_plugin.domain.host_events import Payment, Refund
-from loyalty_plugin.models import Customer, Program, Redemption, RedemptionStatus
-from loyalty_plugin.services import program_earning
+from loyalty_plugin.models import Coupon, Customer, Program, Redemption, RedemptionStatus
+from loyalty_plugin.services import levels, program_earning
 from loyalty_plugin.services.program_earning import PaymentSeen
 from loyalty_plugin.services.rule_engine import invoice_view, plugin_rule_kinds
 
@@ -121,7 +122,7 @@ def earn_with_programs(
         occurred_at=occurred_at,
         extra_kinds=plugin_rule_kinds(hooks),
     )
-    return outcome.to_dict()
+    return outcome.to_dict() | _levels(session, merchant_id, customer=customer, now=now)
 
 
 def refund_with_programs(
@@ -148,7 +149,7 @@ def refund_with_programs(
         actor=ACTOR,
         extra_kinds=plugin_rule_kinds(hooks),
     )
-    return outcome.to_dict()
+    return outcome.to_dict() | _levels(session, merchant_id, invoice_id=invoice_id, now=now)
 
 
 def cancel_with_programs(
@@ -163,7 +164,7 @@ def cancel_with_programs(
         actor=ACTOR,
         extra_kinds=plugin_rule_kinds(hooks),
     )
-    return outcome.to_dict()
+    return outcome.to_dict() | _levels(session, merchant_id, invoice_id=invoice_id, now=now)
 
 
 def event_with_programs(
@@ -195,17 +196,52 @@ def event_with_programs(
         day=day,
         extra_kinds=plugin_rule_kinds(hooks),
     )
-    return outcome.to_dict()
+    return outcome.to_dict() | _levels(session, merchant_id, customer=customer, now=now)
+
+
+def _levels(
+    session: Session,
+    merchant_id: str,
+    *,
+    now: datetime,
+    customer: Customer | None = None,
+    invoice_id: str | None = None,
+) -> dict[str, Any]:
+    """Move the customer between levels in the same transaction; the moves, if any."""
+    moves = levels.update_levels_after(
+        session,
+        merchant_id=merchant_id,
+        customer=customer,
+        invoice_id=invoice_id,
+        now=now,
+        actor=ACTOR,
+    )
+    changes = [{"from": m.from_level, "to": m.to_level, "reason": m.reason} for m in moves]
+    return {"level_changes": changes} if changes else {}
 
 
 def _paid_with_points(session: Session, merchant_id: str, facts: InvoiceFacts) -> Decimal:
-    """The invoice money covered by points: its held or captured redemptions."""
-    total = session.scalar(
-        select(func.coalesce(func.sum(Redemption.amount), 0)).where(
+    """The invoice money covered by points: its held or captured redemptions, and the
+    amount coupons bought with points took off it.
+
+    Summed in Python: on SQLite the amounts are decimal text, which SQL would add as floats.
+    """
+    redeemed = session.scalars(
+        select(Redemption.amount).where(
             Redemption.merchant_id == merchant_id,
             Redemption.invoice_id == facts.id,
             Redemption.currency == facts.currency,
             Redemption.status.in_([RedemptionStatus.HELD, RedemptionStatus.CAPTURED]),
         )
     )
-    return total if isinstance(total, Decimal) else Decimal(str(total or 0))
+    coupons = session.scalars(
+        select(Coupon.amount).where(
+            Coupon.merchant_id == merchant_id,
+            Coupon.redeemed_invoice_id == facts.id,
+            Coupon.status == CouponStatus.REDEEMED,
+            Coupon.points.is_not(None),
+            Coupon.currency == facts.currency,
+            Coupon.amount.is_not(None),
+        )
+    )
+    return sum((amount for amount in (*redeemed, *coupons) if amount), Decimal(0))

@@ -12,7 +12,7 @@ and refunds of one customer take turns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -36,7 +36,8 @@ from loyalty_plugin.domain.redemption import (
     quote,
 )
 from loyalty_plugin.models import Account, LedgerEntry, Redemption, RedemptionStatus
-from loyalty_plugin.services import ledger
+from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services import ledger, levels
 from loyalty_plugin.services.accounts import account_for_host_customer, get_merchant
 from loyalty_plugin.services.events import publish
 from loyalty_plugin.services.ledger import SYSTEM, Money, Reference
@@ -52,13 +53,23 @@ class ReturnedPoints:
     expired_again: LedgerEntry | None
 
 
-def rules_for_account(session: Session, *, account: Account) -> RedemptionRules:
-    """The redemption rules that apply to ``account``.
+def rules_for_account(
+    session: Session, *, account: Account, now: datetime | None = None
+) -> RedemptionRules:
+    """The redemption rules that apply to ``account``: the merchant's, changed by its level.
 
-    The seam for membership levels: a level that changes what a point is worth replaces
-    ``value`` here. Today every customer of a merchant gets the merchant's rules.
+    A membership level with its own point value or maximum invoice share replaces the
+    merchant's for its members.
     """
-    return redemption_rules(merchant_settings(session, account.merchant_id))
+    rules = redemption_rules(merchant_settings(session, account.merchant_id))
+    level = levels.benefits_for(session, account_id=account.id, now=now or utcnow())
+    if level is None:
+        return rules
+    if level.point_value is not None:
+        rules = replace(rules, value=level.point_value)
+    if level.max_share_percent is not None:
+        rules = replace(rules, max_share_percent=level.max_share_percent)
+    return rules
 
 
 def quote_invoice(
@@ -80,7 +91,7 @@ def quote_invoice(
     balance = ledger.spendable_points(session, account.id, now)
     return quote(
         invoice,
-        rules_for_account(session, account=account),
+        rules_for_account(session, account=account, now=now),
         balance=balance,
         merchant_currency=merchant.currency,
         requested=points,
@@ -108,7 +119,7 @@ def hold_points(
     account = account_for_host_customer(session, merchant_id, customer_id)
     ledger.lock_account(session, account.id)
     _refuse_second_hold(session, merchant_id, invoice.id)
-    rules = rules_for_account(session, account=account)
+    rules = rules_for_account(session, account=account, now=now)
     offer = quote(
         invoice,
         rules,
@@ -408,18 +419,39 @@ def _for_invoice(session: Session, merchant_id: str, invoice_id: str) -> list[Re
 
 
 def _refuse_second_hold(session: Session, merchant_id: str, invoice_id: str) -> None:
-    active = session.scalar(
-        select(Redemption.id).where(
+    """One redemption per invoice: a held one must be released, a captured one stands.
+
+    A second redemption on a captured invoice would escape the per-invoice caps, which the
+    quote computes for the invoice as a whole.
+    """
+    active = session.execute(
+        select(Redemption.id, Redemption.status).where(
             Redemption.merchant_id == merchant_id,
             Redemption.invoice_id == invoice_id,
-            Redemption.status == RedemptionStatus.HELD,
+            Redemption.status.in_((RedemptionStatus.HELD, RedemptionStatus.CAPTURED)),
         )
+    ).first()
+    if active is None:
+        return
+    if active.status == RedemptionStatus.HELD:
+        message = f"invoice {invoice_id!r} already has hold {active.id}; release it first"
+    else:
+        message = f"invoice {invoice_id!r} was already paid with points (redemption {active.id})"
+    raise InvalidOperation(message, field="invoice.id")
+
+
+def held_redemption_for_invoice(
+    session: Session, *, merchant_id: str, invoice_id: str
+) -> Redemption | None:
+    """The hold waiting for this invoice to be paid, if there is one."""
+    return next(
+        (
+            r
+            for r in _for_invoice(session, merchant_id, invoice_id)
+            if r.status == RedemptionStatus.HELD
+        ),
+        None,
     )
-    if active is not None:
-        raise InvalidOperation(
-            f"invoice {invoice_id!r} already has hold {active}; release it first",
-            field="invoice.id",
-        )
 
 
 def _quote_details(offer: Quote) -> dict[str, object]:

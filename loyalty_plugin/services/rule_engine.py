@@ -93,6 +93,16 @@ def programs_in_force(
     A version is in force from its ``effective_from`` until the next version's; programs
     whose start and end dates leave ``at`` out are dropped.
     """
+    rows = versions_in_force(session, at=at, merchant_id=merchant_id)
+    kinds = tuple(extra_kinds)
+    definitions = [definition_of(p, v, extra_kinds=kinds) for p, v in rows]
+    return [d for d in definitions if d.is_live(at)]
+
+
+def versions_in_force(
+    session: Session, *, at: datetime, merchant_id: str | None = None
+) -> list[tuple[Program, ProgramVersion]]:
+    """Each active program (of ``merchant_id``, or of every merchant) with its version at ``at``."""
     newer = aliased(ProgramVersion)
     superseded = exists().where(
         newer.program_id == ProgramVersion.program_id,
@@ -105,20 +115,19 @@ def programs_in_force(
             ),
         ),
     )
-    rows = session.execute(
+    query = (
         select(Program, ProgramVersion)
         .join(ProgramVersion, ProgramVersion.program_id == Program.id)
         .where(
-            Program.merchant_id == merchant_id,
             Program.status == ProgramStatus.ACTIVE,
             ProgramVersion.effective_from <= at,
             ~superseded,
         )
-        .order_by(Program.key)
-    ).all()
-    kinds = tuple(extra_kinds)
-    definitions = [definition_of(p, v, extra_kinds=kinds) for p, v in rows]
-    return [d for d in definitions if d.is_live(at)]
+        .order_by(Program.merchant_id, Program.key)
+    )
+    if merchant_id is not None:
+        query = query.where(Program.merchant_id == merchant_id)
+    return [(p, v) for p, v in session.execute(query).all()]
 
 
 @dataclass
@@ -182,8 +191,10 @@ class RateBook:
 
 
 def customer_level(session: Session, customer: Customer) -> str | None:
-    """The customer's membership level: the seam the membership-levels issue fills in."""
-    return getattr(customer, "level", None)
+    """The customer's membership level (see :func:`loyalty_plugin.services.levels.level_key`)."""
+    from loyalty_plugin.services.levels import level_key  # levels build on this module
+
+    return level_key(session, customer=customer)
 
 
 def customer_view(

@@ -6,12 +6,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.models import Account, Allocation, Customer, LedgerEntry, Lot, Merchant
+from loyalty_plugin.services import levels
 from loyalty_plugin.services.ledger import pending_points, spendable_points
 from loyalty_plugin.services.redemption import held_points
 
@@ -30,6 +32,8 @@ class Standing:
     lifetime_expired: int
     next_expiry_date: date | None
     next_expiry_points: int
+    #: Membership level, next level and what is still needed (``None``: no levels).
+    level: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,6 +98,9 @@ def standing(session: Session, customer: Customer, *, now: datetime) -> Standing
                 0,
             ),
             next_expiry_date=None,
+            level=levels.summary(
+                session, merchant_id=customer.merchant_id, account_id=None, now=now
+            ),
         )
     expiry_date, expiry_points = _next_expiry(session, account, now)
     return Standing(
@@ -107,6 +114,9 @@ def standing(session: Session, customer: Customer, *, now: datetime) -> Standing
         lifetime_expired=account.lifetime_expired,
         next_expiry_date=expiry_date,
         next_expiry_points=expiry_points,
+        level=levels.summary(
+            session, merchant_id=customer.merchant_id, account_id=account.id, now=now
+        ),
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema
 from werkzeug.exceptions import BadRequest, UnprocessableEntity
@@ -28,7 +28,7 @@ from loyalty_plugin.web.api.openapi import (
     openapi_document,
     parsing_error,
 )
-from loyalty_plugin.web.errors import handle_errors
+from loyalty_plugin.web.errors import error_response, handle_errors
 
 READ, WRITE, ADMIN = ApiScope.READ, ApiScope.WRITE, ApiScope.ADMIN
 #: Row ids in paths: positive, and small enough for BIGINT (and SQLite's INTEGER).
@@ -62,6 +62,15 @@ ROUTES: tuple[Route, ...] = (
           query=s.MerchantArgsSchema, response=s.CustomerSchema, errors=(404,)),
     Route(method="GET", rule="/customers/<customer_id>/ledger", view=views.customer_ledger,
           scope=READ, query=s.PageArgsSchema, response=s.LedgerPageSchema, errors=(404,)),
+    Route(method="GET", rule="/customers/<customer_id>/levels", view=views.customer_levels,
+          scope=READ, query=s.MerchantArgsSchema, response=s.LevelHistoryPageSchema,
+          errors=(404,)),
+    Route(method="POST", rule="/customers/<customer_id>/levels/give", view=views.give_level,
+          scope=ADMIN, body=s.GiveLevelArgsSchema, response=s.LevelSummarySchema,
+          idempotency="optional", errors=(400, 404)),
+    Route(method="POST", rule="/customers/<customer_id>/levels/buy", view=views.buy_membership,
+          scope=WRITE, body=s.BuyLevelArgsSchema, response=s.LevelSummarySchema,
+          idempotency="required", errors=(400, 404, 409)),
     # paying invoices with points
     Route(method="POST", rule="/checkout/quote", view=views.checkout_quote, scope=READ,
           body=s.QuoteArgsSchema, response=s.QuoteSchema, read_only=True, errors=(404,)),
@@ -127,6 +136,14 @@ blueprint = handle_errors(Blueprint("api", __name__, url_prefix="/api/v1"))
 blueprint.ARGUMENTS_PARSER = ExactJSONParser()
 blueprint.register_error_handler(UnprocessableEntity, parsing_error)
 blueprint.register_error_handler(BadRequest, parsing_error)
+
+
+@blueprint.before_request
+def _refuse_nul_in_path() -> Response | None:
+    """A NUL character is never part of an id, and no database can look one up."""
+    if "\x00" in request.path:
+        return error_response(404, "not_found", "no such resource")
+    return None
 
 
 def init_api(app: Flask, *, url_prefix: str) -> None:

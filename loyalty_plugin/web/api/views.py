@@ -18,8 +18,8 @@ from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import Adjustment, AdjustmentStatus, Redemption, Reward
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.schemas.api import CampaignSchema, encode_cursor
-from loyalty_plugin.services import adjustments, coupons, redemption, rewards, settings
-from loyalty_plugin.services.accounts import find_customer
+from loyalty_plugin.services import adjustments, coupons, levels, redemption, rewards, settings
+from loyalty_plugin.services.accounts import account_for_host_customer, find_customer
 from loyalty_plugin.services.statements import (
     account_of,
     customers_by_host_id,
@@ -70,21 +70,77 @@ def customer_ledger(query: dict[str, Any], customer_id: str) -> dict[str, Any]:
     return _page(rows, limit, lambda s: s.entry.id)
 
 
+def customer_levels(query: dict[str, Any], customer_id: str) -> dict[str, Any]:
+    """The customer's level history, newest first."""
+    session = get_session()
+    account = account_for_host_customer(
+        session, caller().merchant(query.get("merchant_id")), customer_id
+    )
+    return {"data": levels.history(session, account_id=account.id)}
+
+
+def give_level(args: dict[str, Any], customer_id: str) -> dict[str, Any]:
+    """Staff give a level until a date, with a reason."""
+    session, who = get_session(), caller()
+    merchant_id = who.merchant(args.get("merchant_id"))
+    account = account_for_host_customer(session, merchant_id, customer_id)
+    levels.give_level(
+        session,
+        merchant_id=merchant_id,
+        account_id=account.id,
+        level=args["level"],
+        until=args["until"],
+        reason=args["reason"],
+        program_key=args.get("program"),
+        now=utcnow(),
+        actor=who.actor,
+    )
+    return (
+        levels.summary(session, merchant_id=merchant_id, account_id=account.id, now=utcnow()) or {}
+    )
+
+
+def buy_membership(args: dict[str, Any], customer_id: str) -> dict[str, Any]:
+    """Buy a level with points for its duration (again: extends it)."""
+    session, who = get_session(), caller()
+    merchant_id = who.merchant(args.get("merchant_id"))
+    account = account_for_host_customer(session, merchant_id, customer_id)
+    levels.buy_membership(
+        session,
+        merchant_id=merchant_id,
+        account_id=account.id,
+        level=args["level"],
+        program_key=args.get("program"),
+        now=utcnow(),
+        actor=who.actor,
+    )
+    return (
+        levels.summary(session, merchant_id=merchant_id, account_id=account.id, now=utcnow()) or {}
+    )
+
+
 # -- checkout and redemptions ------------------------------------------------------------
 
 
 def checkout_quote(args: dict[str, Any]) -> dict[str, Any]:
     """Points usable on a draft invoice, their value and the cap that bound them."""
     merchant_id = caller().merchant(args.get("merchant_id"))
+    session, now = get_session(), utcnow()
     offer = redemption.quote_invoice(
-        get_session(),
+        session,
         merchant_id=merchant_id,
         customer_id=args["customer_id"],
         invoice=args["invoice"],
         points=args.get("points"),
-        now=utcnow(),
+        now=now,
     )
-    return asdict(offer) | {"merchant_id": merchant_id, "customer_id": args["customer_id"]}
+    account = account_for_host_customer(session, merchant_id, args["customer_id"])
+    level = levels.quote_benefits(session, account_id=account.id, invoice=args["invoice"], now=now)
+    return asdict(offer) | {
+        "merchant_id": merchant_id,
+        "customer_id": args["customer_id"],
+        "level": level,
+    }
 
 
 def create_redemption(args: dict[str, Any]) -> Redemption:
