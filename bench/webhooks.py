@@ -1,0 +1,342 @@
+"""How many signed ``invoice.paid`` webhooks per second does the service sustain?
+
+The service runs under gunicorn on PostgreSQL; a load generator on loopback posts signed
+events, each for a new invoice of one of the customers, from a few keep-alive connections,
+for a bounded time and count. It prints sustained events/s and p50/p99 latency, then runs
+pgbench on the same server (a one-row UPDATE per transaction, same number of clients) as the
+physical reference: the goal is at least half of pgbench's TPS.
+
+    python bench/webhooks.py                       # ~1 minute
+    python bench/webhooks.py --seconds 5 --clients 4 --workers 2   # a smoke run
+
+Like every benchmark here it creates, migrates and drops its own database (see
+``_common.py``); nothing but 127.0.0.1 is contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import (
+    DEFAULT_URL,
+    URL_VARIABLE,
+    add_database_arguments,
+    fresh_database,
+    table,
+)
+from loyalty_plugin.domain.signatures import signature_headers
+from loyalty_plugin.models import Customer, Invoice, Merchant
+from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services.integrity import verify_ledger
+from loyalty_plugin.services.secrets import create_secret
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+PATH = "/loyalty/webhooks"
+
+
+@dataclass
+class Results:
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, status: int, seconds: float) -> None:
+        with self.lock:
+            self.latencies.append(seconds)
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+
+
+def main() -> None:
+    args = parse_args()
+    with fresh_database(args.url, keep=args.keep, sql=args.sql) as engine:
+        seed(engine, customers=args.customers)
+        url = engine.url.render_as_string(hide_password=False)
+        with served(url, workers=args.workers, threads=args.threads) as port:
+            events = signed_events(args.max_events, customers=args.customers)
+            warm = run_load(port, events[: args.warmup], clients=args.clients, seconds=60)
+            results, elapsed = timed_load(port, events[args.warmup :], args)
+            health = health_rate(port, clients=args.clients, seconds=5)
+        check(engine, results, warm)
+        tps = pgbench(engine, clients=args.clients, seconds=args.pgbench_seconds)
+    report(results, elapsed, tps, health, args)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_database_arguments(parser)
+    # Its own database, so that it can run while another benchmark uses loyalty_bench.
+    parser.set_defaults(url=os.environ.get(URL_VARIABLE, DEFAULT_URL + "_webhooks"))
+    parser.add_argument("--seconds", type=float, default=20, help="measured load duration")
+    parser.add_argument("--max-events", type=int, default=60_000, help="hard cap on events")
+    parser.add_argument("--warmup", type=int, default=300, help="events sent before measuring")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent connections")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--pgbench-seconds", type=int, default=15)
+    return parser.parse_args()
+
+
+def seed(engine: sa.Engine, *, customers: int) -> None:
+    """One merchant with a signing secret and enrolled customers."""
+    with Session(engine) as session:
+        session.add(Merchant(id="default", name="Bench", currency="EUR"))
+        session.flush()
+        create_secret(session, merchant_id="default", now=utcnow(), secret=SECRET)
+        session.add_all(
+            Customer(merchant_id="default", host_customer_id=f"c{n}", first_name="Bench")
+            for n in range(customers)
+        )
+        session.commit()
+
+
+class served:
+    """gunicorn serving ``create_app()`` on a free loopback port."""
+
+    def __init__(self, url: str, *, workers: int, threads: int) -> None:
+        self.url, self.workers, self.threads = url, workers, threads
+
+    def __enter__(self) -> int:
+        gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
+        if gunicorn is None:
+            raise SystemExit("gunicorn is not installed: pip install gunicorn")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.instance = tempfile.mkdtemp(prefix="loyalty-bench-")
+        env = os.environ | {
+            "LOYALTY_DATABASE_URL": self.url,
+            "LOYALTY_INSTANCE_PATH": self.instance,
+            "LOYALTY_SECRET_KEY": "bench",
+            "LOYALTY_PLUGIN_ENTRY_POINTS": "false",
+            # The jobs would compete for the same two cores; this measures intake alone.
+            "LOYALTY_SCHEDULER": "off",
+        }
+        command = [
+            gunicorn,
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(self.workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(self.threads),
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+            "loyalty_plugin:create_app()",
+        ]
+        self.process = subprocess.Popen(command, env=env)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                connection.request("GET", "/loyalty/health")
+                if connection.getresponse().status == 200:
+                    return self.port
+            except OSError:
+                time.sleep(0.2)
+        self.__exit__()
+        raise SystemExit("gunicorn did not start")
+
+    def __exit__(self, *_: object) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        shutil.rmtree(self.instance, ignore_errors=True)
+
+
+def signed_events(count: int, *, customers: int) -> list[tuple[bytes, dict[str, str]]]:
+    """``count`` invoice.paid events, signed now (valid for 5 minutes)."""
+    now = int(time.time())
+    events = []
+    for number in range(count):
+        total = f"{(number * 37) % 50000 / 100 + 5:.2f}"
+        body = json.dumps(
+            {
+                "type": "invoice.paid",
+                "occurred_at": "2026-03-01T10:00:00Z",
+                "data": {
+                    "invoice": {
+                        "id": f"B{number}",
+                        "customer_id": f"c{number % customers}",
+                        "currency": "EUR",
+                        "total": total,
+                        "items": [{"id": "L1", "qty": 1, "total": total}],
+                    }
+                },
+            }
+        ).encode()
+        headers = signature_headers([SECRET], msg_id=f"bench-{number}", timestamp=now, body=body)
+        events.append((body, headers | {"content-type": "application/json"}))
+    return events
+
+
+def run_load(
+    port: int, events: list[tuple[bytes, dict[str, str]]], *, clients: int, seconds: float
+) -> Results:
+    """Post ``events`` from ``clients`` keep-alive connections until done or out of time."""
+    results = Results()
+    cursor = iter(range(len(events)))
+    cursor_lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while time.monotonic() < deadline:
+            with cursor_lock:
+                index = next(cursor, None)
+            if index is None:
+                break
+            body, headers = events[index]
+            started = time.perf_counter()
+            connection.request("POST", PATH, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            results.add(response.status, time.perf_counter() - started)
+        connection.close()
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def health_rate(port: int, *, clients: int, seconds: float) -> float:
+    """Requests/s of ``GET /health`` (Flask, gunicorn and one ``SELECT 1``): the stack's floor."""
+    count = [0]
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while time.monotonic() < deadline:
+            connection.request("GET", "/loyalty/health")
+            connection.getresponse().read()
+            with lock:
+                count[0] += 1
+        connection.close()
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return count[0] / seconds
+
+
+def timed_load(port: int, events: list, args: argparse.Namespace) -> tuple[Results, float]:
+    started = time.monotonic()
+    results = run_load(port, events, clients=args.clients, seconds=args.seconds)
+    return results, time.monotonic() - started
+
+
+def check(engine: sa.Engine, results: Results, warm: Results) -> None:
+    """Every event answered 200, counted once, and the ledger sound."""
+    answered = sum(results.statuses.values()) + sum(warm.statuses.values())
+    with Session(engine) as session:
+        invoices = session.scalar(sa.select(sa.func.count()).select_from(Invoice))
+        violations = verify_ledger(session)
+    if set(results.statuses) != {200} or invoices != answered or violations:
+        raise SystemExit(
+            f"check failed: statuses {results.statuses}, {invoices} invoices for {answered} "
+            f"answers, {len(violations)} ledger violations"
+        )
+
+
+def pgbench(engine: sa.Engine, *, clients: int, seconds: int) -> float:
+    """TPS of pgbench running one single-row UPDATE per transaction on the same server."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TABLE bench_rows (id integer PRIMARY KEY, n bigint NOT NULL DEFAULT 0)"
+        )
+        connection.exec_driver_sql("INSERT INTO bench_rows (id) SELECT generate_series(1, 100000)")
+    script = tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False)  # noqa: SIM115
+    with script:
+        script.write(
+            "\\set id random(1, 100000)\nUPDATE bench_rows SET n = n + 1 WHERE id = :id;\n"
+        )
+    binary = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
+    url = engine.url
+    command = [
+        binary,
+        "-n",
+        "-f",
+        script.name,
+        "-c",
+        str(clients),
+        "-j",
+        "2",
+        "-T",
+        str(seconds),
+        "-h",
+        url.host or "127.0.0.1",
+        "-p",
+        str(url.port or 5432),
+        "-U",
+        url.username or "postgres",
+        url.database or "",
+    ]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    os.unlink(script.name)
+    match = re.search(r"tps = ([\d.]+)", output)
+    if match is None:
+        raise SystemExit(f"could not read pgbench's output:\n{output}")
+    return float(match.group(1))
+
+
+def report(
+    results: Results, elapsed: float, tps: float, health: float, args: argparse.Namespace
+) -> None:
+    latencies = sorted(results.latencies)
+    rate = len(latencies) / elapsed
+
+    def percentile(share: float) -> float:
+        return latencies[min(len(latencies) - 1, int(share * len(latencies)))] * 1000
+
+    print(
+        f"\n{len(latencies)} signed invoice.paid events in {elapsed:.1f} s; "
+        f"gunicorn {args.workers} workers x {args.threads} threads, {args.clients} clients\n"
+    )
+    print(
+        table(
+            ["measure", "value"],
+            [
+                ("webhooks: events/s", f"{rate:.0f}"),
+                ("webhooks: p50 latency", f"{percentile(0.50):.1f} ms"),
+                ("webhooks: p99 latency", f"{percentile(0.99):.1f} ms"),
+                ("GET /health (the stack's floor): req/s", f"{health:.0f}"),
+                ("pgbench one-row UPDATE: TPS", f"{tps:.0f}"),
+                ("webhooks / pgbench", f"{rate / tps:.0%} (goal: at least 50%)"),
+            ],
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
