@@ -6,9 +6,11 @@ variable of a key is its own name, e.g. ``LOYALTY_DATABASE_URL``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -108,13 +110,23 @@ def load_config(
 
 
 def stored_secret_key(instance_path: str) -> str:
-    """The secret key kept in the instance folder, created with mode 0600 on first use."""
+    """The secret key kept in the instance folder, created with mode 0600 on first use.
+
+    Several workers may start at once on a fresh folder: each writes a candidate to its own
+    temporary file and publishes it with an atomic ``link``; the first one wins and every
+    process reads that one.
+    """
     path = Path(instance_path) / SECRET_KEY_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_urlsafe(48))
+        descriptor, candidate = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")
+        try:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+            with contextlib.suppress(FileExistsError):
+                os.link(candidate, path)
+        finally:
+            os.unlink(candidate)
     return path.read_text().strip()
 
 

@@ -48,3 +48,15 @@ def test_unknown_loyalty_key_warns(tmp_path) -> None:
     """A misspelt key is reported instead of silently ignored."""
     with pytest.warns(UserWarning, match="LOYALTY_DATABSE_URL"):
         load_config(str(tmp_path), {"LOYALTY_DATABSE_URL": "x"}, {})
+
+
+def test_workers_starting_together_share_one_secret_key(tmp_path) -> None:
+    """Eight workers on a fresh instance folder all get the same key, and none fails."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from loyalty_plugin.config import stored_secret_key
+
+    with ThreadPoolExecutor(8) as pool:
+        keys = list(pool.map(lambda _: stored_secret_key(str(tmp_path)), range(8)))
+    assert len(set(keys)) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]
