@@ -81,7 +81,7 @@ def main() -> None:
         f"in {grown - built:.0f} s (simulation, COPY, verify_ledger, VACUUM ANALYZE); "
         f"whole run {time.perf_counter() - started:.0f} s\n"
     )
-    print(report(small, large))
+    print(report(small, large, args))
 
 
 def _parse_args() -> argparse.Namespace:
@@ -93,7 +93,7 @@ def _parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--samples", type=int, default=2_000, help="timed calls per op and size")
     parser.add_argument("--warmup", type=int, default=200, help="untimed calls per op first")
-    parser.add_argument("--lot-accounts", type=int, default=50, help="many-lots accounts per size")
+    parser.add_argument("--lot-accounts", type=int, default=100, help="many-lots accounts per size")
     parser.add_argument("--lots", type=int, default=200, help="small lots each of them holds")
     parser.add_argument("--seed", type=int, default=3, help="random seed (same data each run)")
     parser.add_argument(
@@ -439,7 +439,7 @@ def explain_spend(engine: sa.Engine, account_id: int, *, now: datetime) -> None:
 # -- report ----------------------------------------------------------------------------
 
 
-def report(small: Phase, large: Phase) -> str:
+def report(small: Phase, large: Phase, args: argparse.Namespace) -> str:
     """The closing-note table: p50 and p99 per size, the p99 ratio and the verdict."""
     rows = []
     for op, before in small.results.items():
@@ -461,7 +461,8 @@ def report(small: Phase, large: Phase) -> str:
         f"{table(headers, rows)}\n"
         f"goal: p99 at {b} within {GOAL}x of p99 at {a}. While the first four ops were "
         f"timed, entries grew from {small.entries:,} to {small.entries_after_ops:,} and "
-        f"from {large.entries:,} to {large.entries_after_ops:,}.\n"
+        f"from {large.entries:,} to {large.entries_after_ops:,}; then the many-lots accounts "
+        f"added {(args.lot_accounts + WARMUP_LOT_ACCOUNTS) * args.lots:,} more to each.\n"
         f"shared-buffer pages per call (mean of the four ops; not noisy): "
         + ", ".join(
             f"{p.label} {p.pages_per_call:.1f} ({p.reads_per_call:.1f} read in)"
