@@ -306,12 +306,23 @@ def release_stale_holds(
         .order_by(Redemption.id)
         .limit(limit)
     ).all()
-    return [
-        release_redemption(
-            session, merchant_id=merchant_id, redemption_id=rid, now=now, actor=actor, expired=True
-        )
-        for merchant_id, rid in stale
-    ]
+    released = []
+    for merchant_id, rid in stale:
+        try:
+            released.append(
+                release_redemption(
+                    session,
+                    merchant_id=merchant_id,
+                    redemption_id=rid,
+                    now=now,
+                    actor=actor,
+                    expired=True,
+                )
+            )
+        except InvalidOperation:
+            # Captured between the search and the lock (nothing was written): not stale.
+            continue
+    return released
 
 
 def held_points(session: Session, account_id: int) -> int:

@@ -88,3 +88,31 @@ def test_part_paid_with_a_points_coupon_does_not_earn(host, db, write_key) -> No
     )
     assert used.status_code == 200, used.json
     assert host.send("invoice.paid", paid("INV-1", "100.00"))["points_earned"] == 9
+
+
+def test_stale_hold_job_skips_a_hold_captured_meanwhile(host, db, write_key, monkeypatch) -> None:
+    """A hold captured after the job listed it is left alone; the other stale holds go."""
+    host.program()
+    host.send("invoice.paid", paid("INV-0", "1000.00"))
+    first = hold(host, write_key, "INV-1", 10).json
+    second = hold(host, write_key, "INV-2", 10).json
+    release = redemption.release_redemption
+
+    def captured_just_before(session, *, redemption_id, **kwargs):
+        if redemption_id == first["id"]:  # the host's invoice.paid wins the race
+            redemption.capture_redemption(
+                session,
+                merchant_id="shop",
+                redemption_id=first["id"],
+                invoice_id="INV-1",
+                now=utcnow(),
+                actor="t",
+            )
+        return release(session, redemption_id=redemption_id, **kwargs)
+
+    monkeypatch.setattr(redemption, "release_redemption", captured_just_before)
+    released = redemption.release_stale_holds(db, now=utcnow() + timedelta(days=30))
+    db.commit()
+    assert [r.id for r in released] == [second["id"]]
+    assert account(db).lifetime_redeemed == 10
+    assert verify_ledger(db) == []
