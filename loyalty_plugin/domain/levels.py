@@ -55,6 +55,15 @@ class Downgrade(enum.StrEnum):
     REVIEW = "review"
 
 
+class RedeemAt(enum.StrEnum):
+    """Which level's point value a customer's points redeem at."""
+
+    #: The level the customer holds when they redeem (default).
+    CURRENT_LEVEL = "current_level"
+    #: The level the customer held when each point was earned (fallback redemption).
+    EARNING_LEVEL = "earning_level"
+
+
 class Source(enum.StrEnum):
     """How a customer holds their current level."""
 
@@ -136,10 +145,20 @@ class LevelScheme:
     review_every_days: int | None = None
     #: Days after the review date a customer still below keeps the level.
     grace_days: int = 0
+    redeem_at: RedeemAt = RedeemAt.CURRENT_LEVEL
 
     def level(self, key: str | None) -> Level | None:
         """The level named ``key``, or ``None`` (unknown in this version)."""
         return next((lv for lv in self.levels if lv.key == key), None)
+
+    def value_of(self, key: str | None, base: PointValue) -> tuple[str, PointValue]:
+        """The point value of points earned at level ``key`` and the level that sets it.
+
+        Points earned at no level, or at a level this version no longer has, count as
+        earned at the lowest level; a level without its own value has ``base``.
+        """
+        level = self.level(key) or self.levels[0]
+        return level.key, level.point_value or base
 
     def rank(self, key: str | None) -> int:
         """Position of ``key`` (-1 when unknown)."""
@@ -270,6 +289,7 @@ def scheme_from_settings(config: Mapping[str, Any] | None) -> LevelScheme | None
         if config.get("review_every_days") is None
         else _int(config["review_every_days"], "levels.review_every_days", low=1),
         grace_days=_int(config.get("grace_days", 0), "levels.grace_days", low=0),
+        redeem_at=_choice(RedeemAt, config.get("redeem_at", RedeemAt.CURRENT_LEVEL), "redeem_at"),
     )
     return scheme
 

@@ -9,9 +9,11 @@ answer is a :class:`Quote` that names the cap that bound it. The same calculatio
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
+from fractions import Fraction
 
 from babel.numbers import get_currency_precision
 
@@ -78,6 +80,34 @@ class PointValue:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PointsAtValue:
+    """Some of a customer's points, in spending order, and what each of them is worth.
+
+    With fallback redemption a customer's points are worth what the level they were
+    earned at says, so a balance is a sequence of these rather than one number.
+    """
+
+    points: int
+    value: PointValue
+    #: The membership level that sets this value (``None``: the merchant's value).
+    level: str | None = None
+
+    def per_point(self) -> Fraction:
+        """The exact value of one point in the merchant's currency."""
+        return Fraction(self.value.amount) / self.value.points
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuotedValue:
+    """Quoted points of one value: how many, the level behind it, and their exact worth."""
+
+    points: int
+    level: str | None
+    #: Value of one point in the invoice's currency (exact).
+    rate: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
 class RedemptionRules:
     """A merchant's (later: a program's) redemption settings, with their defaults."""
 
@@ -141,6 +171,9 @@ class Quote:
     eligible_amount: Decimal
     balance: int
     min_points: int
+    #: The quoted points by value, in spending order (one row unless fallback redemption
+    #: values points at the level they were earned at).
+    values: tuple[QuotedValue, ...] = ()
 
 
 def eligible_amount(invoice: DraftInvoice, rules: RedemptionRules) -> Decimal:
@@ -179,35 +212,95 @@ def quote(
     balance: int,
     merchant_currency: str,
     requested: int | None = None,
+    purse: Sequence[PointsAtValue] | None = None,
 ) -> Quote:
-    """The points usable on ``invoice`` after every cap, for a customer holding ``balance``."""
+    """The points usable on ``invoice`` after every cap, for a customer holding ``balance``.
+
+    ``purse`` gives the balance in spending order with each part's value (fallback
+    redemption); without it every point is worth ``rules.value``. Points beyond the
+    balance (for ``allowed``) are valued at ``rules.value``.
+    """
+    if purse is None:
+        purse = (PointsAtValue(points=max(balance, 0), value=rules.value),)
+    else:
+        balance = sum(part.points for part in purse)
     rate_in = exchange_rate(invoice, merchant_currency)
     eligible = eligible_amount(invoice, rules)
     by_share = invoice.total * rules.max_share_percent / HUNDRED
+
+    def within(amount: Decimal) -> int:
+        budget = Fraction(max(amount, ZERO)) * Fraction(rate_in)
+        return points_within(purse, budget, tail=rules.value)
+
     limits: dict[str, int | None] = {
         Bound.REQUESTED: requested,
         Bound.BALANCE: max(balance, 0),
         Bound.MAX_POINTS: rules.max_points_per_invoice,
-        Bound.MAX_SHARE: rules.value.points_for(max(by_share, ZERO), exchange_rate=rate_in),
-        Bound.ELIGIBLE_AMOUNT: rules.value.points_for(max(eligible, ZERO), exchange_rate=rate_in),
+        Bound.MAX_SHARE: within(by_share),
+        Bound.ELIGIBLE_AMOUNT: within(eligible),
     }
     points, bound, allowed = _tightest(limits, rules)
     if points and points < rules.min_points:
         points, bound = 0, Bound.MIN_POINTS
-    rate = rules.value.money(1, exchange_rate=rate_in)
+    taken = take(purse, points)
+    worth = sum((part.per_point() * part.points for part in taken), Fraction(0))
     return Quote(
         points=points,
         allowed=allowed,
-        amount=money_value(points, rules.value, exchange_rate=rate_in, currency=invoice.currency),
+        amount=_floor_money(worth / Fraction(rate_in), invoice.currency),
         currency=invoice.currency,
-        rate=rate,
+        rate=rules.value.money(1, exchange_rate=rate_in),
         exchange_rate=rate_in,
         bound_by=bound,
         limits={str(k): v for k, v in limits.items()},
         eligible_amount=round_down(eligible, invoice.currency),
         balance=balance,
         min_points=rules.min_points,
+        values=tuple(
+            QuotedValue(
+                points=part.points,
+                level=part.level,
+                rate=part.value.money(1, exchange_rate=rate_in),
+            )
+            for part in taken
+        ),
     )
+
+
+def points_within(purse: Sequence[PointsAtValue], budget: Fraction, *, tail: PointValue) -> int:
+    """The most points, taken in ``purse`` order, worth at most ``budget`` (merchant money).
+
+    Points beyond the purse are worth ``tail``.
+    """
+    taken = 0
+    for part in purse:
+        per_point = part.per_point()
+        whole = per_point * part.points
+        if whole > budget:
+            return taken + math.floor(budget / per_point)
+        budget -= whole
+        taken += part.points
+    return taken + math.floor(budget * tail.points / Fraction(tail.amount))
+
+
+def take(purse: Sequence[PointsAtValue], points: int) -> list[PointsAtValue]:
+    """The first ``points`` of ``purse``, split where they end (spending order)."""
+    taken: list[PointsAtValue] = []
+    for part in purse:
+        if points <= 0:
+            break
+        used = min(points, part.points)
+        if used:
+            taken.append(PointsAtValue(points=used, value=part.value, level=part.level))
+        points -= used
+    return taken
+
+
+def _floor_money(amount: Fraction, currency: str) -> Decimal:
+    """An exact amount cut to the currency's minor unit (never rounded up)."""
+    digits = get_currency_precision(currency)
+    minor = math.floor(amount * 10**digits)
+    return Decimal(minor).scaleb(-digits).quantize(Decimal(1).scaleb(-digits))
 
 
 def money_value(

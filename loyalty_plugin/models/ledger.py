@@ -20,13 +20,17 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    ColumnElement,
     Enum,
     ForeignKey,
     Index,
     String,
     UniqueConstraint,
     event,
+    literal_column,
+    text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from loyalty_plugin.domain.ledger import EntryKind
@@ -107,7 +111,14 @@ class Lot(Base):
     __table_args__ = (
         CheckConstraint("remaining >= 0 AND remaining <= points", name="remaining_in_range"),
         UniqueConstraint("merchant_id", "entry_id"),
-        Index("ix_lots_account_spending", "account_id", "expires_at", "earned_at"),
+        # Only lots still holding points: an account's spent lots are never read again.
+        Index(
+            "ix_lots_account_open",
+            "account_id",
+            "remaining",
+            postgresql_where=text("remaining > 0"),
+            sqlite_where=text("remaining > 0"),
+        ),
         Index("ix_lots_expiry", "expires_at"),
     )
 
@@ -121,6 +132,21 @@ class Lot(Base):
     #: Pending points become spendable at this time (a return window).
     available_from: Mapped[datetime]
     expires_at: Mapped[datetime | None]
+    #: The membership level the customer held when the points were earned (``None``: no
+    #: levels then). Fallback redemption values the points at this level.
+    level: Mapped[str | None] = mapped_column(String(64))
+
+    @hybrid_property
+    def holds_points(self) -> bool:
+        """True while the lot has points left (the partial index's condition)."""
+        return self.remaining > 0
+
+    @holds_points.inplace.expression
+    @classmethod
+    def _holds_points_expression(cls) -> ColumnElement[bool]:
+        # A literal 0, not a bound parameter: PostgreSQL matches it to the partial index
+        # ``ix_lots_account_open`` even in a generic (prepared) plan.
+        return cls.remaining > literal_column("0")
 
 
 class Allocation(Base):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from loyalty_plugin.models.base import Base, BigId, utcnow
-from loyalty_plugin.models.ledger import Account
+from loyalty_plugin.models.ledger import Account, LedgerEntry
 from loyalty_plugin.models.program import Rate
 
 
@@ -76,3 +77,10 @@ class Redemption(Base):
     released_at: Mapped[datetime | None]
 
     account: Mapped[Account] = relationship(lazy="joined")
+    hold_entry: Mapped[LedgerEntry] = relationship()
+
+    @property
+    def values(self) -> list[dict[str, Any]]:
+        """The held points by value (``points``, ``level``, ``rate``), as quoted."""
+        quoted = (self.hold_entry.details or {}).get("redemption", {}).get("values", [])
+        return [value | {"rate": Decimal(value["rate"])} for value in quoted]

@@ -311,6 +311,14 @@ class QuoteArgsSchema(MerchantArgsSchema):
     points = Points(metadata={"description": "points the customer wants to use (default: most)"})
 
 
+class QuotedValueSchema(Schema):
+    points = fields.Integer()
+    level = fields.String(
+        allow_none=True, metadata={"description": "the level whose point value applies"}
+    )
+    rate = MoneyField(metadata={"description": "value of one of these points"})
+
+
 class QuoteSchema(Schema):
     merchant_id = fields.String()
     customer_id = fields.String()
@@ -318,7 +326,9 @@ class QuoteSchema(Schema):
     allowed = fields.Integer(metadata={"description": "what the caps allow whatever the balance"})
     amount = MoneyField(metadata={"description": "money value of ``points``"})
     currency = fields.String()
-    rate = MoneyField(metadata={"description": "value of one point in the invoice currency"})
+    rate = MoneyField(
+        metadata={"description": "value of one point at the current level, in the invoice currency"}
+    )
     exchange_rate = MoneyField()
     bound_by = fields.String(
         metadata={
@@ -330,6 +340,13 @@ class QuoteSchema(Schema):
     eligible_amount = MoneyField()
     balance = fields.Integer()
     min_points = fields.Integer()
+    values = fields.List(
+        fields.Nested(QuotedValueSchema),
+        metadata={
+            "description": "the quoted points by value, in spending order: one row, or one "
+            "per level earned at when points redeem at the level they were earned at"
+        },
+    )
     level = fields.Dict(
         allow_none=True,
         metadata={
@@ -360,10 +377,15 @@ class RedemptionSchema(Schema):
     points = fields.Integer()
     amount = MoneyField(metadata={"description": "the discount to apply to the invoice"})
     currency = fields.String()
-    rate = MoneyField(metadata={"description": "value of one point in ``currency``"})
+    rate = MoneyField(
+        metadata={"description": "value of one point at the level held, in ``currency``"}
+    )
     exchange_rate = MoneyField()
     returned_points = fields.Integer(metadata={"description": "given back by refunds"})
     hold_entry_id = fields.Integer()
+    values = fields.List(
+        fields.Nested(QuotedValueSchema), metadata={"description": "the held points by value"}
+    )
     expires_at = fields.DateTime()
     created_at = fields.DateTime()
     captured_at = fields.DateTime(allow_none=True)
@@ -525,6 +547,14 @@ class AdjustmentArgsSchema(MerchantArgsSchema):
 class DecisionArgsSchema(Schema):
     staff = Text(1, 100, required=True, metadata={"description": "a second staff member"})
     note = Text(1, 400)
+
+
+class ApprovalArgsSchema(DecisionArgsSchema):
+    expires_at = When(
+        metadata={
+            "description": "a new expiry for a credit; required when the requested one has passed"
+        }
+    )
 
 
 class AdjustmentSchema(Schema):

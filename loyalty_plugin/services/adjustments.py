@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
 from loyalty_plugin.domain.points import check_points
 from loyalty_plugin.models import Adjustment, AdjustmentStatus
-from loyalty_plugin.services import ledger
+from loyalty_plugin.services import ledger, levels
 from loyalty_plugin.services.accounts import account_for_host_customer
 from loyalty_plugin.services.settings import merchant_settings
 
@@ -159,6 +159,9 @@ def _apply(
         reason=reason,
         expires_at=adjustment.expires_at,
         idempotency_key=f"adjustment:{adjustment.id}",
+        level=levels.level_of_new_points(session, account_id=adjustment.account_id, now=now)
+        if adjustment.points > 0
+        else None,
     )
     adjustment.entry_id = entry.id
     adjustment.status = AdjustmentStatus.APPLIED

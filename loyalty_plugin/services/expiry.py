@@ -117,7 +117,7 @@ def expiry_for_new_points(
 
 
 def _date_due(now: datetime) -> ColumnElement[bool]:
-    return and_(Lot.remaining > 0, Lot.expires_at <= now)
+    return and_(Lot.holds_points, Lot.expires_at <= now)
 
 
 def count_due_lots(session: Session, *, now: datetime) -> int:
@@ -259,7 +259,7 @@ def _expire(
     for these accounts while their rows are locked, and ids only grow, so this works the
     same on every backend without ``INSERT ... RETURNING``.
     """
-    due = and_(Lot.account_id.in_(account_ids), Lot.remaining > 0, lot_filter)
+    due = and_(Lot.account_id.in_(account_ids), Lot.holds_points, lot_filter)
     watermark = session.scalar(select(func.coalesce(func.max(LedgerEntry.id), 0)))
     session.execute(_insert_entries(due, now=now, actor=actor, reason=reason, details=details))
     new = and_(LedgerEntry.id > watermark, LedgerEntry.account_id.in_(account_ids))

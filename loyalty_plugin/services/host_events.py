@@ -48,7 +48,7 @@ from loyalty_plugin.models import (
     WebhookEvent,
 )
 from loyalty_plugin.schemas.webhooks import load_event, parse_json
-from loyalty_plugin.services import coupons, earning, ledger, redemption
+from loyalty_plugin.services import coupons, earning, ledger, levels, redemption
 from loyalty_plugin.services.accounts import find_customer, open_account, upsert_customer
 from loyalty_plugin.services.events import publish
 from loyalty_plugin.services.expiry import expiry_for_new_points
@@ -625,6 +625,9 @@ def _earn(
     extra.setdefault(
         "expires_at",
         expiry_for_new_points(ctx.session, merchant_id=ctx.merchant.id, earned_at=ctx.now),
+    )
+    extra.setdefault(
+        "level", levels.level_of_new_points(ctx.session, account_id=account.id, now=ctx.now)
     )
     return ledger.earn(
         ctx.session,

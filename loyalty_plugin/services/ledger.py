@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain import ledger as rules
@@ -77,8 +77,13 @@ def earn(
     details: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
     kind: EntryKind = EntryKind.EARN,
+    level: str | None = None,
 ) -> LedgerEntry:
-    """Credit ``points`` as a new lot; pending until ``available_from`` if given."""
+    """Credit ``points`` as a new lot; pending until ``available_from`` if given.
+
+    ``level`` is the membership level the customer holds now, kept on the lot for
+    fallback redemption.
+    """
     check_points(points)
     _check_clock(now)
     if kind not in (EntryKind.EARN, EntryKind.ADJUST):
@@ -116,7 +121,9 @@ def earn(
         idempotency_key=idempotency_key,
         request_hash=request,
     )
-    lot = _open_lot(session, entry, now=now, expires_at=expires_at, available_from=available_from)
+    lot = _open_lot(
+        session, entry, now=now, expires_at=expires_at, available_from=available_from, level=level
+    )
     if repaid:
         # Points owed from an earlier reversal are paid first, out of the new lot.
         session.flush()
@@ -194,8 +201,9 @@ def adjust(
     reason: str,
     expires_at: datetime | None = None,
     idempotency_key: str | None = None,
+    level: str | None = None,
 ) -> LedgerEntry:
-    """Manual credit (a new lot) or debit (FIFO) with a required reason."""
+    """Manual credit (a new lot at ``level``) or debit (FIFO) with a required reason."""
     check_points(points, positive=False)
     if not isinstance(reason, str) or not reason.strip():
         raise ValidationError("a reason is required", field="reason")
@@ -212,6 +220,7 @@ def adjust(
             reference=reference,
             idempotency_key=idempotency_key,
             kind=EntryKind.ADJUST,
+            level=level,
         )
     request = rules.fingerprint(op="adjust", account=account_id, points=points, reason=reason)
     account = lock_account(session, account_id)
@@ -330,7 +339,7 @@ def expire_due_lots(
     account = lock_account(session, account_id)
     due = session.scalars(
         select(Lot)
-        .where(Lot.account_id == account.id, Lot.remaining > 0, Lot.expires_at <= now)
+        .where(Lot.account_id == account.id, Lot.holds_points, Lot.expires_at <= now)
         .order_by(Lot.expires_at, Lot.id)
     ).all()
     if not due:
@@ -373,11 +382,29 @@ def spendable_points(session: Session, account_id: int, now: datetime) -> int:
     return int(total or 0)
 
 
+def spendable_by_level(
+    session: Session, account_id: int, now: datetime
+) -> list[tuple[int, str | None]]:
+    """The spendable points in the order a spend takes them, as ``(points, level)`` runs.
+
+    Consecutive lots earned at the same level are merged, so an account's thousand lots
+    of one level are one run.
+    """
+    query = _in_spending_order(select(Lot.remaining, Lot.level), account_id, now)
+    runs: list[tuple[int, str | None]] = []
+    for remaining, level in session.execute(query):
+        if runs and runs[-1][1] == level:
+            runs[-1] = (runs[-1][0] + remaining, level)
+        else:
+            runs.append((remaining, level))
+    return runs
+
+
 def pending_points(session: Session, account_id: int, now: datetime) -> int:
     """Points earned but still inside their waiting period."""
     total = session.scalar(
         select(func.coalesce(func.sum(Lot.remaining), 0)).where(
-            Lot.account_id == account_id, Lot.remaining > 0, Lot.available_from > now
+            Lot.account_id == account_id, Lot.holds_points, Lot.available_from > now
         )
     )
     return int(total or 0)
@@ -458,7 +485,7 @@ def _spendable(account_id: int, now: datetime) -> tuple[Any, ...]:
     """The conditions of a lot the account can spend from at ``now``."""
     return (
         Lot.account_id == account_id,
-        Lot.remaining > 0,
+        Lot.holds_points,
         Lot.available_from <= now,
         (Lot.expires_at.is_(None)) | (Lot.expires_at > now),
     )
@@ -474,17 +501,20 @@ def _take_fifo(session: Session, account_id: int, now: datetime, points: int) ->
     The database sorts the spendable lots in :func:`rules.spending_order`; a first page
     usually covers the spend, so an account with thousands of lots is not read whole.
     """
-    query = (
-        select(Lot.id, Lot.remaining, Lot.earned_at, Lot.expires_at)
-        .where(*_spendable(account_id, now))
-        .order_by(
-            case((Lot.expires_at.is_(None), 1), else_=0), Lot.expires_at, Lot.earned_at, Lot.id
-        )
+    query = _in_spending_order(
+        select(Lot.id, Lot.remaining, Lot.earned_at, Lot.expires_at), account_id, now
     )
     lots = [LotView(*row) for row in session.execute(query.limit(_FIRST_LOTS))]
     if len(lots) == _FIRST_LOTS and sum(lot.remaining for lot in lots) < points:
         lots = [LotView(*row) for row in session.execute(query)]
     return rules.allocate_fifo(lots, points)
+
+
+def _in_spending_order(query: Select[Any], account_id: int, now: datetime) -> Select[Any]:
+    """``query`` over the account's spendable lots, in :func:`rules.spending_order`."""
+    return query.where(*_spendable(account_id, now)).order_by(
+        case((Lot.expires_at.is_(None), 1), else_=0), Lot.expires_at, Lot.earned_at, Lot.id
+    )
 
 
 def _spendable_lots(session: Session, account_id: int, now: datetime) -> list[LotView]:
@@ -568,6 +598,7 @@ def _open_lot(
     now: datetime,
     expires_at: datetime | None,
     available_from: datetime | None,
+    level: str | None = None,
 ) -> Lot:
     lot = Lot(
         merchant_id=entry.merchant_id,
@@ -578,6 +609,7 @@ def _open_lot(
         earned_at=now,
         available_from=available_from or now,
         expires_at=expires_at,
+        level=level,
     )
     session.add(lot)
     return lot
@@ -644,7 +676,7 @@ def _open_lots(session: Session, account_id: int, now: datetime) -> list[LotView
     rows = session.execute(
         select(Lot.id, Lot.remaining, Lot.earned_at, Lot.expires_at).where(
             Lot.account_id == account_id,
-            Lot.remaining > 0,
+            Lot.holds_points,
             (Lot.expires_at.is_(None)) | (Lot.expires_at > now),
         )
     )

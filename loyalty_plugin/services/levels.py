@@ -11,7 +11,7 @@ transaction: it moves the customer up at once, and down only as the downgrade po
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,6 +26,7 @@ from loyalty_plugin.domain.levels import (
     Level,
     LevelScheme,
     Measure,
+    RedeemAt,
     Source,
     decide,
     discount_amount,
@@ -34,7 +35,7 @@ from loyalty_plugin.domain.levels import (
     review_date,
     scheme_from_settings,
 )
-from loyalty_plugin.domain.redemption import DraftInvoice
+from loyalty_plugin.domain.redemption import DraftInvoice, PointsAtValue, PointValue
 from loyalty_plugin.models import (
     Account,
     Customer,
@@ -616,13 +617,64 @@ def level_key(session: Session, *, customer: Customer) -> str | None:
     return earned if expires_at is not None and expires_at <= utcnow() else level
 
 
-def benefits_for(session: Session, *, account_id: int, now: datetime) -> Level | None:
-    """The level whose benefits apply to the account now (``None``: no levels)."""
+@dataclass(frozen=True, kw_only=True)
+class LevelTerms:
+    """The level whose benefits apply to an account now, and the scheme it belongs to."""
+
+    scheme: LevelScheme
+    level: Level
+
+
+def terms_for(session: Session, *, account_id: int, now: datetime) -> LevelTerms | None:
+    """The account's level and scheme in the merchant's oldest program with levels."""
     for program in level_programs(session, at=now, merchant_id=_merchant_of(session, account_id)):
         membership = _membership(session, program.program_id, account_id)
         key = program.scheme.levels[0].key if membership is None else _held(membership, now)
-        return program.scheme.level(key) or program.scheme.levels[0]
+        level = program.scheme.level(key) or program.scheme.levels[0]
+        return LevelTerms(scheme=program.scheme, level=level)
     return None
+
+
+def benefits_for(session: Session, *, account_id: int, now: datetime) -> Level | None:
+    """The level whose benefits apply to the account now (``None``: no levels)."""
+    terms = terms_for(session, account_id=account_id, now=now)
+    return None if terms is None else terms.level
+
+
+def redemption_purse(
+    session: Session,
+    *,
+    account_id: int,
+    now: datetime,
+    merchant_value: PointValue,
+    terms: LevelTerms | None,
+) -> list[PointsAtValue]:
+    """The account's spendable points in spending order, each part with its value.
+
+    Points are worth the current level's value (the merchant's without one), unless the
+    levels redeem at the earning level (fallback redemption): then each lot's points are
+    worth the value of the level it was earned at.
+    """
+    if terms is None or terms.scheme.redeem_at is not RedeemAt.EARNING_LEVEL:
+        points = ledger.spendable_points(session, account_id, now)
+        if terms is None:
+            return [PointsAtValue(points=points, value=merchant_value)]
+        value = terms.level.point_value or merchant_value
+        return [PointsAtValue(points=points, value=value, level=terms.level.key)]
+    purse: list[PointsAtValue] = []
+    for points, earned_at in ledger.spendable_by_level(session, account_id, now):
+        level, value = terms.scheme.value_of(earned_at, merchant_value)
+        if purse and purse[-1].level == level:
+            purse[-1] = replace(purse[-1], points=purse[-1].points + points)
+        else:
+            purse.append(PointsAtValue(points=points, value=value, level=level))
+    return purse
+
+
+def level_of_new_points(session: Session, *, account_id: int, now: datetime) -> str | None:
+    """The level points credited now are earned at (kept on their lot; ``None``: no levels)."""
+    level = benefits_for(session, account_id=account_id, now=now)
+    return None if level is None else level.key
 
 
 def _held(membership: Membership, now: datetime) -> str:

@@ -54,7 +54,7 @@ from loyalty_plugin.models import (
     ProgramVersion,
     RuleClaim,
 )
-from loyalty_plugin.services import ledger
+from loyalty_plugin.services import ledger, levels
 from loyalty_plugin.services.accounts import open_account
 from loyalty_plugin.services.expiry import expiry_for_new_points
 from loyalty_plugin.services.ledger import Money, Reference
@@ -265,6 +265,7 @@ def earn_on_event(
             details=breakdown(earning, earning.settlement)
             | {"trigger": {"type": trigger, "name": name, "id": reference}},
             idempotency_key=f"{trigger}:{reference}:program:{earning.program.program_id}"[:255],
+            level=levels.level_of_new_points(session, account_id=account.id, now=now),
         )
         _claim(work, earning, customer, slots[earning.program.key], entry)
         work.outcome.entry_ids.append(entry.id)
@@ -586,6 +587,7 @@ def _credit(
         reason=f"invoice {row.invoice_id} ({program.name}, version {program.version})",
         details=details,
         idempotency_key=key[:255],
+        level=levels.level_of_new_points(work.session, account_id=row.account_id, now=work.now),
     )
     work.outcome.entry_ids.append(entry.id)
 

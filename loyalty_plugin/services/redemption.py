@@ -36,7 +36,6 @@ from loyalty_plugin.domain.redemption import (
     quote,
 )
 from loyalty_plugin.models import Account, LedgerEntry, Redemption, RedemptionStatus
-from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services import ledger, levels
 from loyalty_plugin.services.accounts import account_for_host_customer, get_merchant
 from loyalty_plugin.services.events import publish
@@ -53,22 +52,17 @@ class ReturnedPoints:
     expired_again: LedgerEntry | None
 
 
-def rules_for_account(
-    session: Session, *, account: Account, now: datetime | None = None
-) -> RedemptionRules:
-    """The redemption rules that apply to ``account``: the merchant's, changed by its level.
+def with_level(rules: RedemptionRules, terms: levels.LevelTerms | None) -> RedemptionRules:
+    """The merchant's redemption ``rules`` as the customer's membership level changes them.
 
-    A membership level with its own point value or maximum invoice share replaces the
-    merchant's for its members.
+    A level with its own point value or maximum invoice share replaces the merchant's.
     """
-    rules = redemption_rules(merchant_settings(session, account.merchant_id))
-    level = levels.benefits_for(session, account_id=account.id, now=now or utcnow())
-    if level is None:
+    if terms is None:
         return rules
-    if level.point_value is not None:
-        rules = replace(rules, value=level.point_value)
-    if level.max_share_percent is not None:
-        rules = replace(rules, max_share_percent=level.max_share_percent)
+    if terms.level.point_value is not None:
+        rules = replace(rules, value=terms.level.point_value)
+    if terms.level.max_share_percent is not None:
+        rules = replace(rules, max_share_percent=terms.level.max_share_percent)
     return rules
 
 
@@ -86,16 +80,35 @@ def quote_invoice(
     Writes nothing but, for a customer seen for the first time, their empty account
     (the API runs quotes without committing).
     """
-    merchant = get_merchant(session, merchant_id)
     account = account_for_host_customer(session, merchant_id, customer_id)
-    balance = ledger.spendable_points(session, account.id, now)
-    return quote(
+    offer, _rules = _offer(session, account, invoice, now=now, points=points)
+    return offer
+
+
+def _offer(
+    session: Session, account: Account, invoice: DraftInvoice, *, now: datetime, points: int | None
+) -> tuple[Quote, RedemptionRules]:
+    """The quote for ``account`` and the rules behind it.
+
+    With fallback redemption (levels that redeem at the earning level) each lot's points
+    are valued at the level they were earned at, in the order a spend takes them.
+    """
+    merchant = get_merchant(session, account.merchant_id)
+    terms = levels.terms_for(session, account_id=account.id, now=now)
+    merchant_rules = redemption_rules(merchant_settings(session, account.merchant_id))
+    rules = with_level(merchant_rules, terms)
+    purse = levels.redemption_purse(
+        session, account_id=account.id, now=now, merchant_value=merchant_rules.value, terms=terms
+    )
+    offer = quote(
         invoice,
-        rules_for_account(session, account=account, now=now),
-        balance=balance,
+        rules,
+        balance=0,
         merchant_currency=merchant.currency,
         requested=points,
+        purse=purse,
     )
+    return offer, rules
 
 
 def hold_points(
@@ -115,18 +128,10 @@ def hold_points(
     """
     if not invoice.id:
         raise ValidationError("a hold needs the invoice id", field="invoice.id")
-    merchant = get_merchant(session, merchant_id)
     account = account_for_host_customer(session, merchant_id, customer_id)
     ledger.lock_account(session, account.id)
     _refuse_second_hold(session, merchant_id, invoice.id)
-    rules = rules_for_account(session, account=account, now=now)
-    offer = quote(
-        invoice,
-        rules,
-        balance=ledger.spendable_points(session, account.id, now),
-        merchant_currency=merchant.currency,
-        requested=points,
-    )
+    offer, rules = _offer(session, account, invoice, now=now, points=points)
     _check_request(offer, points, rules)
     entry = ledger.spend(
         session,
@@ -472,6 +477,9 @@ def _quote_details(offer: Quote) -> dict[str, object]:
         "bound_by": str(offer.bound_by),
         "limits": offer.limits,
         "eligible_amount": _text(offer.eligible_amount),
+        "values": [
+            {"points": v.points, "level": v.level, "rate": _text(v.rate)} for v in offer.values
+        ],
     }
 
 

@@ -68,7 +68,7 @@ def _lots_due_reminder(
         .join(Customer, Customer.id == Account.customer_id)
         .where(
             Lot.merchant_id == merchant_id,
-            Lot.remaining > 0,
+            Lot.holds_points,
             Lot.expires_at > now + timedelta(days=lower),
             Lot.expires_at <= now + timedelta(days=offset),
             ~reminded,

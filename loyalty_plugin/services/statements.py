@@ -150,7 +150,7 @@ def _next_expiry(session: Session, account: Account, now: datetime) -> tuple[dat
     """The next day (in the merchant's time zone) points expire, and how many."""
     soonest = session.scalar(
         select(func.min(Lot.expires_at)).where(
-            Lot.account_id == account.id, Lot.remaining > 0, Lot.expires_at > now
+            Lot.account_id == account.id, Lot.holds_points, Lot.expires_at > now
         )
     )
     if soonest is None:
@@ -160,7 +160,7 @@ def _next_expiry(session: Session, account: Account, now: datetime) -> tuple[dat
     lots = session.execute(
         select(Lot.expires_at, Lot.remaining).where(
             Lot.account_id == account.id,
-            Lot.remaining > 0,
+            Lot.holds_points,
             Lot.expires_at > now,
             Lot.expires_at < soonest + timedelta(days=2),  # that day, in any time zone
         )

@@ -24,6 +24,7 @@ from loyalty_plugin.domain.redemption import (
     Bound,
     DraftInvoice,
     DraftItem,
+    PointsAtValue,
     PointValue,
     RedemptionMode,
     RedemptionRules,
@@ -104,6 +105,76 @@ def test_the_quote_never_exceeds_any_cap(total, share, balance, points) -> None:
     offer = quote(draft(str(total)), rules, balance=balance, merchant_currency="EUR")
     assert 0 <= offer.points <= balance
     assert offer.amount <= total * share / 100
+
+
+CENT = PointValue(points=100, amount=D("1.00"))
+TWO_CENTS = PointValue(points=100, amount=D("2.00"))
+THIRD = PointValue(points=3, amount=D("0.01"))
+
+
+def test_a_purse_is_spent_in_order_each_part_at_its_value() -> None:
+    """22.00 at most: 2,000 points at 0.01, then 100 at 0.02; the cap is exact."""
+    purse = [
+        PointsAtValue(points=2000, value=CENT, level="bronze"),
+        PointsAtValue(points=150, value=TWO_CENTS, level="gold"),
+    ]
+    rules = RedemptionRules(value=TWO_CENTS, max_share_percent=D(50))
+    offer = quote(draft("44.00"), rules, balance=0, merchant_currency="EUR", purse=purse)
+    assert (offer.points, offer.amount, offer.balance) == (2100, D("22.00"), 2150)
+    assert [(v.points, v.level, v.rate) for v in offer.values] == [
+        (2000, "bronze", D("0.01")),
+        (100, "gold", D("0.02")),
+    ]
+    # What the caps allow whatever the balance: 44.00 of eligible goods at the same values.
+    assert offer.limits["eligible_amount"] == 2000 + 150 + (4400 - 2000 - 300) // 2
+
+
+def test_a_part_worth_a_third_of_a_cent_per_point_is_counted_exactly() -> None:
+    """0.01 per 3 points: 1.00 buys exactly 300 of them, not 299."""
+    purse = [PointsAtValue(points=1000, value=THIRD)]
+    rules = RedemptionRules(value=THIRD)
+    offer = quote(draft("1.00"), rules, balance=0, merchant_currency="EUR", purse=purse)
+    assert (offer.points, offer.amount) == (300, D("1.00"))
+
+
+@given(
+    total=st.decimals(min_value=0, max_value=10**5, places=2),
+    share=st.decimals(min_value=0, max_value=100, places=1),
+    parts=st.lists(
+        st.tuples(st.integers(1, 10**6), st.integers(1, 500), st.integers(1, 500)), max_size=6
+    ),
+)
+def test_a_purse_quote_never_exceeds_its_cap_nor_the_value_of_the_points(
+    total, share, parts
+) -> None:
+    """The value is the exact sum of the parts taken, rounded down, and fits the share."""
+    purse = [
+        PointsAtValue(points=p, value=PointValue(points=per, amount=D(cents) / 100))
+        for p, per, cents in parts
+    ]
+    rules = RedemptionRules(value=CENT, max_share_percent=share)
+    offer = quote(draft(str(total)), rules, balance=0, merchant_currency="EUR", purse=purse)
+    assert 0 <= offer.points <= sum(p for p, _per, _cents in parts)
+    assert sum(v.points for v in offer.values) == offer.points
+    exact = sum(
+        (part.value.amount * taken.points / part.value.points
+         for part, taken in zip(purse, offer.values, strict=False)),
+        D(0),
+    )  # fmt: skip
+    assert offer.amount <= total * share / 100
+    assert abs(offer.amount - exact) < D("0.01") + D("1e-20")
+
+
+def test_a_uniform_purse_quotes_as_a_plain_balance() -> None:
+    rules = RedemptionRules(value=THIRD, max_share_percent=D(30))
+    plain = quote(draft("77.77"), rules, balance=12345, merchant_currency="EUR")
+    purse = [PointsAtValue(points=12345, value=THIRD)]
+    parted = quote(draft("77.77"), rules, balance=0, merchant_currency="EUR", purse=purse)
+    assert (plain.points, plain.amount, plain.limits) == (
+        parted.points,
+        parted.amount,
+        parted.limits,
+    )
 
 
 def test_foreign_invoice_needs_a_sane_rate() -> None:
