@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from loyalty_plugin.domain.errors import ValidationError
 from loyalty_plugin.domain.redemption import PointValue
@@ -146,6 +147,8 @@ class LevelScheme:
     #: Days after the review date a customer still below keeps the level.
     grace_days: int = 0
     redeem_at: RedeemAt = RedeemAt.CURRENT_LEVEL
+    #: The merchant's time zone: where a calendar year starts and ends.
+    timezone: str = "UTC"
 
     def level(self, key: str | None) -> Level | None:
         """The level named ``key``, or ``None`` (unknown in this version)."""
@@ -169,8 +172,12 @@ class LevelScheme:
         if self.period is Period.ROLLING:
             return at - timedelta(days=self.days)
         if self.period is Period.CALENDAR_YEAR:
-            return datetime(at.astimezone(UTC).year, 1, 1, tzinfo=UTC)
+            return self.new_year(at.astimezone(ZoneInfo(self.timezone)).year)
         return None
+
+    def new_year(self, year: int) -> datetime:
+        """1 January of ``year`` at midnight in the merchant's time zone, in UTC."""
+        return datetime(year, 1, 1, tzinfo=ZoneInfo(self.timezone)).astimezone(UTC)
 
 
 def level_for(scheme: LevelScheme, amount: Decimal) -> Level:
@@ -188,7 +195,7 @@ def review_date(scheme: LevelScheme, since: datetime) -> datetime | None:
         return None
     if scheme.review_every_days is not None:
         return since + timedelta(days=scheme.review_every_days)
-    return datetime(since.astimezone(UTC).year + 1, 1, 1, tzinfo=UTC)
+    return scheme.new_year(since.astimezone(ZoneInfo(scheme.timezone)).year + 1)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -43,6 +43,7 @@ from loyalty_plugin.models import (
     LedgerEntry,
     LevelHistory,
     Membership,
+    Merchant,
 )
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services import ledger
@@ -74,12 +75,17 @@ def level_programs(
             merchant_id=program.merchant_id,
             key=program.key,
             version=version.number,
-            scheme=scheme,
+            scheme=replace(scheme, timezone=_timezone(session, program.merchant_id)),
         )
         for program, version in versions_in_force(session, at=at, merchant_id=merchant_id)
         if (scheme := scheme_from_settings(version.settings.get("levels"))) is not None
     ]
     return sorted(found, key=lambda lp: lp.program_id)
+
+
+def _timezone(session: Session, merchant_id: str) -> str:
+    merchant = session.get(Merchant, merchant_id)  # from the identity map after the first
+    return "UTC" if merchant is None else merchant.timezone
 
 
 # -- qualifying amounts ---------------------------------------------------------------------

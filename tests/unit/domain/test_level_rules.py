@@ -1,5 +1,6 @@
 """Membership levels, pure: which level an amount reaches, downgrades, projection, settings."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -116,3 +117,14 @@ def test_windows_start_12_months_back_or_on_1_january() -> None:
     assert scheme(period="rolling", days=365).window_start(NOW) == NOW - timedelta(days=365)
     assert scheme(period="calendar_year").window_start(NOW) == datetime(2026, 1, 1, tzinfo=UTC)
     assert scheme().window_start(NOW) is None
+
+
+def test_a_calendar_year_starts_on_1_january_where_the_merchant_is() -> None:
+    """In Tokyo (UTC+9) 2027 starts at 15:00 UTC on 31 December 2026."""
+    tokyo = replace(scheme(period="calendar_year", downgrade="review"), timezone="Asia/Tokyo")
+    new_year = datetime(2026, 12, 31, 15, tzinfo=UTC)
+    assert tokyo.window_start(new_year) == new_year
+    assert tokyo.window_start(new_year - timedelta(seconds=1)) == datetime(
+        2025, 12, 31, 15, tzinfo=UTC
+    )
+    assert review_date(tokyo, NOW) == new_year
