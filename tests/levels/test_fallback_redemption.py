@@ -7,12 +7,15 @@ at Bronze, before the upgrade) and 150 at Gold.
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from loyalty_plugin import migrations
 from loyalty_plugin.models import LedgerEntry, Lot
 from loyalty_plugin.services.accounts import account_for_host_customer
 from loyalty_plugin.services.integrity import verify_ledger
@@ -137,3 +140,38 @@ def test_an_unknown_setting_is_refused_with_its_field(host: Host) -> None:
     answer = host.call("POST", "/programs", body, scope="admin")
     assert answer.status_code == 422
     assert "levels.redeem_at" in str(answer.json)
+
+
+def test_the_migration_gives_older_lots_the_level_their_history_says(
+    host: Host, db: Session
+) -> None:
+    """Lots written before ``lots.level`` existed get it back from the level history."""
+    earn_at_bronze_then_gold(host, "earning_level")
+    host.pay("c1", "INV-4", "100.00")
+    account = account_for_host_customer(db, "shop", "c1")
+    recorded = levels_of_lots(db, account.id)
+    db.execute(update(Lot).values(level=None))
+    db.execute(migration("7c4d2e9a1b5f").BACKFILL_LEVELS)
+    db.commit()
+    # The first two were earned at Bronze before any history row: NULL counts as the
+    # lowest level, so both value them alike.
+    assert levels_of_lots(db, account.id) == [None, None, "gold", "gold"]
+    assert recorded == ["bronze", "bronze", "gold", "gold"]
+    assert quote(host, SMALL)["values"] == [
+        {"points": 2000, "level": "bronze", "rate": "0.01"},
+        {"points": 100, "level": "gold", "rate": "0.02"},
+    ]
+
+
+def levels_of_lots(db: Session, account_id: int) -> list[str | None]:
+    return list(db.scalars(select(Lot.level).where(Lot.account_id == account_id).order_by(Lot.id)))
+
+
+def migration(revision: str) -> Any:
+    """The migration module of ``revision`` (its file name starts with a date)."""
+    (path,) = (Path(migrations.__file__).parent / "versions").glob(f"*_{revision}_*.py")
+    spec = importlib.util.spec_from_file_location(f"migration_{revision}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -28,6 +28,28 @@ def upgrade() -> None:
             sqlite_where=sa.text("remaining > 0"),
         )
         batch_op.drop_index("ix_lots_account_spending")
+    op.execute(BACKFILL_LEVELS)
+
+
+#: Lots earned before this migration get the level their history says the customer held
+#: just before (strictly: an earning that crossed a threshold was earned at the old
+#: level), in the account's first program with levels. Lots earned before any history
+#: row keep NULL, which counts as the lowest level.
+BACKFILL_LEVELS = sa.text(
+    """
+    UPDATE lots SET level = (
+        SELECT h.to_level FROM level_history h
+        WHERE h.account_id = lots.account_id
+          AND h.program_id = (
+              SELECT MIN(first.program_id) FROM level_history first
+              WHERE first.account_id = lots.account_id)
+          AND h.at < lots.earned_at
+        ORDER BY h.at DESC, h.id DESC
+        LIMIT 1)
+    WHERE lots.level IS NULL
+      AND EXISTS (SELECT 1 FROM level_history any_h WHERE any_h.account_id = lots.account_id)
+    """
+)
 
 
 def downgrade() -> None:
