@@ -21,6 +21,7 @@ serve: $(BIN)/loyalty ## Install, migrate SQLite, load the demo merchant and ser
 	$(BIN)/loyalty serve
 
 test: $(BIN)/loyalty ## Install and run the whole suite on SQLite, PostgreSQL and MariaDB.
+	bash .ci/install-missing
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PYTEST_ARGS)

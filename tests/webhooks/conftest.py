@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from itertools import count
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pluggy
 import pytest
 from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
 
 from loyalty_plugin.domain.signatures import signature_headers
 from loyalty_plugin.models import Merchant
@@ -142,3 +144,17 @@ def ledger_points(session_or_app: Any) -> list[tuple[str, int]]:
     with session_or_app.app_context():
         session = session_or_app.extensions["loyalty"].db.session
         return [(k.value, p) for k, p in session.execute(query)]
+
+
+@pytest.fixture
+def served(host: Any) -> Iterator[str]:
+    """The webhook URL of ``host`` served over HTTP on a loopback port."""
+    server = make_server("127.0.0.1", 0, host, threaded=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    yield f"http://127.0.0.1:{server.port}/loyalty/webhooks"
+    server.shutdown()
+    server.server_close()
+    thread.join()

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from loyalty_plugin.cli import main
 from loyalty_plugin.host import process_event
@@ -25,19 +22,6 @@ VECTORS = json.loads(
 def cli(host):
     runner = host.test_cli_runner()
     return lambda *args: runner.invoke(main, list(args))
-
-
-@pytest.fixture
-def served(host) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, host, threaded=True)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}/loyalty/webhooks"
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 def test_secrets_are_created_listed_and_revoked(cli) -> None:
