@@ -3,6 +3,13 @@
 The behaviour follows the IETF Idempotency-Key draft and Stripe: a repeat with the same key
 and request gets the first answer (errors included); the same key with another request is
 refused; a repeat while the first is still running is told to wait.
+
+A claim is identified by its record and its ``created_at`` (the *lease*). The request that
+holds it locks the record first thing in its work transaction (:func:`hold_key`), so a
+repeat can tell a live request (the row is locked: ``SKIP LOCKED`` finds nothing) from a
+dead one (nothing holds it). A repeat may take over only an old claim nobody holds, and
+taking over changes ``created_at``: the first request, if it was alive after all, then
+finds its lease gone when it locks the record and stops before doing anything.
 """
 
 from __future__ import annotations
@@ -12,13 +19,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.models import IdempotencyRecord, IdempotencyStatus
 
-#: An in-flight claim older than this is taken to be from a process that died.
+#: An in-flight claim older than this, that no transaction holds, is from a request that died.
 ABANDONED_AFTER = timedelta(minutes=5)
+
+
+class ClaimLost(Exception):
+    """The key was taken over by a repeat: this request must not do the work."""
 
 
 class Claim(enum.Enum):
@@ -36,12 +47,17 @@ class Claim(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """The claim, the record's id, and the stored answer for a replay."""
+    """The claim, the record's id, and the stored answer for a replay.
+
+    ``claimed_at`` is set when the claim is ``ACQUIRED``: with ``record_id`` it is the
+    lease that :func:`hold_key`, :func:`complete_key` and :func:`release_key` check.
+    """
 
     claim: Claim
     record_id: int
     status: int | None = None
     body: Any = None
+    claimed_at: datetime | None = None
 
 
 def claim_key(
@@ -76,40 +92,58 @@ def claim_key(
         )
         session.add(record)
         session.flush()
-        return Outcome(Claim.ACQUIRED, record.id)
+        return Outcome(Claim.ACQUIRED, record.id, claimed_at=now)
     if record.fingerprint != fingerprint:
         return Outcome(Claim.MISMATCH, record.id)
     if record.status == IdempotencyStatus.DONE:
         return Outcome(Claim.REPLAY, record.id, record.response_status, record.response_body)
     if now - record.created_at > ABANDONED_AFTER and _take_over(session, record, now):
-        return Outcome(Claim.ACQUIRED, record.id)
+        return Outcome(Claim.ACQUIRED, record.id, claimed_at=now)
     return Outcome(Claim.IN_FLIGHT, record.id)
 
 
+def hold_key(session: Session, *, record_id: int, claimed_at: datetime) -> None:
+    """Lock the claim for the rest of the work transaction; :class:`ClaimLost` if taken over.
+
+    Call it before the work, in the work's own transaction. While the lock is held a repeat
+    sees the request alive (on SQLite the transaction's ``BEGIN IMMEDIATE`` write lock keeps
+    repeats out altogether).
+    """
+    held = session.scalar(
+        select(IdempotencyRecord.id).where(*_lease(record_id, claimed_at)).with_for_update()
+    )
+    if held is None:
+        raise ClaimLost(f"idempotency record {record_id} was taken over")
+
+
 def complete_key(
-    session: Session, *, record_id: int, status: int, body: Any, now: datetime
-) -> None:
-    """Store the answer of the request that holds the key (in that request's transaction)."""
-    session.execute(
-        update(IdempotencyRecord)
-        .where(IdempotencyRecord.id == record_id)
-        .values(
-            status=IdempotencyStatus.DONE,
-            response_status=status,
-            response_body=body,
-            completed_at=now,
-        )
+    session: Session,
+    *,
+    record_id: int,
+    claimed_at: datetime,
+    status: int,
+    body: Any,
+    now: datetime,
+) -> bool:
+    """Store the answer of the request that holds the key; False if it no longer holds it."""
+    return (
+        session.execute(
+            update(IdempotencyRecord)
+            .where(*_lease(record_id, claimed_at))
+            .values(
+                status=IdempotencyStatus.DONE,
+                response_status=status,
+                response_body=body,
+                completed_at=now,
+            )
+        ).rowcount
+        == 1
     )
 
 
-def release_key(session: Session, *, record_id: int) -> None:
+def release_key(session: Session, *, record_id: int, claimed_at: datetime) -> None:
     """Forget an in-flight key whose request failed unexpectedly, so a retry may run."""
-    session.execute(
-        delete(IdempotencyRecord).where(
-            IdempotencyRecord.id == record_id,
-            IdempotencyRecord.status == IdempotencyStatus.IN_FLIGHT,
-        )
-    )
+    session.execute(delete(IdempotencyRecord).where(*_lease(record_id, claimed_at)))
 
 
 def purge_keys(session: Session, *, older_than: datetime) -> int:
@@ -119,14 +153,32 @@ def purge_keys(session: Session, *, older_than: datetime) -> int:
     ).rowcount
 
 
+def _lease(record_id: int, claimed_at: datetime) -> tuple[ColumnElement[bool], ...]:
+    """The conditions under which a request still holds its claim."""
+    return (
+        IdempotencyRecord.id == record_id,
+        IdempotencyRecord.status == IdempotencyStatus.IN_FLIGHT,
+        IdempotencyRecord.created_at == claimed_at,
+    )
+
+
 def _take_over(session: Session, record: IdempotencyRecord, now: datetime) -> bool:
+    """Move an old claim to this request, unless the request holding it is still alive.
+
+    ``SKIP LOCKED`` finds nothing while the first request's transaction holds the row
+    (PostgreSQL, MariaDB); SQLite has no row locks, but its write lock already kept this
+    transaction waiting until the first one ended.
+    """
+    unheld = session.scalar(
+        select(IdempotencyRecord.id)
+        .where(*_lease(record.id, record.created_at))
+        .with_for_update(skip_locked=True)
+    )
+    if unheld is None:
+        return False
     taken = session.execute(
         update(IdempotencyRecord)
-        .where(
-            IdempotencyRecord.id == record.id,
-            IdempotencyRecord.status == IdempotencyStatus.IN_FLIGHT,
-            IdempotencyRecord.created_at == record.created_at,
-        )
+        .where(*_lease(record.id, record.created_at))
         .values(created_at=now)
     ).rowcount
     return taken == 1

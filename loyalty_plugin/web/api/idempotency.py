@@ -2,8 +2,10 @@
 
 A write view runs inside :func:`run_in_transaction`. With an ``Idempotency-Key`` the key is
 first claimed in a short transaction of its own (so a concurrent repeat sees it in flight),
-and the answer is stored in the same transaction as the work, so a request either both
-changed points and recorded its answer, or did neither.
+then locked again first thing in the work's transaction (so a repeat can tell that it is
+still alive, and a request whose key was taken over stops before doing anything), and the
+answer is stored in the same transaction as the work, so a request either both changed
+points and recorded its answer, or did neither.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from functools import wraps
 from typing import Any, Literal
@@ -24,8 +28,10 @@ from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.idempotency import (
     Claim,
+    ClaimLost,
     claim_key,
     complete_key,
+    hold_key,
     release_key,
 )
 from loyalty_plugin.services.transaction import run_in_transaction
@@ -34,6 +40,14 @@ from loyalty_plugin.web.errors import error_response
 
 HEADER = "Idempotency-Key"
 Policy = Literal["required", "optional"] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The idempotency record this request holds, and the claim time that proves it."""
+
+    record_id: int
+    claimed_at: datetime
 
 
 def unit_of_work(view: Callable[..., Response], *, policy: Policy) -> Callable[..., Response]:
@@ -54,37 +68,51 @@ def unit_of_work(view: Callable[..., Response], *, policy: Policy) -> Callable[.
                 f"this request changes points: send an {HEADER} header",
                 {HEADER: ["required"]},
             )
-        record_id = None
+        lease = None
         if key is not None:
             early = _claim(session, key)
             if isinstance(early, Response):
                 return early
-            record_id = early
-        return _run(session, record_id, lambda: view(*args, **kwargs))
+            lease = early
+        return _run(session, lease, lambda: view(*args, **kwargs))
 
     return wrapper
 
 
-def _run(session: Session, record_id: int | None, call: Callable[[], Response]) -> Response:
+def _run(session: Session, lease: Lease | None, call: Callable[[], Response]) -> Response:
     """Do the work and store its answer; an error's answer is stored after the rollback."""
     try:
-        return run_in_transaction(session, lambda s: _remember(s, record_id, call()))
+        return run_in_transaction(session, lambda s: _remember(s, lease, _work(s, lease, call)))
+    except ClaimLost:
+        return _in_use()
     except (LoyaltyError, HTTPException) as error:
         response = current_app.make_response(current_app.handle_user_exception(error))
     except Exception:
-        if record_id is not None:
-            run_in_transaction(session, lambda s: release_key(s, record_id=record_id))
+        if lease is not None:
+            run_in_transaction(
+                session,
+                lambda s: release_key(s, record_id=lease.record_id, claimed_at=lease.claimed_at),
+            )
         raise
-    if record_id is not None:
-        run_in_transaction(session, lambda s: _remember(s, record_id, response))
+    if lease is not None:
+        run_in_transaction(session, lambda s: _remember(s, lease, response))
     return response
 
 
-def _remember(session: Session, record_id: int | None, response: Response) -> Response:
-    if record_id is not None:
+def _work(session: Session, lease: Lease | None, call: Callable[[], Response]) -> Response:
+    """Hold the key for the whole transaction (if there is one), then run the view."""
+    if lease is not None:
+        hold_key(session, record_id=lease.record_id, claimed_at=lease.claimed_at)
+    return call()
+
+
+def _remember(session: Session, lease: Lease | None, response: Response) -> Response:
+    """Store the answer, if this request still holds its key (a taken-over key is not ours)."""
+    if lease is not None:
         complete_key(
             session,
-            record_id=record_id,
+            record_id=lease.record_id,
+            claimed_at=lease.claimed_at,
             status=response.status_code,
             body=response.get_json(silent=True),
             now=utcnow(),
@@ -92,8 +120,17 @@ def _remember(session: Session, record_id: int | None, response: Response) -> Re
     return response
 
 
-def _claim(session: Session, key: str) -> int | Response:
-    """The record id this request now holds, or the answer to give instead of running."""
+def _in_use() -> Response:
+    return error_response(
+        409,
+        "idempotency_key_in_use",
+        f"a request with this {HEADER} is still running; retry later",
+        {HEADER: ["in use"]},
+    )
+
+
+def _claim(session: Session, key: str) -> Lease | Response:
+    """The lease this request now holds, or the answer to give instead of running."""
     if not 1 <= len(key) <= 255 or not key.strip():
         return error_response(
             400, "invalid_idempotency_key", "1 to 255 characters", {HEADER: ["1 to 255 characters"]}
@@ -110,8 +147,8 @@ def _claim(session: Session, key: str) -> int | Response:
             now=utcnow(),
         ),
     )
-    if outcome.claim == Claim.ACQUIRED:
-        return outcome.record_id
+    if outcome.claim == Claim.ACQUIRED and outcome.claimed_at is not None:
+        return Lease(outcome.record_id, outcome.claimed_at)
     if outcome.claim == Claim.MISMATCH:
         return error_response(
             422,
@@ -120,12 +157,7 @@ def _claim(session: Session, key: str) -> int | Response:
             {HEADER: ["used for a different request"]},
         )
     if outcome.claim == Claim.IN_FLIGHT:
-        return error_response(
-            409,
-            "idempotency_key_in_use",
-            f"a request with this {HEADER} is still running; retry later",
-            {HEADER: ["in use"]},
-        )
+        return _in_use()
     replay = current_app.response_class(
         json.dumps(outcome.body), status=outcome.status, mimetype="application/json"
     )
