@@ -4,6 +4,10 @@ Every request is kept as an :class:`~loyalty_plugin.models.Adjustment` row (who 
 who approved or rejected, which ledger entry it wrote): that row and the ledger entry are
 the audit trail. Above the merchant's ``adjustment_approval_above``, a second staff member
 must approve before anything reaches the ledger.
+
+A credit may expire. Its ``expires_at`` must be in the future when it is requested, and
+still when it is applied: if it passed while the request waited, approving it is refused
+on ``expires_at`` until the approver gives a new one (or rejects it).
 """
 
 from __future__ import annotations
@@ -36,8 +40,8 @@ def request_adjustment(
     """Record the request; apply it at once unless it needs a second staff member."""
     check_points(points, positive=False)
     reason, staff = _required(reason, "reason"), _required(staff, "staff")
-    if expires_at is not None and (points < 0 or expires_at <= now):
-        raise ValidationError("only a credit can expire, and in the future", field="expires_at")
+    if expires_at is not None:
+        _check_expiry(points, expires_at, now=now)
     account = account_for_host_customer(session, merchant_id, customer_id)
     adjustment = Adjustment(
         merchant_id=merchant_id,
@@ -65,12 +69,18 @@ def approve_adjustment(
     staff: str,
     now: datetime,
     note: str | None = None,
+    expires_at: datetime | None = None,
 ) -> Adjustment:
-    """A second staff member approves: the adjustment is written to the ledger."""
+    """A second staff member approves: the adjustment is written to the ledger.
+
+    ``expires_at`` replaces the credit's requested expiry; it is required when that one has
+    passed since the request.
+    """
     adjustment = _pending(session, merchant_id, adjustment_id, _required(staff, "staff"))
     if adjustment.status == AdjustmentStatus.APPLIED and adjustment.decided_by == staff.strip():
         return adjustment
     _check_pending(adjustment)
+    _approved_expiry(adjustment, expires_at, now=now)
     adjustment.decision_note = note
     _apply(session, adjustment, now=now, approver=staff.strip())
     return adjustment
@@ -141,6 +151,26 @@ def _check_pending(adjustment: Adjustment) -> None:
             f"adjustment {adjustment.id} is already {adjustment.status} by "
             f"{adjustment.decided_by or adjustment.requested_by}",
             field="adjustment_id",
+        )
+
+
+def _check_expiry(points: int, expires_at: datetime, *, now: datetime) -> None:
+    if points < 0:
+        raise ValidationError("only a credit can expire, not a debit", field="expires_at")
+    if expires_at <= now:
+        raise ValidationError("the expiry must be in the future", field="expires_at")
+
+
+def _approved_expiry(adjustment: Adjustment, expires_at: datetime | None, *, now: datetime) -> None:
+    """Take the approver's new expiry, or refuse a requested one that has passed."""
+    if expires_at is not None:
+        _check_expiry(adjustment.points, expires_at, now=now)
+        adjustment.expires_at = expires_at
+    elif adjustment.expires_at is not None and adjustment.expires_at <= now:
+        raise ValidationError(
+            f"the requested expiry ({adjustment.expires_at.isoformat()}) has passed: "
+            "approve with a new expires_at in the future, or reject the adjustment",
+            field="expires_at",
         )
 
 

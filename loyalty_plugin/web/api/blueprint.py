@@ -118,7 +118,7 @@ ROUTES: tuple[Route, ...] = (
     Route(method="GET", rule=f"/adjustments/<{ID}:adjustment_id>", view=views.get_adjustment,
           scope=READ, response=s.AdjustmentSchema, errors=(404,)),
     Route(method="POST", rule=f"/adjustments/<{ID}:adjustment_id>/approve",
-          view=views.approve_adjustment, scope=WRITE, body=s.DecisionArgsSchema,
+          view=views.approve_adjustment, scope=WRITE, body=s.ApprovalArgsSchema,
           response=s.AdjustmentSchema, idempotency="required", errors=(400, 404, 409)),
     Route(method="POST", rule=f"/adjustments/<{ID}:adjustment_id>/reject",
           view=views.reject_adjustment, scope=WRITE, body=s.DecisionArgsSchema,

@@ -364,8 +364,10 @@ def get_adjustment(adjustment_id: int) -> Adjustment:
 
 
 def approve_adjustment(args: dict[str, Any], adjustment_id: int) -> Adjustment:
-    """A second staff member approves: the points move."""
-    return _decide(adjustments.approve_adjustment, args, adjustment_id)
+    """A second staff member approves (with a new ``expires_at`` if need be): the points move."""
+    return _decide(
+        adjustments.approve_adjustment, args, adjustment_id, expires_at=args.get("expires_at")
+    )
 
 
 def reject_adjustment(args: dict[str, Any], adjustment_id: int) -> Adjustment:
@@ -412,7 +414,9 @@ def _owner(session: Session, model: type, row_id: int) -> str:
     return row.merchant_id
 
 
-def _decide(decide: Callable[..., Adjustment], args: dict[str, Any], adjustment_id: int) -> Any:
+def _decide(
+    decide: Callable[..., Adjustment], args: dict[str, Any], adjustment_id: int, **extra: Any
+) -> Any:
     session = get_session()
     return decide(
         session,
@@ -421,6 +425,7 @@ def _decide(decide: Callable[..., Adjustment], args: dict[str, Any], adjustment_
         staff=args["staff"],
         note=args.get("note"),
         now=utcnow(),
+        **extra,
     )
 
 
