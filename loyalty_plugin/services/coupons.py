@@ -2,7 +2,8 @@
 
 A coupon changes state only through a guarded ``UPDATE ... WHERE status = <expected>``, so
 when twenty requests redeem one code at once the database lets exactly one of them through,
-on every backend, without holding a lock across the request.
+on every backend, without holding a lock across the request. :func:`expire_coupons` does
+the same for a whole batch in one statement.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from loyalty_plugin.domain.coupons import (
     CouponKind,
@@ -192,18 +194,19 @@ def restore_coupons_for_invoice(
 def expire_coupons(
     session: Session, *, now: datetime, actor: str = SYSTEM, limit: int = 1000
 ) -> list[Coupon]:
-    """Mark unused coupons past their expiry as expired; give points back where set."""
-    due = session.scalars(
-        select(Coupon)
-        .where(Coupon.status == CouponStatus.ACTIVE, Coupon.expires_at <= now)
-        .order_by(Coupon.id)
-        .limit(limit)
-    ).all()
-    expired = []
-    for coupon in due:
-        if _transition(session, coupon, CouponStatus.ACTIVE, CouponStatus.EXPIRED):
-            _refund_if_set(session, coupon, now=now, actor=actor)
-            expired.append(coupon)
+    """Mark up to ``limit`` unused coupons past their expiry as expired; give points back where set.
+
+    Two statements per batch, however many coupons: one ``SELECT`` of the due coupons and
+    one guarded ``UPDATE``. Only the refunds (a ledger entry each) cost one write per coupon.
+    """
+    due = _lock_due_coupons(session, now=now, limit=limit)
+    if not due:
+        return []
+    expired = _expire_batch(session, due, now=now)
+    refunds = _refund_on_expiry(session, {c.merchant_id for c in expired if c.entry_id})
+    for coupon in expired:
+        if refunds.get(coupon.merchant_id):
+            _refund(session, coupon, now=now, actor=actor)
     return expired
 
 
@@ -350,6 +353,55 @@ def _transition(
     return result.rowcount == 1
 
 
+def _lock_due_coupons(session: Session, *, now: datetime, limit: int) -> Sequence[Coupon]:
+    """The oldest active coupons past their expiry, locked for this transaction.
+
+    ``SKIP LOCKED`` passes over a coupon being redeemed right now (PostgreSQL, MariaDB); the
+    redemption decides it, and a later run expires it if it is still active. SQLite has no
+    row locks: its write lock (``BEGIN IMMEDIATE``) already keeps other writers out.
+    """
+    return session.scalars(
+        select(Coupon)
+        .options(lazyload(Coupon.account))  # lock the coupons only, not their accounts
+        .where(Coupon.status == CouponStatus.ACTIVE, Coupon.expires_at <= now)
+        .order_by(Coupon.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+
+
+def _expire_batch(session: Session, due: Sequence[Coupon], *, now: datetime) -> list[Coupon]:
+    """Move the batch from active to expired in one guarded ``UPDATE``; the ones it moved."""
+    ids = [coupon.id for coupon in due]
+    moved = session.execute(
+        update(Coupon)
+        .where(Coupon.id.in_(ids), Coupon.status == CouponStatus.ACTIVE, Coupon.expires_at <= now)
+        .values(status=CouponStatus.EXPIRED)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved != len(ids):
+        # Only without the row locks (a host's own SQLite engine): find out which ones moved.
+        still = set(
+            session.scalars(
+                select(Coupon.id)
+                .where(Coupon.id.in_(ids))
+                .where(Coupon.status == CouponStatus.EXPIRED)
+            )
+        )
+        due = [coupon for coupon in due if coupon.id in still]
+    for coupon in due:
+        set_committed_value(coupon, "status", CouponStatus.EXPIRED)
+    return list(due)
+
+
+def _refund_on_expiry(session: Session, merchant_ids: set[str]) -> dict[str, bool]:
+    """Whether each merchant gives an expired coupon's points back (one lookup per merchant)."""
+    return {
+        merchant_id: coupon_rules(merchant_settings(session, merchant_id)).refund_on_expiry
+        for merchant_id in merchant_ids
+    }
+
+
 def _why_not(coupon: Coupon, now: datetime) -> str | None:
     return unusable_reason(coupon.status, expires_at=coupon.expires_at, now=now)
 
@@ -359,6 +411,13 @@ def _refund_if_set(session: Session, coupon: Coupon, *, now: datetime, actor: st
     if coupon.entry_id is None or coupon.refund_entry_id is not None:
         return
     if not coupon_rules(merchant_settings(session, coupon.merchant_id)).refund_on_expiry:
+        return
+    _refund(session, coupon, now=now, actor=actor)
+
+
+def _refund(session: Session, coupon: Coupon, *, now: datetime, actor: str) -> None:
+    """Reverse the ``redeem`` entry that paid for the coupon (once: the key guards it)."""
+    if coupon.entry_id is None or coupon.refund_entry_id is not None:
         return
     entry: LedgerEntry = ledger.reverse(
         session,
