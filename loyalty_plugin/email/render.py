@@ -2,12 +2,13 @@
 
 Templates a merchant edits are untrusted input. They render in
 :class:`~jinja2.sandbox.ImmutableSandboxedEnvironment` (no access to ``_private``
-attributes, no mutation of the context, no loader: nothing to include or import), with
-``StrictUndefined`` so a misspelt name is an error rather than a blank. Before an edit is
-saved, :func:`check_template` refuses it, with the line and the reason, if it does not
-parse, uses a variable or attribute its template does not document, includes another
-template, or fails to render with sample data. Jinja releases before 3.1.6 have known
-sandbox escapes; importing this module with one of them fails.
+attributes, no mutation of the context), with ``StrictUndefined`` so a misspelt name is an
+error rather than a blank. The only template an HTML part can load is the shipped layout,
+``{% extends "layout.html" %}`` (:data:`LAYOUT`); nothing else can be included, imported
+or extended. Before an edit is saved, :func:`check_template` refuses it, with the line and
+the reason, if it does not parse, uses a variable or attribute its template does not
+document, loads another template, or fails to render with sample data. Jinja releases
+before 3.1.6 have known sandbox escapes; importing this module with one of them fails.
 
 Filters for people's numbers, in the merchant's locale (Babel): ``number``, ``money``
 (``{{ amount|money }}`` or ``{{ amount|money("USD") }}``), ``date`` (``{{ expires_on|date }}``,
@@ -20,23 +21,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
+from functools import cache
 from types import TracebackType
 from typing import Any
 
 import jinja2
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2 import FunctionLoader, StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from loyalty_plugin.domain.errors import ValidationError
 from loyalty_plugin.domain.notifications import Category
-from loyalty_plugin.email.templates import PARTS, Sources, TemplateSpec
+from loyalty_plugin.email.templates import DEFAULTS_DIR, PARTS, Sources, TemplateSpec
 
 #: The oldest Jinja whose sandbox has no known escape.
 MIN_JINJA = (3, 1, 6)
 #: Longest source accepted for one part of a template.
 MAX_SOURCE = 100_000
+#: The name HTML parts extend to get the shared e-mail layout, and where its file is.
+LAYOUT = "layout.html"
+LAYOUT_FILE = DEFAULTS_DIR / "_shared" / LAYOUT
 
 if tuple(int(p) for p in jinja2.__version__.split(".")[:3] if p.isdigit()) < MIN_JINJA:
     raise ImportError(f"Jinja2 {jinja2.__version__} has known sandbox escapes; install >= 3.1.6")
@@ -90,12 +95,13 @@ class RenderedEmail:
 
 
 def environment(fmt: Formatting, *, html: bool) -> ImmutableSandboxedEnvironment:
-    """A sandbox for one part: HTML parts autoescape, text parts do not."""
+    """A sandbox for one part: HTML parts autoescape and may extend :data:`LAYOUT`."""
     env = ImmutableSandboxedEnvironment(
         autoescape=html,
         undefined=StrictUndefined,
         finalize=_blank_none,
         keep_trailing_newline=True,
+        loader=FunctionLoader(_load_layout) if html else None,
     )
     env.filters.update(_filters(fmt))
     return env
@@ -179,11 +185,33 @@ def _attributes(spec: TemplateSpec, part: str, tree: nodes.Template) -> list[Pro
 
 
 def _imports(part: str, tree: nodes.Template) -> list[Problem]:
+    """Refuse loading other templates; an HTML part may only extend the shared layout."""
     found = tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport))
     return [
-        Problem(part, node.lineno, "e-mail templates cannot extend, include or import others")
+        Problem(part, node.lineno, _import_refusal(part))
         for node in found
+        if not (part == "body_html" and _extends_layout(node))
     ]
+
+
+def _import_refusal(part: str) -> str:
+    if part == "body_html":
+        return f'e-mail templates cannot include or import others, only extend "{LAYOUT}"'
+    return "e-mail templates cannot extend, include or import others"
+
+
+def _extends_layout(node: nodes.Node) -> bool:
+    return isinstance(node, nodes.Extends) and _constant(node.template) == LAYOUT
+
+
+@cache
+def _layout_source() -> str:
+    return LAYOUT_FILE.read_text("utf-8")
+
+
+def _load_layout(name: str) -> str | None:
+    """The loader of the HTML sandbox: it knows the shipped layout and nothing else."""
+    return _layout_source() if name == LAYOUT else None
 
 
 def _links_unsubscribe(tree: nodes.Template) -> bool:

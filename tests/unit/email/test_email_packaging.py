@@ -13,7 +13,9 @@ def test_default_templates_live_in_the_package() -> None:
     for name in TEMPLATES:
         files = sorted(p.name for p in (DEFAULTS_DIR / name).iterdir())
         assert files == ["body.html", "body.txt", "subject.txt"], name
-    assert sorted(p.name for p in DEFAULTS_DIR.iterdir()) == sorted(TEMPLATES)
+    assert sorted(p.name for p in DEFAULTS_DIR.iterdir()) == sorted([*TEMPLATES, "_shared"])
+    # The shared HTML layout the defaults extend (shipped by the same "email_templates/*/*").
+    assert [p.name for p in (DEFAULTS_DIR / "_shared").iterdir()] == ["layout.html"]
 
 
 def test_the_top_level_email_templates_folder_is_the_same_folder() -> None:
