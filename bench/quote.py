@@ -7,6 +7,10 @@ customers waiting for each other's account lock. Requests run in-process through
 
     python bench/quote.py                       # 1 and 8 clients, 200 samples each
     python bench/quote.py --lots 500 --samples 30 --clients 1   # a smoke run
+
+Then, with a program with levels (lots earned alternately at Bronze and Gold), quotes by
+one client at the current level's value (the baseline) and at each lot's earning level
+(fallback redemption, which reads every open lot), in the same run.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from _common import Samples, add_database_arguments, fresh_database, quiet_gc, s
 from sqlalchemy.orm import Session
 
 from loyalty_plugin import create_app
-from loyalty_plugin.models import Account, Customer, LedgerEntry, Lot, Merchant
+from loyalty_plugin.models import Account, Customer, LedgerEntry, Lot, Merchant, Program
 from loyalty_plugin.services.api_keys import create_api_key
+from loyalty_plugin.services.programs import create_program, update_program
 
 PREFIX = "/loyalty/api/v1"
 
@@ -77,11 +82,51 @@ def _lots(session: Session, account: Account, count: int, now: datetime) -> None
                 "earned_at": now - timedelta(days=1),
                 "available_from": now - timedelta(days=1),
                 "expires_at": now + timedelta(days=30 + i % 700),
+                "level": ("bronze", "gold")[i % 2],
             }
             for i, entry_id in enumerate(ids)
         ],
     )
     account.balance = account.lifetime_earned = 100 * count
+
+
+TEN = {"kind": "per_amount", "points": "1", "per": "10"}
+LEVELS = {
+    "tiers": [
+        {"key": "bronze", "threshold": "0"},
+        {"key": "gold", "threshold": "1000", "point_value": {"points": 100, "amount": "2.00"}},
+    ]
+}
+
+
+def set_redeem_at(engine: sa.Engine, redeem_at: str) -> None:
+    """Give the merchant a program with levels that redeem at ``redeem_at``."""
+    now = datetime.now(UTC)
+    levels = LEVELS | {"redeem_at": redeem_at}
+    definition = {"key": "main", "name": "Main", "status": "active", "rules": [TEN],
+                  "levels": levels}  # fmt: skip
+    with Session(engine) as session:
+        if session.scalar(sa.select(sa.func.count()).select_from(Program)):
+            changes = {"levels": levels}
+            update_program(session, merchant_id="bench", key="main", changes=changes, now=now,
+                           actor="bench")  # fmt: skip
+        else:
+            create_program(session, merchant_id="bench", definition=definition, now=now,
+                           actor="bench")  # fmt: skip
+        session.commit()
+
+
+def quotes_only(app: Any, token: str, *, name: str, samples: int, warmup: int) -> Samples:
+    """One client's quotes for customer ``c0``."""
+    client, found = app.test_client(), Samples(name)
+    auth = {"Authorization": f"Bearer {token}"}
+    body = {"customer_id": "c0", "invoice": {"currency": "EUR", "total": "50.00"}}
+    for i in range(warmup + samples):
+        mine = Samples("q")
+        mine.time(lambda: _ok(client.post(f"{PREFIX}/checkout/quote", json=body, headers=auth)))
+        if i >= warmup:
+            found.ns += mine.ns
+    return found
 
 
 def run(app: Any, token: str, *, clients: int, samples: int, warmup: int) -> list[Samples]:
@@ -164,6 +209,19 @@ def main() -> None:
             with step(f"{clients} client(s)"):
                 results += run(
                     app, token, clients=clients, samples=args.samples, warmup=args.warmup
+                )
+        for redeem_at in ("current_level", "earning_level"):
+            set_redeem_at(engine, redeem_at)
+            quiet_gc()
+            with step(f"levels, {redeem_at}"):
+                results.append(
+                    quotes_only(
+                        app,
+                        token,
+                        name=f"quote x1, levels at {redeem_at}",
+                        samples=args.samples,
+                        warmup=args.warmup,
+                    )
                 )
         with app.app_context():
             app.extensions["loyalty"].db.engine.dispose()
