@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -13,13 +12,13 @@ from typing import Any
 import pluggy
 import pytest
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from loyalty_plugin.domain.signatures import signature_headers
 from loyalty_plugin.models import Merchant
 from loyalty_plugin.plugins import bind_session, make_plugin_manager
 from loyalty_plugin.services.secrets import create_secret
 from loyalty_plugin.services.webhooks import Answer, IntakeSettings, process_host_event
+from tests.conftest import serving
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 SETTINGS = IntakeSettings(default_merchant="shop")
@@ -149,12 +148,5 @@ def ledger_points(session_or_app: Any) -> list[tuple[str, int]]:
 @pytest.fixture
 def served(host: Any) -> Iterator[str]:
     """The webhook URL of ``host`` served over HTTP on a loopback port."""
-    server = make_server("127.0.0.1", 0, host, threaded=True)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}/loyalty/webhooks"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(host) as base:
+        yield f"{base}/loyalty/webhooks"

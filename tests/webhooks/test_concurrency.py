@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from werkzeug.serving import make_server
 
 from loyalty_plugin.services.integrity import verify_ledger
+from tests.conftest import serving
 from tests.webhooks.conftest import customer, event, invoice, ledger_points, signed
 
 pytestmark = pytest.mark.concurrency
@@ -26,15 +26,8 @@ def served(host) -> Iterator[str]:
     host.config["SQLALCHEMY_ENGINE_OPTIONS"] = host.config["SQLALCHEMY_ENGINE_OPTIONS"] | {
         "pool_size": THREADS + 2
     }
-    server = make_server("127.0.0.1", 0, host, threaded=True)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}/loyalty/webhooks"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(host) as base:
+        yield f"{base}/loyalty/webhooks"
 
 
 def post_all(url: str, deliveries: list[tuple[bytes, dict[str, str]]]) -> list[tuple[int, dict]]:
