@@ -182,9 +182,9 @@ def update_levels(
     """Re-decide the account's level in each program with levels (after an earning)."""
     moves = []
     for program in level_programs(session, at=now, merchant_id=merchant_id):
+        membership = _membership(session, program.program_id, account_id, lock=True)
         amounts = qualifying_amounts(session, program, at=now, accounts=(account_id, account_id))
         amount = amounts.get(account_id, ZERO)
-        membership = _membership(session, program.program_id, account_id)
         if membership is None:
             membership = new_membership(program, account_id=account_id, amount=amount, now=now)
             session.add(membership)
@@ -351,12 +351,20 @@ def _host_ids(session: Session, account_ids: Iterable[int]) -> dict[int, str]:
     return {account: host for account, host in rows}
 
 
-def _membership(session: Session, program_id: int, account_id: int) -> Membership | None:
-    return session.scalar(
-        select(Membership).where(
-            Membership.program_id == program_id, Membership.account_id == account_id
-        )
+def _membership(
+    session: Session, program_id: int, account_id: int, *, lock: bool = False
+) -> Membership | None:
+    """The account's membership; with ``lock``, locked and re-read (a writer's read).
+
+    Writers lock it so that a review batch and an earning never decide from the same old
+    row: the later one waits and decides from what the first wrote.
+    """
+    query = select(Membership).where(
+        Membership.program_id == program_id, Membership.account_id == account_id
     )
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(query)
 
 
 # -- the review job -------------------------------------------------------------------------
@@ -394,8 +402,10 @@ def review_batch(
     if not ids:
         return Batch()
     span = (ids[0], ids[-1])
-    amounts = qualifying_amounts(session, program, at=now, accounts=span)
+    # Lock first, then read the amounts: an earning that changed a membership while we
+    # waited for its lock is then counted, never undone with the amount from before it.
     memberships = _locked_memberships(session, program.program_id, span)
+    amounts = qualifying_amounts(session, program, at=now, accounts=span)
     before = {m.id: _columns(m) for m in memberships.values()}
     created, changed, moves = [], [], []
     for account_id in ids:
@@ -557,9 +567,9 @@ def buy_membership(
 
 def _current(session: Session, program: LevelProgram, account_id: int, now: datetime) -> Membership:
     """The account's membership, brought up to date first (created if missing)."""
+    membership = _membership(session, program.program_id, account_id, lock=True)
     amounts = qualifying_amounts(session, program, at=now, accounts=(account_id, account_id))
     amount = amounts.get(account_id, ZERO)
-    membership = _membership(session, program.program_id, account_id)
     if membership is None:
         membership = new_membership(program, account_id=account_id, amount=amount, now=now)
         session.add(membership)
