@@ -6,6 +6,7 @@ handlers in :mod:`loyalty_plugin.services.host_events` act on them. Money is ``D
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -122,3 +123,20 @@ class HostEvent:
     merchant_id: str
     occurred_at: datetime
     data: CustomerEventData | BirthdayData | InvoiceData | RefundData | CancelData | CustomData
+
+
+def natural_key(kind: str, *parts: str) -> str:
+    """An unambiguous key from host ids: ``:`` inside an id cannot fake another key.
+
+    Ids are escaped (``%`` and ``:``); a key too long for its column becomes a SHA-256.
+    """
+    escaped = [str(p).replace("%", "%25").replace(":", "%3A") for p in parts]
+    key = ":".join([kind, *escaped])
+    if len(key) > 200:
+        key = f"{kind}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+    return key
+
+
+def birthday_key(host_customer_id: str, year: int) -> str:
+    """The fact "this customer's birthday bonus of ``year``", whoever counts it first."""
+    return natural_key("birthday", host_customer_id, str(year))

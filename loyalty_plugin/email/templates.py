@@ -179,7 +179,11 @@ TEMPLATES: dict[str, TemplateSpec] = {
                 _DAYS_LEFT,
             ),
         ),
-        TemplateSpec("birthday", "birthday greeting (marketing)", COMMON),
+        TemplateSpec(
+            "birthday",
+            "birthday greeting (marketing)",
+            (*COMMON, Variable("points", "points this year's birthday bonus gave (0: none)", 100)),
+        ),
         TemplateSpec("welcome", "welcome on joining the programme (marketing)", COMMON),
     )
 }

@@ -7,9 +7,11 @@ run (or a second worker) finds nothing left to send.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from sqlalchemy.orm import Session
 
+from loyalty_plugin.extensions import loyalty_state
 from loyalty_plugin.jobs import JobContext
 from loyalty_plugin.services import reminders
 from loyalty_plugin.services.transaction import run_in_transaction
@@ -24,9 +26,29 @@ def send_expiry_reminders(ctx: JobContext) -> dict[str, int]:
     return {"lots": lots, "coupons": coupons}
 
 
-def send_birthday_greetings(ctx: JobContext) -> int:
-    """Queue today's birthday e-mails (once per customer and year)."""
-    return run_in_transaction(ctx.session, lambda s: reminders.birthday_greetings(s, now=ctx.now))
+def send_birthday_greetings(ctx: JobContext) -> dict[str, int]:
+    """Give today's birthday bonuses and queue the e-mails (once per customer and year).
+
+    Customers go in batches, each committed on its own: a run that stops leaves the
+    batches done, and the next run skips what they did.
+    """
+    hooks = loyalty_state(ctx.app).plugin_manager.hook
+    due = run_in_transaction(ctx.session, lambda s: reminders.birthdays_today(s, now=ctx.now))
+    done = {"bonuses": 0, "emails": 0}
+    for merchant_id, today, ids in due:
+        for start in range(0, len(ids), BATCH):
+            greet = partial(
+                reminders.birthday_greetings,
+                merchant_id=merchant_id,
+                today=today,
+                customer_ids=ids[start : start + BATCH],
+                hooks=hooks,
+                now=ctx.now,
+            )
+            counts = run_in_transaction(ctx.session, greet)
+            done = {key: done[key] + counts[key] for key in done}
+            ctx.progress(sum(done.values()))
+    return done
 
 
 def _drain(ctx: JobContext, batch: Callable[[Session], int]) -> int:

@@ -56,5 +56,8 @@ class MerchantSettings(Base):
     coupon_refund_on_expiry: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Manual adjustments of more points than this need a second staff member's approval.
     adjustment_approval_above: Mapped[int | None] = mapped_column(BigInteger)
+    #: The ``birthday-greetings`` job gives the birthday bonus to customers whose date of
+    #: birth is known (off: only the host's ``customer.birthday`` events give it).
+    birthday_bonus_by_job: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(128))

@@ -625,6 +625,7 @@ class SettingsSchema(Schema):
     coupon_category_ids = _id_list()
     coupon_refund_on_expiry = fields.Boolean()
     adjustment_approval_above = _limit()
+    birthday_bonus_by_job = fields.Boolean()
     updated_at = fields.DateTime(dump_only=True)
     updated_by = fields.String(dump_only=True, allow_none=True)
 

@@ -180,6 +180,7 @@ def event_with_programs(
     name: str | None = None,
     properties: dict[str, Any] | None = None,
     day: date | None = None,
+    actor: str = ACTOR,
 ) -> dict[str, Any]:
     """Earn on a ``registration``, ``birthday`` or ``custom`` event, within rule limits."""
     outcome = program_earning.earn_on_event(
@@ -189,14 +190,15 @@ def event_with_programs(
         trigger=trigger,
         reference=reference,
         now=now,
-        actor=ACTOR,
+        actor=actor,
         occurred_at=occurred_at,
         name=name,
         properties=properties,
         day=day,
         extra_kinds=plugin_rule_kinds(hooks),
     )
-    return outcome.to_dict() | _levels(session, merchant_id, customer=customer, now=now)
+    moves = _levels(session, merchant_id, customer=customer, now=now, actor=actor)
+    return outcome.to_dict() | moves
 
 
 def _levels(
@@ -206,6 +208,7 @@ def _levels(
     now: datetime,
     customer: Customer | None = None,
     invoice_id: str | None = None,
+    actor: str = ACTOR,
 ) -> dict[str, Any]:
     """Move the customer between levels in the same transaction; the moves, if any."""
     moves = levels.update_levels_after(
@@ -214,7 +217,7 @@ def _levels(
         customer=customer,
         invoice_id=invoice_id,
         now=now,
-        actor=ACTOR,
+        actor=actor,
     )
     changes = [{"from": m.from_level, "to": m.to_level, "reason": m.reason} for m in moves]
     return {"level_changes": changes} if changes else {}

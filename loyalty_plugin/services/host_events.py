@@ -13,7 +13,6 @@ leave the same ledger.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -36,6 +35,7 @@ from loyalty_plugin.domain.host_events import (
     HostEvent,
     InvoiceData,
     RefundData,
+    natural_key,
 )
 from loyalty_plugin.models import (
     Customer,
@@ -48,7 +48,7 @@ from loyalty_plugin.models import (
     WebhookEvent,
 )
 from loyalty_plugin.schemas.webhooks import load_event, parse_json
-from loyalty_plugin.services import coupons, earning, ledger, levels, redemption
+from loyalty_plugin.services import birthdays, coupons, earning, ledger, levels, redemption
 from loyalty_plugin.services.accounts import find_customer, open_account, upsert_customer
 from loyalty_plugin.services.events import publish
 from loyalty_plugin.services.expiry import expiry_for_new_points
@@ -144,18 +144,6 @@ def handle_stored(
     handle(session, row=row, envelope=envelope, data=data, hooks=hooks, now=now, recheck=recheck)
 
 
-def natural_key(kind: str, *parts: str) -> str:
-    """An unambiguous key from host ids: ``:`` inside an id cannot fake another key.
-
-    Ids are escaped (``%`` and ``:``); a key too long for its column becomes a SHA-256.
-    """
-    escaped = [str(p).replace("%", "%25").replace(":", "%3A") for p in parts]
-    key = ":".join([kind, *escaped])
-    if len(key) > 200:
-        key = f"{kind}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
-    return key
-
-
 def release_waiting(ctx: Context, on: str) -> list[int]:
     """Handle the events that waited for ``on``, oldest first; returns their ids.
 
@@ -217,19 +205,17 @@ def on_customer_saved(ctx: Context, data: CustomerEventData) -> dict[str, Any]:
 
 
 def on_birthday(ctx: Context, data: BirthdayData) -> dict[str, Any]:
-    """``customer.birthday``: the bonus, at most once per customer and year."""
-    customer = _known_customer(ctx, data.customer_id)
-    key = natural_key("birthday", customer.host_customer_id, str(data.date.year))
-    result: dict[str, Any] = {"customer_id": customer.host_customer_id, "year": data.date.year}
-    if duplicate := _counted(ctx, key):
-        return result | {"already_counted_by": duplicate, "points_earned": 0}
-    _count(ctx, key)
-    if earning.uses_programs(ctx.session, ctx.merchant.id):
-        return result | _event_with_programs(ctx, customer, "birthday", key, day=data.date)
-    points = earning.birthday_points(customer)
-    if points:
-        _earn(ctx, customer, points, Reference("birthday", key), key, "birthday bonus")
-    return result | {"points_earned": points}
+    """``customer.birthday``: the bonus, once per customer and year (the job's limit too)."""
+    return birthdays.award_birthday(
+        ctx.session,
+        customer=_known_customer(ctx, data.customer_id),
+        day=data.date,
+        hooks=ctx.hooks,
+        now=ctx.now,
+        actor=ACTOR,
+        event_id=ctx.row.id,
+        occurred_at=ctx.event.occurred_at,
+    )
 
 
 def on_custom(ctx: Context, data: CustomData) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Reminders before points and coupons expire, and birthday greetings.
+"""Reminders before points and coupons expire, and birthday greetings (with the bonus).
 
 Expiry reminders: each merchant's offsets (say 30 and 7 days) cut the time before expiry
 into bands, (7, 30] and (0, 7]; a lot in a band is due the reminder of that band's
@@ -13,7 +13,8 @@ for the same day.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain.coupons import CouponStatus
 from loyalty_plugin.domain.events import PointsExpiring
 from loyalty_plugin.domain.expiry import days_left, last_valid_day
-from loyalty_plugin.domain.notifications import Message
+from loyalty_plugin.domain.notifications import Message, NotificationPrefs
 from loyalty_plugin.models import (
     Account,
     Coupon,
@@ -33,9 +34,12 @@ from loyalty_plugin.models import (
     Lot,
     Merchant,
 )
+from loyalty_plugin.services import birthdays
+from loyalty_plugin.services.birthdays import JOB_ACTOR
 from loyalty_plugin.services.events import publish
 from loyalty_plugin.services.expiry import expiry_policy
 from loyalty_plugin.services.notifications import notification_prefs, queue_message
+from loyalty_plugin.services.settings import merchant_settings
 
 
 def expiry_reminder_batch(session: Session, *, now: datetime, limit: int = 500) -> int:
@@ -190,35 +194,76 @@ def _coupons_to_remind(
     return [row for row, key in zip(rows, keys, strict=True) if key not in done]
 
 
-def birthday_greetings(session: Session, *, now: datetime) -> int:
-    """Queue birthday e-mails for customers whose birthday is today where they shop."""
-    queued = 0
+def birthdays_today(session: Session, *, now: datetime) -> list[tuple[str, date, list[int]]]:
+    """Per merchant: its date today (its time zone) and the customers born that day.
+
+    Customers born on 29 February count on 28 February in other years.
+    """
+    found = []
     for merchant in session.scalars(select(Merchant).order_by(Merchant.id)).all():
-        prefs = notification_prefs(session, merchant.id)
-        if not prefs.enabled(Message.BIRTHDAY):
-            continue
         today = now.astimezone(ZoneInfo(merchant.timezone)).date()
-        customers = session.scalars(
-            select(Customer)
+        ids = session.scalars(
+            select(Customer.id)
             .where(
                 Customer.merchant_id == merchant.id,
-                Customer.enrolled.is_(True),
                 _born_on(today.month, today.day, leap_day=_is_feb_28_non_leap(today)),
             )
             .order_by(Customer.id)
         ).all()
-        for customer in customers:
-            email = queue_message(
-                session,
-                message=Message.BIRTHDAY,
-                customer=customer,
-                dedupe_key=f"birthday:{customer.id}:{today.year}",
-                data={},
-                now=now,
-                prefs=prefs,
+        if ids:
+            found.append((merchant.id, today, list(ids)))
+    return found
+
+
+def birthday_greetings(
+    session: Session,
+    *,
+    merchant_id: str,
+    today: date,
+    customer_ids: Sequence[int],
+    hooks: Any,
+    now: datetime,
+) -> dict[str, int]:
+    """Give these customers' birthday bonus and queue their greeting; how many of each.
+
+    The bonus goes unless the merchant turned ``birthday_bonus_by_job`` off, or the host's
+    ``customer.birthday`` gave it this year; the greeting says the points the bonus gave.
+    Both are once per customer and year, so a second run changes nothing.
+    """
+    by_job = merchant_settings(session, merchant_id).birthday_bonus_by_job
+    prefs = notification_prefs(session, merchant_id)
+    done = {"bonuses": 0, "emails": 0}
+    for customer in session.scalars(select(Customer).where(Customer.id.in_(customer_ids))):
+        if by_job:
+            result = birthdays.award_birthday(
+                session, customer=customer, day=today, hooks=hooks, now=now, actor=JOB_ACTOR
             )
-            queued += email is not None
-    return queued
+            done["bonuses"] += bool(result["points_earned"])
+        if prefs.enabled(Message.BIRTHDAY):
+            done["emails"] += _greet(session, customer, today=today, now=now, prefs=prefs)
+    return done
+
+
+def _greet(
+    session: Session,
+    customer: Customer,
+    *,
+    today: date,
+    now: datetime,
+    prefs: NotificationPrefs,
+) -> bool:
+    """Queue the birthday e-mail, with the points of this year's bonus; whether queued."""
+    points = birthdays.birthday_points_given(session, customer=customer, year=today.year)
+    email = queue_message(
+        session,
+        message=Message.BIRTHDAY,
+        customer=customer,
+        dedupe_key=f"birthday:{customer.id}:{today.year}",
+        data={"points": points},
+        now=now,
+        prefs=prefs,
+    )
+    return email is not None
 
 
 def _born_on(month: int, day: int, *, leap_day: bool) -> Any:

@@ -1,0 +1,114 @@
+"""The birthday bonus: at most once per customer and year, from the host or from our job.
+
+Two callers give it: the ``customer.birthday`` host event and the ``birthday-greetings``
+job (for customers whose date of birth we know). Both count the same fact, the
+:class:`~loyalty_plugin.models.EventKey` ``birthday:<customer>:<year>``, flushed before any
+ledger write: whichever comes first earns, the other finds the key and earns nothing, and
+two racing callers meet on the key's unique constraint (the loser's retry sees the key).
+The points are the same either way: the merchant's programs, or the interim bonus.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.host_events import birthday_key
+from loyalty_plugin.domain.ledger import EntryKind
+from loyalty_plugin.models import Customer, EventKey, LedgerEntry
+from loyalty_plugin.services import earning, ledger, levels
+from loyalty_plugin.services.accounts import open_account
+from loyalty_plugin.services.expiry import expiry_for_new_points
+from loyalty_plugin.services.ledger import Reference
+
+#: Who the ledger says gave bonuses awarded by the ``birthday-greetings`` job.
+JOB_ACTOR = "job:birthday-greetings"
+
+
+def award_birthday(
+    session: Session,
+    *,
+    customer: Customer,
+    day: date,
+    hooks: Any,
+    now: datetime,
+    actor: str,
+    event_id: int | None = None,
+    occurred_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The bonus of ``day``'s birthday unless already counted that year; what it did.
+
+    ``event_id`` is the host delivery that counts it (``None``: the job). The answer is a
+    webhook ``result``: ``points_earned``, and who counted it first when it was not us.
+    """
+    merchant_id = customer.merchant_id
+    key = birthday_key(customer.host_customer_id, day.year)
+    result: dict[str, Any] = {"customer_id": customer.host_customer_id, "year": day.year}
+    counted = session.execute(
+        select(EventKey.event_id).where(EventKey.merchant_id == merchant_id, EventKey.key == key)
+    ).first()
+    if counted is not None:
+        return result | {"points_earned": 0} | _counted_by(counted.event_id)
+    # Flushed at once: a concurrent caller fails here on the unique key, before any ledger
+    # write, and its retry finds this key.
+    session.add(EventKey(merchant_id=merchant_id, key=key, event_id=event_id))
+    session.flush()
+    if earning.uses_programs(session, merchant_id):
+        return result | earning.event_with_programs(
+            session,
+            merchant_id=merchant_id,
+            customer=customer,
+            trigger="birthday",
+            reference=key,
+            hooks=hooks,
+            now=now,
+            occurred_at=occurred_at,
+            day=day,
+            actor=actor,
+        )
+    points = earning.birthday_points(customer)
+    if points:
+        _earn_interim(session, customer, points, key=key, now=now, actor=actor)
+    return result | {"points_earned": points}
+
+
+def birthday_points_given(session: Session, *, customer: Customer, year: int) -> int:
+    """Points the customer's birthday bonus of ``year`` gave (0 if none yet)."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+            LedgerEntry.merchant_id == customer.merchant_id,
+            LedgerEntry.reference_type == "birthday",
+            LedgerEntry.reference_id == birthday_key(customer.host_customer_id, year),
+            LedgerEntry.kind == EntryKind.EARN,
+        )
+    )
+    return int(total or 0)
+
+
+def _counted_by(event_id: int | None) -> dict[str, Any]:
+    """Who counted the birthday first: a host delivery's id, or the job."""
+    if event_id is None:
+        return {"already_counted": True, "counted_by": JOB_ACTOR}
+    return {"already_counted_by": event_id}
+
+
+def _earn_interim(
+    session: Session, customer: Customer, points: int, *, key: str, now: datetime, actor: str
+) -> LedgerEntry:
+    """The interim birthday bonus (merchants without programs)."""
+    account = open_account(session, merchant_id=customer.merchant_id, customer_id=customer.id)
+    return ledger.earn(
+        session,
+        account_id=account.id,
+        points=points,
+        now=now,
+        actor=actor,
+        reference=Reference("birthday", key),
+        reason="birthday bonus",
+        idempotency_key=key,
+        expires_at=expiry_for_new_points(session, merchant_id=customer.merchant_id, earned_at=now),
+        level=levels.level_of_new_points(session, account_id=account.id, now=now),
+    )
