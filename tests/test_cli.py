@@ -35,6 +35,9 @@ def test_demo_builds_a_verifiable_history_once(app) -> None:
     second = runner.invoke(main, ["demo"])
     assert "already exists" in second.output
     assert runner.invoke(main, ["ledger", "verify"]).exit_code == 0
+    level = runner.invoke(main, ["levels", "show", "1001", "--merchant", "demo"])
+    assert level.exit_code == 0, level.output
+    assert "in program points" in level.output
 
 
 def test_accounts_show_unknown_customer_is_a_clear_error(app) -> None:

@@ -16,7 +16,7 @@ from loyalty_plugin.domain.errors import InsufficientPoints
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import Merchant
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services import accounts, api_keys, ledger, programs, secrets
+from loyalty_plugin.services import accounts, api_keys, ledger, levels, programs, secrets
 from loyalty_plugin.services.ledger import Money, Reference
 from loyalty_plugin.services.transaction import run_in_transaction
 
@@ -31,7 +31,22 @@ DEMO_PROGRAM = {
         {"id": "welcome", "kind": "registration", "points": 50},
         {"id": "bday", "kind": "birthday", "points": 200},
     ],
-}
+    # Levels on points earned in the last 12 months; Silver and Gold earn more, their
+    # points are worth more, and Gold members get 5 % off.
+    "levels": {
+        "measure": "points",
+        "period": "rolling",
+        "days": 365,
+        "tiers": [
+            {"key": "bronze", "name": "Bronze", "threshold": "0"},
+            {"key": "silver", "name": "Silver", "threshold": "180", "multiplier": "1.25",
+             "point_value": {"points": 100, "amount": "1.25"}},
+            {"key": "gold", "name": "Gold", "threshold": "240", "multiplier": "1.5",
+             "point_value": {"points": 100, "amount": "1.50"}, "max_share_percent": "50",
+             "discounts": [{"percent": "5"}]},
+        ],
+    },
+}  # fmt: skip
 FIRST_NAMES = ["Ana", "Bruno", "Chloé", "Dmitri", "Elif", "Farah", "Goran", "Hana", "Ivo", "Jana"]
 LAST_NAMES = ["Horvat", "Novak", "Martin", "Kovač", "Ivanova", "Yilmaz", "Haddad", "Berg"]
 
@@ -89,7 +104,8 @@ def _demo_merchant(session: Session) -> tuple[str, str]:
 
 
 def _demo_customer(session: Session, number: int, rng: random.Random) -> None:
-    """One customer with a year of invoices, a redemption, a refund and an expired lot."""
+    """One customer with a year of invoices, a redemption, a refund, an expired lot and the
+    membership level their year of points earns."""
     customer = accounts.upsert_customer(
         session,
         merchant_id=DEMO_MERCHANT,
@@ -135,3 +151,6 @@ def _demo_customer(session: Session, number: int, rng: random.Random) -> None:
             reason="paid part of an invoice with points",
         )
     ledger.expire_due_lots(session, account_id=account.id, now=now)
+    levels.update_levels(
+        session, merchant_id=DEMO_MERCHANT, account_id=account.id, now=now, actor="demo"
+    )
