@@ -83,6 +83,7 @@ def _bind_request_session() -> None:
 def _blueprints() -> list[Blueprint]:
     from loyalty_plugin.web.email.blueprint import blueprint as email
     from loyalty_plugin.web.health import blueprint as health
+    from loyalty_plugin.web.portal.blueprint import blueprint as portal
     from loyalty_plugin.web.webhooks.blueprint import blueprint as webhooks
 
-    return [health, webhooks, email]
+    return [health, webhooks, email, portal]

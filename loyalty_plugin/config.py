@@ -61,6 +61,8 @@ DEFAULTS: dict[str, Any] = {
     "LOYALTY_EXPIRY_BATCH_SIZE": 2000,
     # Public base URL of the service, for links in e-mails (portal, unsubscribe).
     "LOYALTY_PUBLIC_URL": None,
+    # Days a customer-portal link (in e-mails, or made by the API) stays valid.
+    "LOYALTY_PORTAL_LINK_DAYS": 30,
     # SMTP server for e-mail; unset: e-mails are queued but not sent.
     "LOYALTY_SMTP_HOST": None,
     # SMTP port (587 for STARTTLS, 465 for SSL, 25 for plain).

@@ -52,8 +52,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         unknown = set(chosen) - set(ALL_BACKENDS)
         if unknown:
             raise pytest.UsageError(f"unknown backend(s): {', '.join(sorted(unknown))}")
-        marks = getattr(metafunc.function, "pytestmark", [])
-        only = {b for m in marks if m.name == "backends" for b in m.args}
+        # Marks on the function, its class or its module (``pytestmark``) all count.
+        marks = metafunc.definition.iter_markers("backends")
+        only = {b for m in marks for b in m.args}
         params = [b for b in chosen if not only or b in only]
         metafunc.parametrize("backend", params, scope="session")
 

@@ -1,16 +1,21 @@
-"""The links in e-mails: the customer's points page and a signed unsubscribe link.
+"""The links in e-mails: the customer's portal and a signed unsubscribe link.
 
-The unsubscribe token is signed with the app's secret key (itsdangerous), names the
-merchant and the customer, and never expires: a link in an old e-mail must still work.
+Both tokens are signed with the app's secret key (itsdangerous) and name the merchant and
+the customer. The portal link expires after ``LOYALTY_PORTAL_LINK_DAYS`` (it opens the
+customer's points and can spend them); the unsubscribe link never expires: a link in an old
+e-mail must still work.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
+
+from loyalty_plugin.services.portal import link_url, make_token
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +49,27 @@ def base_url(config: Mapping[str, Any]) -> str:
     return str(public).rstrip("/") + str(config.get("LOYALTY_URL_PREFIX") or "")
 
 
-def links_for(config: Mapping[str, Any], *, merchant_id: str, customer_id: int) -> dict[str, str]:
-    """The ``links`` template variable for one customer."""
+def portal_valid_for(config: Mapping[str, Any]) -> timedelta:
+    """How long a new portal link works (``LOYALTY_PORTAL_LINK_DAYS``)."""
+    return timedelta(days=int(config.get("LOYALTY_PORTAL_LINK_DAYS") or 30))
+
+
+def links_for(
+    config: Mapping[str, Any],
+    *,
+    merchant_id: str,
+    customer_id: int,
+    now: datetime | None = None,
+) -> dict[str, str]:
+    """The ``links`` template variable for one customer: a fresh portal link each time."""
     base = base_url(config)
-    token = unsubscribe_token(
-        str(config["LOYALTY_SECRET_KEY"]), merchant_id=merchant_id, customer_id=customer_id
+    secret = str(config["LOYALTY_SECRET_KEY"])
+    expires_at = (now or datetime.now(UTC)) + portal_valid_for(config)
+    portal = make_token(
+        secret, merchant_id=merchant_id, customer_id=customer_id, expires_at=expires_at
     )
-    return {"portal": f"{base}/portal", "unsubscribe": f"{base}/email/unsubscribe/{token}"}
+    unsubscribe = unsubscribe_token(secret, merchant_id=merchant_id, customer_id=customer_id)
+    return {
+        "portal": link_url(base, portal),
+        "unsubscribe": f"{base}/email/unsubscribe/{unsubscribe}",
+    }

@@ -54,6 +54,8 @@ class MerchantSettings(Base):
     coupon_category_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     #: Give the points back when a coupon bought with them expires unused.
     coupon_refund_on_expiry: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Customers may turn points into coupons (``POST /coupons``, the customer portal).
+    coupon_conversion: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Manual adjustments of more points than this need a second staff member's approval.
     adjustment_approval_above: Mapped[int | None] = mapped_column(BigInteger)
     #: The ``birthday-greetings`` job gives the birthday bonus to customers whose date of

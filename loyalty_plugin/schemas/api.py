@@ -194,6 +194,21 @@ class BuyLevelArgsSchema(Schema):
     program = fields.String(load_default=None, metadata={"description": "default: the first"})
 
 
+class PortalLinkArgsSchema(MerchantArgsSchema):
+    valid_minutes = fields.Integer(
+        strict=True,
+        validate=validate.Range(1, 10**6),
+        metadata={"description": "how long the link works; at most LOYALTY_PORTAL_LINK_DAYS"},
+    )
+
+
+class PortalLinkSchema(Schema):
+    url = fields.String(metadata={"description": "opens the customer's portal; keep it private"})
+    expires_at = fields.DateTime()
+    merchant_id = fields.String()
+    customer_id = fields.String()
+
+
 class GiveLevelArgsSchema(BuyLevelArgsSchema):
     until = fields.AwareDateTime(required=True, metadata={"description": "when it ends"})
     reason = fields.String(required=True, validate=validate.Length(1, 200))
@@ -624,6 +639,9 @@ class SettingsSchema(Schema):
     coupon_product_ids = _id_list()
     coupon_category_ids = _id_list()
     coupon_refund_on_expiry = fields.Boolean()
+    coupon_conversion = fields.Boolean(
+        metadata={"description": "customers may turn points into coupons"}
+    )
     adjustment_approval_above = _limit()
     birthday_bonus_by_job = fields.Boolean()
     updated_at = fields.DateTime(dump_only=True)

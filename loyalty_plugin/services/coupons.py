@@ -26,7 +26,12 @@ from loyalty_plugin.domain.coupons import (
     normalize_code,
     unusable_reason,
 )
-from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
+from loyalty_plugin.domain.errors import (
+    IdempotencyConflict,
+    InvalidOperation,
+    NotFound,
+    ValidationError,
+)
 from loyalty_plugin.domain.events import CouponCreated, CouponRedeemed
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.models import Account, Coupon, CouponCampaign, LedgerEntry
@@ -41,12 +46,30 @@ MAX_CAMPAIGN_SIZE = 5000
 
 
 def convert_points_to_coupon(
-    session: Session, *, merchant_id: str, customer_id: str, points: int, now: datetime, actor: str
+    session: Session,
+    *,
+    merchant_id: str,
+    customer_id: str,
+    points: int,
+    now: datetime,
+    actor: str,
+    idempotency_key: str | None = None,
 ) -> Coupon:
-    """Spend ``points`` (oldest expiry first) on a coupon worth what the merchant set."""
+    """Spend ``points`` (oldest expiry first) on a coupon worth what the merchant set.
+
+    With ``idempotency_key``, a repeat (even a simultaneous one) returns the coupon the first
+    call issued and spends nothing more.
+    """
     merchant = get_merchant(session, merchant_id)
     account = account_for_host_customer(session, merchant_id, customer_id)
-    rules = coupon_rules(merchant_settings(session, merchant_id))
+    if idempotency_key is not None and (
+        issued := _coupon_for_key(session, account, idempotency_key, points)
+    ):
+        return issued
+    settings = merchant_settings(session, merchant_id)
+    if not settings.coupon_conversion:
+        raise InvalidOperation("points cannot be turned into coupons here", field="points")
+    rules = coupon_rules(settings)
     amount = coupon_amount(points, rules, currency=merchant.currency)
     value = CouponValue(
         kind=CouponKind.AMOUNT,
@@ -63,6 +86,7 @@ def convert_points_to_coupon(
         expires_at=coupon_expiry(rules, now=now),
         now=now,
         actor=actor,
+        idempotency_key=idempotency_key,
     )
 
 
@@ -76,6 +100,7 @@ def buy_coupon(
     now: datetime,
     actor: str,
     reward_id: int | None = None,
+    idempotency_key: str | None = None,
 ) -> Coupon:
     """Take ``points`` from the account with a ``redeem`` entry and issue the coupon."""
     code = generate_code()
@@ -89,6 +114,7 @@ def buy_coupon(
         money=Money(value.amount, value.currency) if value.amount and value.currency else None,
         reference=Reference("coupon", code),
         reason=f"points turned into coupon {code}",
+        idempotency_key=idempotency_key,
     )
     coupon = _new_coupon(
         merchant_id=account.merchant_id,
@@ -288,6 +314,19 @@ def list_coupons(
 
 
 # -- internals -------------------------------------------------------------------------
+
+
+def _coupon_for_key(session: Session, account: Account, key: str, points: int) -> Coupon | None:
+    """The coupon an earlier call with ``key`` issued, looked up under the account's lock."""
+    ledger.lock_account(session, account.id)
+    coupon = session.scalars(
+        select(Coupon)
+        .join(LedgerEntry, LedgerEntry.id == Coupon.entry_id)
+        .where(LedgerEntry.merchant_id == account.merchant_id, LedgerEntry.idempotency_key == key)
+    ).one_or_none()
+    if coupon is not None and (coupon.account_id != account.id or coupon.points != points):
+        raise IdempotencyConflict(key)
+    return coupon
 
 
 def _new_coupon(

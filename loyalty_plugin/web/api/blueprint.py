@@ -71,6 +71,9 @@ ROUTES: tuple[Route, ...] = (
     Route(method="POST", rule="/customers/<customer_id>/levels/buy", view=views.buy_membership,
           scope=WRITE, body=s.BuyLevelArgsSchema, response=s.LevelSummarySchema,
           idempotency="required", errors=(400, 404, 409)),
+    Route(method="POST", rule="/customers/<customer_id>/portal-link", view=views.portal_link,
+          scope=WRITE, body=s.PortalLinkArgsSchema, response=s.PortalLinkSchema,
+          read_only=True, errors=(404,)),
     # paying invoices with points
     Route(method="POST", rule="/checkout/quote", view=views.checkout_quote, scope=READ,
           body=s.QuoteArgsSchema, response=s.QuoteSchema, read_only=True, errors=(404,)),

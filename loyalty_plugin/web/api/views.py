@@ -8,17 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Any, TypeVar
 
+from flask import current_app
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.coupons import CouponValue
 from loyalty_plugin.domain.errors import NotFound
+from loyalty_plugin.email.links import base_url, portal_valid_for
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import Adjustment, AdjustmentStatus, Redemption, Reward
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.schemas.api import CampaignSchema, encode_cursor
-from loyalty_plugin.services import adjustments, coupons, levels, redemption, rewards, settings
+from loyalty_plugin.services import (
+    adjustments,
+    coupons,
+    levels,
+    portal,
+    redemption,
+    rewards,
+    settings,
+)
 from loyalty_plugin.services.accounts import account_for_host_customer, find_customer
 from loyalty_plugin.services.statements import (
     account_of,
@@ -116,6 +127,23 @@ def buy_membership(args: dict[str, Any], customer_id: str) -> dict[str, Any]:
     )
     return (
         levels.summary(session, merchant_id=merchant_id, account_id=account.id, now=utcnow()) or {}
+    )
+
+
+def portal_link(args: dict[str, Any], customer_id: str) -> Any:
+    """A signed link that opens the customer's portal (a host's "My points" button)."""
+    config = current_app.config
+    valid_for = portal_valid_for(config)
+    if "valid_minutes" in args:
+        valid_for = min(valid_for, timedelta(minutes=args["valid_minutes"]))
+    return portal.portal_link(
+        get_session(),
+        secret=str(config["LOYALTY_SECRET_KEY"]),
+        base_url=base_url(config),
+        merchant_id=caller().merchant(args.get("merchant_id")),
+        host_customer_id=customer_id,
+        now=utcnow(),
+        valid_for=valid_for,
     )
 
 

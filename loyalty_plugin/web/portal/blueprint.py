@@ -1,0 +1,45 @@
+"""``<prefix>/portal``: every page of the customer portal.
+
+A signed link (``/portal/link/<token>``) sets the portal cookie and redirects to the
+overview; every other page reads that cookie. See ``docs/portal.md``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from werkzeug.exceptions import HTTPException
+
+from loyalty_plugin.services.portal import PortalLinkExpired, PortalLinkInvalid
+from loyalty_plugin.web.portal import views
+from loyalty_plugin.web.portal.forms import FormRejected
+
+blueprint = Blueprint(
+    "portal",
+    __name__,
+    url_prefix="/portal",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+#: (rule, view, methods): the portal's whole URL surface.
+ROUTES = (
+    ("/link/<token>", views.open_link, ["GET"]),
+    ("", views.overview, ["GET"]),
+    ("/points", views.points, ["GET"]),
+    ("/coupons", views.coupons, ["GET"]),
+    ("/coupons", views.convert, ["POST"]),
+    ("/sign-out", views.sign_out, ["POST"]),
+)
+
+for rule, view, methods in ROUTES:
+    blueprint.add_url_rule(rule, view_func=view, methods=methods)
+
+blueprint.before_request(views.load_customer)
+blueprint.after_request(views.secure_headers)
+blueprint.register_error_handler(PortalLinkExpired, views.link_expired)
+blueprint.register_error_handler(PortalLinkInvalid, views.link_invalid)
+blueprint.register_error_handler(views.SignedOut, views.signed_out)
+blueprint.register_error_handler(FormRejected, views.form_rejected)
+blueprint.register_error_handler(HTTPException, views.http_error)
+blueprint.register_error_handler(Exception, views.unexpected)

@@ -1,0 +1,257 @@
+"""The portal's views: read the signed-in customer, call one service, render a page.
+
+The signed-in customer comes from the portal cookie, which holds the link's own token: the
+portal works as long as the link would. Every page is private (``no-store``), may not be
+framed, and loads nothing from another origin.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+from typing import Any
+
+from flask import Response, current_app, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from loyalty_plugin.domain.errors import InsufficientPoints, LoyaltyError
+from loyalty_plugin.email.render import environment
+from loyalty_plugin.extensions import get_session
+from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services import portal
+from loyalty_plugin.services.accounts import get_merchant
+from loyalty_plugin.services.email_templates import formatting
+from loyalty_plugin.services.statements import account_of, standing
+from loyalty_plugin.services.transaction import run_in_transaction
+from loyalty_plugin.web.portal.forms import ConvertForm, new_form, parse_points, read_form
+
+log = logging.getLogger(__name__)
+
+COOKIE = "loyalty_portal"
+#: Endpoints open without the portal cookie.
+PUBLIC = {"portal.open_link", "portal.static"}
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; "
+        "img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+
+
+class SignedOut(Exception):
+    """A page was asked for without a valid portal cookie."""
+
+    def __init__(self, *, expired: bool = False) -> None:
+        super().__init__("signed out")
+        self.expired = expired
+
+
+# -- pages ---------------------------------------------------------------------------------
+
+
+def open_link(token: str) -> ResponseReturnValue:
+    """The link from an e-mail or the host: remember it in a cookie, then show the overview."""
+    access = portal.read_token(_secret(), token, now=utcnow())
+    portal.open_portal(get_session(), access)
+    response = redirect(url_for("portal.overview"), 303)
+    response.set_cookie(
+        COOKIE,
+        token,
+        expires=access.expires_at,
+        path=_cookie_path(),
+        secure=request.is_secure,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+def overview() -> ResponseReturnValue:
+    """Balance, expiring points, level and progress, latest activity."""
+    data = portal.overview(get_session(), g.portal_customer, now=utcnow())
+    return _render("portal/overview.html", data=data, page_title="My points")
+
+
+def points() -> ResponseReturnValue:
+    """The points log, newest first, one page at a time."""
+    session, customer = get_session(), g.portal_customer
+    account = account_of(session, customer)
+    page = request.args.get("page", default=1, type=int) or 1
+    log_page = (
+        portal.points_log(session, account, page=page)
+        if account is not None
+        else portal.LogPage(lines=[], page=1, pages=1, total=0)
+    )
+    return _render("portal/points.html", log=log_page, page_title="Points history")
+
+
+def coupons() -> ResponseReturnValue:
+    """The customer's coupons and, where allowed, the form to get one with points."""
+    return _coupons_page(new_form(_secret(), g.portal_access))
+
+
+def convert() -> ResponseReturnValue:
+    """Turn points into a coupon; on a problem show the form again with the reason."""
+    form = read_form(_secret(), g.portal_access, request.form)
+    points = parse_points(form)
+    if points is None:
+        return _coupons_page(_with_error(form, "Enter the points as a whole number."), 422)
+    customer = g.portal_customer
+    try:
+        coupon = run_in_transaction(
+            get_session(),
+            lambda s: portal.convert(
+                s, customer, points=points, form_key=form.form_key, now=utcnow()
+            ),
+        )
+    except LoyaltyError as error:
+        message = _message(error, _formats(customer.merchant_id))
+        return _coupons_page(_with_error(form, message), 422)
+    return redirect(url_for("portal.coupons", created=coupon.code), 303)
+
+
+def sign_out() -> ResponseReturnValue:
+    """Forget the portal cookie on this device."""
+    response = Response(render_template("portal/message.html", state="signed_out_done"))
+    response.delete_cookie(COOKIE, path=_cookie_path())
+    return response
+
+
+# -- request hooks -------------------------------------------------------------------------
+
+
+def load_customer() -> None:
+    """Put the signed-in customer on ``g`` (:class:`SignedOut` without a valid cookie)."""
+    if request.endpoint in PUBLIC or request.endpoint is None:
+        return
+    token = request.cookies.get(COOKIE)
+    if not token:
+        raise SignedOut
+    try:
+        access = portal.read_token(_secret(), token, now=utcnow())
+        g.portal_customer = portal.open_portal(get_session(), access)
+    except portal.PortalLinkExpired:
+        raise SignedOut(expired=True) from None
+    except portal.PortalLinkInvalid:
+        raise SignedOut from None
+    g.portal_access = access
+
+
+def secure_headers(response: Response) -> Response:
+    """No caching, no framing, nothing from elsewhere, no token leaking in a Referer."""
+    for name, value in HEADERS.items():
+        if request.endpoint == "portal.static" and name == "Cache-Control":
+            continue
+        response.headers.setdefault(name, value)
+    return response
+
+
+# -- error pages ---------------------------------------------------------------------------
+
+
+def link_invalid(_error: Exception) -> ResponseReturnValue:
+    return _message_page("invalid", 404)
+
+
+def link_expired(_error: Exception) -> ResponseReturnValue:
+    return _message_page("expired", 410)
+
+
+def signed_out(error: SignedOut) -> ResponseReturnValue:
+    return _message_page("expired" if error.expired else "signed_out", 403)
+
+
+def form_rejected(_error: Exception) -> ResponseReturnValue:
+    return _message_page("form", 400)
+
+
+def http_error(error: HTTPException) -> ResponseReturnValue:
+    return _message_page("http", error.code or 500, error=error)
+
+
+def unexpected(error: Exception) -> ResponseReturnValue:
+    if isinstance(error, HTTPException):
+        return http_error(error)
+    log.exception("portal error on %s %s", request.method, request.path)
+    return _message_page("error", 500)
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _coupons_page(form: ConvertForm, status: int = 200) -> ResponseReturnValue:
+    session, customer, now = get_session(), g.portal_customer, utcnow()
+    groups = portal.customer_coupons(session, customer, now=now)
+    position = standing(session, customer, now=now)
+    offer = portal.coupon_offer(session, customer, available=position.available)
+    created = request.args.get("created")
+    return _render(
+        "portal/coupons.html",
+        status=status,
+        groups=groups,
+        offer=offer,
+        form=form,
+        created=next((c for c in groups.active if c.code == created), None),
+        page_title="My coupons",
+    )
+
+
+def _render(template: str, *, status: int = 200, **context: Any) -> ResponseReturnValue:
+    """A page with the merchant's formatting, the customer and their balance in the header."""
+    session, customer = get_session(), g.portal_customer
+    formats = _formats(customer.merchant_id)
+    return (
+        render_template(
+            template,
+            f=formats,
+            lang=formats.lang,
+            merchant=get_merchant(session, customer.merchant_id),
+            customer=customer,
+            balance=standing(session, customer, now=utcnow()).balance,
+            **context,
+        ),
+        status,
+    )
+
+
+def _message_page(state: str, status: int, **context: Any) -> ResponseReturnValue:
+    return render_template("portal/message.html", state=state, status=status, **context), status
+
+
+def _with_error(form: ConvertForm, message: str) -> ConvertForm:
+    return ConvertForm(form_key=form.form_key, csrf=form.csrf, points=form.points, error=message)
+
+
+def _formats(merchant_id: str) -> SimpleNamespace:
+    """The e-mails' filters (number, money, date, datetime) for the merchant, and its language."""
+    fmt = formatting(get_session(), merchant_id)
+    filters = environment(fmt, html=True).filters
+    names = ("number", "money", "date", "datetime")
+    return SimpleNamespace(
+        lang=fmt.locale.replace("_", "-"), **{name: filters[name] for name in names}
+    )
+
+
+def _message(error: LoyaltyError, f: SimpleNamespace) -> str:
+    """What went wrong, for the customer."""
+    if isinstance(error, InsufficientPoints):
+        return (
+            f"You do not have enough points: you asked for {f.number(error.requested)} "
+            f"and have {f.number(error.available)} available."
+        )
+    text = error.message
+    return text[:1].upper() + text[1:].rstrip(".") + "."
+
+
+def _secret() -> str:
+    return str(current_app.config["LOYALTY_SECRET_KEY"])
+
+
+def _cookie_path() -> str:
+    return url_for("portal.overview")
