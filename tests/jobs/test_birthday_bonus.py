@@ -60,12 +60,13 @@ class Host:
         assert answer.status_code < 300, answer.json
         return answer.json
 
-    def customer(self, host_id: str, born: date) -> None:
+    def customer(self, host_id: str, born: date, *, enrolled: bool = True) -> None:
         profile = {
             "id": host_id,
             "first_name": "Ana",
             "email": f"{host_id}@example.com",
             "email_opt_in": True,
+            "enrolled": enrolled,
         }
         self.send("customer.created", {"customer": profile | {"date_of_birth": born.isoformat()}})
 
@@ -165,6 +166,16 @@ def test_two_job_runs_award_once(host: Host, db: Session, soon: datetime) -> Non
     assert (first["rows"], second["rows"]) == (4, 0)
     assert birthday_entries(db) == [(100, "job:birthday-greetings")] * 2
     assert host.birthday("c2", today)["points_earned"] == 0
+
+
+def test_customers_not_enrolled_get_no_greeting(host: Host, db: Session, soon: datetime) -> None:
+    """A contact the host did not enrol is not greeted as a member (nor earns the interim)."""
+    today = local_day(soon)
+    host.customer("member", today.replace(year=1990))
+    host.customer("contact", today.replace(year=1991), enrolled=False)
+    host.run_job(soon)
+    assert greeting_points(db) == [100]
+    assert birthday_entries(db) == [(100, "job:birthday-greetings")]
 
 
 def test_merchants_can_leave_birthdays_to_the_host(host: Host, db: Session, soon: datetime) -> None:
