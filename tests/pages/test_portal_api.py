@@ -107,3 +107,14 @@ def test_a_post_without_the_forms_csrf_is_refused(
     client.get("/loyalty/portal/link/" + url.rsplit("/", 1)[1])
     answer = client.post("/loyalty/portal/coupons", data={"points": "100", "form_key": "x"})
     assert answer.status_code == 400 and b"Please try again" in answer.data
+
+
+@pytest.mark.parametrize(("public_url", "secure"), [("https://crm.example.com", True), ("", False)])
+def test_the_cookie_is_secure_when_the_public_url_is_https(
+    app: Flask, client: Any, keys: dict[str, str], public_url: str, secure: bool
+) -> None:
+    """Behind a proxy that ends TLS the request is plain http; the public URL decides."""
+    app.config["LOYALTY_PUBLIC_URL"] = public_url
+    url = mint(client, keys["write"]).json["url"]
+    opened = client.get("/loyalty/portal/link/" + url.rsplit("/", 1)[1])
+    assert ("Secure" in opened.headers["Set-Cookie"]) is secure

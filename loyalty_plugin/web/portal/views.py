@@ -15,7 +15,7 @@ from flask import Response, current_app, g, redirect, render_template, request, 
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from loyalty_plugin.domain.errors import InsufficientPoints, LoyaltyError
+from loyalty_plugin.domain.errors import IdempotencyConflict, InsufficientPoints, LoyaltyError
 from loyalty_plugin.email.render import environment
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models.base import utcnow
@@ -65,7 +65,8 @@ def open_link(token: str) -> ResponseReturnValue:
         token,
         expires=access.expires_at,
         path=_cookie_path(),
-        secure=request.is_secure,
+        # Behind a proxy that ends TLS the request looks like http: the public URL says.
+        secure=request.is_secure or _public_https(),
         httponly=True,
         samesite="Lax",
     )
@@ -75,7 +76,9 @@ def open_link(token: str) -> ResponseReturnValue:
 def overview() -> ResponseReturnValue:
     """Balance, expiring points, level and progress, latest activity."""
     data = portal.overview(get_session(), g.portal_customer, now=utcnow())
-    return _render("portal/overview.html", data=data, page_title="My points")
+    return _render(
+        "portal/overview.html", balance=data.standing.balance, data=data, page_title="My points"
+    )
 
 
 def points() -> ResponseReturnValue:
@@ -88,7 +91,8 @@ def points() -> ResponseReturnValue:
         if account is not None
         else portal.LogPage(lines=[], page=1, pages=1, total=0)
     )
-    return _render("portal/points.html", log=log_page, page_title="Points history")
+    balance = 0 if account is None else account.balance
+    return _render("portal/points.html", balance=balance, log=log_page, page_title="Points history")
 
 
 def coupons() -> ResponseReturnValue:
@@ -112,6 +116,8 @@ def convert() -> ResponseReturnValue:
         )
     except LoyaltyError as error:
         message = _message(error, _formats(customer.merchant_id))
+        if isinstance(error, IdempotencyConflict):
+            form = new_form(_secret(), g.portal_access)  # the used key cannot be sent again
         return _coupons_page(_with_error(form, message), 422)
     return redirect(url_for("portal.coupons", created=coupon.code), 303)
 
@@ -194,6 +200,7 @@ def _coupons_page(form: ConvertForm, status: int = 200) -> ResponseReturnValue:
     return _render(
         "portal/coupons.html",
         status=status,
+        balance=position.balance,
         groups=groups,
         offer=offer,
         form=form,
@@ -202,8 +209,13 @@ def _coupons_page(form: ConvertForm, status: int = 200) -> ResponseReturnValue:
     )
 
 
-def _render(template: str, *, status: int = 200, **context: Any) -> ResponseReturnValue:
-    """A page with the merchant's formatting, the customer and their balance in the header."""
+def _render(
+    template: str, *, balance: int, status: int = 200, **context: Any
+) -> ResponseReturnValue:
+    """A page with the merchant's formatting, the customer and their ``balance`` in the header.
+
+    The caller passes the balance it already read, so no page reads the standing twice.
+    """
     session, customer = get_session(), g.portal_customer
     formats = _formats(customer.merchant_id)
     return (
@@ -213,7 +225,7 @@ def _render(template: str, *, status: int = 200, **context: Any) -> ResponseRetu
             lang=formats.lang,
             merchant=get_merchant(session, customer.merchant_id),
             customer=customer,
-            balance=standing(session, customer, now=utcnow()).balance,
+            balance=balance,
             **context,
         ),
         status,
@@ -245,8 +257,14 @@ def _message(error: LoyaltyError, f: SimpleNamespace) -> str:
             f"You do not have enough points: you asked for {f.number(error.requested)} "
             f"and have {f.number(error.available)} available."
         )
+    if isinstance(error, IdempotencyConflict):
+        return "This form was already sent with other points. Please try again."
     text = error.message
     return text[:1].upper() + text[1:].rstrip(".") + "."
+
+
+def _public_https() -> bool:
+    return str(current_app.config.get("LOYALTY_PUBLIC_URL") or "").startswith("https://")
 
 
 def _secret() -> str:
