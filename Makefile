@@ -24,11 +24,13 @@ test: $(BIN)/loyalty ## Install and run the whole suite on SQLite, PostgreSQL an
 	bash .ci/install-missing
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/codespell
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: $(BIN)/loyalty ## ruff check and format check.
+lint: $(BIN)/loyalty ## ruff check, format check and codespell.
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/codespell
 
 fmt: $(BIN)/loyalty ## Format and autofix.
 	$(BIN)/ruff format .

@@ -6,7 +6,9 @@ change (``docs/integration.md``, ``docs/api.md``...) counts as soon as it exists
 
 from __future__ import annotations
 
+import configparser
 import re
+import tomllib
 from pathlib import Path
 
 import click
@@ -67,3 +69,26 @@ def test_command_is_documented(command: str) -> None:
     pattern = rf"(?<![\w-]){words}(?![\w-])"
     mentioned = re.search(pattern, _all_docs()) is not None
     assert mentioned, f"mention `{command}` in a page of docs/"
+
+
+CONFIGURATION_FILES = ("pyproject.toml", "setup.cfg", "Makefile")
+
+
+@pytest.mark.parametrize("name", CONFIGURATION_FILES)
+def test_each_configuration_file_is_in_the_map(name: str) -> None:
+    """docs/development.md says what each top-level configuration file holds."""
+    root = DOCS.parent
+    assert (root / name).is_file()
+    table = (DOCS / "development.md").read_text(encoding="utf-8").split("## Which file")[1]
+    assert f"| `{name}` |" in table.split("\n## ")[0]
+
+
+def test_setup_cfg_agrees_with_ruff_on_line_length() -> None:
+    """setup.cfg's flake8/pycodestyle sections follow pyproject.toml's ruff line length."""
+    root = DOCS.parent
+    ruff = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["ruff"]
+    parser = configparser.ConfigParser()
+    parser.read(root / "setup.cfg")
+    for section in ("flake8", "pycodestyle"):
+        assert parser.getint(section, "max-line-length") == ruff["line-length"]
+    assert parser.get("codespell", "skip")
