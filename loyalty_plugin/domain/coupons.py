@@ -61,8 +61,19 @@ def normalize_prefix(prefix: str) -> str:
 
 
 def normalize_code(code: str) -> str:
-    """The stored form of a code a person typed: upper case, spaces removed."""
-    return "".join(str(code).split()).upper()
+    """The stored form of a code a person typed: case, spaces and dashes do not matter.
+
+    Every code is ``[PREFIX-]XXXX-XXXX-XXXX``, so the last twelve letters or digits are the
+    random part and anything before them the prefix: ``jqjw akjq scwq`` and
+    ``JQJWAKJQSCWQ`` both read as ``JQJW-AKJQ-SCWQ``. Anything shorter is kept as typed
+    (upper case, without spaces and dashes); it matches no code.
+    """
+    clean = "".join(ch for ch in str(code) if ch.isalnum()).upper()
+    if len(clean) < CODE_LENGTH:
+        return clean
+    prefix, raw = clean[:-CODE_LENGTH], clean[-CODE_LENGTH:]
+    grouped = "-".join(raw[i : i + GROUP] for i in range(0, CODE_LENGTH, GROUP))
+    return f"{prefix}-{grouped}" if prefix else grouped
 
 
 def unusable_reason(

@@ -55,6 +55,26 @@ def test_coupon_is_checked_and_redeemed_once(api, customer) -> None:
     assert (check["usable"], check["unusable_reason"]) == (False, "the coupon is redeemed")
 
 
+def test_coupon_code_is_found_without_its_dashes_or_with_spaces(api, customer) -> None:
+    """A code typed without dashes, with spaces for them, or in lower case is the same code."""
+    customer("42", 800)
+    code = api.post("/coupons", {"customer_id": "42", "points": 500}).json["code"]
+    bare = code.replace("-", "")
+    for typed in (bare, code.replace("-", " "), f" {bare.lower()} ", code.replace("-", " - ")):
+        found = api.get(f"/coupons/{typed}")
+        assert (found.status_code, found.json.get("code")) == (200, code), typed
+    used = api.post(f"/coupons/{bare.lower()}/redeem", {"invoice_id": "INV-7"}, key=None)
+    assert (used.status_code, used.json["status"]) == (200, "redeemed")
+
+
+def test_campaign_code_is_found_without_its_dashes(api) -> None:
+    """A prefixed campaign code is found typed as one word or with spaces."""
+    body = {"name": "Summer", "count": 1, "kind": "percent", "percent": "10", "prefix": "sun"}
+    code = api.post("/coupon-campaigns", body, scope="admin", key=None).json["codes"][0]
+    for typed in (code.replace("-", ""), code.replace("-", " ").lower()):
+        assert api.get(f"/coupons/{typed}").json["code"] == code, typed
+
+
 def test_someone_elses_coupon_is_refused(api, customer) -> None:
     """A customer-bound coupon cannot be redeemed for another customer."""
     customer("42", 800)
