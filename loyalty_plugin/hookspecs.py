@@ -301,9 +301,9 @@ def extra_email_context(
 
 @hookspec
 def extra_admin_menu_items(merchant_id: str | None) -> list[dict[str, str]] | None:
-    """Add entries to the admin pages' menu.
+    """Add entries to the admin pages' menu (planned: nothing calls it yet).
 
-    Called when an admin page is rendered.
+    Will be called when an admin page is rendered, once the admin pages exist.
 
     :param merchant_id: the merchant being administered, or ``None`` on global pages.
     :returns: a list of ``{"label": ..., "href": ...}`` dicts; the lists of every plugin

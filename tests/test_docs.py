@@ -62,6 +62,34 @@ def test_the_cli_has_commands() -> None:
     assert {"loyalty db upgrade", "loyalty ledger verify"} <= set(_commands(main))
 
 
+def _operations_table_commands() -> set[str]:
+    """The commands that start a row of the table in docs/operations.md (options left out)."""
+    text = (DOCS / "operations.md").read_text(encoding="utf-8")
+    cells = re.findall(r"^\|\s*`(loyalty[^`]*)`\s*\|", text, flags=re.MULTILINE)
+    return {" ".join(w for w in cell.split() if re.fullmatch(r"[a-z][a-z-]*", w)) for cell in cells}
+
+
+def _leaves(group: click.Group) -> list[str]:
+    return [
+        command
+        for command in _commands(group)
+        if not isinstance(_resolve(group, command.split()[1:]), click.Group)
+    ]
+
+
+def _resolve(group: click.Group, words: list[str]) -> click.Command:
+    command: click.Command = group
+    for word in words:
+        command = command.commands[word]  # type: ignore[attr-defined]
+    return command
+
+
+@pytest.mark.parametrize("command", _leaves(main))
+def test_command_has_a_row_in_operations(command: str) -> None:
+    """docs/operations.md's command table has a row for every ``loyalty`` command."""
+    assert command in _operations_table_commands(), f"add `{command}` to docs/operations.md"
+
+
 @pytest.mark.parametrize("command", _commands(main))
 def test_command_is_documented(command: str) -> None:
     """Every ``loyalty`` command and sub-command is mentioned somewhere in docs/*.md."""
