@@ -40,8 +40,8 @@ if TYPE_CHECKING:
     )
     from loyalty_plugin.domain.host_events import HostEvent
     from loyalty_plugin.email.send import EmailSender
-    from loyalty_plugin.jobs import Job
     from loyalty_plugin.jobs.emails import SmsMessage
+    from loyalty_plugin.jobs.job import Job
 
 #: Marks a hook specification (used only in this module).
 hookspec = HookspecMarker("loyalty_plugin")
@@ -301,9 +301,10 @@ def extra_email_context(
 
 @hookspec
 def extra_admin_menu_items(merchant_id: str | None) -> list[dict[str, str]] | None:
-    """Add entries to the admin pages' menu (planned: nothing calls it yet).
+    """Add entries to the admin pages' menu.
 
-    Will be called when an admin page is rendered, once the admin pages exist.
+    Called when an admin page is rendered. Planned: the admin pages are not built yet, so
+    nothing calls it today.
 
     :param merchant_id: the merchant being administered, or ``None`` on global pages.
     :returns: a list of ``{"label": ..., "href": ...}`` dicts; the lists of every plugin

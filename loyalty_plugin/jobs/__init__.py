@@ -13,54 +13,14 @@ of rows it changed, a dict of counts, or ``None``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from flask import Flask
-from sqlalchemy.orm import Session
 
+from loyalty_plugin.jobs.job import Job, JobContext
 from loyalty_plugin.jobs.schedule import parse_schedule_overrides
-
-
-@dataclass
-class JobContext:
-    """What a job gets: the app, its session, the time it runs as, and a progress callback."""
-
-    app: Flask
-    #: The app's session, with the outbox, e-mail and hook sinks attached; commit per batch.
-    session: Session
-    #: The clock of this run (``loyalty jobs run NAME --at`` may set it).
-    now: datetime
-    #: ``progress(done, total=None)``: report rows done; also renews the run's lease.
-    progress: Callable[..., None] = field(default=lambda done, total=None: None)
-
-    @property
-    def config(self) -> Mapping[str, Any]:
-        """The app's configuration."""
-        return self.app.config
-
-
-@dataclass(frozen=True, kw_only=True)
-class Job:
-    """A periodic job: its name, what it runs, and how often."""
-
-    name: str
-    run: Callable[[JobContext], Any]
-    #: Interval between runs; runs fall on multiples of it counted from 2000-01-01 UTC.
-    every_seconds: int
-    #: Shift of the run times from those multiples (``86400`` + ``7200``: daily at 02:00 UTC).
-    offset_seconds: int = 0
-    #: How long a run holds its lease without renewing it (``ctx.progress`` renews it).
-    lease_seconds: int | None = None
-    description: str = ""
-    #: ``False`` when ``LOYALTY_JOB_SCHEDULE`` switched the job off (``jobs run`` still works).
-    enabled: bool = True
-
-    def __post_init__(self) -> None:
-        if self.every_seconds < 1 or not 0 <= self.offset_seconds < self.every_seconds:
-            raise ValueError(f"job {self.name}: bad schedule")
 
 
 def builtin_jobs() -> list[Job]:

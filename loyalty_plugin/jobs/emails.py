@@ -29,7 +29,7 @@ from loyalty_plugin.email.send import (
     build_message,
     new_message_id,
 )
-from loyalty_plugin.jobs import JobContext
+from loyalty_plugin.jobs.job import JobContext
 from loyalty_plugin.models import EmailMessage, EmailStatus, Merchant
 from loyalty_plugin.services.email_templates import render_message
 from loyalty_plugin.services.notifications import notification_prefs

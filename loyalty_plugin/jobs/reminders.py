@@ -12,7 +12,7 @@ from functools import partial
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.extensions import loyalty_state
-from loyalty_plugin.jobs import JobContext
+from loyalty_plugin.jobs.job import JobContext
 from loyalty_plugin.services import reminders
 from loyalty_plugin.services.transaction import run_in_transaction
 

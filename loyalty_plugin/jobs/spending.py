@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from loyalty_plugin.jobs import JobContext
+from loyalty_plugin.jobs.job import JobContext
 from loyalty_plugin.services.coupons import expire_coupons as expire_coupon_batch
 from loyalty_plugin.services.idempotency import purge_keys
 from loyalty_plugin.services.redemption import release_stale_holds as release_hold_batch
