@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# `make serve PORT=8001` when 8000 is taken.
+PORT ?= 8000
 
 .PHONY: help serve test lint fmt bench clean
 
@@ -15,10 +17,10 @@ $(BIN)/loyalty: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
 
-serve: $(BIN)/loyalty ## Install, migrate SQLite, load the demo merchant and serve on :8000.
+serve: $(BIN)/loyalty ## Install, migrate SQLite, load the demo merchant and serve on :8000 (PORT=... for another).
 	$(BIN)/loyalty db upgrade
 	$(BIN)/loyalty demo
-	$(BIN)/loyalty serve
+	$(BIN)/loyalty serve --port $(PORT)
 
 test: $(BIN)/loyalty ## Install and run the whole suite on SQLite, PostgreSQL and MariaDB.
 	bash .ci/install-missing

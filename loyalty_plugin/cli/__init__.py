@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from typing import Any
 
@@ -65,20 +66,55 @@ def main() -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=int, help="0: any free port.")
 @click.option("--threads", default=8, show_default=True, type=int)
 @with_appcontext
 def serve(host: str, port: int, threads: int) -> None:
     """Serve the loyalty service with waitress (a production WSGI server)."""
     from flask import current_app
-    from waitress import serve as waitress_serve
 
     from loyalty_plugin.jobs.scheduler import start_embedded
 
-    start_embedded(current_app._get_current_object())
-    prefix = current_app.config["LOYALTY_URL_PREFIX"]
-    click.echo(f"loyalty_plugin listening on http://{host}:{port}{prefix}/health")
-    waitress_serve(current_app._get_current_object(), host=host, port=port, threads=threads)
+    app = current_app._get_current_object()
+    server = bind_server(app, host=host, port=port, threads=threads)
+    start_embedded(app)
+    prefix = app.config["LOYALTY_URL_PREFIX"]
+    click.echo(f"loyalty_plugin listening on {served_url(host, server)}{prefix}/health")
+    server.run()
+
+
+def served_url(host: str, server: Any) -> str:
+    """The address the server really listens on (``--port 0`` picks one)."""
+    port = getattr(server, "effective_port", None)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 - only displayed
+    return f"http://{shown}:{port}"
+
+
+def bind_server(app: Any, *, host: str, port: int, threads: int) -> Any:
+    """A waitress server bound to ``host:port``, or a one-line error when the port is taken.
+
+    Without ``LOYALTY_PUBLIC_URL``, links in e-mails and portal-link answers then use the
+    address really served, not a guess.
+    """
+    from waitress.server import create_server
+
+    try:
+        server = create_server(app, host=host, port=port, threads=threads)
+    except OSError as error:
+        if error.errno not in (errno.EADDRINUSE, errno.EACCES):
+            raise
+        taken = "is already in use" if error.errno == errno.EADDRINUSE else "is not allowed"
+        raise click.ClickException(
+            f"port {port} on {host} {taken} (another `loyalty serve`?).\n"
+            f"Choose another: `loyalty serve --port {port + 1}` or `make serve PORT={port + 1}`."
+        ) from None
+    if not app.config.get("LOYALTY_PUBLIC_URL"):
+        app.config["LOYALTY_PUBLIC_URL"] = served_url(host, server)
+        click.echo(
+            f"LOYALTY_PUBLIC_URL is not set: links in e-mails and portal links use "
+            f"{app.config['LOYALTY_PUBLIC_URL']} (set it to the address customers reach)."
+        )
+    return server
 
 
 def echo_json(data: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import sys
 from datetime import timedelta
 from decimal import Decimal
 
@@ -58,27 +59,28 @@ LAST_NAMES = ["Horvat", "Novak", "Martin", "Kovač", "Ivanova", "Yilmaz", "Hadda
 def demo(customers: int, seed: int) -> None:
     """Create the demo merchant with customers, invoices and a points history."""
     session = get_session()
-    credentials: tuple[str, str] | None = None
+    credentials: tuple[str, str, str] | None = None
     if session.get(Merchant, DEMO_MERCHANT) is None:
         rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
         credentials = run_in_transaction(session, _demo_merchant)
-        with click.progressbar(range(1, customers + 1), label="demo customers") as bar:
+        with click.progressbar(
+            range(1, customers + 1),
+            label="demo customers",
+            file=sys.stderr,
+            hidden=not sys.stderr.isatty(),
+        ) as bar:
             for number in bar:
                 run_in_transaction(session, lambda s, n=number: _demo_customer(s, n, rng))
     else:
         click.echo(f"demo merchant {DEMO_MERCHANT!r} already exists; leaving it as it is")
     prefix = current_app.config["LOYALTY_URL_PREFIX"]
     if credentials:
-        secret, token = credentials
-        click.echo("\nCredentials for the demo merchant (shown once; make more with")
-        click.echo("`loyalty secrets create` and `loyalty keys create`):")
-        click.echo(f"  webhook signing secret: {secret}")
-        click.echo(f"  API key (write scope):  {token}")
-        click.echo("  try, once `loyalty serve` runs:")
-        click.echo(
-            f'  curl -H "Authorization: Bearer {token}" '
-            f"http://127.0.0.1:8000{prefix}/api/v1/customers/1001"
-        )
+        _print_credentials(credentials, prefix)
+    else:
+        click.echo("Its secret and keys were shown when it was made and cannot be shown again.")
+    click.echo("\nMake a new webhook secret or API key (each is shown once):")
+    for command in AGAIN:
+        click.echo(f"  {command}")
     click.echo("\nDemo merchant ready. Look at:")
     click.echo(
         f"  loyalty accounts show --merchant {DEMO_MERCHANT} 1001   # a customer's points log"
@@ -87,8 +89,31 @@ def demo(customers: int, seed: int) -> None:
     click.echo(f"  http://127.0.0.1:8000{prefix}/health            # once `loyalty serve` runs")
 
 
-def _demo_merchant(session: Session) -> tuple[str, str]:
-    """The merchant, an active program, a webhook secret and an API key."""
+#: The commands that make the demo's credentials again.
+AGAIN = (
+    f"loyalty secrets create --merchant {DEMO_MERCHANT} --label demo",
+    f"loyalty keys create --merchant {DEMO_MERCHANT} --scope write --name demo",
+    f"loyalty keys create --merchant {DEMO_MERCHANT} --scope admin --name demo-admin",
+)
+
+
+def _print_credentials(credentials: tuple[str, str, str], prefix: str) -> None:
+    secret, token, admin_token = credentials
+    click.echo("Credentials for the demo merchant (shown once: store them now):")
+    click.echo(f"  webhook signing secret:        {secret}")
+    click.echo(f"  API key, write scope (host):   {token}")
+    click.echo(f"  API key, ADMIN scope (staff):  {admin_token}")
+    click.echo("    the write key is for the host: customers, points, redemptions, coupons;")
+    click.echo("    the admin key also reads and changes settings, rewards and campaigns:")
+    click.echo("    keep it for staff tools, never in the host's code.")
+    click.echo("  try, once `loyalty serve` runs:")
+    base = f"http://127.0.0.1:8000{prefix}/api/v1"
+    click.echo(f'  curl -H "Authorization: Bearer {token}" {base}/customers/1001')
+    click.echo(f'  curl -H "Authorization: Bearer {admin_token}" {base}/settings')
+
+
+def _demo_merchant(session: Session) -> tuple[str, str, str]:
+    """The merchant, an active program, a webhook secret, a write key and an admin key."""
     now = utcnow()
     accounts.create_merchant(
         session, merchant_id=DEMO_MERCHANT, name="Demo Coffee Roasters", currency="EUR"
@@ -100,7 +125,10 @@ def _demo_merchant(session: Session) -> tuple[str, str]:
     _key, token = api_keys.create_api_key(
         session, merchant_id=DEMO_MERCHANT, scope="write", name="demo", now=now
     )
-    return secret.secret, token
+    _admin, admin_token = api_keys.create_api_key(
+        session, merchant_id=DEMO_MERCHANT, scope="admin", name="demo-admin", now=now
+    )
+    return secret.secret, token, admin_token
 
 
 def _demo_customer(session: Session, number: int, rng: random.Random) -> None:

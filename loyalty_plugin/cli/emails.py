@@ -178,7 +178,7 @@ def list_messages(status: str | None, limit: int) -> None:
 @emails.command("send-due")
 @click.pass_context
 def send_due(ctx: click.Context) -> None:
-    """Send the queued e-mails now (the same as ``loyalty jobs run send-emails``)."""
+    """Send the queued e-mails now (the same as `loyalty jobs run send-emails`)."""
     from loyalty_plugin.cli.jobs import run_job
 
     ctx.invoke(run_job, name="send-emails", at=None)

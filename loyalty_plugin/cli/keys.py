@@ -37,7 +37,7 @@ def _run(work: Any) -> Any:
 
 @click.group()
 def keys() -> None:
-    """API keys: made here, used as ``Authorization: Bearer <key>``."""
+    """API keys: made here, sent by hosts as "Authorization: Bearer <key>"."""
 
 
 @keys.command("create")
@@ -99,7 +99,7 @@ def list_keys(merchant_id: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @with_appcontext
 def revoke(prefix: str, as_json: bool) -> None:
-    """Revoke the key starting with PREFIX (``lk_xxxxxxxx``); it fails from now on."""
+    """Revoke the key starting with PREFIX (lk_xxxxxxxx); it fails from now on."""
     from loyalty_plugin.cli import echo_json
 
     key = _run(lambda s: revoke_api_key(s, prefix=prefix[:11], now=utcnow()))

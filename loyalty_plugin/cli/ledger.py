@@ -21,7 +21,9 @@ def ledger() -> None:
 @with_appcontext
 def verify() -> None:
     """Check every invariant over the whole database; exit 1 on any violation."""
-    with click.progressbar(length=len(CHECKS), label="checking", file=sys.stderr) as bar:
+    with click.progressbar(
+        length=len(CHECKS), label="checking", file=sys.stderr, hidden=not sys.stderr.isatty()
+    ) as bar:
         violations = verify_ledger(get_session(), progress=lambda _name: bar.update(1))
     for violation in violations:
         click.echo(str(violation))

@@ -96,7 +96,7 @@ def versions(key: str, merchant_id: str | None) -> None:
 @click.option("--output", "-o", type=click.File("w"), default="-", help="File [default: stdout].")
 @with_appcontext
 def export(merchant_id: str | None, output: IO[str]) -> None:
-    """Write every program as a declarative JSON file (for ``loyalty programs import``)."""
+    """Write every program as a declarative JSON file (for `loyalty programs import`)."""
     try:
         document = svc.export_programs(get_session(), merchant_id=_merchant(merchant_id))
     except LoyaltyError as error:
@@ -246,7 +246,7 @@ def rates() -> None:
 @click.option("--from", "starts", type=click.DateTime(), help="Valid from (UTC) [default: now].")
 @with_appcontext
 def set_rate(currency: str, rate: str, merchant_id: str | None, starts: datetime | None) -> None:
-    """One CURRENCY is worth RATE of the merchant's currency (e.g. ``USD 0.92``)."""
+    """One CURRENCY is worth RATE of the merchant's currency (e.g. USD 0.92)."""
     from datetime import UTC
 
     valid_from = starts.replace(tzinfo=UTC) if starts else utcnow()

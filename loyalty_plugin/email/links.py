@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 _SALT = "loyalty-unsubscribe"
 #: Used when ``LOYALTY_PUBLIC_URL`` is unset (fine for development only).
 FALLBACK_URL = "http://localhost:8000"
+#: Fallback addresses already warned about: the warning is logged once per process.
+_warned: set[str] = set()
 
 
 def unsubscribe_token(secret: str, *, merchant_id: str, customer_id: int) -> str:
@@ -44,8 +46,10 @@ def base_url(config: Mapping[str, Any]) -> str:
     """Where the service is reached from outside, with the blueprints' prefix."""
     public = config.get("LOYALTY_PUBLIC_URL")
     if not public:
-        log.warning("LOYALTY_PUBLIC_URL is not set; e-mail links point to %s", FALLBACK_URL)
         public = FALLBACK_URL
+        if public not in _warned:
+            _warned.add(public)
+            log.warning("LOYALTY_PUBLIC_URL is not set; e-mail links point to %s", public)
     return str(public).rstrip("/") + str(config.get("LOYALTY_URL_PREFIX") or "")
 
 

@@ -94,3 +94,17 @@ def test_errors_never_leak_a_stack_trace(app, path, monkeypatch) -> None:
     assert response.status_code == 500
     assert response.json["error"]["code"] == "internal_error"
     assert "secret internals" not in response.text
+
+
+def test_prefix_root_points_to_health_portal_and_openapi(client) -> None:
+    """``/loyalty/`` answers a short JSON index whose links all resolve."""
+    response = client.get("/loyalty/")
+    assert response.status_code == 200
+    links = response.json["links"]
+    assert links == {
+        "health": "/loyalty/health",
+        "portal": "/loyalty/portal",
+        "openapi": "/loyalty/api/v1/openapi.json",
+    }
+    assert client.get(links["health"]).status_code == 200
+    assert client.get(links["openapi"]).json["openapi"].startswith("3.")
