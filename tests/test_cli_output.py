@@ -82,7 +82,7 @@ def test_serve_on_a_taken_port_says_so_and_how_to_choose_another(tmp_path) -> No
             "LOYALTY_SECRET_KEY": "x",
             "LOYALTY_SCHEDULER": "off",
         }
-        result = subprocess.run(  # noqa: S603 - our own command
+        result = subprocess.run(
             [sys.executable, "-m", "loyalty_plugin", "serve", "--port", str(port)],
             env=env,
             capture_output=True,
