@@ -10,7 +10,6 @@ a host may send more than we read.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC
 from decimal import Decimal
 from typing import Any
@@ -312,25 +311,6 @@ class EnvelopeSchema(_Schema):
             raise ValidationError(
                 f"unknown event type {kind!r}; known types: {', '.join(EVENT_TYPES)}", "type"
             )
-
-
-class InvalidJSON(Exception):
-    """The body is not UTF-8 JSON."""
-
-
-def parse_json(body: bytes) -> Any:
-    """Decode a body: numbers with a fraction become ``Decimal``, never float.
-
-    ``NaN`` and ``Infinity`` are refused, as is anything but UTF-8.
-    """
-    try:
-        return json.loads(body.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise InvalidJSON(str(error)) from None
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 class InvalidEvent(Exception):

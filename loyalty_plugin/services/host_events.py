@@ -47,7 +47,8 @@ from loyalty_plugin.models import (
     Merchant,
     WebhookEvent,
 )
-from loyalty_plugin.schemas.webhooks import load_event, parse_json
+from loyalty_plugin.schemas.body import parse_json
+from loyalty_plugin.schemas.webhooks import load_event
 from loyalty_plugin.services import birthdays, coupons, earning, ledger, levels, redemption
 from loyalty_plugin.services.accounts import find_customer, open_account, upsert_customer
 from loyalty_plugin.services.events import publish

@@ -35,7 +35,8 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.domain.signatures import MAX_ID_LENGTH, SignatureError, verify
 from loyalty_plugin.models import InboxStatus, Merchant, WebhookEvent
-from loyalty_plugin.schemas.webhooks import InvalidEvent, InvalidJSON, load_event, parse_json
+from loyalty_plugin.schemas.body import InvalidJSON, parse_json
+from loyalty_plugin.schemas.webhooks import InvalidEvent, load_event
 from loyalty_plugin.services import host_events
 from loyalty_plugin.services.secrets import active_secrets, all_active_secrets
 from loyalty_plugin.services.transaction import run_in_transaction
@@ -301,8 +302,8 @@ def _verified_merchant(
 
 def _claimed_merchant(body: bytes, default: str) -> str | None:
     try:
-        document = json.loads(body)
-    except ValueError:
+        document = parse_json(body)
+    except InvalidJSON:
         return None
     if not isinstance(document, dict):
         return None

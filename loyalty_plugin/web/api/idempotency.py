@@ -15,7 +15,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from functools import wraps
 from typing import Any, Literal
 
@@ -26,6 +25,7 @@ from werkzeug.exceptions import HTTPException
 from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.schemas.body import InvalidJSON, parse_json
 from loyalty_plugin.services.idempotency import (
     Claim,
     ClaimLost,
@@ -169,9 +169,7 @@ def _fingerprint() -> str:
     """SHA-256 of method, path and body; the body compared as JSON, not as bytes."""
     raw = request.get_data(cache=True)
     try:
-        body = json.dumps(
-            json.loads(raw, parse_float=Decimal), sort_keys=True, default=str, separators=(",", ":")
-        )
-    except ValueError:
+        body = json.dumps(parse_json(raw), sort_keys=True, default=str, separators=(",", ":"))
+    except InvalidJSON:
         body = raw.hex()
     return hashlib.sha256(f"{request.method} {request.full_path}\n{body}".encode()).hexdigest()

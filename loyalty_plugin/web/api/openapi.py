@@ -8,8 +8,6 @@ application-wide handlers or routes (the plugin may live inside a host's own app
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 from typing import Any
 
 from flask import Flask, Response, jsonify
@@ -17,10 +15,11 @@ from flask_smorest import Api
 from marshmallow import ValidationError
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from loyalty_plugin import __version__
 from loyalty_plugin.schemas.api import ErrorSchema
+from loyalty_plugin.schemas.body import InvalidJSON, parse_json
 from loyalty_plugin.schemas.webhooks import nul_path
 from loyalty_plugin.web.errors import error_response
 
@@ -33,18 +32,15 @@ class ExactJSONParser(FlaskParser):
     def _raw_load_json(self, req: Any) -> Any:
         if not is_json_request(req):
             return core.missing
-        document = json.loads(
-            req.get_data(cache=True).decode("utf-8"),
-            parse_float=Decimal,
-            parse_constant=_refuse_constant,
-        )
+        try:
+            document = parse_json(req.get_data(cache=True))
+        except InvalidJSON as error:
+            refusal = BadRequest(str(error))
+            refusal.data = {"messages": {"json": [str(error)]}}  # read by parsing_error
+            raise refusal from None
         if (path := nul_path(document)) is not None:
             raise ValidationError({path: ["must not contain NUL characters"]})
         return document
-
-
-def _refuse_constant(name: str) -> None:
-    raise json.JSONDecodeError(f"{name} is not a number", name, 0)
 
 
 class LoyaltyApi(Api):
@@ -84,7 +80,8 @@ def parsing_error(error: HTTPException) -> Response:
     messages = (getattr(error, "data", None) or {}).get("messages", {})
     if error.code == 400:
         if "json" in messages:
-            return error_response(400, "invalid_json", "the body is not valid JSON")
+            reason = "; ".join(str(m) for m in messages["json"])
+            return error_response(400, "invalid_json", f"the body is not valid JSON: {reason}")
         return error_response(400, "bad_request", error.description or "bad request")
     fields = _flatten(messages)
     return error_response(

@@ -1,0 +1,60 @@
+"""Reading a JSON body that anyone may have sent: never a crash, always a clear refusal.
+
+The webhook intake and the API both read bodies here. Numbers with a fraction become
+``Decimal`` (never float); ``NaN`` and ``Infinity`` are refused, as is anything but UTF-8;
+and a document nested deeper than :data:`MAX_DEPTH` is refused before any recursive code
+(marshmallow, our own walks, the driver) can meet it.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+#: Deepest nesting of arrays and objects accepted; our bodies need about six levels.
+MAX_DEPTH = 32
+
+
+class InvalidJSON(Exception):
+    """The body is not UTF-8 JSON, or is nested too deeply to read."""
+
+
+def parse_json(body: bytes) -> Any:
+    """Decode a body: numbers with a fraction become ``Decimal``, never float.
+
+    :raises InvalidJSON: with a message fit for the sender.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidJSON(f"the body is not UTF-8: {error}") from None
+    try:
+        document = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+    except RecursionError:
+        raise InvalidJSON(_too_deep()) from None
+    except ValueError as error:
+        raise InvalidJSON(str(error)) from None
+    if depth_exceeds(document, MAX_DEPTH):
+        raise InvalidJSON(_too_deep())
+    return document
+
+
+def depth_exceeds(document: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` levels (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(document, 1)] if isinstance(document, dict | list) else []
+    while stack:
+        value, level = stack.pop()
+        children = value.values() if isinstance(value, dict) else value
+        if level > limit:
+            return True
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _too_deep() -> str:
+    return f"the body nests arrays and objects more than {MAX_DEPTH} levels deep"
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
