@@ -43,6 +43,10 @@ def request_adjustment(
     if expires_at is not None:
         _check_expiry(points, expires_at, now=now)
     account = account_for_host_customer(session, merchant_id, customer_id)
+    # The account's lock before the row that references it: the insert takes a shared lock
+    # on the account (its foreign key), and two requests each holding that shared lock while
+    # waiting for the exclusive one deadlock. Locked first, they queue.
+    ledger.lock_account(session, account.id)
     adjustment = Adjustment(
         merchant_id=merchant_id,
         account_id=account.id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -96,3 +97,29 @@ def test_one_idempotency_key_sent_8_times_at_once_holds_once(app, keys, customer
         a.json["error"]["code"] == "idempotency_key_in_use" for a in answers if a.status_code == 409
     )
     assert db.scalar(select(func.count(Redemption.id))) == 1
+
+
+@pytest.mark.parametrize("threads", [4, 32])
+def test_concurrent_adjustments_on_one_account_queue(app, keys, customer, db, threads) -> None:
+    """Simultaneous credits and debits on one account all apply (no deadlock) and add up."""
+    account = customer("42", 1_000)
+    headers = {"Authorization": f"Bearer {keys['write']}"}
+
+    def adjust(client: Any, number: int) -> Any:
+        points = 10 if number % 2 else -5
+        body = {"customer_id": "42", "points": points, "reason": f"r{number}", "staff": "ann"}
+        return client.post(
+            f"{PREFIX}/adjustments",
+            json=body,
+            headers=headers | {"Idempotency-Key": str(uuid.uuid4())},
+        )
+
+    started = time.monotonic()
+    answers = race(app, threads, adjust)
+    elapsed = time.monotonic() - started
+    codes = [a.status_code for a in answers]
+    print(f"{threads} adjustments: {codes.count(500)} x 500 in {elapsed:.2f} s")
+    assert codes == [201] * threads
+    db.refresh(account)
+    assert account.balance == 1_000 + (threads // 2) * 10 - (threads // 2) * 5
+    assert verify_ledger(db) == []
