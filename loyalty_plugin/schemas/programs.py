@@ -50,6 +50,29 @@ FILE_FORMAT = "loyalty-programs/1"
 KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 #: Fields of a program that are not versioned settings.
 IDENTITY_FIELDS = ("key", "name", "status", "effective_from")
+#: A program's ``expiry`` fields: ``None`` for those it uses; for the others, why not.
+PROGRAM_EXPIRY_FIELDS: dict[str, str | None] = {
+    "kind": None,
+    "days": None,
+    "extra_months": None,
+    "fixed_date": None,
+    "reminder_days": (
+        "reminders are the merchant's, not a program's: set reminders.points_expiring_days "
+        "in `loyalty config`, or `loyalty expiry set --reminders`"
+    ),
+    "inactivity_months": (
+        "inactivity expiry is the merchant's, not a program's: set expiry.inactivity_months "
+        "in `loyalty config`, or `loyalty expiry set --inactivity-months`"
+    ),
+}
+#: A program's ``redemption`` fields, as :data:`PROGRAM_EXPIRY_FIELDS`.
+PROGRAM_REDEMPTION_FIELDS: dict[str, str | None] = {
+    "point_value": None,
+    "*": (
+        "a program's redemption holds only point_value (money per point, for simulations); "
+        "spending rules are the merchant's: settings in `loyalty config`, or PATCH /settings"
+    ),
+}
 
 
 class InvalidProgram(errors.ValidationError):
@@ -98,6 +121,26 @@ def settings_hash(settings: Mapping[str, Any]) -> str:
     """A stable fingerprint of normalised settings (an unchanged import makes no version)."""
     canonical = json.dumps(settings, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _unused(config: Mapping[str, Any], known: Mapping[str, str | None]) -> dict[str, list[str]]:
+    """Fields a program would accept but never use, each with where it belongs instead."""
+    return {
+        key: [known.get(key) or known.get("*") or "unknown field"]
+        for key in config
+        if key not in known or known[key] is not None
+    }
+
+
+def _point_value_problems(value: Any) -> list[str]:
+    """Why a program's ``redemption.point_value`` is not a decimal above 0 (none: it is)."""
+    if value is None:
+        return []
+    try:
+        DecimalField(positive=True).deserialize(value)
+    except ValidationError as error:
+        return list(error.messages)
+    return []
 
 
 # -- fields -------------------------------------------------------------------------------
@@ -391,6 +434,19 @@ class ProgramSettingsSchema(Schema):
             CategoryTree(dict(data.get("categories") or {}))
         except errors.ValidationError as error:
             raise ValidationError(error.message, "categories") from None
+        unused = {
+            name: problems
+            for name, problems in (
+                ("expiry", _unused(data.get("expiry") or {}, PROGRAM_EXPIRY_FIELDS)),
+                ("redemption", _unused(data.get("redemption") or {}, PROGRAM_REDEMPTION_FIELDS)),
+            )
+            if problems
+        }
+        bad_value = _point_value_problems((data.get("redemption") or {}).get("point_value"))
+        if bad_value:
+            unused.setdefault("redemption", {})["point_value"] = bad_value
+        if unused:
+            raise ValidationError(unused)
         try:
             expiry_policy_from(data.get("expiry") or {})
         except errors.ValidationError as error:

@@ -217,6 +217,40 @@ def test_validation_errors_name_every_field_at_fault(
     assert svc.list_programs(session, "shop") == []
 
 
+def test_expiry_and_redemption_fields_a_program_never_uses_are_refused(
+    session: Session, shop: str, now: datetime
+) -> None:
+    """A program's expiry.reminder_days (and other fields it would ignore) is refused with
+    its path and where the setting belongs; the fields it uses are kept."""
+    with pytest.raises(InvalidProgram) as caught:
+        create(
+            session,
+            now,
+            expiry={"kind": "days_after_earning", "days": 30, "reminder_days": [7], "dayz": 3},
+            redemption={"point_value": "0.01", "max_share": "50"},
+        )
+    fields = caught.value.fields
+    assert set(fields) == {"expiry.reminder_days", "expiry.dayz", "redemption.max_share"}
+    assert "reminders.points_expiring_days" in fields["expiry.reminder_days"][0]
+    assert "loyalty expiry set --reminders" in fields["expiry.reminder_days"][0]
+    assert fields["expiry.dayz"] == ["unknown field"]
+    assert "PATCH /settings" in fields["redemption.max_share"][0]
+    session.rollback()
+    with pytest.raises(InvalidProgram) as caught:
+        create(session, now, expiry={"inactivity_months": 6}, redemption={"point_value": "0"})
+    assert set(caught.value.fields) == {"expiry.inactivity_months", "redemption.point_value"}
+    session.rollback()
+    program = create(
+        session,
+        now,
+        expiry={"kind": "days_after_earning", "days": 30},
+        redemption={"point_value": "0.01"},
+    )
+    settings = svc.latest_version(program).settings
+    assert settings["expiry"] == {"kind": "days_after_earning", "days": 30}
+    assert settings["redemption"] == {"point_value": "0.01"}
+
+
 def test_duplicate_rule_ids_and_keys_are_refused(
     session: Session, shop: str, now: datetime
 ) -> None:
