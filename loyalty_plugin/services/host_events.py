@@ -306,7 +306,7 @@ def on_refund(ctx: Context, data: RefundData) -> dict[str, Any]:
         hooks=ctx.hooks,
         now=ctx.now,
     )
-    result |= programs | {"points_reversed": _settle(ctx, invoice) + programs["points_reversed"]}
+    result |= _with_settled(ctx, invoice, programs)
     share = min(Decimal(1), invoice.refunded_total / invoice.total) if invoice.total else Decimal(1)
     returned = redemption.return_points_for_refund(
         ctx.session,
@@ -358,9 +358,7 @@ def on_cancel(ctx: Context, data: CancelData) -> dict[str, Any]:
         hooks=ctx.hooks,
         now=ctx.now,
     )
-    return (
-        result | programs | {"points_reversed": _settle(ctx, invoice) + programs["points_reversed"]}
-    )
+    return result | _with_settled(ctx, invoice, programs)
 
 
 #: The handler of each event type.
@@ -548,7 +546,7 @@ def _earn_on_invoice(
         invoice.points_earned = points.total
         invoice.earn_entry_id = entry.id
         result["entry_id"] = entry.id
-        result["points_reversed"] = _settle(ctx, invoice)
+        result |= _with_settled(ctx, invoice, {"points_reversed": 0})
     return result
 
 
@@ -629,10 +627,23 @@ def _earn(
     )
 
 
-def _settle(ctx: Context, invoice: Invoice) -> int:
-    """Reverse what the invoice's refunds and cancellation call for and is not reversed yet."""
+def _with_settled(ctx: Context, invoice: Invoice, programs: dict[str, Any]) -> dict[str, Any]:
+    """``programs``' answer plus what :func:`_settle` reversed; ``points_owed`` if any."""
+    reversed_, owed = _settle(ctx, invoice)
+    owed += programs.get("points_owed", 0)
+    result = programs | {"points_reversed": reversed_ + programs["points_reversed"]}
+    return result | ({"points_owed": owed} if owed else {})
+
+
+def _settle(ctx: Context, invoice: Invoice) -> tuple[int, int]:
+    """Reverse what the invoice's refunds and cancellation call for and is not reversed yet.
+
+    Returns the points reversed and, of them, those owed: points the customer still has
+    on hold or in unused coupons are recorded as debt (``ledger.reverse(owe_set_aside)``);
+    points spent for good are forgiven (a later refund of the invoice tries again).
+    """
     if invoice.earn_entry_id is None:
-        return 0
+        return 0, 0
     if invoice.status == InvoiceStatus.CANCELLED:
         target = invoice.points_earned
     else:
@@ -640,10 +651,10 @@ def _settle(ctx: Context, invoice: Invoice) -> int:
             earned=invoice.points_earned, refunded=invoice.refunded_total, total=invoice.total
         )
     if target == 0:
-        return 0
+        return 0, 0
     missing = target - _reversed_so_far(ctx.session, invoice.earn_entry_id)
     if missing <= 0:
-        return 0
+        return 0, 0
     reason = "invoice cancelled" if invoice.status == InvoiceStatus.CANCELLED else "refund"
     try:
         entry = ledger.reverse(
@@ -654,11 +665,12 @@ def _settle(ctx: Context, invoice: Invoice) -> int:
             actor=ACTOR,
             reason=reason,
             take_shortfall_from_other_lots=True,
+            owe_set_aside=True,
         )
     except InvalidOperation:
-        log.warning("invoice %s: the points to reverse were spent already", invoice.id)
-        return 0
-    return -entry.points
+        log.info("invoice %s: the points to reverse were spent already", invoice.id)
+        return 0, 0
+    return -entry.points, (entry.details or {}).get("debt_change", 0)
 
 
 def _reversed_so_far(session: Session, entry_id: int) -> int:

@@ -19,6 +19,7 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain import ledger as rules
+from loyalty_plugin.domain.coupons import CouponStatus
 from loyalty_plugin.domain.errors import (
     IdempotencyConflict,
     InvalidOperation,
@@ -36,7 +37,15 @@ from loyalty_plugin.domain.ledger import Allocation as Move
 from loyalty_plugin.domain.ledger import EntryKind, LotView
 from loyalty_plugin.domain.money import check_currency, check_money
 from loyalty_plugin.domain.points import check_points
-from loyalty_plugin.models import Account, Allocation, LedgerEntry, Lot
+from loyalty_plugin.models import (
+    Account,
+    Allocation,
+    Coupon,
+    LedgerEntry,
+    Lot,
+    Redemption,
+    RedemptionStatus,
+)
 from loyalty_plugin.services.events import publish
 
 SYSTEM = "system"
@@ -254,6 +263,7 @@ def reverse(
     idempotency_key: str | None = None,
     take_shortfall_from_other_lots: bool = False,
     shortfall_as_debt: bool = False,
+    owe_set_aside: bool = False,
     details: dict[str, Any] | None = None,
 ) -> LedgerEntry:
     """Undo ``points`` (default: all not yet undone) of an earlier entry.
@@ -262,7 +272,10 @@ def reverse(
     it, only what is left is reversed, unless ``take_shortfall_from_other_lots``. With
     ``shortfall_as_debt`` the whole amount is reversed: what the lot and the customer's
     other lots (pending ones included) cannot give becomes ``account.debt``, and the
-    balance goes negative by it until later points repay it. A debit is given back to the
+    balance goes negative by it until later points repay it. With ``owe_set_aside`` only
+    the part of that shortfall the customer still has set aside (on hold, or in unused
+    coupons bought with points; see :func:`points_set_aside`) becomes debt, and the rest
+    is not reversed. A debit is given back to the
     very lots it consumed, latest-expiring first (repaying any debt first); points returned
     to a lot that has expired in the meantime expire again in a second entry.
     """
@@ -291,15 +304,15 @@ def reverse(
             f"only {left} points of entry {entry_id} can still be reversed", field="points"
         )
     if original.points > 0:
-        moves = _take_back_credit(
+        moves, debt_change = _take_back_credit(
             session,
             original,
             wanted,
             now,
             take_shortfall_from_other_lots or shortfall_as_debt,
             as_debt=shortfall_as_debt,
+            owe_set_aside=owe_set_aside,
         )
-        debt_change = wanted + sum(m.points for m in moves) if shortfall_as_debt else 0
         signed = sum(m.points for m in moves) - debt_change
     else:
         moves = rules.allocate_restore(_net_taken(session, original), wanted)
@@ -398,6 +411,28 @@ def spendable_by_level(
         else:
             runs.append((remaining, level))
     return runs
+
+
+def points_set_aside(session: Session, account_id: int) -> int:
+    """Points the account took out of its lots but has not spent for good yet.
+
+    Those on hold against an open invoice, and those that bought a coupon still unused
+    (not redeemed, expired or refunded): a release or a refund may still give them back.
+    """
+    held = session.scalar(
+        select(func.coalesce(func.sum(Redemption.points), 0)).where(
+            Redemption.account_id == account_id, Redemption.status == RedemptionStatus.HELD
+        )
+    )
+    in_coupons = session.scalar(
+        select(func.coalesce(func.sum(Coupon.points), 0)).where(
+            Coupon.account_id == account_id,
+            Coupon.status == CouponStatus.ACTIVE,
+            Coupon.entry_id.is_not(None),
+            Coupon.refund_entry_id.is_(None),
+        )
+    )
+    return int(held or 0) + int(in_coupons or 0)
 
 
 def pending_points(session: Session, account_id: int, now: datetime) -> int:
@@ -649,7 +684,9 @@ def _take_back_credit(
     from_others: bool,
     *,
     as_debt: bool = False,
-) -> list[Move]:
+    owe_set_aside: bool = False,
+) -> tuple[list[Move], int]:
+    """The moves that take ``wanted`` points of a credit back, and the points left owed."""
     lot = session.scalars(
         select(Lot).where(Lot.merchant_id == original.merchant_id, Lot.entry_id == original.id)
     ).one()
@@ -660,15 +697,24 @@ def _take_back_credit(
         # A debt is only recorded once nothing is left anywhere, pending points included.
         lots = _open_lots if as_debt else _spendable_lots
         others = [v for v in lots(session, original.account_id, now) if v.id != lot.id]
-        shortfall = min(shortfall, sum(v.remaining for v in others))
-        if shortfall:
-            moves += rules.allocate_fifo(others, shortfall)
-    if not moves and not as_debt:
+        taken = min(shortfall, sum(v.remaining for v in others))
+        if taken:
+            moves += rules.allocate_fifo(others, taken)
+        shortfall -= taken
+    if as_debt:
+        owed = shortfall
+    elif owe_set_aside and shortfall:
+        # Held or couponed points are not spent yet: forgiving them would let a release
+        # or a coupon refund give back points the reversal should have taken.
+        owed = min(shortfall, points_set_aside(session, original.account_id))
+    else:
+        owed = 0
+    if not moves and not owed and not as_debt:
         raise InvalidOperation(
             "the points of this entry were already spent; nothing is left to reverse",
             field="entry_id",
         )
-    return moves
+    return moves, owed
 
 
 def _open_lots(session: Session, account_id: int, now: datetime) -> list[LotView]:

@@ -75,6 +75,8 @@ class Outcome:
 
     points_earned: int = 0
     points_reversed: int = 0
+    #: Of the points reversed, those recorded as debt (the customer had too few left).
+    points_owed: int = 0
     entry_ids: list[int] = field(default_factory=list)
     programs: list[dict[str, Any]] = field(default_factory=list)
 
@@ -98,7 +100,7 @@ class Outcome:
             "points_reversed": self.points_reversed,
             "entry_ids": list(self.entry_ids),
             "programs": list(self.programs),
-        }
+        } | ({"points_owed": self.points_owed} if self.points_owed else {})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -614,11 +616,14 @@ def _take_back(
     details = {"program": earning.program.label(), "trigger": trigger, "policy": policy.value}
     reason = "invoice cancelled" if trigger["type"] == "cancellation" else "refund"
     left = points
+    set_aside = ledger.points_set_aside(work.session, row.account_id)
     for entry_id, reversible in _earn_entries(work.session, row):
         ask = min(left, reversible)
         if policy is ReversalPolicy.REMAINING:
-            ask = min(ask, _lot_remaining(work.session, entry_id))
+            # What is left of the lot, and points set aside, which are owed (not forgiven).
+            ask = min(ask, _lot_remaining(work.session, entry_id) + set_aside)
         if ask > 0:
+            owed_before = work.outcome.points_owed
             left -= _reverse(
                 work,
                 entry_id,
@@ -627,6 +632,7 @@ def _take_back(
                 f"{reason} on invoice {row.invoice_id}",
                 details | {"wanted": ask},
             )
+            set_aside -= work.outcome.points_owed - owed_before
         if left <= 0:
             break
     return points - left
@@ -651,11 +657,14 @@ def _reverse(
             reason=reason,
             take_shortfall_from_other_lots=policy is ReversalPolicy.OTHER_LOTS,
             shortfall_as_debt=policy is ReversalPolicy.NEGATIVE_BALANCE,
+            # Points on hold or in unused coupons are owed under every policy.
+            owe_set_aside=True,
             details=details,
         )
     except InvalidOperation:
         return 0  # already spent, and nothing else to take: forgiven under this policy
     work.outcome.entry_ids.append(entry.id)
+    work.outcome.points_owed += (entry.details or {}).get("debt_change", 0)
     return -entry.points
 
 
