@@ -47,7 +47,8 @@ class MoneyField(fields.String):
         return amount
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
-        return None if value is None else format(value, "f")
+        # Amounts kept in JSON columns come back as strings (or integers), not Decimal.
+        return None if value is None else format(Decimal(str(value)), "f")
 
 
 class HostId(fields.String):
