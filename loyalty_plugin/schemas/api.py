@@ -21,6 +21,7 @@ from loyalty_plugin.domain.money import check_currency, parse_money
 from loyalty_plugin.domain.redemption import DraftInvoice, DraftItem, RedemptionMode
 from loyalty_plugin.models import AdjustmentStatus
 from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.schemas.common import AwareDateTime
 
 MONEY_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 
@@ -88,9 +89,9 @@ def Text(low: int, high: int, **kwargs: Any) -> fields.String:
     return fields.String(validate=validate.Length(low, high), **kwargs)
 
 
-def When(**kwargs: Any) -> fields.AwareDateTime:
+def When(**kwargs: Any) -> AwareDateTime:
     """An ISO 8601 date-time; one without an offset is taken as UTC."""
-    return fields.AwareDateTime(default_timezone=UTC, **kwargs)
+    return AwareDateTime(default_timezone=UTC, **kwargs)
 
 
 def encode_cursor(row_id: int) -> str:
@@ -211,7 +212,7 @@ class PortalLinkSchema(Schema):
 
 
 class GiveLevelArgsSchema(BuyLevelArgsSchema):
-    until = fields.AwareDateTime(required=True, metadata={"description": "when it ends"})
+    until = AwareDateTime(required=True, metadata={"description": "when it ends"})
     reason = fields.String(required=True, validate=validate.Length(1, 200))
 
 

@@ -9,9 +9,13 @@ and a document nested deeper than :data:`MAX_DEPTH` is refused before any recurs
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
+#: Characters no database text column stores: NUL, and UTF-16 surrogates without a pair
+#: (JSON's ``"\ud800"``), which UTF-8 cannot encode.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 #: Deepest nesting of arrays and objects accepted; our bodies need about six levels.
 MAX_DEPTH = 32
 
@@ -30,7 +34,9 @@ def parse_json(body: bytes) -> Any:
     except UnicodeDecodeError as error:
         raise InvalidJSON(f"the body is not UTF-8: {error}") from None
     try:
-        document = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+        document = json.loads(
+            text, parse_float=Decimal, parse_int=_integer, parse_constant=_no_constant
+        )
     except RecursionError:
         raise InvalidJSON(_too_deep()) from None
     except ValueError as error:
@@ -50,6 +56,44 @@ def depth_exceeds(document: Any, limit: int) -> bool:
             return True
         stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
     return False
+
+
+def unstorable_text(value: Any, path: str = "") -> tuple[str, str] | None:
+    """The path of the first string (or key) no database can store, and why; else ``None``.
+
+    Call it on a document :func:`parse_json` returned (its depth is bounded).
+    """
+    if isinstance(value, str):
+        return (path or "_body", _why(found)) if (found := UNSTORABLE.search(value)) else None
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        here = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and (found := UNSTORABLE.search(key)):
+            return here, _why(found)
+        if (problem := unstorable_text(item, here)) is not None:
+            return problem
+    return None
+
+
+def _why(found: re.Match[str]) -> str:
+    if found.group() == "\x00":
+        return "must not contain NUL characters"
+    return "must not contain unpaired surrogates (\\ud800 to \\udfff): not valid Unicode"
+
+
+def _integer(digits: str) -> int | Decimal:
+    """A JSON integer; one too long for ``int()`` (over 4,300 digits) stays a ``Decimal``,
+    so the field that receives it refuses it by name instead of the parser failing."""
+    try:
+        return int(digits)
+    except ValueError:
+        return Decimal(digits)
 
 
 def _too_deep() -> str:

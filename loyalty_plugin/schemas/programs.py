@@ -43,6 +43,7 @@ from loyalty_plugin.domain.rules import (
     RoundingScope,
     Rule,
 )
+from loyalty_plugin.schemas.common import AwareDateTime
 
 #: The ``format`` of a declarative programs file.
 FILE_FORMAT = "loyalty-programs/1"
@@ -395,8 +396,8 @@ class ProgramSettingsSchema(Schema):
     currency = CurrencyField(required=True)
     priority = fields.Integer(strict=True, load_default=0, validate=validate.Range(-1000, 1000))
     combination = Choice(Combination, load_default=Combination.STACK.value)
-    starts_at = fields.AwareDateTime(allow_none=True, load_default=None)
-    ends_at = fields.AwareDateTime(allow_none=True, load_default=None)
+    starts_at = AwareDateTime(allow_none=True, load_default=None)
+    ends_at = AwareDateTime(allow_none=True, load_default=None)
     audience = fields.Nested(AudienceSchema)
     earning = fields.Nested(EarningBaseSchema)
     earn_on = Choice(EarnOn, load_default=EarnOn.FULL_PAYMENT.value)
@@ -491,7 +492,7 @@ class ProgramSchema(ProgramSettingsSchema):
     name = fields.String(required=True, validate=validate.Length(1, 200))
     status = Choice(ProgramStatus, load_default=ProgramStatus.DRAFT.value)
     #: When the settings take effect (default: now, or the activation date).
-    effective_from = fields.AwareDateTime(load_default=None, allow_none=True)
+    effective_from = AwareDateTime(load_default=None, allow_none=True)
 
 
 class ProgramFileSchema(Schema):
@@ -593,7 +594,7 @@ class ProgramBodySchema(Schema):
 
 
 class ActivateArgsSchema(Schema):
-    effective_from = fields.AwareDateTime(
+    effective_from = AwareDateTime(
         load_default=None, allow_none=True, metadata={"description": "default: now"}
     )
 

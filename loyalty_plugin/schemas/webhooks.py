@@ -40,6 +40,8 @@ from loyalty_plugin.domain.host_events import (
     RefundLine,
 )
 from loyalty_plugin.domain.money import check_currency, parse_money
+from loyalty_plugin.schemas.body import unstorable_text
+from loyalty_plugin.schemas.common import AwareDateTime
 
 POSITIVE = "must be greater than 0"
 NOT_NEGATIVE = "must not be negative"
@@ -300,7 +302,7 @@ class EnvelopeSchema(_Schema):
     """What every event has: its type, when it happened, whose it is, and its data."""
 
     type = fields.String(required=True)
-    occurred_at = fields.AwareDateTime(required=True, default_timezone=UTC)
+    occurred_at = AwareDateTime(required=True, default_timezone=UTC)
     merchant_id = HostId(allow_none=True)
     data = fields.Dict(required=True)
 
@@ -331,8 +333,8 @@ def load_event(document: Any) -> tuple[dict[str, Any], Any]:
     """
     if not isinstance(document, dict):
         raise InvalidEvent({"_body": ["must be a JSON object"]})
-    if (path := nul_path(document)) is not None:
-        raise InvalidEvent({path: ["must not contain NUL characters"]})
+    if (problem := unstorable_text(document)) is not None:
+        raise InvalidEvent({problem[0]: [problem[1]]})
     try:
         envelope = EnvelopeSchema().load(document)
     except ValidationError as error:
@@ -342,27 +344,6 @@ def load_event(document: Any) -> tuple[dict[str, Any], Any]:
     except ValidationError as error:
         raise InvalidEvent(flatten(error.messages, prefix="data")) from None
     return envelope, data
-
-
-def nul_path(value: Any, path: str = "") -> str | None:
-    """The path of the first string (or key) holding a NUL character, which no database
-    text column can store; ``None`` when there is none."""
-    if isinstance(value, str):
-        return (path or "_body") if "\x00" in value else None
-    items = (
-        value.items()
-        if isinstance(value, dict)
-        else enumerate(value)
-        if isinstance(value, list)
-        else ()
-    )
-    for key, item in items:
-        here = f"{path}.{key}" if path else str(key)
-        if "\x00" in str(key):
-            return here
-        if (found := nul_path(item, here)) is not None:
-            return found
-    return None
 
 
 def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:

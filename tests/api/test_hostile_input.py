@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from tests.api.conftest import PREFIX
+from tests.api.test_bad_input import counts
 
 DEEP = b"[" * 5000 + b"]" * 5000
 
@@ -54,3 +59,43 @@ def test_coupon_packages_are_what_coupons_are_made_of(api, customer) -> None:
     assert made.json["amount"] == "5.00"
     refused = api.post("/coupons", {"customer_id": "42", "points": 300})
     assert refused.status_code in (409, 422), refused.json
+
+
+ADJUST = {"customer_id": "42", "points": 5, "reason": "goodwill", "staff": "ann"}
+HUGE = "9" * 5000
+
+
+def _post_raw(api, path: str, raw: str) -> object:
+    return api.client.post(
+        PREFIX + path,
+        data=raw.encode(),
+        content_type="application/json",
+        headers=api.headers("write", raw[:40] + str(len(raw))),
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "field"),
+    [
+        ("/adjustments", f'{{"customer_id": "42", "points": {HUGE}, "reason": "r", "staff": "a"}}',
+         "points"),
+        ("/redemptions", f'{{"customer_id": "42", "points": 5, "invoice": {{"id": "I1", '
+         f'"currency": "EUR", "total": {HUGE}}}}}', "invoice.total"),
+        ("/adjustments", json.dumps(ADJUST | {"expires_at": "9999-12-31T23:59:59-14:00"}),
+         "expires_at"),
+        ("/adjustments", json.dumps(ADJUST | {"expires_at": "0001-01-01T00:00:00+14:00"}),
+         "expires_at"),
+        ("/adjustments", json.dumps(ADJUST | {"reason": "bad \ud800 text"}), "reason"),
+        ("/adjustments", json.dumps(ADJUST | {"staff": "\udfff"}), "staff"),
+    ],
+)  # fmt: skip
+def test_values_python_cannot_hold_are_422_naming_the_field(api, customer, db, path, raw, field):
+    """A 5,000-digit integer, a date-time past year 9999 in UTC, an unpaired surrogate: each
+    is 422 ``invalid_input`` naming its field, and nothing is written (#12.10)."""
+    customer("42", 500)
+    before = counts(db)
+    answer = _post_raw(api, path, raw)
+    assert answer.status_code == 422, answer.json
+    assert answer.json["error"]["code"] == "invalid_input"
+    assert field in answer.json["error"]["fields"], answer.json
+    assert counts(db) == before

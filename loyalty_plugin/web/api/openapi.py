@@ -19,8 +19,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 
 from loyalty_plugin import __version__
 from loyalty_plugin.schemas.api import ErrorSchema
-from loyalty_plugin.schemas.body import InvalidJSON, parse_json
-from loyalty_plugin.schemas.webhooks import nul_path
+from loyalty_plugin.schemas.body import InvalidJSON, parse_json, unstorable_text
 from loyalty_plugin.web.errors import error_response
 
 OPENAPI_VERSION = "3.0.3"
@@ -38,8 +37,8 @@ class ExactJSONParser(FlaskParser):
             refusal = BadRequest(str(error))
             refusal.data = {"messages": {"json": [str(error)]}}  # read by parsing_error
             raise refusal from None
-        if (path := nul_path(document)) is not None:
-            raise ValidationError({path: ["must not contain NUL characters"]})
+        if (problem := unstorable_text(document)) is not None:
+            raise ValidationError({problem[0]: [problem[1]]})
         return document
 
 
