@@ -133,8 +133,13 @@ def refund_with_programs(
     refund: Refund,
     hooks: Any,
     now: datetime,
+    lines_value: Decimal | None = None,
 ) -> dict[str, Any]:
-    """Take back what a refund calls for under each program the invoice earned with."""
+    """Take back what a refund calls for under each program the invoice earned with.
+
+    ``lines_value``: what the refund's lines are worth on the invoice (see
+    :func:`program_earning.refund_invoice`).
+    """
     lines: dict[str, Decimal] = {}
     for item in refund.items:
         lines[item.line_id] = lines.get(item.line_id, Decimal(0)) + item.qty
@@ -145,6 +150,7 @@ def refund_with_programs(
         refund_id=refund.id,
         amount=refund.amount,
         lines=lines or None,
+        lines_value=lines_value,
         now=now,
         actor=ACTOR,
         extra_kinds=plugin_rule_kinds(hooks),

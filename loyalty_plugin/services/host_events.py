@@ -34,6 +34,7 @@ from loyalty_plugin.domain.host_events import (
     CustomerProfile,
     HostEvent,
     InvoiceData,
+    Refund,
     RefundData,
     natural_key,
 )
@@ -290,12 +291,9 @@ def on_refund(ctx: Context, data: RefundData) -> dict[str, Any]:
     result: dict[str, Any] = {"invoice_id": data.invoice_id, "points_reversed": 0}
     if duplicate := _counted(ctx, key):
         return result | {"already_counted_by": duplicate}
+    # Valued before it is counted: a refund that waits for its lines must count later.
+    value = _refund_value(ctx, invoice, data.refund)
     _count(ctx, key)
-    if data.refund.items:
-        lines = [(line.line_id, line.qty) for line in data.refund.items]
-        value = refunded_value(_facts_of(invoice), lines, field="data.refund.items")
-    else:
-        value = data.refund.amount
     invoice.refunded_total += value
     result["refunded_total"] = str(invoice.refunded_total)
     programs = earning.refund_with_programs(
@@ -305,6 +303,7 @@ def on_refund(ctx: Context, data: RefundData) -> dict[str, Any]:
         refund=data.refund,
         hooks=ctx.hooks,
         now=ctx.now,
+        lines_value=value if data.refund.items else None,
     )
     result |= _with_settled(ctx, invoice, programs)
     share = min(Decimal(1), invoice.refunded_total / invoice.total) if invoice.total else Decimal(1)
@@ -504,9 +503,37 @@ def _save_invoice(
         invoice.merchant_total = valued.merchant_total or Decimal(0)
         invoice.items = [_line_json(item) for item in facts.items]
         invoice.updated_at = ctx.now
+    elif not invoice.items and facts.items:
+        # Paid by payments that carried no lines: the lines still say what a refund names.
+        invoice.items = [_line_json(item) for item in facts.items]
+        invoice.updated_at = ctx.now
     # Not flushed here: the next query flushes the row with its final status, and a
     # concurrent first insert of the same invoice still fails before any ledger write.
     return invoice, valued
+
+
+def _refund_value(ctx: Context, invoice: Invoice, refund: Refund) -> Decimal:
+    """The money ``refund`` gives back; waits while it names lines the invoice lacks yet.
+
+    ``invoice.payment_recorded`` makes an invoice without its lines: until ``invoice.paid``
+    brings them (while the invoice is open, or as long as it has none), an unknown line
+    means "not yet", not "wrong".
+    """
+    if not refund.items:
+        return refund.amount
+    missing = _unknown_lines(invoice, refund)
+    if missing and (invoice.status == InvoiceStatus.OPEN or not invoice.items):
+        raise Wait(
+            f"invoice:{invoice.host_invoice_id}",
+            f"invoice {invoice.host_invoice_id} has no line {missing[0]!r} yet",
+        )
+    lines = [(line.line_id, line.qty) for line in refund.items]
+    return refunded_value(_facts_of(invoice), lines, field="data.refund.items")
+
+
+def _unknown_lines(invoice: Invoice, refund: Refund) -> list[str]:
+    known = {line["id"] for line in invoice.items or ()}
+    return [line.line_id for line in refund.items if line.line_id not in known]
 
 
 def _earn_on_invoice(

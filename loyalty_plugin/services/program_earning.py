@@ -164,6 +164,7 @@ def refund_invoice(
     refund_id: str,
     amount: Decimal,
     lines: Mapping[str, Decimal] | None = None,
+    lines_value: Decimal | None = None,
     now: datetime,
     actor: str,
     extra_kinds: Iterable[type[Rule]] = (),
@@ -171,15 +172,20 @@ def refund_invoice(
     """Take back what a refund calls for: by line when ``lines`` are named, else by amount.
 
     ``amount`` is the money given back, in the invoice's currency. A refund id is counted
-    once per invoice.
+    once per invoice. ``lines_value`` is what the named lines are worth on the host's
+    invoice: an earning evaluated before the invoice's lines were known (from a payment)
+    takes that much back by amount.
     """
     work = _Work(session, now, actor, Outcome())
     for row in _locked_rows(session, merchant_id, invoice_id):
         if row.cancelled_at is not None or not _first_time(row, f"refund:{refund_id}"):
             continue
         earning = _restore(session, row, extra_kinds)
+        by_amount = lines_value is not None and any(i not in earning.line_qty for i in lines or ())
+        if lines and by_amount:
+            amount = lines_value  # type: ignore[assignment]
         row.refunded += amount
-        if lines:
+        if lines and not by_amount:
             _add_refunded_lines(row, earning, lines)
         else:
             row.refunded_unassigned += amount
