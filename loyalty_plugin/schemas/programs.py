@@ -426,15 +426,9 @@ class ProgramSettingsSchema(Schema):
             data = {"audience": {}, "earning": {}, **data}
         return data
 
-    @validates_schema
-    def _consistent(self, data: dict[str, Any], **_kwargs: Any) -> None:
-        starts, ends = data.get("starts_at"), data.get("ends_at")
-        if starts and ends and ends <= starts:
-            raise ValidationError("must be after starts_at", "ends_at")
-        try:
-            CategoryTree(dict(data.get("categories") or {}))
-        except errors.ValidationError as error:
-            raise ValidationError(error.message, "categories") from None
+    @validates_schema(skip_on_field_errors=False)
+    def _nothing_unused(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        """Refuse expiry and redemption fields a program would never use (with the rest)."""
         unused = {
             name: problems
             for name, problems in (
@@ -448,6 +442,16 @@ class ProgramSettingsSchema(Schema):
             unused.setdefault("redemption", {})["point_value"] = bad_value
         if unused:
             raise ValidationError(unused)
+
+    @validates_schema
+    def _consistent(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        starts, ends = data.get("starts_at"), data.get("ends_at")
+        if starts and ends and ends <= starts:
+            raise ValidationError("must be after starts_at", "ends_at")
+        try:
+            CategoryTree(dict(data.get("categories") or {}))
+        except errors.ValidationError as error:
+            raise ValidationError(error.message, "categories") from None
         try:
             expiry_policy_from(data.get("expiry") or {})
         except errors.ValidationError as error:
@@ -538,6 +542,37 @@ def load_program(
     except ValidationError as error:
         raise InvalidProgram(flatten_errors(error.messages), prefix=prefix) from None
     return split_definition(loaded)
+
+
+def load_programs(
+    programs: list[Any],
+    currency: str,
+    extra_kinds: Iterable[type[Rule]],
+    *,
+    prefix: str = "programs.",
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Validate every program of a file, reporting all errors at once (keys are unique)."""
+    checked, problems, seen = [], {}, {}
+    for index, item in enumerate(programs):
+        try:
+            checked.append(
+                load_program(
+                    item,
+                    default_currency=currency,
+                    extra_kinds=extra_kinds,
+                    prefix=f"{prefix}{index}.",
+                )
+            )
+        except InvalidProgram as error:
+            problems.update(error.fields)
+            continue
+        key = checked[-1][0]["key"]
+        if key in seen:
+            problems[f"{prefix}{index}.key"] = [f"{key!r} is already program {seen[key]}"]
+        seen[key] = index
+    if problems:
+        raise InvalidProgram(problems)
+    return checked
 
 
 def load_settings_update(data: Any) -> dict[str, Any]:

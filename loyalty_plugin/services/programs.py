@@ -27,6 +27,7 @@ from loyalty_plugin.schemas.programs import (
     InvalidProgram,
     load_file,
     load_program,
+    load_programs,
     load_settings_update,
     settings_hash,
 )
@@ -253,7 +254,7 @@ def import_programs(
                 ]
             }
         )
-    checked = _check_all(envelope["programs"], merchant.currency, extra_kinds)
+    checked = load_programs(envelope["programs"], merchant.currency, extra_kinds)
     report = ImportReport()
     for item, (identity, _settings) in zip(envelope["programs"], checked, strict=True):
         _import_one(
@@ -375,33 +376,6 @@ def _merge(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, 
         elif name not in ("name", "status"):
             merged[name] = value
     return merged
-
-
-def _check_all(
-    programs: list[Any], currency: str, extra_kinds: Iterable[type[Rule]]
-) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Validate every program of a file, reporting all errors at once."""
-    checked, problems, seen = [], {}, {}
-    for index, item in enumerate(programs):
-        try:
-            checked.append(
-                load_program(
-                    item,
-                    default_currency=currency,
-                    extra_kinds=extra_kinds,
-                    prefix=f"programs.{index}.",
-                )
-            )
-        except InvalidProgram as error:
-            problems.update(error.fields)
-            continue
-        key = checked[-1][0]["key"]
-        if key in seen:
-            problems[f"programs.{index}.key"] = [f"{key!r} is already program {seen[key]}"]
-        seen[key] = index
-    if problems:
-        raise InvalidProgram(problems)
-    return checked
 
 
 def _import_one(

@@ -33,12 +33,18 @@ def merchant_settings(session: Session, merchant_id: str) -> MerchantSettings:
     if row is not None:
         return row
     get_merchant(session, merchant_id)
-    row = MerchantSettings(merchant_id=merchant_id)
+    return MerchantSettings(merchant_id=merchant_id, **default_settings())
+
+
+def default_settings() -> dict[str, Any]:
+    """Every editable setting at its default (``None`` where a limit is off by default)."""
+    values: dict[str, Any] = {}
     for column in MerchantSettings.__table__.columns:
-        if column.default is not None:
-            default = column.default.arg  # type: ignore[attr-defined]
-            setattr(row, column.key, default(None) if column.default.is_callable else default)
-    return row
+        if column.key not in EDITABLE:
+            continue
+        default = column.default.arg if column.default is not None else None  # type: ignore[attr-defined]
+        values[column.key] = default(None) if callable(default) else default
+    return values
 
 
 def redemption_rules(settings: MerchantSettings) -> RedemptionRules:

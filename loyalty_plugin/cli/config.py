@@ -1,0 +1,134 @@
+"""``loyalty config``: a merchant's whole configuration as one JSON file."""
+
+from __future__ import annotations
+
+import json
+import sys
+from decimal import Decimal
+from typing import IO, Any
+
+import click
+from flask.cli import with_appcontext
+
+from loyalty_plugin.cli.programs import ACTOR, _kinds, _merchant, _merchant_option
+from loyalty_plugin.domain.errors import LoyaltyError
+from loyalty_plugin.extensions import get_session
+from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.schemas.config import InvalidConfig
+from loyalty_plugin.services import merchant_config as svc
+from loyalty_plugin.services.transaction import run_in_transaction
+
+
+@click.group()
+def config() -> None:
+    """Export, import and compare a merchant's whole configuration (one JSON file)."""
+
+
+@config.command("export")
+@_merchant_option
+@click.option("--output", "-o", type=click.File("w"), default="-", help="File [default: stdout].")
+@with_appcontext
+def export(merchant_id: str | None, output: IO[str]) -> None:
+    """Write the merchant's settings, expiry, reminders, e-mails, programs and rewards."""
+    try:
+        document = svc.export_config(get_session(), merchant_id=_merchant(merchant_id))
+    except LoyaltyError as error:
+        raise click.UsageError(error.message) from None
+    finally:
+        get_session().rollback()
+    output.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+@config.command("import")
+@click.argument("file", type=click.File("r"))
+@_merchant_option
+@click.option("--json", "as_json", is_flag=True, help="Print what changed as JSON.")
+@with_appcontext
+def import_(file: IO[str], merchant_id: str | None, as_json: bool) -> None:
+    """Make the merchant's configuration match FILE: all of it, or nothing if any part is
+    refused. Sections left out of FILE are left as they are."""
+    document = _read(file)
+    changes = _run(
+        lambda s: svc.import_config(
+            s,
+            merchant_id=_merchant(merchant_id),
+            document=document,
+            now=utcnow(),
+            actor=ACTOR,
+            extra_kinds=_kinds(),
+        )
+    )
+    _print(changes, as_json, empty="nothing to change")
+
+
+@config.command("diff")
+@click.argument("file", type=click.File("r"))
+@_merchant_option
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+@click.option("--exit-code", is_flag=True, help="Exit with status 1 when there are changes.")
+@with_appcontext
+def diff(file: IO[str], merchant_id: str | None, as_json: bool, exit_code: bool) -> None:
+    """Show what `loyalty config import FILE` would change; nothing is written."""
+    document = _read(file)
+    session = get_session()
+    try:
+        changes = svc.diff_config(
+            session,
+            merchant_id=_merchant(merchant_id),
+            document=document,
+            now=utcnow(),
+            actor=ACTOR,
+            extra_kinds=_kinds(),
+        )
+    except LoyaltyError as error:
+        raise _fail(error) from None
+    finally:
+        session.rollback()
+    _print(changes, as_json, empty="no differences")
+    if exit_code and changes:
+        sys.exit(1)
+
+
+def _read(file: IO[str]) -> Any:
+    try:
+        return json.loads(file.read(), parse_float=Decimal)
+    except json.JSONDecodeError as error:
+        raise click.ClickException(f"{file.name} is not JSON: {error}") from None
+
+
+def _run(work: Any) -> Any:
+    try:
+        return run_in_transaction(get_session(), work)
+    except LoyaltyError as error:
+        raise _fail(error) from None
+
+
+def _fail(error: LoyaltyError) -> click.ClickException:
+    """Every problem of a refused document, one path a line; nothing was changed."""
+    if isinstance(error, InvalidConfig):
+        lines = [f"  {path}: {'; '.join(messages)}" for path, messages in error.fields.items()]
+        return click.ClickException("invalid configuration, nothing changed:\n" + "\n".join(lines))
+    return click.UsageError(error.message)
+
+
+def _print(changes: list[svc.Change], as_json: bool, *, empty: str) -> None:
+    from loyalty_plugin.cli import echo_json
+
+    if as_json:
+        echo_json([change.to_dict() for change in changes])
+        return
+    if not changes:
+        click.echo(empty)
+        return
+    for change in changes:
+        if change.kind == "added":
+            click.echo(f"+ {change.path}: {_short(change.after)}")
+        elif change.kind == "removed":
+            click.echo(f"- {change.path}: {_short(change.before)}")
+        else:
+            click.echo(f"~ {change.path}: {_short(change.before)} -> {_short(change.after)}")
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
