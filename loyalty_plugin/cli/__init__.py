@@ -18,6 +18,7 @@ from loyalty_plugin.cli.demo import demo
 from loyalty_plugin.cli.emails import emails
 from loyalty_plugin.cli.events import events
 from loyalty_plugin.cli.expiry import expiry
+from loyalty_plugin.cli.imports import balances, customers
 from loyalty_plugin.cli.jobs import jobs, scheduler
 from loyalty_plugin.cli.keys import keys
 from loyalty_plugin.cli.ledger import ledger
@@ -135,4 +136,7 @@ for command in (scheduler, jobs, emails, expiry):
 main.add_command(keys)
 
 for command in (programs, rates, levels_group, config):
+    main.add_command(command)
+
+for command in (customers, balances):
     main.add_command(command)

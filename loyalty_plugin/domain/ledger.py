@@ -37,6 +37,9 @@ class EntryKind(enum.StrEnum):
     ADJUST = "adjust"
     #: Points moved between accounts (reserved for merchant-approved transfers).
     TRANSFER = "transfer"
+    #: Points brought from the loyalty system a merchant left: an opening balance lot,
+    #: with the date it was earned there (creates a lot, spent and expired like any other).
+    MIGRATION = "migration"
 
 
 #: Kinds that take points out of lots.
@@ -49,6 +52,15 @@ class LotView:
 
     id: int
     remaining: int
+    earned_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningLot:
+    """One lot of an opening balance: points, when they were earned, when they expire."""
+
+    points: int
     earned_at: datetime
     expires_at: datetime | None
 

@@ -9,9 +9,10 @@ the caller owns the transaction (see :mod:`loyalty_plugin.services.transaction`)
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,7 +35,7 @@ from loyalty_plugin.domain.events import (
     PointsReversed,
 )
 from loyalty_plugin.domain.ledger import Allocation as Move
-from loyalty_plugin.domain.ledger import EntryKind, LotView
+from loyalty_plugin.domain.ledger import EntryKind, LotView, OpeningLot
 from loyalty_plugin.domain.money import check_currency, check_money
 from loyalty_plugin.domain.points import check_points
 from loyalty_plugin.models import (
@@ -142,6 +143,60 @@ def earn(
     if kind == EntryKind.EARN:
         _notify(session, account, entry, PointsEarned, reason=reason)
     return entry
+
+
+def open_balance(
+    session: Session,
+    *,
+    account_id: int,
+    lots: Sequence[OpeningLot],
+    now: datetime,
+    actor: str,
+    reason: str = "opening balance from the previous loyalty system",
+) -> tuple[list[LedgerEntry], bool]:
+    """Credit an opening balance brought from another system: one ``migration`` entry and
+    lot per item of ``lots``, each keeping its own earn and expiry dates.
+
+    An account has at most one opening balance. Checked under the account's lock: the same
+    ``lots`` again return the entries written the first time (a repeated import), other
+    lots raise :class:`InvalidOperation`. No notification is sent: these points are not
+    news to the customer. Returns the entries and whether they were written now.
+    """
+    _check_clock(now)
+    request = check_opening(lots, now)
+    account = lock_account(session, account_id)
+    existing = _opening_entries(session, account.id)
+    if existing:
+        if existing[0].request_hash != request:
+            raise second_opening_balance(session, account.id)
+        return existing, False
+    entries = []
+    for lot in sorted(lots, key=lambda x: (x.earned_at, x.expires_at is None, x.points)):
+        repaid = min(account.debt, lot.points)
+        entry = _append(
+            session,
+            account,
+            kind=EntryKind.MIGRATION,
+            points=lot.points,
+            now=now,
+            actor=actor,
+            reason=reason,
+            details=_with_debt_change({"earned_at": lot.earned_at.isoformat()}, -repaid),
+            request_hash=request,
+        )
+        new = _open_lot(
+            session,
+            entry,
+            now=lot.earned_at,
+            expires_at=lot.expires_at,
+            available_from=lot.earned_at,
+        )
+        if repaid:
+            session.flush()
+            _apply_moves(session, entry, [Move(new.id, -repaid)])
+            account.debt -= repaid
+        entries.append(entry)
+    return entries, True
 
 
 def spend(
@@ -371,6 +426,51 @@ def expire_due_lots(
     account.lifetime_expired -= entry.points
     _notify(session, account, entry, PointsExpired, points=-entry.points)
     return entry
+
+
+def check_opening(lots: Sequence[OpeningLot], now: datetime) -> str:
+    """Refuse an empty or impossible opening balance; its fingerprint, the same in any order."""
+    if not lots:
+        raise ValidationError("an opening balance needs at least one lot", field="points")
+    for lot in lots:
+        check_points(lot.points)
+        _check_clock(lot.earned_at)
+        if lot.earned_at > now:
+            raise ValidationError("the earn date is in the future", field="earned_at")
+        if lot.expires_at is not None and lot.expires_at <= now:
+            raise ValidationError("these points have already expired", field="expires_at")
+    keys = sorted(
+        (lot.points, _utc(lot.earned_at), _utc(lot.expires_at) if lot.expires_at else "")
+        for lot in lots
+    )
+    return rules.fingerprint(op="opening_balance", lots=keys)
+
+
+def second_opening_balance(session: Session, account_id: int) -> InvalidOperation:
+    """The error refusing another opening balance for an account that has one."""
+    existing = _opening_entries(session, account_id)
+    return InvalidOperation(
+        f"customer already has an opening balance of {sum(e.points for e in existing)} "
+        f"points (imported {existing[0].created_at:%Y-%m-%d}); a second one is refused",
+        field="customer_id",
+    )
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def _opening_entries(session: Session, account_id: int) -> list[LedgerEntry]:
+    return list(
+        session.scalars(
+            select(LedgerEntry)
+            .where(
+                LedgerEntry.account_id == account_id,
+                LedgerEntry.kind == EntryKind.MIGRATION,
+            )
+            .order_by(LedgerEntry.id)
+        )
+    )
 
 
 def lock_account(session: Session, account_id: int) -> Account:

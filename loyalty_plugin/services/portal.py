@@ -50,7 +50,11 @@ LABELS = {
     EntryKind.REVERSE: "Correction",
     EntryKind.ADJUST: "Adjustment by our team",
     EntryKind.TRANSFER: "Points transferred",
+    EntryKind.MIGRATION: "Points brought from our previous programme",
 }
+
+#: Kinds whose lot's expiry date the points log shows.
+_CREDITS = frozenset({EntryKind.EARN, EntryKind.MIGRATION})
 
 
 class PortalLinkInvalid(LoyaltyError):
@@ -403,7 +407,7 @@ def _line(row: Any) -> LogLine:
         if entry.reference_id and entry.reference_id in (entry.reason or "")
         else entry.reason,
         reference=_reference(entry),
-        expires_at=created[0].expires_at if entry.kind == EntryKind.EARN and created else None,
+        expires_at=created[0].expires_at if entry.kind in _CREDITS and created else None,
     )
 
 

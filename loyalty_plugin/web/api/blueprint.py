@@ -19,7 +19,7 @@ from werkzeug.exceptions import BadRequest, UnprocessableEntity
 
 from loyalty_plugin.models import ApiScope
 from loyalty_plugin.schemas import api as s
-from loyalty_plugin.web.api import programs, views
+from loyalty_plugin.web.api import imports, programs, views
 from loyalty_plugin.web.api.auth import requires
 from loyalty_plugin.web.api.idempotency import HEADER, Policy, unit_of_work
 from loyalty_plugin.web.api.openapi import (
@@ -49,8 +49,11 @@ class Route:
     status: int = 200
     #: ``required`` on every POST that changes points (contract), ``optional`` elsewhere.
     idempotency: Policy = None
-    #: A POST that only reads (a quote): no transaction is committed.
+    #: A POST that only reads (a quote), or commits its own batches (an import): no
+    #: request-wide transaction.
     read_only: bool = False
+    #: The body is a CSV file, streamed (documented as ``text/csv``).
+    csv_body: bool = False
     #: Error answers worth documenting besides 401, 403 and 422.
     errors: tuple[int, ...] = ()
     also: tuple[tuple[int, type[Schema]], ...] = ()
@@ -134,6 +137,7 @@ ROUTES: tuple[Route, ...] = (
           response=s.SettingsSchema),
 )  # fmt: skip
 ROUTES += tuple(Route(**route) for route in programs.ROUTES)
+ROUTES += tuple(Route(**route) for route in imports.ROUTES)
 
 blueprint = handle_errors(Blueprint("api", __name__, url_prefix="/api/v1"))
 blueprint.ARGUMENTS_PARSER = ExactJSONParser()
@@ -176,7 +180,16 @@ def _wrap(route: Route) -> Callable[..., Any]:
         view = blueprint.alt_response(code, response=_STATUS_NAMES[code])(view)
     if route.idempotency:
         view = blueprint.doc(parameters=[_idempotency_parameter(route.idempotency)])(view)
+    if route.csv_body:
+        view = blueprint.doc(requestBody=_CSV_BODY)(view)
     return view
+
+
+_CSV_BODY = {
+    "required": True,
+    "description": "the file, UTF-8, first line naming the columns (docs/integration.md)",
+    "content": {"text/csv": {"schema": {"type": "string"}}},
+}
 
 
 def _idempotency_parameter(policy: Policy) -> dict[str, Any]:
@@ -195,6 +208,7 @@ _STATUS_NAMES = {
     403: "FORBIDDEN",
     404: "NOT_FOUND",
     409: "CONFLICT",
+    415: "UNSUPPORTED_MEDIA_TYPE",
 }
 
 for _route in ROUTES:
