@@ -336,6 +336,7 @@ class _Apply:
         those the document leaves out (a program is never deleted: its history stays)."""
         if items is None:
             return
+        self._nothing_for_archived(items)
         try:
             programs.import_programs(
                 self.session,
@@ -355,6 +356,27 @@ class _Apply:
                 programs.archive_program(
                     self.session, merchant_id=self.merchant_id, key=program.key, now=self.now
                 )
+
+    def _nothing_for_archived(self, items: list[Any]) -> None:
+        """Refuse bringing back a program archived here (an import would skip it silently)."""
+        archived = {
+            p.key
+            for p in programs.list_programs(
+                self.session, self.merchant_id, status=ProgramStatus.ARCHIVED
+            )
+        }
+        problems = {
+            f"programs.{index}.status": [
+                f"program {item['key']!r} is archived for this merchant and cannot come back; "
+                "give it a new key, or mark it archived here"
+            ]
+            for index, item in enumerate(items)
+            if isinstance(item, dict)
+            and item.get("key") in archived
+            and item.get("status", ProgramStatus.DRAFT.value) != ProgramStatus.ARCHIVED.value
+        }
+        if problems:
+            raise InvalidConfig(problems)
 
     def rewards(self, items: list[dict[str, Any]] | None) -> None:
         """Create or change each reward by name; withdraw those the document leaves out."""

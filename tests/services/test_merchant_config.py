@@ -308,6 +308,9 @@ def test_sections_left_out_stay_and_listed_sections_are_the_whole_truth(
     assert "emails.templates.welcome" in changes
     after = export_config(session, merchant_id=shop)
     assert (after["settings"], after["expiry"]) == (before["settings"], before["expiry"])
+    with pytest.raises(InvalidConfig) as caught:
+        import_config(session, merchant_id=shop, document=before, now=now, actor="x")
+    assert "is archived for this merchant" in caught.value.fields["programs[0].status"][0]
 
 
 def test_a_rewards_value_cannot_change_under_the_same_name(session: Session, now: datetime) -> None:
