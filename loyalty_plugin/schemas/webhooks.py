@@ -39,7 +39,7 @@ from loyalty_plugin.domain.host_events import (
     RefundData,
     RefundLine,
 )
-from loyalty_plugin.domain.money import check_currency, parse_money
+from loyalty_plugin.domain.money import MAX_AMOUNT, check_currency, parse_money
 from loyalty_plugin.schemas.body import unstorable_text
 from loyalty_plugin.schemas.common import AwareDateTime
 
@@ -150,6 +150,17 @@ class LineItemSchema(_Schema):
         return LineItem(**{k: v for k, v in data.items() if v is not None or k == "tags"})
 
 
+#: The invoice's own amounts (besides its lines').
+INVOICE_AMOUNTS = (
+    "subtotal",
+    "discount_total",
+    "tax_total",
+    "shipping_total",
+    "total",
+    "transaction_fee",
+)
+
+
 class InvoiceSchema(_Schema):
     id = HostId(required=True)
     number = _text(64)
@@ -176,6 +187,20 @@ class InvoiceSchema(_Schema):
         embedded = data.get("customer")
         if embedded and "customer_id" in data and embedded.id != data["customer_id"]:
             raise ValidationError("does not match customer.id", "customer_id")
+
+    @validates_schema
+    def converts_within_range(self, data: dict[str, Any], **_: Any) -> None:
+        """The amounts, converted at ``exchange_rate``, must still be storable."""
+        rate = data.get("exchange_rate")
+        amounts = [data.get(name) for name in INVOICE_AMOUNTS]
+        amounts += [getattr(item, "total", None) for item in data.get("items") or ()]
+        largest = max((abs(a) for a in amounts if a is not None), default=Decimal(0))
+        if rate is not None and largest * rate >= MAX_AMOUNT:
+            raise ValidationError(
+                f"converts {largest} to {largest * rate:.4E}, over the largest amount stored "
+                f"({MAX_AMOUNT:.0E})",
+                "exchange_rate",
+            )
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:

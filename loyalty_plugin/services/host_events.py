@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.earning import InvoiceFacts, LineItem, refunded_value, reversal_target
-from loyalty_plugin.domain.errors import InvalidOperation, LoyaltyError
+from loyalty_plugin.domain.errors import InvalidOperation, LoyaltyError, ValidationError
 from loyalty_plugin.domain.events import CustomerRegistered
 from loyalty_plugin.domain.host_events import (
     BirthdayData,
@@ -58,6 +58,8 @@ from loyalty_plugin.services.ledger import Money, Reference
 
 log = logging.getLogger(__name__)
 
+#: Top-level fields of every event; other field names are paths inside ``data``.
+ENVELOPE_FIELDS = frozenset({"type", "occurred_at", "merchant_id", "data", "_body"})
 #: Who the ledger says wrote entries made by host events.
 ACTOR = "webhook"
 #: A waiting event is looked at again at least this often, in case what it waits for
@@ -172,7 +174,7 @@ def release_waiting(ctx: Context, on: str) -> list[int]:
                     ctx.session, waiting, hooks=ctx.hooks, now=ctx.now, recheck=ctx.recheck
                 )
         except LoyaltyError as error:
-            reject(waiting, error.to_dict(), status_code=422, now=ctx.now)
+            reject(waiting, refusal(error), status_code=422, now=ctx.now)
         except Exception as error:  # one bad waiting event must not block the others
             # Its savepoint rolled back; it stays pending and the retry job takes it again.
             log.warning("waiting host event %s failed: %s", waiting.id, error)
@@ -180,6 +182,25 @@ def release_waiting(ctx: Context, on: str) -> list[int]:
             waiting.last_error = f"{type(error).__name__}: {error}"[:2000]
             waiting.next_attempt_at = ctx.now
     return [row.id for row in rows]
+
+
+def refusal(error: LoyaltyError) -> dict[str, Any]:
+    """The stored answer to an event the rules refuse.
+
+    A validation error raised while handling is the event's fault, like one its schema
+    finds: ``invalid_event``, with the field as a path in the body
+    (``data.invoice.exchange_rate``). Other codes (``invalid_operation``...) stay.
+    """
+    body = error.to_dict()
+    if isinstance(error, ValidationError):
+        body["code"] = "invalid_event"
+        body["fields"] = {_event_path(name): texts for name, texts in body["fields"].items()}
+    return body
+
+
+def _event_path(name: str) -> str:
+    head = name.split(".", 1)[0]
+    return name if head in ENVELOPE_FIELDS else f"data.{name}"
 
 
 def reject(row: WebhookEvent, error: dict[str, Any], *, status_code: int, now: datetime) -> None:

@@ -396,7 +396,7 @@ def _store_outcome(
         with contextlib.suppress(InvalidJSON):
             _note_type(row, parse_json(delivery.body))
         if refused is not None:
-            host_events.reject(row, refused.to_dict(), status_code=422, now=now)
+            host_events.reject(row, host_events.refusal(refused), status_code=422, now=now)
         else:
             assert settings is not None and failure is not None  # noqa: S101
             _schedule_retry(row, failure, settings, now)
@@ -420,7 +420,7 @@ def _update_after_failure(
         row = s.get(WebhookEvent, event_id, with_for_update=True, populate_existing=True)
         assert row is not None  # noqa: S101 - inbox rows are never deleted
         if refused is not None:
-            host_events.reject(row, refused.to_dict(), status_code=422, now=now)
+            host_events.reject(row, host_events.refusal(refused), status_code=422, now=now)
         else:
             assert settings is not None and failure is not None  # noqa: S101
             if force and row.status == InboxStatus.DEAD:
