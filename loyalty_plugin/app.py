@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Flask
 
-from loyalty_plugin.config import load_config
+from loyalty_plugin.config import int_setting, load_config
 from loyalty_plugin.database import engine_options, prepare_engine
 from loyalty_plugin.extensions import LoyaltyState, db
 
@@ -54,7 +54,8 @@ def _bind_database(app: Flask) -> Any:
         return app.extensions["sqlalchemy"]
     url = app.config["LOYALTY_DATABASE_URL"]
     app.config["SQLALCHEMY_DATABASE_URI"] = url
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(url))
+    timeout = int_setting(app.config, "LOYALTY_DATABASE_TIMEOUT_SECONDS")
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(url, timeout=timeout))
     db.init_app(app)
     with app.app_context():
         prepare_engine(db.engine)

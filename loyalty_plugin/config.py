@@ -21,6 +21,8 @@ DEFAULTS: dict[str, Any] = {
     "LOYALTY_INSTANCE_PATH": None,
     # SQLAlchemy URL of the loyalty database; default: SQLite file in the instance folder.
     "LOYALTY_DATABASE_URL": None,
+    # Seconds to wait when opening a database connection; a request meanwhile gets a 503.
+    "LOYALTY_DATABASE_TIMEOUT_SECONDS": 5,
     # Flask secret key; generated once and stored in the instance folder when unset.
     "LOYALTY_SECRET_KEY": None,
     # IANA time zone for dates shown to people when a merchant has none of its own.

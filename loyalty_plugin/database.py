@@ -5,19 +5,59 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
+#: PostgreSQL SQLSTATEs (or their class) that mean the server is gone or not accepting yet:
+#: connection exceptions, admin shutdown, crash shutdown, "the database system is starting up".
+_UNAVAILABLE_PG = ("08", "57P01", "57P02", "57P03")
+#: MariaDB/MySQL client and server codes of the same kind: server shutdown, cannot connect,
+#: server gone away, connection lost during a query.
+_UNAVAILABLE_MYSQL = {1053, 2002, 2003, 2006, 2013, 2055}
 
-def engine_options(url: str) -> dict[str, Any]:
-    """Options for ``create_engine`` (or ``SQLALCHEMY_ENGINE_OPTIONS``) by backend."""
+
+def engine_options(url: str, *, timeout: int | None = None) -> dict[str, Any]:
+    """Options for ``create_engine`` (or ``SQLALCHEMY_ENGINE_OPTIONS``) by backend.
+
+    ``timeout`` bounds, in seconds, how long opening a connection may take (PostgreSQL
+    rounds anything under 2 up to 2), so a request fails fast when the server is gone.
+    """
     backend = make_url(url).get_backend_name()
+    connect = {"connect_args": {"connect_timeout": int(timeout)}} if timeout else {}
     if backend == "mysql" or backend == "mariadb":
         # READ COMMITTED, as on PostgreSQL: after waiting for an account lock, a transaction
         # sees what the lock holder committed (REPEATABLE READ would show a stale snapshot).
-        return {"isolation_level": "READ COMMITTED", "pool_pre_ping": True, "pool_recycle": 3600}
+        return {
+            "isolation_level": "READ COMMITTED",
+            "pool_pre_ping": True,
+            "pool_recycle": 3600,
+        } | connect
     if backend == "postgresql":
-        return {"pool_pre_ping": True}
+        return {"pool_pre_ping": True} | connect
     return {}
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when ``error`` means the database cannot be reached now (down, restarting, gone).
+
+    Such a failure is worth retrying later as it is; a constraint violation or a bad query
+    is not. The pool's own timeout (every connection busy) counts as unavailable too.
+    """
+    if isinstance(error, sa_exc.TimeoutError):
+        return True
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if not isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return False
+    orig = error.orig
+    if type(orig).__module__.split(".")[0] == "psycopg":
+        # psycopg gives no SQLSTATE for failures of the connection itself.
+        state = getattr(orig, "sqlstate", None)
+        return state is None or state.startswith(_UNAVAILABLE_PG)
+    args = getattr(orig, "args", ())
+    return bool(args) and args[0] in _UNAVAILABLE_MYSQL
 
 
 def prepare_engine(engine: Engine) -> Engine:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Flask, Response, jsonify, request
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from loyalty_plugin.database import is_unavailable
 from loyalty_plugin.domain.errors import (
     IdempotencyConflict,
     InsufficientPoints,
@@ -16,6 +19,9 @@ from loyalty_plugin.domain.errors import (
 )
 
 log = logging.getLogger(__name__)
+
+#: Seconds a client is told to wait (``Retry-After``) when the database cannot be reached.
+RETRY_AFTER_SECONDS = 5
 
 #: HTTP status of each domain error.
 STATUS: dict[type[LoyaltyError], int] = {
@@ -36,8 +42,22 @@ def error_response(status: int, code: str, message: str, fields: dict | None = N
 def handle_errors(blueprint: Blueprint) -> Blueprint:
     """Answer domain errors and unexpected failures of ``blueprint``'s views as JSON."""
     blueprint.register_error_handler(LoyaltyError, _domain_error)
+    blueprint.register_error_handler(DBAPIError, _database_error)
+    blueprint.register_error_handler(PoolTimeout, _database_error)
     blueprint.register_error_handler(Exception, _unexpected)
     return blueprint
+
+
+def database_unavailable() -> Response:
+    """503 ``database_unavailable`` with ``Retry-After``: send the same request again later.
+
+    A webhook re-sent with its ``webhook-id``, or an API write with its ``Idempotency-Key``,
+    is applied once, also if the outage came just as it was being committed.
+    """
+    message = "the database cannot be reached; send the same request again later"
+    response = error_response(503, "database_unavailable", message)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def register_error_handlers(app: Flask, prefix: str) -> None:
@@ -56,6 +76,14 @@ def _domain_error(error: LoyaltyError) -> Response:
     return error_response(
         STATUS.get(type(error), 422), body["code"], body["message"], body["fields"]
     )
+
+
+def _database_error(error: Exception) -> Response | HTTPException:
+    if not is_unavailable(error):
+        return _unexpected(error)
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, cause)
+    return database_unavailable()
 
 
 def _unexpected(error: Exception) -> Response | HTTPException:

@@ -7,6 +7,8 @@ overview; every other page reads that cookie. See ``docs/portal.md``.
 from __future__ import annotations
 
 from flask import Blueprint
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from loyalty_plugin.services.portal import PortalLinkExpired, PortalLinkInvalid
@@ -42,4 +44,6 @@ blueprint.register_error_handler(PortalLinkInvalid, views.link_invalid)
 blueprint.register_error_handler(views.SignedOut, views.signed_out)
 blueprint.register_error_handler(FormRejected, views.form_rejected)
 blueprint.register_error_handler(HTTPException, views.http_error)
+blueprint.register_error_handler(DBAPIError, views.database_error)
+blueprint.register_error_handler(PoolTimeout, views.database_error)
 blueprint.register_error_handler(Exception, views.unexpected)

@@ -15,6 +15,7 @@ from flask import Response, current_app, g, redirect, render_template, request, 
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
+from loyalty_plugin.database import is_unavailable
 from loyalty_plugin.domain.errors import IdempotencyConflict, InsufficientPoints, LoyaltyError
 from loyalty_plugin.email.render import environment
 from loyalty_plugin.extensions import get_session
@@ -24,6 +25,7 @@ from loyalty_plugin.services.accounts import get_merchant
 from loyalty_plugin.services.email_templates import formatting
 from loyalty_plugin.services.statements import account_of, standing
 from loyalty_plugin.services.transaction import run_in_transaction
+from loyalty_plugin.web.errors import RETRY_AFTER_SECONDS
 from loyalty_plugin.web.portal.forms import ConvertForm, new_form, parse_points, read_form
 
 log = logging.getLogger(__name__)
@@ -179,6 +181,15 @@ def form_rejected(_error: Exception) -> ResponseReturnValue:
 
 def http_error(error: HTTPException) -> ResponseReturnValue:
     return _message_page("http", error.code or 500, error=error)
+
+
+def database_error(error: Exception) -> ResponseReturnValue:
+    """The database cannot be reached: a "try again shortly" page, 503 with Retry-After."""
+    if not is_unavailable(error):
+        return unexpected(error)
+    log.warning("portal: database unavailable on %s %s", request.method, request.path)
+    page, status = _message_page("unavailable", 503)
+    return page, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 def unexpected(error: Exception) -> ResponseReturnValue:
