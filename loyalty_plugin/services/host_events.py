@@ -345,8 +345,10 @@ def on_cancel(ctx: Context, data: CancelData) -> dict[str, Any]:
     """``invoice.cancelled``: reverse everything the invoice earned; it earns no more.
 
     Points held or spent on the invoice go back at once, even while the invoice itself is
-    not known yet (a hold is taken at checkout, before any invoice event).
+    not known yet (a hold is taken at checkout, before any invoice event). The invoice is
+    locked first, as its payment locks it before capturing its hold: the two take turns.
     """
+    known = _lock_invoice(ctx, data.invoice_id)
     released = redemption.release_redemptions_for_invoice(
         ctx.session,
         merchant_id=ctx.merchant.id,
@@ -361,7 +363,7 @@ def on_cancel(ctx: Context, data: CancelData) -> dict[str, Any]:
         now=ctx.now,
         actor=ACTOR,
     )
-    invoice = _known_invoice(ctx, data.invoice_id)
+    invoice = known or _known_invoice(ctx, data.invoice_id)
     result: dict[str, Any] = {"invoice_id": data.invoice_id, "points_reversed": 0}
     if released:
         result["redemptions_released"] = [r.id for r in released]

@@ -252,9 +252,13 @@ def release_redemption(
 def release_redemptions_for_invoice(
     session: Session, *, merchant_id: str, invoice_id: str, now: datetime, actor: str
 ) -> list[Redemption]:
-    """The invoice was cancelled: release its holds and return points it captured."""
+    """The invoice was cancelled: release its holds and return points it captured.
+
+    Each status is decided under the account's lock: a hold captured while the cancel ran
+    (the invoice's payment racing its cancellation) is refunded in full, never refused.
+    """
     changed = []
-    for redemption in _for_invoice(session, merchant_id, invoice_id):
+    for redemption in _locked_for_invoice(session, merchant_id, invoice_id):
         if redemption.status == RedemptionStatus.HELD:
             changed.append(
                 release_redemption(
@@ -293,7 +297,7 @@ def return_points_for_refund(
     if not isinstance(share, Decimal) or not 0 <= share <= 1:
         raise ValidationError("share is a Decimal from 0 to 1", field="share")
     returned = []
-    for redemption in _for_invoice(session, merchant_id, invoice_id):
+    for redemption in _locked_for_invoice(session, merchant_id, invoice_id):
         if redemption.status == RedemptionStatus.CAPTURED:
             result = _return(session, redemption, share, now, actor, "refunded")
             if result is not None:
@@ -432,6 +436,18 @@ def _for_invoice(session: Session, merchant_id: str, invoice_id: str) -> list[Re
             .order_by(Redemption.id)
         )
     )
+
+
+def _locked_for_invoice(session: Session, merchant_id: str, invoice_id: str) -> list[Redemption]:
+    """The invoice's redemptions, each re-read after locking its account.
+
+    A status read before the lock may be stale: a capture or release may have committed
+    since. The locks are taken in account order, as every batch takes them.
+    """
+    found = _for_invoice(session, merchant_id, invoice_id)
+    for account_id in sorted({r.account_id for r in found}):
+        ledger.lock_account(session, account_id)
+    return [_lock(session, merchant_id, r.id)[0] for r in found]
 
 
 def _refuse_second_hold(session: Session, merchant_id: str, invoice_id: str) -> None:
