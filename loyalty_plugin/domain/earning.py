@@ -7,7 +7,6 @@ always rounded down, so a refund never gives back more than was earned.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal
@@ -117,23 +116,3 @@ def reversal_target(*, earned: int, refunded: Decimal, total: Decimal) -> int:
         return earned
     share = Decimal(earned) * refunded / total
     return min(earned, int(share.to_integral_value(rounding=ROUND_FLOOR)))
-
-
-def refunded_value(
-    invoice: InvoiceFacts, lines: Sequence[tuple[str, Decimal]], *, field: str
-) -> Decimal:
-    """The money value of refunding ``qty`` of each named line (by their line totals)."""
-    by_id = {item.id: item for item in invoice.items}
-    value = Decimal(0)
-    for index, (line_id, qty) in enumerate(lines):
-        item = by_id.get(line_id)
-        if item is None:
-            raise ValidationError(
-                f"invoice {invoice.id} has no line {line_id!r}", field=f"{field}.{index}.line_id"
-            )
-        if qty > item.qty:
-            raise ValidationError(
-                f"line {line_id!r} has only {item.qty} to refund", field=f"{field}.{index}.qty"
-            )
-        value += item.total * qty / item.qty
-    return value

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from loyalty_plugin.domain.earning import InvoiceFacts, LineItem, refunded_value, reversal_target
+from loyalty_plugin.domain.earning import InvoiceFacts, LineItem, reversal_target
 from loyalty_plugin.domain.errors import InvalidOperation, LoyaltyError, ValidationError
 from loyalty_plugin.domain.events import CustomerRegistered
 from loyalty_plugin.domain.host_events import (
@@ -36,8 +36,10 @@ from loyalty_plugin.domain.host_events import (
     InvoiceData,
     Refund,
     RefundData,
+    RefundLine,
     natural_key,
 )
+from loyalty_plugin.domain.refunds import cap_line_refund
 from loyalty_plugin.models import (
     Customer,
     EventKey,
@@ -313,15 +315,18 @@ def on_refund(ctx: Context, data: RefundData) -> dict[str, Any]:
     if duplicate := _counted(ctx, key):
         return result | {"already_counted_by": duplicate}
     # Valued before it is counted: a refund that waits for its lines must count later.
-    value = _refund_value(ctx, invoice, data.refund)
+    value, counted, clipped = _refund_value(invoice, data.refund)
     _count(ctx, key)
+    _record_line_refunds(invoice, counted)
     invoice.refunded_total += value
     result["refunded_total"] = str(invoice.refunded_total)
+    if clipped:
+        result["lines_clipped"] = clipped
     programs = earning.refund_with_programs(
         ctx.session,
         merchant_id=ctx.merchant.id,
         invoice_id=data.invoice_id,
-        refund=data.refund,
+        refund=counted,
         hooks=ctx.hooks,
         now=ctx.now,
         lines_value=value if data.refund.items else None,
@@ -524,7 +529,9 @@ def _save_invoice(
         invoice.currency = facts.currency
         invoice.total = facts.total
         invoice.merchant_total = valued.merchant_total or Decimal(0)
-        invoice.items = [_line_json(item) for item in facts.items]
+        invoice.items = _with_refunded(
+            [_line_json(item) for item in facts.items], invoice.items or []
+        )
         invoice.updated_at = ctx.now
     elif not invoice.items and facts.items:
         # Paid by payments that carried no lines: the lines still say what a refund names.
@@ -535,23 +542,50 @@ def _save_invoice(
     return invoice, valued
 
 
-def _refund_value(ctx: Context, invoice: Invoice, refund: Refund) -> Decimal:
-    """The money ``refund`` gives back; waits while it names lines the invoice lacks yet.
+def _refund_value(invoice: Invoice, refund: Refund) -> tuple[Decimal, Refund, dict[str, str]]:
+    """The money ``refund`` gives back, the refund as counted, and the quantities clipped.
 
-    ``invoice.payment_recorded`` makes an invoice without its lines: until ``invoice.paid``
-    brings them (while the invoice is open, or as long as it has none), an unknown line
-    means "not yet", not "wrong".
+    By line, each line counts at most what earlier refunds left of it
+    (:func:`~loyalty_plugin.domain.refunds.cap_line_refund`). Waits while the refund names
+    lines the invoice lacks yet: ``invoice.payment_recorded`` makes an invoice without its
+    lines, and until ``invoice.paid`` brings them (while the invoice is open, or as long as
+    it has none), an unknown line means "not yet", not "wrong".
     """
     if not refund.items:
-        return refund.amount
+        return refund.amount, refund, {}
     missing = _unknown_lines(invoice, refund)
     if missing and (invoice.status == InvoiceStatus.OPEN or not invoice.items):
         raise Wait(
             f"invoice:{invoice.host_invoice_id}",
             f"invoice {invoice.host_invoice_id} has no line {missing[0]!r} yet",
         )
-    lines = [(line.line_id, line.qty) for line in refund.items]
-    return refunded_value(_facts_of(invoice), lines, field="data.refund.items")
+    capped = cap_line_refund(
+        _facts_of(invoice).items,
+        [(line.line_id, line.qty) for line in refund.items],
+        already={line["id"]: Decimal(line.get("refunded", "0")) for line in invoice.items},
+        field="data.refund.items",
+    )
+    lines = tuple(RefundLine(line_id=i, qty=q) for i, q in capped.counted.items() if q)
+    # Nothing left of the lines named: a refund of nothing, not one by amount.
+    counted = (
+        replace(refund, items=lines) if lines else replace(refund, amount=Decimal(0), items=())
+    )
+    return capped.value, counted, {i: str(q) for i, q in capped.clipped.items()}
+
+
+def _record_line_refunds(invoice: Invoice, refund: Refund) -> None:
+    """Add the refund's counted quantities to the invoice's lines (``refunded``)."""
+    if not refund.items:
+        return
+    counted: dict[str, Decimal] = {}
+    for line in refund.items:
+        counted[line.line_id] = counted.get(line.line_id, Decimal(0)) + line.qty
+    invoice.items = [
+        line | {"refunded": str(Decimal(line.get("refunded", "0")) + counted[line["id"]])}
+        if line["id"] in counted
+        else line
+        for line in invoice.items
+    ]
 
 
 def _unknown_lines(invoice: Invoice, refund: Refund) -> list[str]:
@@ -734,6 +768,17 @@ def _reversed_so_far(session: Session, entry_id: int) -> int:
 
 def _line_json(item: LineItem) -> dict[str, Any]:
     return {"id": item.id, "qty": str(item.qty), "total": str(item.total)}
+
+
+def _with_refunded(
+    lines: list[dict[str, Any]], before: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``lines`` keeping what refunds already counted of each (by line id)."""
+    refunded = {line["id"]: line["refunded"] for line in before if "refunded" in line}
+    return [
+        line | {"refunded": refunded[line["id"]]} if line["id"] in refunded else line
+        for line in lines
+    ]
 
 
 def _facts_of(invoice: Invoice) -> InvoiceFacts:
