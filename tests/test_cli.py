@@ -29,6 +29,7 @@ def test_demo_builds_a_verifiable_history_once(app) -> None:
     first = runner.invoke(main, ["demo", "--customers", "5"])
     assert first.exit_code == 0, first.output
     assert "loyalty accounts show --merchant demo 1001" in first.output
+    assert 'put "merchant_id": "demo" in every webhook event' in first.output
     shown = runner.invoke(main, ["accounts", "show", "--merchant", "demo", "1001"])
     assert shown.exit_code == 0
     assert "earn" in shown.output

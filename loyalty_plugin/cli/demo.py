@@ -100,6 +100,9 @@ AGAIN = (
 def _print_credentials(credentials: tuple[str, str, str], prefix: str) -> None:
     secret, token, admin_token = credentials
     click.echo("Credentials for the demo merchant (shown once: store them now):")
+    click.echo(f"  merchant id:                   {DEMO_MERCHANT}")
+    click.echo(f'    put "merchant_id": "{DEMO_MERCHANT}" in every webhook event: without it an')
+    click.echo("    event is checked against the default merchant, which the demo does not make")
     click.echo(f"  webhook signing secret:        {secret}")
     click.echo(f"  API key, write scope (host):   {token}")
     click.echo(f"  API key, ADMIN scope (staff):  {admin_token}")

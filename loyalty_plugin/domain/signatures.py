@@ -71,7 +71,7 @@ def verify(
     ``headers`` must have lower-case names. Every ``v1`` signature in the header is compared,
     in constant time, with the digest under every secret; other versions are ignored.
     """
-    msg_id, timestamp = _checked_headers(headers, now)
+    msg_id, timestamp = check_headers(headers, now)
     offered = _offered_signatures(headers["webhook-signature"])
     matched = None
     for secret in secrets_:
@@ -88,7 +88,9 @@ def _digest(key: bytes, msg_id: str, timestamp: int, body: bytes) -> bytes:
     return hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
 
 
-def _checked_headers(headers: Mapping[str, str], now: datetime) -> tuple[str, int]:
+def check_headers(headers: Mapping[str, str], now: datetime) -> tuple[str, int]:
+    """The ``webhook-id`` and timestamp, if all three headers are usable and the timestamp
+    is recent; raises :class:`SignatureError` naming the header at fault."""
     missing = [
         name
         for name in ("webhook-id", "webhook-timestamp", "webhook-signature")

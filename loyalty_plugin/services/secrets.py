@@ -65,16 +65,3 @@ def active_secrets(session: Session, merchant_id: str) -> list[str]:
             .order_by(WebhookSecret.id.desc())
         )
     )
-
-
-def all_active_secrets(session: Session) -> dict[str, list[str]]:
-    """Every merchant's active secrets (used only when a body names no readable merchant)."""
-    rows = session.execute(
-        select(WebhookSecret.merchant_id, WebhookSecret.secret).where(
-            WebhookSecret.revoked_at.is_(None)
-        )
-    )
-    found: dict[str, list[str]] = {}
-    for merchant_id, secret in rows:
-        found.setdefault(merchant_id, []).append(secret)
-    return found

@@ -33,12 +33,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import LoyaltyError
-from loyalty_plugin.domain.signatures import MAX_ID_LENGTH, SignatureError, verify
+from loyalty_plugin.domain.signatures import (
+    MAX_ID_LENGTH,
+    SignatureError,
+    check_headers,
+    verify,
+)
 from loyalty_plugin.models import InboxStatus, Merchant, WebhookEvent
 from loyalty_plugin.schemas.body import InvalidJSON, parse_json
 from loyalty_plugin.schemas.webhooks import InvalidEvent, load_event
 from loyalty_plugin.services import host_events
-from loyalty_plugin.services.secrets import active_secrets, all_active_secrets
+from loyalty_plugin.services.secrets import active_secrets
 from loyalty_plugin.services.transaction import run_in_transaction
 
 log = logging.getLogger(__name__)
@@ -116,8 +121,8 @@ def receive_webhook(
     def identify(s: Session) -> Delivery | Answer:
         try:
             merchant_id = _verified_merchant(s, lowered, body, settings, now)
-        except SignatureError as error:
-            return _error(401, "invalid_signature", str(error))
+        except Unverified as refusal:
+            return refusal.answer()
         return Delivery(
             merchant=s.get_one(Merchant, merchant_id),
             webhook_id=lowered["webhook-id"],
@@ -278,39 +283,86 @@ def backoff(attempts: int, base: timedelta) -> timedelta:
 # -- internals ------------------------------------------------------------------------------
 
 
+class Unverified(Exception):
+    """A delivery refused before any secret matched: the answer says why, never a secret."""
+
+    def __init__(self, message: str, *, field: str, status: int = 401) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.status = status
+
+    def answer(self) -> Answer:
+        code = "invalid_signature" if self.status == 401 else "invalid_event"
+        return _error(self.status, code, self.message, {self.field: [self.message]})
+
+
 def _verified_merchant(
     session: Session, headers: dict[str, str], body: bytes, settings: IntakeSettings, now: datetime
 ) -> str:
-    """The merchant whose secret signed the body; raises :class:`SignatureError`."""
-    claimed = _claimed_merchant(body, settings.default_merchant)
-    if claimed is not None:
-        candidates = {claimed: active_secrets(session, claimed)}
-    else:
-        # The body names no readable merchant (it is not JSON): any active secret may have
-        # signed it, and the delivery is then stored, as rejected, under its merchant.
-        candidates = all_active_secrets(session)
-    for merchant_id, secrets in candidates.items():
-        try:
-            verify(secrets, headers=headers, body=body, now=now)
-        except SignatureError:
-            if len(candidates) == 1:
-                raise
-            continue
-        return merchant_id
-    raise SignatureError("no signature matches an active secret")
+    """The merchant whose secret signed the body; raises :class:`Unverified`.
+
+    The headers are checked before the body is read, and the body is checked only under
+    the secrets of the one merchant it names (or the default merchant), so an unsigned
+    request costs one merchant's HMACs at most, however many merchants there are.
+    """
+    try:
+        check_headers(headers, now)
+    except SignatureError as error:
+        raise Unverified(str(error), field=_header_at_fault(str(error))) from None
+    merchant_id, named = _claimed_merchant(body, settings.default_merchant)
+    assumed = (
+        ""
+        if named
+        else (
+            f" (the body names no merchant_id, so the default merchant {merchant_id!r} was "
+            "assumed: send merchant_id)"
+        )
+    )
+    if session.get(Merchant, merchant_id) is None:
+        raise Unverified(f"merchant {merchant_id!r} does not exist{assumed}", field="merchant_id")
+    secrets = active_secrets(session, merchant_id)
+    if not secrets:
+        raise Unverified(
+            f"merchant {merchant_id!r} has no active signing secret{assumed}; make one with "
+            f"`loyalty secrets create --merchant {merchant_id}`",
+            field="merchant_id",
+        )
+    try:
+        verify(secrets, headers=headers, body=body, now=now)
+    except SignatureError:
+        raise Unverified(
+            f"no signature matches an active secret of merchant {merchant_id!r}{assumed}",
+            field="webhook-signature",
+        ) from None
+    return merchant_id
 
 
-def _claimed_merchant(body: bytes, default: str) -> str | None:
+def _header_at_fault(message: str) -> str:
+    for name in ("webhook-id", "webhook-timestamp", "webhook-signature"):
+        if name in message:
+            return name
+    return "webhook-signature"
+
+
+def _claimed_merchant(body: bytes, default: str) -> tuple[str, bool]:
+    """The merchant the body names, and whether it names one (else: the default merchant).
+
+    A body that is not a JSON object names none; a ``merchant_id`` that is neither a string
+    nor an integer is refused, unverified (422), rather than tried under every merchant.
+    """
     try:
         document = parse_json(body)
     except InvalidJSON:
-        return None
-    if not isinstance(document, dict):
-        return None
-    claimed = document.get("merchant_id")
-    if claimed is None:
-        return default
-    return str(claimed) if isinstance(claimed, str | int) and claimed is not True else None
+        return default, False
+    if not isinstance(document, dict) or document.get("merchant_id") is None:
+        return default, False
+    claimed = document["merchant_id"]
+    if isinstance(claimed, bool) or not isinstance(claimed, str | int) or not str(claimed):
+        raise Unverified(
+            "must be a string or an integer naming the merchant", field="merchant_id", status=422
+        )
+    return str(claimed), True
 
 
 def _find(session: Session, delivery: Delivery) -> WebhookEvent | None:

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from tests.webhooks.conftest import customer, event, invoice, ledger_points, stored
+from loyalty_plugin.domain.signatures import new_secret
+from loyalty_plugin.models import Merchant
+from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services.secrets import create_secret
+from tests.webhooks.conftest import (
+    SECRET,
+    customer,
+    event,
+    invoice,
+    ledger_points,
+    signed,
+    stored,
+)
 
 DEEP = b"[" * 5000 + b"]" * 5000
 
@@ -59,3 +71,71 @@ def test_a_missing_exchange_rate_is_an_invalid_event(post, host) -> None:
     error = answer.json["error"]
     assert error["code"] == "invalid_event"
     assert "data.invoice.exchange_rate" in error["fields"], error
+
+
+def _add_merchant(app, merchant_id: str, *, secret: str | None) -> None:
+    with app.app_context():
+        session = app.extensions["loyalty"].db.session
+        session.add(Merchant(id=merchant_id, name=merchant_id, currency="EUR"))
+        session.flush()
+        if secret is not None:
+            create_secret(session, merchant_id=merchant_id, now=utcnow(), secret=secret)
+        session.commit()
+
+
+def test_a_body_naming_no_merchant_is_checked_under_the_default_merchant_only(client, host) -> None:
+    """Not JSON, so no merchant named: only the default merchant's secrets are tried; a body
+    another merchant signed is refused, and nothing is stored (#12.12)."""
+    other = new_secret()
+    _add_merchant(host, "seller", secret=other)
+    raw, headers = signed(b"not json at all", secret=other)
+    answer = client.post("/loyalty/webhooks", data=raw, headers=headers)
+    assert answer.status_code == 401, answer.json
+    assert "default merchant 'default' was assumed" in answer.json["error"]["message"]
+    assert stored(host) == []
+
+
+@pytest.mark.parametrize("merchant_id", [True, ["seller"], {"id": "x"}, ""])
+def test_an_unreadable_merchant_id_is_refused_before_any_signature_check(
+    client, host, merchant_id
+) -> None:
+    """A ``merchant_id`` that is not a string or an integer: 422 on ``merchant_id``."""
+    raw, headers = signed(_paid() | {"merchant_id": merchant_id})
+    answer = client.post("/loyalty/webhooks", data=raw, headers=headers)
+    assert answer.status_code == 422, answer.json
+    assert "merchant_id" in answer.json["error"]["fields"]
+    assert stored(host) == []
+
+
+def test_missing_headers_are_refused_before_the_body_is_read(client, host) -> None:
+    """No signature headers: 401 naming the first header missing."""
+    answer = client.post("/loyalty/webhooks", data=b"{}", content_type="application/json")
+    assert answer.status_code == 401
+    assert answer.json["error"]["fields"] == {"webhook-id": ["missing header webhook-id"]}
+
+
+def test_an_unknown_default_merchant_is_named(client) -> None:
+    """No ``merchant_id`` and no ``default`` merchant: the answer says so and asks for
+    merchant_id, instead of "no signature matches" (#13 item 2)."""
+    raw, headers = signed(_paid())
+    error = client.post("/loyalty/webhooks", data=raw, headers=headers).json["error"]
+    assert error["code"] == "invalid_signature"
+    assert error["message"].startswith("merchant 'default' does not exist")
+    assert "send merchant_id" in error["message"]
+    assert list(error["fields"]) == ["merchant_id"]
+
+
+def test_a_merchant_without_an_active_secret_is_named(post, host) -> None:
+    """A merchant whose secrets are all revoked: the answer says how to make one."""
+    _add_merchant(host, "quiet", secret=None)
+    error = post(_paid() | {"merchant_id": "quiet"}).json["error"]
+    assert "'quiet' has no active signing secret" in error["message"]
+    assert "loyalty secrets create --merchant quiet" in error["message"]
+    assert SECRET not in str(error)
+
+
+def test_a_wrong_signature_is_named_as_such(post, host) -> None:
+    """Signed with a secret the merchant does not have: the signature did not match."""
+    error = post(_paid(), secret=new_secret()).json["error"]
+    assert error["message"].startswith("no signature matches an active secret of merchant")
+    assert list(error["fields"]) == ["webhook-signature"]
