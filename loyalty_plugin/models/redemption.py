@@ -40,6 +40,8 @@ class Redemption(Base):
     __tablename__ = "redemptions"
     __table_args__ = (
         UniqueConstraint("merchant_id", "hold_entry_id"),
+        # One hold per invoice, whoever holds it: set while held, cleared when it ends.
+        UniqueConstraint("merchant_id", "active_invoice_id"),
         Index("ix_redemptions_invoice", "merchant_id", "invoice_id"),
         Index("ix_redemptions_stale", "status", "expires_at"),
     )
@@ -49,6 +51,10 @@ class Redemption(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     #: The host's invoice id.
     invoice_id: Mapped[str] = mapped_column(String(128))
+    #: ``invoice_id`` while the hold is ``held``, else ``NULL``: its unique key lets one
+    #: hold only per invoice, even when different customers hold at the same moment (a
+    #: plain unique key, as MariaDB has no partial indexes; NULLs never collide).
+    active_invoice_id: Mapped[str | None] = mapped_column(String(128))
     status: Mapped[RedemptionStatus] = mapped_column(
         Enum(
             RedemptionStatus,

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import (
@@ -150,6 +151,7 @@ def hold_points(
         merchant_id=merchant_id,
         account_id=account.id,
         invoice_id=invoice.id,
+        active_invoice_id=invoice.id,
         status=RedemptionStatus.HELD,
         points=offer.points,
         amount=offer.amount,
@@ -161,8 +163,7 @@ def hold_points(
         created_by=actor,
         created_at=now,
     )
-    session.add(redemption)
-    session.flush()
+    _insert_hold(session, redemption)
     return redemption
 
 
@@ -198,6 +199,7 @@ def capture_redemption(
             field="redemption_id",
         )
     redemption.status = RedemptionStatus.CAPTURED
+    redemption.active_invoice_id = None
     redemption.captured_at = now
     account.lifetime_redeemed += redemption.points
     session.flush()
@@ -244,6 +246,7 @@ def release_redemption(
         idempotency_key=f"redemption:{redemption.id}:release",
     )
     redemption.status = RedemptionStatus.EXPIRED if expired else RedemptionStatus.RELEASED
+    redemption.active_invoice_id = None
     redemption.released_at = now
     session.flush()
     return redemption
@@ -470,6 +473,25 @@ def _refuse_second_hold(session: Session, merchant_id: str, invoice_id: str) -> 
     else:
         message = f"invoice {invoice_id!r} was already paid with points (redemption {active.id})"
     raise InvalidOperation(message, field="invoice.id")
+
+
+def _insert_hold(session: Session, redemption: Redemption) -> None:
+    """Insert the hold; another customer's hold on the invoice, made meanwhile, wins.
+
+    The accounts' locks cannot see that race (each customer holds their own), so the
+    unique key on ``active_invoice_id`` decides: the loser gets the 409 a later hold gets.
+    """
+    try:
+        with session.begin_nested():
+            session.add(redemption)
+    except IntegrityError as error:
+        # The winner's row names it when this transaction can see it (MariaDB's snapshot
+        # may predate it).
+        _refuse_second_hold(session, redemption.merchant_id, redemption.invoice_id)
+        raise InvalidOperation(
+            f"invoice {redemption.invoice_id!r} already has a hold; release it first",
+            field="invoice.id",
+        ) from error
 
 
 def held_redemption_for_invoice(

@@ -123,3 +123,28 @@ def test_concurrent_adjustments_on_one_account_queue(app, keys, customer, db, th
     db.refresh(account)
     assert account.balance == 1_000 + (threads // 2) * 10 - (threads // 2) * 5
     assert verify_ledger(db) == []
+
+
+def test_eight_customers_holding_one_invoice_at_once_get_one_hold(app, keys, customer, db) -> None:
+    """8 customers hold points on one invoice at the same moment: one 201, seven 409."""
+    accounts = [customer(f"c{n}", 1_000) for n in range(8)]
+    headers = {"Authorization": f"Bearer {keys['write']}"}
+
+    def hold(client: Any, number: int) -> Any:
+        body = {"customer_id": f"c{number}", "points": 100, "invoice": invoice()}
+        return client.post(
+            f"{PREFIX}/redemptions",
+            json=body,
+            headers=headers | {"Idempotency-Key": str(uuid.uuid4())},
+        )
+
+    answers = race(app, 8, hold)
+    assert sorted(a.status_code for a in answers) == [201] + [409] * 7
+    losers = [a.json["error"] for a in answers if a.status_code == 409]
+    assert all(list(e["fields"]) == ["invoice.id"] for e in losers), losers
+    held = db.scalars(select(Redemption).where(Redemption.status == RedemptionStatus.HELD)).all()
+    assert [r.invoice_id for r in held] == ["INV-1"]
+    for account in accounts:
+        db.refresh(account)
+    assert sorted(a.balance for a in accounts) == [900] + [1_000] * 7
+    assert verify_ledger(db) == []
