@@ -6,6 +6,12 @@
    ``ctx.progress(...)`` renews the lease (at most every third of it).
 3. Record the end: succeeded with the rows changed, or failed with the error; release
    the lease.
+
+When the database goes away mid-run, the batch in flight rolls back and the end cannot be
+recorded either: the runner keeps it and records it (failed) before its next run of that
+job claims a new one, so the job resumes on its next run instead of waiting for its lease
+to time out. Jobs work in committed batches chosen by "due and not yet done", so the
+resumed run does what is left and nothing twice.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from loyalty_plugin.database import is_unavailable
 from loyalty_plugin.extensions import loyalty_state
 from loyalty_plugin.jobs import Job, JobContext, all_jobs
 from loyalty_plugin.jobs.schedule import slot_for
@@ -82,6 +89,8 @@ class JobRunner:
             self.engine = loyalty_state(app).db.engine
         self.default_lease = int(app.config["LOYALTY_JOB_LEASE_SECONDS"])
         self.history = timedelta(days=int(app.config["LOYALTY_JOB_HISTORY_DAYS"]))
+        #: Ends of runs that could not be recorded (database gone), by job name.
+        self._unrecorded: dict[str, Callable[[Session], Any]] = {}
 
     def job(self, name: str) -> Job:
         """The job called ``name``, or :class:`UnknownJob` listing the known ones."""
@@ -116,17 +125,24 @@ class JobRunner:
         progress: ProgressCallback | None = None,
     ) -> Outcome:
         lease = timedelta(seconds=job.lease_seconds or self.default_lease)
-        claim = self._bookkeeping(
-            lambda s: claim_run(
-                s,
-                job=job.name,
-                scheduled_for=slot,
-                trigger=trigger,
-                owner=self.owner,
-                now=self.clock(),
-                lease=lease,
+        try:
+            self._record_interrupted(job)
+            claim = self._bookkeeping(
+                lambda s: claim_run(
+                    s,
+                    job=job.name,
+                    scheduled_for=slot,
+                    trigger=trigger,
+                    owner=self.owner,
+                    now=self.clock(),
+                    lease=lease,
+                )
             )
-        )
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            log.warning("job %s not run: the database cannot be reached", job.name)
+            return Outcome(job.name, "failed", detail="database unavailable")
         if isinstance(claim, Skip):
             log.info("job %s skipped (%s): %s", job.name, f"{slot:%H:%M:%S}", claim.reason)
             return Outcome(job.name, "skipped", detail=claim.reason)
@@ -141,7 +157,7 @@ class JobRunner:
         started = time.monotonic()
         result, error = self._call(job, now=now, tracker=tracker)
         rows = _count(result, tracker.done)
-        self._bookkeeping(lambda s: self._finish(s, job, claim, rows, tracker.total, error))
+        self._record_end(job, lambda s: self._finish(s, job, claim, rows, tracker.total, error))
         seconds = time.monotonic() - started
         status = "failed" if error else "succeeded"
         log.info(
@@ -178,6 +194,27 @@ class JobRunner:
         # Keep idle runs long enough that a late scheduler still finds its slot taken.
         idle = max(timedelta(hours=1), 2 * timedelta(seconds=job.every_seconds))
         prune_runs(session, job=job.name, before=now - self.history, idle_before=now - idle)
+
+    def _record_end(self, job: Job, finish: Callable[[Session], Any]) -> None:
+        """Record a run's end; if the database is gone, keep it for the job's next run."""
+        try:
+            self._bookkeeping(finish)
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            log.warning("job %s: its end will be recorded on its next run", job.name)
+            self._unrecorded[job.name] = finish
+
+    def _record_interrupted(self, job: Job) -> None:
+        """Record the end of this job's run the database outage left unrecorded, if any."""
+        finish = self._unrecorded.pop(job.name, None)
+        if finish is None:
+            return
+        try:
+            self._bookkeeping(finish)
+        except Exception:
+            self._unrecorded[job.name] = finish
+            raise
 
     def _bookkeeping(self, work: Callable[[Session], Any]) -> Any:
         """Run ``work`` in its own short transaction, apart from the job's session."""
