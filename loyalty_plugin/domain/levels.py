@@ -272,6 +272,20 @@ def project(scheme: LevelScheme, *, current: str | None, amount: Decimal) -> Pro
 # -- settings -------------------------------------------------------------------------------
 
 
+#: The fields :func:`scheme_from_settings` reads: of ``levels``, of each tier, of a
+#: tier's ``point_value`` and of each of its ``discounts`` (any other is refused).
+SCHEME_FIELDS = frozenset(
+    {"tiers", "measure", "period", "days", "downgrade", "review_every_days", "grace_days"}
+    | {"redeem_at"}
+)
+TIER_FIELDS = frozenset(
+    {"key", "name", "threshold", "multiplier", "point_value", "max_share_percent"}
+    | {"discounts", "price_points", "duration_days"}
+)
+POINT_VALUE_FIELDS = frozenset({"points", "amount"})
+DISCOUNT_FIELDS = frozenset({"percent", "categories", "products"})
+
+
 def scheme_from_settings(config: Mapping[str, Any] | None) -> LevelScheme | None:
     """A version's ``levels`` settings as a :class:`LevelScheme` (``{}``: no levels).
 

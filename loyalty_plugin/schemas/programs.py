@@ -26,7 +26,13 @@ from marshmallow import (
 )
 
 from loyalty_plugin.domain import errors
-from loyalty_plugin.domain.levels import scheme_from_settings
+from loyalty_plugin.domain.levels import (
+    DISCOUNT_FIELDS,
+    POINT_VALUE_FIELDS,
+    SCHEME_FIELDS,
+    TIER_FIELDS,
+    scheme_from_settings,
+)
 from loyalty_plugin.domain.money import check_currency, parse_money
 from loyalty_plugin.domain.programs import (
     Combination,
@@ -131,6 +137,30 @@ def _unused(config: Mapping[str, Any], known: Mapping[str, str | None]) -> dict[
         for key in config
         if key not in known or known[key] is not None
     }
+
+
+def _unknown_level_fields(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Fields of ``levels`` that no level rule reads, by path (``tiers.1.colour``)."""
+    found = _unknown(config, SCHEME_FIELDS)
+    tiers = config.get("tiers")
+    for index, tier in enumerate(tiers if isinstance(tiers, list) else ()):
+        if not isinstance(tier, Mapping):
+            continue
+        where = f"tiers.{index}"
+        found |= {f"{where}.{k}": v for k, v in _unknown(tier, TIER_FIELDS).items()}
+        if isinstance(tier.get("point_value"), Mapping):
+            extra = _unknown(tier["point_value"], POINT_VALUE_FIELDS)
+            found |= {f"{where}.point_value.{k}": v for k, v in extra.items()}
+        discounts = tier.get("discounts")
+        for number, discount in enumerate(discounts if isinstance(discounts, list) else ()):
+            if isinstance(discount, Mapping):
+                extra = _unknown(discount, DISCOUNT_FIELDS)
+                found |= {f"{where}.discounts.{number}.{k}": v for k, v in extra.items()}
+    return found
+
+
+def _unknown(config: Mapping[str, Any], known: frozenset[str]) -> dict[str, list[str]]:
+    return {key: ["unknown field"] for key in config if key not in known}
 
 
 def _point_value_problems(value: Any) -> list[str]:
@@ -437,6 +467,9 @@ class ProgramSettingsSchema(Schema):
             )
             if problems
         }
+        levels = _unknown_level_fields(data.get("levels") or {})
+        if levels:
+            unused["levels"] = levels
         bad_value = _point_value_problems((data.get("redemption") or {}).get("point_value"))
         if bad_value:
             unused.setdefault("redemption", {})["point_value"] = bad_value

@@ -251,6 +251,28 @@ def test_expiry_and_redemption_fields_a_program_never_uses_are_refused(
     assert settings["redemption"] == {"point_value": "0.01"}
 
 
+def test_level_fields_no_rule_reads_are_refused(session: Session, shop: str, now: datetime) -> None:
+    """A level field no rule reads (``colour``, a misspelling) is refused with its path."""
+    levels = {
+        "measure": "points",
+        "tiers": [
+            {"key": "bronze", "threshold": "0"},
+            {
+                "key": "gold",
+                "threshold": "500",
+                "colour": "#d4af37",
+                "discounts": [{"percent": "5", "on": "x"}],
+            },
+        ],
+    }
+    with pytest.raises(InvalidProgram) as caught:
+        create(session, now, levels=levels)
+    assert caught.value.fields == {
+        "levels.tiers.1.colour": ["unknown field"],
+        "levels.tiers.1.discounts.0.on": ["unknown field"],
+    }
+
+
 def test_duplicate_rule_ids_and_keys_are_refused(
     session: Session, shop: str, now: datetime
 ) -> None:
