@@ -65,7 +65,7 @@ def balances() -> None:
 @_JSON
 @with_appcontext
 def import_balances(file: Path, merchant_id: str, dry_run: bool, as_json: bool) -> None:
-    """Give the customers of the CSV FILE their opening balance, as ``migration`` lots.
+    """Give the customers of the CSV FILE their opening balance, as migration lots.
 
     One opening balance per customer: the same file again changes nothing, another one
     for the same customer is refused. Exits 1 if any row was refused.
