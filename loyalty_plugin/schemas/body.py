@@ -46,6 +46,14 @@ def parse_json(body: bytes) -> Any:
     return document
 
 
+def is_json_type(content_type: str) -> bool:
+    """Whether a ``Content-Type`` header says JSON (``application/json``, ``...+json``)."""
+    mimetype = content_type.partition(";")[0].strip().lower()
+    return mimetype == "application/json" or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
+
+
 def depth_exceeds(document: Any, limit: int) -> bool:
     """Whether arrays and objects nest more than ``limit`` levels (walked without recursion)."""
     stack: list[tuple[Any, int]] = [(document, 1)] if isinstance(document, dict | list) else []

@@ -40,7 +40,7 @@ from loyalty_plugin.domain.signatures import (
     verify,
 )
 from loyalty_plugin.models import InboxStatus, Merchant, WebhookEvent
-from loyalty_plugin.schemas.body import InvalidJSON, parse_json
+from loyalty_plugin.schemas.body import InvalidJSON, is_json_type, parse_json
 from loyalty_plugin.schemas.webhooks import InvalidEvent, load_event
 from loyalty_plugin.services import host_events
 from loyalty_plugin.services.secrets import active_secrets
@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 
 #: Headers never stored with a delivery.
 PRIVATE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+#: What a body sent with another content type is told.
+JSON_ONLY = "send the body as JSON, with the header 'Content-Type: application/json'"
 #: Longest pause between two retries of a failing event.
 MAX_BACKOFF = timedelta(hours=6)
 
@@ -116,6 +118,8 @@ def receive_webhook(
     if len(body) > settings.max_body_bytes:
         return _error(413, "payload_too_large", f"the body is over {settings.max_body_bytes} bytes")
     lowered = {name.lower(): value for name, value in headers.items()}
+    if body and not is_json_type(lowered.get("content-type", "")):
+        return _error(415, "unsupported_media_type", JSON_ONLY, {"content-type": [JSON_ONLY]})
     stored = {k: v for k, v in lowered.items() if k not in PRIVATE_HEADERS}
 
     def identify(s: Session) -> Delivery | Answer:

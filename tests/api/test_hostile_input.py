@@ -99,3 +99,31 @@ def test_values_python_cannot_hold_are_422_naming_the_field(api, customer, db, p
     assert answer.json["error"]["code"] == "invalid_input"
     assert field in answer.json["error"]["fields"], answer.json
     assert counts(db) == before
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_that_is_not_sent_as_json_is_415(api, customer, content_type) -> None:
+    """A POST whose body is not declared JSON is not read as an empty body: 415 says what
+    to send (#13 item 8)."""
+    customer("42", 500)
+    headers = api.headers("write", "k415")
+    if content_type:
+        headers["Content-Type"] = content_type
+    body = json.dumps(ADJUST).encode()
+    answer = api.client.post(PREFIX + "/adjustments", data=body, headers=headers)
+    assert answer.status_code == 415, answer.json
+    assert answer.json["error"]["code"] == "unsupported_media_type"
+    assert "Content-Type: application/json" in answer.json["error"]["message"]
+
+
+def test_json_with_a_charset_or_no_body_at_all_is_accepted(api, customer) -> None:
+    """``application/json; charset=utf-8`` is JSON; a POST with no body needs no type."""
+    customer("42", 500)
+    answer = api.client.post(
+        PREFIX + "/adjustments",
+        data=json.dumps(ADJUST).encode(),
+        headers=api.headers("write", "kcs") | {"Content-Type": "application/json; charset=utf-8"},
+    )
+    assert answer.status_code in (201, 202), answer.json
+    bare = api.client.post(PREFIX + "/redemptions/999/release", headers=api.headers("write", "r"))
+    assert bare.status_code == 404, bare.json

@@ -139,3 +139,16 @@ def test_a_wrong_signature_is_named_as_such(post, host) -> None:
     error = post(_paid(), secret=new_secret()).json["error"]
     assert error["message"].startswith("no signature matches an active secret of merchant")
     assert list(error["fields"]) == ["webhook-signature"]
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_webhook_not_sent_as_json_is_415(client, host, content_type) -> None:
+    """A signed body without ``Content-Type: application/json``: 415 saying what to send."""
+    raw, headers = signed(_paid())
+    del headers["content-type"]
+    if content_type:
+        headers["content-type"] = content_type
+    answer = client.post("/loyalty/webhooks", data=raw, headers=headers)
+    assert answer.status_code == 415, answer.json
+    assert "Content-Type: application/json" in answer.json["error"]["message"]
+    assert stored(host) == []

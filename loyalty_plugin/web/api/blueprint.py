@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any
 
 from flask import Flask, Response, current_app, request
@@ -19,6 +20,7 @@ from werkzeug.exceptions import BadRequest, UnprocessableEntity
 
 from loyalty_plugin.models import ApiScope
 from loyalty_plugin.schemas import api as s
+from loyalty_plugin.schemas.body import is_json_type
 from loyalty_plugin.web.api import imports, programs, views
 from loyalty_plugin.web.api.auth import requires
 from loyalty_plugin.web.api.idempotency import HEADER, Policy, unit_of_work
@@ -176,13 +178,31 @@ def _wrap(route: Route) -> Callable[..., Any]:
     if route.method != "GET" and not route.read_only:
         view = unit_of_work(view, policy=route.idempotency)
     view = requires(route.scope)(view)
-    for code in (401, 403, *route.errors):
+    if route.body is not None:
+        view = _json_only(view)
+    for code in (401, 403, *route.errors, *((415,) if route.body is not None else ())):
         view = blueprint.alt_response(code, response=_STATUS_NAMES[code])(view)
     if route.idempotency:
         view = blueprint.doc(parameters=[_idempotency_parameter(route.idempotency)])(view)
     if route.csv_body:
         view = blueprint.doc(requestBody=_CSV_BODY)(view)
     return view
+
+
+def _json_only(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Refuse a body not declared JSON (it would be read as no body at all): 415."""
+
+    @wraps(view)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        has_body = (request.content_length or 0) > 0 or "Transfer-Encoding" in request.headers
+        if has_body and not is_json_type(request.headers.get("Content-Type", "")):
+            message = "send the body as JSON, with the header 'Content-Type: application/json'"
+            return error_response(
+                415, "unsupported_media_type", message, {"Content-Type": [message]}
+            )
+        return view(*args, **kwargs)
+
+    return checked
 
 
 _CSV_BODY = {
