@@ -39,6 +39,7 @@ from loyalty_plugin.domain.host_events import (
     RefundLine,
     natural_key,
 )
+from loyalty_plugin.domain.money import quantize
 from loyalty_plugin.domain.refunds import cap_line_refund
 from loyalty_plugin.models import (
     Customer,
@@ -301,7 +302,7 @@ def on_payment(ctx: Context, data: InvoiceData) -> dict[str, Any]:
             )
         elif invoice.status == InvoiceStatus.OPEN:
             result["note"] = "points are earned once the invoice is paid"
-    result["paid_total"] = str(invoice.paid_total)
+    result["paid_total"] = str(quantize(invoice.paid_total, invoice.currency))
     if released := release_waiting(ctx, f"invoice:{invoice.host_invoice_id}"):
         result["released"] = released
     return result
@@ -319,7 +320,7 @@ def on_refund(ctx: Context, data: RefundData) -> dict[str, Any]:
     _count(ctx, key)
     _record_line_refunds(invoice, counted)
     invoice.refunded_total += value
-    result["refunded_total"] = str(invoice.refunded_total)
+    result["refunded_total"] = str(quantize(invoice.refunded_total, invoice.currency))
     if clipped:
         result["lines_clipped"] = clipped
     programs = earning.refund_with_programs(
