@@ -15,7 +15,12 @@ from loyalty_plugin.extensions import loyalty_state
 from loyalty_plugin.jobs.webhooks import job_session
 from loyalty_plugin.models import InboxStatus, WebhookEvent
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.webhooks import IntakeSettings, retry_due, retry_event
+from loyalty_plugin.services.webhooks import (
+    IntakeSettings,
+    retry_due,
+    retry_event,
+    waiting_events,
+)
 
 STATUSES = [status.value for status in InboxStatus]
 
@@ -45,14 +50,25 @@ def events() -> None:
 
 @events.command("list")
 @click.option("--status", type=click.Choice(STATUSES), help="Only events in this status.")
+@click.option(
+    "--waiting",
+    is_flag=True,
+    help="Only waiting events, oldest first, with how long they waited; those past the "
+    "merchant's waiting_report_hours are marked OVERDUE.",
+)
 @click.option("--merchant", "merchant_id", help="Only this merchant's events.")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @with_appcontext
-def list_events(status: str | None, merchant_id: str | None, limit: int, as_json: bool) -> None:
+def list_events(
+    status: str | None, waiting: bool, merchant_id: str | None, limit: int, as_json: bool
+) -> None:
     """List stored host events, newest first (dead ones: --status dead)."""
     from loyalty_plugin.cli import echo_json
 
+    if waiting:
+        _list_waiting(merchant_id, limit, as_json)
+        return
     query = select(WebhookEvent).order_by(WebhookEvent.id.desc()).limit(limit)
     if status:
         query = query.where(WebhookEvent.status == InboxStatus(status))
@@ -68,6 +84,30 @@ def list_events(status: str | None, merchant_id: str | None, limit: int, as_json
             f"{row['id']:>8}  {row['status']:<9} {row['type'] or '?':<26} "
             f"{row['merchant_id']:<12} {row['webhook_id']:<32} {note}"
         )
+
+
+def _list_waiting(merchant_id: str | None, limit: int, as_json: bool) -> None:
+    """The waiting events, oldest first, each with its age and whether it is overdue."""
+    from loyalty_plugin.cli import echo_json
+
+    session = job_session(current_app)
+    rows = [
+        event_dict(row) | {"waited_hours": waited.hours, "overdue": waited.overdue}
+        for row, waited in waiting_events(
+            session, now=utcnow(), merchant_id=merchant_id, limit=limit
+        )
+    ]
+    if as_json:
+        echo_json(rows)
+        return
+    for row in rows:
+        flag = "OVERDUE" if row["overdue"] else ""
+        click.echo(
+            f"{row['id']:>8}  {row['type'] or '?':<26} {row['merchant_id']:<12} "
+            f"{row['waiting_for'] or '':<32} {row['waited_hours']:>6}h {flag}".rstrip()
+        )
+    overdue = sum(1 for row in rows if row["overdue"])
+    click.echo(f"{len(rows)} waiting, {overdue} overdue")
 
 
 @events.command()

@@ -41,6 +41,9 @@ class Customer(Base):
     email_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     sms_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     card_number: Mapped[str | None] = mapped_column(String(64))
+    #: Created on first sight (an event or API call named them): no profile from the host
+    #: yet; ``customer.created`` or ``customer.updated`` fills it in.
+    profile_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -61,5 +61,14 @@ class MerchantSettings(Base):
     #: The ``birthday-greetings`` job gives the birthday bonus to customers whose date of
     #: birth is known (off: only the host's ``customer.birthday`` events give it).
     birthday_bonus_by_job: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: An event or API write naming a customer we have not seen creates them ("first
+    #: sight"), profile pending; off: the event waits for ``customer.created``.
+    create_unknown_customers: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Customers the host does not say are enrolled (first sight, ``customer.created``
+    #: without ``enrolled``) are enrolled: auto opt-in.
+    auto_enrol: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: An event still waiting for its customer or invoice after this many hours is
+    #: reported (its answer's ``reason``, ``loyalty events list --waiting``).
+    waiting_report_hours: Mapped[int] = mapped_column(Integer, default=24)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(128))

@@ -236,6 +236,9 @@ class CustomerSchema(Schema):
     last_name = fields.String(allow_none=True)
     email = fields.String(allow_none=True)
     enrolled = fields.Boolean()
+    profile_pending = fields.Boolean(
+        metadata={"description": "created on first sight; customer.created fills the profile"}
+    )
     accounts = fields.List(fields.Nested(StandingSchema))
 
 
@@ -646,6 +649,17 @@ class SettingsSchema(Schema):
     )
     adjustment_approval_above = _limit()
     birthday_bonus_by_job = fields.Boolean()
+    create_unknown_customers = fields.Boolean(
+        metadata={"description": "an event or write naming an unknown customer creates them"}
+    )
+    auto_enrol = fields.Boolean(
+        metadata={"description": "customers the host does not say are enrolled are enrolled"}
+    )
+    waiting_report_hours = fields.Integer(
+        strict=True,
+        validate=validate.Range(1, 24 * 365),
+        metadata={"description": "an event waiting longer than this is reported"},
+    )
     updated_at = fields.DateTime(dump_only=True)
     updated_by = fields.String(dump_only=True, allow_none=True)
 

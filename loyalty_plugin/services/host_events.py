@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.earning import InvoiceFacts, LineItem, reversal_target
 from loyalty_plugin.domain.errors import InvalidOperation, LoyaltyError, ValidationError
-from loyalty_plugin.domain.events import CustomerRegistered
 from loyalty_plugin.domain.host_events import (
     BirthdayData,
     CancelData,
@@ -53,11 +52,19 @@ from loyalty_plugin.models import (
 )
 from loyalty_plugin.schemas.body import parse_json
 from loyalty_plugin.schemas.webhooks import load_event
-from loyalty_plugin.services import birthdays, coupons, earning, ledger, levels, redemption
-from loyalty_plugin.services.accounts import find_customer, open_account, upsert_customer
-from loyalty_plugin.services.events import publish
+from loyalty_plugin.services import (
+    birthdays,
+    coupons,
+    earning,
+    first_sight,
+    ledger,
+    levels,
+    redemption,
+)
+from loyalty_plugin.services.accounts import open_account
 from loyalty_plugin.services.expiry import expiry_for_new_points
 from loyalty_plugin.services.ledger import Money, Reference
+from loyalty_plugin.services.settings import merchant_settings
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +98,18 @@ class Context:
     now: datetime
     #: First delay before a waiting event is looked at again.
     recheck: timedelta
+    #: Customers this event created on first sight (their ``customer_created`` notes).
+    sightings: list[dict[str, Any]] = field(default_factory=list)
+
+    def caller(self) -> first_sight.Caller:
+        """This event as the first-sight service sees its caller."""
+        return first_sight.Caller(
+            hooks=self.hooks,
+            now=self.now,
+            actor=ACTOR,
+            event_id=self.row.id,
+            occurred_at=self.event.occurred_at,
+        )
 
 
 def handle(
@@ -133,6 +152,8 @@ def handle(
     except Wait as wait:
         _mark_waiting(ctx, wait)
         return
+    for note in ctx.sightings:
+        result.update(note)
     plugins = [r for r in hooks.host_event_received(session=session, event=event) if r]
     if plugins:
         result["plugins"] = plugins
@@ -219,11 +240,16 @@ def reject(row: WebhookEvent, error: dict[str, Any], *, status_code: int, now: d
 
 
 def on_customer_saved(ctx: Context, data: CustomerEventData) -> dict[str, Any]:
-    """``customer.created`` / ``customer.updated``: save the profile, register once."""
-    customer, created = _save_customer(ctx, data.customer)
-    if customer is None:
-        raise Wait(f"customer:{data.customer.id}", f"customer {data.customer.id} is not known")
-    result: dict[str, Any] = {"customer_id": customer.host_customer_id, "created": created}
+    """``customer.created`` / ``customer.updated``: save the profile, register once.
+
+    A customer created on first sight gets their profile here (``profile_completed``);
+    registration is counted once per customer, so its bonus is never given twice.
+    """
+    sighting = _save_customer(ctx, data.customer)
+    customer = sighting.customer
+    result: dict[str, Any] = {"customer_id": customer.host_customer_id, "created": sighting.created}
+    if sighting.completed:
+        result["profile_completed"] = True
     result.update(_register(ctx, customer))
     if released := release_waiting(ctx, f"customer:{customer.host_customer_id}"):
         result["released"] = released
@@ -412,6 +438,28 @@ def _mark_waiting(ctx: Context, wait: Wait) -> None:
     age = ctx.now - row.received_at
     row.next_attempt_at = ctx.now + min(MAX_WAIT_RECHECK, max(ctx.recheck, age))
     row.result = {"waiting_for": wait.on, "reason": wait.reason}
+    report_after = timedelta(
+        hours=merchant_settings(ctx.session, ctx.merchant.id).waiting_report_hours
+    )
+    if age >= report_after:
+        row.result = {
+            "waiting_for": wait.on,
+            "reason": overdue_reason(wait.on, wait.reason, age=age, limit=report_after),
+            "overdue": True,
+        }
+        log.warning("host event %s: %s", row.id, row.result["reason"])
+
+
+def overdue_reason(on: str, reason: str, *, age: timedelta, limit: timedelta) -> str:
+    """Why an event waits, said louder once it has waited longer than the merchant's limit."""
+    kind, _, host_id = on.partition(":")
+    if kind == "customer":
+        hint = f"send customer.created for {host_id}, or turn on create_unknown_customers"
+    else:
+        hint = f"send invoice.paid or invoice.payment_recorded for {host_id}"
+    hours = int(age.total_seconds() // 3600)
+    limit_hours = int(limit.total_seconds() // 3600)
+    return f"{reason}; waiting for {hours} hours (reported after {limit_hours}): {hint}"
 
 
 def _counted(ctx: Context, key: str) -> int | None:
@@ -431,64 +479,41 @@ def _count(ctx: Context, key: str) -> None:
     ctx.session.flush()
 
 
-def _save_customer(ctx: Context, profile: CustomerProfile) -> tuple[Customer | None, bool]:
-    existing = find_customer(ctx.session, ctx.merchant.id, profile.id)
-    if existing is None and not profile.fields.get("first_name"):
-        return None, False
-    customer = upsert_customer(
-        ctx.session, merchant_id=ctx.merchant.id, host_customer_id=profile.id, **profile.fields
+def _save_customer(ctx: Context, profile: CustomerProfile) -> first_sight.Sighting:
+    sighting = first_sight.save_profile(
+        ctx.session, merchant_id=ctx.merchant.id, profile=profile, now=ctx.now
     )
-    return customer, existing is None
+    if sighting is None:
+        raise Wait(f"customer:{profile.id}", f"customer {profile.id} is not known")
+    return sighting
 
 
 def _register(ctx: Context, customer: Customer) -> dict[str, Any]:
     """The first time a customer is seen enrolled: the event and the registration bonus."""
-    if not customer.enrolled:
-        return {}
-    key = natural_key("registration", customer.host_customer_id)
-    if _counted(ctx, key) is not None:
-        return {}
-    _count(ctx, key)
-    publish(
-        ctx.session,
-        CustomerRegistered(
-            merchant_id=ctx.merchant.id,
-            occurred_at=ctx.now,
-            customer_id=customer.host_customer_id,
-        ),
-    )
-    if earning.uses_programs(ctx.session, ctx.merchant.id):
-        return {"registered": True} | _event_with_programs(ctx, customer, "registration", key)
-    points = earning.registration_points(customer)
-    if points:
-        _earn(
-            ctx,
-            customer,
-            points,
-            Reference("customer", customer.host_customer_id),
-            key,
-            "registration bonus",
-        )
-    return {"registered": True, "points_earned": points}
+    return first_sight.register(ctx.session, customer, ctx.caller())
 
 
 def _known_customer(ctx: Context, host_id: str) -> Customer:
-    customer = find_customer(ctx.session, ctx.merchant.id, host_id)
-    if customer is None:
+    """The named customer, created on first sight if the merchant allows; else wait."""
+    sighting = first_sight.sight_customer(
+        ctx.session, merchant_id=ctx.merchant.id, host_customer_id=host_id, caller=ctx.caller()
+    )
+    if sighting is None:
         raise Wait(f"customer:{host_id}", f"customer {host_id} is not known yet")
-    return customer
+    ctx.sightings.append(sighting.note())
+    return sighting.customer
 
 
 def _invoice_customer(ctx: Context, data: InvoiceData) -> Customer:
     if data.customer is None:
         assert data.invoice.customer_id is not None  # noqa: S101 - the schema requires one
         return _known_customer(ctx, data.invoice.customer_id)
-    customer, _created = _save_customer(ctx, data.customer)
-    if customer is None:
-        raise Wait(f"customer:{data.customer.id}", f"customer {data.customer.id} is not known")
-    _register(ctx, customer)
-    release_waiting(ctx, f"customer:{customer.host_customer_id}")
-    return customer
+    sighting = _save_customer(ctx, data.customer)
+    registration = _register(ctx, sighting.customer)
+    if sighting.created:
+        ctx.sightings.append(replace(sighting, registration=registration).note())
+    release_waiting(ctx, f"customer:{sighting.customer.host_customer_id}")
+    return sighting.customer
 
 
 def _lock_invoice(ctx: Context, host_invoice_id: str) -> Invoice | None:

@@ -116,6 +116,8 @@ def _check(settings: MerchantSettings) -> None:
         raise ValidationError(f"above 0 and at most {MAX_AMOUNT}", field="coupon_amount")
     if not 0 <= settings.max_invoice_share <= 100:
         raise ValidationError("a share is between 0 and 100", field="max_invoice_share")
+    if settings.waiting_report_hours < 1:
+        raise ValidationError("at least 1 hour", field="waiting_report_hours")
     if settings.hold_minutes < 1:
         raise ValidationError("holds last at least a minute", field="hold_minutes")
     for key in ("min_redeem_points", "coupon_min_points"):

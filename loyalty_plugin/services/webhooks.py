@@ -44,6 +44,7 @@ from loyalty_plugin.schemas.body import InvalidJSON, is_json_type, parse_json
 from loyalty_plugin.schemas.webhooks import InvalidEvent, load_event
 from loyalty_plugin.services import host_events
 from loyalty_plugin.services.secrets import active_secrets
+from loyalty_plugin.services.settings import merchant_settings
 from loyalty_plugin.services.transaction import run_in_transaction
 
 log = logging.getLogger(__name__)
@@ -277,6 +278,41 @@ def retry_event(
         return _update_after_failure(
             session, event_id, now=now, failure=error, settings=settings, force=force
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Waited:
+    """How long a waiting event has waited, and whether that is past its merchant's limit."""
+
+    hours: int
+    #: Waited at least the merchant's ``waiting_report_hours``.
+    overdue: bool
+
+
+def waiting_events(
+    session: Session, *, now: datetime, merchant_id: str | None = None, limit: int = 50
+) -> list[tuple[WebhookEvent, Waited]]:
+    """The waiting events, oldest first, each with how long it waited."""
+    query = (
+        select(WebhookEvent)
+        .where(WebhookEvent.status == InboxStatus.WAITING)
+        .order_by(WebhookEvent.received_at, WebhookEvent.id)
+        .limit(limit)
+    )
+    if merchant_id:
+        query = query.where(WebhookEvent.merchant_id == merchant_id)
+    limits: dict[str, timedelta] = {}
+    found = []
+    for row in session.scalars(query):
+        if row.merchant_id not in limits:
+            hours = merchant_settings(session, row.merchant_id).waiting_report_hours
+            limits[row.merchant_id] = timedelta(hours=hours)
+        age = now - row.received_at
+        waited = Waited(
+            hours=int(age.total_seconds() // 3600), overdue=age >= limits[row.merchant_id]
+        )
+        found.append((row, waited))
+    return found
 
 
 def backoff(attempts: int, base: timedelta) -> timedelta:
@@ -517,15 +553,16 @@ def _repeat(row: WebhookEvent, delivery: Delivery) -> Answer:
         )
     if row.status == InboxStatus.REJECTED:
         return _answer(row)
-    return Answer(
-        200,
-        {
-            "status": "duplicate",
-            "event_id": row.id,
-            "event_status": row.status.value,
-            "result": row.result,
-        },
-    )
+    body = {
+        "status": "duplicate",
+        "event_id": row.id,
+        "event_status": row.status.value,
+        "result": row.result,
+    }
+    if row.status == InboxStatus.WAITING:
+        # Why it still waits, reported louder once overdue (the host retries for days).
+        body["reason"] = (row.result or {}).get("reason")
+    return Answer(200, body)
 
 
 def _answer(row: WebhookEvent) -> Answer:

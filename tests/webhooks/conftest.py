@@ -41,6 +41,17 @@ def shop(session: Session, now: datetime, pm: pluggy.PluginManager) -> Session:
 
 
 @pytest.fixture
+def without_first_sight(shop: Session, now: datetime) -> Session:
+    """``shop`` with ``create_unknown_customers`` off: unknown customers wait, as before."""
+    from loyalty_plugin.services.settings import update_settings
+
+    changes = {"create_unknown_customers": False}
+    update_settings(shop, merchant_id="shop", changes=changes, now=now, actor="test")
+    shop.commit()
+    return shop
+
+
+@pytest.fixture
 def send(shop: Session, pm: pluggy.PluginManager, now: datetime) -> Callable[..., Answer]:
     """Process an event through the intake (the Python host's path); returns the answer."""
     ids = count(1)

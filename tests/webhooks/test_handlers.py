@@ -56,8 +56,10 @@ def test_customer_created_saves_every_profile_field(send, shop) -> None:
     assert ledger_points(shop) == [("earn", 50)]
 
 
-def test_an_update_for_an_unknown_customer_waits_for_the_creation(send, shop) -> None:
-    """customer.updated without a first name before customer.created waits, then applies."""
+def test_an_update_for_an_unknown_customer_waits_for_the_creation(
+    send, shop, without_first_sight
+) -> None:
+    """First sight off: customer.updated without a first name waits for customer.created."""
     early = send(event("customer.updated", {"customer": {"id": "c1", "group": "vip"}}))
     assert early.status == 202 and early.body["event_status"] == "waiting"
     created = send(event("customer.created", {"customer": customer(group="retail")}))
@@ -90,8 +92,8 @@ def test_an_invoice_in_another_currency_uses_its_exchange_rate(registered, shop)
     assert "data.invoice.exchange_rate" in refused.body["error"]["fields"]
 
 
-def test_an_invoice_for_an_unknown_customer_waits_for_them(send, shop) -> None:
-    """The invoice waits (202) and earns once customer.created arrives."""
+def test_an_invoice_for_an_unknown_customer_waits_for_them(send, shop, without_first_sight) -> None:
+    """First sight off: the invoice waits (202) and earns once customer.created arrives."""
     early = send(event("invoice.paid", {"invoice": invoice()}))
     assert early.status == 202
     send(event("customer.created", {"customer": customer()}))
@@ -192,7 +194,9 @@ def test_a_python_host_gets_the_webhook_answers(send, shop) -> None:
     assert unknown.status == 422
 
 
-def test_waiting_events_are_rechecked_by_the_retry_job(send, shop, pm, now) -> None:
+def test_waiting_events_are_rechecked_by_the_retry_job(
+    send, shop, pm, now, without_first_sight
+) -> None:
     """A waiting event has a recheck time; the job runs it once what it waits for exists."""
     from loyalty_plugin.services.webhooks import retry_due
     from tests.webhooks.conftest import SETTINGS

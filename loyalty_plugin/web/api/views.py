@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import current_app
@@ -17,13 +17,14 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain.coupons import CouponValue
 from loyalty_plugin.domain.errors import NotFound
 from loyalty_plugin.email.links import base_url, portal_valid_for
-from loyalty_plugin.extensions import get_session
+from loyalty_plugin.extensions import get_session, loyalty_state
 from loyalty_plugin.models import Adjustment, AdjustmentStatus, Redemption, Reward
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.schemas.api import CampaignSchema, encode_cursor
 from loyalty_plugin.services import (
     adjustments,
     coupons,
+    first_sight,
     levels,
     portal,
     redemption,
@@ -60,6 +61,7 @@ def customer(query: dict[str, Any], customer_id: str) -> dict[str, Any]:
         "last_name": profile.last_name,
         "email": profile.email,
         "enrolled": profile.enrolled,
+        "profile_pending": profile.profile_pending,
         "accounts": [standing(session, c, now=now) for c in found],
     }
 
@@ -94,6 +96,7 @@ def give_level(args: dict[str, Any], customer_id: str) -> dict[str, Any]:
     """Staff give a level until a date, with a reason."""
     session, who = get_session(), caller()
     merchant_id = who.merchant(args.get("merchant_id"))
+    _sight(merchant_id, customer_id)
     account = account_for_host_customer(session, merchant_id, customer_id)
     levels.give_level(
         session,
@@ -115,6 +118,7 @@ def buy_membership(args: dict[str, Any], customer_id: str) -> dict[str, Any]:
     """Buy a level with points for its duration (again: extends it)."""
     session, who = get_session(), caller()
     merchant_id = who.merchant(args.get("merchant_id"))
+    _sight(merchant_id, customer_id)
     account = account_for_host_customer(session, merchant_id, customer_id)
     levels.buy_membership(
         session,
@@ -154,6 +158,9 @@ def checkout_quote(args: dict[str, Any]) -> dict[str, Any]:
     """Points usable on a draft invoice, their value and the cap that bound them."""
     merchant_id = caller().merchant(args.get("merchant_id"))
     session, now = get_session(), utcnow()
+    # A quote is never committed: a customer seen first here is created for real by the
+    # hold (or event) that follows.
+    _sight(merchant_id, args["customer_id"], now=now)
     offer = redemption.quote_invoice(
         session,
         merchant_id=merchant_id,
@@ -174,9 +181,10 @@ def checkout_quote(args: dict[str, Any]) -> dict[str, Any]:
 def create_redemption(args: dict[str, Any]) -> Redemption:
     """Hold points against an invoice; the answer carries the discount to apply."""
     who = caller()
+    merchant_id = _sight(who.merchant(args.get("merchant_id")), args["customer_id"])
     return redemption.hold_points(
         get_session(),
-        merchant_id=who.merchant(args.get("merchant_id")),
+        merchant_id=merchant_id,
         customer_id=args["customer_id"],
         invoice=args["invoice"],
         points=args.get("points"),
@@ -225,9 +233,10 @@ def release_redemption(args: dict[str, Any], redemption_id: int) -> Redemption:
 def create_coupon(args: dict[str, Any]) -> Any:
     """Turn points into a coupon."""
     who = caller()
+    merchant_id = _sight(who.merchant(args.get("merchant_id")), args["customer_id"])
     return coupons.convert_points_to_coupon(
         get_session(),
-        merchant_id=who.merchant(args.get("merchant_id")),
+        merchant_id=merchant_id,
         customer_id=args["customer_id"],
         points=args["points"],
         now=utcnow(),
@@ -343,9 +352,10 @@ def update_reward(args: dict[str, Any], reward_id: int) -> Reward:
 def purchase_reward(args: dict[str, Any], reward_id: int) -> Any:
     """Buy a reward with points; answers the coupon that delivers it."""
     session = get_session()
+    merchant_id = _sight(_owner(session, Reward, reward_id), args["customer_id"])
     return rewards.purchase_reward(
         session,
-        merchant_id=_owner(session, Reward, reward_id),
+        merchant_id=merchant_id,
         reward_id=reward_id,
         customer_id=args["customer_id"],
         now=utcnow(),
@@ -358,9 +368,10 @@ def purchase_reward(args: dict[str, Any], reward_id: int) -> Any:
 
 def create_adjustment(args: dict[str, Any]) -> tuple[Adjustment, int]:
     """Credit or debit by hand; 201 when applied, 202 when it awaits a second approval."""
+    merchant_id = _sight(caller().merchant(args.get("merchant_id")), args["customer_id"])
     adjustment = adjustments.request_adjustment(
         get_session(),
-        merchant_id=caller().merchant(args.get("merchant_id")),
+        merchant_id=merchant_id,
         customer_id=args["customer_id"],
         points=args["points"],
         reason=args["reason"],
@@ -424,6 +435,19 @@ def update_settings(query: dict[str, Any], args: dict[str, Any]) -> Any:
 
 
 # -- helpers -----------------------------------------------------------------------------
+
+
+def _sight(merchant_id: str, customer_id: str, *, now: datetime | None = None) -> str:
+    """Create the customer this call names on first sight, or 404; returns ``merchant_id``."""
+    first_sight.require_customer(
+        get_session(),
+        merchant_id=merchant_id,
+        host_customer_id=customer_id,
+        caller=first_sight.Caller(
+            hooks=loyalty_state().plugin_manager.hook, now=now or utcnow(), actor=caller().actor
+        ),
+    )
+    return merchant_id
 
 
 def _page(rows: Sequence[T], limit: int, id_of: Callable[[T], int]) -> dict[str, Any]:
