@@ -156,7 +156,8 @@ class Quote:
     """How many points an invoice can take, their value, and what bound the answer."""
 
     points: int
-    #: Points the caps allow on the invoice whatever the balance (``points`` <= this).
+    #: Points the merchant's caps allow on the invoice, whatever the balance and whatever
+    #: was requested (``points`` <= this).
     allowed: int
     #: Value of ``points`` in the invoice's currency, rounded down to its minor unit.
     amount: Decimal
@@ -335,16 +336,21 @@ def exchange_rate(invoice: DraftInvoice, merchant_currency: str) -> Decimal:
 def _tightest(limits: dict[Bound, int | None], rules: RedemptionRules) -> tuple[int, Bound, int]:
     """The points usable, the cap that bound them, and what the caps alone allow.
 
-    In ``full`` mode it is all of the allowed amount or nothing, whatever was requested.
+    What the caps allow ignores both the balance and the points requested. In ``full``
+    mode it is all of the allowed amount or nothing, whatever was requested.
     """
-    ignored = {Bound.BALANCE} | ({Bound.REQUESTED} if rules.mode == RedemptionMode.FULL else set())
+    ignored = {Bound.BALANCE, Bound.REQUESTED}
     caps = {bound: v for bound, v in limits.items() if v is not None and bound not in ignored}
     allowed_bound = min(caps, key=lambda b: caps[b])
     allowed = max(caps[allowed_bound], 0)
+    usable, bound = allowed, allowed_bound
+    requested = limits[Bound.REQUESTED]
+    if rules.mode != RedemptionMode.FULL and requested is not None and requested <= usable:
+        usable, bound = max(requested, 0), Bound.REQUESTED
     balance = limits[Bound.BALANCE] or 0
-    if balance < allowed:
+    if balance < usable:
         return (0 if rules.mode == RedemptionMode.FULL else balance), Bound.BALANCE, allowed
-    return allowed, allowed_bound, allowed
+    return usable, bound, allowed
 
 
 def _excluded(item: DraftItem, rules: RedemptionRules) -> bool:

@@ -35,7 +35,7 @@ from loyalty_plugin.domain.levels import (
     review_date,
     scheme_from_settings,
 )
-from loyalty_plugin.domain.redemption import DraftInvoice, PointsAtValue, PointValue
+from loyalty_plugin.domain.redemption import DraftInvoice, PointsAtValue, PointValue, round_down
 from loyalty_plugin.models import (
     Account,
     Customer,
@@ -763,7 +763,8 @@ def quote_benefits(
         "key": level.key,
         "name": level.name,
         "discounts": [d.to_json() for d in level.discounts],
-        "discount_amount": str(discount_amount(level, lines)),
+        # In the currency's places, rounded down: never more than the level's percentages.
+        "discount_amount": str(round_down(discount_amount(level, lines), invoice.currency)),
         "point_value": level.benefits()["point_value"],
         "max_share_percent": level.benefits()["max_share_percent"],
     }

@@ -92,6 +92,17 @@ def test_gold_and_silver_quote_the_same_invoice_at_their_own_value_and_cap(host:
     assert (gold["limits"]["max_share"], silver["limits"]["max_share"]) == (250000, 200000)
     assert gold["level"]["key"] == "gold" and Decimal(gold["level"]["discount_amount"]) == 200
     assert silver["level"]["discounts"] == []
+    # Always in the currency's places, with or without a discount (#13 item 10).
+    assert (gold["level"]["discount_amount"], silver["level"]["discount_amount"]) == (
+        "200.00",
+        "0.00",
+    )
+    bare = {"currency": "EUR", "total": "33.35"}
+    no_lines = host.api("POST", "/checkout/quote", {"customer_id": "gold", "invoice": bare})
+    assert no_lines["level"]["discount_amount"] == "0.00"
+    odd = bare | {"items": [{"total": "33.35", "category_id": "shoes"}]}
+    odd_cents = host.api("POST", "/checkout/quote", {"customer_id": "gold", "invoice": odd})
+    assert odd_cents["level"]["discount_amount"] == "3.33"  # 10 % of 33.35, rounded down
 
 
 @pytest.mark.parametrize(("rounding", "points"), [("down", 172), ("nearest", 173)])

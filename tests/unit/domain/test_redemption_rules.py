@@ -53,6 +53,15 @@ def test_balance_binds_when_smaller() -> None:
     assert (offer.points, offer.allowed, offer.bound_by) == (1500, 200_000, Bound.BALANCE)
 
 
+def test_allowed_is_what_the_caps_allow_whatever_was_asked() -> None:
+    """Asking for 2,000 of the 200,000 the share allows: 2,000 quoted, 200,000 allowed."""
+    rules = RedemptionRules(max_share_percent=D(20))
+    offer = quote(draft(), rules, balance=10**9, merchant_currency="EUR", requested=2000)
+    assert (offer.points, offer.allowed, offer.bound_by) == (2000, 200_000, Bound.REQUESTED)
+    poor = quote(draft(), rules, balance=1500, merchant_currency="EUR", requested=2000)
+    assert (poor.points, poor.allowed, poor.bound_by) == (1500, 200_000, Bound.BALANCE)
+
+
 def test_max_points_and_minimum() -> None:
     """The per-invoice maximum caps; fewer points than the minimum give nothing."""
     rules = RedemptionRules(max_points_per_invoice=700, min_points=500)
