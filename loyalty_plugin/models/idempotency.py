@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loyalty_plugin.models.base import Base, BigId, utcnow
+from loyalty_plugin.models.webhook_event import LongText
 
 
 class IdempotencyStatus(enum.StrEnum):
@@ -45,5 +46,8 @@ class IdempotencyRecord(Base):
     )
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[Any | None] = mapped_column(JSON)
+    #: The first answer's exact text, replayed byte for byte (rows stored before it: the
+    #: JSON above, serialised again).
+    response_text: Mapped[str | None] = mapped_column(LongText)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None]

@@ -58,6 +58,8 @@ class Outcome:
     status: int | None = None
     body: Any = None
     claimed_at: datetime | None = None
+    #: The first answer's exact text, when it was stored.
+    text: str | None = None
 
 
 def claim_key(
@@ -96,7 +98,13 @@ def claim_key(
     if record.fingerprint != fingerprint:
         return Outcome(Claim.MISMATCH, record.id)
     if record.status == IdempotencyStatus.DONE:
-        return Outcome(Claim.REPLAY, record.id, record.response_status, record.response_body)
+        return Outcome(
+            Claim.REPLAY,
+            record.id,
+            record.response_status,
+            record.response_body,
+            text=record.response_text,
+        )
     if now - record.created_at > ABANDONED_AFTER and _take_over(session, record, now):
         return Outcome(Claim.ACQUIRED, record.id, claimed_at=now)
     return Outcome(Claim.IN_FLIGHT, record.id)
@@ -124,8 +132,12 @@ def complete_key(
     status: int,
     body: Any,
     now: datetime,
+    text: str | None = None,
 ) -> bool:
-    """Store the answer of the request that holds the key; False if it no longer holds it."""
+    """Store the answer of the request that holds the key; False if it no longer holds it.
+
+    ``text`` is the answer exactly as sent, so that a replay is the same bytes.
+    """
     return (
         session.execute(
             update(IdempotencyRecord)
@@ -134,6 +146,7 @@ def complete_key(
                 status=IdempotencyStatus.DONE,
                 response_status=status,
                 response_body=body,
+                response_text=text,
                 completed_at=now,
             )
         ).rowcount

@@ -109,6 +109,8 @@ def test_same_key_and_body_replays_the_first_answer(api, customer, db) -> None:
     again = api.post("/redemptions", body, key="k-1")
     assert first.status_code == again.status_code == 201
     assert again.json == first.json and again.headers["Idempotent-Replayed"] == "true"
+    assert again.data == first.data  # the first answer's exact bytes, not re-serialised
+    assert again.content_type == first.content_type
     assert db.scalar(select(func.count(LedgerEntry.id)).where(LedgerEntry.kind == "hold")) == 1
 
 
@@ -119,6 +121,7 @@ def test_errors_are_replayed_too(api, customer) -> None:
     first = api.post("/redemptions", body, key="k-2")
     again = api.post("/redemptions", body, key="k-2")
     assert first.status_code == again.status_code == 409 and again.json == first.json
+    assert again.data == first.data
 
 
 def test_same_key_with_another_body_is_422(api, customer) -> None:

@@ -115,6 +115,7 @@ def _remember(session: Session, lease: Lease | None, response: Response) -> Resp
             claimed_at=lease.claimed_at,
             status=response.status_code,
             body=response.get_json(silent=True),
+            text=response.get_data(as_text=True),
             now=utcnow(),
         )
     return response
@@ -158,9 +159,8 @@ def _claim(session: Session, key: str) -> Lease | Response:
         )
     if outcome.claim == Claim.IN_FLIGHT:
         return _in_use()
-    replay = current_app.response_class(
-        json.dumps(outcome.body), status=outcome.status, mimetype="application/json"
-    )
+    text = outcome.text if outcome.text is not None else json.dumps(outcome.body)
+    replay = current_app.response_class(text, status=outcome.status, mimetype="application/json")
     replay.headers["Idempotent-Replayed"] = "true"
     return replay
 
