@@ -19,10 +19,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from loyalty_plugin.domain.birthdays import check_birthday
 from loyalty_plugin.domain.earning import InvoiceFacts, LineItem, reversal_target
 from loyalty_plugin.domain.errors import InvalidOperation, LoyaltyError, ValidationError
 from loyalty_plugin.domain.host_events import (
@@ -257,10 +259,23 @@ def on_customer_saved(ctx: Context, data: CustomerEventData) -> dict[str, Any]:
 
 
 def on_birthday(ctx: Context, data: BirthdayData) -> dict[str, Any]:
-    """``customer.birthday``: the bonus, once per customer and year (the job's limit too)."""
+    """``customer.birthday``: the bonus, once per customer and year (the job's limit too).
+
+    Only for the year the event happened in, and on the customer's date of birth when we
+    know it (:func:`~loyalty_plugin.domain.birthdays.check_birthday`); else ``422``.
+    """
+    zone = ZoneInfo(ctx.merchant.timezone)
+    check_birthday(data.date, occurred_at=ctx.event.occurred_at, zone=zone)
+    customer = _known_customer(ctx, data.customer_id)
+    check_birthday(
+        data.date,
+        occurred_at=ctx.event.occurred_at,
+        zone=zone,
+        date_of_birth=customer.date_of_birth,
+    )
     return birthdays.award_birthday(
         ctx.session,
-        customer=_known_customer(ctx, data.customer_id),
+        customer=customer,
         day=data.date,
         hooks=ctx.hooks,
         now=ctx.now,

@@ -40,9 +40,9 @@ class Host:
         self.key = key
         self.ids = count(1)
 
-    def send(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    def send(self, kind: str, data: dict[str, Any], at: str | None = None) -> dict[str, Any]:
         body = json.dumps(
-            {"type": kind, "occurred_at": utcnow().isoformat(), "merchant_id": "shop",
+            {"type": kind, "occurred_at": at or utcnow().isoformat(), "merchant_id": "shop",
              "data": data}
         ).encode()  # fmt: skip
         headers = signature_headers(
@@ -71,7 +71,9 @@ class Host:
         self.send("customer.created", {"customer": profile | {"date_of_birth": born.isoformat()}})
 
     def birthday(self, host_id: str, day: date) -> dict[str, Any]:
-        return self.send("customer.birthday", {"customer_id": host_id, "date": day.isoformat()})
+        # Sent on the day: a birthday counts only in the year it is sent (#12).
+        data = {"customer_id": host_id, "date": day.isoformat()}
+        return self.send("customer.birthday", data, at=f"{day.isoformat()}T09:00:00+00:00")
 
     def run_job(self, at: datetime) -> dict[str, Any]:
         outcome = self.runner.run_now("birthday-greetings", at=at)

@@ -27,7 +27,10 @@ def generate_events(count: int, *, seed: int = 4, merchant_id: str) -> list[dict
         elif roll < 0.17:
             year = rng.choice((2025, 2026))
             data = {"customer_id": rng.choice(customers), "date": f"{year}-03-04"}
-            events.append(_event("customer.birthday", data))
+            # Sent in the birthday's year: another year's birthday is refused (#12).
+            events.append(
+                _event("customer.birthday", data) | {"occurred_at": f"{year}-03-04T09:00:00Z"}
+            )
         else:
             invoice_number += 1
             events.extend(_invoice_story(f"INV-{invoice_number}", rng.choice(customers), rng))

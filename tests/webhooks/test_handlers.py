@@ -170,7 +170,8 @@ def test_a_cancellation_before_its_invoice_leaves_nothing_earned(registered, sho
 def test_birthday_bonus_once_per_customer_and_year(registered, shop) -> None:
     """Two birthdays in 2026 (under two webhook-ids) earn once; 2027 earns again."""
     for day in ("2026-02-03", "2026-02-03", "2027-02-03"):
-        registered(event("customer.birthday", {"customer_id": "c1", "date": day}))
+        at = f"{day}T08:00:00Z"
+        registered(event("customer.birthday", {"customer_id": "c1", "date": day}, occurred_at=at))
     assert ledger_points(shop) == [("earn", 50), ("earn", 100), ("earn", 100)]
 
 
