@@ -7,6 +7,7 @@ Every benchmark runs against a database it creates, migrates with
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import math
 import os
@@ -67,14 +68,18 @@ def make_engine(url: str | URL) -> sa.Engine:
 
 
 @contextmanager
-def fresh_database(url: str, *, keep: bool = False, sql: Sequence[str] = ()) -> Iterator[sa.Engine]:
+def fresh_database(
+    url: str, *, keep: bool = False, sql: Sequence[str] = (), exclusive: bool = True
+) -> Iterator[sa.Engine]:
     """Create the database at ``url`` (dropping any leftover), migrate it, drop it afterwards.
 
     ``sql`` statements run right after the migrations: a schema experiment for this run only.
+    ``exclusive=False`` skips waiting for other benchmarks (for a script that times nothing).
     """
     parsed = _checked_url(url)
     create = f'CREATE DATABASE "{parsed.database}"'
-    with _one_benchmark_at_a_time(parsed), _database(parsed, keep=keep, create=create) as engine:
+    alone = _one_benchmark_at_a_time(parsed) if exclusive else contextlib.nullcontext()
+    with alone, _database(parsed, keep=keep, create=create) as engine:
         migrations.upgrade(engine)
         with engine.begin() as connection:
             for statement in sql:
