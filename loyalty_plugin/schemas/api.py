@@ -52,6 +52,13 @@ class MoneyField(fields.String):
         return None if value is None else format(Decimal(str(value)), "f")
 
 
+class RateField(MoneyField):
+    """A rate (a point's value, an exchange rate): exact, without trailing zeros (``0.01``)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else format(Decimal(str(value)).normalize(), "f")
+
+
 class HostId(fields.String):
     """The host's id of a customer, invoice, product...: a string or an integer."""
 
@@ -336,7 +343,7 @@ class QuotedValueSchema(Schema):
     level = fields.String(
         allow_none=True, metadata={"description": "the level whose point value applies"}
     )
-    rate = MoneyField(metadata={"description": "value of one of these points"})
+    rate = RateField(metadata={"description": "value of one of these points"})
 
 
 class QuoteSchema(Schema):
@@ -346,10 +353,10 @@ class QuoteSchema(Schema):
     allowed = fields.Integer(metadata={"description": "what the caps allow whatever the balance"})
     amount = MoneyField(metadata={"description": "money value of ``points``"})
     currency = fields.String()
-    rate = MoneyField(
+    rate = RateField(
         metadata={"description": "value of one point at the current level, in the invoice currency"}
     )
-    exchange_rate = MoneyField()
+    exchange_rate = RateField()
     bound_by = fields.String(
         metadata={
             "description": "the cap that decided: balance, max_points_per_invoice, max_share, "
@@ -397,10 +404,10 @@ class RedemptionSchema(Schema):
     points = fields.Integer()
     amount = MoneyField(metadata={"description": "the discount to apply to the invoice"})
     currency = fields.String()
-    rate = MoneyField(
+    rate = RateField(
         metadata={"description": "value of one point at the level held, in ``currency``"}
     )
-    exchange_rate = MoneyField()
+    exchange_rate = RateField()
     returned_points = fields.Integer(metadata={"description": "given back by refunds"})
     hold_entry_id = fields.Integer()
     values = fields.List(
