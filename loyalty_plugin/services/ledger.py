@@ -165,10 +165,12 @@ def open_balance(
     _check_clock(now)
     request = check_opening(lots, now)
     account = lock_account(session, account_id)
-    existing = _opening_entries(session, account.id)
+    existing = _opening_entries(session, account.merchant_id, account.id)
     if existing:
         if existing[0].request_hash != request:
-            raise second_opening_balance(session, account.id)
+            raise second_opening_balance(
+                session, merchant_id=account.merchant_id, account_id=account.id
+            )
         return existing, False
     entries = []
     for lot in sorted(lots, key=lambda x: (x.earned_at, x.expires_at is None, x.points)):
@@ -446,9 +448,11 @@ def check_opening(lots: Sequence[OpeningLot], now: datetime) -> str:
     return rules.fingerprint(op="opening_balance", lots=keys)
 
 
-def second_opening_balance(session: Session, account_id: int) -> InvalidOperation:
+def second_opening_balance(
+    session: Session, *, merchant_id: str, account_id: int
+) -> InvalidOperation:
     """The error refusing another opening balance for an account that has one."""
-    existing = _opening_entries(session, account_id)
+    existing = _opening_entries(session, merchant_id, account_id)
     return InvalidOperation(
         f"customer already has an opening balance of {sum(e.points for e in existing)} "
         f"points (imported {existing[0].created_at:%Y-%m-%d}); a second one is refused",
@@ -460,11 +464,13 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def _opening_entries(session: Session, account_id: int) -> list[LedgerEntry]:
+def _opening_entries(session: Session, merchant_id: str, account_id: int) -> list[LedgerEntry]:
+    # Filtered by merchant too, so ``ix_ledger_entries_account_newest`` finds them.
     return list(
         session.scalars(
             select(LedgerEntry)
             .where(
+                LedgerEntry.merchant_id == merchant_id,
                 LedgerEntry.account_id == account_id,
                 LedgerEntry.kind == EntryKind.MIGRATION,
             )
