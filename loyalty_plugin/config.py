@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "LOYALTY_PLUGIN_ENTRY_POINTS": True,
     # Largest webhook body accepted, in bytes; a larger one is answered 413 and not stored.
     "LOYALTY_WEBHOOK_MAX_BYTES": 1_048_576,
+    "LOYALTY_API_MAX_BYTES": 1_048_576,
     # Failed processing attempts after which a host event is dead-lettered.
     "LOYALTY_WEBHOOK_MAX_ATTEMPTS": 10,
     # Seconds before the first retry of a failed host event or outgoing webhook (doubles).

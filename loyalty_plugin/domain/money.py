@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
+from functools import cache
 
-from babel.numbers import get_currency_precision, is_currency
+from babel.core import get_global
+from babel.numbers import get_currency_precision, get_territory_currencies
 
 from loyalty_plugin.domain.errors import ValidationError
 
+#: What a money string may look like: ASCII digits, an optional sign and point.
+DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
 #: Digits kept after the point for every stored amount (enough for rates and shares).
 STORED_SCALE = 4
 #: Amounts must stay below this (16 digits before the point, as NUMERIC(20, 4) allows).
@@ -22,11 +27,18 @@ def parse_money(value: object, *, field: str = "amount") -> Decimal:
         )
     if isinstance(value, Decimal):
         amount = value
-    elif isinstance(value, int | str):
-        try:
-            amount = Decimal(str(value).strip())
-        except InvalidOperation:
-            raise ValidationError(f"{value!r} is not a decimal amount", field=field) from None
+    elif isinstance(value, int):
+        amount = Decimal(value)
+    elif isinstance(value, str):
+        # Decimal() also reads "1_000", "1e3" and Arabic-Indic digits: a host never
+        # means those, so only plain ASCII digits with an optional point are money.
+        if not DECIMAL_TEXT.fullmatch(value.strip()):
+            raise ValidationError(
+                f"{value!r} is not a decimal amount (digits 0-9 and an optional point, "
+                'like "1000.50")',
+                field=field,
+            )
+        amount = Decimal(value.strip())
     else:
         raise ValidationError("money must be a decimal string or an integer", field=field)
     if not amount.is_finite():
@@ -54,9 +66,25 @@ def check_money(value: object, *, field: str = "amount") -> Decimal:
 
 def check_currency(code: object, *, field: str = "currency") -> str:
     """Return the upper-case ISO 4217 code, or raise naming the field."""
-    if not isinstance(code, str) or len(code) != 3 or not is_currency(code.upper()):
-        raise ValidationError(f"{code!r} is not an ISO 4217 currency code", field=field)
+    if not isinstance(code, str) or code.upper() not in currencies_in_use():
+        raise ValidationError(
+            f"{code!r} is not the ISO 4217 code of a currency in use (e.g. EUR, USD)", field=field
+        )
     return code.upper()
+
+
+@cache
+def currencies_in_use() -> frozenset[str]:
+    """ISO 4217 codes that are legal tender somewhere today, from CLDR (through babel).
+
+    Leaves out the codes that are not money (``XXX`` "no currency", ``XTS`` for testing,
+    ``XAU`` gold) and currencies withdrawn from use (``DEM``).
+    """
+    return frozenset(
+        code
+        for territory in get_global("territory_currencies")
+        for code in get_territory_currencies(territory, tender=True, non_tender=False)
+    )
 
 
 def quantize(amount: Decimal, currency: str) -> Decimal:

@@ -101,6 +101,9 @@ def check_headers(headers: Mapping[str, str], now: datetime) -> tuple[str, int]:
     msg_id = headers["webhook-id"]
     if len(msg_id) > MAX_ID_LENGTH or not msg_id.isprintable():
         raise SignatureError(f"webhook-id must be 1 to {MAX_ID_LENGTH} printable characters")
+    if not msg_id.isascii():
+        # HTTP headers arrive as Latin-1: a UTF-8 id would never match its signature.
+        raise SignatureError("webhook-id must be ASCII (letters, digits, '_', '-', ...)")
     raw = headers["webhook-timestamp"].strip()
     if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
         raise SignatureError("webhook-timestamp must be whole Unix seconds")

@@ -127,3 +127,15 @@ def test_json_with_a_charset_or_no_body_at_all_is_accepted(api, customer) -> Non
     assert answer.status_code in (201, 202), answer.json
     bare = api.client.post(PREFIX + "/redemptions/999/release", headers=api.headers("write", "r"))
     assert bare.status_code == 404, bare.json
+
+
+def test_a_body_over_the_api_limit_is_413_as_json(app, api, customer, db) -> None:
+    """``LOYALTY_API_MAX_BYTES`` bounds a JSON body: 413 in the error shape, nothing read."""
+    customer("42", 500)
+    app.config["LOYALTY_API_MAX_BYTES"] = 1000
+    before = counts(db)
+    answer = api.post("/adjustments", ADJUST | {"reason": "x" * 2000})
+    assert answer.status_code == 413, answer.data[:200]
+    assert answer.json["error"]["code"] == "payload_too_large"
+    assert counts(db) == before
+    assert api.post("/adjustments", ADJUST).status_code in (201, 202)

@@ -152,3 +152,28 @@ def test_a_webhook_not_sent_as_json_is_415(client, host, content_type) -> None:
     assert answer.status_code == 415, answer.json
     assert "Content-Type: application/json" in answer.json["error"]["message"]
     assert stored(host) == []
+
+
+@pytest.mark.parametrize(
+    ("money", "currency"),
+    [("1_000", "EUR"), ("\u0661\u0660\u0660", "EUR"), ("1e3", "EUR"), ("100", "XXX"),
+     ("100", "XTS"), ("100", "XAU")],
+)  # fmt: skip
+def test_odd_money_and_non_currencies_are_invalid_events(post, host, money, currency) -> None:
+    """``"1_000"``, Arabic-Indic digits and exponents are not amounts; ``XXX`` (no currency),
+    ``XTS`` (testing) and ``XAU`` (gold) are not currencies (#12.13)."""
+    answer = post(_paid(total=money, currency=currency))
+    assert answer.status_code == 422, answer.json
+    field = "data.invoice.currency" if currency != "EUR" else "data.invoice.total"
+    assert field in answer.json["error"]["fields"], answer.json
+
+
+def test_a_non_ascii_webhook_id_is_refused_with_a_clear_message(client, host) -> None:
+    """An id sent as UTF-8 arrives as Latin-1 and could never match its signature: the
+    answer says the id must be ASCII (#12.13)."""
+    raw, headers = signed(_paid())
+    headers["webhook-id"] = "évènement".encode().decode("latin-1")
+    answer = client.post("/loyalty/webhooks", data=raw, headers=headers)
+    assert answer.status_code == 401
+    assert "webhook-id must be ASCII" in answer.json["error"]["message"]
+    assert list(answer.json["error"]["fields"]) == ["webhook-id"]

@@ -180,7 +180,7 @@ def _wrap(route: Route) -> Callable[..., Any]:
     view = requires(route.scope)(view)
     if route.body is not None:
         view = _json_only(view)
-    for code in (401, 403, *route.errors, *((415,) if route.body is not None else ())):
+    for code in (401, 403, *route.errors, *((413, 415) if route.body is not None else ())):
         view = blueprint.alt_response(code, response=_STATUS_NAMES[code])(view)
     if route.idempotency:
         view = blueprint.doc(parameters=[_idempotency_parameter(route.idempotency)])(view)
@@ -190,10 +190,15 @@ def _wrap(route: Route) -> Callable[..., Any]:
 
 
 def _json_only(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Refuse a body not declared JSON (it would be read as no body at all): 415."""
+    """Refuse a body over ``LOYALTY_API_MAX_BYTES`` (413) or not declared JSON (it would be
+    read as no body at all: 415)."""
 
     @wraps(view)
     def checked(*args: Any, **kwargs: Any) -> Any:
+        limit = int(current_app.config["LOYALTY_API_MAX_BYTES"])
+        if (request.content_length or 0) > limit:
+            return error_response(413, "payload_too_large", f"the body is over {limit} bytes")
+        request.max_content_length = limit  # also bounds a body sent without Content-Length
         has_body = (request.content_length or 0) > 0 or "Transfer-Encoding" in request.headers
         if has_body and not is_json_type(request.headers.get("Content-Type", "")):
             message = "send the body as JSON, with the header 'Content-Type: application/json'"
@@ -228,6 +233,7 @@ _STATUS_NAMES = {
     403: "FORBIDDEN",
     404: "NOT_FOUND",
     409: "CONFLICT",
+    413: "REQUEST_ENTITY_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
 }
 
