@@ -753,22 +753,26 @@ def _earn(
 
 
 def _with_settled(ctx: Context, invoice: Invoice, programs: dict[str, Any]) -> dict[str, Any]:
-    """``programs``' answer plus what :func:`_settle` reversed; ``points_owed`` if any."""
-    reversed_, owed = _settle(ctx, invoice)
+    """``programs``' answer plus what :func:`_settle` reversed; ``points_owed`` and
+    ``points_forgiven`` if any."""
+    reversed_, owed, forgiven = _settle(ctx, invoice)
     owed += programs.get("points_owed", 0)
+    forgiven += programs.get("points_forgiven", 0)
     result = programs | {"points_reversed": reversed_ + programs["points_reversed"]}
-    return result | ({"points_owed": owed} if owed else {})
+    result |= {"points_owed": owed} if owed else {}
+    return result | ({"points_forgiven": forgiven} if forgiven else {})
 
 
-def _settle(ctx: Context, invoice: Invoice) -> tuple[int, int]:
+def _settle(ctx: Context, invoice: Invoice) -> tuple[int, int, int]:
     """Reverse what the invoice's refunds and cancellation call for and is not reversed yet.
 
-    Returns the points reversed and, of them, those owed: points the customer still has
-    on hold or in unused coupons are recorded as debt (``ledger.reverse(owe_set_aside)``);
-    points spent for good are forgiven (a later refund of the invoice tries again).
+    Returns the points reversed, of them those owed (points the customer still has on hold
+    or in unused coupons are recorded as debt, ``ledger.reverse(owe_set_aside)``), and the
+    points called for but spent for good, which are forgiven (a later refund of the
+    invoice tries again).
     """
     if invoice.earn_entry_id is None:
-        return 0, 0
+        return 0, 0, 0
     if invoice.status == InvoiceStatus.CANCELLED:
         target = invoice.points_earned
     else:
@@ -776,10 +780,10 @@ def _settle(ctx: Context, invoice: Invoice) -> tuple[int, int]:
             earned=invoice.points_earned, refunded=invoice.refunded_total, total=invoice.total
         )
     if target == 0:
-        return 0, 0
+        return 0, 0, 0
     missing = target - _reversed_so_far(ctx.session, invoice.earn_entry_id)
     if missing <= 0:
-        return 0, 0
+        return 0, 0, 0
     reason = "invoice cancelled" if invoice.status == InvoiceStatus.CANCELLED else "refund"
     try:
         entry = ledger.reverse(
@@ -794,8 +798,8 @@ def _settle(ctx: Context, invoice: Invoice) -> tuple[int, int]:
         )
     except InvalidOperation:
         log.info("invoice %s: the points to reverse were spent already", invoice.id)
-        return 0, 0
-    return -entry.points, (entry.details or {}).get("debt_change", 0)
+        return 0, 0, missing
+    return -entry.points, (entry.details or {}).get("debt_change", 0), missing + entry.points
 
 
 def _reversed_so_far(session: Session, entry_id: int) -> int:

@@ -77,6 +77,8 @@ class Outcome:
     points_reversed: int = 0
     #: Of the points reversed, those recorded as debt (the customer had too few left).
     points_owed: int = 0
+    #: Points a reversal called for but could not take (spent), forgiven by the policy.
+    points_forgiven: int = 0
     entry_ids: list[int] = field(default_factory=list)
     programs: list[dict[str, Any]] = field(default_factory=list)
 
@@ -100,7 +102,10 @@ class Outcome:
             "points_reversed": self.points_reversed,
             "entry_ids": list(self.entry_ids),
             "programs": list(self.programs),
-        } | ({"points_owed": self.points_owed} if self.points_owed else {})
+        } | (
+            ({"points_owed": self.points_owed} if self.points_owed else {})
+            | ({"points_forgiven": self.points_forgiven} if self.points_forgiven else {})
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -641,6 +646,7 @@ def _take_back(
             set_aside -= work.outcome.points_owed - owed_before
         if left <= 0:
             break
+    work.outcome.points_forgiven += max(left, 0)
     return points - left
 
 
