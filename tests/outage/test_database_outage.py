@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from loyalty_plugin import create_app, migrations
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.signatures import signature_headers
+from loyalty_plugin.extensions import loyalty_state
 from loyalty_plugin.jobs.runner import JobRunner
 from loyalty_plugin.models import (
     Account,
@@ -40,10 +41,12 @@ from loyalty_plugin.models import (
     WebhookEvent,
 )
 from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.plugins import bind_session
 from loyalty_plugin.services import ledger
 from loyalty_plugin.services.api_keys import create_api_key
 from loyalty_plugin.services.integrity import verify_ledger
 from loyalty_plugin.services.secrets import create_secret
+from loyalty_plugin.services.webhooks import IntakeSettings, retry_due
 from tests.conftest import make_engine
 from tests.outage.postgres import OwnPostgres, free_port
 
@@ -280,20 +283,24 @@ def key_in_use(answer: tuple) -> bool:
 
 
 def settle_stored_events(server: OwnPostgres) -> None:
-    """Run ``retry-host-events`` until no event stored for a retry (202) is left."""
+    """Retry the events stored for a retry (202), as ``retry-host-events`` will once due."""
     app = create_app(
         {
             "LOYALTY_DATABASE_URL": server.url,
             "LOYALTY_SECRET_KEY": "outage",
-            "LOYALTY_RETRY_BASE_SECONDS": 1,
             "LOYALTY_PLUGIN_ENTRY_POINTS": False,
         }
     )
-    runner = JobRunner(app, clock=lambda: utcnow() + timedelta(minutes=5))
-    for _attempt in range(5):
-        runner.run_now("retry-host-events")
     with app.app_context():
-        app.extensions["loyalty"].db.engine.dispose()
+        state = loyalty_state(app)
+        for days in (1, 2):
+            retry_due(
+                bind_session(state.db.session, state.plugin_manager),
+                hooks=state.plugin_manager.hook,
+                settings=IntakeSettings.from_config(app.config),
+                now=utcnow() + timedelta(days=days),
+            )
+        state.db.engine.dispose()
 
 
 def assert_applied_once(engine: sa.Engine, items: list[Item], *, stuck: list[Item]) -> None:
