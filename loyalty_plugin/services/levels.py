@@ -45,7 +45,6 @@ from loyalty_plugin.models import (
     Membership,
     Merchant,
 )
-from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services import ledger
 from loyalty_plugin.services.events import publish
 from loyalty_plugin.services.ledger import Reference
@@ -616,21 +615,6 @@ def _level_of(program: LevelProgram, key: str) -> Level:
 
 
 # -- reading --------------------------------------------------------------------------------
-
-
-def level_key(session: Session, *, customer: Customer) -> str | None:
-    """The level rules and audiences see: held in the merchant's oldest program with levels."""
-    row = session.execute(
-        select(Membership.level, Membership.earned_level, Membership.expires_at)
-        .join(Account, Account.id == Membership.account_id)
-        .where(Account.customer_id == customer.id)
-        .order_by(Membership.program_id)
-        .limit(1)
-    ).first()
-    if row is None:
-        return None
-    level, earned, expires_at = row
-    return earned if expires_at is not None and expires_at <= utcnow() else level
 
 
 @dataclass(frozen=True, kw_only=True)

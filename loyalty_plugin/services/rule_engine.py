@@ -28,15 +28,18 @@ from loyalty_plugin.domain.programs import (
 )
 from loyalty_plugin.domain.rules import Conversion, CustomerView, InvoiceView, LineView, Rule
 from loyalty_plugin.models import (
+    Account,
     Customer,
     ExchangeRate,
     Invoice,
     InvoiceEarning,
     InvoiceStatus,
+    Membership,
     Merchant,
     Program,
     ProgramVersion,
 )
+from loyalty_plugin.models.base import utcnow
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -191,10 +194,22 @@ class RateBook:
 
 
 def customer_level(session: Session, customer: Customer) -> str | None:
-    """The customer's membership level (see :func:`loyalty_plugin.services.levels.level_key`)."""
-    from loyalty_plugin.services.levels import level_key  # levels build on this module
+    """The level rules and audiences see: held in the merchant's oldest program with levels.
 
-    return level_key(session, customer=customer)
+    A given or bought level past its end counts as the earned one until the review job
+    catches up.
+    """
+    row = session.execute(
+        select(Membership.level, Membership.earned_level, Membership.expires_at)
+        .join(Account, Account.id == Membership.account_id)
+        .where(Account.customer_id == customer.id)
+        .order_by(Membership.program_id)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    level, earned, expires_at = row
+    return earned if expires_at is not None and expires_at <= utcnow() else level
 
 
 def customer_view(
