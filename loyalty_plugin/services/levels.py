@@ -178,7 +178,12 @@ class Move:
 def update_levels(
     session: Session, *, merchant_id: str, account_id: int, now: datetime, actor: str
 ) -> list[Move]:
-    """Re-decide the account's level in each program with levels (after an earning)."""
+    """Re-decide the account's level in each program with levels (after an earning).
+
+    Takes the account's lock (callers usually hold it already) before reading or creating
+    a membership, so that no other writer creates the same one meanwhile.
+    """
+    ledger.lock_account(session, account_id)
     moves = []
     for program in level_programs(session, at=now, merchant_id=merchant_id):
         membership = _membership(session, program.program_id, account_id, lock=True)
@@ -390,19 +395,24 @@ def review_batch(
     One query for the accounts, one for their amounts, one for their memberships; only
     accounts whose level changes are written. Running it again changes nothing.
     """
+    # The accounts' locks first, in id order, as every writer takes them before the
+    # membership: an earning creating an account's first membership is then waited for
+    # and its row updated, never inserted a second time (nor a deadlock on the insert's
+    # foreign-key lock of the account).
     ids = list(
         session.scalars(
             select(Account.id)
             .where(Account.merchant_id == program.merchant_id, Account.id > after_account)
             .order_by(Account.id)
             .limit(limit)
+            .with_for_update()
         )
     )
     if not ids:
         return Batch()
     span = (ids[0], ids[-1])
-    # Lock first, then read the amounts: an earning that changed a membership while we
-    # waited for its lock is then counted, never undone with the amount from before it.
+    # Lock, then read the amounts: an earning that changed a membership while we waited
+    # for its lock is then counted, never undone with the amount from before it.
     memberships = _locked_memberships(session, program.program_id, span)
     amounts = qualifying_amounts(session, program, at=now, accounts=span)
     before = {m.id: _columns(m) for m in memberships.values()}

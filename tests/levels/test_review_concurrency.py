@@ -9,6 +9,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -21,7 +22,8 @@ from loyalty_plugin.jobs.levels import run_reviews
 from loyalty_plugin.models import InvoiceEarning, LevelHistory, Membership
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.plugins import bind_session, make_plugin_manager
-from loyalty_plugin.services import levels
+from loyalty_plugin.services import ledger, levels
+from loyalty_plugin.services.accounts import account_for_host_customer
 from loyalty_plugin.services.webhooks import IntakeSettings, process_host_event
 from tests.conftest import make_engine
 from tests.levels.conftest import TEN, TIERS, Host
@@ -167,3 +169,88 @@ def test_reviews_create_memberships_while_earnings_do(
     assert answers == ["processed"] * len(later)
     assert review_errors == []
     check_levels(db)
+
+
+@pytest.mark.backends("postgresql", "mariadb")
+def test_a_review_never_trips_over_a_membership_an_earning_is_creating(
+    host: Host, db: Session, wide_engine: sa.Engine
+) -> None:
+    """An earning has created the account's first membership and not committed yet; a
+    review reaching the same account waits for it and updates that row, never inserting a
+    second one (which failed on ``uq_memberships_account_id_program_id``)."""
+    host.api("POST", "/programs", {"key": "main", "name": "Main", "status": "active",
+                                   "rules": [TEN]}, scope="admin")  # fmt: skip
+    host.pay("c0", "INV-0", "7000.00")
+    host.api("PATCH", "/programs/main", {"levels": {"tiers": TIERS}}, scope="admin")
+    account_id = account_for_host_customer(db, "shop", "c0").id
+    (program,) = levels.level_programs(db, at=utcnow(), merchant_id="shop")
+    db.rollback()
+    with Session(wide_engine, expire_on_commit=False) as earning:
+        ledger.lock_account(earning, account_id)
+        levels.update_levels(
+            earning, merchant_id="shop", account_id=account_id, now=utcnow(), actor="test"
+        )
+        earning.flush()
+
+        def review() -> levels.Batch:
+            with Session(wide_engine, expire_on_commit=False) as session:
+                batch = levels.review_batch(
+                    session, program, now=utcnow(), after_account=0, limit=10
+                )
+                session.commit()
+                return batch
+
+        with ThreadPoolExecutor(1) as pool:
+            reviewing = pool.submit(review)
+            time.sleep(1)  # the review reaches the account while the earning holds it
+            earning.commit()
+            assert reviewing.result(timeout=30).accounts == 1
+    db.rollback()
+    (membership,) = db.scalars(select(Membership)).all()
+    assert (membership.account_id, membership.level, membership.amount) == (
+        account_id,
+        "bronze",
+        Decimal("7000.00"),
+    )
+
+
+@pytest.mark.backends("postgresql", "mariadb")
+def test_an_earning_waits_for_a_review_creating_the_membership(
+    host: Host, db: Session, wide_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other order: a review is creating the account's first membership when an
+    earning reaches the account; the earning waits and updates the review's row."""
+    host.api("POST", "/programs", {"key": "main", "name": "Main", "status": "active",
+                                   "rules": [TEN]}, scope="admin")  # fmt: skip
+    host.pay("c0", "INV-0", "7000.00")
+    host.api("PATCH", "/programs/main", {"levels": {"tiers": TIERS}}, scope="admin")
+    account_id = account_for_host_customer(db, "shop", "c0").id
+    (program,) = levels.level_programs(db, at=utcnow(), merchant_id="shop")
+    db.rollback()
+    locked = threading.Event()
+    read = levels._locked_memberships
+
+    def then_pause(*args: Any, **kwargs: Any) -> Any:
+        found = read(*args, **kwargs)
+        locked.set()
+        time.sleep(1)  # the earning reaches the account while the review holds it
+        return found
+
+    monkeypatch.setattr(levels, "_locked_memberships", then_pause)
+
+    def earn() -> None:
+        locked.wait(10)
+        with Session(wide_engine, expire_on_commit=False) as earning:
+            ledger.lock_account(earning, account_id)
+            levels.update_levels(
+                earning, merchant_id="shop", account_id=account_id, now=utcnow(), actor="test"
+            )
+            earning.commit()
+
+    with ThreadPoolExecutor(1) as pool, Session(wide_engine) as reviewing:
+        earning = pool.submit(earn)
+        levels.review_batch(reviewing, program, now=utcnow(), after_account=0, limit=10)
+        reviewing.commit()
+        earning.result(timeout=30)
+    db.rollback()
+    assert db.scalars(select(Membership.account_id)).all() == [account_id]
