@@ -206,6 +206,8 @@ def _write_customers(
             if not dry_run:
                 for name, value in row.profile.items():
                     setattr(customer, name, value)
+                # A customer first seen by an event or API call now has the host's profile.
+                customer.profile_pending = False
         else:
             outcome.counts["unchanged"] += 1
     session.flush()

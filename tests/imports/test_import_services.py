@@ -274,3 +274,16 @@ def test_expiry_of_the_file_is_checked_against_the_clock(session, shop) -> None:
     later = NOW + timedelta(days=400)
     report = balances(session, BALANCES, now=later)
     assert report["errors"][0]["field"] == "expires_at"
+
+
+def test_an_import_fills_in_a_customer_first_seen_by_an_event(session, shop) -> None:
+    """A customer created on first sight (profile pending) gets the file's profile."""
+    from loyalty_plugin.services.first_sight import Caller, sight_customer
+
+    caller = Caller(hooks=None, now=NOW, actor="test")
+    sight_customer(session, merchant_id="shop", host_customer_id="1001", caller=caller)
+    session.commit()
+    customers(session, CUSTOMERS)
+    session.expire_all()
+    ada = session.scalars(select(Customer).where(Customer.host_customer_id == "1001")).one()
+    assert (ada.first_name, ada.profile_pending) == ("Ada", False)
