@@ -115,3 +115,22 @@ def test_the_timeout_reaches_the_driver() -> None:
         assert options["connect_args"] == {"connect_timeout": 7}
         assert options["pool_pre_ping"] is True
     assert engine_options("sqlite:///x.sqlite3", timeout=7) == {}
+
+
+def test_the_portal_shows_a_try_again_page_when_the_database_is_down(closed_port, tmp_path) -> None:
+    """A signed-in customer gets a 503 page with Retry-After, not the 500 page."""
+    from datetime import timedelta
+
+    from loyalty_plugin.models.base import utcnow
+    from loyalty_plugin.services.portal import make_token
+
+    client = app_on(SCHEMES["postgresql"].format(port=closed_port), tmp_path).test_client()
+    token = make_token(
+        "x", merchant_id="m", customer_id=1, expires_at=utcnow() + timedelta(hours=1)
+    )
+    client.set_cookie("loyalty_portal", token)
+    response = client.get("/loyalty/portal")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"].isdigit()
+    assert "Please try again in a moment" in response.text
+    assert "Traceback" not in response.text
