@@ -175,7 +175,11 @@ CUSTOMER_COLUMNS: tuple[Column, ...] = (
     Column("customer_group", False, "the host's customer group (program audiences)"),
     Column("customer_number", False, "the host's customer number, up to 64 characters"),
     Column("card_number", False, "loyalty card number, unique per merchant"),
-    Column("enrolled", False, "`true`/`false` (also `yes`/`no`, `1`/`0`); new: `true`"),
+    Column(
+        "enrolled",
+        False,
+        "`true`/`false` (also `yes`/`no`, `1`/`0`); new: the merchant's `auto_enrol`",
+    ),
     Column("email_opt_in", False, "consent to e-mails, `true`/`false`; new: `false`"),
     Column("sms_opt_in", False, "consent to text messages, `true`/`false`; new: `false`"),
 )

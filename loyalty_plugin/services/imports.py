@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import LoyaltyError
+from loyalty_plugin.domain.host_events import natural_key
 from loyalty_plugin.domain.imports import (
     BadRow,
     BalanceRow,
@@ -33,9 +34,10 @@ from loyalty_plugin.domain.imports import (
     read_customers,
 )
 from loyalty_plugin.domain.ledger import EntryKind, OpeningLot
-from loyalty_plugin.models import Account, Customer, LedgerEntry
+from loyalty_plugin.models import Account, Customer, EventKey, LedgerEntry
 from loyalty_plugin.services import ledger
 from loyalty_plugin.services.accounts import get_merchant
+from loyalty_plugin.services.settings import merchant_settings
 from loyalty_plugin.services.transaction import run_in_transaction
 
 T = TypeVar("T")
@@ -111,25 +113,31 @@ def import_customers(
     """Create or update the merchant's customers from a customers file (by the host's id)."""
     merchant = get_merchant(session, merchant_id)
     today = now.astimezone(ZoneInfo(merchant.timezone)).date()
+    enrol = merchant_settings(session, merchant_id).auto_enrol
     session.rollback()
     rows = read_customers(lines, today=today)
 
     def work(batch: list[CustomerRow | BadRow]) -> Callable[[Session], Outcome]:
-        return lambda s: _customer_batch(s, merchant_id, batch, dry_run=dry_run)
+        return lambda s: _customer_batch(s, merchant_id, batch, enrol=enrol, dry_run=dry_run)
 
     report = ImportReport(dry_run=dry_run, counts=Counter(dict.fromkeys(CUSTOMER_COUNTS, 0)))
     return _run(session, rows, work, report=report, batch_size=batch_size, grows=("customers",))
 
 
 def _customer_batch(
-    session: Session, merchant_id: str, batch: list[CustomerRow | BadRow], *, dry_run: bool
+    session: Session,
+    merchant_id: str,
+    batch: list[CustomerRow | BadRow],
+    *,
+    enrol: bool,
+    dry_run: bool,
 ) -> Outcome:
     """Write one batch; if the database refuses it, write it again row by row to say which."""
     outcome = Outcome()
     rows = _merge_repeats(_good(batch, outcome))
     try:
         with session.begin_nested():
-            _write_customers(session, merchant_id, rows, outcome, dry_run=dry_run)
+            _write_customers(session, merchant_id, rows, outcome, enrol=enrol, dry_run=dry_run)
         return outcome
     except IntegrityError:
         pass
@@ -140,7 +148,7 @@ def _customer_batch(
     for row in rows:
         try:
             with session.begin_nested():
-                _write_customers(session, merchant_id, [row], outcome, dry_run=dry_run)
+                _write_customers(session, merchant_id, [row], outcome, enrol=enrol, dry_run=dry_run)
         except IntegrityError as error:
             cause = str(getattr(error, "orig", error)).splitlines()[0]
             _refuse(outcome, [RowError(row.line, "customer_id", f"conflicts: {cause}")])
@@ -180,6 +188,7 @@ def _write_customers(
     rows: list[CustomerRow],
     outcome: Outcome,
     *,
+    enrol: bool,
     dry_run: bool,
 ) -> None:
     known = _by_host_id(session, merchant_id, [r.customer_id for r in rows])
@@ -196,12 +205,10 @@ def _write_customers(
         if customer is None:
             outcome.counts["created"] += 1
             if not dry_run:
-                session.add(
-                    Customer(
-                        merchant_id=merchant_id, host_customer_id=row.customer_id, **row.profile
-                    )
-                )
-        elif any(getattr(customer, k) != v for k, v in row.profile.items()):
+                _create_customer(session, merchant_id, row, enrol=enrol)
+        elif customer.profile_pending or any(
+            getattr(customer, k) != v for k, v in row.profile.items()
+        ):
             outcome.counts["updated"] += 1
             if not dry_run:
                 for name, value in row.profile.items():
@@ -211,6 +218,18 @@ def _write_customers(
         else:
             outcome.counts["unchanged"] += 1
     session.flush()
+
+
+def _create_customer(session: Session, merchant_id: str, row: CustomerRow, *, enrol: bool) -> None:
+    """A new customer (enrolled by ``auto_enrol`` unless the row says), already registered.
+
+    They registered in the system the shop leaves: the registration key written here makes
+    a later ``customer.created`` give no registration bonus (see ``services/first_sight``).
+    """
+    profile = {"enrolled": enrol} | row.profile
+    session.add(Customer(merchant_id=merchant_id, host_customer_id=row.customer_id, **profile))
+    key = natural_key("registration", row.customer_id)
+    session.add(EventKey(merchant_id=merchant_id, key=key, event_id=None))
 
 
 def _by_host_id(session: Session, merchant_id: str, host_ids: list[str]) -> dict[str, Customer]:

@@ -276,6 +276,21 @@ def test_expiry_of_the_file_is_checked_against_the_clock(session, shop) -> None:
     assert report["errors"][0]["field"] == "expires_at"
 
 
+def test_new_customers_follow_auto_enrol_and_count_as_registered(session, shop) -> None:
+    """No ``enrolled`` cell: the merchant's ``auto_enrol``; no registration bonus later."""
+    from loyalty_plugin.services.first_sight import Caller, register
+    from loyalty_plugin.services.settings import update_settings
+
+    update_settings(session, merchant_id="shop", changes={"auto_enrol": False}, now=NOW, actor="t")
+    session.commit()
+    customers(session, "customer_id,first_name,enrolled\n1,Ada,\n2,Alan,true\n")
+    ada, alan = session.scalars(select(Customer).order_by(Customer.host_customer_id)).all()
+    assert (ada.enrolled, alan.enrolled) == (False, True)
+    caller = Caller(hooks=None, now=NOW, actor="webhook")
+    assert register(session, alan, caller) == {}
+    assert count(session, LedgerEntry) == 0
+
+
 def test_an_import_fills_in_a_customer_first_seen_by_an_event(session, shop) -> None:
     """A customer created on first sight (profile pending) gets the file's profile."""
     from loyalty_plugin.services.first_sight import Caller, sight_customer
