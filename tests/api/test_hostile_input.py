@@ -129,6 +129,23 @@ def test_json_with_a_charset_or_no_body_at_all_is_accepted(api, customer) -> Non
     assert bare.status_code == 404, bare.json
 
 
+def test_a_json_type_with_an_empty_body_is_no_body(api, customer) -> None:
+    """``curl -X POST -H 'Content-Type: application/json'`` with no data, on a route whose
+    body is optional, is a POST with no body, not ``400 invalid_json`` (#13); a required
+    field is still named."""
+    customer("42", 500)
+    json_type = {"Content-Type": "application/json"}
+    bare = api.client.post(
+        PREFIX + "/redemptions/999/release", headers=api.headers("write", "e1") | json_type
+    )
+    assert bare.status_code == 404, bare.json
+    missing = api.client.post(
+        PREFIX + "/adjustments", headers=api.headers("write", "e2") | json_type
+    )
+    assert missing.status_code == 422, missing.json
+    assert "customer_id" in missing.json["error"]["fields"]
+
+
 def test_a_body_over_the_api_limit_is_413_as_json(app, api, customer, db) -> None:
     """``LOYALTY_API_MAX_BYTES`` bounds a JSON body: 413 in the error shape, nothing read."""
     customer("42", 500)

@@ -31,8 +31,11 @@ class ExactJSONParser(FlaskParser):
     def _raw_load_json(self, req: Any) -> Any:
         if not is_json_request(req):
             return core.missing
+        raw = req.get_data(cache=True)
+        if not raw:
+            return core.missing  # declared JSON but empty: no body, as without the header
         try:
-            document = parse_json(req.get_data(cache=True))
+            document = parse_json(raw)
         except InvalidJSON as error:
             refusal = BadRequest(str(error))
             refusal.data = {"messages": {"json": [str(error)]}}  # read by parsing_error
