@@ -309,14 +309,55 @@ def _balance_batch(
         else:
             balances.append(item)
     accounts = _accounts(session, merchant_id, [b.customer_id for b in balances], dry_run)
+    known = []
     for balance in balances:
-        _import_balance(
-            session, merchant_id, balance, accounts, outcome, now=now, actor=actor, dry_run=dry_run
-        )
+        if balance.customer_id in accounts:
+            known.append(balance)
+        else:
+            message = "no such customer: import the customers file first"
+            _refuse(outcome, [RowError(balance.rows[0].line, "customer_id", message)])
+            outcome.counts["customers_refused"] += 1
+    if dry_run:
+        for balance in known:
+            _check_balance(session, merchant_id, balance, accounts, outcome, now=now)
+    else:
+        _write_balances(session, merchant_id, known, accounts, outcome, now=now, actor=actor)
     return outcome
 
 
-def _import_balance(
+def _write_balances(
+    session: Session,
+    merchant_id: str,
+    balances: list[OpeningBalance],
+    accounts: dict[str, int | None],
+    outcome: Outcome,
+    *,
+    now: datetime,
+    actor: str,
+) -> None:
+    """Through :func:`ledger.open_balances`, a customer met twice in a batch in two calls."""
+    while balances:
+        chunk: dict[int, OpeningBalance] = {}
+        later = []
+        for balance in balances:
+            account_id = accounts[balance.customer_id]
+            if account_id in chunk:
+                later.append(balance)
+            else:
+                chunk[account_id] = balance
+        results = ledger.open_balances(
+            session,
+            merchant_id=merchant_id,
+            balances={a: [_lot(row) for row in b.rows] for a, b in chunk.items()},
+            now=now,
+            actor=actor,
+        )
+        for account_id, balance in chunk.items():
+            _count(outcome, balance, results[account_id])
+        balances = later
+
+
+def _check_balance(
     session: Session,
     merchant_id: str,
     balance: OpeningBalance,
@@ -324,30 +365,25 @@ def _import_balance(
     outcome: Outcome,
     *,
     now: datetime,
-    actor: str,
-    dry_run: bool,
 ) -> None:
-    first = balance.rows[0].line
-    if balance.customer_id not in accounts:
-        message = "no such customer: import the customers file first"
-        _refuse(outcome, [RowError(first, "customer_id", message)])
-        outcome.counts["customers_refused"] += 1
-        return
+    """What :func:`ledger.open_balances` would answer, without the lock or any write."""
     lots = [_lot(row) for row in balance.rows]
+    account_id = accounts[balance.customer_id]
     try:
-        if dry_run:
-            written = _would_write(session, merchant_id, accounts[balance.customer_id], lots, now)
-        else:
-            _entries, written = ledger.open_balance(
-                session, account_id=accounts[balance.customer_id], lots=lots, now=now, actor=actor
-            )
+        result: bool | LoyaltyError = _would_write(session, merchant_id, account_id, lots, now)
     except LoyaltyError as error:
-        _refuse(outcome, [RowError(first, error.field or "customer_id", error.message)])
+        result = error
+    _count(outcome, balance, result)
+
+
+def _count(outcome: Outcome, balance: OpeningBalance, result: bool | LoyaltyError) -> None:
+    if isinstance(result, LoyaltyError):
+        field = result.field or "customer_id"
+        _refuse(outcome, [RowError(balance.rows[0].line, field, result.message)])
         outcome.counts["customers_refused"] += 1
-        return
-    if written:
+    elif result:
         outcome.counts["customers"] += 1
-        outcome.counts["lots"] += len(lots)
+        outcome.counts["lots"] += len(balance.rows)
         outcome.counts["points"] += balance.points
     else:
         outcome.counts["already_imported"] += 1

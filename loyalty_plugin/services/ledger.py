@@ -24,6 +24,7 @@ from loyalty_plugin.domain.coupons import CouponStatus
 from loyalty_plugin.domain.errors import (
     IdempotencyConflict,
     InvalidOperation,
+    LoyaltyError,
     NotFound,
     ValidationError,
 )
@@ -199,6 +200,120 @@ def open_balance(
             account.debt -= repaid
         entries.append(entry)
     return entries, True
+
+
+def open_balances(
+    session: Session,
+    *,
+    merchant_id: str,
+    balances: dict[int, Sequence[OpeningLot]],
+    now: datetime,
+    actor: str,
+    reason: str = "opening balance from the previous loyalty system",
+) -> dict[int, bool | LoyaltyError]:
+    """:func:`open_balance` for many accounts in a few statements, for imports.
+
+    The accounts are locked in one statement, in id order (as the expiry batches lock
+    them, so two imports never deadlock); the entries, then the lots, are inserted in bulk.
+    Per account: ``True`` written now, ``False`` the same opening balance was there, or
+    the error refusing it. An account owing points takes the one-account path, which
+    repays the debt first.
+    """
+    _check_clock(now)
+    results: dict[int, bool | LoyaltyError] = {}
+    requests: dict[int, str] = {}
+    for account_id, lots in balances.items():
+        try:
+            requests[account_id] = check_opening(lots, now)
+        except LoyaltyError as error:
+            results[account_id] = error
+    accounts = {
+        account.id: account
+        for account in session.scalars(
+            select(Account)
+            .where(Account.merchant_id == merchant_id, Account.id.in_(requests))
+            .order_by(Account.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+    found = session.execute(
+        select(LedgerEntry.account_id, LedgerEntry.request_hash).where(
+            LedgerEntry.merchant_id == merchant_id,
+            LedgerEntry.account_id.in_(requests),
+            LedgerEntry.kind == EntryKind.MIGRATION,
+        )
+    ).all()
+    existing = {account_id: request for account_id, request in found}
+    written: list[tuple[LedgerEntry, OpeningLot]] = []
+    for account_id, request in requests.items():
+        account = accounts.get(account_id)
+        if account is None:
+            results[account_id] = NotFound(
+                f"account {account_id} does not exist", field="account_id"
+            )
+        elif account_id in existing:
+            same = existing[account_id] == request
+            results[account_id] = (
+                False
+                if same
+                else second_opening_balance(session, merchant_id=merchant_id, account_id=account_id)
+            )
+        elif account.debt:
+            results[account_id] = open_balance(
+                session, account_id=account_id, lots=balances[account_id], now=now, actor=actor
+            )[1]
+        else:
+            written += _opening_entries_for(
+                account, balances[account_id], request, now, actor, reason
+            )
+            results[account_id] = True
+    session.add_all(entry for entry, _lot in written)
+    session.flush()
+    session.add_all(
+        Lot(
+            merchant_id=merchant_id,
+            account_id=entry.account_id,
+            entry_id=entry.id,
+            points=lot.points,
+            remaining=lot.points,
+            earned_at=lot.earned_at,
+            available_from=lot.earned_at,
+            expires_at=lot.expires_at,
+        )
+        for entry, lot in written
+    )
+    session.flush()
+    return results
+
+
+def _opening_entries_for(
+    account: Account,
+    lots: Sequence[OpeningLot],
+    request: str,
+    now: datetime,
+    actor: str,
+    reason: str,
+) -> list[tuple[LedgerEntry, OpeningLot]]:
+    """The unsaved ``migration`` entries of one opening balance; moves the balance."""
+    entries = []
+    for lot in sorted(lots, key=lambda x: (x.earned_at, x.expires_at is None, x.points)):
+        account.balance += lot.points
+        entry = LedgerEntry(
+            merchant_id=account.merchant_id,
+            account_id=account.id,
+            kind=EntryKind.MIGRATION,
+            points=lot.points,
+            balance_after=account.balance,
+            actor=actor,
+            reason=reason,
+            details={"earned_at": lot.earned_at.isoformat()},
+            request_hash=request,
+            created_at=now,
+        )
+        entries.append((entry, lot))
+    account.updated_at = now
+    return entries
 
 
 def spend(

@@ -302,3 +302,37 @@ def test_an_import_fills_in_a_customer_first_seen_by_an_event(session, shop) -> 
     session.expire_all()
     ada = session.scalars(select(Customer).where(Customer.host_customer_id == "1001")).one()
     assert (ada.first_name, ada.profile_pending) == ("Ada", False)
+
+
+def test_a_customer_met_again_later_in_the_file_is_refused_a_second_balance(session, shop) -> None:
+    """Rows of one customer apart from each other are two opening balances: one refused."""
+    customers(session, CUSTOMERS)
+    text = BALANCES + "1001,7,2025-01-01,\n"
+    report = balances(session, text)
+    assert (report["customers"], report["customers_refused"]) == (2, 1)
+    assert report["errors"][0]["line"] == 5
+    assert "a second one is refused" in report["errors"][0]["message"]
+    assert verify_ledger(session) == []
+
+
+def test_an_opening_balance_repays_points_owed_first(session, shop) -> None:
+    """An account in debt (a reversal met spent points) is repaid out of the first lot."""
+    customers(session, CUSTOMERS)
+    account = session.scalars(
+        select(Account).join(Customer).where(Customer.host_customer_id == "1001")
+    ).one_or_none()
+    if account is None:
+        ada = session.scalars(select(Customer).where(Customer.host_customer_id == "1001")).one()
+        account = Account(merchant_id="shop", customer_id=ada.id)
+        session.add(account)
+        session.flush()
+    earned = ledger.earn(session, account_id=account.id, points=30, now=NOW, actor="t")
+    ledger.spend(session, account_id=account.id, points=30, now=NOW, actor="t")
+    ledger.reverse(session, entry_id=earned.id, now=NOW, actor="t", shortfall_as_debt=True)
+    session.commit()
+    assert account.debt == 30
+    report = balances(session, BALANCES)
+    assert report["customers"] == 2
+    session.refresh(account)
+    assert (account.debt, account.balance) == (0, 620 - 30)
+    assert verify_ledger(session) == []
