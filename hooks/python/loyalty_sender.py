@@ -5,7 +5,8 @@ the decoded answer; give a retry of the same event the same ``event_id``. It nev
 a network or answer problem: status ``0`` means the service was not reached (retry later with
 the same ``event_id``), and the answer then says why in ``{"error": {"code", "message"}}``,
 as do answers that are not JSON (``not_json``). A secret that is not ``whsec_`` + base64 gives
-status ``0`` and ``invalid_secret``.
+status ``0`` and ``invalid_secret``. ``Decimal`` amounts and ``date``/``datetime`` values are
+sent as exact strings (``"129.90"``, ISO 8601).
 
     status, answer = send_event(
         "https://crm.example.com/loyalty/webhooks",
@@ -27,6 +28,8 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from datetime import date
+from decimal import Decimal
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
@@ -40,7 +43,7 @@ def send_event(
     url: str, secret: str, event: dict, event_id: str | None = None, timeout: float = 10
 ) -> tuple[int, dict]:
     """POST ``event`` signed with ``secret``; returns (status, answer), never raises for I/O."""
-    body = json.dumps(event).encode()
+    body = json.dumps(event, default=_plain).encode()
     msg_id = event_id or f"msg_{uuid.uuid4().hex}"
     timestamp = int(time.time())
     try:
@@ -63,6 +66,15 @@ def send_event(
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         return 0, _error("unreachable", f"could not reach {url}: {reason}; retry later")
+
+
+def _plain(value: object) -> str:
+    """JSON for what ``json`` cannot write: exact money and ISO 8601 dates."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):  # datetime too
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _decoded(status: int, raw: bytes) -> dict:

@@ -6,6 +6,8 @@ import importlib.util
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
@@ -79,3 +81,36 @@ def test_a_service_that_is_down_is_status_0(sender) -> None:
 def test_a_secret_that_is_not_base64_is_status_0(sender, html_server) -> None:
     status, answer = sender.send_event(html_server, "whsec_not base64!", EVENT)
     assert (status, answer["error"]["code"]) == (0, "invalid_secret")
+
+
+class _Echo(BaseHTTPRequestHandler):
+    """Answers 200 with the JSON body it received, as the service would read it."""
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["content-length"]))
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"received": ' + body + b"}")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_decimal_and_date_values_are_sent_as_json_strings(sender) -> None:
+    """A Python host's money is ``Decimal`` and its dates ``date``: sent as exact strings,
+    as ``loyalty_plugin.host.process_event`` accepts them, instead of a ``TypeError``."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    invoice = {"id": "1001", "total": Decimal("129.90"), "date": date(2026, 3, 1)}
+    event = EVENT | {"occurred_at": datetime(2026, 3, 1, 10, tzinfo=UTC), "data": invoice}
+    try:
+        status, answer = sender.send_event(
+            f"http://127.0.0.1:{server.server_address[1]}", SECRET, event
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status == 200
+    assert answer["received"]["data"] == {"id": "1001", "total": "129.90", "date": "2026-03-01"}
+    assert answer["received"]["occurred_at"] == "2026-03-01T10:00:00+00:00"
