@@ -78,6 +78,17 @@ def test_another_merchants_key_cannot_see_the_customer(api, customer) -> None:
     assert api.get("/customers/42", scope="other", merchant_id="shop").status_code == 404
 
 
+def test_a_merchant_the_key_does_not_cover_is_not_said_to_be_missing(api, customer) -> None:
+    """Naming a merchant that exists but is not the key's is 404 with the same message as an
+    unknown one, and that message does not claim the merchant does not exist (#13)."""
+    customer("42", 10)
+    covered = api.get("/customers/42", scope="other", merchant_id="shop").json["error"]
+    unknown = api.get("/customers/42", scope="other", merchant_id="nobody").json["error"]
+    assert covered["message"] == unknown["message"].replace("nobody", "shop")
+    assert covered["message"] == "merchant 'shop' is not one this API key acts for"
+    assert covered["fields"] == {"merchant_id": [covered["message"]]}
+
+
 def test_host_key_sees_each_merchant_and_must_name_one_to_write(api, customer) -> None:
     """A host key covering two merchants shows both accounts and names one per write."""
     customer("42", 10)

@@ -43,7 +43,9 @@ class Caller:
             return self.merchant_id
         if requested not in self.merchant_ids:
             # The same answer as an unknown merchant: a key learns nothing of other tenants.
-            raise NotFound(f"merchant {requested!r} does not exist", field="merchant_id")
+            raise NotFound(
+                f"merchant {requested!r} is not one this API key acts for", field="merchant_id"
+            )
         return requested
 
 
