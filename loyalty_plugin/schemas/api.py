@@ -59,6 +59,18 @@ class RateField(MoneyField):
         return None if value is None else format(Decimal(str(value)).normalize(), "f")
 
 
+class SettingAmountField(MoneyField):
+    """A setting's amount or percent, alike on every database: cents kept, other trailing
+    zeros dropped (PostgreSQL's ``1.5000`` and SQLite's ``1.5`` are both ``1.50``)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        number = Decimal(str(value))
+        cents = number.quantize(Decimal("0.01"))
+        return format(cents if cents == number else number.normalize(), "f")
+
+
 class HostId(fields.String):
     """The host's id of a customer, invoice, product...: a string or an integer."""
 
@@ -613,7 +625,7 @@ class AdjustmentPageSchema(PageSchema):
 
 class PackageSchema(Schema):
     points = Points(required=True)
-    amount = MoneyField(required=True)
+    amount = SettingAmountField(required=True)
 
 
 def _id_list() -> fields.List:
@@ -630,9 +642,9 @@ class SettingsSchema(Schema):
     conversion_points = fields.Integer(
         strict=True, validate=validate.Range(1, 10**9), metadata={"description": "these points..."}
     )
-    conversion_amount = MoneyField(metadata={"description": "...are worth this much"})
+    conversion_amount = SettingAmountField(metadata={"description": "...are worth this much"})
     min_redeem_points = fields.Integer(strict=True, validate=validate.Range(0, 10**12))
-    max_invoice_share = MoneyField(metadata={"description": "percent of the invoice total"})
+    max_invoice_share = SettingAmountField(metadata={"description": "percent of the invoice total"})
     max_points_per_invoice = _limit()
     excluded_product_ids = _id_list()
     excluded_category_ids = _id_list()
@@ -641,7 +653,7 @@ class SettingsSchema(Schema):
     redemption_mode = fields.String(validate=validate.OneOf([m.value for m in RedemptionMode]))
     hold_minutes = fields.Integer(strict=True, validate=validate.Range(1, 10**7))
     coupon_points = fields.Integer(strict=True, validate=validate.Range(1, 10**9))
-    coupon_amount = MoneyField()
+    coupon_amount = SettingAmountField()
     coupon_packages = fields.List(fields.Nested(PackageSchema), validate=validate.Length(0, 50))
     coupon_min_points = fields.Integer(strict=True, validate=validate.Range(0, 10**12))
     coupon_valid_days = fields.Integer(

@@ -43,7 +43,7 @@ def test_coupon_packages_can_be_set_and_read_back(api, shop) -> None:
     packages = [{"points": 500, "amount": "5.00"}, {"points": 1000, "amount": 12}]
     answer = api.patch("/settings", {"coupon_packages": packages})
     assert answer.status_code == 200, answer.json
-    expected = [{"points": 500, "amount": "5.00"}, {"points": 1000, "amount": "12"}]
+    expected = [{"points": 500, "amount": "5.00"}, {"points": 1000, "amount": "12.00"}]
     assert answer.json["coupon_packages"] == expected
     again = api.client.get(PREFIX + "/settings", headers=api.headers("admin", None))
     assert again.status_code == 200, again.json
