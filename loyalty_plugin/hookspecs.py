@@ -8,8 +8,8 @@ Hooks come in three kinds:
 
 * ``register_*`` and ``extra_*`` hooks return things to add; the results of every plugin are
   collected into a list;
-* ``firstresult`` hooks (``calculate_invoice_points``) stop at the first non-``None`` answer,
-  so a plugin marked ``tryfirst`` replaces the default;
+* ``firstresult`` hooks (``email_sender``) stop at the first non-``None`` answer, so a
+  plugin marked ``tryfirst`` replaces the default;
 * notification hooks (``points_earned``...) run **after** the transaction that caused them
   committed. They receive one frozen event object, never see a rolled-back change, and an
   exception they raise is logged and swallowed: it cannot undo the ledger.
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session
 
-    from loyalty_plugin.domain.earning import EarningRule, InvoiceFacts
     from loyalty_plugin.domain.events import (
         CouponCreated,
         CouponRedeemed,
@@ -39,6 +38,7 @@ if TYPE_CHECKING:
         PointsReversed,
     )
     from loyalty_plugin.domain.host_events import HostEvent
+    from loyalty_plugin.domain.rules import Rule
     from loyalty_plugin.email.send import EmailSender
     from loyalty_plugin.jobs.emails import SmsMessage
     from loyalty_plugin.jobs.job import Job
@@ -55,14 +55,14 @@ hookimpl = HookimplMarker("loyalty_plugin")
 
 
 @hookspec
-def register_earning_rules() -> list[EarningRule]:
-    """Add earning rule kinds: bonus points an invoice earns on top of its base points.
+def register_earning_rules() -> list[type[Rule]]:
+    """Add rule kinds that a merchant's programs can use, beside the built-in ones.
 
-    Called each time an invoice is valued, inside the ledger transaction. Until programs
-    let a merchant choose rules, every registered rule applies to every invoice.
+    Called when a program is validated and each time one is evaluated, inside the ledger
+    transaction. A kind earns only in programs whose ``rules`` name it.
 
-    :returns: a list of :class:`~loyalty_plugin.domain.earning.EarningRule` objects; the
-        lists of every plugin are joined.
+    :returns: a list of :class:`~loyalty_plugin.domain.rules.Rule` subclasses, each with
+        its own ``kind``; the lists of every plugin are joined.
 
     An exception aborts the event being processed; it is retried later.
     """
@@ -101,28 +101,6 @@ def host_event_received(session: Session, event: HostEvent) -> dict[str, Any] | 
     An exception rolls back the whole event; a
     :class:`~loyalty_plugin.domain.errors.LoyaltyError` rejects it (422), anything else
     leaves it queued for a retry.
-    """
-
-
-# -------------------------------------------------------------------------------------------
-# Earning: how many points an invoice is worth.
-# -------------------------------------------------------------------------------------------
-
-
-@hookspec(firstresult=True)
-def calculate_invoice_points(invoice: InvoiceFacts, merchant_currency: str) -> int | None:
-    """Decide the base points of a paid invoice, before bonus rules.
-
-    Called inside the ledger transaction when an invoice is paid. The built-in plugin
-    answers last (1 point per 10.00 of the total in the merchant's currency); a plugin
-    marked ``tryfirst`` that returns a number replaces it.
-
-    :param invoice: the invoice as the host sent it, with ``merchant_total`` already
-        converted to the merchant's currency.
-    :param merchant_currency: the merchant's ISO 4217 code.
-    :returns: the base points (an ``int`` >= 0). Stops at first non-None result.
-
-    An exception aborts the event; it is retried later.
     """
 
 

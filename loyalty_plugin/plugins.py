@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 
 #: The project name pluggy knows the hooks by, and the entry-point group of plugins.
 PROJECT = "loyalty_plugin"
-#: Built-in behaviour, registered through the same hooks as any plugin.
-DEFAULT_PLUGINS = ("loyalty_plugin.default_plugins.earning",)
+#: Built-in behaviour, registered through the same hooks as any plugin (none at present:
+#: earning is the merchant's programs, see ``docs/programs.md``).
+DEFAULT_PLUGINS: tuple[str, ...] = ()
 
 
 def make_plugin_manager(

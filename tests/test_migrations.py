@@ -51,3 +51,42 @@ def test_migrations_go_down_and_up_again(empty_database) -> None:
     assert tables <= {"loyalty_alembic_version"}
     migrations.upgrade(empty_database)
     assert differences(empty_database) == []
+
+
+def test_merchants_without_a_program_get_the_default_program(empty_database) -> None:
+    """The data migration gives a merchant with no program the default program, stored
+    exactly as the programs service stores it; a merchant with programs is left alone."""
+    from loyalty_plugin.schemas.programs import load_program, settings_hash
+    from loyalty_plugin.services.programs import DEFAULT_PROGRAM, DEFAULT_PROGRAM_SINCE
+
+    migrations.upgrade(empty_database, "e5c1a9d07b3f")
+    created = "2026-01-01 00:00:00"
+    with empty_database.begin() as connection:
+        for merchant_id in ("old", "configured"):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO merchants (id, name, currency, timezone, created_at) "
+                    "VALUES (:id, :id, 'EUR', 'UTC', :at)"
+                ),
+                {"id": merchant_id, "at": created},
+            )
+        connection.execute(
+            sa.text(
+                "INSERT INTO programs (merchant_id, key, name, status, created_at, updated_at) "
+                "VALUES ('configured', 'own', 'Own', 'draft', :at, :at)"
+            ),
+            {"at": created},
+        )
+    migrations.upgrade(empty_database)
+    _identity, expected = load_program(DEFAULT_PROGRAM, default_currency="EUR")
+    with empty_database.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT p.merchant_id, p.key, p.status, v.number, v.settings_hash "
+                "FROM programs p JOIN program_versions v ON v.program_id = p.id "
+                "ORDER BY p.merchant_id"
+            )
+        ).all()
+        since = connection.execute(sa.text("SELECT effective_from FROM program_versions")).scalar()
+    assert [tuple(r) for r in rows] == [("old", "default", "active", 1, settings_hash(expected))]
+    assert str(since).startswith(DEFAULT_PROGRAM_SINCE.strftime("%Y-%m-%d"))

@@ -22,7 +22,10 @@ from loyalty_plugin.services.ledger import Money, Reference
 from loyalty_plugin.services.transaction import run_in_transaction
 
 DEMO_MERCHANT = "demo"
-#: The demo's program: what a new invoice sent by webhook earns.
+#: How far back the demo's history (and its program) starts.
+HISTORY_DAYS = 400
+#: The demo's program, in force since the history starts (so that the docs' example
+#: events, dated earlier than the day ``loyalty demo`` runs, earn): what an invoice earns.
 DEMO_PROGRAM = {
     "key": "points",
     "name": "Points on every purchase",
@@ -116,13 +119,20 @@ def _print_credentials(credentials: tuple[str, str, str], prefix: str) -> None:
 
 
 def _demo_merchant(session: Session) -> tuple[str, str, str]:
-    """The merchant, an active program, a webhook secret, a write key and an admin key."""
+    """The merchant, its program (instead of the default one), a webhook secret, a write
+    key and an admin key."""
     now = utcnow()
     accounts.create_merchant(
-        session, merchant_id=DEMO_MERCHANT, name="Demo Coffee Roasters", currency="EUR"
+        session,
+        merchant_id=DEMO_MERCHANT,
+        name="Demo Coffee Roasters",
+        currency="EUR",
+        default_program=False,
     )
+    since = now - timedelta(days=HISTORY_DAYS)
+    definition = DEMO_PROGRAM | {"effective_from": since.isoformat()}
     programs.create_program(
-        session, merchant_id=DEMO_MERCHANT, definition=DEMO_PROGRAM, now=now, actor="demo"
+        session, merchant_id=DEMO_MERCHANT, definition=definition, now=now, actor="demo"
     )
     secret = secrets.create_secret(session, merchant_id=DEMO_MERCHANT, now=now, label="demo")
     _key, token = api_keys.create_api_key(
@@ -148,7 +158,7 @@ def _demo_customer(session: Session, number: int, rng: random.Random) -> None:
     )
     account = accounts.open_account(session, merchant_id=DEMO_MERCHANT, customer_id=customer.id)
     now = utcnow()
-    day = now - timedelta(days=400)
+    day = now - timedelta(days=HISTORY_DAYS)
     earned = []
     while (day := day + timedelta(days=rng.randint(15, 60))) < now:
         total = Decimal(rng.randint(1500, 40000)) / 100

@@ -1,21 +1,17 @@
-"""Earning arithmetic: an invoice's value in the merchant's currency and its points.
+"""An invoice as the host sent it, its value in the merchant's currency, and refund values.
 
-This is the interim rule set that runs until programs land (issue 5): one base rule, 1
-point per 10.00 of the invoice total, plus the bonus rules plugins register. Points are
-always rounded down, so a refund never gives back more than was earned.
+What an invoice earns is decided by the merchant's programs (:mod:`loyalty_plugin.domain.
+programs`). :func:`reversal_target` still reverses invoices that the retired interim rule
+(1 point per 10.00) earned on before the default program replaced it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal
-from typing import Protocol
 
 from loyalty_plugin.domain.errors import ValidationError
-
-#: Money that earns one point under the interim base rule, in the merchant's currency.
-MONEY_PER_POINT = Decimal("10.00")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,32 +54,6 @@ class InvoiceFacts:
     merchant_total: Decimal | None = None
 
 
-class EarningRule(Protocol):
-    """A rule kind a plugin registers: bonus points on top of an invoice's base points."""
-
-    #: Unique name of the rule kind, e.g. ``weekend_double``.
-    name: str
-
-    def bonus(self, invoice: InvoiceFacts, base_points: int) -> int:
-        """Extra points (>= 0) this invoice earns under the rule."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class InvoicePoints:
-    """What an invoice earns, and why (stored as the ledger entry's ``details``)."""
-
-    base: int
-    bonuses: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def total(self) -> int:
-        return self.base + sum(self.bonuses.values())
-
-    def breakdown(self) -> dict[str, object]:
-        return {"base": self.base, "bonuses": dict(self.bonuses), "total": self.total}
-
-
 def in_merchant_currency(invoice: InvoiceFacts, merchant_currency: str) -> Decimal:
     """The invoice total converted with its ``exchange_rate`` (required across currencies)."""
     if invoice.currency == merchant_currency:
@@ -95,13 +65,6 @@ def in_merchant_currency(invoice: InvoiceFacts, merchant_currency: str) -> Decim
             field="data.invoice.exchange_rate",
         )
     return invoice.total * invoice.exchange_rate
-
-
-def points_for_money(amount: Decimal, *, money_per_point: Decimal = MONEY_PER_POINT) -> int:
-    """Whole points for ``amount``, rounded down; never negative."""
-    if amount <= 0:
-        return 0
-    return int((amount / money_per_point).to_integral_value(rounding=ROUND_FLOOR))
 
 
 def reversal_target(*, earned: int, refunded: Decimal, total: Decimal) -> int:

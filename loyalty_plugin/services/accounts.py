@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
 from loyalty_plugin.domain.money import check_currency
 from loyalty_plugin.models import Account, Customer, Merchant
+from loyalty_plugin.models.base import utcnow
 
 #: Profile fields a host may set on a customer.
 PROFILE_FIELDS = frozenset(
@@ -38,9 +39,21 @@ PROFILE_FIELDS = frozenset(
 
 
 def create_merchant(
-    session: Session, *, merchant_id: str, name: str, currency: str, timezone: str = "UTC"
+    session: Session,
+    *,
+    merchant_id: str,
+    name: str,
+    currency: str,
+    timezone: str = "UTC",
+    default_program: bool = True,
+    now: datetime | None = None,
 ) -> Merchant:
-    """Register a merchant (a tenant); refuses an id that is taken."""
+    """Register a merchant (a tenant); refuses an id that is taken.
+
+    The merchant starts with the default program (see
+    :data:`~loyalty_plugin.services.programs.DEFAULT_PROGRAM`) unless ``default_program``
+    is false (a caller that creates its own program at once).
+    """
     if (
         not merchant_id
         or len(merchant_id) > 64
@@ -60,6 +73,11 @@ def create_merchant(
     )
     session.add(merchant)
     session.flush()
+    if default_program:
+        # Imported here: the programs service builds on this module.
+        from loyalty_plugin.services.programs import create_default_program
+
+        create_default_program(session, merchant_id=merchant.id, now=now or utcnow())
     return merchant
 
 

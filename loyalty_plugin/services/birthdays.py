@@ -5,7 +5,7 @@ job (for customers whose date of birth we know). Both count the same fact, the
 :class:`~loyalty_plugin.models.EventKey` ``birthday:<customer>:<year>``, flushed before any
 ledger write: whichever comes first earns, the other finds the key and earns nothing, and
 two racing callers meet on the key's unique constraint (the loser's retry sees the key).
-The points are the same either way: the merchant's programs, or the interim bonus.
+The points are the same either way: the birthday rules of the merchant's programs.
 """
 
 from __future__ import annotations
@@ -19,10 +19,7 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain.host_events import birthday_key
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.models import Customer, EventKey, LedgerEntry
-from loyalty_plugin.services import earning, ledger, levels
-from loyalty_plugin.services.accounts import open_account
-from loyalty_plugin.services.expiry import expiry_for_new_points
-from loyalty_plugin.services.ledger import Reference
+from loyalty_plugin.services import earning
 
 #: Who the ledger says gave bonuses awarded by the ``birthday-greetings`` job.
 JOB_ACTOR = "job:birthday-greetings"
@@ -56,23 +53,18 @@ def award_birthday(
     # write, and its retry finds this key.
     session.add(EventKey(merchant_id=merchant_id, key=key, event_id=event_id))
     session.flush()
-    if earning.uses_programs(session, merchant_id):
-        return result | earning.event_with_programs(
-            session,
-            merchant_id=merchant_id,
-            customer=customer,
-            trigger="birthday",
-            reference=key,
-            hooks=hooks,
-            now=now,
-            occurred_at=occurred_at,
-            day=day,
-            actor=actor,
-        )
-    points = earning.birthday_points(customer)
-    if points:
-        _earn_interim(session, customer, points, key=key, now=now, actor=actor)
-    return result | {"points_earned": points}
+    return result | earning.event_with_programs(
+        session,
+        merchant_id=merchant_id,
+        customer=customer,
+        trigger="birthday",
+        reference=key,
+        hooks=hooks,
+        now=now,
+        occurred_at=occurred_at,
+        day=day,
+        actor=actor,
+    )
 
 
 def birthday_points_given(session: Session, *, customer: Customer, year: int) -> int:
@@ -93,22 +85,3 @@ def _counted_by(event_id: int | None) -> dict[str, Any]:
     if event_id is None:
         return {"already_counted": True, "counted_by": JOB_ACTOR}
     return {"already_counted_by": event_id}
-
-
-def _earn_interim(
-    session: Session, customer: Customer, points: int, *, key: str, now: datetime, actor: str
-) -> LedgerEntry:
-    """The interim birthday bonus (merchants without programs)."""
-    account = open_account(session, merchant_id=customer.merchant_id, customer_id=customer.id)
-    return ledger.earn(
-        session,
-        account_id=account.id,
-        points=points,
-        now=now,
-        actor=actor,
-        reference=Reference("birthday", key),
-        reason="birthday bonus",
-        idempotency_key=key,
-        expires_at=expiry_for_new_points(session, merchant_id=customer.merchant_id, earned_at=now),
-        level=levels.level_of_new_points(session, account_id=account.id, now=now),
-    )

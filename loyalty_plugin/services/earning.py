@@ -1,10 +1,10 @@
 """The earning seam: what an invoice, a payment, a registration or a birthday is worth.
 
-The webhook handlers ask only this module. Until programs land (issue 5) it applies the
-interim rules: the base points of :func:`calculate_invoice_points` (1 point per 10.00 by
-default, a plugin may replace it), plus the bonus rules plugins register, plus fixed
-registration and birthday bonuses. Issue 5 replaces what is behind these functions, not
-their callers.
+The webhook handlers and jobs ask only this module, and it has one path: the merchant's
+programs (every merchant starts with the default program, see
+:data:`~loyalty_plugin.services.programs.DEFAULT_PROGRAM`). Each function writes its own
+ledger entries (one per program that counts) and answers what it did as a webhook
+``result``.
 """
 
 from __future__ import annotations
@@ -18,27 +18,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.coupons import CouponStatus
-from loyalty_plugin.domain.earning import (
-    InvoiceFacts,
-    InvoicePoints,
-    in_merchant_currency,
-)
+from loyalty_plugin.domain.earning import InvoiceFacts, in_merchant_currency
 from loyalty_plugin.domain.host_events import Payment, Refund
-from loyalty_plugin.models import Coupon, Customer, Program, Redemption, RedemptionStatus
+from loyalty_plugin.domain.money import quantize
+from loyalty_plugin.models import Coupon, Customer, Redemption, RedemptionStatus
 from loyalty_plugin.services import levels, program_earning
 from loyalty_plugin.services.program_earning import PaymentSeen
 from loyalty_plugin.services.rule_engine import invoice_view, plugin_rule_kinds
 
 #: Who the ledger says wrote entries earned through programs on host events.
 ACTOR = "webhook"
-
-#: Points for a customer's first enrolment with a merchant (interim rule).
-REGISTRATION_BONUS = 50
-#: Points on a customer's birthday, once a year (interim rule).
-BIRTHDAY_BONUS = 100
-#: Payments earn nothing on their own: points wait for ``invoice.paid`` (or for recorded
-#: payments that cover the total). Programs will let a merchant earn on each payment.
-EARN_ON_EACH_PAYMENT = False
 
 _SCALE = Decimal("0.0001")
 
@@ -47,53 +36,6 @@ def value_invoice(invoice: InvoiceFacts, *, merchant_currency: str) -> InvoiceFa
     """The invoice with ``merchant_total`` set (4 decimal places, as stored)."""
     total = in_merchant_currency(invoice, merchant_currency).quantize(_SCALE)
     return replace(invoice, merchant_total=total)
-
-
-def invoice_points(invoice: InvoiceFacts, *, merchant_currency: str, hooks: Any) -> InvoicePoints:
-    """Base points (first plugin to answer) and every registered rule's bonus."""
-    if invoice.merchant_total is None:
-        invoice = value_invoice(invoice, merchant_currency=merchant_currency)
-    base = hooks.calculate_invoice_points(invoice=invoice, merchant_currency=merchant_currency)
-    base = _whole_points(base, "calculate_invoice_points")
-    bonuses: dict[str, int] = {}
-    for rules in hooks.register_earning_rules():
-        for rule in rules or ():
-            if isinstance(rule, type):
-                continue  # a rule kind for programs (see docs/programs.md), not a bonus rule
-            bonus = _whole_points(rule.bonus(invoice, base), f"rule {rule.name}")
-            if bonus:
-                bonuses[rule.name] = bonuses.get(rule.name, 0) + bonus
-    return InvoicePoints(base=base, bonuses=bonuses)
-
-
-def registration_points(customer: Customer) -> int:
-    """Points for enrolling (0 for a customer who is not enrolled)."""
-    return REGISTRATION_BONUS if customer.enrolled else 0
-
-
-def birthday_points(customer: Customer) -> int:
-    """Points on the customer's birthday (0 for a customer who is not enrolled)."""
-    return BIRTHDAY_BONUS if customer.enrolled else 0
-
-
-def _whole_points(value: object, source: str) -> int:
-    # A TypeError, not a ValidationError: a plugin's bug must leave the event queued for a
-    # retry once fixed, not reject the host's valid event.
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise TypeError(f"{source} must give a whole number of points >= 0, not {value!r}")
-    return value
-
-
-# -- programs (issue 5) -------------------------------------------------------------------
-# Once a merchant has created a program, its programs decide every point: the functions
-# below replace the interim rules above for that merchant. Each writes its own ledger
-# entries (one per program that counts) and answers what it did as a webhook ``result``.
-
-
-def uses_programs(session: Session, merchant_id: str) -> bool:
-    """True once the merchant has any program (draft, active or archived)."""
-    found = session.scalar(select(Program.id).where(Program.merchant_id == merchant_id).limit(1))
-    return found is not None
 
 
 def earn_with_programs(
@@ -108,8 +50,13 @@ def earn_with_programs(
     paid_in_full: bool = True,
     payment: Payment | None = None,
 ) -> dict[str, Any]:
-    """Earn on a paid invoice (or one recorded payment) under the merchant's programs."""
-    invoice = invoice_view(facts, paid_with_points=_paid_with_points(session, merchant_id, facts))
+    """Earn on a paid invoice (or one recorded payment) under the merchant's programs.
+
+    The answer's ``paid_with_points`` is the invoice money paid with points or a points
+    coupon (the host sent the invoice after that discount) and whether it earned.
+    """
+    with_points = _paid_with_points(session, merchant_id, facts)
+    invoice = invoice_view(facts, paid_with_points=with_points)
     outcome = program_earning.earn_on_invoice(
         session,
         merchant_id=merchant_id,
@@ -122,7 +69,12 @@ def earn_with_programs(
         occurred_at=occurred_at,
         extra_kinds=plugin_rule_kinds(hooks),
     )
-    return outcome.to_dict() | _levels(session, merchant_id, customer=customer, now=now)
+    paid = {
+        "amount": str(quantize(with_points, facts.currency)),
+        "counted": outcome.points_payments_counted and with_points > 0,
+    }
+    answer = outcome.to_dict() | {"paid_with_points": paid}
+    return answer | _levels(session, merchant_id, customer=customer, now=now)
 
 
 def refund_with_programs(

@@ -30,12 +30,10 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain.errors import NotFound
 from loyalty_plugin.domain.events import CustomerRegistered
 from loyalty_plugin.domain.host_events import CustomerProfile, natural_key
-from loyalty_plugin.models import Customer, EventKey, LedgerEntry
-from loyalty_plugin.services import earning, ledger, levels
-from loyalty_plugin.services.accounts import find_customer, open_account, upsert_customer
+from loyalty_plugin.models import Customer, EventKey
+from loyalty_plugin.services import earning
+from loyalty_plugin.services.accounts import find_customer, upsert_customer
 from loyalty_plugin.services.events import publish
-from loyalty_plugin.services.expiry import expiry_for_new_points
-from loyalty_plugin.services.ledger import Reference
 from loyalty_plugin.services.settings import merchant_settings
 
 
@@ -170,22 +168,17 @@ def register(session: Session, customer: Customer, caller: Caller) -> dict[str, 
             customer_id=customer.host_customer_id,
         ),
     )
-    if earning.uses_programs(session, merchant_id):
-        return {"registered": True} | earning.event_with_programs(
-            session,
-            merchant_id=merchant_id,
-            customer=customer,
-            trigger="registration",
-            reference=key,
-            hooks=caller.hooks,
-            now=caller.now,
-            occurred_at=caller.occurred_at,
-            actor=caller.actor,
-        )
-    points = earning.registration_points(customer)
-    if points:
-        _earn_registration(session, customer, points, key=key, caller=caller)
-    return {"registered": True, "points_earned": points}
+    return {"registered": True} | earning.event_with_programs(
+        session,
+        merchant_id=merchant_id,
+        customer=customer,
+        trigger="registration",
+        reference=key,
+        hooks=caller.hooks,
+        now=caller.now,
+        occurred_at=caller.occurred_at,
+        actor=caller.actor,
+    )
 
 
 def _insert_pending(
@@ -213,24 +206,3 @@ def _insert_pending(
             raise
         return found, False
     return customer, True
-
-
-def _earn_registration(
-    session: Session, customer: Customer, points: int, *, key: str, caller: Caller
-) -> LedgerEntry:
-    """The interim registration bonus (merchants without programs)."""
-    account = open_account(session, merchant_id=customer.merchant_id, customer_id=customer.id)
-    return ledger.earn(
-        session,
-        account_id=account.id,
-        points=points,
-        now=caller.now,
-        actor=caller.actor,
-        reference=Reference("customer", customer.host_customer_id),
-        reason="registration bonus",
-        idempotency_key=key,
-        expires_at=expiry_for_new_points(
-            session, merchant_id=customer.merchant_id, earned_at=caller.now
-        ),
-        level=levels.level_of_new_points(session, account_id=account.id, now=caller.now),
-    )

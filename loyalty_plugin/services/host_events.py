@@ -60,12 +60,8 @@ from loyalty_plugin.services import (
     earning,
     first_sight,
     ledger,
-    levels,
     redemption,
 )
-from loyalty_plugin.services.accounts import open_account
-from loyalty_plugin.services.expiry import expiry_for_new_points
-from loyalty_plugin.services.ledger import Money, Reference
 from loyalty_plugin.services.settings import merchant_settings
 
 log = logging.getLogger(__name__)
@@ -289,12 +285,10 @@ def on_custom(ctx: Context, data: CustomData) -> dict[str, Any]:
     """``event.custom``: nothing built in; plugins act through ``host_event_received``."""
     customer = _known_customer(ctx, data.customer_id)
     result: dict[str, Any] = {"customer_id": customer.host_customer_id, "name": data.name}
-    if earning.uses_programs(ctx.session, ctx.merchant.id):
-        reference = f"custom:{ctx.event.webhook_id}"
-        result |= _event_with_programs(
-            ctx, customer, "custom", reference, name=data.name, properties=data.properties
-        )
-    return result
+    reference = f"custom:{ctx.event.webhook_id}"
+    return result | _event_with_programs(
+        ctx, customer, "custom", reference, name=data.name, properties=data.properties
+    )
 
 
 # -- invoices -------------------------------------------------------------------------------
@@ -327,9 +321,7 @@ def on_payment(ctx: Context, data: InvoiceData) -> dict[str, Any]:
         if invoice.status == InvoiceStatus.OPEN and invoice.paid_total >= invoice.total:
             result |= _earn_on_invoice(ctx, invoice, customer, facts)
             result |= _capture_redemption(ctx, facts)
-        elif invoice.status == InvoiceStatus.OPEN and earning.uses_programs(
-            ctx.session, ctx.merchant.id
-        ):
+        elif invoice.status == InvoiceStatus.OPEN:
             result |= earning.earn_with_programs(
                 ctx.session,
                 merchant_id=ctx.merchant.id,
@@ -341,8 +333,6 @@ def on_payment(ctx: Context, data: InvoiceData) -> dict[str, Any]:
                 paid_in_full=False,
                 payment=data.payment,
             )
-        elif invoice.status == InvoiceStatus.OPEN:
-            result["note"] = "points are earned once the invoice is paid"
     result["paid_total"] = str(quantize(invoice.paid_total, invoice.currency))
     if released := release_waiting(ctx, f"invoice:{invoice.host_invoice_id}"):
         result["released"] = released
@@ -643,36 +633,15 @@ def _earn_on_invoice(
         return {"points_earned": 0, "note": "the invoice was cancelled"}
     invoice.status = InvoiceStatus.PAID
     invoice.paid_at = ctx.now
-    if earning.uses_programs(ctx.session, ctx.merchant.id):
-        return earning.earn_with_programs(
-            ctx.session,
-            merchant_id=ctx.merchant.id,
-            customer=customer,
-            facts=facts,
-            hooks=ctx.hooks,
-            now=ctx.now,
-            occurred_at=ctx.event.occurred_at,
-        )
-    if not customer.enrolled:
-        return {"points_earned": 0, "note": "the customer is not enrolled"}
-    points = earning.invoice_points(facts, merchant_currency=ctx.merchant.currency, hooks=ctx.hooks)
-    result: dict[str, Any] = {"points_earned": points.total, "breakdown": points.breakdown()}
-    if points.total:
-        entry = _earn(
-            ctx,
-            customer,
-            points.total,
-            Reference("invoice", invoice.host_invoice_id),
-            natural_key("invoice", invoice.host_invoice_id, "earn"),
-            "points on a paid invoice",
-            money=Money(invoice.merchant_total, ctx.merchant.currency),
-            details=points.breakdown(),
-        )
-        invoice.points_earned = points.total
-        invoice.earn_entry_id = entry.id
-        result["entry_id"] = entry.id
-        result |= _with_settled(ctx, invoice, {"points_reversed": 0})
-    return result
+    return earning.earn_with_programs(
+        ctx.session,
+        merchant_id=ctx.merchant.id,
+        customer=customer,
+        facts=facts,
+        hooks=ctx.hooks,
+        now=ctx.now,
+        occurred_at=ctx.event.occurred_at,
+    )
 
 
 def _capture_redemption(ctx: Context, facts: InvoiceFacts) -> dict[str, Any]:
@@ -722,36 +691,6 @@ def _event_with_programs(
     )
 
 
-def _earn(
-    ctx: Context,
-    customer: Customer,
-    points: int,
-    reference: Reference,
-    key: str,
-    reason: str,
-    **extra: Any,
-) -> LedgerEntry:
-    account = open_account(ctx.session, merchant_id=ctx.merchant.id, customer_id=customer.id)
-    extra.setdefault(
-        "expires_at",
-        expiry_for_new_points(ctx.session, merchant_id=ctx.merchant.id, earned_at=ctx.now),
-    )
-    extra.setdefault(
-        "level", levels.level_of_new_points(ctx.session, account_id=account.id, now=ctx.now)
-    )
-    return ledger.earn(
-        ctx.session,
-        account_id=account.id,
-        points=points,
-        now=ctx.now,
-        actor=ACTOR,
-        reference=reference,
-        reason=reason,
-        idempotency_key=key,
-        **extra,
-    )
-
-
 def _with_settled(ctx: Context, invoice: Invoice, programs: dict[str, Any]) -> dict[str, Any]:
     """``programs``' answer plus what :func:`_settle` reversed; ``points_owed`` and
     ``points_forgiven`` if any."""
@@ -764,7 +703,9 @@ def _with_settled(ctx: Context, invoice: Invoice, programs: dict[str, Any]) -> d
 
 
 def _settle(ctx: Context, invoice: Invoice) -> tuple[int, int, int]:
-    """Reverse what the invoice's refunds and cancellation call for and is not reversed yet.
+    """Reverse what refunds and a cancellation call for on an invoice the retired interim
+    rule earned on (before the default program, ``earn_entry_id`` set); nothing for any
+    other: programs reverse their own invoices through their running totals.
 
     Returns the points reversed, of them those owed (points the customer still has on hold
     or in unused coupons are recorded as debt, ``ledger.reverse(owe_set_aside)``), and the

@@ -81,6 +81,8 @@ class Outcome:
     points_forgiven: int = 0
     entry_ids: list[int] = field(default_factory=list)
     programs: list[dict[str, Any]] = field(default_factory=list)
+    #: True when a program that earned on the invoice lets the part paid with points earn.
+    points_payments_counted: bool = False
 
     def record(self, program: ProgramDefinition, *, earned: int = 0, reversed_: int = 0) -> None:
         if earned or reversed_:
@@ -149,6 +151,7 @@ def earn_on_invoice(
         if row.cancelled_at is not None:
             continue
         earning = fresh or _restore(session, row, extra_kinds)
+        work.outcome.points_payments_counted |= earning.program.earning.points_payments_earn
         paid_before = row.paid
         if paid_in_full:
             row.paid = row.total

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +35,26 @@ from loyalty_plugin.services.accounts import get_merchant
 
 #: Settings objects an update merges into (other settings are replaced whole).
 MERGED_SETTINGS = ("audience", "earning")
+
+#: When the default program takes effect: before any event a host may send, so that an
+#: invoice dated before the merchant was created earns as it always did.
+DEFAULT_PROGRAM_SINCE = datetime(2000, 1, 1, tzinfo=UTC)
+#: The program every new merchant starts with: 1 point per 10.00 of the invoice total (tax
+#: and shipping included), 50 points for enrolling, 100 on a birthday, for enrolled
+#: customers. A program like any other: the merchant edits, archives or exports it.
+DEFAULT_PROGRAM: dict[str, Any] = {
+    "key": "default",
+    "name": "Points on every purchase",
+    "status": "active",
+    "effective_from": DEFAULT_PROGRAM_SINCE.isoformat(),
+    "audience": {"customers": "enrolled"},
+    "earning": {"include_tax": True, "include_shipping": True},
+    "rules": [
+        {"id": "base", "kind": "per_amount", "points": "1", "per": "10.00"},
+        {"id": "welcome", "kind": "registration", "points": 50},
+        {"id": "birthday", "kind": "birthday", "points": 100},
+    ],
+}
 
 
 def get_program(session: Session, merchant_id: str, key: str) -> Program:
@@ -109,6 +129,15 @@ def create_program(
         effective_from=identity["effective_from"],
     )
     return program
+
+
+def create_default_program(
+    session: Session, *, merchant_id: str, now: datetime, actor: str = "system"
+) -> Program:
+    """Give the merchant :data:`DEFAULT_PROGRAM` (done for every new merchant)."""
+    return create_program(
+        session, merchant_id=merchant_id, definition=DEFAULT_PROGRAM, now=now, actor=actor
+    )
 
 
 def update_program(

@@ -50,12 +50,21 @@ _CACHE_SIZE = 512
 
 
 def plugin_rule_kinds(hooks: Any) -> list[type[Rule]]:
-    """The rule kinds plugins register (``register_earning_rules`` results that are
-    :class:`~loyalty_plugin.domain.rules.Rule` subclasses)."""
+    """The rule kinds plugins register with ``register_earning_rules``.
+
+    Anything but a :class:`~loyalty_plugin.domain.rules.Rule` subclass is a plugin's bug (the
+    bonus objects of the retired interim rule included): a ``TypeError``, so that the event
+    stays queued for a retry once the plugin is fixed.
+    """
     found: list[type[Rule]] = []
     for registered in hooks.register_earning_rules():
         for item in registered or ():
-            if isinstance(item, type) and issubclass(item, Rule) and item not in found:
+            if not (isinstance(item, type) and issubclass(item, Rule)):
+                raise TypeError(
+                    f"register_earning_rules must return Rule subclasses, not {item!r} "
+                    "(bonus objects were retired: see docs/plugin_hooks.md)"
+                )
+            if item not in found:
                 found.append(item)
     return found
 
@@ -262,6 +271,7 @@ def invoice_view(facts: InvoiceFacts, *, paid_with_points: Decimal = ZERO) -> In
         transaction_fee=facts.transaction_fee or ZERO,
         paid_with_points=paid_with_points,
         exchange_rate=facts.exchange_rate,
+        date=facts.date,
         lines=tuple(
             LineView(
                 id=item.id,

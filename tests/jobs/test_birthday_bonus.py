@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.database import engine_options
 from loyalty_plugin.domain.signatures import signature_headers
 from loyalty_plugin.jobs.runner import JobRunner
-from loyalty_plugin.models import EmailMessage, LedgerEntry, Merchant
+from loyalty_plugin.models import EmailMessage, LedgerEntry
 from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services.accounts import create_merchant
 from loyalty_plugin.services.api_keys import create_api_key
 from loyalty_plugin.services.integrity import verify_ledger
 from loyalty_plugin.services.secrets import create_secret
@@ -93,8 +94,7 @@ def db(database_url: str, engine: sa.Engine) -> Iterator[Session]:
 @pytest.fixture
 def host(app: Flask, db: Session) -> Host:
     """Merchant ``shop`` in Auckland (UTC+12/13), with a secret and an admin key."""
-    db.add(Merchant(id="shop", name="Shop", currency="EUR", timezone=TZ))
-    db.flush()
+    create_merchant(db, merchant_id="shop", name="Shop", currency="EUR", timezone=TZ)
     create_secret(db, merchant_id="shop", now=utcnow(), secret=SECRET)
     _row, key = create_api_key(db, merchant_id="shop", scope="admin", name="admin", now=utcnow())
     db.commit()
@@ -133,6 +133,7 @@ def greeting_points(db: Session) -> list[Any]:
 
 def test_job_then_host_event_awards_once(host: Host, db: Session, soon: datetime) -> None:
     """The job gives the program's 200 points; the host's event that day gives nothing."""
+    host.api("POST", "/programs/default/archive", {})
     host.api("POST", "/programs", {"key": "main", "name": "Main", "status": "active",
                                    "rules": [{"kind": "birthday", "points": 200}]})  # fmt: skip
     today = local_day(soon)
@@ -149,7 +150,8 @@ def test_job_then_host_event_awards_once(host: Host, db: Session, soon: datetime
 def test_host_event_then_job_awards_once_and_the_email_says_so(
     host: Host, db: Session, soon: datetime
 ) -> None:
-    """The host's event gives the interim 100; the job adds none and greets with those 100."""
+    """The host's event gives the default program's 100; the job adds none and greets with
+    those 100."""
     today = local_day(soon)
     host.customer("c1", today.replace(year=1990))
     assert host.birthday("c1", today)["points_earned"] == 100

@@ -31,9 +31,15 @@ def signature(name: str) -> str:
 
 def test_there_are_hookspecs_to_check() -> None:
     """The walk finds the hooks (so the parametrised test cannot pass empty)."""
-    assert {"points_earned", "calculate_invoice_points", "host_event_received"} <= set(
+    assert {"points_earned", "register_earning_rules", "host_event_received"} <= set(
         hookspec_names()
     )
+
+
+def test_calculate_invoice_points_is_retired() -> None:
+    """One earning path: the hook is gone, and a plugin still implementing it fails loudly."""
+    assert "calculate_invoice_points" not in hookspec_names()
+    assert "`calculate_invoice_points`" in DOC.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("name", hookspec_names())

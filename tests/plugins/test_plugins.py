@@ -9,16 +9,20 @@ from datetime import timedelta
 import pluggy
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from loyalty_plugin import hookimpl
 from loyalty_plugin.domain.errors import InsufficientPoints
-from loyalty_plugin.models import Merchant
+from loyalty_plugin.models import LedgerEntry
 from loyalty_plugin.plugins import bind_session, describe_plugins, make_plugin_manager
 from loyalty_plugin.services import ledger
-from loyalty_plugin.services.accounts import account_for_host_customer
+from loyalty_plugin.services.accounts import account_for_host_customer, create_merchant
+from loyalty_plugin.services.programs import DEFAULT_PROGRAM, update_program
+from loyalty_plugin.services.rule_engine import plugin_rule_kinds
 from loyalty_plugin.services.webhooks import IntakeSettings, process_host_event
 
 SETTINGS = IntakeSettings(default_merchant="shop")
+TEN = {"points": "1", "per": "10.00"}
 SATURDAY, MONDAY = "2026-01-17", "2026-01-19"
 
 
@@ -50,7 +54,7 @@ class Recorder:
 
 
 def shop_session(session, pm: pluggy.PluginManager):
-    session.add(Merchant(id="shop", name="Shop", currency="EUR"))
+    create_merchant(session, merchant_id="shop", name="Shop", currency="EUR")
     session.commit()
     return bind_session(session, pm)
 
@@ -60,6 +64,16 @@ def send(session, pm, kind: str, data: dict, event_id: str, now):
     return process_host_event(
         session, body, event_id=event_id, hooks=pm.hook, settings=SETTINGS, now=now
     )
+
+
+def ledger_details(session, invoice_id: str) -> list[dict]:
+    """The breakdown lines of the invoice's earn entry."""
+    entry = session.scalars(
+        select(LedgerEntry).where(
+            LedgerEntry.reference_type == "invoice", LedgerEntry.reference_id == invoice_id
+        )
+    ).one()
+    return entry.details["breakdown"]
 
 
 def paid(invoice_id: str, day: str, total: str = "100.00") -> dict:
@@ -76,13 +90,47 @@ def paid(invoice_id: str, day: str, total: str = "100.00") -> dict:
 
 
 def test_hook_register_earning_rules(session, now, examples) -> None:
-    """The weekend example plugin doubles a Saturday invoice and leaves a Monday one alone."""
+    """The weekend example's rule kind, added to the default program, doubles a Saturday
+    invoice and leaves a Monday one alone."""
     pm = make_plugin_manager(modules=["loyalty_weekend_points"], entry_points=False)
     s = shop_session(session, pm)
+    rules = [*DEFAULT_PROGRAM["rules"], {"id": "weekend", "kind": "weekend_bonus", **TEN}]
+    update_program(
+        s,
+        merchant_id="shop",
+        key="default",
+        changes={"rules": rules, "effective_from": "2026-01-01T00:00:00+00:00"},
+        now=now,
+        actor="t",
+        extra_kinds=plugin_rule_kinds(pm.hook),
+    )
+    s.commit()
     saturday = send(s, pm, "invoice.paid", paid("I1", SATURDAY), "e1", now).body["result"]
     monday = send(s, pm, "invoice.paid", paid("I2", MONDAY), "e2", now).body["result"]
-    assert saturday["breakdown"] == {"base": 10, "bonuses": {"weekend_double": 10}, "total": 20}
+    assert saturday["points_earned"] == 20
+    assert [line["rule"] for line in ledger_details(s, "I1")] == ["base", "weekend"]
     assert monday["points_earned"] == 10
+
+
+def test_a_bonus_object_of_the_retired_interim_rule_is_refused() -> None:
+    """register_earning_rules takes rule kinds only: an old bonus object is a TypeError, so
+    the event stays queued for a retry instead of earning without the plugin."""
+
+    class OldBonus:
+        name = "old"
+
+        def bonus(self, invoice, base_points):
+            return 1
+
+    class OldPlugin:
+        @hookimpl
+        def register_earning_rules(self):
+            return [OldBonus()]
+
+    pm = make_plugin_manager(entry_points=False)
+    pm.register(OldPlugin())
+    with pytest.raises(TypeError, match="must return Rule subclasses"):
+        plugin_rule_kinds(pm.hook)
 
 
 def test_hook_points_earned(session, now, examples, caplog) -> None:
@@ -92,7 +140,7 @@ def test_hook_points_earned(session, now, examples, caplog) -> None:
     caplog.set_level(logging.INFO, logger="loyalty.points")
     send(s, pm, "invoice.paid", paid("I1", MONDAY), "e1", now)
     assert [r.getMessage() for r in caplog.records] == [
-        "c1 earned 50 points with shop (balance 50, customer:c1)",
+        "c1 earned 50 points with shop (balance 50, registration:registration:c1)",
         "c1 earned 10 points with shop (balance 60, invoice:I1)",
     ]
     account = account_for_host_customer(s, "shop", "c1")
@@ -154,25 +202,19 @@ def test_a_failing_notification_is_logged_and_undoes_nothing(session, now, caplo
     assert account_for_host_customer(s, "shop", "c1").balance == 60
 
 
-def test_hook_calculate_invoice_points(session, now) -> None:
-    """A tryfirst answer replaces the built-in 1 point per 10.00; None falls through."""
+def test_a_plugin_implementing_the_retired_calculate_invoice_points_fails_loudly() -> None:
+    """The hook went with the interim rule: a plugin still implementing it stops the start-up
+    rather than being silently ignored."""
 
     class FlatFive:
         @hookimpl(tryfirst=True)
         def calculate_invoice_points(self, invoice, merchant_currency):
-            return None if invoice.id == "I2" else 5
+            return 5
 
     pm = make_plugin_manager(entry_points=False)
     pm.register(FlatFive())
-    s = shop_session(session, pm)
-    assert (
-        send(s, pm, "invoice.paid", paid("I1", MONDAY), "e1", now).body["result"]["points_earned"]
-        == 5
-    )
-    assert (
-        send(s, pm, "invoice.paid", paid("I2", MONDAY), "e2", now).body["result"]["points_earned"]
-        == 10
-    )
+    with pytest.raises(pluggy.PluginValidationError, match="calculate_invoice_points"):
+        pm.check_pending()
 
 
 def test_hook_host_event_received(session, now) -> None:
@@ -305,6 +347,5 @@ def test_loyalty_plugins_command_lists_plugins_and_hooks(database_url, tmp_path,
     }
     result = CliRunner().invoke(main, ["plugins"], env=env)
     assert result.exit_code == 0, result.output
-    assert "loyalty_plugin.default_plugins.earning (built-in)" in result.output
     assert "loyalty_log_points (LOYALTY_PLUGINS)\n    points_earned" in result.output
     assert "loyalty_weekend_points (LOYALTY_PLUGINS)\n    register_earning_rules" in result.output

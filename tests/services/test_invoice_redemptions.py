@@ -63,7 +63,7 @@ def test_an_invoice_paid_with_points_takes_no_second_hold(host, db, write_key) -
     host.send("invoice.paid", paid("INV-0", "1000.00"))
     first = hold(host, write_key, "INV-1", 20)
     assert first.status_code == 201, first.json
-    host.send("invoice.paid", paid("INV-1", "100.00"))
+    host.send("invoice.paid", paid("INV-1", "99.80"))  # after the points discount
     second = hold(host, write_key, "INV-1", 20)
     assert second.status_code == 409
     assert second.json["error"]["fields"] == {"invoice.id": [second.json["error"]["message"]]}
@@ -87,7 +87,10 @@ def test_part_paid_with_a_points_coupon_does_not_earn(host, db, write_key) -> No
         headers=headers | {"Idempotency-Key": "c-2"},
     )
     assert used.status_code == 200, used.json
-    assert host.send("invoice.paid", paid("INV-1", "100.00"))["points_earned"] == 9
+    # The coupon (100 points, 1.00) took 1.00 off: the host sends 99.00, and 99.00 earns.
+    result = host.send("invoice.paid", paid("INV-1", "99.00"))
+    assert result["points_earned"] == 9
+    assert result["paid_with_points"] == {"amount": "1.00", "counted": False}
 
 
 def test_stale_hold_job_skips_a_hold_captured_meanwhile(host, db, write_key, monkeypatch) -> None:
@@ -115,4 +118,38 @@ def test_stale_hold_job_skips_a_hold_captured_meanwhile(host, db, write_key, mon
     db.commit()
     assert [r.id for r in released] == [second["id"]]
     assert account(db).lifetime_redeemed == 10
+    assert verify_ledger(db) == []
+
+
+def points_discount(host: Host, key: str, invoice_id: str) -> str:
+    """Hold 1,000 points on a 100.00 invoice; the discount the API says to apply."""
+    held = host.client.post(
+        f"{API}/redemptions",
+        json={
+            "customer_id": "c1",
+            "points": 1000,
+            "invoice": {"id": invoice_id, "currency": "EUR", "total": "100.00"},
+        },
+        headers={"Authorization": f"Bearer {key}", "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert held.status_code == 201, held.json
+    return held.json["amount"]
+
+
+@pytest.mark.parametrize(
+    ("points_payments_earn", "earned"), [(False, 9), (True, 10)], ids=["default", "counted"]
+)
+def test_an_invoice_sent_after_its_points_discount_is_settled_once(
+    host, db, write_key, points_payments_earn, earned
+) -> None:
+    """A 100.00 invoice with a 10.00 points discount, sent as 90.00 as the docs say, earns on
+    90.00 (9 points), or on 100.00 (10) when the program lets points payments earn; the
+    answer says how much was paid with points and whether it counted."""
+    host.program(earning={"points_payments_earn": points_payments_earn})
+    host.send("invoice.paid", paid("INV-0", "10000.00"))
+    assert points_discount(host, write_key, "INV-1") == "10.00"
+    result = host.send("invoice.paid", paid("INV-1", "90.00"))
+    assert result["redemption"]["status"] == "captured"
+    assert result["points_earned"] == earned
+    assert result["paid_with_points"] == {"amount": "10.00", "counted": points_payments_earn}
     assert verify_ledger(db) == []

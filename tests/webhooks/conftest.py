@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.signatures import signature_headers
-from loyalty_plugin.models import Merchant
 from loyalty_plugin.plugins import bind_session, make_plugin_manager
+from loyalty_plugin.services.accounts import create_merchant
 from loyalty_plugin.services.secrets import create_secret
 from loyalty_plugin.services.webhooks import Answer, IntakeSettings, process_host_event
 from tests.conftest import serving
@@ -33,8 +33,7 @@ def pm() -> pluggy.PluginManager:
 @pytest.fixture
 def shop(session: Session, now: datetime, pm: pluggy.PluginManager) -> Session:
     """The ``shop`` merchant (EUR) with a signing secret; returns the bound session."""
-    session.add(Merchant(id="shop", name="Shop", currency="EUR"))
-    session.flush()
+    create_merchant(session, merchant_id="shop", name="Shop", currency="EUR")
     create_secret(session, merchant_id="shop", now=now, secret=SECRET)
     session.commit()
     return bind_session(session, pm)
@@ -108,8 +107,7 @@ def host(app: Any, now: datetime) -> Any:
     """The ``default`` merchant of the app with the published vector's secret."""
     with app.app_context():
         session = app.extensions["loyalty"].db.session
-        session.add(Merchant(id="default", name="Default", currency="EUR"))
-        session.flush()
+        create_merchant(session, merchant_id="default", name="Default", currency="EUR")
         create_secret(session, merchant_id="default", now=now, secret=SECRET)
         session.commit()
     return app

@@ -14,9 +14,9 @@ from loyalty_plugin.models import (
     Customer,
     InboxStatus,
     LedgerEntry,
-    Merchant,
     WebhookEvent,
 )
+from loyalty_plugin.services.accounts import create_merchant
 from loyalty_plugin.services.integrity import verify_ledger
 from loyalty_plugin.services.webhooks import IntakeSettings, process_host_event
 from tests.webhooks.generate import generate_events
@@ -75,7 +75,8 @@ def test_three_shuffled_copies_reach_the_same_ledger_as_one_ordered_pass(
     webhook-id) to another, leave both with the same points, to the point, and a sound
     ledger; nothing is left waiting or pending."""
     count = 300 if backend == "mariadb" else count
-    session.add_all([Merchant(id=m, name=m, currency="EUR") for m in ("ordered", "shuffled")])
+    for merchant_id in ("ordered", "shuffled"):
+        create_merchant(session, merchant_id=merchant_id, name=merchant_id, currency="EUR")
     session.commit()
     ordered = generate_events(count, merchant_id="ordered")
     copies = generate_events(count, merchant_id="shuffled") * 3

@@ -76,10 +76,12 @@ def test_a_customer_not_enrolled_earns_nothing(send, shop) -> None:
 
 
 def test_invoice_paid_earns_one_point_per_ten_rounded_down(registered, shop) -> None:
-    """125.00 EUR earns 12 points, once, with its rule breakdown."""
+    """129.99 EUR earns 12 points under the default program, once, saying which program."""
     answer = registered(event("invoice.paid", {"invoice": invoice(total="129.99")}))
     assert answer.body["result"]["points_earned"] == 12
-    assert answer.body["result"]["breakdown"] == {"base": 12, "bonuses": {}, "total": 12}
+    assert [(p["program"], p["points_earned"]) for p in answer.body["result"]["programs"]] == [
+        ("default", 12)
+    ]
     assert balance(shop) == 62
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from loyalty_plugin.models import Account, Customer, InboxStatus, WebhookEvent
 from loyalty_plugin.services.integrity import verify_ledger
-from loyalty_plugin.services.programs import create_program
+from loyalty_plugin.services.programs import archive_program, create_program
 from tests.webhooks.conftest import customer, event
 
 LINES = [{"id": "L1", "qty": 1, "total": "300.00"}, {"id": "L2", "qty": 1, "total": "1200.00"}]
@@ -74,6 +74,8 @@ def test_a_refund_of_a_line_the_paid_invoice_lacks_is_refused(send, shop) -> Non
 @pytest.mark.parametrize("order", list(permutations(("paid", "payment", "refund"))), ids="-".join)
 def test_under_a_program_too(send, shop, now, order, amount) -> None:
     """1 point per 10.00 under a program: 150 earned, L1 refunded, 120 in every order."""
+    # This program replaces the default one.
+    archive_program(shop, merchant_id="shop", key="default", now=now)
     create_program(
         shop,
         merchant_id="shop",

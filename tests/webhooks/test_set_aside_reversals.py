@@ -17,7 +17,7 @@ from loyalty_plugin.domain.redemption import DraftInvoice
 from loyalty_plugin.models import Account, Customer
 from loyalty_plugin.services.coupons import convert_points_to_coupon
 from loyalty_plugin.services.integrity import verify_ledger
-from loyalty_plugin.services.programs import create_program
+from loyalty_plugin.services.programs import archive_program, create_program
 from loyalty_plugin.services.redemption import (
     capture_redemption,
     hold_points,
@@ -113,6 +113,8 @@ def test_points_spent_on_a_captured_hold_are_forgiven_without_a_program(earned, 
 @pytest.mark.parametrize("policy", ["other_lots", "reverse_remaining"])
 def test_under_a_program_held_points_are_owed_too(send, shop, now, policy) -> None:
     """With a program whose policy forgives spent points, held points are still owed."""
+    # This program replaces the default one.
+    archive_program(shop, merchant_id="shop", key="default", now=now)
     create_program(
         shop,
         merchant_id="shop",

@@ -2,13 +2,14 @@
 
 :func:`earning_lines` turns an invoice into the money each line earns on, under a
 program's :class:`~loyalty_plugin.domain.rules.settings.EarningBase` and in the program's
-currency. Invoice-wide parts (the invoice discount, tax, the part paid with points) are
-shared over the lines in proportion to their amounts; only exact ``Decimal`` arithmetic
-is used.
+currency. Invoice-wide parts (the invoice discount, tax, and the part paid with points when
+a program lets it earn) are shared over the lines in proportion to their amounts; only exact
+``Decimal`` arithmetic is used.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -59,10 +60,14 @@ class InvoiceView:
     tax_total: Decimal = ZERO
     shipping_total: Decimal = ZERO
     transaction_fee: Decimal = ZERO
-    #: Money of the invoice paid with points or a loyalty coupon.
+    #: Money of the invoice paid with points or a loyalty coupon. The host sends amounts
+    #: after that discount (the discount ``POST /redemptions`` answers), so it is not in
+    #: ``total`` nor in the lines: it is added back only when points payments earn.
     paid_with_points: Decimal = ZERO
     #: The host's rate from ``currency`` to the merchant's currency, if it sent one.
     exchange_rate: Decimal | None = None
+    #: The invoice's date as the host sent it, if it did.
+    date: dt.date | None = None
 
     def __post_init__(self) -> None:
         for name in ("total", "discount_total", "tax_total", "shipping_total"):
@@ -146,15 +151,16 @@ def earning_lines(
 
 
 def _shared_amount(invoice: InvoiceView, base: EarningBase) -> Decimal:
-    """Invoice-wide money shared over the lines: minus discounts and points, plus tax."""
+    """Invoice-wide money shared over the lines: minus discounts, plus tax, plus the part
+    paid with points when points payments earn (the host's amounts are after it)."""
     shared = ZERO
     if base.deduct_discounts and invoice.lines:
         own = sum((line.discount for line in invoice.lines), ZERO)
         shared -= max(ZERO, invoice.discount_total - own)
     elif base.deduct_discounts:
         shared -= invoice.discount_total
-    if not base.points_payments_earn:
-        shared -= invoice.paid_with_points
+    if base.points_payments_earn:
+        shared += invoice.paid_with_points
     if base.include_tax:
         shared += invoice.tax_total
     return shared

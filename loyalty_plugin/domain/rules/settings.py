@@ -62,7 +62,8 @@ class EarningBase:
     include_shipping: bool = False
     #: Discounts are taken off before earning (default: yes, earn on what was paid).
     deduct_discounts: bool = True
-    #: The part paid with points or a loyalty coupon earns too (default: no).
+    #: The part paid with points or a loyalty coupon earns too (default: no). The invoice is
+    #: sent after that discount, so yes adds it back to the earning amount.
     points_payments_earn: bool = False
     #: An invoice whose earning amount is below this earns nothing (default: 0).
     minimum_amount: Decimal = Decimal(0)

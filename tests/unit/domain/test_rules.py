@@ -128,8 +128,9 @@ def test_invoice_discounts_are_deducted_unless_the_program_ignores_them() -> Non
 
 
 def test_the_part_paid_with_points_does_not_earn_by_default() -> None:
-    """200.00 paid with points out of 1,000.00 leaves 800.00 that earns."""
-    inv = invoice(line(amount="1000"), paid_with_points=D("200"))
+    """1,000.00 with 200.00 paid with points is sent as 800.00: 800.00 earns, taken off
+    once; a program whose points payments earn adds the 200.00 back."""
+    inv = invoice(line(amount="800"), paid_with_points=D("200"))
     assert earn(program(TEN), inv) == 80
     assert earn(program(TEN, earning={"points_payments_earn": True}), inv) == 100
 
