@@ -59,3 +59,35 @@ def test_commands_before_migration_explain_what_to_do(tmp_path) -> None:
     assert result.exit_code == 1
     assert "loyalty db upgrade" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_demo_program_earns_on_events_dated_before_the_demo_ran(app) -> None:
+    """The docs' example events are dated earlier than the day ``loyalty demo`` runs: the
+    demo program starts with the demo's history, so they earn."""
+    from datetime import timedelta
+
+    from loyalty_plugin.extensions import get_session
+    from loyalty_plugin.models.base import utcnow
+    from loyalty_plugin.services.webhooks import IntakeSettings, process_host_event
+
+    runner = app.test_cli_runner()
+    assert runner.invoke(main, ["demo", "--customers", "1"]).exit_code == 0
+    earlier = utcnow() - timedelta(days=300)
+    paid = {
+        "type": "invoice.paid",
+        "occurred_at": earlier.isoformat(),
+        "merchant_id": "demo",
+        "data": {"invoice": {"id": "1001", "customer_id": "1001", "currency": "EUR",
+                             "total": "129.90"}},
+    }  # fmt: skip
+    with app.app_context():
+        answer = process_host_event(
+            get_session(),
+            paid,
+            event_id="docs-1",
+            hooks=app.extensions["loyalty"].plugin_manager.hook,
+            settings=IntakeSettings(),
+            now=utcnow(),
+        )
+    assert answer.status == 200, answer.body
+    assert answer.body["result"]["points_earned"] >= 12, answer.body

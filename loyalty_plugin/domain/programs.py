@@ -340,6 +340,70 @@ def evaluate_event(program: ProgramDefinition, *, event: EventContext) -> Progra
     )
 
 
+def audience_refusal(audience: Audience, customer: CustomerView) -> str | None:
+    """Why the audience leaves ``customer`` out, or ``None`` if it admits them."""
+    if audience.enrolled_only and not customer.enrolled:
+        return "the customer is not enrolled"
+    if audience.groups and customer.group not in audience.groups:
+        return f"the customer's group {customer.group!r} is not in the program's audience"
+    if audience.levels and customer.level not in audience.levels:
+        return f"the customer's level {customer.level!r} is not in the program's audience"
+    return None
+
+
+def why_no_invoice_points(
+    program: ProgramDefinition,
+    *,
+    invoice: InvoiceView,
+    customer: CustomerView,
+    earning: ProgramEarning | None,
+) -> str:
+    """Why ``program`` gives an invoice no points (``earning`` as evaluated, if it was)."""
+    refused = audience_refusal(program.audience, customer)
+    if refused or earning is None:
+        return refused or "the program's audience leaves the customer out"
+    excluded = program.earning.excluded_tags
+    if invoice.lines and all(not excluded.isdisjoint(line.tags) for line in invoice.lines):
+        return f"every line is excluded (tags: {', '.join(sorted(excluded))})"
+    base = earning.base or ZERO
+    if base <= 0:
+        return "nothing of the invoice earns (earning amount 0)"
+    if base < program.earning.minimum_amount:
+        return f"the earning amount {base} is below the minimum {program.earning.minimum_amount}"
+    if not any(INVOICE in rule.triggers for rule in program.rules):
+        return "no rule of the program earns on invoices"
+    if not earning.awards:
+        return "no rule of the program matches the invoice's lines or customer"
+    return f"the earning amount {base} earns less than one point"
+
+
+def why_no_event_points(
+    program: ProgramDefinition, *, event: EventContext, full_rules: Iterable[str] = ()
+) -> str:
+    """Why ``program`` gives an event no points; ``full_rules`` reached their limit."""
+    refused = audience_refusal(program.audience, event.customer)
+    if refused:
+        return refused
+    rules = [rule for rule in program.rules if event.trigger in rule.triggers]
+    if not rules:
+        return f"no rule of the program earns on {event.trigger}"
+    full = set(full_rules)
+    limited = [rule for rule in rules if rule.id in full and rule.limit is not None]
+    if limited:
+        limit = limited[0].limit
+        assert limit is not None  # noqa: S101 - filtered above
+        return f"rule {limited[0].id!r} already gave its {limit.count} per {limit.period.value}"
+    return f"no {event.trigger} rule of the program matches"
+
+
+def explain(reasons: Mapping[str, str]) -> str:
+    """One reason from each program's (key to reason): the shared one, or each by program."""
+    distinct = set(reasons.values())
+    if len(distinct) == 1:
+        return distinct.pop()
+    return "; ".join(f"{key}: {reason}" for key, reason in sorted(reasons.items()))
+
+
 def combine(earnings: Sequence[ProgramEarning]) -> list[ProgramEarning]:
     """The earnings that count: an exclusive one alone, else stacking ones plus the best.
 

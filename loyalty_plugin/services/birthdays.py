@@ -21,6 +21,8 @@ from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.models import Customer, EventKey, LedgerEntry
 from loyalty_plugin.services import earning
 
+_ALREADY = "this year's birthday bonus was counted already"
+
 #: Who the ledger says gave bonuses awarded by the ``birthday-greetings`` job.
 JOB_ACTOR = "job:birthday-greetings"
 
@@ -83,5 +85,5 @@ def birthday_points_given(session: Session, *, customer: Customer, year: int) ->
 def _counted_by(event_id: int | None) -> dict[str, Any]:
     """Who counted the birthday first: a host delivery's id, or the job."""
     if event_id is None:
-        return {"already_counted": True, "counted_by": JOB_ACTOR}
-    return {"already_counted_by": event_id}
+        return {"already_counted": True, "counted_by": JOB_ACTOR, "reason": _ALREADY}
+    return {"already_counted_by": event_id, "reason": _ALREADY}

@@ -315,6 +315,7 @@ def on_payment(ctx: Context, data: InvoiceData) -> dict[str, Any]:
     result: dict[str, Any] = {"invoice_id": invoice.host_invoice_id, "points_earned": 0}
     if duplicate := _counted(ctx, key):
         result["already_counted_by"] = duplicate
+        result["reason"] = "this payment was counted already"
     else:
         _count(ctx, key)
         invoice.paid_total += data.payment.amount
@@ -628,9 +629,9 @@ def _earn_on_invoice(
     ctx: Context, invoice: Invoice, customer: Customer, facts: InvoiceFacts
 ) -> dict[str, Any]:
     if invoice.status == InvoiceStatus.PAID:
-        return {"points_earned": 0, "already_counted": True}
+        return {"points_earned": 0, "already_counted": True, "reason": "the invoice earned already"}
     if invoice.status == InvoiceStatus.CANCELLED:
-        return {"points_earned": 0, "note": "the invoice was cancelled"}
+        return {"points_earned": 0, "reason": "the invoice was cancelled"}
     invoice.status = InvoiceStatus.PAID
     invoice.paid_at = ctx.now
     return earning.earn_with_programs(

@@ -34,10 +34,15 @@ from loyalty_plugin.domain.programs import (
     breakdown,
     combine,
     evaluate_event,
+    evaluate_invoice,
+    explain,
+    why_no_event_points,
+    why_no_invoice_points,
 )
 from loyalty_plugin.domain.rules import (
     Award,
     Conversion,
+    CustomerView,
     EventContext,
     InvoiceState,
     InvoiceView,
@@ -83,6 +88,8 @@ class Outcome:
     programs: list[dict[str, Any]] = field(default_factory=list)
     #: True when a program that earned on the invoice lets the part paid with points earn.
     points_payments_counted: bool = False
+    #: Why nothing was earned, when nothing was.
+    reason: str | None = None
 
     def record(self, program: ProgramDefinition, *, earned: int = 0, reversed_: int = 0) -> None:
         if earned or reversed_:
@@ -99,13 +106,17 @@ class Outcome:
 
     def to_dict(self) -> dict[str, Any]:
         """As a webhook answer's ``result`` shows it."""
-        return {
+        answer = {
             "points_earned": self.points_earned,
             "points_reversed": self.points_reversed,
             "entry_ids": list(self.entry_ids),
             "programs": list(self.programs),
-        } | (
-            ({"points_owed": self.points_owed} if self.points_owed else {})
+        }
+        if not self.points_earned and self.reason:
+            answer["reason"] = self.reason
+        return (
+            answer
+            | ({"points_owed": self.points_owed} if self.points_owed else {})
             | ({"points_forgiven": self.points_forgiven} if self.points_forgiven else {})
         )
 
@@ -143,10 +154,16 @@ def earn_on_invoice(
     ledger.lock_account(session, account.id)
     pairs: list[tuple[InvoiceEarning, ProgramEarning | None]]
     pairs = [(row, None) for row in _rows(session, merchant_id, invoice.id)]
+    work = _Work(session, now, actor, Outcome())
     if not pairs:
         at = occurred_at or now
-        pairs = _evaluate(session, account.id, customer, invoice, at, now, extra_kinds)
-    work = _Work(session, now, actor, Outcome())
+        pairs, work.outcome.reason = _evaluate(
+            session, account.id, customer, invoice, at, now, extra_kinds
+        )
+    elif paid_in_full:
+        work.outcome.reason = "the invoice earned already"
+    if pairs and not paid_in_full:
+        work.outcome.reason = "points are earned once the invoice is paid"
     for row, fresh in pairs:
         if row.cancelled_at is not None:
             continue
@@ -257,6 +274,7 @@ def earn_on_event(
     earnings = [e for p in programs if (e := evaluate_event(p, event=event)) and e.awards]
     work = _Work(session, now, actor, Outcome())
     if not earnings:
+        work.outcome.reason = _no_event_points(programs, event, at)
         return work.outcome
     account = open_account(session, merchant_id=merchant_id, customer_id=customer.id)
     ledger.lock_account(session, account.id)
@@ -268,7 +286,11 @@ def earn_on_event(
         e.without_rules(rule for rule, slot in slots[e.program.key].items() if slot.full)
         for e in earnings
     ]
-    for earning in combine(usable):
+    counted = combine(usable)
+    if not counted:
+        full = {rule for slot in slots.values() for rule, used in slot.items() if used.full}
+        work.outcome.reason = _no_event_points(programs, event, at, full_rules=full)
+    for earning in counted:
         entry = ledger.earn(
             session,
             account_id=account.id,
@@ -287,6 +309,23 @@ def earn_on_event(
         work.outcome.entry_ids.append(entry.id)
         work.outcome.record(earning.program, earned=earning.points)
     return work.outcome
+
+
+def _no_event_points(
+    programs: list[ProgramDefinition],
+    event: EventContext,
+    at: datetime,
+    *,
+    full_rules: Iterable[str] = (),
+) -> str:
+    if not programs:
+        return _none_in_force(at)
+    full = set(full_rules)
+    return explain({p.key: why_no_event_points(p, event=event, full_rules=full) for p in programs})
+
+
+def _none_in_force(at: datetime) -> str:
+    return f"no program in force on {at.date().isoformat()}"
 
 
 @dataclass(frozen=True)
@@ -382,21 +421,41 @@ def _evaluate(
     at: datetime,
     now: datetime,
     extra_kinds: Iterable[type[Rule]],
-) -> list[tuple[InvoiceEarning, ProgramEarning | None]]:
-    """Evaluate the programs in force once and keep a row per program that counts."""
+) -> tuple[list[tuple[InvoiceEarning, ProgramEarning | None]], str | None]:
+    """Evaluate the programs in force once and keep a row per program that counts; when
+    none counts, why."""
     merchant = session.get(Merchant, customer.merchant_id)
     assert merchant is not None  # noqa: S101 - the customer belongs to it
     programs = programs_in_force(session, merchant_id=merchant.id, at=at, extra_kinds=extra_kinds)
     if not programs:
-        return []
+        return [], _none_in_force(at)
     view = customer_view(session, customer, account_id=account_id, invoice_id=invoice.id)
-    winners = evaluate_programs(
-        programs, invoice=invoice, customer=view, rates=RateBook(session, merchant, at)
-    )
+    rates = RateBook(session, merchant, at)
+    winners = evaluate_programs(programs, invoice=invoice, customer=view, rates=rates)
+    if not winners:
+        return [], _no_invoice_points(programs, invoice, view, rates)
     pairs = [(_new_row(merchant.id, account_id, invoice, e, now), e) for e in winners]
     session.add_all(row for row, _ in pairs)
     session.flush()
-    return pairs
+    return pairs, None
+
+
+def _no_invoice_points(
+    programs: list[ProgramDefinition], invoice: InvoiceView, view: CustomerView, rates: RateBook
+) -> str:
+    """Each program's reason for giving the invoice nothing, as one sentence."""
+    reasons = {}
+    for program in programs:
+        conversion = rates.conversion(
+            invoice_currency=invoice.currency,
+            program_currency=program.currency,
+            event_rate=invoice.exchange_rate,
+        )
+        earning = evaluate_invoice(program, invoice=invoice, customer=view, conversion=conversion)
+        reasons[program.key] = why_no_invoice_points(
+            program, invoice=invoice, customer=view, earning=earning
+        )
+    return explain(reasons)
 
 
 def _new_row(
