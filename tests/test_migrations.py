@@ -1,5 +1,7 @@
 """Alembic migrations produce exactly the models' schema on every backend."""
 
+from datetime import UTC, datetime
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -56,6 +58,7 @@ def test_migrations_go_down_and_up_again(empty_database) -> None:
 def test_merchants_without_a_program_get_the_default_program(empty_database) -> None:
     """The data migration gives a merchant with no program the default program, stored
     exactly as the programs service stores it; a merchant with programs is left alone."""
+    from loyalty_plugin.models.base import UTCDateTime
     from loyalty_plugin.schemas.programs import load_program, settings_hash
     from loyalty_plugin.services.programs import DEFAULT_PROGRAM, DEFAULT_PROGRAM_SINCE
 
@@ -70,12 +73,22 @@ def test_merchants_without_a_program_get_the_default_program(empty_database) -> 
                 ),
                 {"id": merchant_id, "at": created},
             )
+        programs = sa.table(
+            "programs",
+            *(sa.column(name) for name in ("merchant_id", "key", "name", "status")),
+            sa.column("created_at", UTCDateTime()),
+            sa.column("updated_at", UTCDateTime()),
+        )
+        at = datetime(2026, 1, 1, tzinfo=UTC)
         connection.execute(
-            sa.text(
-                "INSERT INTO programs (merchant_id, key, name, status, created_at, updated_at) "
-                "VALUES ('configured', 'own', 'Own', 'draft', :at, :at)"
-            ),
-            {"at": created},
+            programs.insert().values(
+                merchant_id="configured",
+                key="own",
+                name="Own",
+                status="draft",
+                created_at=at,
+                updated_at=at,
+            )
         )
     migrations.upgrade(empty_database)
     _identity, expected = load_program(DEFAULT_PROGRAM, default_currency="EUR")

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from loyalty_plugin.models import Account, Customer
 from loyalty_plugin.services.integrity import verify_ledger
-from loyalty_plugin.services.programs import create_program
+from loyalty_plugin.services.programs import archive_program, create_program
 from tests.webhooks.conftest import customer, event
 
 LINES = [{"id": "L1", "qty": 2, "total": "100.00"}, {"id": "L2", "qty": 1, "total": "900.00"}]
@@ -36,6 +36,8 @@ def refund(refund_id: str, *lines: tuple[str, int]) -> dict:
 def paid(request, send, shop, now):
     """c1 earned 100 on the 1,000.00 invoice INV-1 (L1: 2 x 50.00, L2: 900.00)."""
     if request.param == "program":
+        # This program replaces the default one.
+        archive_program(shop, merchant_id="shop", key="default", now=now)
         create_program(
             shop,
             merchant_id="shop",
