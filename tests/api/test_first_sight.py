@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from loyalty_plugin.models import Customer
+from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services.programs import create_default_program
 from tests.api.conftest import invoice
+
+
+@pytest.fixture(autouse=True)
+def default_program(db, shop) -> None:
+    """The shop has the default program every merchant starts with (50 on registration)."""
+    create_default_program(db, merchant_id="shop", now=utcnow())
+    db.commit()
 
 
 def known(db) -> set[str]:

@@ -34,13 +34,13 @@ def test_an_invoice_for_an_unknown_customer_creates_them(send, shop) -> None:
     assert answer.status == 200, answer.body
     result = answer.body["result"]
     assert result["points_earned"] == 12
-    assert result["customer_created"] == {
+    created = result["customer_created"]
+    assert {k: created[k] for k in ("customer_id", "enrolled", "profile_pending")} == {
         "customer_id": "c1",
         "enrolled": True,
         "profile_pending": True,
-        "registered": True,
-        "points_earned": 50,
     }
+    assert (created["registered"], created["points_earned"]) == (True, 50)
     saved = the_customer(shop)
     assert (saved.profile_pending, saved.enrolled, saved.first_name) == (True, True, "")
     assert ledger_points(shop) == [("earn", 50), ("earn", 12)]

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from loyalty_plugin.services.integrity import verify_ledger
-from loyalty_plugin.services.programs import create_program
+from loyalty_plugin.services.programs import archive_program, create_program
 from loyalty_plugin.services.redemption import capture_redemption
 from tests.webhooks.conftest import customer, event, invoice
 from tests.webhooks.test_set_aside_reversals import account, hold
@@ -30,6 +30,7 @@ def program(session, now, policy: str) -> None:
         "rules": [{"kind": "per_amount", "points": "1", "per": "10"}],
         "reversal": policy,
     }
+    archive_program(session, merchant_id="shop", key="default", now=now)  # replaced by main
     create_program(
         session, merchant_id="shop", definition=definition, now=now - timedelta(days=1), actor="t"
     )
