@@ -70,7 +70,15 @@ class Sighting:
             "enrolled": self.customer.enrolled,
             "profile_pending": self.customer.profile_pending,
         }
-        return {"customer_created": created | (self.registration or {})}
+        registration = self.registration or {}
+        return {
+            "customer_created": created
+            | {key: registration[key] for key in _NOTED if key in registration}
+        }
+
+
+#: What ``customer_created`` tells of the registration (not a program's whole answer).
+_NOTED = ("registered", "points_earned", "reason", "level_changes")
 
 
 def sight_customer(

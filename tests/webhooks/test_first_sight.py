@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from loyalty_plugin.models import Customer, InboxStatus, WebhookEvent
 from loyalty_plugin.services.integrity import verify_ledger
+from loyalty_plugin.services.programs import create_program
 from loyalty_plugin.services.settings import update_settings
 from loyalty_plugin.services.webhooks import retry_due
 from tests.conftest import serving
@@ -44,6 +45,35 @@ def test_an_invoice_for_an_unknown_customer_creates_them(send, shop) -> None:
     saved = the_customer(shop)
     assert (saved.profile_pending, saved.enrolled, saved.first_name) == (True, True, "")
     assert ledger_points(shop) == [("earn", 50), ("earn", 12)]
+
+
+def test_under_a_program_the_customer_created_note_has_the_documented_fields(
+    send, shop, now
+) -> None:
+    """With a program giving the registration bonus, ``customer_created`` is the documented
+    note, not the registration's whole earning answer (``entry_ids``, ``programs``...)."""
+    definition = {
+        "key": "main",
+        "name": "Main",
+        "status": "active",
+        "rules": [
+            {"kind": "per_amount", "points": "1", "per": "10"},
+            {"kind": "registration", "points": 50},
+        ],
+    }
+    create_program(
+        shop, merchant_id="shop", definition=definition, now=now - timedelta(days=1), actor="t"
+    )
+    shop.commit()
+    answer = send(event("invoice.paid", {"invoice": invoice()}))
+    assert answer.status == 200, answer.body
+    assert answer.body["result"]["customer_created"] == {
+        "customer_id": "c1",
+        "enrolled": True,
+        "profile_pending": True,
+        "registered": True,
+        "points_earned": 50,
+    }
 
 
 def test_a_later_customer_created_fills_the_profile_and_gives_no_second_bonus(send, shop) -> None:
