@@ -109,10 +109,17 @@ def check_headers(headers: Mapping[str, str], now: datetime) -> tuple[str, int]:
         raise SignatureError("webhook-timestamp must be whole Unix seconds")
     timestamp = int(raw)
     drift = timestamp - now.timestamp()
-    if drift < -TOLERANCE_SECONDS:
-        raise SignatureError("webhook-timestamp is too old")
-    if drift > TOLERANCE_SECONDS:
-        raise SignatureError("webhook-timestamp is in the future")
+    if abs(drift) > TOLERANCE_SECONDS:
+        off = "too old" if drift < 0 else "in the future"
+        side = "behind" if drift < 0 else "ahead of"
+        raise SignatureError(
+            f"webhook-timestamp is {off}: {abs(int(drift))} s {side} our clock, at most "
+            f"{TOLERANCE_SECONDS} s allowed; send Unix seconds now and check the host's clock"
+        )
+    if not _offered_signatures(headers["webhook-signature"]):
+        raise SignatureError(
+            "webhook-signature has no signature of the form 'v1,<base64 of the HMAC-SHA256>'"
+        )
     return msg_id, timestamp
 
 

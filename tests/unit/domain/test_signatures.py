@@ -151,3 +151,28 @@ def test_reference_library_accepts_our_signatures_and_we_accept_its() -> None:
         )
         == secret
     )
+
+
+def test_a_refused_timestamp_says_by_how_much_and_the_limit() -> None:
+    """A host with a wrong clock learns how far off it is and what is allowed (#13)."""
+    body = FIRST["body"].encode()
+    with pytest.raises(SignatureError) as old:
+        verify([FIRST["secret"]], headers=headers_of(FIRST), body=body, now=at(FIRST, 3600))
+    assert str(old.value) == (
+        "webhook-timestamp is too old: 3600 s behind our clock, at most 300 s allowed; "
+        "send Unix seconds now and check the host's clock"
+    )
+    with pytest.raises(SignatureError, match=r"in the future: 3600 s ahead of our clock"):
+        verify([FIRST["secret"]], headers=headers_of(FIRST), body=body, now=at(FIRST, -3600))
+
+
+def test_a_signature_header_without_a_v1_signature_says_its_form() -> None:
+    """``webhook-signature: abc`` is malformed, not a signature that did not match (#13)."""
+    for header in ("abc", "v1", "v2,abc", "v1,not base64!"):
+        with pytest.raises(SignatureError, match=r"webhook-signature has no signature of the form"):
+            verify(
+                [FIRST["secret"]],
+                headers=headers_of(FIRST, header),
+                body=FIRST["body"].encode(),
+                now=at(FIRST),
+            )
