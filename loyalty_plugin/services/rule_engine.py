@@ -57,6 +57,8 @@ def plugin_rule_kinds(hooks: Any) -> list[type[Rule]]:
     stays queued for a retry once the plugin is fixed.
     """
     found: list[type[Rule]] = []
+    if hooks is None:  # a caller without plugins (an import run outside the app)
+        return found
     for registered in hooks.register_earning_rules():
         for item in registered or ():
             if not (isinstance(item, type) and issubclass(item, Rule)):
