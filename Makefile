@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 # `make serve PORT=8001` when 8000 is taken.
 PORT ?= 8000
 
-.PHONY: help serve test lint fmt bench clean
+.PHONY: help serve test lint fmt bench screenshots clean
 
 help: ## Show this help.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ fmt: $(BIN)/loyalty ## Format and autofix.
 
 bench: $(BIN)/loyalty ## Run the benchmarks against the local PostgreSQL.
 	$(BIN)/python bench/ledger.py
+
+screenshots: $(BIN)/loyalty ## Retake the portal's screenshots in docs/screenshots/ (Chromium).
+	LOYALTY_SCREENSHOTS=1 $(BIN)/pytest tests/pages/test_screenshots.py -q
 
 clean: ## Remove the virtual environment and caches.
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,121 @@
+"""Every portal page at desktop and phone width: nothing overflows, and the pictures.
+
+Each page is opened in Chromium at 1280 and 390 pixels wide. The test checks that its
+heading shows and that nothing is wider than the screen. The screenshots go to a temporary
+folder; with ``LOYALTY_SCREENSHOTS=1`` (``make screenshots``) they replace those in
+``docs/screenshots/``, which the [portal](../../docs/portal.md) page shows.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy.orm import Session
+
+from loyalty_plugin import create_app
+from loyalty_plugin.models import Account
+from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services import portal
+from loyalty_plugin.services.ledger import Reference
+from loyalty_plugin.services.programs import create_program
+from tests.conftest import serving
+from tests.pages.conftest import LiveServer
+from tests.pages.test_portal import TIERS, ana, earn, sign_in  # noqa: F401 (ana: a fixture)
+
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+WIDTHS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where the pictures go: docs/screenshots/ when asked for, else a temporary folder."""
+    if os.environ.get("LOYALTY_SCREENSHOTS") == "1":
+        DOCS_SCREENSHOTS.mkdir(exist_ok=True)
+        return DOCS_SCREENSHOTS
+    return tmp_path
+
+
+def look(page: Page, folder: Path, name: str, heading: str) -> None:
+    """The page shows ``heading``, fits the screen's width, and is pictured whole."""
+    expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{name} is {overflow}px wider than the screen"
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+    assert (folder / f"{name}.png").stat().st_size > 5_000
+
+
+def at_width(browser: Browser, width: str) -> Callable[[], Page]:
+    def new_page() -> Page:
+        context = browser.new_context(locale="en-GB", viewport=WIDTHS[width])
+        return context.new_page()
+
+    return new_page
+
+
+@pytest.mark.backends("sqlite")
+@pytest.mark.parametrize("width", WIDTHS)
+def test_portal_pages_fit_the_screen(
+    width: str,
+    app: Flask,
+    live_server: LiveServer,
+    browser: Browser,
+    session: Session,
+    ana: Account,  # noqa: F811
+    shots: Path,
+) -> None:
+    create_program(
+        session, merchant_id="shop", now=utcnow() - timedelta(days=1), actor="t",
+        definition={"key": "main", "name": "Points on every purchase", "status": "active",
+                    "rules": [{"kind": "per_amount", "points": "1", "per": "1"}],
+                    "levels": {"tiers": TIERS, "measure": "points"}},
+    )  # fmt: skip
+    session.commit()
+    for number, points in enumerate((1200, 340, 85, 60), start=1):
+        earn(session, ana, points, reference=Reference("invoice", f"INV-{1000 + number}"))
+    page = at_width(browser, width)()
+    sign_in(page, app, live_server, ana)
+    look(page, shots, f"portal-overview-{width}", "Hello, Ana")
+    page.goto(live_server.url("/loyalty/portal/points"))
+    look(page, shots, f"portal-points-{width}", "")
+    page.goto(live_server.url("/loyalty/portal/coupons"))
+    look(page, shots, f"portal-coupons-{width}", "")
+    token = portal.make_token(
+        app.config["LOYALTY_SECRET_KEY"], merchant_id="shop", customer_id=ana.customer_id,
+        expires_at=utcnow() - timedelta(minutes=1),
+    )  # fmt: skip
+    fresh = at_width(browser, width)()
+    fresh.goto(live_server.url(f"/loyalty/portal/link/{token}"))
+    look(fresh, shots, f"portal-link-expired-{width}", "This link has expired")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_try_again_page_fits_the_screen(
+    width: str, browser: Browser, tmp_path: Path, shots: Path
+) -> None:
+    """The page a signed-in customer sees while the database is unreachable."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    down = create_app(
+        {
+            "LOYALTY_DATABASE_URL": f"postgresql+psycopg://nobody@127.0.0.1:{closed}/none",
+            "LOYALTY_SECRET_KEY": "x",
+            "LOYALTY_INSTANCE_PATH": str(tmp_path),
+        }
+    )
+    token = portal.make_token(
+        "x", merchant_id="shop", customer_id=1, expires_at=utcnow() + timedelta(hours=1)
+    )
+    page = at_width(browser, width)()
+    with serving(down) as base:
+        page.context.add_cookies([{"name": "loyalty_portal", "value": token, "url": base}])
+        answer = page.goto(base + "/loyalty/portal")
+        assert answer.status == 503
+        look(page, shots, f"portal-unavailable-{width}", "Please try again in a moment")
