@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import count
 from typing import Any
 
@@ -86,6 +86,40 @@ def invoice(invoice_id: str = "INV-1", total: str = "125.00", **fields: Any) -> 
 
 def customer(customer_id: str = "c1", **fields: Any) -> dict[str, Any]:
     return {"id": customer_id, "first_name": "Ana"} | fields
+
+
+def replace_default_program(
+    session: Session, *, now: datetime, starts: datetime | None = None, **definition: Any
+) -> None:
+    """Archive ``shop``'s default program; an active ``main`` of 1 point per 10.00 replaces it.
+
+    ``starts`` is when ``main`` takes effect (the day before ``now`` unless given);
+    ``definition`` adds to or overrides its fields (``reversal="other_lots"``).
+    """
+    from loyalty_plugin.services.programs import archive_program, create_program
+
+    archive_program(session, merchant_id="shop", key="default", now=now)
+    rules = [{"kind": "per_amount", "points": "1", "per": "10"}]
+    create_program(
+        session,
+        merchant_id="shop",
+        definition={"key": "main", "name": "Main", "status": "active", "rules": rules} | definition,
+        now=now - timedelta(days=1) if starts is None else starts,
+        actor="test",
+    )
+    session.commit()
+
+
+def balance(session: Session, host_id: str = "c1") -> int:
+    """The balance of customer ``host_id``'s account, read afresh."""
+    from sqlalchemy import select
+
+    from loyalty_plugin.models import Account, Customer
+
+    session.expire_all()
+    return session.scalar(
+        select(Account.balance).join(Customer).where(Customer.host_customer_id == host_id)
+    )
 
 
 def signed(

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from loyalty_plugin.services.programs import archive_program, create_program
-from tests.webhooks.conftest import customer, event, invoice
+from tests.webhooks.conftest import customer, event, invoice, replace_default_program
 
 
 def result(answer) -> dict:
@@ -15,16 +14,7 @@ def test_an_invoice_dated_before_every_program_says_no_program_was_in_force(
     send, shop, now
 ) -> None:
     """The merchant's only program starts today: yesterday's invoice earns 0, and says why."""
-    archive_program(shop, merchant_id="shop", key="default", now=now)
-    create_program(
-        shop,
-        merchant_id="shop",
-        definition={"key": "main", "name": "Main", "status": "active",
-                    "rules": [{"kind": "per_amount", "points": "1", "per": "10"}]},
-        now=now,
-        actor="test",
-    )  # fmt: skip
-    shop.commit()
+    replace_default_program(shop, now=now, starts=now)
     send(event("customer.created", {"customer": customer()}))
     paid = event("invoice.paid", {"invoice": invoice()}, occurred_at="2026-01-14T12:00:00Z")
     answer = result(send(paid))

@@ -6,24 +6,12 @@ different refund ids, reversed all 100 points of a 1,000.00 invoice whose L1 is 
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
-from sqlalchemy import select
 
-from loyalty_plugin.models import Account, Customer
 from loyalty_plugin.services.integrity import verify_ledger
-from loyalty_plugin.services.programs import archive_program, create_program
-from tests.webhooks.conftest import customer, event
+from tests.webhooks.conftest import balance, customer, event, replace_default_program
 
 LINES = [{"id": "L1", "qty": 2, "total": "100.00"}, {"id": "L2", "qty": 1, "total": "900.00"}]
-
-
-def balance(session) -> int:
-    session.expire_all()
-    return session.scalar(
-        select(Account.balance).join(Customer).where(Customer.host_customer_id == "c1")
-    )
 
 
 def refund(refund_id: str, *lines: tuple[str, int]) -> dict:
@@ -36,21 +24,7 @@ def refund(refund_id: str, *lines: tuple[str, int]) -> dict:
 def paid(request, send, shop, now):
     """c1 earned 100 on the 1,000.00 invoice INV-1 (L1: 2 x 50.00, L2: 900.00)."""
     if request.param == "program":
-        # This program replaces the default one.
-        archive_program(shop, merchant_id="shop", key="default", now=now)
-        create_program(
-            shop,
-            merchant_id="shop",
-            definition={
-                "key": "main",
-                "name": "Main",
-                "status": "active",
-                "rules": [{"kind": "per_amount", "points": "1", "per": "10"}],
-            },
-            now=now - timedelta(days=1),
-            actor="test",
-        )
-        shop.commit()
+        replace_default_program(shop, now=now)
     send(event("customer.created", {"customer": customer()}))
     invoice = {"id": "INV-1", "customer_id": "c1", "currency": "EUR", "total": "1000.00"}
     answer = send(event("invoice.paid", {"invoice": invoice | {"items": LINES}}))

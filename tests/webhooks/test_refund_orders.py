@@ -7,16 +7,14 @@ and was rejected, so the invoice kept all its points.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from itertools import permutations
 
 import pytest
 from sqlalchemy import select
 
-from loyalty_plugin.models import Account, Customer, InboxStatus, WebhookEvent
+from loyalty_plugin.models import InboxStatus, WebhookEvent
 from loyalty_plugin.services.integrity import verify_ledger
-from loyalty_plugin.services.programs import archive_program, create_program
-from tests.webhooks.conftest import customer, event
+from tests.webhooks.conftest import balance, customer, event, replace_default_program
 
 LINES = [{"id": "L1", "qty": 1, "total": "300.00"}, {"id": "L2", "qty": 1, "total": "1200.00"}]
 
@@ -37,13 +35,6 @@ def payment(amount: str) -> dict:
 def refund() -> dict:
     body = {"id": "R1", "amount": "300.00", "items": [{"line_id": "L1", "qty": 1}]}
     return event("invoice.refunded", {"invoice_id": "INV-1", "refund": body})
-
-
-def balance(session) -> int:
-    session.expire_all()
-    return session.scalar(
-        select(Account.balance).join(Customer).where(Customer.host_customer_id == "c1")
-    )
 
 
 @pytest.mark.parametrize("amount", ["500.00", "1500.00"], ids=["partial", "full"])
@@ -74,21 +65,7 @@ def test_a_refund_of_a_line_the_paid_invoice_lacks_is_refused(send, shop) -> Non
 @pytest.mark.parametrize("order", list(permutations(("paid", "payment", "refund"))), ids="-".join)
 def test_under_a_program_too(send, shop, now, order, amount) -> None:
     """1 point per 10.00 under a program: 150 earned, L1 refunded, 120 in every order."""
-    # This program replaces the default one.
-    archive_program(shop, merchant_id="shop", key="default", now=now)
-    create_program(
-        shop,
-        merchant_id="shop",
-        definition={
-            "key": "main",
-            "name": "Main",
-            "status": "active",
-            "rules": [{"kind": "per_amount", "points": "1", "per": "10"}],
-        },
-        now=now - timedelta(days=1),
-        actor="test",
-    )
-    shop.commit()
+    replace_default_program(shop, now=now)
     send(event("customer.created", {"customer": customer()}))
     bodies = {"paid": paid(), "payment": payment(amount), "refund": refund()}
     answers = [send(bodies[name]) for name in order]

@@ -7,7 +7,6 @@ left 150 where 50 is right.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,13 +16,12 @@ from loyalty_plugin.domain.redemption import DraftInvoice
 from loyalty_plugin.models import Account, Customer
 from loyalty_plugin.services.coupons import convert_points_to_coupon
 from loyalty_plugin.services.integrity import verify_ledger
-from loyalty_plugin.services.programs import archive_program, create_program
 from loyalty_plugin.services.redemption import (
     capture_redemption,
     hold_points,
     release_redemption,
 )
-from tests.webhooks.conftest import customer, event, invoice
+from tests.webhooks.conftest import customer, event, invoice, replace_default_program
 
 
 def account(session) -> Account:
@@ -113,22 +111,7 @@ def test_points_spent_on_a_captured_hold_are_forgiven_without_a_program(earned, 
 @pytest.mark.parametrize("policy", ["other_lots", "reverse_remaining"])
 def test_under_a_program_held_points_are_owed_too(send, shop, now, policy) -> None:
     """With a program whose policy forgives spent points, held points are still owed."""
-    # This program replaces the default one.
-    archive_program(shop, merchant_id="shop", key="default", now=now)
-    create_program(
-        shop,
-        merchant_id="shop",
-        definition={
-            "key": "main",
-            "name": "Main",
-            "status": "active",
-            "rules": [{"kind": "per_amount", "points": "1", "per": "10"}],
-            "reversal": policy,
-        },
-        now=now - timedelta(days=1),
-        actor="test",
-    )
-    shop.commit()
+    replace_default_program(shop, now=now, reversal=policy)
     send(event("customer.created", {"customer": customer()}))
     send(event("invoice.paid", {"invoice": invoice("A", total="1000.00")}))
     held = hold(shop, now, "B", 100)
