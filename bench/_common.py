@@ -9,12 +9,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import http.client
 import math
 import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
@@ -45,6 +52,88 @@ def add_database_arguments(parser: argparse.ArgumentParser) -> None:
         help="SQL to run after migrating (repeatable), e.g. to try an index before writing "
         "its migration",
     )
+
+
+def benchmark_parser(doc: str, *, database: str | None = None) -> argparse.ArgumentParser:
+    """A parser described by the script's docstring, with :func:`add_database_arguments`.
+
+    ``database`` names the script's own database (``loyalty_bench_<database>``), so that it
+    can run while another benchmark uses ``loyalty_bench``.
+    """
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    add_database_arguments(parser)
+    if database:
+        parser.set_defaults(url=os.environ.get(URL_VARIABLE, f"{DEFAULT_URL}_{database}"))
+    return parser
+
+
+def add_server_arguments(parser: argparse.ArgumentParser, *, threads: int, help: str) -> None:
+    """``--workers`` and ``--threads`` of the gunicorn that :func:`start_gunicorn` runs."""
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=threads, help=help)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_gunicorn(
+    url: str,
+    *,
+    port: int,
+    instance: str,
+    workers: int,
+    threads: int,
+    options: Sequence[str] = (),
+) -> subprocess.Popen:
+    """gunicorn serving ``create_app()`` on ``127.0.0.1:port``, once ``/loyalty/health`` is 200.
+
+    No scheduler (the jobs would compete for the same cores; this measures requests alone)
+    and no entry-point plugins. ``options`` are more gunicorn options.
+    """
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
+    if gunicorn is None:
+        raise SystemExit("gunicorn is not installed: pip install -e '.[test]'")
+    env = os.environ | {
+        "LOYALTY_DATABASE_URL": url,
+        "LOYALTY_INSTANCE_PATH": instance,
+        "LOYALTY_SECRET_KEY": "bench",
+        "LOYALTY_PLUGIN_ENTRY_POINTS": "false",
+        "LOYALTY_SCHEDULER": "off",
+    }
+    command = [
+        gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+        "--worker-class", "gthread", "--threads", str(threads), *options,
+        "loyalty_plugin:create_app()",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            connection.request("GET", "/loyalty/health")
+            if connection.getresponse().status == 200:
+                return process
+        except (OSError, http.client.HTTPException):
+            time.sleep(0.2)
+        finally:
+            connection.close()
+    stop_gunicorn(process)
+    raise SystemExit("gunicorn did not start")
+
+
+def stop_gunicorn(process: subprocess.Popen) -> None:
+    """SIGTERM, and SIGKILL if gunicorn has not stopped 20 s later."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def _checked_url(url: str) -> URL:

@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,7 +43,14 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import DEFAULT_URL, URL_VARIABLE, add_database_arguments, fresh_database
+from bench._common import (
+    add_server_arguments,
+    benchmark_parser,
+    free_port,
+    fresh_database,
+    start_gunicorn,
+    stop_gunicorn,
+)
 from loyalty_plugin import create_app
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.signatures import signature_headers
@@ -106,13 +112,10 @@ def main() -> None:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_database_arguments(parser)
-    parser.set_defaults(url=os.environ.get(URL_VARIABLE, DEFAULT_URL + "_chaos"))
-    parser.add_argument("--threads", type=int, default=16, help="requests sent at once")
+    parser = benchmark_parser(__doc__, database="chaos")
     parser.add_argument("--invoices", type=int, default=20, help="invoices per race")
     parser.add_argument("--burst", type=int, default=300, help="webhooks in the kill -9 burst")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    add_server_arguments(parser, threads=16, help="requests sent at once, threads per worker")
     parser.add_argument("--deadline", type=float, default=600, help="seconds for the whole run")
     return parser.parse_args()
 
@@ -171,9 +174,7 @@ class Gunicorn:
 
     def __init__(self, url: str, *, workers: int, threads: int) -> None:
         self.url, self.workers, self.threads = url, workers, threads
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.instance = tempfile.mkdtemp(prefix="loyalty-chaos-")
         self.process: subprocess.Popen | None = None
 
@@ -182,28 +183,14 @@ class Gunicorn:
         return self
 
     def start(self) -> None:
-        gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
-        if gunicorn is None:
-            raise SystemExit("gunicorn is not installed: pip install -e '.[test]'")
-        env = os.environ | {
-            "LOYALTY_DATABASE_URL": self.url,
-            "LOYALTY_INSTANCE_PATH": self.instance,
-            "LOYALTY_SECRET_KEY": "chaos",
-            "LOYALTY_PLUGIN_ENTRY_POINTS": "false",
-            "LOYALTY_SCHEDULER": "off",
-        }
-        command = [
-            gunicorn, "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
-            "--worker-class", "gthread", "--threads", str(self.threads), "--log-level", "error",
-            "loyalty_plugin:create_app()",
-        ]  # fmt: skip
-        self.process = subprocess.Popen(command, env=env)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if request(self.port, "GET", "/loyalty/health", b"", {}, timeout=2)[0] == 200:
-                return
-            time.sleep(0.2)
-        raise SystemExit("gunicorn did not start")
+        self.process = start_gunicorn(
+            self.url,
+            port=self.port,
+            instance=self.instance,
+            workers=self.workers,
+            threads=self.threads,
+            options=["--log-level", "error"],
+        )
 
     def worker_pids(self) -> list[int]:
         assert self.process is not None
@@ -228,12 +215,8 @@ class Gunicorn:
                 os.kill(pid, signal.SIGKILL)
 
     def __exit__(self, *_: object) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        if self.process is not None:
+            stop_gunicorn(self.process)
         shutil.rmtree(self.instance, ignore_errors=True)
 
 

@@ -21,8 +21,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,10 +35,12 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (
-    DEFAULT_URL,
-    URL_VARIABLE,
-    add_database_arguments,
+    add_server_arguments,
+    benchmark_parser,
+    free_port,
     fresh_database,
+    start_gunicorn,
+    stop_gunicorn,
     table,
 )
 from loyalty_plugin.domain.signatures import signature_headers
@@ -81,16 +81,12 @@ def main() -> None:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_database_arguments(parser)
-    # Its own database, so that it can run while another benchmark uses loyalty_bench.
-    parser.set_defaults(url=os.environ.get(URL_VARIABLE, DEFAULT_URL + "_webhooks"))
+    parser = benchmark_parser(__doc__, database="webhooks")
     parser.add_argument("--seconds", type=float, default=20, help="measured load duration")
     parser.add_argument("--max-events", type=int, default=60_000, help="hard cap on events")
     parser.add_argument("--warmup", type=int, default=300, help="events sent before measuring")
     parser.add_argument("--clients", type=int, default=8, help="concurrent connections")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    add_server_arguments(parser, threads=4, help="threads per gunicorn worker")
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--pgbench-seconds", type=int, default=15)
     return parser.parse_args()
@@ -116,56 +112,21 @@ class served:
         self.url, self.workers, self.threads = url, workers, threads
 
     def __enter__(self) -> int:
-        gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
-        if gunicorn is None:
-            raise SystemExit("gunicorn is not installed: pip install gunicorn")
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.instance = tempfile.mkdtemp(prefix="loyalty-bench-")
-        env = os.environ | {
-            "LOYALTY_DATABASE_URL": self.url,
-            "LOYALTY_INSTANCE_PATH": self.instance,
-            "LOYALTY_SECRET_KEY": "bench",
-            "LOYALTY_PLUGIN_ENTRY_POINTS": "false",
-            # The jobs would compete for the same two cores; this measures intake alone.
-            "LOYALTY_SCHEDULER": "off",
-        }
-        command = [
-            gunicorn,
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            str(self.workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(self.threads),
-            "--keep-alive",
-            "30",
-            "--log-level",
-            "warning",
-            "loyalty_plugin:create_app()",
-        ]
-        self.process = subprocess.Popen(command, env=env)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                connection.request("GET", "/loyalty/health")
-                if connection.getresponse().status == 200:
-                    return self.port
-            except OSError:
-                time.sleep(0.2)
-        self.__exit__()
-        raise SystemExit("gunicorn did not start")
+        options = ["--keep-alive", "30", "--log-level", "warning"]
+        self.process = start_gunicorn(
+            self.url,
+            port=self.port,
+            instance=self.instance,
+            workers=self.workers,
+            threads=self.threads,
+            options=options,
+        )
+        return self.port
 
     def __exit__(self, *_: object) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop_gunicorn(self.process)
         shutil.rmtree(self.instance, ignore_errors=True)
 
 
