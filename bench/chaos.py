@@ -34,7 +34,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,20 +60,21 @@ from loyalty_plugin.models import (
     ApiScope,
     Customer,
     LedgerEntry,
-    Merchant,
     Redemption,
     WebhookEvent,
 )
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.plugins import bind_session
 from loyalty_plugin.services import ledger
-from loyalty_plugin.services.accounts import open_account
+from loyalty_plugin.services.accounts import create_merchant, open_account
 from loyalty_plugin.services.api_keys import create_api_key
 from loyalty_plugin.services.integrity import verify_ledger
 from loyalty_plugin.services.secrets import create_secret
 from loyalty_plugin.services.webhooks import IntakeSettings, retry_due
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#: The default program takes effect then, before every event this script sends.
+PROGRAM_START = datetime(2026, 1, 1, tzinfo=UTC)
 MERCHANT = "chaos"
 REQUEST_TIMEOUT = 30
 #: What a failed connection (a killed server) is recorded as.
@@ -141,8 +142,10 @@ class Checks:
 def seed(engine: sa.Engine) -> str:
     """The merchant, its signing secret and a write key."""
     with Session(engine) as session:
-        session.add(Merchant(id=MERCHANT, name="Chaos", currency="EUR"))
-        session.flush()
+        # The default program starts before the events' occurred_at (2026-03-01), so they earn.
+        create_merchant(
+            session, merchant_id=MERCHANT, name="Chaos", currency="EUR", now=PROGRAM_START
+        )
         create_secret(session, merchant_id=MERCHANT, now=utcnow(), secret=SECRET)
         _row, key = create_api_key(
             session, merchant_id=MERCHANT, scope=ApiScope.WRITE, name="chaos", now=utcnow()

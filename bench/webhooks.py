@@ -27,6 +27,8 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -43,13 +45,17 @@ from bench._common import (
     stop_gunicorn,
     table,
 )
+from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.signatures import signature_headers
-from loyalty_plugin.models import Customer, Invoice, Merchant
+from loyalty_plugin.models import Customer, Invoice, LedgerEntry
 from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services.accounts import create_merchant
 from loyalty_plugin.services.integrity import verify_ledger
 from loyalty_plugin.services.secrets import create_secret
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#: The default program takes effect then, before every event this script sends.
+PROGRAM_START = datetime(2026, 1, 1, tzinfo=UTC)
 PATH = "/loyalty/webhooks"
 
 
@@ -95,8 +101,10 @@ def parse_args() -> argparse.Namespace:
 def seed(engine: sa.Engine, *, customers: int) -> None:
     """One merchant with a signing secret and enrolled customers."""
     with Session(engine) as session:
-        session.add(Merchant(id="default", name="Bench", currency="EUR"))
-        session.flush()
+        # The default program starts before the events' occurred_at (2026-03-01), so they earn.
+        create_merchant(
+            session, merchant_id="default", name="Bench", currency="EUR", now=PROGRAM_START
+        )
         create_secret(session, merchant_id="default", now=utcnow(), secret=SECRET)
         session.add_all(
             Customer(merchant_id="default", host_customer_id=f"c{n}", first_name="Bench")
@@ -218,15 +226,23 @@ def timed_load(port: int, events: list, args: argparse.Namespace) -> tuple[Resul
 
 
 def check(engine: sa.Engine, results: Results, warm: Results) -> None:
-    """Every event answered 200, counted once, and the ledger sound."""
+    """Every event answered 200, counted once, earned once, and the ledger sound."""
     answered = sum(results.statuses.values()) + sum(warm.statuses.values())
     with Session(engine) as session:
         invoices = session.scalar(sa.select(sa.func.count()).select_from(Invoice))
+        # The default program gives 1 point per 10.00: an invoice under 10.00 earns nothing.
+        earning = session.scalar(
+            sa.select(sa.func.count()).select_from(Invoice).where(Invoice.total >= Decimal(10))
+        )
+        earned = session.scalar(
+            sa.select(sa.func.count()).where(LedgerEntry.kind == EntryKind.EARN)
+        )
         violations = verify_ledger(session)
-    if set(results.statuses) != {200} or invoices != answered or violations:
+    if set(results.statuses) != {200} or invoices != answered or earned != earning or violations:
         raise SystemExit(
             f"check failed: statuses {results.statuses}, {invoices} invoices for {answered} "
-            f"answers, {len(violations)} ledger violations"
+            f"answers, {earned} earnings for {earning} invoices of 10.00 or more, "
+            f"{len(violations)} ledger violations"
         )
 
 
