@@ -19,7 +19,7 @@ $(BIN)/loyalty: pyproject.toml
 
 serve: $(BIN)/loyalty ## Install, migrate SQLite, load the demo merchant and serve on :8000 (PORT=... for another).
 	$(BIN)/loyalty db upgrade
-	$(BIN)/loyalty demo
+	$(BIN)/loyalty demo --port $(PORT)
 	$(BIN)/loyalty serve --port $(PORT)
 
 test: $(BIN)/loyalty ## Install and run the whole suite on SQLite, PostgreSQL and MariaDB.

@@ -116,6 +116,35 @@ def test_makefile_serve_takes_a_port() -> None:
     assert "loyalty serve --port $(PORT)" in makefile
 
 
+def test_make_serve_demo_prints_the_port_it_serves_on() -> None:
+    """`make serve PORT=8177` gives `loyalty demo` the port that `loyalty serve` gets, so
+    the demo's curl examples reach the server."""
+    dry_run = subprocess.run(
+        ["make", "-n", "serve", "PORT=8177"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert "loyalty demo --port 8177" in dry_run
+    assert "loyalty serve --port 8177" in dry_run
+
+
+def test_demo_examples_use_the_port_given(app) -> None:
+    """`loyalty demo --port 8177` prints curl and health examples on 8177, never 8000."""
+    app.config["LOYALTY_PUBLIC_URL"] = None
+    result = app.test_cli_runner().invoke(main, ["demo", "--customers", "1", "--port", "8177"])
+    assert result.exit_code == 0, result.output
+    assert "http://127.0.0.1:8177/loyalty/api/v1/customers/1001" in result.output
+    assert "http://127.0.0.1:8177/loyalty/health" in result.output
+    assert ":8000" not in result.output
+
+
+def test_demo_examples_use_the_public_url_when_set(app) -> None:
+    """With LOYALTY_PUBLIC_URL set, the demo's examples use it (links are built from it)."""
+    app.config["LOYALTY_PUBLIC_URL"] = "https://loyalty.example.com/"
+    result = app.test_cli_runner().invoke(main, ["demo", "--customers", "1", "--port", "8177"])
+    assert result.exit_code == 0, result.output
+    assert "https://loyalty.example.com/loyalty/api/v1/settings" in result.output
+    assert "8177" not in result.output
+
+
 def _value(output: str, label: str) -> str:
     line = next(line for line in output.splitlines() if line.strip().startswith(label))
     return line.split()[-1]

@@ -14,6 +14,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import InsufficientPoints
+from loyalty_plugin.email.links import base_url
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import Merchant
 from loyalty_plugin.models.base import utcnow
@@ -58,8 +59,15 @@ LAST_NAMES = ["Horvat", "Novak", "Martin", "Kovač", "Ivanova", "Yilmaz", "Hadda
 @click.command()
 @click.option("--customers", default=25, show_default=True, help="How many customers.")
 @click.option("--seed", default=7, show_default=True, help="Random seed, for repeatable data.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=int,
+    help="The port `loyalty serve` will use, for the printed examples (LOYALTY_PUBLIC_URL wins).",
+)
 @with_appcontext
-def demo(customers: int, seed: int) -> None:
+def demo(customers: int, seed: int, port: int) -> None:
     """Create the demo merchant with customers, invoices and a points history."""
     session = get_session()
     credentials: tuple[str, str, str] | None = None
@@ -76,9 +84,9 @@ def demo(customers: int, seed: int) -> None:
                 run_in_transaction(session, lambda s, n=number: _demo_customer(s, n, rng))
     else:
         click.echo(f"demo merchant {DEMO_MERCHANT!r} already exists; leaving it as it is")
-    prefix = current_app.config["LOYALTY_URL_PREFIX"]
+    served = _served_at(port)
     if credentials:
-        _print_credentials(credentials, prefix)
+        _print_credentials(credentials, served)
     else:
         click.echo("Its secret and keys were shown when it was made and cannot be shown again.")
     click.echo("\nMake a new webhook secret or API key (each is shown once):")
@@ -89,7 +97,15 @@ def demo(customers: int, seed: int) -> None:
         f"  loyalty accounts show --merchant {DEMO_MERCHANT} 1001   # a customer's points log"
     )
     click.echo("  loyalty ledger verify                           # every invariant, checked")
-    click.echo(f"  http://127.0.0.1:8000{prefix}/health            # once `loyalty serve` runs")
+    click.echo(f"  {served}/health            # once `loyalty serve` runs")
+
+
+def _served_at(port: int) -> str:
+    """Where the examples reach the service: ``LOYALTY_PUBLIC_URL`` if set, else the local
+    address `loyalty serve --port PORT` listens on; with the URL prefix."""
+    config = current_app.config
+    local = f"http://127.0.0.1:{port}"
+    return base_url({**config, "LOYALTY_PUBLIC_URL": config.get("LOYALTY_PUBLIC_URL") or local})
 
 
 #: The commands that make the demo's credentials again.
@@ -100,7 +116,7 @@ AGAIN = (
 )
 
 
-def _print_credentials(credentials: tuple[str, str, str], prefix: str) -> None:
+def _print_credentials(credentials: tuple[str, str, str], served: str) -> None:
     secret, token, admin_token = credentials
     click.echo("Credentials for the demo merchant (shown once: store them now):")
     click.echo(f"  merchant id:                   {DEMO_MERCHANT}")
@@ -113,7 +129,7 @@ def _print_credentials(credentials: tuple[str, str, str], prefix: str) -> None:
     click.echo("    the admin key also reads and changes settings, rewards and campaigns:")
     click.echo("    keep it for staff tools, never in the host's code.")
     click.echo("  try, once `loyalty serve` runs:")
-    base = f"http://127.0.0.1:8000{prefix}/api/v1"
+    base = f"{served}/api/v1"
     click.echo(f'  curl -H "Authorization: Bearer {token}" {base}/customers/1001')
     click.echo(f'  curl -H "Authorization: Bearer {admin_token}" {base}/settings')
 
