@@ -103,13 +103,7 @@ def upsert_customer(
     session: Session, *, merchant_id: str, host_customer_id: str | int, **profile: Any
 ) -> Customer:
     """Create the customer or update the given profile fields; returns the row."""
-    unknown = set(profile) - PROFILE_FIELDS
-    if unknown:
-        raise ValidationError(
-            f"unknown profile field {sorted(unknown)[0]!r}", field=sorted(unknown)[0]
-        )
-    if isinstance(profile.get("date_of_birth"), str):
-        profile["date_of_birth"] = date.fromisoformat(profile["date_of_birth"])
+    profile = _checked_profile(profile)
     get_merchant(session, merchant_id)
     host_id = str(host_customer_id)
     customer = find_customer(session, merchant_id, host_id)
@@ -118,6 +112,26 @@ def upsert_customer(
             raise ValidationError("a new customer needs a first name", field="first_name")
         customer = Customer(merchant_id=merchant_id, host_customer_id=host_id)
         session.add(customer)
+    return _set_profile(session, customer, profile)
+
+
+def update_profile(session: Session, customer: Customer, **profile: Any) -> Customer:
+    """Set the given profile fields of a customer already loaded; returns it."""
+    return _set_profile(session, customer, _checked_profile(profile))
+
+
+def _checked_profile(profile: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(profile) - PROFILE_FIELDS
+    if unknown:
+        raise ValidationError(
+            f"unknown profile field {sorted(unknown)[0]!r}", field=sorted(unknown)[0]
+        )
+    if isinstance(profile.get("date_of_birth"), str):
+        profile["date_of_birth"] = date.fromisoformat(profile["date_of_birth"])
+    return profile
+
+
+def _set_profile(session: Session, customer: Customer, profile: dict[str, Any]) -> Customer:
     for field, value in profile.items():
         setattr(customer, field, value)
     session.flush()

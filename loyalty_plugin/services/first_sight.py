@@ -32,7 +32,7 @@ from loyalty_plugin.domain.events import CustomerRegistered
 from loyalty_plugin.domain.host_events import CustomerProfile, natural_key
 from loyalty_plugin.models import Customer, EventKey
 from loyalty_plugin.services import earning
-from loyalty_plugin.services.accounts import find_customer, upsert_customer
+from loyalty_plugin.services.accounts import find_customer, update_profile, upsert_customer
 from loyalty_plugin.services.events import publish
 from loyalty_plugin.services.settings import merchant_settings
 
@@ -130,25 +130,28 @@ def save_profile(
     the caller's next step (:func:`register`).
     """
     fields = dict(profile.fields)
+    # One look-up on the hot path (a known customer on every invoice that carries them).
+    customer = find_customer(session, merchant_id, profile.id)
     created = False
-    if find_customer(session, merchant_id, profile.id) is None:
+    if customer is None:
         settings = merchant_settings(session, merchant_id)
         fields.setdefault("enrolled", settings.auto_enrol)
-        created = True
-        if not fields.get("first_name"):
-            if not settings.create_unknown_customers:
-                return None
-            _pending, created = _insert_pending(
-                session,
-                merchant_id=merchant_id,
-                host_customer_id=profile.id,
-                enrolled=fields["enrolled"],
-                now=now,
+        if fields.get("first_name"):
+            customer = upsert_customer(
+                session, merchant_id=merchant_id, host_customer_id=profile.id, **fields
             )
-    customer = upsert_customer(
-        session, merchant_id=merchant_id, host_customer_id=profile.id, **fields
-    )
+            return Sighting(customer=customer, created=True)
+        if not settings.create_unknown_customers:
+            return None
+        customer, created = _insert_pending(
+            session,
+            merchant_id=merchant_id,
+            host_customer_id=profile.id,
+            enrolled=fields["enrolled"],
+            now=now,
+        )
     completed = customer.profile_pending and not created
+    update_profile(session, customer, **fields)
     customer.profile_pending = False
     return Sighting(customer=customer, created=created, completed=completed)
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from loyalty_plugin.models import Customer, InboxStatus, WebhookEvent
@@ -240,3 +241,20 @@ def test_events_list_waiting_marks_the_overdue(host) -> None:
         ("customer:old", 6, True),
         ("customer:new", 0, False),
     ]
+
+
+def test_a_known_customers_profile_is_looked_up_once(send, shop) -> None:
+    """customer.updated for a known customer reads their row once (the invoice hot path)."""
+    send(event("customer.created", {"customer": customer()}))
+    statements: list[str] = []
+    engine = shop.get_bind()
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    sa_event.listen(engine, "before_cursor_execute", listener)
+    try:
+        answer = send(event("customer.updated", {"customer": customer(email="a@example.com")}))
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", listener)
+    assert answer.status == 200, answer.body
+    lookups = [s for s in statements if "FROM customers" in s and s.lstrip().startswith("SELECT")]
+    assert len(lookups) == 1, statements
+    assert the_customer(shop).email == "a@example.com"
