@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from decimal import Decimal
 from typing import IO, Any
 
 import click
 from flask.cli import with_appcontext
 
-from loyalty_plugin.cli.programs import ACTOR, _kinds, _merchant, _merchant_option
+from loyalty_plugin.cli.programs import ACTOR, _kinds, _merchant, _merchant_option, read_document
 from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models.base import utcnow
@@ -40,14 +39,14 @@ def export(merchant_id: str | None, output: IO[str]) -> None:
 
 
 @config.command("import")
-@click.argument("file", type=click.File("r"))
+@click.argument("file", type=click.File("rb"))
 @_merchant_option
 @click.option("--json", "as_json", is_flag=True, help="Print what changed as JSON.")
 @with_appcontext
-def import_(file: IO[str], merchant_id: str | None, as_json: bool) -> None:
+def import_(file: IO[bytes], merchant_id: str | None, as_json: bool) -> None:
     """Make the merchant's configuration match FILE: all of it, or nothing if any part is
     refused. Sections left out of FILE are left as they are."""
-    document = _read(file)
+    document = read_document(file)
     changes = _run(
         lambda s: svc.import_config(
             s,
@@ -62,14 +61,14 @@ def import_(file: IO[str], merchant_id: str | None, as_json: bool) -> None:
 
 
 @config.command("diff")
-@click.argument("file", type=click.File("r"))
+@click.argument("file", type=click.File("rb"))
 @_merchant_option
 @click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
 @click.option("--exit-code", is_flag=True, help="Exit with status 1 when there are changes.")
 @with_appcontext
-def diff(file: IO[str], merchant_id: str | None, as_json: bool, exit_code: bool) -> None:
+def diff(file: IO[bytes], merchant_id: str | None, as_json: bool, exit_code: bool) -> None:
     """Show what `loyalty config import FILE` would change; nothing is written."""
-    document = _read(file)
+    document = read_document(file)
     session = get_session()
     try:
         changes = svc.diff_config(
@@ -87,13 +86,6 @@ def diff(file: IO[str], merchant_id: str | None, as_json: bool, exit_code: bool)
     _print(changes, as_json, empty="no differences")
     if exit_code and changes:
         sys.exit(1)
-
-
-def _read(file: IO[str]) -> Any:
-    try:
-        return json.loads(file.read(), parse_float=Decimal)
-    except json.JSONDecodeError as error:
-        raise click.ClickException(f"{file.name} is not JSON: {error}") from None
 
 
 def _run(work: Any) -> Any:

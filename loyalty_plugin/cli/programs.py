@@ -15,6 +15,7 @@ from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.domain.programs import ProgramStatus
 from loyalty_plugin.extensions import get_session, loyalty_state
 from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.schemas.body import InvalidJSON, parse_json, unstorable_text
 from loyalty_plugin.schemas.programs import InvalidProgram
 from loyalty_plugin.services import programs as svc
 from loyalty_plugin.services.rule_engine import plugin_rule_kinds
@@ -40,6 +41,19 @@ def _merchant(merchant_id: str | None) -> str:
 def _kinds() -> list[Any]:
     pm = loyalty_state().plugin_manager
     return plugin_rule_kinds(pm.hook) if pm is not None else []
+
+
+def read_document(file: IO[bytes]) -> Any:
+    """A JSON file read as the API reads a body (:func:`~loyalty_plugin.schemas.body.parse_json`):
+    numbers with a fraction as ``Decimal``; a file not UTF-8, nested too deep, with a
+    4,300-digit number or with text no database stores (NUL) is a one-line error."""
+    try:
+        document = parse_json(file.read())
+    except InvalidJSON as error:
+        raise click.ClickException(f"{file.name} is not JSON: {error}") from None
+    if (problem := unstorable_text(document)) is not None:
+        raise click.ClickException(f"{file.name}: {problem[0]}: {problem[1]}")
+    return document
 
 
 def _fail(error: LoyaltyError) -> click.ClickException:
@@ -105,18 +119,15 @@ def export(merchant_id: str | None, output: IO[str]) -> None:
 
 
 @programs.command("import")
-@click.argument("file", type=click.File("r"))
+@click.argument("file", type=click.File("rb"))
 @_merchant_option
 @click.option("--json", "as_json", is_flag=True, help="Print what changed as JSON.")
 @with_appcontext
-def import_(file: IO[str], merchant_id: str | None, as_json: bool) -> None:
+def import_(file: IO[bytes], merchant_id: str | None, as_json: bool) -> None:
     """Make the merchant's programs match FILE; all or nothing, and safe to repeat."""
     from loyalty_plugin.cli import echo_json
 
-    try:
-        document = json.loads(file.read(), parse_float=Decimal)
-    except json.JSONDecodeError as error:
-        raise click.ClickException(f"{file.name} is not JSON: {error}") from None
+    document = read_document(file)
     try:
         report = run_in_transaction(
             get_session(),

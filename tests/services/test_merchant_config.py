@@ -249,6 +249,39 @@ def test_a_refused_part_changes_nothing_anywhere(app: Flask, tmp_path: Path) -> 
     assert after["emails"]["templates"] == {}
 
 
+HOSTILE_FILES = {
+    "not UTF-8": (b"\xff\xfe{}", "is not JSON: the body is not UTF-8"),
+    "nested too deep": (b"[" * 5000 + b"]" * 5000, "more than 32 levels deep"),
+    "a 5,000-digit number": (b'{"settings": {"conversion_points": ' + b"9" * 5000 + b"}}", ""),
+    "NUL in a text": (
+        b'{"format": "loyalty-config/1", "emails": {"templates": {"welcome": '
+        b'{"subject": "Hi\\u0000", "body_text": "x", "body_html": "x"}}}}',
+        "emails.templates.welcome.subject: must not contain NUL characters",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE_FILES)
+@pytest.mark.parametrize(
+    "command", [["config", "import"], ["config", "diff"], ["programs", "import"]]
+)
+def test_a_hostile_file_is_a_clear_error_not_a_traceback(
+    app: Flask, tmp_path: Path, command: list[str], name: str
+) -> None:
+    """A file read as the API reads a body: not UTF-8, nested too deep, a huge number or a
+    NUL (which PostgreSQL refuses and MariaDB stores) is a one-line error, nothing written."""
+    runner = app.test_cli_runner()
+    assert runner.invoke(main, ["merchants", "create", "shop", "--name", "Shop"]).exit_code == 0
+    content, message = HOSTILE_FILES[name]
+    path = tmp_path / "hostile.json"
+    path.write_bytes(content)
+    result = runner.invoke(main, [*command, str(path), "--merchant", "shop"])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "Error:" in result.output
+    assert message in result.output
+
+
 def test_diff_shows_what_import_would_change_and_writes_nothing(app: Flask, tmp_path: Path) -> None:
     """`config diff` lists each change by path (exit 1 with --exit-code); the merchant is
     unchanged until `config import`, after which the diff is empty."""
