@@ -9,7 +9,15 @@ from typing import IO, Any
 import click
 from flask.cli import with_appcontext
 
-from loyalty_plugin.cli.programs import ACTOR, _kinds, _merchant, _merchant_option, read_document
+from loyalty_plugin.cli.programs import (
+    ACTOR,
+    _kinds,
+    _merchant,
+    _merchant_option,
+    domain_error,
+    read_document,
+    write_document,
+)
 from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models.base import utcnow
@@ -29,13 +37,7 @@ def config() -> None:
 @with_appcontext
 def export(merchant_id: str | None, output: IO[str]) -> None:
     """Write the merchant's settings, expiry, reminders, e-mails, programs and rewards."""
-    try:
-        document = svc.export_config(get_session(), merchant_id=_merchant(merchant_id))
-    except LoyaltyError as error:
-        raise click.UsageError(error.message) from None
-    finally:
-        get_session().rollback()
-    output.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    write_document(output, svc.export_config, merchant_id)
 
 
 @config.command("import")
@@ -100,7 +102,7 @@ def _fail(error: LoyaltyError) -> click.ClickException:
     if isinstance(error, InvalidConfig):
         lines = [f"  {path}: {'; '.join(messages)}" for path, messages in error.fields.items()]
         return click.ClickException("invalid configuration, nothing changed:\n" + "\n".join(lines))
-    return click.UsageError(error.message)
+    return domain_error(error)
 
 
 def _print(changes: list[svc.Change], as_json: bool, *, empty: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any
@@ -56,7 +57,22 @@ def read_document(file: IO[bytes]) -> Any:
     return document
 
 
-def _fail(error: LoyaltyError) -> click.ClickException:
+def write_document(
+    output: IO[str], export: Callable[..., dict[str, Any]], merchant_id: str | None
+) -> None:
+    """Write ``export(session, merchant_id=...)`` as indented JSON; nothing is written to
+    the database (the read transaction is rolled back)."""
+    session = get_session()
+    try:
+        document = export(session, merchant_id=_merchant(merchant_id))
+    except LoyaltyError as error:
+        raise domain_error(error) from None
+    finally:
+        session.rollback()
+    output.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def domain_error(error: LoyaltyError) -> click.ClickException:
     """A domain error as a usage error listing every field at fault."""
     if isinstance(error, InvalidProgram):
         lines = [f"  {path}: {'; '.join(msgs)}" for path, msgs in error.fields.items()]
@@ -101,7 +117,7 @@ def versions(key: str, merchant_id: str | None) -> None:
     try:
         program = svc.get_program(get_session(), _merchant(merchant_id), key)
     except LoyaltyError as error:
-        raise _fail(error) from None
+        raise domain_error(error) from None
     echo_json([svc.version_document(v) for v in program.versions])
 
 
@@ -111,11 +127,7 @@ def versions(key: str, merchant_id: str | None) -> None:
 @with_appcontext
 def export(merchant_id: str | None, output: IO[str]) -> None:
     """Write every program as a declarative JSON file (for `loyalty programs import`)."""
-    try:
-        document = svc.export_programs(get_session(), merchant_id=_merchant(merchant_id))
-    except LoyaltyError as error:
-        raise _fail(error) from None
-    output.write(json.dumps(document, indent=2) + "\n")
+    write_document(output, svc.export_programs, merchant_id)
 
 
 @programs.command("import")
@@ -141,7 +153,7 @@ def import_(file: IO[bytes], merchant_id: str | None, as_json: bool) -> None:
             ),
         )
     except LoyaltyError as error:
-        raise _fail(error) from None
+        raise domain_error(error) from None
     if as_json:
         echo_json(report.to_dict())
         return
@@ -189,7 +201,7 @@ def _change_status(
     try:
         program = run_in_transaction(get_session(), work)
     except LoyaltyError as error:
-        raise _fail(error) from None
+        raise domain_error(error) from None
     click.echo(f"program {program.key} is {program.status.value}")
 
 
@@ -223,7 +235,7 @@ def simulate_command(
             extra_kinds=_kinds(),
         )
     except LoyaltyError as error:
-        raise _fail(error) from None
+        raise domain_error(error) from None
     finally:
         get_session().rollback()
     report = result.to_dict()
@@ -273,7 +285,7 @@ def set_rate(currency: str, rate: str, merchant_id: str | None, starts: datetime
             ),
         )
     except LoyaltyError as error:
-        raise _fail(error) from None
+        raise domain_error(error) from None
     click.echo(f"1 {row.currency} = {row.rate} from {row.valid_from.isoformat()}")
 
 

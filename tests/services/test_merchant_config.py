@@ -282,6 +282,31 @@ def test_a_hostile_file_is_a_clear_error_not_a_traceback(
     assert message in result.output
 
 
+@pytest.mark.parametrize("group", ["config", "programs"])
+def test_export_of_an_unknown_merchant_names_the_option(app: Flask, group: str) -> None:
+    """`config export` and `programs export` share one writer: an unknown merchant is exit 2
+    naming merchant_id, and non-ASCII text is written as UTF-8, not \\u escapes."""
+    runner = app.test_cli_runner()
+    missing = runner.invoke(main, [group, "export", "--merchant", "nope"])
+    assert missing.exit_code == 2
+    assert "Invalid value for merchant_id: merchant 'nope' does not exist" in missing.output
+    created = runner.invoke(main, ["merchants", "create", "shop", "--name", "Café Ölü"])
+    assert created.exit_code == 0, created.output
+    program = {
+        "key": "main",
+        "name": "Kävijä",
+        "rules": [{"kind": "per_amount", "points": "1", "per": "10"}],
+    }
+    document = {"format": "loyalty-programs/1", "programs": [program]}
+    imported = runner.invoke(
+        main, ["programs", "import", "-", "--merchant", "shop"], input=json.dumps(document)
+    )
+    assert imported.exit_code == 0, imported.output
+    exported = runner.invoke(main, [group, "export", "--merchant", "shop"])
+    assert exported.exit_code == 0, exported.output
+    assert '"Kävijä"' in exported.output
+
+
 def test_diff_shows_what_import_would_change_and_writes_nothing(app: Flask, tmp_path: Path) -> None:
     """`config diff` lists each change by path (exit 1 with --exit-code); the merchant is
     unchanged until `config import`, after which the diff is empty."""
