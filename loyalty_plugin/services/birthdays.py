@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.host_events import birthday_key
 from loyalty_plugin.domain.ledger import EntryKind
-from loyalty_plugin.models import Customer, EventKey, LedgerEntry
+from loyalty_plugin.models import Customer, LedgerEntry
 from loyalty_plugin.services import earning
+from loyalty_plugin.services.idempotency import claim_fact
 
 _ALREADY = "this year's birthday bonus was counted already"
 
@@ -46,15 +47,9 @@ def award_birthday(
     merchant_id = customer.merchant_id
     key = birthday_key(customer.host_customer_id, day.year)
     result: dict[str, Any] = {"customer_id": customer.host_customer_id, "year": day.year}
-    counted = session.execute(
-        select(EventKey.event_id).where(EventKey.merchant_id == merchant_id, EventKey.key == key)
-    ).first()
+    counted = claim_fact(session, merchant_id=merchant_id, key=key, event_id=event_id)
     if counted is not None:
         return result | {"points_earned": 0} | _counted_by(counted.event_id)
-    # Flushed at once: a concurrent caller fails here on the unique key, before any ledger
-    # write, and its retry finds this key.
-    session.add(EventKey(merchant_id=merchant_id, key=key, event_id=event_id))
-    session.flush()
     return result | earning.event_with_programs(
         session,
         merchant_id=merchant_id,

@@ -23,17 +23,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import NotFound
 from loyalty_plugin.domain.events import CustomerRegistered
 from loyalty_plugin.domain.host_events import CustomerProfile, natural_key
-from loyalty_plugin.models import Customer, EventKey
+from loyalty_plugin.models import Customer
 from loyalty_plugin.services import earning
 from loyalty_plugin.services.accounts import find_customer, update_profile, upsert_customer
 from loyalty_plugin.services.events import publish
+from loyalty_plugin.services.idempotency import claim_fact
 from loyalty_plugin.services.settings import merchant_settings
 
 
@@ -162,15 +162,8 @@ def register(session: Session, customer: Customer, caller: Caller) -> dict[str, 
         return {}
     merchant_id = customer.merchant_id
     key = natural_key("registration", customer.host_customer_id)
-    counted = session.scalar(
-        select(EventKey.id).where(EventKey.merchant_id == merchant_id, EventKey.key == key)
-    )
-    if counted is not None:
+    if claim_fact(session, merchant_id=merchant_id, key=key, event_id=caller.event_id) is not None:
         return {}
-    # Flushed at once: a concurrent registration fails here on the unique key, before any
-    # ledger write, and its retry finds this key.
-    session.add(EventKey(merchant_id=merchant_id, key=key, event_id=caller.event_id))
-    session.flush()
     publish(
         session,
         CustomerRegistered(

@@ -59,6 +59,7 @@ from loyalty_plugin.services import (
     coupons,
     earning,
     first_sight,
+    idempotency,
     ledger,
     redemption,
 )
@@ -313,8 +314,8 @@ def on_payment(ctx: Context, data: InvoiceData) -> dict[str, Any]:
     invoice, facts = _save_invoice(ctx, data.invoice, customer)
     key = natural_key("payment", invoice.host_invoice_id, data.payment.id)
     result: dict[str, Any] = {"invoice_id": invoice.host_invoice_id, "points_earned": 0}
-    if duplicate := _counted(ctx, key):
-        result["already_counted_by"] = duplicate
+    if (duplicate := _counted(ctx, key)) is not None:
+        result["already_counted_by"] = duplicate.event_id
         result["reason"] = "this payment was counted already"
     else:
         _count(ctx, key)
@@ -345,8 +346,8 @@ def on_refund(ctx: Context, data: RefundData) -> dict[str, Any]:
     invoice = _known_invoice(ctx, data.invoice_id)
     key = natural_key("refund", data.invoice_id, data.refund.id)
     result: dict[str, Any] = {"invoice_id": data.invoice_id, "points_reversed": 0}
-    if duplicate := _counted(ctx, key):
-        return result | {"already_counted_by": duplicate}
+    if (duplicate := _counted(ctx, key)) is not None:
+        return result | {"already_counted_by": duplicate.event_id}
     # Valued before it is counted: a refund that waits for its lines must count later.
     value, counted, clipped = _refund_value(invoice, data.refund)
     _count(ctx, key)
@@ -468,21 +469,13 @@ def overdue_reason(on: str, reason: str, *, age: timedelta, limit: timedelta) ->
     return f"{reason}; waiting for {hours} hours (reported after {limit_hours}): {hint}"
 
 
-def _counted(ctx: Context, key: str) -> int | None:
-    """The delivery that already counted ``key`` (0 if it is unknown), or ``None``."""
-    found = ctx.session.execute(
-        select(EventKey.id, EventKey.event_id).where(
-            EventKey.merchant_id == ctx.merchant.id, EventKey.key == key
-        )
-    ).first()
-    return None if found is None else (found.event_id or 0)
+def _counted(ctx: Context, key: str) -> EventKey | None:
+    """The record of the delivery (or job) that already counted ``key``, if any."""
+    return idempotency.counted_fact(ctx.session, merchant_id=ctx.merchant.id, key=key)
 
 
 def _count(ctx: Context, key: str) -> None:
-    # Flushed at once: a concurrent copy fails here on the unique key, before any ledger
-    # write, and its retry sees this one's key.
-    ctx.session.add(EventKey(merchant_id=ctx.merchant.id, key=key, event_id=ctx.row.id))
-    ctx.session.flush()
+    idempotency.count_fact(ctx.session, merchant_id=ctx.merchant.id, key=key, event_id=ctx.row.id)
 
 
 def _save_customer(ctx: Context, profile: CustomerProfile) -> first_sight.Sighting:

@@ -1,4 +1,5 @@
-"""API idempotency records: claim a key, remember the answer, replay it, forget old ones.
+"""API idempotency records (claim a key, remember the answer, replay it, forget old ones),
+and business facts a host event counts once (:func:`claim_fact`).
 
 The behaviour follows the IETF Idempotency-Key draft and Stripe: a repeat with the same key
 and request gets the first answer (errors included); the same key with another request is
@@ -22,7 +23,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session
 
-from loyalty_plugin.models import IdempotencyRecord, IdempotencyStatus
+from loyalty_plugin.models import EventKey, IdempotencyRecord, IdempotencyStatus
 
 #: An in-flight claim older than this, that no transaction holds, is from a request that died.
 ABANDONED_AFTER = timedelta(minutes=5)
@@ -195,3 +196,35 @@ def _take_over(session: Session, record: IdempotencyRecord, now: datetime) -> bo
         .values(created_at=now)
     ).rowcount
     return taken == 1
+
+
+# -- business facts counted once -------------------------------------------------------------
+
+
+def counted_fact(session: Session, *, merchant_id: str, key: str) -> EventKey | None:
+    """The record of a business fact already counted (a payment, a refund, a registration,
+    a birthday: see :func:`~loyalty_plugin.domain.host_events.natural_key`), if it is."""
+    return session.scalars(
+        select(EventKey).where(EventKey.merchant_id == merchant_id, EventKey.key == key)
+    ).one_or_none()
+
+
+def count_fact(session: Session, *, merchant_id: str, key: str, event_id: int | None) -> None:
+    """Record the fact ``key`` as counted by the host delivery ``event_id`` (``None``: not
+    a delivery, e.g. a job).
+
+    Flushed at once: a concurrent copy fails here on the (merchant, key) unique key, before
+    any ledger write, and its retry finds this one.
+    """
+    session.add(EventKey(merchant_id=merchant_id, key=key, event_id=event_id))
+    session.flush()
+
+
+def claim_fact(
+    session: Session, *, merchant_id: str, key: str, event_id: int | None
+) -> EventKey | None:
+    """Count ``key`` now (``None``), or the record of whoever counted it before."""
+    counted = counted_fact(session, merchant_id=merchant_id, key=key)
+    if counted is None:
+        count_fact(session, merchant_id=merchant_id, key=key, event_id=event_id)
+    return counted
