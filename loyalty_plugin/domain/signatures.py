@@ -28,6 +28,11 @@ MAX_ID_LENGTH = 255
 class SignatureError(Exception):
     """The delivery is not signed by a secret we know, or its headers are unusable."""
 
+    def __init__(self, message: str, *, field: str = "webhook-signature") -> None:
+        super().__init__(message)
+        #: The header at fault.
+        self.field = field
+
 
 def new_secret() -> str:
     """A fresh signing secret: ``whsec_`` and 32 random bytes in base64."""
@@ -97,16 +102,22 @@ def check_headers(headers: Mapping[str, str], now: datetime) -> tuple[str, int]:
         if not headers.get(name)
     ]
     if missing:
-        raise SignatureError(f"missing header {missing[0]}")
+        raise SignatureError(f"missing header {missing[0]}", field=missing[0])
     msg_id = headers["webhook-id"]
     if len(msg_id) > MAX_ID_LENGTH or not msg_id.isprintable():
-        raise SignatureError(f"webhook-id must be 1 to {MAX_ID_LENGTH} printable characters")
+        raise SignatureError(
+            f"webhook-id must be 1 to {MAX_ID_LENGTH} printable characters", field="webhook-id"
+        )
     if not msg_id.isascii():
         # HTTP headers arrive as Latin-1: a UTF-8 id would never match its signature.
-        raise SignatureError("webhook-id must be ASCII (letters, digits, '_', '-', ...)")
+        raise SignatureError(
+            "webhook-id must be ASCII (letters, digits, '_', '-', ...)", field="webhook-id"
+        )
     raw = headers["webhook-timestamp"].strip()
     if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
-        raise SignatureError("webhook-timestamp must be whole Unix seconds")
+        raise SignatureError(
+            "webhook-timestamp must be whole Unix seconds", field="webhook-timestamp"
+        )
     timestamp = int(raw)
     drift = timestamp - now.timestamp()
     if abs(drift) > TOLERANCE_SECONDS:
@@ -114,7 +125,8 @@ def check_headers(headers: Mapping[str, str], now: datetime) -> tuple[str, int]:
         side = "behind" if drift < 0 else "ahead of"
         raise SignatureError(
             f"webhook-timestamp is {off}: {abs(int(drift))} s {side} our clock, at most "
-            f"{TOLERANCE_SECONDS} s allowed; send Unix seconds now and check the host's clock"
+            f"{TOLERANCE_SECONDS} s allowed; send Unix seconds now and check the host's clock",
+            field="webhook-timestamp",
         )
     if not _offered_signatures(headers["webhook-signature"]):
         raise SignatureError(

@@ -349,7 +349,7 @@ def _verified_merchant(
     try:
         check_headers(headers, now)
     except SignatureError as error:
-        raise Unverified(str(error), field=_header_at_fault(str(error))) from None
+        raise Unverified(str(error), field=error.field) from None
     merchant_id, named = _claimed_merchant(body, settings.default_merchant)
     assumed = (
         ""
@@ -376,13 +376,6 @@ def _verified_merchant(
             field="webhook-signature",
         ) from None
     return merchant_id
-
-
-def _header_at_fault(message: str) -> str:
-    for name in ("webhook-id", "webhook-timestamp", "webhook-signature"):
-        if name in message:
-            return name
-    return "webhook-signature"
 
 
 def _claimed_merchant(body: bytes, default: str) -> tuple[str, bool]:

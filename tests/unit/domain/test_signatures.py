@@ -11,6 +11,7 @@ import standardwebhooks
 
 from loyalty_plugin.domain.signatures import (
     SignatureError,
+    check_headers,
     new_secret,
     sign,
     signature_headers,
@@ -176,3 +177,21 @@ def test_a_signature_header_without_a_v1_signature_says_its_form() -> None:
                 body=FIRST["body"].encode(),
                 now=at(FIRST),
             )
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"webhook-id": ""}, "webhook-id"),
+        ({"webhook-id": "x" * 300}, "webhook-id"),
+        ({"webhook-timestamp": ""}, "webhook-timestamp"),
+        ({"webhook-timestamp": "soon"}, "webhook-timestamp"),
+        ({"webhook-timestamp": "1"}, "webhook-timestamp"),
+        ({"webhook-signature": "garbage"}, "webhook-signature"),
+    ],
+)
+def test_a_header_error_names_the_header_at_fault(change: dict[str, str], field: str) -> None:
+    """SignatureError.field is the header at fault, whatever its message says."""
+    with pytest.raises(SignatureError) as caught:
+        check_headers(headers_of(FIRST) | change, at(FIRST))
+    assert caught.value.field == field
