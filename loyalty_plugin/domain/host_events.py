@@ -137,6 +137,12 @@ def natural_key(kind: str, *parts: str) -> str:
     return key
 
 
+def registration_key(host_customer_id: str) -> str:
+    """The fact "this customer registered", once whoever sees them first: first sight,
+    ``customer.created`` or a customers import."""
+    return natural_key("registration", host_customer_id)
+
+
 def birthday_key(host_customer_id: str, year: int) -> str:
     """The fact "this customer's birthday bonus of ``year``", whoever counts it first."""
     return natural_key("birthday", host_customer_id, str(year))

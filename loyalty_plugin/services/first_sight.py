@@ -7,11 +7,11 @@ event or API write that names an unknown customer creates them: enrolled by the 
 ``customer.created`` or ``customer.updated`` arrives. With the setting off, the caller
 waits (events) or answers 404 (API), as before.
 
-Registration is one fact per customer, the :class:`~loyalty_plugin.models.EventKey`
-``registration:<customer>``: the first time a customer is seen enrolled, whether on first
-sight or by ``customer.created``, they register and get the registration bonus; a later
-``customer.created`` finds the key and gives nothing. So the ledger is the same whichever
-of an invoice or its customer arrives first.
+Registration is one fact per customer, the :class:`~loyalty_plugin.models.EventKey` of
+:func:`~loyalty_plugin.domain.host_events.registration_key`: the first time a customer is
+seen enrolled, whether on first sight or by ``customer.created``, they register and get the
+registration bonus; a later ``customer.created`` finds the key and gives nothing. So the
+ledger is the same whichever of an invoice or its customer arrives first.
 
 Two callers meeting an unknown customer at once create one row: the loser's insert fails
 on the (merchant, host id) unique key inside a savepoint and it reads the winner's row.
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import NotFound
 from loyalty_plugin.domain.events import CustomerRegistered
-from loyalty_plugin.domain.host_events import CustomerProfile, natural_key
+from loyalty_plugin.domain.host_events import CustomerProfile, registration_key
 from loyalty_plugin.models import Customer
 from loyalty_plugin.services import earning
 from loyalty_plugin.services.accounts import find_customer, update_profile, upsert_customer
@@ -161,7 +161,7 @@ def register(session: Session, customer: Customer, caller: Caller) -> dict[str, 
     if not customer.enrolled:
         return {}
     merchant_id = customer.merchant_id
-    key = natural_key("registration", customer.host_customer_id)
+    key = registration_key(customer.host_customer_id)
     if claim_fact(session, merchant_id=merchant_id, key=key, event_id=caller.event_id) is not None:
         return {}
     publish(

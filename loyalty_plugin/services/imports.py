@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import LoyaltyError
-from loyalty_plugin.domain.host_events import natural_key
+from loyalty_plugin.domain.host_events import registration_key
 from loyalty_plugin.domain.imports import (
     BadRow,
     BalanceRow,
@@ -228,7 +228,7 @@ def _create_customer(session: Session, merchant_id: str, row: CustomerRow, *, en
     """
     profile = {"enrolled": enrol} | row.profile
     session.add(Customer(merchant_id=merchant_id, host_customer_id=row.customer_id, **profile))
-    key = natural_key("registration", row.customer_id)
+    key = registration_key(row.customer_id)
     session.add(EventKey(merchant_id=merchant_id, key=key, event_id=None))
 
 
