@@ -73,11 +73,6 @@ class PointValue:
         """The exact value of ``points`` in a currency ``exchange_rate`` converts from."""
         return points * self.amount / self.points / exchange_rate
 
-    def points_for(self, amount: Decimal, *, exchange_rate: Decimal = Decimal(1)) -> int:
-        """The most points whose value does not exceed ``amount``."""
-        exact = amount * exchange_rate * self.points / self.amount
-        return int(exact.to_integral_value(rounding=ROUND_DOWN))
-
 
 @dataclass(frozen=True, kw_only=True)
 class PointsAtValue:
@@ -302,13 +297,6 @@ def _floor_money(amount: Fraction, currency: str) -> Decimal:
     digits = get_currency_precision(currency)
     minor = math.floor(amount * 10**digits)
     return Decimal(minor).scaleb(-digits).quantize(Decimal(1).scaleb(-digits))
-
-
-def money_value(
-    points: int, value: PointValue, *, exchange_rate: Decimal, currency: str
-) -> Decimal:
-    """What ``points`` pay in ``currency``, rounded down so it never exceeds their worth."""
-    return round_down(value.money(points, exchange_rate=exchange_rate), currency)
 
 
 def round_down(amount: Decimal, currency: str) -> Decimal:

@@ -10,10 +10,8 @@ a program lets it earn) are shared over the lines in proportion to their amounts
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from loyalty_plugin.domain.money import check_money
 from loyalty_plugin.domain.rules.settings import EarningBase
@@ -173,13 +171,3 @@ def _whole_invoice_line(invoice: InvoiceView) -> LineView:
     else:
         amount = invoice.total - invoice.tax_total - invoice.shipping_total + invoice.discount_total
     return LineView(id=WHOLE_INVOICE_LINE, qty=ONE, amount=max(ZERO, amount))
-
-
-def as_json_lines(lines: tuple[BaseLine, ...]) -> dict[str, dict[str, Any]]:
-    """Line id to its quantity and earning amount, as stored for refunds by line."""
-    return {bl.id: {"qty": str(bl.line.qty), "amount": str(bl.amount)} for bl in lines}
-
-
-def line_quantities(stored: Mapping[str, Mapping[str, str]]) -> dict[str, Decimal]:
-    """The quantities of :func:`as_json_lines`, back as ``Decimal``."""
-    return {line_id: Decimal(data["qty"]) for line_id, data in stored.items()}
