@@ -8,6 +8,7 @@ from typing import IO, Any
 
 import click
 from flask.cli import with_appcontext
+from sqlalchemy.orm import Session
 
 from loyalty_plugin.cli.programs import (
     ACTOR,
@@ -49,16 +50,7 @@ def import_(file: IO[bytes], merchant_id: str | None, as_json: bool) -> None:
     """Make the merchant's configuration match FILE: all of it, or nothing if any part is
     refused. Sections left out of FILE are left as they are."""
     document = read_document(file)
-    changes = _run(
-        lambda s: svc.import_config(
-            s,
-            merchant_id=_merchant(merchant_id),
-            document=document,
-            now=utcnow(),
-            actor=ACTOR,
-            extra_kinds=_kinds(),
-        )
-    )
+    changes = _run(lambda s: _import(s, document, merchant_id, dry_run=False))
     _print(changes, as_json, empty="nothing to change")
 
 
@@ -73,14 +65,7 @@ def diff(file: IO[bytes], merchant_id: str | None, as_json: bool, exit_code: boo
     document = read_document(file)
     session = get_session()
     try:
-        changes = svc.diff_config(
-            session,
-            merchant_id=_merchant(merchant_id),
-            document=document,
-            now=utcnow(),
-            actor=ACTOR,
-            extra_kinds=_kinds(),
-        )
+        changes = _import(session, document, merchant_id, dry_run=True)
     except LoyaltyError as error:
         raise _fail(error) from None
     finally:
@@ -88,6 +73,21 @@ def diff(file: IO[bytes], merchant_id: str | None, as_json: bool, exit_code: boo
     _print(changes, as_json, empty="no differences")
     if exit_code and changes:
         sys.exit(1)
+
+
+def _import(
+    session: Session, document: Any, merchant_id: str | None, *, dry_run: bool
+) -> list[svc.Change]:
+    """Import ``document`` (or, with ``dry_run``, find what importing it would change)."""
+    return svc.import_config(
+        session,
+        merchant_id=_merchant(merchant_id),
+        document=document,
+        now=utcnow(),
+        actor=ACTOR,
+        extra_kinds=_kinds(),
+        dry_run=dry_run,
+    )
 
 
 def _run(work: Any) -> Any:

@@ -8,7 +8,7 @@ reminders (:mod:`~loyalty_plugin.services.expiry`), e-mail switches and edited t
 (:mod:`~loyalty_plugin.services.programs`) and the rewards catalogue
 (:mod:`~loyalty_plugin.services.rewards`). Each section is applied through its service, in
 the caller's transaction. What an import changed is the difference between the export
-before and after it, so :func:`diff_config` (an import rolled back) shows exactly what
+before and after it, so a dry run (an import rolled back) shows exactly what
 :func:`import_config` would do.
 """
 
@@ -174,52 +174,34 @@ def import_config(
     now: datetime,
     actor: str,
     extra_kinds: Iterable[type[Rule]] = (),
+    dry_run: bool = False,
 ) -> list[Change]:
     """Make the merchant's configuration match ``document``; returns what changed.
 
     The whole document is validated first (:class:`InvalidConfig` lists every problem by
     its path); then each section present is applied through its service. A section left
     out is left as it is. Runs in the caller's transaction: on any error the caller rolls
-    back, and nothing has changed.
+    back, and nothing has changed. With ``dry_run`` the import runs in a savepoint that is
+    rolled back: the answer is what it would change, and nothing is kept.
     """
-    merchant = get_merchant(session, merchant_id)
-    loaded = load_config(document, currency=merchant.currency, extra_kinds=extra_kinds)
-    before = export_config(session, merchant_id=merchant_id)
-    context = _Apply(session, merchant_id, now=now, actor=actor, extra_kinds=extra_kinds)
-    context.settings(loaded.get("settings"))
-    context.expiry(loaded.get("expiry"), loaded.get("reminders"))
-    context.emails(loaded.get("emails"), loaded.get("reminders"))
-    context.programs(document.get("programs"))
-    context.rewards(loaded.get("rewards"))
-    session.flush()
-    # Reload what was written, so values compare as stored ("1.5" reads back as "1.50").
-    session.expire_all()
-    return diff_documents(before, export_config(session, merchant_id=merchant_id))
-
-
-def diff_config(
-    session: Session,
-    *,
-    merchant_id: str,
-    document: Any,
-    now: datetime,
-    actor: str,
-    extra_kinds: Iterable[type[Rule]] = (),
-) -> list[Change]:
-    """What :func:`import_config` would change, found by importing in a savepoint and
-    rolling it back; nothing is kept."""
-    savepoint = session.begin_nested()
+    savepoint = session.begin_nested() if dry_run else None
     try:
-        return import_config(
-            session,
-            merchant_id=merchant_id,
-            document=document,
-            now=now,
-            actor=actor,
-            extra_kinds=extra_kinds,
-        )
+        merchant = get_merchant(session, merchant_id)
+        loaded = load_config(document, currency=merchant.currency, extra_kinds=extra_kinds)
+        before = export_config(session, merchant_id=merchant_id)
+        context = _Apply(session, merchant_id, now=now, actor=actor, extra_kinds=extra_kinds)
+        context.settings(loaded.get("settings"))
+        context.expiry(loaded.get("expiry"), loaded.get("reminders"))
+        context.emails(loaded.get("emails"), loaded.get("reminders"))
+        context.programs(document.get("programs"))
+        context.rewards(loaded.get("rewards"))
+        session.flush()
+        # Reload what was written, so values compare as stored ("1.5" reads back as "1.50").
+        session.expire_all()
+        return diff_documents(before, export_config(session, merchant_id=merchant_id))
     finally:
-        savepoint.rollback()
+        if savepoint is not None:
+            savepoint.rollback()
 
 
 class _Apply:

@@ -21,7 +21,6 @@ from loyalty_plugin.schemas.config import CONFIG_FORMAT, InvalidConfig
 from loyalty_plugin.services import accounts, email_templates, programs, rewards, settings
 from loyalty_plugin.services.expiry import expiry_policy, set_expiry_policy
 from loyalty_plugin.services.merchant_config import (
-    diff_config,
     diff_documents,
     export_config,
     import_config,
@@ -153,7 +152,8 @@ def test_staging_exported_into_production_reproduces_it_and_then_diff_is_empty(
     session.commit()
     copied = export_config(session, merchant_id=production)
     assert copied == {**document, "merchant": production}
-    assert diff_config(session, merchant_id=production, document=document, now=now, actor="x") == []
+    dry = {"document": document, "now": now, "actor": "x", "dry_run": True}
+    assert import_config(session, merchant_id=production, **dry) == []
     assert settings.merchant_settings(session, production).conversion_amount == Decimal("1.50")
     assert expiry_policy(session, production).reminder_days == (60,)
     prefs = notification_prefs(session, production)
