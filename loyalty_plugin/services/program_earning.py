@@ -266,7 +266,7 @@ def earn_on_event(
     at = occurred_at or now
     event = EventContext(
         trigger=trigger,
-        customer=customer_view(session, customer),
+        customer=customer_view(session, customer, now=now),
         name=name,
         properties=dict(properties or {}),
     )
@@ -429,7 +429,7 @@ def _evaluate(
     programs = programs_in_force(session, merchant_id=merchant.id, at=at, extra_kinds=extra_kinds)
     if not programs:
         return [], _none_in_force(at)
-    view = customer_view(session, customer, account_id=account_id, invoice_id=invoice.id)
+    view = customer_view(session, customer, account_id=account_id, invoice_id=invoice.id, now=now)
     rates = RateBook(session, merchant, at)
     winners = evaluate_programs(programs, invoice=invoice, customer=view, rates=rates)
     if not winners:

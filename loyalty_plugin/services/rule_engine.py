@@ -204,11 +204,13 @@ class RateBook:
         return self._table[currency]
 
 
-def customer_level(session: Session, customer: Customer) -> str | None:
+def customer_level(
+    session: Session, customer: Customer, *, now: datetime | None = None
+) -> str | None:
     """The level rules and audiences see: held in the merchant's oldest program with levels.
 
-    A given or bought level past its end counts as the earned one until the review job
-    catches up.
+    A given or bought level past its end at ``now`` (the caller's clock; default: the
+    wall clock) counts as the earned one until the review job catches up.
     """
     row = session.execute(
         select(Membership.level, Membership.earned_level, Membership.expires_at)
@@ -220,7 +222,7 @@ def customer_level(session: Session, customer: Customer) -> str | None:
     if row is None:
         return None
     level, earned, expires_at = row
-    return earned if expires_at is not None and expires_at <= utcnow() else level
+    return earned if expires_at is not None and expires_at <= (now or utcnow()) else level
 
 
 def customer_view(
@@ -229,8 +231,10 @@ def customer_view(
     *,
     account_id: int | None = None,
     invoice_id: str | None = None,
+    now: datetime | None = None,
 ) -> CustomerView:
-    """What rules may know of the customer; ``first_purchase`` is about ``invoice_id``."""
+    """What rules may know of the customer at ``now`` (default: the wall clock);
+    ``first_purchase`` is about ``invoice_id``."""
     first = False
     if invoice_id is not None:
         first = not _has_other_purchase(session, customer, account_id, invoice_id)
@@ -238,7 +242,7 @@ def customer_view(
         id=customer.host_customer_id,
         group=customer.customer_group,
         enrolled=customer.enrolled,
-        level=customer_level(session, customer),
+        level=customer_level(session, customer, now=now),
         first_purchase=first,
     )
 
