@@ -43,6 +43,7 @@ from loyalty_plugin.models import (
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.plugins import bind_session
 from loyalty_plugin.services import ledger
+from loyalty_plugin.services.accounts import create_merchant
 from loyalty_plugin.services.api_keys import create_api_key
 from loyalty_plugin.services.integrity import verify_ledger
 from loyalty_plugin.services.secrets import create_secret
@@ -85,8 +86,8 @@ def engine(server: OwnPostgres) -> Iterator[sa.Engine]:
 def api_key(engine: sa.Engine) -> str:
     """Merchant ``shop`` with a signing secret, a write key and customers c0..c59."""
     with Session(engine) as session:
-        session.add(Merchant(id="shop", name="Shop", currency="EUR"))
-        session.flush()
+        # Made as the service makes merchants: with the default program, so invoices earn.
+        create_merchant(session, merchant_id="shop", name="Shop", currency="EUR")
         create_secret(session, merchant_id="shop", now=utcnow(), secret=SECRET)
         session.add_all(
             Customer(merchant_id="shop", host_customer_id=f"c{n}", first_name="C")
