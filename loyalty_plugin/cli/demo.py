@@ -18,7 +18,7 @@ from loyalty_plugin.email.links import base_url
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import Merchant
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services import accounts, api_keys, ledger, levels, programs, secrets
+from loyalty_plugin.services import accounts, api_keys, ledger, levels, merchants, programs, secrets
 from loyalty_plugin.services.ledger import Money, Reference
 from loyalty_plugin.services.transaction import run_in_transaction
 
@@ -138,7 +138,7 @@ def _demo_merchant(session: Session) -> tuple[str, str, str]:
     """The merchant, its program (instead of the default one), a webhook secret, a write
     key and an admin key."""
     now = utcnow()
-    accounts.create_merchant(
+    merchants.create_merchant(
         session,
         merchant_id=DEMO_MERCHANT,
         name="Demo Coffee Roasters",

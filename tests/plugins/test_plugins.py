@@ -16,7 +16,8 @@ from loyalty_plugin.domain.errors import InsufficientPoints
 from loyalty_plugin.models import LedgerEntry
 from loyalty_plugin.plugins import bind_session, describe_plugins, make_plugin_manager
 from loyalty_plugin.services import ledger
-from loyalty_plugin.services.accounts import account_for_host_customer, create_merchant
+from loyalty_plugin.services.accounts import account_for_host_customer
+from loyalty_plugin.services.merchants import create_merchant
 from loyalty_plugin.services.programs import DEFAULT_PROGRAM, update_program
 from loyalty_plugin.services.rule_engine import plugin_rule_kinds
 from loyalty_plugin.services.webhooks import IntakeSettings, process_host_event

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.services import programs
-from loyalty_plugin.services.accounts import create_merchant, open_account, upsert_customer
+from loyalty_plugin.services.accounts import open_account, upsert_customer
 from loyalty_plugin.services.levels import give_level
+from loyalty_plugin.services.merchants import create_merchant
 from loyalty_plugin.services.rule_engine import customer_level
 
 TIERS = [

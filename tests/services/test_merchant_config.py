@@ -18,7 +18,13 @@ from loyalty_plugin.domain.coupons import CouponKind, CouponValue
 from loyalty_plugin.domain.expiry import ExpiryKind, ExpiryPolicy
 from loyalty_plugin.domain.notifications import Message, NotificationPrefs
 from loyalty_plugin.schemas.config import CONFIG_FORMAT, InvalidConfig
-from loyalty_plugin.services import accounts, email_templates, programs, rewards, settings
+from loyalty_plugin.services import (
+    email_templates,
+    merchants,
+    programs,
+    rewards,
+    settings,
+)
 from loyalty_plugin.services.expiry import expiry_policy, set_expiry_policy
 from loyalty_plugin.services.merchant_config import (
     diff_documents,
@@ -49,7 +55,7 @@ PROGRAM = {
 
 
 def merchant(session: Session, merchant_id: str) -> str:
-    accounts.create_merchant(session, merchant_id=merchant_id, name=merchant_id, currency="EUR")
+    merchants.create_merchant(session, merchant_id=merchant_id, name=merchant_id, currency="EUR")
     session.flush()
     return merchant_id
 

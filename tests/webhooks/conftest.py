@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.signatures import signature_headers
 from loyalty_plugin.plugins import bind_session, make_plugin_manager
-from loyalty_plugin.services.accounts import create_merchant
+from loyalty_plugin.services.merchants import create_merchant
 from loyalty_plugin.services.secrets import create_secret
 from loyalty_plugin.services.webhooks import Answer, IntakeSettings, process_host_event
 from tests.conftest import serving

@@ -16,8 +16,8 @@ from loyalty_plugin.models import (
     LedgerEntry,
     WebhookEvent,
 )
-from loyalty_plugin.services.accounts import create_merchant
 from loyalty_plugin.services.integrity import verify_ledger
+from loyalty_plugin.services.merchants import create_merchant
 from loyalty_plugin.services.webhooks import IntakeSettings, process_host_event
 from tests.webhooks.generate import generate_events
 
