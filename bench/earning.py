@@ -32,15 +32,15 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.rules import InvoiceView, LineView
 from loyalty_plugin.models import Customer, Merchant
-from loyalty_plugin.services.accounts import open_account
-from loyalty_plugin.services.program_earning import earn_on_invoice
-from loyalty_plugin.services.programs import create_program
-from loyalty_plugin.services.rule_engine import (
+from loyalty_plugin.services.earning.by_program import earn_on_invoice
+from loyalty_plugin.services.earning.programs import create_program
+from loyalty_plugin.services.earning.rule_engine import (
     RateBook,
     customer_view,
     evaluate_programs,
     programs_in_force,
 )
+from loyalty_plugin.services.ledger.accounts import open_account
 from loyalty_plugin.services.transaction import run_in_transaction
 
 CATEGORIES = {f"c{i}": (f"c{i // 4}" if i >= 4 else None) for i in range(40)}

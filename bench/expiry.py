@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.jobs.expiry import run_date_expiry
 from loyalty_plugin.models import Account, Allocation, LedgerEntry, Lot
-from loyalty_plugin.services.integrity import verify_ledger
+from loyalty_plugin.services.ledger.integrity import verify_ledger
 
 #: Lots were earned over the year before T0; with a two-year life they are all due at NOW.
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -34,8 +34,8 @@ from _common import add_database_arguments, copy_text, fresh_database, settle, s
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.models import Merchant
-from loyalty_plugin.services.imports import ImportReport, import_balances, import_customers
-from loyalty_plugin.services.integrity import verify_ledger
+from loyalty_plugin.services.intake.imports import ImportReport, import_balances, import_customers
+from loyalty_plugin.services.ledger.integrity import verify_ledger
 
 MERCHANT = "bench"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

@@ -48,8 +48,8 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import InsufficientPoints
 from loyalty_plugin.models import Account
-from loyalty_plugin.services import ledger
-from loyalty_plugin.services.integrity import verify_ledger
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.ledger.integrity import verify_ledger
 from loyalty_plugin.services.transaction import run_in_transaction
 
 #: The benchmark's clock: the small ledger is timed at T0, the large one a year of history later.

@@ -7,7 +7,7 @@ review date has passed, so the job must look at every customer and move about a 
 them. Times :func:`loyalty_plugin.jobs.levels.run_reviews` (one query for the amounts and
 one for the memberships per batch of 2,000 accounts, each batch committed) on all of
 them. Then puts the memberships back as they were and times the per-customer loop:
-:func:`loyalty_plugin.services.levels.update_levels` for each account, committed every
+:func:`loyalty_plugin.services.levels.memberships.update_levels` for each account, committed every
 2,000, on ``--loop-accounts`` of them, scaled to all.
 
     python bench/levels.py                                   # the full run
@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.jobs.levels import run_reviews
 from loyalty_plugin.models import LevelHistory
-from loyalty_plugin.services.levels import update_levels
-from loyalty_plugin.services.programs import create_program
+from loyalty_plugin.services.earning.programs import create_program
+from loyalty_plugin.services.levels.memberships import update_levels
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 NOW = T0 + timedelta(days=400)

@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin import create_app
 from loyalty_plugin.models import Account, Customer, LedgerEntry, Lot, Merchant, Program
-from loyalty_plugin.services.api_keys import create_api_key
-from loyalty_plugin.services.programs import create_program, update_program
+from loyalty_plugin.services.earning.programs import create_program, update_program
+from loyalty_plugin.services.merchants.api_keys import create_api_key
 
 PREFIX = "/loyalty/api/v1"
 

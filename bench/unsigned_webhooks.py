@@ -20,7 +20,7 @@ from loyalty_plugin import create_app, migrations
 from loyalty_plugin.domain.signatures import new_secret, signature_headers
 from loyalty_plugin.models import Merchant
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.secrets import create_secret
+from loyalty_plugin.services.merchants.secrets import create_secret
 
 
 def main() -> None:

@@ -49,9 +49,9 @@ from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.signatures import signature_headers
 from loyalty_plugin.models import Customer, Invoice, LedgerEntry
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.integrity import verify_ledger
-from loyalty_plugin.services.merchants import create_merchant
-from loyalty_plugin.services.secrets import create_secret
+from loyalty_plugin.services.ledger.integrity import verify_ledger
+from loyalty_plugin.services.merchants.registration import create_merchant
+from loyalty_plugin.services.merchants.secrets import create_secret
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 #: The default program takes effect then, before every event this script sends.

@@ -92,7 +92,7 @@ def host_event_received(session: Session, event: HostEvent) -> dict[str, Any] | 
 
     Called once per accepted event (never for a duplicate, nor while the event waits for
     its invoice or customer). This is how a plugin handles ``event.custom``: it may write
-    to the ledger through :mod:`loyalty_plugin.services.ledger` with ``session``.
+    to the ledger through :mod:`loyalty_plugin.services.ledger.entries` with ``session``.
 
     :param session: the event's transaction; do not commit it.
     :param event: the validated event, with its typed ``data``.

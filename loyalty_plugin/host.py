@@ -23,7 +23,7 @@ from flask import Flask, current_app
 from loyalty_plugin.extensions import loyalty_state
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.plugins import bind_session
-from loyalty_plugin.services.webhooks import Answer, IntakeSettings, process_host_event
+from loyalty_plugin.services.intake.webhooks import Answer, IntakeSettings, process_host_event
 
 __all__ = ["Answer", "process_event"]
 

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from loyalty_plugin import hookspecs
 from loyalty_plugin.domain.events import DomainEvent
 from loyalty_plugin.services.events import attach_sink
-from loyalty_plugin.services.notifications import EMAIL_SINK
-from loyalty_plugin.services.outbox import OutboxSink
+from loyalty_plugin.services.messaging.notifications import EMAIL_SINK
+from loyalty_plugin.services.messaging.outbox import OutboxSink
 
 log = logging.getLogger(__name__)
 

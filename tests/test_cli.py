@@ -68,7 +68,7 @@ def test_the_demo_program_earns_on_events_dated_before_the_demo_ran(app) -> None
 
     from loyalty_plugin.extensions import get_session
     from loyalty_plugin.models.base import utcnow
-    from loyalty_plugin.services.webhooks import IntakeSettings, process_host_event
+    from loyalty_plugin.services.intake.webhooks import IntakeSettings, process_host_event
 
     runner = app.test_cli_runner()
     assert runner.invoke(main, ["demo", "--customers", "1"]).exit_code == 0

@@ -60,7 +60,7 @@ def test_merchants_without_a_program_get_the_default_program(empty_database) -> 
     exactly as the programs service stores it; a merchant with programs is left alone."""
     from loyalty_plugin.models.base import UTCDateTime
     from loyalty_plugin.schemas.programs import load_program, settings_hash
-    from loyalty_plugin.services.programs import DEFAULT_PROGRAM, DEFAULT_PROGRAM_SINCE
+    from loyalty_plugin.services.earning.programs import DEFAULT_PROGRAM, DEFAULT_PROGRAM_SINCE
 
     migrations.upgrade(empty_database, "e5c1a9d07b3f")
     created = "2026-01-01 00:00:00"

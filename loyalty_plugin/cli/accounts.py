@@ -10,8 +10,8 @@ from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import LedgerEntry
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.accounts import account_for_host_customer
-from loyalty_plugin.services.ledger import pending_points, spendable_points
+from loyalty_plugin.services.ledger.accounts import account_for_host_customer
+from loyalty_plugin.services.ledger.entries import pending_points, spendable_points
 
 
 @click.group()

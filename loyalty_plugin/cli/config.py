@@ -23,7 +23,7 @@ from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.schemas.config import InvalidConfig
-from loyalty_plugin.services import merchant_config as svc
+from loyalty_plugin.services.merchants import config as svc
 from loyalty_plugin.services.transaction import run_in_transaction
 
 

@@ -18,8 +18,13 @@ from loyalty_plugin.email.links import base_url
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import Merchant
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services import accounts, api_keys, ledger, levels, merchants, programs, secrets
-from loyalty_plugin.services.ledger import Money, Reference
+from loyalty_plugin.services.earning import programs
+from loyalty_plugin.services.ledger import accounts
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.ledger.entries import Money, Reference
+from loyalty_plugin.services.levels import memberships as levels
+from loyalty_plugin.services.merchants import api_keys, secrets
+from loyalty_plugin.services.merchants import registration as merchants
 from loyalty_plugin.services.transaction import run_in_transaction
 
 DEMO_MERCHANT = "demo"

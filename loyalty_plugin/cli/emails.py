@@ -15,8 +15,11 @@ from loyalty_plugin.email.templates import TEMPLATES
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import EmailMessage, EmailStatus
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services import email_templates
-from loyalty_plugin.services.notifications import notification_prefs, set_notification_prefs
+from loyalty_plugin.services.messaging import email_templates
+from loyalty_plugin.services.messaging.notifications import (
+    notification_prefs,
+    set_notification_prefs,
+)
 from loyalty_plugin.services.transaction import run_in_transaction
 
 _NAME = click.Choice(sorted(TEMPLATES))

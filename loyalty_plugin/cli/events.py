@@ -15,7 +15,7 @@ from loyalty_plugin.extensions import loyalty_state
 from loyalty_plugin.jobs.webhooks import job_session
 from loyalty_plugin.models import InboxStatus, WebhookEvent
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.webhooks import (
+from loyalty_plugin.services.intake.webhooks import (
     IntakeSettings,
     retry_due,
     retry_event,

@@ -11,7 +11,7 @@ from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.domain.expiry import ExpiryKind, ExpiryPolicy, parse_reminder_days
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.expiry import expiry_policy, set_expiry_policy
+from loyalty_plugin.services.ledger.expiry import expiry_policy, set_expiry_policy
 from loyalty_plugin.services.transaction import run_in_transaction
 
 

@@ -14,8 +14,8 @@ from flask.cli import with_appcontext
 from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services import imports
-from loyalty_plugin.services.imports import ImportReport
+from loyalty_plugin.services.intake import imports
+from loyalty_plugin.services.intake.imports import ImportReport
 
 _FILE = click.argument(
     "file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)

@@ -11,7 +11,7 @@ from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import ApiKey, ApiScope
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.api_keys import create_api_key, list_api_keys, revoke_api_key
+from loyalty_plugin.services.merchants.api_keys import create_api_key, list_api_keys, revoke_api_key
 from loyalty_plugin.services.transaction import run_in_transaction
 
 

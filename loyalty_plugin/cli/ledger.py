@@ -8,7 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from loyalty_plugin.extensions import get_session
-from loyalty_plugin.services.integrity import CHECKS, rebuild_balances, verify_ledger
+from loyalty_plugin.services.ledger.integrity import CHECKS, rebuild_balances, verify_ledger
 from loyalty_plugin.services.transaction import run_in_transaction
 
 

@@ -12,8 +12,8 @@ from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import Membership
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services import levels
-from loyalty_plugin.services.accounts import account_for_host_customer
+from loyalty_plugin.services.ledger.accounts import account_for_host_customer
+from loyalty_plugin.services.levels import memberships as levels
 from loyalty_plugin.services.transaction import run_in_transaction
 
 

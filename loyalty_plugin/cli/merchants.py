@@ -10,7 +10,7 @@ from sqlalchemy import select
 from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import Merchant
-from loyalty_plugin.services.merchants import create_merchant
+from loyalty_plugin.services.merchants.registration import create_merchant
 from loyalty_plugin.services.transaction import run_in_transaction
 
 

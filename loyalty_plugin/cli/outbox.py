@@ -11,7 +11,7 @@ from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.jobs.webhooks import deliver_outbox, job_session
 from loyalty_plugin.models import OutboxMessage, OutboxStatus
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.outbox import retry_message
+from loyalty_plugin.services.messaging.outbox import retry_message
 from loyalty_plugin.services.transaction import run_in_transaction
 
 

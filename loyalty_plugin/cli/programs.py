@@ -18,9 +18,9 @@ from loyalty_plugin.extensions import get_session, loyalty_state
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.schemas.body import InvalidJSON, parse_json, unstorable_text
 from loyalty_plugin.schemas.programs import InvalidProgram
-from loyalty_plugin.services import programs as svc
-from loyalty_plugin.services.rule_engine import plugin_rule_kinds
-from loyalty_plugin.services.simulation import read_jsonl, simulate
+from loyalty_plugin.services.earning import programs as svc
+from loyalty_plugin.services.earning.rule_engine import plugin_rule_kinds
+from loyalty_plugin.services.earning.simulation import read_jsonl, simulate
 from loyalty_plugin.services.transaction import run_in_transaction
 
 ACTOR = "cli"

@@ -15,8 +15,8 @@ from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.jobs.webhooks import job_session
 from loyalty_plugin.models import WebhookEndpoint
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.outbox import set_endpoint
-from loyalty_plugin.services.secrets import create_secret, list_secrets, revoke_secret
+from loyalty_plugin.services.merchants.secrets import create_secret, list_secrets, revoke_secret
+from loyalty_plugin.services.messaging.outbox import set_endpoint
 from loyalty_plugin.services.transaction import run_in_transaction
 
 T = TypeVar("T")

@@ -1,7 +1,7 @@
 """What a host tells us: the typed content of a webhook, after validation.
 
 The marshmallow schemas in :mod:`loyalty_plugin.schemas.webhooks` build these objects; the
-handlers in :mod:`loyalty_plugin.services.host_events` act on them. Money is ``Decimal``.
+handlers in :mod:`loyalty_plugin.services.intake.host_events` act on them. Money is ``Decimal``.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from loyalty_plugin.services.portal import link_url, make_token
+from loyalty_plugin.services.customers.portal import link_url, make_token
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from loyalty_plugin.email.send import (
 )
 from loyalty_plugin.jobs.job import JobContext
 from loyalty_plugin.models import EmailMessage, EmailStatus, Merchant
-from loyalty_plugin.services.email_templates import render_message
-from loyalty_plugin.services.notifications import notification_prefs
+from loyalty_plugin.services.messaging.email_templates import render_message
+from loyalty_plugin.services.messaging.notifications import notification_prefs
 from loyalty_plugin.services.transaction import run_in_transaction
 
 log = logging.getLogger("loyalty_plugin.jobs")

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.jobs.job import JobContext
-from loyalty_plugin.services import expiry
+from loyalty_plugin.services.ledger import expiry
 from loyalty_plugin.services.transaction import run_in_transaction
 
 

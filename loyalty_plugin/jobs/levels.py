@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.jobs.job import JobContext
-from loyalty_plugin.services import levels
+from loyalty_plugin.services.levels import memberships as levels
 from loyalty_plugin.services.transaction import run_in_transaction
 
 #: Accounts decided per transaction.

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.extensions import loyalty_state
 from loyalty_plugin.jobs.job import JobContext
-from loyalty_plugin.services import reminders
+from loyalty_plugin.services.messaging import reminders
 from loyalty_plugin.services.transaction import run_in_transaction
 
 BATCH = 500

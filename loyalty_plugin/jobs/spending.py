@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from loyalty_plugin.jobs.job import JobContext
-from loyalty_plugin.services.coupons import expire_coupons as expire_coupon_batch
 from loyalty_plugin.services.idempotency import purge_keys
-from loyalty_plugin.services.redemption import release_stale_holds as release_hold_batch
+from loyalty_plugin.services.spending.coupons import expire_coupons as expire_coupon_batch
+from loyalty_plugin.services.spending.redemption import release_stale_holds as release_hold_batch
 from loyalty_plugin.services.transaction import run_in_transaction
 
 BATCH = 500

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.extensions import loyalty_state
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.plugins import bind_session
-from loyalty_plugin.services.outbox import OutboxSettings, deliver_due
-from loyalty_plugin.services.webhooks import IntakeSettings, retry_due
+from loyalty_plugin.services.intake.webhooks import IntakeSettings, retry_due
+from loyalty_plugin.services.messaging.outbox import OutboxSettings, deliver_due
 
 
 def job_session(app: Flask) -> Session:

@@ -18,9 +18,9 @@ from loyalty_plugin import create_app
 from loyalty_plugin.database import engine_options
 from loyalty_plugin.models import Account, ApiScope, Customer, Merchant
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services import ledger
-from loyalty_plugin.services.api_keys import create_api_key
-from loyalty_plugin.services.settings import update_settings
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.merchants.api_keys import create_api_key
+from loyalty_plugin.services.spending.settings import update_settings
 from tests.conftest import wipe
 
 PREFIX = "/loyalty/api/v1"

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from loyalty_plugin.models import Adjustment, Lot
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services import adjustments
+from loyalty_plugin.services.ledger import adjustments
 
 
 def pending_credit(db, *, expired: bool, points: int = 5000) -> Adjustment:

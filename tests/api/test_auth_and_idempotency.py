@@ -7,12 +7,12 @@ from sqlalchemy import func, select
 
 from loyalty_plugin.models import ApiKey, IdempotencyRecord, LedgerEntry
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.api_keys import revoke_api_key
 from loyalty_plugin.services.idempotency import (
     Claim,
     claim_key,
     purge_keys,
 )
+from loyalty_plugin.services.merchants.api_keys import revoke_api_key
 from tests.api.conftest import invoice
 
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from loyalty_plugin.models import Coupon, Redemption, RedemptionStatus
-from loyalty_plugin.services.integrity import verify_ledger
+from loyalty_plugin.services.ledger.integrity import verify_ledger
 from tests.api.conftest import PREFIX, invoice
 
 

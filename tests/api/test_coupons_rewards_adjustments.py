@@ -10,8 +10,8 @@ from sqlalchemy import select
 from loyalty_plugin.domain.coupons import ALPHABET
 from loyalty_plugin.models import Coupon, LedgerEntry
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services import coupons as coupon_service
-from loyalty_plugin.services.integrity import verify_ledger
+from loyalty_plugin.services.ledger.integrity import verify_ledger
+from loyalty_plugin.services.spending import coupons as coupon_service
 from tests.api.conftest import invoice
 
 

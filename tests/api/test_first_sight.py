@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from loyalty_plugin.models import Customer
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.programs import create_default_program
+from loyalty_plugin.services.earning.programs import create_default_program
 from tests.api.conftest import invoice
 
 

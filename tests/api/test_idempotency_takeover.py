@@ -13,8 +13,8 @@ from sqlalchemy import select
 from loyalty_plugin.models import ApiKey
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services import idempotency as service
-from loyalty_plugin.services import redemption
 from loyalty_plugin.services.idempotency import Claim, ClaimLost, claim_key, hold_key
+from loyalty_plugin.services.spending import redemption
 from loyalty_plugin.web.api import idempotency as web
 from tests.api.conftest import PREFIX, invoice
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from loyalty_plugin.models import Customer
-from loyalty_plugin.services.integrity import verify_ledger
+from loyalty_plugin.services.ledger.integrity import verify_ledger
 from tests.api.conftest import PREFIX
 from tests.imports.examples import example
 

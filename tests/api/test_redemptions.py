@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from loyalty_plugin.models import Allocation, LedgerEntry, Lot, Redemption, RedemptionStatus
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services import redemption as service
-from loyalty_plugin.services.integrity import verify_ledger
+from loyalty_plugin.services.ledger.integrity import verify_ledger
+from loyalty_plugin.services.spending import redemption as service
 from tests.api.conftest import invoice
 
 

@@ -24,7 +24,7 @@ from loyalty_plugin import create_app
 from loyalty_plugin.jobs.runner import JobRunner, Outcome
 from loyalty_plugin.models import Account, Customer, Merchant
 from loyalty_plugin.services.events import attach_sink
-from loyalty_plugin.services.notifications import EMAIL_SINK
+from loyalty_plugin.services.messaging.notifications import EMAIL_SINK
 from tests.conftest import wipe
 
 #: The start of every e-mail test's story.

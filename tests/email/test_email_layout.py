@@ -15,7 +15,8 @@ from loyalty_plugin.email.render import (
     render,
 )
 from loyalty_plugin.email.templates import TEMPLATES, Sources, default_sources
-from loyalty_plugin.services import email_templates, ledger
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.messaging import email_templates
 from tests.email.conftest import T0
 
 #: The frame every default HTML e-mail had before the layout, line for line (rendered).

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.models import Account, EmailMessage, ExpiryReminder, LedgerEntry
-from loyalty_plugin.services import ledger
-from loyalty_plugin.services.integrity import verify_ledger
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.ledger.integrity import verify_ledger
 from tests.email.conftest import T0
 
 

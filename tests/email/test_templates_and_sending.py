@@ -13,8 +13,9 @@ from loyalty_plugin.domain.coupons import CouponKind, CouponStatus
 from loyalty_plugin.domain.notifications import Message, NotificationPrefs
 from loyalty_plugin.email.render import TemplateRejected
 from loyalty_plugin.models import Coupon, Customer, EmailAttempt, EmailMessage, EmailStatus
-from loyalty_plugin.services import email_templates, ledger
-from loyalty_plugin.services.notifications import set_notification_prefs
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.messaging import email_templates
+from loyalty_plugin.services.messaging.notifications import set_notification_prefs
 from tests.email.conftest import T0
 
 EDIT = {

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.models import Account
-from loyalty_plugin.services import ledger
+from loyalty_plugin.services.ledger import entries as ledger
 
 #: When the test lots were earned.
 EARNED = datetime(2026, 1, 1, 9, tzinfo=UTC)

@@ -15,9 +15,10 @@ from loyalty_plugin.domain.expiry import ExpiryKind, ExpiryPolicy
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.jobs.expiry import run_date_expiry, run_inactivity_expiry
 from loyalty_plugin.models import Account, Allocation, LedgerEntry, Lot
-from loyalty_plugin.services import expiry, ledger
 from loyalty_plugin.services.events import attach_sink
-from loyalty_plugin.services.integrity import verify_ledger
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.ledger import expiry
+from loyalty_plugin.services.ledger.integrity import verify_ledger
 from tests.conftest import make_engine
 from tests.expiry.conftest import EARNED
 

@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.models import Account, Customer, LedgerEntry, Lot, Merchant
-from loyalty_plugin.services import ledger
-from loyalty_plugin.services.expiry import expire_due_batch
-from loyalty_plugin.services.imports import import_balances, import_customers
-from loyalty_plugin.services.integrity import verify_ledger
-from loyalty_plugin.services.reminders import expiry_reminder_batch
+from loyalty_plugin.services.intake.imports import import_balances, import_customers
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.ledger.expiry import expire_due_batch
+from loyalty_plugin.services.ledger.integrity import verify_ledger
+from loyalty_plugin.services.messaging.reminders import expiry_reminder_batch
 from tests.conftest import make_engine
 
 NOW = datetime(2026, 1, 15, 12, tzinfo=UTC)
@@ -278,8 +278,8 @@ def test_expiry_of_the_file_is_checked_against_the_clock(session, shop) -> None:
 
 def test_new_customers_follow_auto_enrol_and_count_as_registered(session, shop) -> None:
     """No ``enrolled`` cell: the merchant's ``auto_enrol``; no registration bonus later."""
-    from loyalty_plugin.services.first_sight import Caller, register
-    from loyalty_plugin.services.settings import update_settings
+    from loyalty_plugin.services.intake.first_sight import Caller, register
+    from loyalty_plugin.services.spending.settings import update_settings
 
     update_settings(session, merchant_id="shop", changes={"auto_enrol": False}, now=NOW, actor="t")
     session.commit()
@@ -293,7 +293,7 @@ def test_new_customers_follow_auto_enrol_and_count_as_registered(session, shop) 
 
 def test_an_import_fills_in_a_customer_first_seen_by_an_event(session, shop) -> None:
     """A customer created on first sight (profile pending) gets the file's profile."""
-    from loyalty_plugin.services.first_sight import Caller, sight_customer
+    from loyalty_plugin.services.intake.first_sight import Caller, sight_customer
 
     caller = Caller(hooks=None, now=NOW, actor="test")
     sight_customer(session, merchant_id="shop", host_customer_id="1001", caller=caller)

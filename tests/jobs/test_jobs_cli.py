@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.cli import main
 from loyalty_plugin.models import Account, Customer, Merchant
-from loyalty_plugin.services import ledger
+from loyalty_plugin.services.ledger import entries as ledger
 
 
 def make_customer(engine, *, points: int, expires_at: datetime, now: datetime) -> int:

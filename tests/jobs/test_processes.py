@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.jobs import builtin_jobs
 from loyalty_plugin.models import Allocation, JobRun, LedgerEntry, Lot, RunStatus
-from loyalty_plugin.services.integrity import verify_ledger
+from loyalty_plugin.services.ledger.integrity import verify_ledger
 from tests.jobs.conftest import bulk_lots
 
 #: Every job off but ``expire-points``, which runs every 2 seconds.

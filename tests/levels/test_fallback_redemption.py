@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin import migrations
 from loyalty_plugin.models import LedgerEntry, Lot
-from loyalty_plugin.services.accounts import account_for_host_customer
-from loyalty_plugin.services.integrity import verify_ledger
+from loyalty_plugin.services.ledger.accounts import account_for_host_customer
+from loyalty_plugin.services.ledger.integrity import verify_ledger
 from tests.levels.conftest import TEN, Host
 
 SMALL = {"currency": "EUR", "total": "44.00", "items": [{"total": "44.00"}]}

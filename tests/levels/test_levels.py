@@ -18,9 +18,9 @@ from loyalty_plugin.jobs import JobContext
 from loyalty_plugin.jobs.levels import review_levels
 from loyalty_plugin.models import EmailMessage
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services import ledger
-from loyalty_plugin.services.accounts import account_for_host_customer
-from loyalty_plugin.services.integrity import verify_ledger
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.ledger.accounts import account_for_host_customer
+from loyalty_plugin.services.ledger.integrity import verify_ledger
 from tests.levels.conftest import TIERS, Host
 
 

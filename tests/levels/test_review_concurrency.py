@@ -22,9 +22,10 @@ from loyalty_plugin.jobs.levels import run_reviews
 from loyalty_plugin.models import InvoiceEarning, LevelHistory, Membership
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.plugins import bind_session, make_plugin_manager
-from loyalty_plugin.services import ledger, levels
-from loyalty_plugin.services.accounts import account_for_host_customer
-from loyalty_plugin.services.webhooks import IntakeSettings, process_host_event
+from loyalty_plugin.services.intake.webhooks import IntakeSettings, process_host_event
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.ledger.accounts import account_for_host_customer
+from loyalty_plugin.services.levels import memberships as levels
 from tests.conftest import make_engine
 from tests.levels.conftest import TEN, TIERS, Host
 

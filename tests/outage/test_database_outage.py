@@ -42,12 +42,12 @@ from loyalty_plugin.models import (
 )
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.plugins import bind_session
-from loyalty_plugin.services import ledger
-from loyalty_plugin.services.api_keys import create_api_key
-from loyalty_plugin.services.integrity import verify_ledger
-from loyalty_plugin.services.merchants import create_merchant
-from loyalty_plugin.services.secrets import create_secret
-from loyalty_plugin.services.webhooks import IntakeSettings, retry_due
+from loyalty_plugin.services.intake.webhooks import IntakeSettings, retry_due
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.ledger.integrity import verify_ledger
+from loyalty_plugin.services.merchants.api_keys import create_api_key
+from loyalty_plugin.services.merchants.registration import create_merchant
+from loyalty_plugin.services.merchants.secrets import create_secret
 from tests.conftest import make_engine
 from tests.outage.postgres import OwnPostgres, free_port
 

@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain.notifications import NotificationPrefs
 from loyalty_plugin.models import Account, Coupon, Customer, LedgerEntry, Merchant
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services import ledger, portal
-from loyalty_plugin.services.ledger import Reference
-from loyalty_plugin.services.notifications import set_notification_prefs
-from loyalty_plugin.services.programs import create_program
-from loyalty_plugin.services.settings import update_settings
+from loyalty_plugin.services.customers import portal
+from loyalty_plugin.services.earning.programs import create_program
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.ledger.entries import Reference
+from loyalty_plugin.services.messaging.notifications import set_notification_prefs
+from loyalty_plugin.services.spending.settings import update_settings
 from tests.pages.conftest import LiveServer
 
 #: Browser tests run on two backends; the services under them run on all three elsewhere.

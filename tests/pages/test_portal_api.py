@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.models import Customer, Merchant
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services import portal
-from loyalty_plugin.services.api_keys import create_api_key
+from loyalty_plugin.services.customers import portal
+from loyalty_plugin.services.merchants.api_keys import create_api_key
 
 API = "/loyalty/api/v1"
 

@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.models import Account
-from loyalty_plugin.services import ledger
+from loyalty_plugin.services.ledger import entries as ledger
 from tests.conftest import serving
 from tests.email import conftest as email
 

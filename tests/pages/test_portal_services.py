@@ -20,9 +20,10 @@ from loyalty_plugin.domain.errors import (
 )
 from loyalty_plugin.email.links import links_for, unsubscribe_token
 from loyalty_plugin.models import Account, Coupon, Customer, LedgerEntry, Merchant
-from loyalty_plugin.services import ledger, portal
-from loyalty_plugin.services.programs import create_program
-from loyalty_plugin.services.settings import update_settings
+from loyalty_plugin.services.customers import portal
+from loyalty_plugin.services.earning.programs import create_program
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.spending.settings import update_settings
 from loyalty_plugin.services.transaction import run_in_transaction
 
 SECRET = "portal-test-secret"

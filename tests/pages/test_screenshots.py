@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 from loyalty_plugin import create_app
 from loyalty_plugin.models import Account
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services import portal
-from loyalty_plugin.services.ledger import Reference
-from loyalty_plugin.services.programs import create_program
+from loyalty_plugin.services.customers import portal
+from loyalty_plugin.services.earning.programs import create_program
+from loyalty_plugin.services.ledger.entries import Reference
 from tests.conftest import serving
 from tests.pages.conftest import LiveServer
 from tests.pages.test_portal import TIERS, ana, earn, sign_in  # noqa: F401 (ana: a fixture)

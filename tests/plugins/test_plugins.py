@@ -15,12 +15,12 @@ from loyalty_plugin import hookimpl
 from loyalty_plugin.domain.errors import InsufficientPoints
 from loyalty_plugin.models import LedgerEntry
 from loyalty_plugin.plugins import bind_session, describe_plugins, make_plugin_manager
-from loyalty_plugin.services import ledger
-from loyalty_plugin.services.accounts import account_for_host_customer
-from loyalty_plugin.services.merchants import create_merchant
-from loyalty_plugin.services.programs import DEFAULT_PROGRAM, update_program
-from loyalty_plugin.services.rule_engine import plugin_rule_kinds
-from loyalty_plugin.services.webhooks import IntakeSettings, process_host_event
+from loyalty_plugin.services.earning.programs import DEFAULT_PROGRAM, update_program
+from loyalty_plugin.services.earning.rule_engine import plugin_rule_kinds
+from loyalty_plugin.services.intake.webhooks import IntakeSettings, process_host_event
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.ledger.accounts import account_for_host_customer
+from loyalty_plugin.services.merchants.registration import create_merchant
 
 SETTINGS = IntakeSettings(default_merchant="shop")
 TEN = {"points": "1", "per": "10.00"}

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.coupons import CouponKind, CouponStatus, CouponValue
 from loyalty_plugin.models import Account, Coupon
-from loyalty_plugin.services import coupons, ledger
-from loyalty_plugin.services.settings import update_settings
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.spending import coupons
+from loyalty_plugin.services.spending.settings import update_settings
 
 TEN_OFF = CouponValue(kind=CouponKind.PERCENT, percent=Decimal("10"))
 FIVE_EUR = CouponValue(kind=CouponKind.AMOUNT, amount=Decimal("5.00"), currency="EUR")

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from loyalty_plugin.services import programs
-from loyalty_plugin.services.accounts import open_account, upsert_customer
-from loyalty_plugin.services.levels import give_level
-from loyalty_plugin.services.merchants import create_merchant
-from loyalty_plugin.services.rule_engine import customer_level
+from loyalty_plugin.services.earning import programs
+from loyalty_plugin.services.earning.rule_engine import customer_level
+from loyalty_plugin.services.ledger.accounts import open_account, upsert_customer
+from loyalty_plugin.services.levels.memberships import give_level
+from loyalty_plugin.services.merchants.registration import create_merchant
 
 TIERS = [
     {"key": "bronze", "name": "Bronze", "threshold": "0"},

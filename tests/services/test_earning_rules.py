@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain.errors import ValidationError
 from loyalty_plugin.domain.rules import InvoiceView, LineView
 from loyalty_plugin.models import Account, InvoiceEarning, LedgerEntry, Lot
-from loyalty_plugin.services import ledger
-from loyalty_plugin.services import program_earning as earning
-from loyalty_plugin.services.integrity import verify_ledger
-from loyalty_plugin.services.programs import create_program, update_program
+from loyalty_plugin.services.earning import by_program as earning
+from loyalty_plugin.services.earning.programs import create_program, update_program
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.ledger.integrity import verify_ledger
 from loyalty_plugin.services.transaction import run_in_transaction
 
 TEN = {"kind": "per_amount", "points": "1", "per": "10"}

@@ -22,9 +22,9 @@ from loyalty_plugin.domain.signatures import signature_headers
 from loyalty_plugin.hookspecs import hookimpl
 from loyalty_plugin.models import Merchant
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.api_keys import create_api_key
-from loyalty_plugin.services.integrity import verify_ledger
-from loyalty_plugin.services.secrets import create_secret
+from loyalty_plugin.services.ledger.integrity import verify_ledger
+from loyalty_plugin.services.merchants.api_keys import create_api_key
+from loyalty_plugin.services.merchants.secrets import create_secret
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 API = "/loyalty/api/v1"

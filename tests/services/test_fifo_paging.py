@@ -2,8 +2,8 @@
 
 from datetime import timedelta
 
-from loyalty_plugin.services import ledger
-from loyalty_plugin.services.integrity import verify_ledger
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.ledger.integrity import verify_ledger
 
 
 def test_spend_across_more_lots_than_one_page(session, make_account, now) -> None:

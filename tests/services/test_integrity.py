@@ -5,8 +5,8 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from loyalty_plugin.cli import main
-from loyalty_plugin.services import ledger
-from loyalty_plugin.services.integrity import rebuild_balances, verify_ledger
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.ledger.integrity import rebuild_balances, verify_ledger
 
 
 def history(session, account, now) -> None:
@@ -78,7 +78,7 @@ def test_cli_verify_exits_nonzero_on_drift(app, now) -> None:
     assert runner.invoke(main, ["merchants", "create", "shop", "--name", "Shop"]).exit_code == 0
     with app.app_context():
         from loyalty_plugin.extensions import get_session
-        from loyalty_plugin.services.accounts import open_account, upsert_customer
+        from loyalty_plugin.services.ledger.accounts import open_account, upsert_customer
 
         session = get_session()
         customer = upsert_customer(

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.models import Account
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services import redemption
-from loyalty_plugin.services.api_keys import create_api_key
-from loyalty_plugin.services.integrity import verify_ledger
+from loyalty_plugin.services.ledger.integrity import verify_ledger
+from loyalty_plugin.services.merchants.api_keys import create_api_key
+from loyalty_plugin.services.spending import redemption
 from tests.services.test_earning_rules_webhooks import API, Host, db, host, paid  # noqa: F401
 
 

@@ -16,9 +16,9 @@ from loyalty_plugin.domain.errors import (
 )
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.models import Allocation, LedgerEntry, Lot
-from loyalty_plugin.services import ledger
-from loyalty_plugin.services.integrity import verify_ledger
-from loyalty_plugin.services.ledger import Money, Reference
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.ledger.entries import Money, Reference
+from loyalty_plugin.services.ledger.integrity import verify_ledger
 
 
 def entries(session: Session, account_id: int) -> list[LedgerEntry]:

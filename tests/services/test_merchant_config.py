@@ -18,20 +18,20 @@ from loyalty_plugin.domain.coupons import CouponKind, CouponValue
 from loyalty_plugin.domain.expiry import ExpiryKind, ExpiryPolicy
 from loyalty_plugin.domain.notifications import Message, NotificationPrefs
 from loyalty_plugin.schemas.config import CONFIG_FORMAT, InvalidConfig
-from loyalty_plugin.services import (
-    email_templates,
-    merchants,
-    programs,
-    rewards,
-    settings,
-)
-from loyalty_plugin.services.expiry import expiry_policy, set_expiry_policy
-from loyalty_plugin.services.merchant_config import (
+from loyalty_plugin.services.earning import programs
+from loyalty_plugin.services.ledger.expiry import expiry_policy, set_expiry_policy
+from loyalty_plugin.services.merchants import registration as merchants
+from loyalty_plugin.services.merchants.config import (
     diff_documents,
     export_config,
     import_config,
 )
-from loyalty_plugin.services.notifications import notification_prefs, set_notification_prefs
+from loyalty_plugin.services.messaging import email_templates
+from loyalty_plugin.services.messaging.notifications import (
+    notification_prefs,
+    set_notification_prefs,
+)
+from loyalty_plugin.services.spending import rewards, settings
 
 PROGRAM = {
     "key": "main",
@@ -411,7 +411,7 @@ def test_diff_matches_list_items_by_key() -> None:
 
 def test_decimals_are_written_alike_on_every_database() -> None:
     """PostgreSQL's 2.5000 and SQLite's 2.5 are both written 2.50; finer values stay."""
-    from loyalty_plugin.services.merchant_config import decimal_text
+    from loyalty_plugin.services.merchants.config import decimal_text
 
     assert [decimal_text(v) for v in ("2.5000", "2.5", "100", "0.0125", "1E+2")] == [
         "2.50",

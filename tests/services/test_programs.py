@@ -15,8 +15,8 @@ from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationE
 from loyalty_plugin.domain.programs import ProgramStatus
 from loyalty_plugin.models import Merchant, ProgramVersion
 from loyalty_plugin.schemas.programs import FILE_FORMAT, InvalidProgram
-from loyalty_plugin.services import programs as svc
-from loyalty_plugin.services.rule_engine import RateBook, programs_in_force
+from loyalty_plugin.services.earning import programs as svc
+from loyalty_plugin.services.earning.rule_engine import RateBook, programs_in_force
 
 TEN = {"kind": "per_amount", "points": "1", "per": "10"}
 

@@ -15,8 +15,8 @@ from loyalty_plugin.database import engine_options
 from loyalty_plugin.domain.rules import InvoiceView, LineView
 from loyalty_plugin.models import Customer, Merchant
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.api_keys import create_api_key
-from loyalty_plugin.services.program_earning import earn_on_invoice
+from loyalty_plugin.services.earning.by_program import earn_on_invoice
+from loyalty_plugin.services.merchants.api_keys import create_api_key
 
 PREFIX = "/loyalty/api/v1"
 TEN = {"kind": "per_amount", "points": "1", "per": "10"}

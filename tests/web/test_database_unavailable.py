@@ -122,7 +122,7 @@ def test_the_portal_shows_a_try_again_page_when_the_database_is_down(closed_port
     from datetime import timedelta
 
     from loyalty_plugin.models.base import utcnow
-    from loyalty_plugin.services.portal import make_token
+    from loyalty_plugin.services.customers.portal import make_token
 
     client = app_on(SCHEMES["postgresql"].format(port=closed_port), tmp_path).test_client()
     token = make_token(

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.signatures import signature_headers
 from loyalty_plugin.plugins import bind_session, make_plugin_manager
-from loyalty_plugin.services.merchants import create_merchant
-from loyalty_plugin.services.secrets import create_secret
-from loyalty_plugin.services.webhooks import Answer, IntakeSettings, process_host_event
+from loyalty_plugin.services.intake.webhooks import Answer, IntakeSettings, process_host_event
+from loyalty_plugin.services.merchants.registration import create_merchant
+from loyalty_plugin.services.merchants.secrets import create_secret
 from tests.conftest import serving
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -42,7 +42,7 @@ def shop(session: Session, now: datetime, pm: pluggy.PluginManager) -> Session:
 @pytest.fixture
 def without_first_sight(shop: Session, now: datetime) -> Session:
     """``shop`` with ``create_unknown_customers`` off: unknown customers wait, as before."""
-    from loyalty_plugin.services.settings import update_settings
+    from loyalty_plugin.services.spending.settings import update_settings
 
     changes = {"create_unknown_customers": False}
     update_settings(shop, merchant_id="shop", changes=changes, now=now, actor="test")
@@ -96,7 +96,7 @@ def replace_default_program(
     ``starts`` is when ``main`` takes effect (the day before ``now`` unless given);
     ``definition`` adds to or overrides its fields (``reversal="other_lots"``).
     """
-    from loyalty_plugin.services.programs import archive_program, create_program
+    from loyalty_plugin.services.earning.programs import archive_program, create_program
 
     archive_program(session, merchant_id="shop", key="default", now=now)
     rules = [{"kind": "per_amount", "points": "1", "per": "10"}]

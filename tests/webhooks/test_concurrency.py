@@ -19,10 +19,11 @@ from loyalty_plugin.domain.redemption import DraftInvoice
 from loyalty_plugin.models import Account, Customer, Redemption, RedemptionStatus
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.plugins import bind_session
-from loyalty_plugin.services import ledger, redemption
-from loyalty_plugin.services.accounts import open_account
-from loyalty_plugin.services.integrity import verify_ledger
-from loyalty_plugin.services.webhooks import IntakeSettings, retry_due
+from loyalty_plugin.services.intake.webhooks import IntakeSettings, retry_due
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.ledger.accounts import open_account
+from loyalty_plugin.services.ledger.integrity import verify_ledger
+from loyalty_plugin.services.spending import redemption
 from tests.conftest import serving
 from tests.webhooks.conftest import customer, event, invoice, ledger_points, signed, stored
 

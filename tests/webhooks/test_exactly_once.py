@@ -16,9 +16,9 @@ from loyalty_plugin.models import (
     LedgerEntry,
     WebhookEvent,
 )
-from loyalty_plugin.services.integrity import verify_ledger
-from loyalty_plugin.services.merchants import create_merchant
-from loyalty_plugin.services.webhooks import IntakeSettings, process_host_event
+from loyalty_plugin.services.intake.webhooks import IntakeSettings, process_host_event
+from loyalty_plugin.services.ledger.integrity import verify_ledger
+from loyalty_plugin.services.merchants.registration import create_merchant
 from tests.webhooks.generate import generate_events
 
 

@@ -11,9 +11,9 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from loyalty_plugin.models import Customer, InboxStatus, WebhookEvent
-from loyalty_plugin.services.integrity import verify_ledger
-from loyalty_plugin.services.settings import update_settings
-from loyalty_plugin.services.webhooks import retry_due
+from loyalty_plugin.services.intake.webhooks import retry_due
+from loyalty_plugin.services.ledger.integrity import verify_ledger
+from loyalty_plugin.services.spending.settings import update_settings
 from tests.conftest import serving
 from tests.webhooks.conftest import SETTINGS, customer, event, invoice, ledger_points, signed
 from tests.webhooks.test_concurrency import post_all

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from loyalty_plugin.models import Account, Customer, Invoice, InvoiceStatus
-from loyalty_plugin.services.integrity import verify_ledger
+from loyalty_plugin.services.ledger.integrity import verify_ledger
 from tests.webhooks.conftest import customer, event, invoice, ledger_points
 
 
@@ -201,13 +201,13 @@ def test_waiting_events_are_rechecked_by_the_retry_job(
     send, shop, pm, now, without_first_sight
 ) -> None:
     """A waiting event has a recheck time; the job runs it once what it waits for exists."""
-    from loyalty_plugin.services.webhooks import retry_due
+    from loyalty_plugin.services.intake.webhooks import retry_due
     from tests.webhooks.conftest import SETTINGS
 
     early = send(event("invoice.paid", {"invoice": invoice()}))
     assert early.status == 202
     # The customer appears without releasing the invoice (as if committed concurrently).
-    from loyalty_plugin.services.accounts import upsert_customer
+    from loyalty_plugin.services.ledger.accounts import upsert_customer
 
     upsert_customer(shop, merchant_id="shop", host_customer_id="c1", first_name="Ana")
     shop.commit()
@@ -220,7 +220,7 @@ def test_paid_captures_the_named_hold_and_cancel_returns_it(registered, shop, no
     """A hold named by invoice.paid is captured; invoice.cancelled gives its points back."""
     from loyalty_plugin.domain.redemption import DraftInvoice
     from loyalty_plugin.models import Redemption, RedemptionStatus
-    from loyalty_plugin.services.redemption import hold_points
+    from loyalty_plugin.services.spending.redemption import hold_points
 
     hold = hold_points(
         shop,
@@ -246,7 +246,7 @@ def test_a_cancel_releases_a_hold_before_the_invoice_is_known(registered, shop, 
     """A hold taken at checkout is released by a cancellation that waits for its invoice."""
     from loyalty_plugin.domain.redemption import DraftInvoice
     from loyalty_plugin.models import Redemption, RedemptionStatus
-    from loyalty_plugin.services.redemption import hold_points
+    from loyalty_plugin.services.spending.redemption import hold_points
 
     hold = hold_points(
         shop,

@@ -7,7 +7,7 @@ import pytest
 from loyalty_plugin.domain.signatures import new_secret
 from loyalty_plugin.models import Merchant
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.secrets import create_secret
+from loyalty_plugin.services.merchants.secrets import create_secret
 from tests.webhooks.conftest import (
     SECRET,
     customer,

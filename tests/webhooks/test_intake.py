@@ -88,7 +88,7 @@ def test_a_tampered_body_is_refused(client, host) -> None:
 
 def test_a_rotated_secret_verifies_until_revoked(post, host, now) -> None:
     """With two active secrets either verifies; a revoked one no longer does."""
-    from loyalty_plugin.services.secrets import create_secret, revoke_secret
+    from loyalty_plugin.services.merchants.secrets import create_secret, revoke_secret
 
     with host.app_context():
         session = host.extensions["loyalty"].db.session

@@ -16,9 +16,14 @@ from sqlalchemy import select
 from loyalty_plugin.domain.signatures import verify
 from loyalty_plugin.models import OutboxAttempt, OutboxMessage, OutboxStatus
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services import ledger
-from loyalty_plugin.services.accounts import account_for_host_customer
-from loyalty_plugin.services.outbox import OutboxSettings, deliver_due, retry_message, set_endpoint
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.ledger.accounts import account_for_host_customer
+from loyalty_plugin.services.messaging.outbox import (
+    OutboxSettings,
+    deliver_due,
+    retry_message,
+    set_endpoint,
+)
 from tests.webhooks.conftest import SECRET, customer, event, invoice
 
 SETTINGS = OutboxSettings(max_attempts=3, timeout_seconds=5)

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from loyalty_plugin.services.integrity import verify_ledger
-from loyalty_plugin.services.programs import archive_program, create_program
-from loyalty_plugin.services.redemption import capture_redemption
+from loyalty_plugin.services.earning.programs import archive_program, create_program
+from loyalty_plugin.services.ledger.integrity import verify_ledger
+from loyalty_plugin.services.spending.redemption import capture_redemption
 from tests.webhooks.conftest import customer, event, invoice
 from tests.webhooks.test_set_aside_reversals import account, hold
 

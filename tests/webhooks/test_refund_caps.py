@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from loyalty_plugin.services.integrity import verify_ledger
+from loyalty_plugin.services.ledger.integrity import verify_ledger
 from tests.webhooks.conftest import balance, customer, event, replace_default_program
 
 LINES = [{"id": "L1", "qty": 2, "total": "100.00"}, {"id": "L2", "qty": 1, "total": "900.00"}]

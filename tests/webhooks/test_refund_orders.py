@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from loyalty_plugin.models import InboxStatus, WebhookEvent
-from loyalty_plugin.services.integrity import verify_ledger
+from loyalty_plugin.services.ledger.integrity import verify_ledger
 from tests.webhooks.conftest import balance, customer, event, replace_default_program
 
 LINES = [{"id": "L1", "qty": 1, "total": "300.00"}, {"id": "L2", "qty": 1, "total": "1200.00"}]

@@ -10,8 +10,8 @@ from sqlalchemy import select, text
 from loyalty_plugin import hookimpl
 from loyalty_plugin.cli.events import events
 from loyalty_plugin.models import WebhookEvent
-from loyalty_plugin.services.integrity import verify_ledger
-from loyalty_plugin.services.webhooks import backoff
+from loyalty_plugin.services.intake.webhooks import backoff
+from loyalty_plugin.services.ledger.integrity import verify_ledger
 from tests.webhooks.conftest import customer, event, invoice, ledger_points, stored
 
 PAID = event("invoice.paid", {"invoice": invoice(customer=customer())})
@@ -86,7 +86,7 @@ def test_the_retry_job_processes_it_once_the_cause_is_gone(post, host, flaky) ->
 def test_after_the_limit_it_is_dead_and_an_operator_retries_it(post, host, flaky) -> None:
     """Three failed attempts make it dead; ``loyalty events retry ID`` runs it again."""
     post(PAID)
-    from loyalty_plugin.services.webhooks import IntakeSettings, retry_event
+    from loyalty_plugin.services.intake.webhooks import IntakeSettings, retry_event
 
     settings = IntakeSettings.from_config(host.config)
     with host.app_context():

@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from loyalty_plugin.domain.redemption import DraftInvoice
 from loyalty_plugin.models import Account, Customer
-from loyalty_plugin.services.coupons import convert_points_to_coupon
-from loyalty_plugin.services.integrity import verify_ledger
-from loyalty_plugin.services.redemption import (
+from loyalty_plugin.services.ledger.integrity import verify_ledger
+from loyalty_plugin.services.spending.coupons import convert_points_to_coupon
+from loyalty_plugin.services.spending.redemption import (
     capture_redemption,
     hold_points,
     release_redemption,

@@ -1,7 +1,7 @@
 """Earning rules, pure: invoice views, the earning base, rule kinds, rounding, refunds.
 
 Nothing here touches a database or Flask. :mod:`loyalty_plugin.domain.programs` puts rules
-together into programs; :mod:`loyalty_plugin.services.rule_engine` feeds them from the
+together into programs; :mod:`loyalty_plugin.services.earning.rule_engine` feeds them from the
 database.
 """
 

@@ -13,7 +13,7 @@ from loyalty_plugin.domain.errors import NotFound, ValidationError
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import ApiScope
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.api_keys import authenticate, touch
+from loyalty_plugin.services.merchants.api_keys import authenticate, touch
 from loyalty_plugin.web.errors import error_response
 
 

@@ -1,7 +1,7 @@
 """``POST /api/v1/customers/import`` and ``/opening-balances/import``: CSV in, a report out.
 
 Admin-scoped. The body is read as a stream and written in committed batches by
-:mod:`loyalty_plugin.services.imports`, so these routes run outside the API's one-request
+:mod:`loyalty_plugin.services.intake.imports`, so these routes run outside the API's one-request
 transaction (``read_only`` in the route table) and need no ``Idempotency-Key``: importing
 the same file twice changes nothing the first run did.
 """
@@ -19,8 +19,8 @@ from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import ApiScope
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.schemas import imports as s
-from loyalty_plugin.services import imports as svc
-from loyalty_plugin.services.imports import ImportReport
+from loyalty_plugin.services.intake import imports as svc
+from loyalty_plugin.services.intake.imports import ImportReport
 from loyalty_plugin.web.api.auth import caller
 from loyalty_plugin.web.errors import error_response
 

@@ -16,8 +16,8 @@ from loyalty_plugin.models import ApiScope
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.schemas import api as s
 from loyalty_plugin.schemas import programs as p
-from loyalty_plugin.services import programs as svc
-from loyalty_plugin.services.rule_engine import plugin_rule_kinds
+from loyalty_plugin.services.earning import programs as svc
+from loyalty_plugin.services.earning.rule_engine import plugin_rule_kinds
 from loyalty_plugin.web.api.auth import caller
 
 

@@ -21,23 +21,18 @@ from loyalty_plugin.extensions import get_session, loyalty_state
 from loyalty_plugin.models import Adjustment, AdjustmentStatus, Redemption, Reward
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.schemas.api import CampaignSchema, encode_cursor
-from loyalty_plugin.services import (
-    adjustments,
-    coupons,
-    first_sight,
-    levels,
-    portal,
-    redemption,
-    rewards,
-    settings,
-)
-from loyalty_plugin.services.accounts import account_for_host_customer, find_customer
-from loyalty_plugin.services.statements import (
+from loyalty_plugin.services.customers import portal
+from loyalty_plugin.services.customers.statements import (
     account_of,
     customers_by_host_id,
     ledger_page,
     standing,
 )
+from loyalty_plugin.services.intake import first_sight
+from loyalty_plugin.services.ledger import adjustments
+from loyalty_plugin.services.ledger.accounts import account_for_host_customer, find_customer
+from loyalty_plugin.services.levels import memberships as levels
+from loyalty_plugin.services.spending import coupons, redemption, rewards, settings
 from loyalty_plugin.web.api.auth import caller
 
 T = TypeVar("T")

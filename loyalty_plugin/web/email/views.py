@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from loyalty_plugin.email.links import read_unsubscribe_token
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.notifications import unsubscribe as unsubscribe_customer
+from loyalty_plugin.services.messaging.notifications import unsubscribe as unsubscribe_customer
 from loyalty_plugin.services.transaction import run_in_transaction
 
 

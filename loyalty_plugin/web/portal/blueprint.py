@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from loyalty_plugin.services.portal import PortalLinkExpired, PortalLinkInvalid
+from loyalty_plugin.services.customers.portal import PortalLinkExpired, PortalLinkInvalid
 from loyalty_plugin.web.portal import views
 from loyalty_plugin.web.portal.forms import FormRejected
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from loyalty_plugin.services.portal import PortalAccess
+from loyalty_plugin.services.customers.portal import PortalAccess
 
 _SALT = "loyalty-portal-form"
 #: Longest points value read from the form (beyond any balance anyway).

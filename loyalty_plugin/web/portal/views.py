@@ -20,10 +20,10 @@ from loyalty_plugin.domain.errors import IdempotencyConflict, InsufficientPoints
 from loyalty_plugin.email.render import environment
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services import portal
-from loyalty_plugin.services.accounts import get_merchant
-from loyalty_plugin.services.email_templates import formatting
-from loyalty_plugin.services.statements import account_of, standing
+from loyalty_plugin.services.customers import portal
+from loyalty_plugin.services.customers.statements import account_of, standing
+from loyalty_plugin.services.ledger.accounts import get_merchant
+from loyalty_plugin.services.messaging.email_templates import formatting
 from loyalty_plugin.services.transaction import run_in_transaction
 from loyalty_plugin.web.errors import RETRY_AFTER_SECONDS
 from loyalty_plugin.web.portal.forms import ConvertForm, new_form, parse_points, read_form

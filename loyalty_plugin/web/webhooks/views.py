@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from loyalty_plugin.extensions import get_session, loyalty_state
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.webhooks import IntakeSettings, receive_webhook
+from loyalty_plugin.services.intake.webhooks import IntakeSettings, receive_webhook
 from loyalty_plugin.web.errors import error_response
 
 

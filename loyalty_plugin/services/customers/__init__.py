@@ -1,0 +1,1 @@
+"""What a customer sees: statements for the API and the portal's pages."""

@@ -1,0 +1,428 @@
+"""The customer portal: signed links that open it, and what a customer sees there.
+
+A portal link carries a token (itsdangerous, signed with the app's secret under its own
+salt) naming the merchant, the customer (our row id) and when the link stops working. The
+token is not stored anywhere: whoever holds an unexpired link sees that customer's page,
+exactly as whoever holds the e-mail it came in. Nothing here knows of Flask; the portal
+blueprint and the JSON API both call these functions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.coupons import CouponStatus, Package
+from loyalty_plugin.domain.errors import LoyaltyError, NotFound
+from loyalty_plugin.domain.ledger import EntryKind
+from loyalty_plugin.domain.levels import Level
+from loyalty_plugin.models import Account, Coupon, Customer, LedgerEntry, Lot, Merchant
+from loyalty_plugin.services.customers.statements import Standing, account_of, ledger_page, standing
+from loyalty_plugin.services.ledger.accounts import find_customer, get_merchant
+from loyalty_plugin.services.levels import memberships as levels
+from loyalty_plugin.services.spending.coupons import convert_points_to_coupon
+from loyalty_plugin.services.spending.settings import coupon_rules, merchant_settings
+
+_SALT = "loyalty-portal"
+#: Ledger entries on one page of the points log.
+PER_PAGE = 20
+#: Points expiring within this long are shown as "expiring soon".
+EXPIRING_WITHIN = timedelta(days=90)
+#: Coupons shown per group (active, used, expired), newest first.
+COUPONS_SHOWN = 50
+#: Reference types that are bookkeeping, not something the customer would recognise.
+HIDDEN_REFS = frozenset({"adjustment"})
+#: What each kind of ledger entry is called on the customer's points log.
+LABELS = {
+    EntryKind.EARN: "Points earned",
+    EntryKind.REDEEM: "Points spent",
+    EntryKind.HOLD: "Points reserved for an order",
+    EntryKind.RELEASE: "Reserved points returned",
+    EntryKind.EXPIRE: "Points expired",
+    EntryKind.REVERSE: "Correction",
+    EntryKind.ADJUST: "Adjustment by our team",
+    EntryKind.TRANSFER: "Points transferred",
+    EntryKind.MIGRATION: "Points brought from our previous programme",
+}
+
+#: Kinds whose lot's expiry date the points log shows.
+_CREDITS = frozenset({EntryKind.EARN, EntryKind.MIGRATION})
+
+
+class PortalLinkInvalid(LoyaltyError):
+    """The link was not made by us, is damaged, or names no customer we know."""
+
+    code = "portal_link_invalid"
+
+
+class PortalLinkExpired(PortalLinkInvalid):
+    """The link was ours but is past its expiry."""
+
+    code = "portal_link_expired"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PortalAccess:
+    """Who a valid token lets in, and until when."""
+
+    merchant_id: str
+    customer_id: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class PortalLink:
+    """A link to a customer's portal and when it stops working."""
+
+    url: str
+    expires_at: datetime
+    merchant_id: str
+    customer_id: str
+
+
+# -- links ---------------------------------------------------------------------------------
+
+
+def make_token(secret: str, *, merchant_id: str, customer_id: int, expires_at: datetime) -> str:
+    """A signed token letting its holder see the customer's portal until ``expires_at``."""
+    expiry = math.ceil(expires_at.timestamp())
+    return URLSafeSerializer(secret, salt=_SALT).dumps([merchant_id, customer_id, expiry])
+
+
+def read_token(secret: str, token: str, *, now: datetime) -> PortalAccess:
+    """What a token grants; :class:`PortalLinkInvalid` or :class:`PortalLinkExpired` if none."""
+    try:
+        merchant_id, customer_id, expiry = URLSafeSerializer(secret, salt=_SALT).loads(token)
+    except (BadSignature, ValueError, TypeError):
+        raise PortalLinkInvalid("this link is not valid") from None
+    if not (isinstance(merchant_id, str) and _is_int(customer_id) and _is_int(expiry)):
+        raise PortalLinkInvalid("this link is not valid")
+    expires_at = datetime.fromtimestamp(expiry, UTC)
+    if expires_at <= now:
+        raise PortalLinkExpired("this link has expired")
+    return PortalAccess(merchant_id=merchant_id, customer_id=customer_id, expires_at=expires_at)
+
+
+def link_url(base_url: str, token: str) -> str:
+    """The portal address that opens with ``token`` (``base_url`` includes the prefix)."""
+    return f"{base_url.rstrip('/')}/portal/link/{token}"
+
+
+def portal_link(
+    session: Session,
+    *,
+    secret: str,
+    base_url: str,
+    merchant_id: str,
+    host_customer_id: str,
+    now: datetime,
+    valid_for: timedelta,
+) -> PortalLink:
+    """A fresh link for the customer named by the host's id (:class:`NotFound` if unknown)."""
+    get_merchant(session, merchant_id)
+    customer = find_customer(session, merchant_id, host_customer_id)
+    if customer is None:
+        raise NotFound(f"customer {host_customer_id!r} does not exist", field="customer_id")
+    expires_at = (now + valid_for).replace(microsecond=0)
+    token = make_token(
+        secret, merchant_id=merchant_id, customer_id=customer.id, expires_at=expires_at
+    )
+    return PortalLink(
+        url=link_url(base_url, token),
+        expires_at=expires_at,
+        merchant_id=merchant_id,
+        customer_id=customer.host_customer_id,
+    )
+
+
+def open_portal(session: Session, access: PortalAccess) -> Customer:
+    """The customer a valid token names; :class:`PortalLinkInvalid` if they are gone."""
+    customer = session.get(Customer, access.customer_id)
+    if customer is None or customer.merchant_id != access.merchant_id:
+        raise PortalLinkInvalid("this link is not valid")
+    return customer
+
+
+# -- what the customer sees ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Expiring:
+    """Points that expire at the end of one day (the merchant's time zone)."""
+
+    day: date
+    points: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class LevelView:
+    """The customer's level, the next one, and how far along the way they are."""
+
+    current: Level
+    next: Level | None
+    #: ``money`` or ``points``: what ``amount`` and ``needed`` count.
+    measure: str
+    amount: Decimal
+    needed: Decimal | None
+    #: 0 to 100.
+    progress: int
+    #: ``earned``, ``bought`` or ``given``; bought and given levels end at ``expires_at``.
+    source: str
+    expires_at: datetime | None
+    review_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogLine:
+    """One ledger entry as the customer reads it."""
+
+    id: int
+    at: datetime
+    kind: EntryKind
+    label: str
+    points: int
+    balance_after: int
+    reason: str | None
+    reference: str | None
+    #: For points earned: when they expire.
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogPage:
+    """One page of the points log, newest first."""
+
+    lines: list[LogLine]
+    page: int
+    pages: int
+    total: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CouponOffer:
+    """How the customer may turn points into a coupon (``None`` where not allowed)."""
+
+    currency: str
+    rate_points: int
+    rate_amount: Decimal
+    min_points: int
+    packages: tuple[Package, ...]
+    available: int
+    valid_days: int | None
+    valid_until: date | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Overview:
+    """The portal's first page."""
+
+    merchant: Merchant
+    customer: Customer
+    standing: Standing
+    expiring: list[Expiring]
+    level: LevelView | None
+    recent: list[LogLine]
+    offer: CouponOffer | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CouponGroups:
+    """The customer's coupons: usable now, used, and expired or cancelled."""
+
+    active: list[Coupon]
+    used: list[Coupon]
+    expired: list[Coupon]
+
+
+def overview(session: Session, customer: Customer, *, now: datetime) -> Overview:
+    """Balance, pending and expiring points, level, latest entries and the coupon offer."""
+    account = account_of(session, customer)
+    position = standing(session, customer, now=now)
+    return Overview(
+        merchant=get_merchant(session, customer.merchant_id),
+        customer=customer,
+        standing=position,
+        expiring=[] if account is None else expiring_soon(session, account, now=now),
+        level=level_view(session, customer.merchant_id, position.level, now=now),
+        recent=[] if account is None else points_log(session, account, page=1, per_page=5).lines,
+        offer=coupon_offer(session, customer, available=position.available),
+    )
+
+
+def expiring_soon(
+    session: Session, account: Account, *, now: datetime, within: timedelta = EXPIRING_WITHIN
+) -> list[Expiring]:
+    """Points expiring within ``within``, summed per day in the merchant's time zone."""
+    zone = ZoneInfo(get_merchant(session, account.merchant_id).timezone)
+    rows = session.execute(
+        select(Lot.expires_at, Lot.remaining)
+        .where(Lot.account_id == account.id, Lot.holds_points)
+        .where(Lot.expires_at > now, Lot.expires_at <= now + within)
+        .order_by(Lot.expires_at)
+    )
+    days: dict[date, int] = {}
+    for expires_at, remaining in rows:
+        day = expires_at.astimezone(zone).date()
+        days[day] = days.get(day, 0) + remaining
+    return [Expiring(day=day, points=points) for day, points in days.items() if points > 0]
+
+
+def level_view(
+    session: Session, merchant_id: str, summary: dict[str, Any] | None, *, now: datetime
+) -> LevelView | None:
+    """The level part of a customer's standing (:mod:`.statements`), made readable."""
+    if summary is None:
+        return None
+    programs = levels.level_programs(session, at=now, merchant_id=merchant_id)
+    scheme = next((p.scheme for p in programs if p.key == summary["program"]), None)
+    if scheme is None:
+        return None
+    current = scheme.level(summary["level"]) or scheme.levels[0]
+    upcoming = scheme.level(summary["next_level"]) if summary["next_level"] else None
+    amount = Decimal(summary["qualifying_amount"])
+    return LevelView(
+        current=current,
+        next=upcoming,
+        measure=summary["measure"],
+        amount=amount,
+        needed=summary["needed"],
+        progress=_progress(current, upcoming, amount),
+        source=summary["source"],
+        expires_at=summary["expires_at"],
+        review_at=summary["review_at"],
+    )
+
+
+def points_log(
+    session: Session, account: Account, *, page: int, per_page: int = PER_PAGE
+) -> LogPage:
+    """Page ``page`` (from 1; clamped to the last) of the account's entries, newest first."""
+    total = session.scalar(
+        select(func.count()).select_from(LedgerEntry).where(LedgerEntry.account_id == account.id)
+    )
+    pages = max(1, math.ceil((total or 0) / per_page))
+    page = min(max(1, page), pages)
+    first = session.scalar(
+        select(LedgerEntry.id)
+        .where(LedgerEntry.account_id == account.id)
+        .order_by(LedgerEntry.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(1)
+    )
+    rows = (
+        []
+        if first is None
+        else ledger_page(session, account_id=account.id, limit=per_page, before_id=first + 1)
+    )
+    return LogPage(lines=[_line(row) for row in rows], page=page, pages=pages, total=total or 0)
+
+
+def customer_coupons(session: Session, customer: Customer, *, now: datetime) -> CouponGroups:
+    """The customer's coupons, newest first, in three groups."""
+    account = account_of(session, customer)
+    if account is None:
+        return CouponGroups(active=[], used=[], expired=[])
+    rows = session.scalars(
+        select(Coupon).where(Coupon.account_id == account.id).order_by(Coupon.id.desc())
+    ).all()
+    groups = CouponGroups(active=[], used=[], expired=[])
+    for coupon in rows:
+        group = _group_of(groups, coupon, now)
+        if len(group) < COUPONS_SHOWN:
+            group.append(coupon)
+    return groups
+
+
+def coupon_offer(session: Session, customer: Customer, *, available: int) -> CouponOffer | None:
+    """The merchant's points-to-coupon terms, or ``None`` if the merchant does not allow it."""
+    settings = merchant_settings(session, customer.merchant_id)
+    if not settings.coupon_conversion:
+        return None
+    rules = coupon_rules(settings)
+    return CouponOffer(
+        currency=get_merchant(session, customer.merchant_id).currency,
+        rate_points=rules.rate_points,
+        rate_amount=rules.rate_amount,
+        min_points=rules.min_points,
+        packages=tuple(sorted(rules.packages, key=lambda p: p.points)),
+        available=available,
+        valid_days=rules.valid_days,
+        valid_until=rules.valid_until,
+    )
+
+
+def convert(
+    session: Session, customer: Customer, *, points: int, form_key: str, now: datetime
+) -> Coupon:
+    """Turn points into a coupon from the portal; the same ``form_key`` never spends twice."""
+    return convert_points_to_coupon(
+        session,
+        merchant_id=customer.merchant_id,
+        customer_id=customer.host_customer_id,
+        points=points,
+        now=now,
+        actor=f"portal:{customer.host_customer_id}"[:128],
+        idempotency_key=f"portal:{customer.id}:{form_key}"[:255],
+    )
+
+
+# -- internals -----------------------------------------------------------------------------
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _progress(current: Level, upcoming: Level | None, amount: Decimal) -> int:
+    """Percent of the way from the current level's threshold to the next one's."""
+    if upcoming is None:
+        return 100
+    span = upcoming.threshold - current.threshold
+    if span <= 0:
+        return 0
+    done = (amount - current.threshold) / span * 100
+    return int(min(Decimal(100), max(Decimal(0), done)))
+
+
+def _line(row: Any) -> LogLine:
+    entry = row.entry
+    created = [lot for lot in row.lots if lot.points > 0 and entry.points > 0]
+    return LogLine(
+        id=entry.id,
+        at=entry.created_at,
+        kind=entry.kind,
+        label=LABELS.get(entry.kind, str(entry.kind).title()),
+        points=entry.points,
+        balance_after=entry.balance_after,
+        # "points turned into coupon X" only repeats the reference: say it once.
+        reason=None
+        if entry.reference_id and entry.reference_id in (entry.reason or "")
+        else entry.reason,
+        reference=_reference(entry),
+        expires_at=created[0].expires_at if entry.kind in _CREDITS and created else None,
+    )
+
+
+def _reference(entry: LedgerEntry) -> str | None:
+    """``invoice:INV-1`` as ``Invoice INV-1`` (an adjustment's key is internal: not shown)."""
+    if not entry.reference_type or not entry.reference_id or entry.reference_type in HIDDEN_REFS:
+        return None
+    return f"{entry.reference_type.replace('_', ' ').capitalize()} {entry.reference_id}"
+
+
+def _group_of(groups: CouponGroups, coupon: Coupon, now: datetime) -> list[Coupon]:
+    if coupon.status == CouponStatus.REDEEMED:
+        return groups.used
+    if coupon.status == CouponStatus.ACTIVE and (
+        coupon.expires_at is None or coupon.expires_at > now
+    ):
+        return groups.active
+    return groups.expired

@@ -1,0 +1,776 @@
+"""Earning and taking back points by program: invoices, payments, refunds, events.
+
+The first time an invoice can earn, every program in force is evaluated once and each
+program that counts gets an :class:`~loyalty_plugin.models.InvoiceEarning` row holding its
+awards exactly as evaluated. Payments, refunds and a cancellation then only move that row's
+running totals; :func:`_reconcile` compares what the totals call for with what the ledger
+already holds and writes the difference. So a later change to a program never touches an
+invoice already earned on, and refunds arriving in any order give the same result.
+
+Every function locks the customer's account first (through the ledger), flushes, and
+never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.errors import InvalidOperation, ValidationError
+from loyalty_plugin.domain.expiry import expiry_date
+from loyalty_plugin.domain.ledger import EntryKind
+from loyalty_plugin.domain.programs import (
+    EarnOn,
+    ProgramDefinition,
+    ProgramEarning,
+    ReversalPolicy,
+    breakdown,
+    combine,
+    evaluate_event,
+    evaluate_invoice,
+    explain,
+    why_no_event_points,
+    why_no_invoice_points,
+)
+from loyalty_plugin.domain.rules import (
+    Award,
+    Conversion,
+    CustomerView,
+    EventContext,
+    InvoiceState,
+    InvoiceView,
+    Rule,
+    targets,
+)
+from loyalty_plugin.models import (
+    Customer,
+    InvoiceEarning,
+    LedgerEntry,
+    Lot,
+    Merchant,
+    Program,
+    ProgramVersion,
+    RuleClaim,
+)
+from loyalty_plugin.services.earning.rule_engine import (
+    RateBook,
+    customer_view,
+    definition_of,
+    evaluate_programs,
+    programs_in_force,
+)
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.ledger.accounts import open_account
+from loyalty_plugin.services.ledger.entries import Money, Reference
+from loyalty_plugin.services.ledger.expiry import expiry_for_new_points
+from loyalty_plugin.services.levels import memberships as levels
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class Outcome:
+    """What an event did to the points: per program, and in total."""
+
+    points_earned: int = 0
+    points_reversed: int = 0
+    #: Of the points reversed, those recorded as debt (the customer had too few left).
+    points_owed: int = 0
+    #: Points a reversal called for but could not take (spent), forgiven by the policy.
+    points_forgiven: int = 0
+    entry_ids: list[int] = field(default_factory=list)
+    programs: list[dict[str, Any]] = field(default_factory=list)
+    #: True when a program that earned on the invoice lets the part paid with points earn.
+    points_payments_counted: bool = False
+    #: Why nothing was earned, when nothing was.
+    reason: str | None = None
+
+    def record(self, program: ProgramDefinition, *, earned: int = 0, reversed_: int = 0) -> None:
+        if earned or reversed_:
+            self.points_earned += earned
+            self.points_reversed += reversed_
+            self.programs.append(
+                {
+                    "program": program.key,
+                    "version": program.version,
+                    "points_earned": earned,
+                    "points_reversed": reversed_,
+                }
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """As a webhook answer's ``result`` shows it."""
+        answer = {
+            "points_earned": self.points_earned,
+            "points_reversed": self.points_reversed,
+            "entry_ids": list(self.entry_ids),
+            "programs": list(self.programs),
+        }
+        if not self.points_earned and self.reason:
+            answer["reason"] = self.reason
+        return (
+            answer
+            | ({"points_owed": self.points_owed} if self.points_owed else {})
+            | ({"points_forgiven": self.points_forgiven} if self.points_forgiven else {})
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentSeen:
+    """A payment recorded on an invoice, in the invoice's currency."""
+
+    id: str
+    amount: Decimal
+
+
+# -- invoices -------------------------------------------------------------------------------
+
+
+def earn_on_invoice(
+    session: Session,
+    *,
+    merchant_id: str,
+    customer: Customer,
+    invoice: InvoiceView,
+    now: datetime,
+    actor: str,
+    paid_in_full: bool,
+    payment: PaymentSeen | None = None,
+    occurred_at: datetime | None = None,
+    extra_kinds: Iterable[type[Rule]] = (),
+) -> Outcome:
+    """Earn on a paid invoice, or on one payment for programs that earn on each payment.
+
+    The programs in force at ``occurred_at`` (default ``now``) are evaluated the first time
+    only; later calls reuse that evaluation. Calling again with the same facts earns nothing.
+    """
+    account = open_account(session, merchant_id=merchant_id, customer_id=customer.id)
+    ledger.lock_account(session, account.id)
+    pairs: list[tuple[InvoiceEarning, ProgramEarning | None]]
+    pairs = [(row, None) for row in _rows(session, merchant_id, invoice.id)]
+    work = _Work(session, now, actor, Outcome())
+    if not pairs:
+        at = occurred_at or now
+        pairs, work.outcome.reason = _evaluate(
+            session, account.id, customer, invoice, at, now, extra_kinds
+        )
+    elif paid_in_full:
+        work.outcome.reason = "the invoice earned already"
+    if pairs and not paid_in_full:
+        work.outcome.reason = "points are earned once the invoice is paid"
+    for row, fresh in pairs:
+        if row.cancelled_at is not None:
+            continue
+        earning = fresh or _restore(session, row, extra_kinds)
+        work.outcome.points_payments_counted |= earning.program.earning.points_payments_earn
+        paid_before = row.paid
+        if paid_in_full:
+            row.paid = row.total
+        elif _counts_payment(row, earning, payment):
+            row.paid = min(row.total, row.paid + payment.amount)  # type: ignore[union-attr]
+        trigger = {"type": "invoice", "id": invoice.id}
+        if payment is not None:
+            trigger["payment"] = payment.id
+        _reconcile(work, row, earning, paid_before=paid_before, trigger=trigger)
+    return work.outcome
+
+
+def refund_invoice(
+    session: Session,
+    *,
+    merchant_id: str,
+    invoice_id: str,
+    refund_id: str,
+    amount: Decimal,
+    lines: Mapping[str, Decimal] | None = None,
+    lines_value: Decimal | None = None,
+    now: datetime,
+    actor: str,
+    extra_kinds: Iterable[type[Rule]] = (),
+) -> Outcome:
+    """Take back what a refund calls for: by line when ``lines`` are named, else by amount.
+
+    ``amount`` is the money given back, in the invoice's currency. A refund id is counted
+    once per invoice. ``lines_value`` is what the named lines are worth on the host's
+    invoice: an earning evaluated before the invoice's lines were known (from a payment)
+    takes that much back by amount.
+    """
+    work = _Work(session, now, actor, Outcome())
+    for row in _locked_rows(session, merchant_id, invoice_id):
+        if row.cancelled_at is not None or not _first_time(row, f"refund:{refund_id}"):
+            continue
+        earning = _restore(session, row, extra_kinds)
+        by_amount = lines_value is not None and any(i not in earning.line_qty for i in lines or ())
+        if lines and by_amount:
+            amount = lines_value  # type: ignore[assignment]
+        row.refunded += amount
+        if lines and not by_amount:
+            _add_refunded_lines(row, earning, lines)
+        else:
+            row.refunded_unassigned += amount
+        trigger = {"type": "refund", "id": refund_id, "invoice": invoice_id}
+        _reconcile(work, row, earning, paid_before=row.paid, trigger=trigger)
+    return work.outcome
+
+
+def cancel_invoice(
+    session: Session,
+    *,
+    merchant_id: str,
+    invoice_id: str,
+    now: datetime,
+    actor: str,
+    extra_kinds: Iterable[type[Rule]] = (),
+) -> Outcome:
+    """Take back everything the invoice earned, under every program; it earns no more."""
+    work = _Work(session, now, actor, Outcome())
+    for row in _locked_rows(session, merchant_id, invoice_id):
+        if row.cancelled_at is not None:
+            continue
+        row.cancelled_at = now
+        earning = _restore(session, row, extra_kinds)
+        trigger = {"type": "cancellation", "invoice": invoice_id}
+        _reconcile(work, row, earning, paid_before=row.paid, trigger=trigger)
+    return work.outcome
+
+
+# -- registration, birthday, custom events --------------------------------------------------
+
+
+def earn_on_event(
+    session: Session,
+    *,
+    merchant_id: str,
+    customer: Customer,
+    trigger: str,
+    now: datetime,
+    actor: str,
+    reference: str,
+    name: str | None = None,
+    properties: Mapping[str, Any] | None = None,
+    day: date | None = None,
+    occurred_at: datetime | None = None,
+    extra_kinds: Iterable[type[Rule]] = (),
+) -> Outcome:
+    """Earn on a registration, a birthday or a custom event, within each rule's limit.
+
+    ``day`` decides the limit's period (default: the event's date in the merchant's time
+    zone). ``reference`` names the occurrence (a birthday key, a delivery id).
+    """
+    at = occurred_at or now
+    event = EventContext(
+        trigger=trigger,
+        customer=customer_view(session, customer, now=now),
+        name=name,
+        properties=dict(properties or {}),
+    )
+    programs = programs_in_force(session, merchant_id=merchant_id, at=at, extra_kinds=extra_kinds)
+    earnings = [e for p in programs if (e := evaluate_event(p, event=event)) and e.awards]
+    work = _Work(session, now, actor, Outcome())
+    if not earnings:
+        work.outcome.reason = _no_event_points(programs, event, at)
+        return work.outcome
+    account = open_account(session, merchant_id=merchant_id, customer_id=customer.id)
+    ledger.lock_account(session, account.id)
+    merchant = session.get(Merchant, merchant_id)
+    assert merchant is not None  # noqa: S101 - the customer belongs to it
+    day = day or at.astimezone(ZoneInfo(merchant.timezone)).date()
+    slots = {e.program.key: _slots(session, e, customer, day) for e in earnings}
+    usable = [
+        e.without_rules(rule for rule, slot in slots[e.program.key].items() if slot.full)
+        for e in earnings
+    ]
+    counted = combine(usable)
+    if not counted:
+        full = {rule for slot in slots.values() for rule, used in slot.items() if used.full}
+        work.outcome.reason = _no_event_points(programs, event, at, full_rules=full)
+    for earning in counted:
+        entry = ledger.earn(
+            session,
+            account_id=account.id,
+            points=earning.points,
+            now=now,
+            actor=actor,
+            expires_at=_expires_at(session, earning.program, merchant, now),
+            reference=Reference(trigger, reference),
+            reason=f"{name or trigger} ({earning.program.name})",
+            details=breakdown(earning, earning.settlement)
+            | {"trigger": {"type": trigger, "name": name, "id": reference}},
+            idempotency_key=f"{trigger}:{reference}:program:{earning.program.program_id}"[:255],
+            level=levels.level_of_new_points(session, account_id=account.id, now=now),
+        )
+        _claim(work, earning, customer, slots[earning.program.key], entry)
+        work.outcome.entry_ids.append(entry.id)
+        work.outcome.record(earning.program, earned=earning.points)
+    return work.outcome
+
+
+def _no_event_points(
+    programs: list[ProgramDefinition],
+    event: EventContext,
+    at: datetime,
+    *,
+    full_rules: Iterable[str] = (),
+) -> str:
+    if not programs:
+        return _none_in_force(at)
+    full = set(full_rules)
+    return explain({p.key: why_no_event_points(p, event=event, full_rules=full) for p in programs})
+
+
+def _none_in_force(at: datetime) -> str:
+    return f"no program in force on {at.date().isoformat()}"
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """A limited rule's use by one customer in the current period."""
+
+    period: str
+    used: int
+    limit: int
+
+    @property
+    def full(self) -> bool:
+        return self.used >= self.limit
+
+
+def _slots(
+    session: Session, earning: ProgramEarning, customer: Customer, day: date
+) -> dict[str, _Slot]:
+    """How much of each limited rule that gave awards the customer used in ``day``'s period."""
+    slots = {}
+    for rule in earning.program.rules:
+        if rule.limit is None or not any(a.rule == rule.id for a in earning.awards):
+            continue
+        period = rule.limit.period.key(day)
+        used = session.scalar(
+            select(func.count(RuleClaim.id)).where(
+                RuleClaim.merchant_id == customer.merchant_id,
+                RuleClaim.program_id == earning.program.program_id,
+                RuleClaim.rule_id == rule.id,
+                RuleClaim.customer_id == customer.id,
+                RuleClaim.period == period,
+            )
+        )
+        slots[rule.id] = _Slot(period, int(used or 0), rule.limit.count)
+    return slots
+
+
+def _claim(
+    work: _Work,
+    earning: ProgramEarning,
+    customer: Customer,
+    slots: dict[str, _Slot],
+    entry: LedgerEntry,
+) -> None:
+    """Take the next slot of each limited rule that gave points (unique: race-safe)."""
+    for rule_id in {a.rule for a in earning.awards} & slots.keys():
+        slot = slots[rule_id]
+        work.session.add(
+            RuleClaim(
+                merchant_id=customer.merchant_id,
+                program_id=earning.program.program_id,
+                rule_id=rule_id,
+                customer_id=customer.id,
+                period=slot.period,
+                slot=slot.used + 1,
+                entry_id=entry.id,
+                created_at=work.now,
+            )
+        )
+    work.session.flush()
+
+
+# -- internals ------------------------------------------------------------------------------
+
+
+def _rows(session: Session, merchant_id: str, invoice_id: str) -> list[InvoiceEarning]:
+    return list(
+        session.scalars(
+            select(InvoiceEarning)
+            .where(
+                InvoiceEarning.merchant_id == merchant_id, InvoiceEarning.invoice_id == invoice_id
+            )
+            .order_by(InvoiceEarning.id)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def _locked_rows(session: Session, merchant_id: str, invoice_id: str) -> list[InvoiceEarning]:
+    """The invoice's rows, read again after locking the account they belong to."""
+    rows = _rows(session, merchant_id, invoice_id)
+    if not rows:
+        return []
+    ledger.lock_account(session, rows[0].account_id)
+    return _rows(session, merchant_id, invoice_id)
+
+
+def _evaluate(
+    session: Session,
+    account_id: int,
+    customer: Customer,
+    invoice: InvoiceView,
+    at: datetime,
+    now: datetime,
+    extra_kinds: Iterable[type[Rule]],
+) -> tuple[list[tuple[InvoiceEarning, ProgramEarning | None]], str | None]:
+    """Evaluate the programs in force once and keep a row per program that counts; when
+    none counts, why."""
+    merchant = session.get(Merchant, customer.merchant_id)
+    assert merchant is not None  # noqa: S101 - the customer belongs to it
+    programs = programs_in_force(session, merchant_id=merchant.id, at=at, extra_kinds=extra_kinds)
+    if not programs:
+        return [], _none_in_force(at)
+    view = customer_view(session, customer, account_id=account_id, invoice_id=invoice.id, now=now)
+    rates = RateBook(session, merchant, at)
+    winners = evaluate_programs(programs, invoice=invoice, customer=view, rates=rates)
+    if not winners:
+        return [], _no_invoice_points(programs, invoice, view, rates)
+    pairs = [(_new_row(merchant.id, account_id, invoice, e, now), e) for e in winners]
+    session.add_all(row for row, _ in pairs)
+    session.flush()
+    return pairs, None
+
+
+def _no_invoice_points(
+    programs: list[ProgramDefinition], invoice: InvoiceView, view: CustomerView, rates: RateBook
+) -> str:
+    """Each program's reason for giving the invoice nothing, as one sentence."""
+    reasons = {}
+    for program in programs:
+        conversion = rates.conversion(
+            invoice_currency=invoice.currency,
+            program_currency=program.currency,
+            event_rate=invoice.exchange_rate,
+        )
+        earning = evaluate_invoice(program, invoice=invoice, customer=view, conversion=conversion)
+        reasons[program.key] = why_no_invoice_points(
+            program, invoice=invoice, customer=view, earning=earning
+        )
+    return explain(reasons)
+
+
+def _new_row(
+    merchant_id: str, account_id: int, invoice: InvoiceView, earning: ProgramEarning, now: datetime
+) -> InvoiceEarning:
+    assert earning.program.program_id is not None  # noqa: S101 - loaded from the database
+    assert earning.program.version_id is not None  # noqa: S101
+    return InvoiceEarning(
+        merchant_id=merchant_id,
+        account_id=account_id,
+        invoice_id=invoice.id,
+        program_id=earning.program.program_id,
+        program_version_id=earning.program.version_id,
+        currency=invoice.currency,
+        total=invoice.total,
+        paid=ZERO,
+        refunded=ZERO,
+        refunded_unassigned=ZERO,
+        refunded_lines={},
+        counted=[],
+        evaluation=_evaluation_json(earning),
+        earned=0,
+        reversed=0,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _evaluation_json(earning: ProgramEarning) -> dict[str, Any]:
+    return {
+        "awards": [
+            {
+                "rule": a.rule,
+                "kind": a.kind,
+                "exact": str(a.exact),
+                "line": a.line,
+                "base": None if a.base is None else str(a.base),
+                "note": a.note,
+            }
+            for a in earning.awards
+        ],
+        "multiplier": str(earning.multiplier),
+        "base": None if earning.base is None else str(earning.base),
+        "conversion": earning.conversion.to_json() if earning.conversion else None,
+        "line_qty": {line: str(qty) for line, qty in earning.line_qty.items()},
+    }
+
+
+def _restore(
+    session: Session, row: InvoiceEarning, extra_kinds: Iterable[type[Rule]]
+) -> ProgramEarning:
+    """The earning exactly as evaluated, under the version that evaluated it."""
+    version = session.get(ProgramVersion, row.program_version_id)
+    program = session.get(Program, row.program_id)
+    assert version is not None and program is not None  # noqa: S101 - foreign keys
+    data = row.evaluation
+    conversion = data.get("conversion")
+    return ProgramEarning(
+        program=definition_of(program, version, extra_kinds=extra_kinds),
+        awards=tuple(
+            Award(
+                rule=a["rule"],
+                kind=a["kind"],
+                exact=Decimal(a["exact"]),
+                line=a["line"],
+                base=None if a["base"] is None else Decimal(a["base"]),
+                note=a["note"],
+            )
+            for a in data["awards"]
+        ),
+        multiplier=Decimal(data["multiplier"]),
+        base=None if data["base"] is None else Decimal(data["base"]),
+        conversion=None
+        if conversion is None
+        else Conversion(
+            rate=Decimal(conversion["rate"]),
+            source=conversion["source"],
+            from_currency=conversion["from"],
+            to_currency=conversion["to"],
+        ),
+        line_qty={line: Decimal(qty) for line, qty in data["line_qty"].items()},
+    )
+
+
+def _counts_payment(
+    row: InvoiceEarning, earning: ProgramEarning, payment: PaymentSeen | None
+) -> bool:
+    """True for a payment not seen before, under a program that earns on each payment."""
+    if payment is None or earning.program.earn_on is not EarnOn.EACH_PAYMENT:
+        return False
+    return _first_time(row, f"payment:{payment.id}")
+
+
+def _first_time(row: InvoiceEarning, key: str) -> bool:
+    """Count ``key`` (a payment or refund id) on the row; False if it was counted before."""
+    if key in row.counted:
+        return False
+    row.counted = [*row.counted, key]
+    return True
+
+
+def _add_refunded_lines(
+    row: InvoiceEarning, earning: ProgramEarning, lines: Mapping[str, Decimal]
+) -> None:
+    refunded = dict(row.refunded_lines)
+    for index, (line_id, qty) in enumerate(lines.items()):
+        if line_id not in earning.line_qty:
+            raise ValidationError(
+                f"invoice {row.invoice_id} has no line {line_id!r}",
+                field=f"refund.items.{index}.line_id",
+            )
+        refunded[line_id] = str(Decimal(refunded.get(line_id, "0")) + qty)
+    row.refunded_lines = refunded
+
+
+def _state(row: InvoiceEarning, earning: ProgramEarning, *, paid: Decimal) -> InvoiceState:
+    return InvoiceState(
+        total=row.total,
+        paid=paid,
+        refunded=row.refunded,
+        refunded_unassigned=row.refunded_unassigned,
+        refunded_lines={k: Decimal(v) for k, v in row.refunded_lines.items()},
+        line_qty=earning.line_qty,
+    )
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What every write of one call shares: the session, the clock, who, and the tally."""
+
+    session: Session
+    now: datetime
+    actor: str
+    outcome: Outcome
+
+
+def _reconcile(
+    work: _Work,
+    row: InvoiceEarning,
+    earning: ProgramEarning,
+    *,
+    paid_before: Decimal,
+    trigger: dict[str, Any],
+) -> None:
+    """Write what the row's totals call for and the ledger does not hold yet."""
+    state = _state(row, earning, paid=row.paid)
+    if row.cancelled_at is not None:
+        earned_target, reversed_target = row.earned, row.earned
+    else:
+        settings = earning.program.earning
+        wanted = targets(
+            earning.awards,
+            state,
+            rounding=settings.rounding,
+            scope=settings.rounding_scope,
+            multiplier=earning.multiplier,
+        )
+        earned_target, reversed_target = wanted.earned, wanted.reversed
+    earned = max(0, earned_target - row.earned)
+    if earned:
+        before = _state(row, earning, paid=paid_before)
+        _credit(work, row, earning, earned, state=state, before=before, trigger=trigger)
+        row.earned = earned_target
+    taken = 0
+    if reversed_target > row.reversed:
+        taken = _take_back(work, row, earning, reversed_target - row.reversed, trigger)
+        row.reversed += taken
+    row.updated_at = work.now
+    work.outcome.record(earning.program, earned=earned, reversed_=taken)
+
+
+def _credit(
+    work: _Work,
+    row: InvoiceEarning,
+    earning: ProgramEarning,
+    points: int,
+    *,
+    state: InvoiceState,
+    before: InvoiceState,
+    trigger: dict[str, Any],
+) -> None:
+    """One earn entry for ``points``, explained line by line, pending and expiring as set."""
+    program = earning.program
+    merchant = work.session.get(Merchant, row.merchant_id)
+    assert merchant is not None  # noqa: S101 - foreign key
+    pending = work.now + timedelta(days=program.pending_days) if program.pending_days else None
+    earlier = earning.settle(factor=before.earn_factor) if row.earned else None
+    details = breakdown(earning, earning.settle(factor=state.earn_factor), before=earlier) | {
+        "trigger": trigger,
+        "paid_share": str(state.paid_share()),
+        "pending_until": pending.isoformat() if pending else None,
+    }
+    key = f"invoice:{row.invoice_id}:program:{row.program_id}:earned:{row.earned + points}"
+    entry = ledger.earn(
+        work.session,
+        account_id=row.account_id,
+        points=points,
+        now=work.now,
+        actor=work.actor,
+        available_from=pending,
+        expires_at=_expires_at(work.session, program, merchant, pending or work.now),
+        money=Money(max(ZERO, row.paid - before.paid) or row.total, row.currency),
+        reference=Reference("invoice", row.invoice_id),
+        reason=f"invoice {row.invoice_id} ({program.name}, version {program.version})",
+        details=details,
+        idempotency_key=key[:255],
+        level=levels.level_of_new_points(work.session, account_id=row.account_id, now=work.now),
+    )
+    work.outcome.entry_ids.append(entry.id)
+
+
+def _expires_at(
+    session: Session, program: ProgramDefinition, merchant: Merchant, earned_at: datetime
+) -> datetime | None:
+    """Expiry of points earned at ``earned_at``: the program's policy, else the merchant's."""
+    policy = program.expiry_policy()
+    if policy is None:
+        return expiry_for_new_points(session, merchant_id=merchant.id, earned_at=earned_at)
+    return expiry_date(policy, earned_at, ZoneInfo(merchant.timezone))
+
+
+def _take_back(
+    work: _Work,
+    row: InvoiceEarning,
+    earning: ProgramEarning,
+    points: int,
+    trigger: dict[str, Any],
+) -> int:
+    """Reverse up to ``points`` from the row's earn entries, newest first, by the policy."""
+    policy = earning.program.reversal
+    details = {"program": earning.program.label(), "trigger": trigger, "policy": policy.value}
+    reason = "invoice cancelled" if trigger["type"] == "cancellation" else "refund"
+    left = points
+    set_aside = ledger.points_set_aside(work.session, row.account_id)
+    for entry_id, reversible in _earn_entries(work.session, row):
+        ask = min(left, reversible)
+        if policy is ReversalPolicy.REMAINING:
+            # What is left of the lot, and points set aside, which are owed (not forgiven).
+            ask = min(ask, _lot_remaining(work.session, entry_id) + set_aside)
+        if ask > 0:
+            owed_before = work.outcome.points_owed
+            left -= _reverse(
+                work,
+                entry_id,
+                ask,
+                policy,
+                f"{reason} on invoice {row.invoice_id}",
+                details | {"wanted": ask},
+            )
+            set_aside -= work.outcome.points_owed - owed_before
+        if left <= 0:
+            break
+    work.outcome.points_forgiven += max(left, 0)
+    return points - left
+
+
+def _reverse(
+    work: _Work,
+    entry_id: int,
+    points: int,
+    policy: ReversalPolicy,
+    reason: str,
+    details: dict[str, Any],
+) -> int:
+    """Reverse ``points`` of one earn entry under ``policy``; returns the points taken."""
+    try:
+        entry = ledger.reverse(
+            work.session,
+            entry_id=entry_id,
+            points=points,
+            now=work.now,
+            actor=work.actor,
+            reason=reason,
+            take_shortfall_from_other_lots=policy is ReversalPolicy.OTHER_LOTS,
+            shortfall_as_debt=policy is ReversalPolicy.NEGATIVE_BALANCE,
+            # Points on hold or in unused coupons are owed under every policy.
+            owe_set_aside=True,
+            details=details,
+        )
+    except InvalidOperation:
+        return 0  # already spent, and nothing else to take: forgiven under this policy
+    work.outcome.entry_ids.append(entry.id)
+    work.outcome.points_owed += (entry.details or {}).get("debt_change", 0)
+    return -entry.points
+
+
+def _earn_entries(session: Session, row: InvoiceEarning) -> list[tuple[int, int]]:
+    """The row's earn entries, newest first, with the points each can still give back."""
+    entries = [
+        entry
+        for entry in session.scalars(
+            select(LedgerEntry)
+            .where(
+                LedgerEntry.merchant_id == row.merchant_id,
+                LedgerEntry.reference_type == "invoice",
+                LedgerEntry.reference_id == row.invoice_id,
+                LedgerEntry.account_id == row.account_id,
+                LedgerEntry.kind == EntryKind.EARN,
+            )
+            .order_by(LedgerEntry.id.desc())
+        )
+        if (entry.details or {}).get("program", {}).get("id") == row.program_id
+    ]
+    if not entries:
+        return []
+    undone = dict(
+        session.execute(
+            select(LedgerEntry.reverses_entry_id, func.sum(LedgerEntry.points))
+            .where(LedgerEntry.reverses_entry_id.in_([e.id for e in entries]))
+            .group_by(LedgerEntry.reverses_entry_id)
+        ).all()
+    )
+    return [(e.id, e.points + int(undone.get(e.id) or 0)) for e in entries]
+
+
+def _lot_remaining(session: Session, entry_id: int) -> int:
+    return int(session.scalar(select(Lot.remaining).where(Lot.entry_id == entry_id)) or 0)

@@ -1,0 +1,1 @@
+"""What comes in from the host: signed webhooks, their handlers, first sight, imports."""

@@ -1,0 +1,593 @@
+"""Webhook intake: verify, store, process; and the retry of what could not be processed.
+
+Order of checks for ``POST /webhooks``: size (413), signature (401), then, with the delivery
+stored in the inbox, JSON (400) and validation (422), then processing. The inbox row is
+inserted first in the processing transaction, so twenty copies of one delivery queue
+behind the first on the unique (merchant, ``webhook-id``) key and then answer
+``duplicate``. The row commits with its outcome:
+
+* ``processed`` with its effects (200);
+* ``waiting`` for its invoice or customer (202);
+* ``rejected`` when invalid (400 or 422), never to be processed;
+* ``pending`` when processing failed on something passing (202): its effects were rolled
+  back, and :func:`retry_due` runs it again with exponential backoff until the attempt
+  limit, after which it is ``dead`` and waits for an operator.
+
+:func:`process_host_event` is the same path for a host written in Python: no signature, the
+rest identical.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.errors import LoyaltyError
+from loyalty_plugin.domain.signatures import (
+    MAX_ID_LENGTH,
+    SignatureError,
+    check_headers,
+    verify,
+)
+from loyalty_plugin.models import InboxStatus, Merchant, WebhookEvent
+from loyalty_plugin.schemas.body import InvalidJSON, is_json_type, parse_json
+from loyalty_plugin.schemas.webhooks import InvalidEvent, load_event
+from loyalty_plugin.services.intake import host_events
+from loyalty_plugin.services.merchants.secrets import active_secrets
+from loyalty_plugin.services.spending.settings import merchant_settings
+from loyalty_plugin.services.transaction import run_in_transaction
+
+log = logging.getLogger(__name__)
+
+#: Headers never stored with a delivery.
+PRIVATE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+#: What a body sent with another content type is told.
+JSON_ONLY = "send the body as JSON, with the header 'Content-Type: application/json'"
+#: Longest pause between two retries of a failing event.
+MAX_BACKOFF = timedelta(hours=6)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IntakeSettings:
+    """The deployment settings intake needs (``LOYALTY_*`` configuration)."""
+
+    default_merchant: str = "default"
+    max_body_bytes: int = 1_048_576
+    #: First retry delay; it doubles with each failed attempt.
+    retry_base: timedelta = timedelta(seconds=30)
+    #: Failed attempts after which an event is dead-lettered.
+    max_attempts: int = 10
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> IntakeSettings:
+        """The settings from the ``LOYALTY_*`` configuration."""
+        return cls(
+            default_merchant=config["LOYALTY_DEFAULT_MERCHANT"],
+            max_body_bytes=int(config["LOYALTY_WEBHOOK_MAX_BYTES"]),
+            retry_base=timedelta(seconds=int(config["LOYALTY_RETRY_BASE_SECONDS"])),
+            max_attempts=int(config["LOYALTY_WEBHOOK_MAX_ATTEMPTS"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The HTTP status and JSON body the host gets."""
+
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delivery:
+    """A delivery that passed (or, for a Python host, skipped) the signature check."""
+
+    merchant: Merchant
+    webhook_id: str
+    body: bytes
+    headers: dict[str, str]
+    source: str
+    body_sha256: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "body_sha256", hashlib.sha256(self.body).hexdigest())
+
+    @property
+    def merchant_id(self) -> str:
+        return self.merchant.id
+
+
+def receive_webhook(
+    session: Session,
+    *,
+    body: bytes,
+    headers: Mapping[str, str],
+    hooks: Any,
+    settings: IntakeSettings,
+    now: datetime,
+) -> Answer:
+    """Handle one ``POST /webhooks``: the whole intake, committed; returns the answer."""
+    if len(body) > settings.max_body_bytes:
+        return _error(413, "payload_too_large", f"the body is over {settings.max_body_bytes} bytes")
+    lowered = {name.lower(): value for name, value in headers.items()}
+    if body and not is_json_type(lowered.get("content-type", "")):
+        return _error(415, "unsupported_media_type", JSON_ONLY, {"content-type": [JSON_ONLY]})
+    stored = {k: v for k, v in lowered.items() if k not in PRIVATE_HEADERS}
+
+    def identify(s: Session) -> Delivery | Answer:
+        try:
+            merchant_id = _verified_merchant(s, lowered, body, settings, now)
+        except Unverified as refusal:
+            return refusal.answer()
+        return Delivery(
+            merchant=s.get_one(Merchant, merchant_id),
+            webhook_id=lowered["webhook-id"],
+            body=body,
+            headers=stored,
+            source="webhook",
+        )
+
+    return accept(session, identify, hooks=hooks, settings=settings, now=now)
+
+
+def process_host_event(
+    session: Session,
+    event: Mapping[str, Any],
+    *,
+    event_id: str,
+    hooks: Any,
+    settings: IntakeSettings,
+    now: datetime,
+) -> Answer:
+    """Process an event dict exactly as if its JSON had been posted to ``/webhooks``.
+
+    For a host written in Python that runs the plugin in-process: the same validation, the
+    same inbox and the same idempotency, without the signature. ``event_id`` plays the part
+    of ``webhook-id``: give a retry the same one. ``Decimal``, ``date`` and ``datetime``
+    values are written as strings; a float becomes a JSON number, read back as ``Decimal``.
+    """
+    if not event_id or len(event_id) > MAX_ID_LENGTH:
+        return _error(422, "invalid_event", "event_id must be 1 to 255 characters")
+    body = json.dumps(dict(event), default=_json_value).encode()
+    merchant_id = str(event.get("merchant_id") or settings.default_merchant)
+
+    def identify(s: Session) -> Delivery | Answer:
+        merchant = s.get(Merchant, merchant_id)
+        if merchant is None:
+            message = f"merchant {merchant_id!r} does not exist"
+            return _error(422, "invalid_event", message, {"merchant_id": ["unknown merchant"]})
+        return Delivery(
+            merchant=merchant,
+            webhook_id=event_id,
+            body=body,
+            headers={"content-type": "application/json"},
+            source="python",
+        )
+
+    return accept(session, identify, hooks=hooks, settings=settings, now=now)
+
+
+def accept(
+    session: Session,
+    identify: Callable[[Session], Delivery | Answer],
+    *,
+    hooks: Any,
+    settings: IntakeSettings,
+    now: datetime,
+) -> Answer:
+    """Store a delivery and process it in one transaction; keep it whatever happens.
+
+    ``identify`` runs first in the transaction: it checks the signature (or the merchant)
+    and returns the delivery, or the answer that refuses it (never stored).
+    """
+    found: list[Delivery] = []
+
+    def work(s: Session) -> Answer:
+        delivery = identify(s)
+        if isinstance(delivery, Answer):
+            return delivery
+        found[:] = [delivery]
+        if (existing := _find(s, delivery)) is not None:
+            return _repeat(existing, delivery)
+        return _validate_and_handle(s, delivery, hooks, settings, now)
+
+    try:
+        return run_in_transaction(session, work, attempts=4)
+    except LoyaltyError as error:
+        return _store_outcome(session, found[0], now=now, refused=error)
+    except Exception as error:
+        if not found:
+            raise
+        log.exception("host event %s failed; queued for a retry", found[0].webhook_id)
+        return _store_outcome(session, found[0], now=now, failure=error, settings=settings)
+
+
+def retry_due(
+    session: Session, *, hooks: Any, settings: IntakeSettings, now: datetime, limit: int = 100
+) -> dict[str, int]:
+    """Run the pending events whose retry time has come, and recheck waiting ones.
+
+    :returns: how many ended in each status.
+    """
+    due = run_in_transaction(
+        session,
+        lambda s: list(
+            s.scalars(
+                select(WebhookEvent.id)
+                .where(
+                    WebhookEvent.status.in_((InboxStatus.PENDING, InboxStatus.WAITING)),
+                    WebhookEvent.next_attempt_at <= now,
+                )
+                .order_by(WebhookEvent.next_attempt_at, WebhookEvent.id)
+                .limit(limit)
+            )
+        ),
+    )
+    counts: dict[str, int] = {}
+    for event_id in due:
+        status = retry_event(session, event_id, hooks=hooks, settings=settings, now=now)
+        if status is not None:
+            counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def retry_event(
+    session: Session,
+    event_id: int,
+    *,
+    hooks: Any,
+    settings: IntakeSettings,
+    now: datetime,
+    force: bool = False,
+) -> str | None:
+    """Process one stored event again; returns its new status (``None`` if not retryable).
+
+    Without ``force`` only a due ``pending`` or ``waiting`` event is taken; with it (an
+    operator's ``loyalty events retry``) a ``dead`` one too, at once. Rejected and
+    processed events are never run again.
+    """
+    allowed = [InboxStatus.PENDING, InboxStatus.WAITING] + ([InboxStatus.DEAD] if force else [])
+
+    def work(s: Session) -> str | None:
+        row = s.scalars(
+            select(WebhookEvent)
+            .where(WebhookEvent.id == event_id, WebhookEvent.status.in_(allowed))
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        if row is None or (not force and (row.next_attempt_at or now) > now):
+            return None
+        host_events.handle_stored(s, row, hooks=hooks, now=now, recheck=settings.retry_base)
+        return row.status.value
+
+    try:
+        return run_in_transaction(session, work)
+    except LoyaltyError as error:
+        return _update_after_failure(session, event_id, now=now, refused=error)
+    except Exception as error:
+        log.exception("retry of host event %s failed", event_id)
+        return _update_after_failure(
+            session, event_id, now=now, failure=error, settings=settings, force=force
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Waited:
+    """How long a waiting event has waited, and whether that is past its merchant's limit."""
+
+    hours: int
+    #: Waited at least the merchant's ``waiting_report_hours``.
+    overdue: bool
+
+
+def waiting_events(
+    session: Session, *, now: datetime, merchant_id: str | None = None, limit: int = 50
+) -> list[tuple[WebhookEvent, Waited]]:
+    """The waiting events, oldest first, each with how long it waited."""
+    query = (
+        select(WebhookEvent)
+        .where(WebhookEvent.status == InboxStatus.WAITING)
+        .order_by(WebhookEvent.received_at, WebhookEvent.id)
+        .limit(limit)
+    )
+    if merchant_id:
+        query = query.where(WebhookEvent.merchant_id == merchant_id)
+    limits: dict[str, timedelta] = {}
+    found = []
+    for row in session.scalars(query):
+        if row.merchant_id not in limits:
+            hours = merchant_settings(session, row.merchant_id).waiting_report_hours
+            limits[row.merchant_id] = timedelta(hours=hours)
+        age = now - row.received_at
+        waited = Waited(
+            hours=int(age.total_seconds() // 3600), overdue=age >= limits[row.merchant_id]
+        )
+        found.append((row, waited))
+    return found
+
+
+def backoff(attempts: int, base: timedelta) -> timedelta:
+    """Delay before the next try after ``attempts`` failed ones: base, 2x, 4x... up to 6 h."""
+    return min(MAX_BACKOFF, base * (2 ** max(0, attempts - 1)))
+
+
+# -- internals ------------------------------------------------------------------------------
+
+
+class Unverified(Exception):
+    """A delivery refused before any secret matched: the answer says why, never a secret."""
+
+    def __init__(self, message: str, *, field: str, status: int = 401) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.status = status
+
+    def answer(self) -> Answer:
+        code = "invalid_signature" if self.status == 401 else "invalid_event"
+        return _error(self.status, code, self.message, {self.field: [self.message]})
+
+
+def _verified_merchant(
+    session: Session, headers: dict[str, str], body: bytes, settings: IntakeSettings, now: datetime
+) -> str:
+    """The merchant whose secret signed the body; raises :class:`Unverified`.
+
+    The headers are checked before the body is read, and the body is checked only under
+    the secrets of the one merchant it names (or the default merchant), so an unsigned
+    request costs one merchant's HMACs at most, however many merchants there are.
+    """
+    try:
+        check_headers(headers, now)
+    except SignatureError as error:
+        raise Unverified(str(error), field=error.field) from None
+    merchant_id, named = _claimed_merchant(body, settings.default_merchant)
+    assumed = (
+        ""
+        if named
+        else (
+            f" (the body names no merchant_id, so the default merchant {merchant_id!r} was "
+            "assumed: send merchant_id)"
+        )
+    )
+    if session.get(Merchant, merchant_id) is None:
+        raise Unverified(f"merchant {merchant_id!r} does not exist{assumed}", field="merchant_id")
+    secrets = active_secrets(session, merchant_id)
+    if not secrets:
+        raise Unverified(
+            f"merchant {merchant_id!r} has no active signing secret{assumed}; make one with "
+            f"`loyalty secrets create --merchant {merchant_id}`",
+            field="merchant_id",
+        )
+    try:
+        verify(secrets, headers=headers, body=body, now=now)
+    except SignatureError:
+        raise Unverified(
+            f"no signature matches an active secret of merchant {merchant_id!r}{assumed}",
+            field="webhook-signature",
+        ) from None
+    return merchant_id
+
+
+def _claimed_merchant(body: bytes, default: str) -> tuple[str, bool]:
+    """The merchant the body names, and whether it names one (else: the default merchant).
+
+    A body that is not a JSON object names none; a ``merchant_id`` that is neither a string
+    nor an integer is refused, unverified (422), rather than tried under every merchant.
+    """
+    try:
+        document = parse_json(body)
+    except InvalidJSON:
+        return default, False
+    if not isinstance(document, dict) or document.get("merchant_id") is None:
+        return default, False
+    claimed = document["merchant_id"]
+    if isinstance(claimed, bool) or not isinstance(claimed, str | int) or not str(claimed):
+        raise Unverified(
+            "must be a string or an integer naming the merchant", field="merchant_id", status=422
+        )
+    return str(claimed), True
+
+
+def _find(session: Session, delivery: Delivery) -> WebhookEvent | None:
+    return session.scalars(
+        select(WebhookEvent).where(
+            WebhookEvent.merchant_id == delivery.merchant_id,
+            WebhookEvent.webhook_id == delivery.webhook_id,
+        )
+    ).one_or_none()
+
+
+def _insert(
+    session: Session, delivery: Delivery, *, status: InboxStatus, now: datetime
+) -> WebhookEvent:
+    row = WebhookEvent(
+        merchant_id=delivery.merchant_id,
+        webhook_id=delivery.webhook_id,
+        status=status,
+        source=delivery.source,
+        headers=delivery.headers,
+        # Kept as text; a NUL byte (never valid JSON) cannot be stored in a text column.
+        body=delivery.body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+        body_sha256=delivery.body_sha256,
+        received_at=now,
+        attempts=0,
+    )
+    session.add(row)
+    return row
+
+
+def _validate_and_handle(
+    session: Session, delivery: Delivery, hooks: Any, settings: IntakeSettings, now: datetime
+) -> Answer:
+    """Read the body, store it with what was learnt, and handle it if valid."""
+    row = _insert(session, delivery, status=InboxStatus.PENDING, now=now)
+    try:
+        document = parse_json(delivery.body)
+    except InvalidJSON as error:
+        host_events.reject(row, _error_body("invalid_json", str(error)), status_code=400, now=now)
+        return _answer(row)
+    try:
+        envelope, data = load_event(document)
+    except InvalidEvent as error:
+        _note_type(row, document)
+        message = f"the event is not valid: {error}"
+        host_events.reject(
+            row, _error_body("invalid_event", message, error.fields), status_code=422, now=now
+        )
+        return _answer(row)
+    row.event_type = envelope["type"]
+    row.occurred_at = envelope["occurred_at"]
+    # The insert is flushed only now, with the type known: one statement instead of two.
+    # A concurrent copy of the delivery then waits on the unique key here.
+    session.flush()
+    host_events.handle(
+        session,
+        row=row,
+        envelope=envelope,
+        data=data,
+        merchant=delivery.merchant,
+        hooks=hooks,
+        now=now,
+        recheck=settings.retry_base,
+    )
+    return _answer(row)
+
+
+def _store_outcome(
+    session: Session,
+    delivery: Delivery,
+    *,
+    now: datetime,
+    refused: LoyaltyError | None = None,
+    failure: Exception | None = None,
+    settings: IntakeSettings | None = None,
+) -> Answer:
+    """After the processing transaction rolled back: keep the delivery, rejected or pending."""
+
+    def work(s: Session) -> Answer:
+        if (existing := _find(s, delivery)) is not None:
+            return _repeat(existing, delivery)
+        row = _insert(s, delivery, status=InboxStatus.PENDING, now=now)
+        with contextlib.suppress(InvalidJSON):
+            _note_type(row, parse_json(delivery.body))
+        if refused is not None:
+            host_events.reject(row, host_events.refusal(refused), status_code=422, now=now)
+        else:
+            assert settings is not None and failure is not None  # noqa: S101
+            _schedule_retry(row, failure, settings, now)
+        s.flush()  # the answer names the stored row's id
+        return _answer(row)
+
+    return run_in_transaction(session, work)
+
+
+def _update_after_failure(
+    session: Session,
+    event_id: int,
+    *,
+    now: datetime,
+    refused: LoyaltyError | None = None,
+    failure: Exception | None = None,
+    settings: IntakeSettings | None = None,
+    force: bool = False,
+) -> str:
+    def work(s: Session) -> str:
+        row = s.get(WebhookEvent, event_id, with_for_update=True, populate_existing=True)
+        assert row is not None  # noqa: S101 - inbox rows are never deleted
+        if refused is not None:
+            host_events.reject(row, host_events.refusal(refused), status_code=422, now=now)
+        else:
+            assert settings is not None and failure is not None  # noqa: S101
+            if force and row.status == InboxStatus.DEAD:
+                row.attempts = settings.max_attempts - 1
+            _schedule_retry(row, failure, settings, now)
+        return row.status.value
+
+    return run_in_transaction(session, work)
+
+
+def _schedule_retry(
+    row: WebhookEvent, failure: Exception, settings: IntakeSettings, now: datetime
+) -> None:
+    row.attempts += 1
+    row.last_error = f"{type(failure).__name__}: {failure}"[:2000]
+    if row.attempts >= settings.max_attempts:
+        row.status = InboxStatus.DEAD
+        row.next_attempt_at = None
+        log.error("host event %s is dead after %d attempts", row.id, row.attempts)
+    else:
+        row.status = InboxStatus.PENDING
+        row.next_attempt_at = now + backoff(row.attempts, settings.retry_base)
+
+
+def _note_type(row: WebhookEvent, document: Any) -> None:
+    if isinstance(document, dict) and isinstance(document.get("type"), str):
+        row.event_type = document["type"][:64]
+
+
+def _repeat(row: WebhookEvent, delivery: Delivery) -> Answer:
+    """The answer to a ``webhook-id`` seen before."""
+    if row.body_sha256 != delivery.body_sha256:
+        return _error(
+            422,
+            "webhook_id_reused",
+            f"webhook-id {delivery.webhook_id!r} was already used for another body",
+            {"webhook-id": ["already used for another body"]},
+        )
+    if row.status == InboxStatus.REJECTED:
+        return _answer(row)
+    body = {
+        "status": "duplicate",
+        "event_id": row.id,
+        "event_status": row.status.value,
+        "result": row.result,
+    }
+    if row.status == InboxStatus.WAITING:
+        # Why it still waits, reported louder once overdue (the host retries for days).
+        body["reason"] = (row.result or {}).get("reason")
+    return Answer(200, body)
+
+
+def _answer(row: WebhookEvent) -> Answer:
+    """The answer a stored delivery gets, from its status."""
+    if row.status == InboxStatus.PROCESSED:
+        return Answer(200, {"status": "processed", "event_id": row.id, "result": row.result})
+    if row.status == InboxStatus.REJECTED:
+        result = row.result or {}
+        return Answer(result.get("http_status", 422), {"error": result.get("error", {})})
+    reason = (row.result or {}).get("reason") or "processing failed; it will be retried"
+    return Answer(
+        202,
+        {
+            "status": "queued",
+            "event_id": row.id,
+            "event_status": row.status.value,
+            "reason": reason,
+        },
+    )
+
+
+def _error_body(code: str, message: str, fields: dict | None = None) -> dict[str, Any]:
+    return {"code": code, "message": message, "fields": fields or {}}
+
+
+def _error(status: int, code: str, message: str, fields: dict | None = None) -> Answer:
+    return Answer(status, {"error": _error_body(code, message, fields)})
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

@@ -1,0 +1,1 @@
+"""Points ledger: entries, accounts, manual adjustments, expiry and integrity checks."""

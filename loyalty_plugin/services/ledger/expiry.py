@@ -1,0 +1,368 @@
+"""Expiring points in sets: a few statements per batch of accounts, whatever its lot count.
+
+Each batch has exactly the effects of :func:`loyalty_plugin.services.ledger.entries.expire_due_lots`
+called on each of its accounts: one ``expire`` entry per account (with its
+``balance_after``), one allocation per lot, lot remainders set to 0, the balance and the
+``lifetime_expired`` counter moved. It takes the same account row locks first, in id order,
+so it serialises with every other ledger write and with a second expiry worker: whoever
+comes second finds nothing left to expire. Batches never commit; the job commits each one
+(see :mod:`loyalty_plugin.jobs.expiry`), which makes a run resumable after a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    and_,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.events import PointsExpired
+from loyalty_plugin.domain.expiry import ExpiryKind, ExpiryPolicy, expiry_date, inactivity_cutoff
+from loyalty_plugin.domain.ledger import EntryKind
+from loyalty_plugin.models import (
+    Account,
+    Allocation,
+    Customer,
+    ExpirySettings,
+    LedgerEntry,
+    Lot,
+)
+from loyalty_plugin.services.events import publish
+from loyalty_plugin.services.ledger.accounts import get_merchant
+from loyalty_plugin.services.ledger.entries import SYSTEM
+
+#: The reason written on date-expiry entries (the same as the one-account service writes).
+DATE_REASON = "points reached their expiry date"
+#: Entry kinds that count as activity for inactivity expiry: earning and spending.
+ACTIVITY_KINDS = (EntryKind.EARN, EntryKind.REDEEM, EntryKind.HOLD)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What one batch did; ``last_account_id`` is where the next batch starts."""
+
+    accounts: int = 0
+    lots: int = 0
+    points: int = 0
+    last_account_id: int | None = None
+
+    @property
+    def done(self) -> bool:
+        """No candidate account was left: the run is over."""
+        return self.last_account_id is None
+
+
+# -- policy ------------------------------------------------------------------------------
+
+
+def expiry_policy(session: Session, merchant_id: str) -> ExpiryPolicy:
+    """The merchant's expiry policy (the defaults when it never chose one)."""
+    row = session.get(ExpirySettings, merchant_id)
+    if row is None:
+        return ExpiryPolicy()
+    return ExpiryPolicy(
+        kind=row.kind,
+        days=row.days,
+        extra_months=row.extra_months,
+        fixed_date=row.fixed_date,
+        inactivity_months=row.inactivity_months,
+        reminder_days=tuple(row.reminder_days or ()),
+    )
+
+
+def set_expiry_policy(
+    session: Session, *, merchant_id: str, policy: ExpiryPolicy, now: datetime, actor: str
+) -> ExpirySettings:
+    """Store ``policy`` for the merchant; it applies to points earned from now on."""
+    get_merchant(session, merchant_id)
+    row = session.get(ExpirySettings, merchant_id) or ExpirySettings(merchant_id=merchant_id)
+    row.kind = policy.kind
+    row.days = policy.days if policy.kind == ExpiryKind.DAYS_AFTER_EARNING else None
+    row.extra_months = policy.extra_months
+    row.fixed_date = policy.fixed_date if policy.kind == ExpiryKind.FIXED_DATE else None
+    row.inactivity_months = policy.inactivity_months
+    row.reminder_days = sorted(set(policy.reminder_days), reverse=True)
+    row.updated_at = now
+    row.updated_by = actor
+    session.add(row)
+    session.flush()
+    return row
+
+
+def expiry_for_new_points(
+    session: Session, *, merchant_id: str, earned_at: datetime
+) -> datetime | None:
+    """``expires_at`` for points the merchant grants at ``earned_at`` (for ``ledger.earn``)."""
+    merchant = get_merchant(session, merchant_id)
+    return expiry_date(expiry_policy(session, merchant_id), earned_at, ZoneInfo(merchant.timezone))
+
+
+# -- date expiry -------------------------------------------------------------------------
+
+
+def _date_due(now: datetime) -> ColumnElement[bool]:
+    return and_(Lot.holds_points, Lot.expires_at <= now)
+
+
+def count_due_lots(session: Session, *, now: datetime) -> int:
+    """Lots with points left whose expiry date has passed."""
+    return session.scalar(select(func.count()).select_from(Lot).where(_date_due(now))) or 0
+
+
+def expire_due_batch(
+    session: Session,
+    *,
+    now: datetime,
+    after_account: int = 0,
+    limit: int = 2000,
+    actor: str = SYSTEM,
+) -> Batch:
+    """Expire every due lot of the accounts owning the next ``limit`` due lots.
+
+    Accounts are taken in id order after ``after_account``; all of an account's due lots
+    go in the same batch, so each account gets one entry per run.
+    """
+    candidates = session.scalars(
+        select(Lot.account_id)
+        .where(Lot.account_id > after_account, _date_due(now))
+        .order_by(Lot.account_id)
+        .limit(limit)
+    ).all()
+    if not candidates:
+        return Batch()
+    account_ids = sorted(set(candidates))
+    lock_accounts(session, account_ids)
+    return _expire(
+        session,
+        account_ids,
+        lot_filter=Lot.expires_at <= now,
+        now=now,
+        actor=actor,
+        reason=DATE_REASON,
+        details=None,
+    )
+
+
+# -- inactivity expiry -------------------------------------------------------------------
+
+
+def inactivity_cutoffs(session: Session, *, now: datetime) -> dict[str, datetime]:
+    """Per merchant with inactivity expiry on: accounts idle since before this expire."""
+    rows = session.execute(
+        select(ExpirySettings.merchant_id, ExpirySettings.inactivity_months).where(
+            ExpirySettings.inactivity_months.is_not(None)
+        )
+    )
+    return {merchant: inactivity_cutoff(months, now) for merchant, months in rows}
+
+
+def expire_inactive_batch(
+    session: Session,
+    *,
+    merchant_id: str,
+    cutoff: datetime,
+    now: datetime,
+    after_account: int = 0,
+    limit: int = 500,
+    actor: str = SYSTEM,
+) -> Batch:
+    """Expire all points of the next ``limit`` accounts idle since ``cutoff``."""
+    candidates = session.scalars(
+        _inactive_accounts(merchant_id, cutoff)
+        .where(Account.id > after_account)
+        .order_by(Account.id)
+        .limit(limit)
+    ).all()
+    if not candidates:
+        return Batch()
+    lock_accounts(session, candidates)
+    # Re-check under the lock: a purchase may have landed since the candidates were read.
+    still_idle = session.scalars(
+        _inactive_accounts(merchant_id, cutoff).where(Account.id.in_(candidates))
+    ).all()
+    if not still_idle:
+        return Batch(last_account_id=max(candidates))
+    months = _months_between(cutoff, now)
+    batch = _expire(
+        session,
+        sorted(still_idle),
+        lot_filter=true(),
+        now=now,
+        actor=actor,
+        reason=f"no points earned or spent for {months} months",
+        details={"policy": "inactivity", "months": months},
+    )
+    return Batch(batch.accounts, batch.lots, batch.points, max(candidates))
+
+
+def _inactive_accounts(merchant_id: str, cutoff: datetime) -> Any:
+    active = exists().where(
+        LedgerEntry.merchant_id == merchant_id,
+        LedgerEntry.account_id == Account.id,
+        LedgerEntry.kind.in_(ACTIVITY_KINDS),
+        LedgerEntry.created_at >= cutoff,
+    )
+    return select(Account.id).where(
+        Account.merchant_id == merchant_id,
+        Account.balance > 0,
+        Account.created_at < cutoff,
+        ~active,
+    )
+
+
+def _months_between(cutoff: datetime, now: datetime) -> int:
+    return (now.year - cutoff.year) * 12 + now.month - cutoff.month
+
+
+# -- the set-based core ------------------------------------------------------------------
+
+
+def lock_accounts(session: Session, account_ids: Sequence[int]) -> None:
+    """Lock the accounts' rows in id order (the order every batch uses: no deadlock)."""
+    session.execute(
+        select(Account.id)
+        .where(Account.id.in_(sorted(account_ids)))
+        .order_by(Account.id)
+        .with_for_update()
+    ).all()
+
+
+def _expire(
+    session: Session,
+    account_ids: Sequence[int],
+    *,
+    lot_filter: ColumnElement[bool],
+    now: datetime,
+    actor: str,
+    reason: str,
+    details: dict[str, Any] | None,
+) -> Batch:
+    """Expire the lots matching ``lot_filter`` of the locked ``account_ids``.
+
+    The new entries are found again by ``id > watermark``: nobody else can write an entry
+    for these accounts while their rows are locked, and ids only grow, so this works the
+    same on every backend without ``INSERT ... RETURNING``.
+    """
+    due = and_(Lot.account_id.in_(account_ids), Lot.holds_points, lot_filter)
+    watermark = session.scalar(select(func.coalesce(func.max(LedgerEntry.id), 0)))
+    session.execute(_insert_entries(due, now=now, actor=actor, reason=reason, details=details))
+    new = and_(LedgerEntry.id > watermark, LedgerEntry.account_id.in_(account_ids))
+    session.execute(
+        insert(Allocation).from_select(
+            ["merchant_id", "entry_id", "lot_id", "points"],
+            select(Lot.merchant_id, LedgerEntry.id, Lot.id, -Lot.remaining)
+            .join(
+                LedgerEntry,
+                and_(
+                    LedgerEntry.merchant_id == Lot.merchant_id,
+                    LedgerEntry.account_id == Lot.account_id,
+                ),
+            )
+            .where(due, new)
+            .order_by(Lot.account_id, Lot.expires_at, Lot.id),
+        )
+    )
+    lots = session.execute(
+        update(Lot).where(due).values(remaining=0).execution_options(synchronize_session=False)
+    ).rowcount
+    _move_balances(session, new, now)
+    return _publish_expired(session, new, now=now, lots=lots, last=max(account_ids))
+
+
+def _insert_entries(
+    due: ColumnElement[bool],
+    *,
+    now: datetime,
+    actor: str,
+    reason: str,
+    details: dict[str, Any] | None,
+) -> Any:
+    """``INSERT ... SELECT`` of one ``expire`` entry per account with due lots."""
+    columns = LedgerEntry.__table__.c
+    totals = (
+        select(Lot.account_id, cast(func.sum(Lot.remaining), BigInteger).label("total"))
+        .where(due)
+        .group_by(Lot.account_id)
+        .subquery()
+    )
+    rows = (
+        select(
+            Account.merchant_id,
+            Account.id,
+            literal(EntryKind.EXPIRE, columns.kind.type),
+            -totals.c.total,
+            Account.balance - totals.c.total,
+            literal(actor, columns.actor.type),
+            literal(reason, columns.reason.type),
+            literal(details, columns.details.type),
+            literal(now, columns.created_at.type),
+        )
+        .join(totals, totals.c.account_id == Account.id)
+        .order_by(Account.id)
+    )
+    names = ["merchant_id", "account_id", "kind", "points", "balance_after", "actor", "reason"]
+    return insert(LedgerEntry).from_select([*names, "details", "created_at"], rows)
+
+
+def _move_balances(session: Session, new: ColumnElement[bool], now: datetime) -> None:
+    """Set each account's balance to its new entry's ``balance_after``; count the expired."""
+    # Naming the merchant lets the (merchant, account, id) index find each account's entry.
+    mine = and_(
+        new, LedgerEntry.merchant_id == Account.merchant_id, LedgerEntry.account_id == Account.id
+    )
+    after = select(LedgerEntry.balance_after).where(mine).scalar_subquery()
+    points = select(LedgerEntry.points).where(mine).scalar_subquery()
+    session.execute(
+        update(Account)
+        .where(Account.id.in_(select(LedgerEntry.account_id).where(new)))
+        .values(balance=after, lifetime_expired=Account.lifetime_expired - points, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _publish_expired(
+    session: Session, new: ColumnElement[bool], *, now: datetime, lots: int, last: int
+) -> Batch:
+    """Publish one :class:`PointsExpired` per new entry; the batch's totals."""
+    rows = session.execute(
+        select(
+            LedgerEntry.id,
+            LedgerEntry.merchant_id,
+            LedgerEntry.points,
+            LedgerEntry.balance_after,
+            Customer.host_customer_id,
+        )
+        .join(Account, Account.id == LedgerEntry.account_id)
+        .join(Customer, Customer.id == Account.customer_id)
+        .where(new)
+        .order_by(LedgerEntry.id)
+    ).all()
+    for entry_id, merchant_id, points, balance, host_customer_id in rows:
+        publish(
+            session,
+            PointsExpired(
+                merchant_id=merchant_id,
+                occurred_at=now,
+                customer_id=host_customer_id,
+                entry_id=entry_id,
+                points=-points,
+                balance=balance,
+            ),
+        )
+    return Batch(len(rows), lots, -sum(row.points for row in rows), last)

@@ -1,0 +1,1 @@
+"""Membership levels: qualifying, moving between levels, bought and given levels."""

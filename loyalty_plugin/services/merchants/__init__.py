@@ -1,0 +1,1 @@
+"""Merchants (tenants): registering one, its configuration, API keys, webhook secrets."""

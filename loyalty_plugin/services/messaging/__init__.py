@@ -1,0 +1,1 @@
+"""Messages out: customer e-mails and their templates, reminders, outgoing webhooks."""

@@ -1,0 +1,242 @@
+"""Customer messages: the merchant's settings, consent, and queueing from domain events.
+
+:data:`EMAIL_SINK` turns domain events into queued e-mails inside the transaction that
+caused them (a receipt for points earned, a notice for points expired, a level change, a
+welcome). Reminders and greetings are queued by their jobs with :func:`queue_message`.
+Each message is queued at most once (its dedupe key), and only where the merchant's
+switches and the customer's consent allow
+(:func:`loyalty_plugin.domain.notifications.channels_for`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.events import (
+    CustomerRegistered,
+    DomainEvent,
+    LevelChanged,
+    PointsEarned,
+    PointsExpired,
+)
+from loyalty_plugin.domain.notifications import (
+    Message,
+    NotificationPrefs,
+    Recipient,
+    channels_for,
+    check_locale,
+)
+from loyalty_plugin.email import context as stored
+from loyalty_plugin.email import outbox
+from loyalty_plugin.models import (
+    Account,
+    Customer,
+    EmailMessage,
+    LedgerEntry,
+    NotificationSettings,
+)
+from loyalty_plugin.services.ledger.accounts import find_customer, get_merchant
+
+#: Columns of :class:`NotificationSettings` that switch one message on or off.
+SWITCHES = {message: message.value for message in Message}
+
+
+# -- settings ----------------------------------------------------------------------------
+
+
+def notification_prefs(session: Session, merchant_id: str) -> NotificationPrefs:
+    """The merchant's message settings (the defaults when it never changed them)."""
+    row = session.get(NotificationSettings, merchant_id)
+    if row is None:
+        return NotificationPrefs()
+    return NotificationPrefs(
+        disabled=frozenset(m for m, column in SWITCHES.items() if not getattr(row, column)),
+        service_needs_consent=row.service_needs_consent,
+        coupon_reminder_days=row.coupon_reminder_days,
+        locale=row.locale,
+        reply_to=row.reply_to,
+    )
+
+
+def set_notification_prefs(
+    session: Session, *, merchant_id: str, prefs: NotificationPrefs, now: datetime, actor: str
+) -> NotificationSettings:
+    """Store the merchant's message settings."""
+    get_merchant(session, merchant_id)
+    check_locale(prefs.locale)
+    row = session.get(NotificationSettings, merchant_id) or NotificationSettings(
+        merchant_id=merchant_id
+    )
+    for message, column in SWITCHES.items():
+        setattr(row, column, prefs.enabled(message))
+    row.service_needs_consent = prefs.service_needs_consent
+    row.coupon_reminder_days = prefs.coupon_reminder_days
+    row.locale = prefs.locale
+    row.reply_to = prefs.reply_to
+    row.updated_at = now
+    row.updated_by = actor
+    session.add(row)
+    session.flush()
+    return row
+
+
+def unsubscribe(
+    session: Session, *, merchant_id: str, customer_id: int, now: datetime
+) -> Customer | None:
+    """Withdraw the customer's e-mail marketing consent (the unsubscribe link)."""
+    customer = session.get(Customer, customer_id)
+    if customer is None or customer.merchant_id != merchant_id:
+        return None
+    customer.email_opt_in = False
+    customer.updated_at = now
+    session.flush()
+    return customer
+
+
+# -- queueing ----------------------------------------------------------------------------
+
+
+def queue_message(
+    session: Session,
+    *,
+    message: Message,
+    customer: Customer,
+    dedupe_key: str,
+    data: dict[str, Any],
+    now: datetime,
+    prefs: NotificationPrefs | None = None,
+) -> EmailMessage | None:
+    """Queue ``message`` for ``customer`` if settings and consent allow and it is new.
+
+    ``data`` holds the template's own variables; the common ones (merchant, customer,
+    balance, level) are added here and the links when the message is sent.
+    """
+    prefs = prefs or notification_prefs(session, customer.merchant_id)
+    channels = channels_for(message, prefs, _recipient(customer))
+    if not channels:
+        return None
+    context = common_context(session, customer) | data
+    return outbox.queue(
+        session,
+        merchant_id=customer.merchant_id,
+        template=message.value,
+        dedupe_key=dedupe_key,
+        customer_id=customer.id,
+        to_address=channels.email,
+        sms_to=channels.sms,
+        context=stored.dump(context),
+        now=now,
+    )
+
+
+def common_context(session: Session, customer: Customer) -> dict[str, Any]:
+    """The variables every template gets, as the customer stands now."""
+    merchant = get_merchant(session, customer.merchant_id)
+    balance = session.scalar(
+        select(Account.balance).where(
+            Account.merchant_id == customer.merchant_id, Account.customer_id == customer.id
+        )
+    )
+    return {
+        "merchant": {"name": merchant.name},
+        "customer": {
+            "first_name": customer.first_name,
+            "last_name": customer.last_name or "",
+            "name": customer.display_name,
+            "email": customer.email or "",
+        },
+        "balance": int(balance or 0),
+        # Levels arrive with programs (issue 5); until then no customer has one.
+        "level": None,
+    }
+
+
+def _recipient(customer: Customer) -> Recipient:
+    return Recipient(
+        email=customer.email,
+        phone=customer.phone,
+        enrolled=customer.enrolled,
+        email_opt_in=customer.email_opt_in,
+        sms_opt_in=customer.sms_opt_in,
+    )
+
+
+# -- from domain events ------------------------------------------------------------------
+
+
+class EmailSink:
+    """Queues the e-mail a domain event calls for, in the event's own transaction."""
+
+    def record(self, session: Session, event: DomainEvent) -> None:
+        handler = _HANDLERS.get(type(event))
+        if handler is None:
+            return
+        customer_id = getattr(event, "customer_id", None)
+        customer = find_customer(session, event.merchant_id, str(customer_id))
+        if customer is not None:
+            handler(session, event, customer)
+
+    def deliver(self, event: DomainEvent) -> None:
+        """Nothing after commit: the ``send-emails`` job sends what was queued."""
+
+
+def _earned(session: Session, event: Any, customer: Customer) -> None:
+    queue_message(
+        session,
+        message=Message.POINTS_EARNED,
+        customer=customer,
+        dedupe_key=f"points_earned:entry:{event.entry_id}",
+        data={"points": event.points, "balance": event.balance, "reference": event.reference},
+        now=event.occurred_at,
+    )
+
+
+def _expired(session: Session, event: Any, customer: Customer) -> None:
+    details = session.scalar(select(LedgerEntry.details).where(LedgerEntry.id == event.entry_id))
+    months = details.get("months") if isinstance(details, dict) else None
+    queue_message(
+        session,
+        message=Message.POINTS_EXPIRED,
+        customer=customer,
+        dedupe_key=f"points_expired:entry:{event.entry_id}",
+        data={"points": event.points, "balance": event.balance, "inactivity_months": months},
+        now=event.occurred_at,
+    )
+
+
+def _level_changed(session: Session, event: Any, customer: Customer) -> None:
+    queue_message(
+        session,
+        message=Message.LEVEL_CHANGED,
+        customer=customer,
+        dedupe_key=f"level_changed:{customer.id}:{event.to_level}:{event.occurred_at:%Y%m%d%H%M%S}",
+        data={"level": event.to_level, "previous_level": event.from_level},
+        now=event.occurred_at,
+    )
+
+
+def _welcome(session: Session, event: Any, customer: Customer) -> None:
+    queue_message(
+        session,
+        message=Message.WELCOME,
+        customer=customer,
+        dedupe_key=f"welcome:{customer.id}",
+        data={},
+        now=event.occurred_at,
+    )
+
+
+_HANDLERS: dict[type[DomainEvent], Callable[[Session, Any, Customer], None]] = {
+    PointsEarned: _earned,
+    PointsExpired: _expired,
+    LevelChanged: _level_changed,
+    CustomerRegistered: _welcome,
+}
+
+#: The sink to attach to every session that publishes events (jobs, web requests).
+EMAIL_SINK = EmailSink()

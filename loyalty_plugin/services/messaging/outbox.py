@@ -1,0 +1,311 @@
+"""Webhooks out: outbox rows written with each change, then signed, posted and retried.
+
+:class:`OutboxSink` is attached to a session (see :func:`loyalty_plugin.plugins.bind_session`)
+and writes one :class:`~loyalty_plugin.models.OutboxMessage` per outgoing event in the very
+transaction of the change, for merchants with an enabled endpoint. :func:`deliver_due`
+claims due messages, posts each one signed with every active secret of its merchant, and
+records the attempt; a failure is retried with exponential backoff until the limit, then
+the message is ``dead``. Delivery is at least once: the host deduplicates on
+``webhook-id``, which stays the same on every retry.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.errors import NotFound, ValidationError
+from loyalty_plugin.domain.events import DomainEvent
+from loyalty_plugin.domain.signatures import signature_headers
+from loyalty_plugin.models import (
+    OutboxAttempt,
+    OutboxMessage,
+    OutboxStatus,
+    WebhookEndpoint,
+)
+from loyalty_plugin.services.ledger.accounts import get_merchant
+from loyalty_plugin.services.merchants.secrets import active_secrets
+from loyalty_plugin.services.transaction import run_in_transaction
+
+log = logging.getLogger(__name__)
+
+#: The event types sent to the host (contract v1, "Webhooks: plugin to host").
+OUTGOING_TYPES = frozenset(
+    {
+        "points.earned",
+        "points.redeemed",
+        "points.reversed",
+        "points.expiring",
+        "points.expired",
+        "level.changed",
+        "coupon.created",
+        "coupon.redeemed",
+    }
+)
+#: How long a claimed message is left alone before another worker may take it.
+LEASE = timedelta(minutes=2)
+#: Longest pause between two tries of one message.
+MAX_BACKOFF = timedelta(hours=6)
+_ENDPOINTS = "loyalty_outbox_endpoints"
+
+#: ``post(url, body, headers, timeout)`` returns the HTTP status, or raises ``OSError``.
+Poster = Callable[[str, bytes, dict[str, str], float], int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutboxSettings:
+    """The deployment settings delivery needs."""
+
+    max_attempts: int = 12
+    retry_base: timedelta = timedelta(seconds=30)
+    timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> OutboxSettings:
+        """The settings from the ``LOYALTY_*`` configuration."""
+        return cls(
+            max_attempts=int(config["LOYALTY_OUTBOX_MAX_ATTEMPTS"]),
+            retry_base=timedelta(seconds=int(config["LOYALTY_RETRY_BASE_SECONDS"])),
+            timeout_seconds=float(config["LOYALTY_OUTBOX_TIMEOUT_SECONDS"]),
+        )
+
+
+class OutboxSink:
+    """Writes an outbox row for each outgoing event, inside the event's transaction."""
+
+    def record(self, session: Session, event: DomainEvent) -> None:
+        if event.type not in OUTGOING_TYPES or not _has_endpoint(session, event.merchant_id):
+            return
+        payload = {
+            "type": event.type,
+            "timestamp": event.occurred_at.isoformat(),
+            "merchant_id": event.merchant_id,
+            "data": event.payload(),
+        }
+        session.add(
+            OutboxMessage(
+                merchant_id=event.merchant_id,
+                message_id="msg_" + secrets.token_hex(12),
+                event_type=event.type,
+                payload=json.loads(json.dumps(payload, default=str)),
+                status=OutboxStatus.PENDING,
+                attempts=0,
+                next_attempt_at=event.occurred_at,
+                created_at=event.occurred_at,
+            )
+        )
+
+    def deliver(self, event: DomainEvent) -> None:
+        """Nothing to do after commit: the delivery job posts the rows."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    id: int
+    message_id: str
+    merchant_id: str
+    payload: dict[str, Any]
+
+
+def deliver_due(
+    session: Session,
+    *,
+    now: datetime,
+    settings: OutboxSettings,
+    post: Poster | None = None,
+    limit: int = 50,
+) -> dict[str, int]:
+    """Post the messages that are due; returns how many were delivered, retried, dead."""
+    post = post or http_post
+    counts = {"delivered": 0, "retry": 0, "dead": 0}
+    started = time.monotonic()
+    for message in run_in_transaction(session, lambda s: _claim(s, now, limit)):
+        elapsed = time.monotonic() - started
+        if elapsed > LEASE.total_seconds() / 2:
+            # Past half the lease another worker may take the rest; they wait for it instead.
+            break
+        # Signed with the time it is posted, so a slow batch never sends a stale timestamp.
+        signed_at = now + timedelta(seconds=elapsed)
+        outcome = _deliver_one(
+            session, message, now=now, signed_at=signed_at, settings=settings, post=post
+        )
+        counts[outcome] += 1
+    return counts
+
+
+def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    """POST with the standard library; redirects are not followed (they count as failures)."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - http(s) URLs set by an operator
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        error.close()
+        return error.code
+
+
+def backoff(attempts: int, base: timedelta) -> timedelta:
+    """Delay after ``attempts`` failed tries: base, 2x, 4x... up to 6 h."""
+    return min(MAX_BACKOFF, base * (2 ** max(0, attempts - 1)))
+
+
+def set_endpoint(
+    session: Session, *, merchant_id: str, url: str, now: datetime, enabled: bool = True
+) -> WebhookEndpoint:
+    """Create or change the merchant's endpoint."""
+    get_merchant(session, merchant_id)
+    if not url.startswith(("http://", "https://")) or len(url) > 500:
+        raise ValidationError("the URL must be http(s) and at most 500 characters", field="url")
+    endpoint = session.get(WebhookEndpoint, merchant_id)
+    if endpoint is None:
+        endpoint = WebhookEndpoint(merchant_id=merchant_id, created_at=now)
+        session.add(endpoint)
+    endpoint.url = url
+    endpoint.enabled = enabled
+    endpoint.updated_at = now
+    session.flush()
+    session.info.pop(_ENDPOINTS, None)
+    return endpoint
+
+
+def retry_message(session: Session, *, message_id: int, now: datetime) -> OutboxMessage:
+    """Queue a dead (or pending) message to be posted at once, with one more attempt."""
+    message = session.get(OutboxMessage, message_id, with_for_update=True)
+    if message is None:
+        raise NotFound(f"outbox message {message_id} does not exist", field="message_id")
+    if message.status != OutboxStatus.DELIVERED:
+        message.status = OutboxStatus.PENDING
+        message.next_attempt_at = now
+    session.flush()
+    return message
+
+
+# -- internals ------------------------------------------------------------------------------
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _has_endpoint(session: Session, merchant_id: str) -> bool:
+    """Whether the merchant wants webhooks. A yes is cached for the session's life; a no is
+    asked again, so an endpoint set up meanwhile is never missed by a long-lived session."""
+    cache = session.info.setdefault(_ENDPOINTS, set())
+    if merchant_id in cache:
+        return True
+    enabled = session.scalar(
+        select(WebhookEndpoint.enabled).where(WebhookEndpoint.merchant_id == merchant_id)
+    )
+    if enabled:
+        cache.add(merchant_id)
+    return bool(enabled)
+
+
+def _claim(session: Session, now: datetime, limit: int) -> list[_Claimed]:
+    """Take due messages for one lease, so that concurrent workers do not post them twice."""
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for row in rows:
+        row.next_attempt_at = now + LEASE
+    return [_Claimed(r.id, r.message_id, r.merchant_id, r.payload) for r in rows]
+
+
+def _deliver_one(
+    session: Session,
+    message: _Claimed,
+    *,
+    now: datetime,
+    signed_at: datetime,
+    settings: OutboxSettings,
+    post: Poster,
+) -> str:
+    endpoint, signing = run_in_transaction(
+        session,
+        lambda s: (
+            s.get(WebhookEndpoint, message.merchant_id),
+            active_secrets(s, message.merchant_id),
+        ),
+    )
+    started = time.monotonic()
+    status_code, error = None, None
+    if endpoint is None or not endpoint.enabled:
+        error = "the merchant has no enabled endpoint"
+    elif not signing:
+        error = "the merchant has no active signing secret"
+    else:
+        body = json.dumps(message.payload, separators=(",", ":")).encode()
+        headers = signature_headers(
+            signing, msg_id=message.message_id, timestamp=int(signed_at.timestamp()), body=body
+        )
+        headers |= {"content-type": "application/json", "user-agent": "loyalty-plugin"}
+        try:
+            status_code = post(endpoint.url, body, headers, settings.timeout_seconds)
+        except OSError as failure:
+            error = f"{type(failure).__name__}: {failure}"
+        else:
+            error = None if 200 <= status_code < 300 else f"HTTP {status_code}"
+    elapsed = int((time.monotonic() - started) * 1000)
+    url = endpoint.url if endpoint else ""
+    return run_in_transaction(
+        session,
+        lambda s: _record(s, message.id, url, now, status_code, error, elapsed, settings),
+    )
+
+
+def _record(
+    session: Session,
+    message_id: int,
+    url: str,
+    now: datetime,
+    status_code: int | None,
+    error: str | None,
+    elapsed_ms: int,
+    settings: OutboxSettings,
+) -> str:
+    message = session.get(OutboxMessage, message_id, with_for_update=True, populate_existing=True)
+    assert message is not None  # noqa: S101 - outbox rows are never deleted
+    session.add(
+        OutboxAttempt(
+            message_id=message_id,
+            url=url,
+            attempted_at=now,
+            status_code=status_code,
+            error=error[:500] if error else None,
+            duration_ms=elapsed_ms,
+        )
+    )
+    message.attempts += 1
+    if error is None:
+        message.status = OutboxStatus.DELIVERED
+        message.delivered_at = now
+        message.next_attempt_at = None
+        message.last_error = None
+        return "delivered"
+    message.last_error = error[:500]
+    if message.attempts >= settings.max_attempts:
+        message.status = OutboxStatus.DEAD
+        message.next_attempt_at = None
+        log.error(
+            "outbox message %s is dead after %d attempts", message.message_id, message.attempts
+        )
+        return "dead"
+    message.next_attempt_at = now + backoff(message.attempts, settings.retry_base)
+    return "retry"

@@ -1,0 +1,1 @@
+"""Spending: paying invoices with points, coupons, rewards and the spending settings."""

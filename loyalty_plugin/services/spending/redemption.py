@@ -1,0 +1,527 @@
+"""Paying invoices with points: quote, hold, capture, release, refund returns, stale holds.
+
+A hold is a ``hold`` ledger entry that takes the points from their lots (soonest expiry
+first) plus a :class:`~loyalty_plugin.models.Redemption` row. Capture only marks the row and
+counts the points in ``lifetime_redeemed`` (the points already left the lots), so the ledger
+invariants hold without a zero-point entry. Release and refund returns reverse the hold
+entry, which gives the points back to the very lots they came from, with their expiry.
+
+Every writer of a redemption locks its account row first, so concurrent captures, releases
+and refunds of one customer take turns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.errors import (
+    InsufficientPoints,
+    InvalidOperation,
+    NotFound,
+    ValidationError,
+)
+from loyalty_plugin.domain.events import PointsRedeemed, PointsReversed
+from loyalty_plugin.domain.ledger import EntryKind
+from loyalty_plugin.domain.redemption import (
+    Bound,
+    DraftInvoice,
+    Quote,
+    RedemptionMode,
+    RedemptionRules,
+    quote,
+)
+from loyalty_plugin.models import Account, LedgerEntry, Redemption, RedemptionStatus
+from loyalty_plugin.services.events import publish
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.ledger.accounts import account_for_host_customer, get_merchant
+from loyalty_plugin.services.ledger.entries import SYSTEM, Money, Reference
+from loyalty_plugin.services.levels import memberships as levels
+from loyalty_plugin.services.spending.settings import merchant_settings, redemption_rules
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnedPoints:
+    """Points a refund gave back from one redemption, and any that expired again at once."""
+
+    redemption: Redemption
+    entry: LedgerEntry
+    expired_again: LedgerEntry | None
+
+
+def with_level(rules: RedemptionRules, terms: levels.LevelTerms | None) -> RedemptionRules:
+    """The merchant's redemption ``rules`` as the customer's membership level changes them.
+
+    A level with its own point value or maximum invoice share replaces the merchant's.
+    """
+    if terms is None:
+        return rules
+    if terms.level.point_value is not None:
+        rules = replace(rules, value=terms.level.point_value)
+    if terms.level.max_share_percent is not None:
+        rules = replace(rules, max_share_percent=terms.level.max_share_percent)
+    return rules
+
+
+def quote_invoice(
+    session: Session,
+    *,
+    merchant_id: str,
+    customer_id: str,
+    invoice: DraftInvoice,
+    now: datetime,
+    points: int | None = None,
+) -> Quote:
+    """The points ``customer_id`` could use on ``invoice`` now, and what bound them.
+
+    Writes nothing but, for a customer seen for the first time, their empty account
+    (the API runs quotes without committing).
+    """
+    account = account_for_host_customer(session, merchant_id, customer_id)
+    offer, _rules = _offer(session, account, invoice, now=now, points=points)
+    return offer
+
+
+def _offer(
+    session: Session, account: Account, invoice: DraftInvoice, *, now: datetime, points: int | None
+) -> tuple[Quote, RedemptionRules]:
+    """The quote for ``account`` and the rules behind it.
+
+    With fallback redemption (levels that redeem at the earning level) each lot's points
+    are valued at the level they were earned at, in the order a spend takes them.
+    """
+    merchant = get_merchant(session, account.merchant_id)
+    terms = levels.terms_for(session, account_id=account.id, now=now)
+    merchant_rules = redemption_rules(merchant_settings(session, account.merchant_id))
+    rules = with_level(merchant_rules, terms)
+    purse = levels.redemption_purse(
+        session, account_id=account.id, now=now, merchant_value=merchant_rules.value, terms=terms
+    )
+    offer = quote(
+        invoice,
+        rules,
+        balance=0,
+        merchant_currency=merchant.currency,
+        requested=points,
+        purse=purse,
+    )
+    return offer, rules
+
+
+def hold_points(
+    session: Session,
+    *,
+    merchant_id: str,
+    customer_id: str,
+    invoice: DraftInvoice,
+    now: datetime,
+    actor: str,
+    points: int | None = None,
+) -> Redemption:
+    """Hold ``points`` (default: as many as the caps allow) against ``invoice``.
+
+    Raises :class:`InsufficientPoints` when the balance is what stands in the way, and a
+    :class:`ValidationError` on ``points`` when another cap does.
+    """
+    if not invoice.id:
+        raise ValidationError("a hold needs the invoice id", field="invoice.id")
+    account = account_for_host_customer(session, merchant_id, customer_id)
+    ledger.lock_account(session, account.id)
+    _refuse_second_hold(session, merchant_id, invoice.id)
+    offer, rules = _offer(session, account, invoice, now=now, points=points)
+    _check_request(offer, points, rules)
+    entry = ledger.spend(
+        session,
+        account_id=account.id,
+        points=offer.points,
+        now=now,
+        actor=actor,
+        kind=EntryKind.HOLD,
+        money=Money(offer.amount, offer.currency),
+        reference=Reference("invoice", invoice.id),
+        reason=f"held for invoice {invoice.id}",
+        details={"redemption": _quote_details(offer)},
+    )
+    settings = merchant_settings(session, merchant_id)
+    redemption = Redemption(
+        merchant_id=merchant_id,
+        account_id=account.id,
+        invoice_id=invoice.id,
+        active_invoice_id=invoice.id,
+        status=RedemptionStatus.HELD,
+        points=offer.points,
+        amount=offer.amount,
+        currency=offer.currency,
+        rate=offer.rate,
+        exchange_rate=offer.exchange_rate,
+        hold_entry_id=entry.id,
+        expires_at=now + timedelta(minutes=settings.hold_minutes),
+        created_by=actor,
+        created_at=now,
+    )
+    _insert_hold(session, redemption)
+    return redemption
+
+
+def get_redemption(session: Session, *, merchant_id: str, redemption_id: int) -> Redemption:
+    """The merchant's redemption, or :class:`NotFound`."""
+    redemption = session.get(Redemption, redemption_id)
+    if redemption is None or redemption.merchant_id != merchant_id:
+        raise NotFound(f"redemption {redemption_id} does not exist", field="redemption_id")
+    return redemption
+
+
+def capture_redemption(
+    session: Session,
+    *,
+    merchant_id: str,
+    redemption_id: int,
+    invoice_id: str | None,
+    now: datetime,
+    actor: str,
+) -> Redemption:
+    """Make a hold final (the invoice was paid). Capturing twice changes nothing."""
+    redemption, account = _lock(session, merchant_id, redemption_id)
+    if invoice_id is not None and str(invoice_id) != redemption.invoice_id:
+        raise ValidationError(
+            f"redemption {redemption_id} holds points for invoice {redemption.invoice_id!r}",
+            field="invoice_id",
+        )
+    if redemption.status == RedemptionStatus.CAPTURED:
+        return redemption
+    if redemption.status != RedemptionStatus.HELD:
+        raise InvalidOperation(
+            f"redemption {redemption_id} was {redemption.status}; it cannot be captured",
+            field="redemption_id",
+        )
+    redemption.status = RedemptionStatus.CAPTURED
+    redemption.active_invoice_id = None
+    redemption.captured_at = now
+    account.lifetime_redeemed += redemption.points
+    session.flush()
+    publish(
+        session,
+        PointsRedeemed(
+            merchant_id=merchant_id,
+            occurred_at=now,
+            customer_id=account.customer.host_customer_id,
+            entry_id=redemption.hold_entry_id,
+            points=redemption.points,
+            balance=account.balance,
+            reference=f"invoice:{redemption.invoice_id}",
+        ),
+    )
+    return redemption
+
+
+def release_redemption(
+    session: Session,
+    *,
+    merchant_id: str,
+    redemption_id: int,
+    now: datetime,
+    actor: str,
+    reason: str | None = None,
+    expired: bool = False,
+) -> Redemption:
+    """Give held points back to their lots. Releasing twice changes nothing."""
+    redemption, _account = _lock(session, merchant_id, redemption_id)
+    if redemption.status in (RedemptionStatus.RELEASED, RedemptionStatus.EXPIRED):
+        return redemption
+    if redemption.status == RedemptionStatus.CAPTURED:
+        raise InvalidOperation(
+            f"redemption {redemption_id} was captured; a refund returns its points",
+            field="redemption_id",
+        )
+    ledger.reverse(
+        session,
+        entry_id=redemption.hold_entry_id,
+        now=now,
+        actor=actor,
+        reason=reason or ("hold expired" if expired else "hold released"),
+        idempotency_key=f"redemption:{redemption.id}:release",
+    )
+    redemption.status = RedemptionStatus.EXPIRED if expired else RedemptionStatus.RELEASED
+    redemption.active_invoice_id = None
+    redemption.released_at = now
+    session.flush()
+    return redemption
+
+
+def release_redemptions_for_invoice(
+    session: Session, *, merchant_id: str, invoice_id: str, now: datetime, actor: str
+) -> list[Redemption]:
+    """The invoice was cancelled: release its holds and return points it captured.
+
+    Each status is decided under the account's lock: a hold captured while the cancel ran
+    (the invoice's payment racing its cancellation) is refunded in full, never refused.
+    """
+    changed = []
+    for redemption in _locked_for_invoice(session, merchant_id, invoice_id):
+        if redemption.status == RedemptionStatus.HELD:
+            changed.append(
+                release_redemption(
+                    session,
+                    merchant_id=merchant_id,
+                    redemption_id=redemption.id,
+                    now=now,
+                    actor=actor,
+                    reason=f"invoice {invoice_id} cancelled",
+                )
+            )
+        elif (
+            redemption.status == RedemptionStatus.CAPTURED
+            and _return(session, redemption, Decimal(1), now, actor, "cancelled") is not None
+        ):
+            changed.append(redemption)
+    return changed
+
+
+def return_points_for_refund(
+    session: Session,
+    *,
+    merchant_id: str,
+    invoice_id: str,
+    share: Decimal,
+    now: datetime,
+    actor: str,
+) -> list[ReturnedPoints]:
+    """Give back the points spent on the refunded share of a paid invoice.
+
+    ``share`` is the fraction of the invoice refunded *so far* (cumulative, 0 to 1), so
+    calling again with the same share returns nothing more, and two refunds of 30 % pass
+    0.3 then 0.6. Points go back to their original lots with their original expiry; those
+    whose lot has expired since expire again in an ``expire`` entry, returned alongside.
+    """
+    if not isinstance(share, Decimal) or not 0 <= share <= 1:
+        raise ValidationError("share is a Decimal from 0 to 1", field="share")
+    returned = []
+    for redemption in _locked_for_invoice(session, merchant_id, invoice_id):
+        if redemption.status == RedemptionStatus.CAPTURED:
+            result = _return(session, redemption, share, now, actor, "refunded")
+            if result is not None:
+                returned.append(result)
+    return returned
+
+
+def release_stale_holds(
+    session: Session, *, now: datetime, actor: str = SYSTEM, limit: int = 500
+) -> list[Redemption]:
+    """Release holds nobody captured before their ``expires_at`` (the stale-holds job)."""
+    stale = session.execute(
+        select(Redemption.merchant_id, Redemption.id)
+        .where(Redemption.status == RedemptionStatus.HELD, Redemption.expires_at <= now)
+        .order_by(Redemption.id)
+        .limit(limit)
+    ).all()
+    released = []
+    for merchant_id, rid in stale:
+        try:
+            released.append(
+                release_redemption(
+                    session,
+                    merchant_id=merchant_id,
+                    redemption_id=rid,
+                    now=now,
+                    actor=actor,
+                    expired=True,
+                )
+            )
+        except InvalidOperation:
+            # Captured between the search and the lock (nothing was written): not stale.
+            continue
+    return released
+
+
+def held_points(session: Session, account_id: int) -> int:
+    """Points of the account currently held against open invoices."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Redemption.points), 0)).where(
+            Redemption.account_id == account_id, Redemption.status == RedemptionStatus.HELD
+        )
+    )
+    return int(total or 0)
+
+
+# -- internals -------------------------------------------------------------------------
+
+
+def _check_request(offer: Quote, points: int | None, rules: RedemptionRules) -> None:
+    """Refuse a hold the quote does not allow, naming what stands in the way."""
+    wanted = offer.points if points is None else points
+    if offer.points >= wanted > 0 and not (
+        rules.mode == RedemptionMode.FULL and wanted != offer.points
+    ):
+        return
+    if offer.bound_by == Bound.BALANCE:
+        raise InsufficientPoints(requested=wanted or offer.allowed, available=offer.balance)
+    if offer.bound_by == Bound.MIN_POINTS:
+        raise ValidationError(f"at least {rules.min_points} points must be used", field="points")
+    if rules.mode == RedemptionMode.FULL and offer.points:
+        raise ValidationError(
+            f"this merchant takes all {offer.points} points or none", field="points"
+        )
+    raise ValidationError(
+        f"at most {offer.points} points can be used on this invoice ({offer.bound_by})",
+        field="points",
+    )
+
+
+def _return(
+    session: Session,
+    redemption: Redemption,
+    share: Decimal,
+    now: datetime,
+    actor: str,
+    why: str,
+) -> ReturnedPoints | None:
+    redemption, account = _lock(session, redemption.merchant_id, redemption.id)
+    target = int((redemption.points * share).to_integral_value(rounding=ROUND_HALF_UP))
+    give = target - redemption.returned_points
+    if give <= 0:
+        return None
+    entry = ledger.reverse(
+        session,
+        entry_id=redemption.hold_entry_id,
+        points=give,
+        now=now,
+        actor=actor,
+        reason=f"invoice {redemption.invoice_id} {why}: points returned",
+        idempotency_key=f"redemption:{redemption.id}:returned:{target}",
+    )
+    redemption.returned_points = target
+    account.lifetime_redeemed -= give
+    session.flush()
+    expired = session.scalars(
+        select(LedgerEntry).where(
+            LedgerEntry.account_id == account.id,
+            LedgerEntry.kind == EntryKind.EXPIRE,
+            LedgerEntry.id > entry.id,
+        )
+    ).first()
+    publish(
+        session,
+        PointsReversed(
+            merchant_id=redemption.merchant_id,
+            occurred_at=now,
+            customer_id=account.customer.host_customer_id,
+            entry_id=entry.id,
+            points=entry.points,
+            balance=account.balance,
+            reverses_entry_id=redemption.hold_entry_id,
+            reference=f"invoice:{redemption.invoice_id}",
+        ),
+    )
+    return ReturnedPoints(redemption=redemption, entry=entry, expired_again=expired)
+
+
+def _lock(session: Session, merchant_id: str, redemption_id: int) -> tuple[Redemption, Account]:
+    """The redemption, re-read after locking its account (every writer locks that first)."""
+    found = get_redemption(session, merchant_id=merchant_id, redemption_id=redemption_id)
+    account = ledger.lock_account(session, found.account_id)
+    redemption = session.scalars(
+        select(Redemption)
+        .where(Redemption.id == redemption_id)
+        .execution_options(populate_existing=True)
+    ).one()
+    return redemption, account
+
+
+def _for_invoice(session: Session, merchant_id: str, invoice_id: str) -> list[Redemption]:
+    return list(
+        session.scalars(
+            select(Redemption)
+            .where(Redemption.merchant_id == merchant_id, Redemption.invoice_id == str(invoice_id))
+            .order_by(Redemption.id)
+        )
+    )
+
+
+def _locked_for_invoice(session: Session, merchant_id: str, invoice_id: str) -> list[Redemption]:
+    """The invoice's redemptions, each re-read after locking its account.
+
+    A status read before the lock may be stale: a capture or release may have committed
+    since. The locks are taken in account order, as every batch takes them.
+    """
+    found = _for_invoice(session, merchant_id, invoice_id)
+    for account_id in sorted({r.account_id for r in found}):
+        ledger.lock_account(session, account_id)
+    return [_lock(session, merchant_id, r.id)[0] for r in found]
+
+
+def _refuse_second_hold(session: Session, merchant_id: str, invoice_id: str) -> None:
+    """One redemption per invoice: a held one must be released, a captured one stands.
+
+    A second redemption on a captured invoice would escape the per-invoice caps, which the
+    quote computes for the invoice as a whole.
+    """
+    active = session.execute(
+        select(Redemption.id, Redemption.status).where(
+            Redemption.merchant_id == merchant_id,
+            Redemption.invoice_id == invoice_id,
+            Redemption.status.in_((RedemptionStatus.HELD, RedemptionStatus.CAPTURED)),
+        )
+    ).first()
+    if active is None:
+        return
+    if active.status == RedemptionStatus.HELD:
+        message = f"invoice {invoice_id!r} already has hold {active.id}; release it first"
+    else:
+        message = f"invoice {invoice_id!r} was already paid with points (redemption {active.id})"
+    raise InvalidOperation(message, field="invoice.id")
+
+
+def _insert_hold(session: Session, redemption: Redemption) -> None:
+    """Insert the hold; another customer's hold on the invoice, made meanwhile, wins.
+
+    The accounts' locks cannot see that race (each customer holds their own), so the
+    unique key on ``active_invoice_id`` decides: the loser gets the 409 a later hold gets.
+    """
+    try:
+        with session.begin_nested():
+            session.add(redemption)
+    except IntegrityError as error:
+        # The winner's row names it when this transaction can see it (MariaDB's snapshot
+        # may predate it).
+        _refuse_second_hold(session, redemption.merchant_id, redemption.invoice_id)
+        raise InvalidOperation(
+            f"invoice {redemption.invoice_id!r} already has a hold; release it first",
+            field="invoice.id",
+        ) from error
+
+
+def held_redemption_for_invoice(
+    session: Session, *, merchant_id: str, invoice_id: str
+) -> Redemption | None:
+    """The hold waiting for this invoice to be paid, if there is one."""
+    return next(
+        (
+            r
+            for r in _for_invoice(session, merchant_id, invoice_id)
+            if r.status == RedemptionStatus.HELD
+        ),
+        None,
+    )
+
+
+def _quote_details(offer: Quote) -> dict[str, object]:
+    return {
+        "rate": _text(offer.rate),
+        "exchange_rate": _text(offer.exchange_rate),
+        "bound_by": str(offer.bound_by),
+        "limits": offer.limits,
+        "eligible_amount": _text(offer.eligible_amount),
+        "values": [
+            {"points": v.points, "level": v.level, "rate": _text(v.rate)} for v in offer.values
+        ],
+    }
+
+
+def _text(value: Decimal) -> str:
+    """Exact decimal text without exponent (``0.01``, ``1``)."""
+    return format(value.normalize(), "f")

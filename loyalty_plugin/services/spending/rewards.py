@@ -1,0 +1,173 @@
+"""The rewards catalogue: things customers buy with points, each purchase a coupon."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.coupons import CouponStatus, CouponValue
+from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
+from loyalty_plugin.domain.points import check_points
+from loyalty_plugin.models import Coupon, Reward
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.ledger.accounts import account_for_host_customer, get_merchant
+from loyalty_plugin.services.spending.coupons import buy_coupon
+
+#: Reward fields a merchant may change after creating it.
+EDITABLE = frozenset(
+    {"name", "description", "points", "stock", "per_customer_limit", "coupon_valid_days", "active"}
+)
+
+
+def create_reward(
+    session: Session,
+    *,
+    merchant_id: str,
+    name: str,
+    points: int,
+    value: CouponValue,
+    now: datetime,
+    description: str | None = None,
+    stock: int | None = None,
+    per_customer_limit: int | None = None,
+    coupon_valid_days: int | None = None,
+) -> Reward:
+    """Add a reward to the merchant's catalogue."""
+    get_merchant(session, merchant_id)
+    reward = Reward(merchant_id=merchant_id, active=True, created_at=now, updated_at=now)
+    reward.set_value(value)
+    _apply(
+        reward,
+        {
+            "name": name,
+            "description": description,
+            "points": points,
+            "stock": stock,
+            "per_customer_limit": per_customer_limit,
+            "coupon_valid_days": coupon_valid_days,
+        },
+    )
+    session.add(reward)
+    session.flush()
+    return reward
+
+
+def update_reward(
+    session: Session, *, merchant_id: str, reward_id: int, changes: dict[str, Any], now: datetime
+) -> Reward:
+    """Change a reward's name, price, stock, limits or whether it is on offer."""
+    unknown = set(changes) - EDITABLE
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ValidationError(f"{name!r} cannot be changed", field=name)
+    reward = get_reward(session, merchant_id=merchant_id, reward_id=reward_id)
+    _apply(reward, changes)
+    reward.updated_at = now
+    session.flush()
+    return reward
+
+
+def get_reward(session: Session, *, merchant_id: str, reward_id: int) -> Reward:
+    """The merchant's reward, or :class:`NotFound`."""
+    reward = session.get(Reward, reward_id)
+    if reward is None or reward.merchant_id != merchant_id:
+        raise NotFound(f"reward {reward_id} does not exist", field="reward_id")
+    return reward
+
+
+def list_rewards(
+    session: Session,
+    *,
+    merchant_id: str,
+    limit: int,
+    after_id: int | None = None,
+    active_only: bool = False,
+) -> Sequence[Reward]:
+    """The catalogue, newest first, ``limit`` rewards after the cursor ``after_id``."""
+    query = select(Reward).where(Reward.merchant_id == merchant_id)
+    if active_only:
+        query = query.where(Reward.active.is_(True))
+    if after_id is not None:
+        query = query.where(Reward.id < after_id)
+    return session.scalars(query.order_by(Reward.id.desc()).limit(limit)).all()
+
+
+def purchase_reward(
+    session: Session,
+    *,
+    merchant_id: str,
+    reward_id: int,
+    customer_id: str,
+    now: datetime,
+    actor: str,
+) -> Coupon:
+    """Buy the reward with points; answers the coupon that delivers it.
+
+    The account lock makes one customer's purchases take turns (so the per-customer limit
+    holds); the guarded stock update makes the last item go to one buyer only.
+    """
+    account = account_for_host_customer(session, merchant_id, customer_id)
+    ledger.lock_account(session, account.id)
+    reward = get_reward(session, merchant_id=merchant_id, reward_id=reward_id)
+    if not reward.active:
+        raise InvalidOperation("this reward is not on offer", field="reward_id")
+    if reward.per_customer_limit is not None:
+        bought = session.scalar(
+            select(func.count(Coupon.id)).where(
+                Coupon.reward_id == reward.id,
+                Coupon.account_id == account.id,
+                Coupon.status != CouponStatus.CANCELLED,
+            )
+        )
+        if (bought or 0) >= reward.per_customer_limit:
+            raise InvalidOperation(
+                f"this reward can be bought {reward.per_customer_limit} time(s) per customer",
+                field="reward_id",
+            )
+    _take_from_stock(session, reward)
+    return buy_coupon(
+        session,
+        account=account,
+        points=reward.points,
+        value=reward.value,
+        expires_at=(
+            None
+            if reward.coupon_valid_days is None
+            else now + timedelta(days=reward.coupon_valid_days)
+        ),
+        now=now,
+        actor=actor,
+        reward_id=reward.id,
+    )
+
+
+def _take_from_stock(session: Session, reward: Reward) -> None:
+    if reward.stock is None:
+        return
+    taken = session.execute(
+        update(Reward)
+        .where(Reward.id == reward.id, Reward.stock > 0)
+        .values(stock=Reward.stock - 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(reward)
+    if taken != 1:
+        raise InvalidOperation("this reward is out of stock", field="reward_id")
+
+
+def _apply(reward: Reward, changes: dict[str, Any]) -> None:
+    """Set checked values on ``reward``."""
+    for key, value in changes.items():
+        if key == "name" and (not isinstance(value, str) or not value.strip()):
+            raise ValidationError("a name is required", field="name")
+        if key == "points":
+            check_points(value)
+        if key in {"stock"} and value is not None and value < 0:
+            raise ValidationError("stock cannot be negative", field=key)
+        if key in {"per_customer_limit", "coupon_valid_days"} and value is not None and value < 1:
+            raise ValidationError("must be at least 1 (or null for no limit)", field=key)
+        setattr(reward, key, value.strip() if isinstance(value, str) else value)
