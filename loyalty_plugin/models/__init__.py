@@ -2,6 +2,7 @@
 
 from loyalty_plugin.models.adjustment import Adjustment, AdjustmentStatus
 from loyalty_plugin.models.api_key import ApiKey, ApiKeyMerchant, ApiScope
+from loyalty_plugin.models.audit import AuditEntry
 from loyalty_plugin.models.base import Base
 from loyalty_plugin.models.coupon import Coupon, CouponCampaign, Reward
 from loyalty_plugin.models.customer import Customer
@@ -40,6 +41,7 @@ __all__ = [
     "ApiKey",
     "ApiKeyMerchant",
     "ApiScope",
+    "AuditEntry",
     "Base",
     "Coupon",
     "CouponCampaign",
