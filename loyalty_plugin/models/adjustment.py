@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from loyalty_plugin.models.base import Base, BigId, utcnow
@@ -27,7 +27,10 @@ class Adjustment(Base):
     """One request to credit or debit points by hand: who, why, who approved, what entry."""
 
     __tablename__ = "adjustments"
-    __table_args__ = (Index("ix_adjustments_status", "merchant_id", "status", "id"),)
+    __table_args__ = (
+        Index("ix_adjustments_status", "merchant_id", "status", "id"),
+        UniqueConstraint("merchant_id", "idempotency_key"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
@@ -52,6 +55,8 @@ class Adjustment(Base):
     decision_note: Mapped[str | None] = mapped_column(String(500))
     #: The ledger entry written when it was applied.
     entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    #: The caller's one-time key (a staff form's ``form_key``): the same key asks once.
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     account: Mapped[Account] = relationship(lazy="joined")

@@ -261,6 +261,42 @@ class CustomerSchema(Schema):
     accounts = fields.List(fields.Nested(StandingSchema))
 
 
+class CustomerSearchArgsSchema(MerchantArgsSchema):
+    q = Text(
+        0,
+        100,
+        load_default="",
+        metadata={
+            "description": "name or e-mail (by prefix, any case), phone, customer number, "
+            "host id or card number (exactly); empty: every customer",
+            "example": "ana sil",
+        },
+    )
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 4000))
+    limit = fields.Integer(load_default=25, validate=validate.Range(1, 200))
+
+
+class CustomerRowSchema(Schema):
+    customer_id = fields.String(attribute="host_customer_id")
+    customer_number = fields.String(allow_none=True)
+    name = fields.String()
+    email = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    card_number = fields.String(allow_none=True)
+    enrolled = fields.Boolean()
+    balance = fields.Integer()
+    created_at = fields.DateTime()
+
+
+class CustomerSearchPageSchema(Schema):
+    data = fields.List(fields.Nested(CustomerRowSchema), attribute="rows")
+    page = fields.Integer()
+    next_page = fields.Function(
+        lambda r: r.page + 1 if r.has_next else None,
+        metadata={"description": "null on the last page"},
+    )
+
+
 class LotTouchedSchema(Schema):
     lot_id = fields.Integer()
     points = fields.Integer(metadata={"description": "taken (negative) or put (positive)"})

@@ -63,6 +63,8 @@ class Route:
 
 ROUTES: tuple[Route, ...] = (
     # customers and their points
+    Route(method="GET", rule="/customers", view=views.search_customers, scope=READ,
+          query=s.CustomerSearchArgsSchema, response=s.CustomerSearchPageSchema),
     Route(method="GET", rule="/customers/<customer_id>", view=views.customer, scope=READ,
           query=s.MerchantArgsSchema, response=s.CustomerSchema, errors=(404,)),
     Route(method="GET", rule="/customers/<customer_id>/ledger", view=views.customer_ledger,

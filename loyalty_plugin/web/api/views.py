@@ -21,7 +21,7 @@ from loyalty_plugin.extensions import get_session, loyalty_state
 from loyalty_plugin.models import Adjustment, AdjustmentStatus, Redemption, Reward
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.schemas.api import CampaignSchema, encode_cursor
-from loyalty_plugin.services.customers import portal
+from loyalty_plugin.services.customers import portal, search
 from loyalty_plugin.services.customers.statements import (
     account_of,
     customers_by_host_id,
@@ -38,6 +38,17 @@ from loyalty_plugin.web.api.auth import caller
 T = TypeVar("T")
 
 # -- customers ---------------------------------------------------------------------------
+
+
+def search_customers(query: dict[str, Any]) -> search.Results:
+    """The merchant's customers matching ``q``, newest first, one page at a time."""
+    return search.search_customers(
+        get_session(),
+        merchant_id=caller().merchant(query.get("merchant_id")),
+        query=query["q"],
+        page=query["page"],
+        per_page=query["limit"],
+    )
 
 
 def customer(query: dict[str, Any], customer_id: str) -> dict[str, Any]:

@@ -1,0 +1,193 @@
+"""Finding a merchant's customers: by name, e-mail, phone, customer number or card number.
+
+One query per page, whatever the number of customers. The search is a ``UNION`` of small
+branches, each answerable from one index (migration ``c6e2d8a4f1b7``), joined back to the
+customers and their accounts and ordered newest first:
+
+* names and e-mail addresses match **by prefix, ignoring case** ("ana sil" finds Ana Silva,
+  "silva" too, "ana.silva@" her address);
+* the host's customer id, the customer number (ignoring case), the phone and the card
+  number match **exactly** (as stored: the host's phone format).
+
+How "ignoring case" reaches an index differs per backend, so :func:`_prefix` and
+:func:`_folded` write the comparison the way that backend's index is built: ``lower(x)``
+on PostgreSQL, the column itself on MariaDB (its collation ignores case), ``x COLLATE
+NOCASE`` on SQLite (whose ``LIKE`` and ``NOCASE`` fold ASCII letters only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, and_, func, select, union
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.errors import ValidationError
+from loyalty_plugin.models import Account, Customer
+
+#: Customers on one page of results.
+PER_PAGE = 25
+#: Longer queries are refused (no name, address or number is this long).
+MAX_QUERY = 100
+#: The highest page number asked for (offset paging: deeper pages get slower).
+MAX_PAGE = 4000
+_ESCAPE = "\\"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Row:
+    """One customer in the results, with what the table shows of their points."""
+
+    id: int
+    host_customer_id: str
+    customer_number: str | None
+    name: str
+    email: str | None
+    phone: str | None
+    card_number: str | None
+    enrolled: bool
+    balance: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class Results:
+    """One page of a search (``query`` empty: every customer, newest first)."""
+
+    query: str
+    rows: list[Row]
+    page: int
+    per_page: int
+    has_next: bool
+
+    @property
+    def has_prev(self) -> bool:
+        """Whether a page comes before this one."""
+        return self.page > 1
+
+
+def normalise(query: str | None) -> str:
+    """The query as searched: trimmed, inner spaces collapsed; too long is refused."""
+    text = " ".join((query or "").split())
+    if len(text) > MAX_QUERY:
+        raise ValidationError(f"search for at most {MAX_QUERY} characters", field="q")
+    if "\x00" in text:
+        raise ValidationError("the search contains a NUL character", field="q")
+    return text
+
+
+def search_customers(
+    session: Session,
+    *,
+    merchant_id: str,
+    query: str | None,
+    page: int = 1,
+    per_page: int = PER_PAGE,
+) -> Results:
+    """Page ``page`` (from 1) of the merchant's customers matching ``query``, newest first."""
+    text = normalise(query)
+    if not 1 <= page <= MAX_PAGE:
+        raise ValidationError(f"the page must be from 1 to {MAX_PAGE}", field="page")
+    if not 1 <= per_page <= 200:
+        raise ValidationError("per_page must be from 1 to 200", field="per_page")
+    dialect = session.get_bind().dialect.name
+    ids = _matching_ids(dialect, merchant_id, text).subquery("matched")
+    rows = session.execute(
+        select(Customer, Account.balance)
+        .join(ids, ids.c.id == Customer.id)
+        .outerjoin(
+            Account,
+            and_(Account.customer_id == Customer.id, Account.merchant_id == merchant_id),
+        )
+        .order_by(Customer.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page + 1)
+    ).all()
+    return Results(
+        query=text,
+        rows=[_row(customer, balance) for customer, balance in rows[:per_page]],
+        page=page,
+        per_page=per_page,
+        has_next=len(rows) > per_page,
+    )
+
+
+def _matching_ids(dialect: str, merchant_id: str, text: str) -> Select[tuple[int]]:
+    """The ids of matching customers: every customer when ``text`` is empty."""
+    if not text:
+        return select(Customer.id).where(Customer.merchant_id == merchant_id)
+    # A branch may also select ids from another table (a card number's customer).
+    branches = [_ids(merchant_id, condition) for condition in _conditions(dialect, text)]
+    return select(union(*branches).subquery("branches").c.id)
+
+
+def _conditions(dialect: str, text: str) -> list[ColumnElement[bool]]:
+    """One condition per branch, each answerable from one index."""
+    exact = [
+        Customer.host_customer_id == text,
+        Customer.card_number == text,
+        Customer.phone == text,
+        _folded(dialect, Customer.customer_number, text),
+    ]
+    first_name, last_name = Customer.first_name, Customer.last_name
+    first, _, rest = text.partition(" ")
+    if not rest:
+        names = [
+            _prefix(dialect, Customer.first_name, text),
+            _prefix(dialect, Customer.last_name, text),
+            _prefix(dialect, Customer.email, text),
+        ]
+    else:
+        names = [
+            # "Ana Silva", "Silva Ana", and a last name of several words ("van der Berg").
+            and_(_prefix(dialect, first_name, first), _prefix(dialect, last_name, rest)),
+            and_(_prefix(dialect, last_name, first), _prefix(dialect, first_name, rest)),
+            _prefix(dialect, Customer.last_name, text),
+        ]
+    return exact + names
+
+
+def _ids(merchant_id: str, condition: ColumnElement[bool]) -> Select[tuple[int]]:
+    return select(Customer.id).where(Customer.merchant_id == merchant_id, condition)
+
+
+def _prefix(dialect: str, column: ColumnElement[str | None], text: str) -> ColumnElement[bool]:
+    """``column`` starts with ``text``, ignoring case, as that backend's index can answer."""
+    pattern = _escaped(text) + "%"
+    if dialect == "postgresql":
+        return func.lower(column).like(pattern.lower(), escape=_ESCAPE)
+    # MariaDB's collation ignores case; SQLite's LIKE ignores ASCII case and its index is
+    # ``COLLATE NOCASE``, which is what lets it read the LIKE as a range.
+    return column.like(pattern, escape=_ESCAPE)
+
+
+def _folded(dialect: str, column: ColumnElement[str | None], text: str) -> ColumnElement[bool]:
+    """``column`` equals ``text``, ignoring case, as that backend's index can answer."""
+    if dialect == "postgresql":
+        return func.lower(column) == text.lower()
+    if dialect == "sqlite":
+        return column.collate("NOCASE") == text
+    return column == text
+
+
+def _escaped(text: str) -> str:
+    """``text`` with LIKE's wildcards taken literally."""
+    return (
+        text.replace(_ESCAPE, _ESCAPE * 2).replace("%", _ESCAPE + "%").replace("_", _ESCAPE + "_")
+    )
+
+
+def _row(customer: Customer, balance: int | None) -> Row:
+    return Row(
+        id=customer.id,
+        host_customer_id=customer.host_customer_id,
+        customer_number=customer.customer_number,
+        name=customer.display_name,
+        email=customer.email,
+        phone=customer.phone,
+        card_number=customer.card_number,
+        enrolled=customer.enrolled,
+        balance=balance or 0,
+        created_at=customer.created_at,
+    )
