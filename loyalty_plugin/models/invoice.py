@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loyalty_plugin.models.base import Base, BigId, utcnow
@@ -28,7 +28,11 @@ class Invoice(Base):
     """One host invoice of one merchant; the row locked while its events are processed."""
 
     __tablename__ = "invoices"
-    __table_args__ = (UniqueConstraint("merchant_id", "host_invoice_id"),)
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "host_invoice_id"),
+        # The dashboard's repeat orders: invoices paid in a period.
+        Index("ix_invoices_paid", "merchant_id", "paid_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))

@@ -68,6 +68,8 @@ class LedgerEntry(Base):
         UniqueConstraint("merchant_id", "idempotency_key"),
         Index("ix_ledger_entries_account_newest", "merchant_id", "account_id", "id"),
         Index("ix_ledger_entries_reference", "merchant_id", "reference_type", "reference_id"),
+        # The reports' periods: the dashboard's weeks, the journal's days.
+        Index("ix_ledger_entries_created", "merchant_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -1,0 +1,272 @@
+"""The merchant's dashboard for a period: points per week, liability, expiry, rates, top customers.
+
+Six queries whatever the data size, each computed by the database: the merchant, its
+settings, the weekly sums, the open points, the repeat orders, and the top customers.
+Definitions (docs/admin.md says the same to merchants):
+
+* **issued**: ``earn`` and ``migration`` entries and credit adjustments;
+  **redeemed**: ``redeem`` and ``hold`` entries, less ``release`` entries;
+  **expired**: ``expire`` entries; **corrections**: reversals, debit adjustments and
+  transfers, with their sign. A week is Monday to Sunday in the merchant's time zone.
+* **outstanding**: the points left in lots that have not reached their expiry date, and
+  the **liability**, their value at the merchant's point value (``conversion_amount`` per
+  ``conversion_points``), in the merchant's currency.
+* **redemption rate** = redeemed ÷ issued and **breakage** = expired ÷ issued, over the period.
+* **repeat-order rate**: of the customers with a paid invoice in the period, the share
+  with two or more. **Members** are customers enrolled in the programme (``enrolled`` true
+  now); **non-members** are the host's other customers whose invoices the host sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.ledger import EntryKind
+from loyalty_plugin.domain.money import quantize
+from loyalty_plugin.domain.redemption import PointValue
+from loyalty_plugin.domain.reports import (
+    EXPIRING_WITHIN,
+    SERIES,
+    Period,
+    ratio,
+    series_of,
+    shown_points,
+)
+from loyalty_plugin.models import Account, Customer, Invoice, InvoiceStatus, LedgerEntry, Lot
+from loyalty_plugin.services.reports.calendar import bucket, instant, merchant_period
+from loyalty_plugin.services.spending.settings import merchant_settings, redemption_rules
+
+#: Customers listed under "top customers".
+TOP = 10
+
+
+@dataclass(frozen=True, kw_only=True)
+class Week:
+    """One week's points by series; ``first`` is its first day inside the period."""
+
+    monday: date
+    first: date
+    issued: int = 0
+    redeemed: int = 0
+    expired: int = 0
+    corrections: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Liability:
+    """Open points and what they are worth in ``currency``."""
+
+    currency: str
+    points: int
+    value: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class RepeatOrders:
+    """Of ``customers`` with a paid invoice in the period, ``repeat`` had two or more."""
+
+    members: bool
+    customers: int
+    repeat: int
+
+    @property
+    def rate(self) -> Decimal | None:
+        return ratio(self.repeat, self.customers)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TopCustomer:
+    """A customer who was issued the most points in the period."""
+
+    customer_id: str
+    name: str
+    issued: int
+    balance: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dashboard:
+    """Every figure of the dashboard for one merchant and period."""
+
+    merchant_id: str
+    period: Period
+    weeks: list[Week]
+    liability: list[Liability]
+    #: Points that expire within each of :data:`EXPIRING_WITHIN` days from now (cumulative).
+    expiring: dict[int, int]
+    repeat_orders: list[RepeatOrders]
+    top_customers: list[TopCustomer] = field(default_factory=list)
+
+    def total(self, series: str) -> int:
+        return sum(getattr(week, series) for week in self.weeks)
+
+    @property
+    def redemption_rate(self) -> Decimal | None:
+        return ratio(self.total("redeemed"), self.total("issued"))
+
+    @property
+    def breakage(self) -> Decimal | None:
+        return ratio(self.total("expired"), self.total("issued"))
+
+
+def dashboard(
+    session: Session,
+    *,
+    merchant_id: str,
+    now: datetime,
+    first: date | None = None,
+    last: date | None = None,
+) -> Dashboard:
+    """The dashboard of ``merchant_id`` for the days ``first`` to ``last`` (merchant time)."""
+    merchant, span = merchant_period(
+        session, merchant_id=merchant_id, first=first, last=last, now=now
+    )
+    value = point_value(session, merchant_id)
+    points, soon = open_points(session, merchant_id=merchant_id, now=now)
+    return Dashboard(
+        merchant_id=merchant_id,
+        period=span,
+        weeks=weekly(session, merchant_id=merchant_id, span=span),
+        liability=[
+            Liability(
+                currency=merchant.currency,
+                points=points,
+                value=quantize(value.money(points), merchant.currency),
+            )
+        ],
+        expiring=soon,
+        repeat_orders=repeat_orders(session, merchant_id=merchant_id, span=span),
+        top_customers=top_customers(session, merchant_id=merchant_id, span=span),
+    )
+
+
+def point_value(session: Session, merchant_id: str) -> PointValue:
+    """The merchant's standard point value (levels with their own value are not applied)."""
+    return redemption_rules(merchant_settings(session, merchant_id)).value
+
+
+def in_period(span: Period) -> ColumnElement[bool]:
+    """Entries written inside the period."""
+    return and_(
+        LedgerEntry.created_at >= instant(span.starts_at),
+        LedgerEntry.created_at < instant(span.ends_at),
+    )
+
+
+def weekly(session: Session, *, merchant_id: str, span: Period) -> list[Week]:
+    """Points per week and series: one query grouping by week, kind and sign."""
+    bounds = span.week_bounds()
+    rows = (
+        select(
+            bucket(LedgerEntry.created_at, bounds).label("week"),
+            LedgerEntry.kind.label("kind"),
+            (LedgerEntry.points > 0).label("credit"),
+            LedgerEntry.points.label("points"),
+        )
+        .where(LedgerEntry.merchant_id == merchant_id, in_period(span))
+        .subquery()
+    )
+    grouped = select(rows.c.week, rows.c.kind, rows.c.credit, func.sum(rows.c.points)).group_by(
+        rows.c.week, rows.c.kind, rows.c.credit
+    )
+    sums: list[dict[str, int]] = [dict.fromkeys(SERIES, 0) for _ in span.weeks()]
+    for week, kind, credit, total in session.execute(grouped):
+        series = series_of(kind, bool(credit))
+        sums[int(week)][series] += shown_points(series, int(total))
+    return [
+        Week(monday=monday, first=max(monday, span.first), **sums[n])
+        for n, monday in enumerate(span.weeks())
+    ]
+
+
+def open_lots(merchant_id: str, now: datetime) -> ColumnElement[bool]:
+    """Lots of the merchant still holding points that have not reached their expiry."""
+    return and_(
+        Lot.merchant_id == merchant_id,
+        Lot.remaining > 0,
+        or_(Lot.expires_at.is_(None), Lot.expires_at > instant(now)),
+    )
+
+
+def open_points(session: Session, *, merchant_id: str, now: datetime) -> tuple[int, dict[int, int]]:
+    """The open points, and those of them expiring within 30, 60 and 90 days: one query."""
+
+    def expiring_within(days: int) -> Any:
+        due = Lot.expires_at <= instant(now + timedelta(days=days))
+        return func.coalesce(func.sum(case((due, Lot.remaining), else_=0)), 0)
+
+    row = session.execute(
+        select(
+            func.coalesce(func.sum(Lot.remaining), 0),
+            *(expiring_within(days) for days in EXPIRING_WITHIN),
+        ).where(open_lots(merchant_id, now))
+    ).one()
+    return int(row[0]), {days: int(n) for days, n in zip(EXPIRING_WITHIN, row[1:], strict=True)}
+
+
+def repeat_orders(session: Session, *, merchant_id: str, span: Period) -> list[RepeatOrders]:
+    """Members' and non-members' repeat-order counts over invoices paid in the period."""
+    per_customer = (
+        select(Invoice.customer_id, func.count().label("orders"))
+        .where(
+            Invoice.merchant_id == merchant_id,
+            Invoice.status == InvoiceStatus.PAID,
+            Invoice.paid_at >= instant(span.starts_at),
+            Invoice.paid_at < instant(span.ends_at),
+        )
+        .group_by(Invoice.customer_id)
+        .subquery()
+    )
+    repeat = func.sum(case((per_customer.c.orders >= 2, 1), else_=0))
+    query = (
+        select(Customer.enrolled, func.count(), repeat)
+        .join(per_customer, per_customer.c.customer_id == Customer.id)
+        .group_by(Customer.enrolled)
+    )
+    found = {bool(enrolled): (n, int(r or 0)) for enrolled, n, r in session.execute(query)}
+    return [
+        RepeatOrders(members=members, customers=found.get(members, (0, 0))[0],
+                     repeat=found.get(members, (0, 0))[1])
+        for members in (True, False)
+    ]  # fmt: skip
+
+
+def issued_points() -> ColumnElement[bool]:
+    """Entries that issue points (see the module's definitions)."""
+    return or_(
+        LedgerEntry.kind.in_((EntryKind.EARN, EntryKind.MIGRATION)),
+        and_(LedgerEntry.kind == EntryKind.ADJUST, LedgerEntry.points > 0),
+    )
+
+
+def top_customers(session: Session, *, merchant_id: str, span: Period) -> list[TopCustomer]:
+    """The :data:`TOP` customers issued the most points in the period, with their balance."""
+    ranked = (
+        select(LedgerEntry.account_id, func.sum(LedgerEntry.points).label("issued"))
+        .where(LedgerEntry.merchant_id == merchant_id, in_period(span), issued_points())
+        .group_by(LedgerEntry.account_id)
+        .order_by(func.sum(LedgerEntry.points).desc(), LedgerEntry.account_id)
+        .limit(TOP)
+        .subquery()
+    )
+    query = (
+        select(Customer, ranked.c.issued, Account.balance)
+        .join(Account, Account.customer_id == Customer.id)
+        .join(ranked, ranked.c.account_id == Account.id)
+        .order_by(ranked.c.issued.desc(), Account.id)
+    )
+    return [
+        TopCustomer(
+            customer_id=customer.host_customer_id,
+            name=customer.display_name,
+            issued=int(issued),
+            balance=int(balance),
+        )
+        for customer, issued, balance in session.execute(query)
+    ]
