@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
+from loyalty_plugin.domain.errors import LoyaltyError
+
 #: Longest cell kept in an error message, so a report never echoes a huge value.
 _SHOWN = 40
 
@@ -226,6 +228,45 @@ class RawRow:
     line: int
     cells: dict[str, str]
     errors: tuple[RowError, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CardRow:
+    """One pre-printed card number, as the scheme's check normalised it."""
+
+    line: int
+    number: str
+
+
+#: The columns of a pre-printed cards file.
+CARD_COLUMNS = (Column("number", True, "the card number as printed on the card"),)
+
+
+def read_card_numbers(
+    lines: Iterable[str], *, check: Callable[[str], str]
+) -> Iterator[CardRow | BadRow]:
+    """Each data row of a cards file: its number normalised by ``check``, or why not.
+
+    ``check`` raises a :class:`~loyalty_plugin.domain.errors.LoyaltyError` whose message
+    says what is wrong with the number.
+    """
+    for raw in _rows(lines, CARD_COLUMNS):
+        if not isinstance(raw, RawRow):
+            yield raw
+            continue
+        errors = list(raw.errors)
+        number = _required(raw, "number", _checked(check), errors)
+        yield CardRow(raw.line, number) if not errors else BadRow(raw.line, "", tuple(errors))
+
+
+def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
+    def parse(cell: str) -> str:
+        try:
+            return check(cell)
+        except LoyaltyError as error:
+            raise _Refused(error.message) from None
+
+    return parse
 
 
 def read_customers(lines: Iterable[str], *, today: date) -> Iterator[CustomerRow | BadRow]:
