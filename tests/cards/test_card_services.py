@@ -9,7 +9,7 @@ from stdnum import luhn
 
 from loyalty_plugin.domain.cards import NumberScheme
 from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
-from loyalty_plugin.models import Card, CardStatus, Customer
+from loyalty_plugin.models import AuditEntry, Card, CardStatus, Customer
 from loyalty_plugin.services.cards import batches, holders
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.accounts import account_for_host_customer
@@ -330,3 +330,32 @@ def test_another_merchant_sees_none_of_the_cards(session, stock, actor, now) -> 
         holders.find_customer_by_card(session, "other", stock[0])
     with pytest.raises(NotFound):
         holders.get_card(session, "other", stock[0])
+
+
+def test_every_change_is_in_the_audit_trail_once(session, stock, actor, now) -> None:
+    """Generating, assigning, blocking and replacing each write one audit row; repeats none."""
+    kwargs = {"merchant_id": "shop", "actor": actor, "now": now}
+    for _ in range(2):
+        holders.assign_card(session, number=stock[0], customer_id="c1", **kwargs)
+    for _ in range(2):
+        holders.replace_card(session, number=stock[0], new_number=stock[1], reason="lost", **kwargs)
+    for _ in range(2):
+        holders.block_card(session, number=stock[2], reason="stolen", **kwargs)
+    session.commit()
+    rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    assert [(r.action, r.target_id) for r in rows] == [
+        ("card_batch.generated", rows[0].target_id),
+        ("card.assigned", stock[0]),
+        ("card.replaced", stock[0]),
+        ("card.blocked", stock[2]),
+    ]
+    replaced = rows[2]
+    assert replaced.before["status"] == "assigned"
+    assert replaced.after | {} == {
+        "number": stock[0],
+        "status": "replaced",
+        "customer_id": "c1",
+        "block_reason": "lost",
+        "replaced_by": stock[1],
+    }
+    assert (replaced.actor_kind, replaced.actor_id, replaced.actor_name) == ("staff", "7", "Ana")

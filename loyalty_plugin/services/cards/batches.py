@@ -354,7 +354,7 @@ def _audit(session: Session, batch: CardBatch, actor: Actor, action: str, now: d
         target_type="card_batch",
         target_id=str(batch.id),
         before=None,
-        after=batch_document(batch) | {"created_at": batch.created_at.isoformat()},
+        after=batch_document(batch),
         now=now,
     )
 

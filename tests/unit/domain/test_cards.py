@@ -74,7 +74,7 @@ def test_no_check_digit_means_all_random() -> None:
         ({"length": 7}, "length", "8 to 19"),
         ({"length": 20}, "length", "8 to 19"),
         ({"prefix": "12a"}, "prefix", "digits only"),
-        ({"prefix": "１２"}, "prefix", "digits only"),
+        ({"prefix": "\uff11\uff12"}, "prefix", "digits only"),  # full-width digits
         ({"prefix": "1234567890123"}, "prefix", "at most 12"),
         ({"prefix": "1234567", "length": 11}, "length", "3 random digits"),
     ],
