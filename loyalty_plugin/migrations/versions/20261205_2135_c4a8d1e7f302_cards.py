@@ -1,8 +1,8 @@
 """cards and card batches: loyalty card numbers, generated or imported, given to customers
 
 Revision ID: c4a8d1e7f302
-Revises: 00de88855af1
-Create Date: 2026-12-05 21:25:00
+Revises: c3e8a1f5b7d2
+Create Date: 2026-12-05 21:35:00
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 from loyalty_plugin.models.base import UTCDateTime
 
 revision = "c4a8d1e7f302"
-down_revision = "00de88855af1"
+down_revision = "c3e8a1f5b7d2"
 branch_labels = None
 depends_on = None
 
