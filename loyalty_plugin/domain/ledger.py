@@ -35,12 +35,24 @@ class EntryKind(enum.StrEnum):
     REVERSE = "reverse"
     #: Manual credit or debit by staff, with a reason.
     ADJUST = "adjust"
-    #: Points moved between accounts (reserved for merchant-approved transfers).
+    #: Points a customer gives to another customer of the same merchant (consumes lots).
     TRANSFER = "transfer"
+    #: Points received from another customer's ``transfer``: one entry and lot per lot the
+    #: sender gave, with that lot's earn and expiry dates.
+    TRANSFER_IN = "transfer_in"
+    #: A merged customer's points leaving for the survivor (empties the lots, which move).
+    MERGE_OUT = "merge_out"
+    #: The survivor receiving a merged customer's lots (fills the moved lots again).
+    MERGE_IN = "merge_in"
     #: Points brought from the loyalty system a merchant left: an opening balance lot,
     #: with the date it was earned there (creates a lot, spent and expired like any other).
     MIGRATION = "migration"
 
+
+#: Kinds that move points between two accounts: never reversed (a transfer back undoes one).
+MOVE_KINDS = frozenset(
+    {EntryKind.TRANSFER, EntryKind.TRANSFER_IN, EntryKind.MERGE_OUT, EntryKind.MERGE_IN}
+)
 
 #: Kinds that take points out of lots.
 DEBIT_KINDS = frozenset({EntryKind.REDEEM, EntryKind.HOLD, EntryKind.EXPIRE})

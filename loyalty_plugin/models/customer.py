@@ -44,6 +44,10 @@ class Customer(Base):
     #: Created on first sight (an event or API call named them): no profile from the host
     #: yet; ``customer.created`` or ``customer.updated`` fills it in.
     profile_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The customer this record was merged into (``None``: not merged). A merged record is
+    #: kept, never deleted; its host id resolves to this survivor from then on.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    merged_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -54,6 +54,9 @@ class Account(Base):
     #: Points owed after a reversal found them spent (``negative_balance`` policy); repaid
     #: first by the next points earned or given back. The balance already counts them.
     debt: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The survivor's account once the customer was merged: its lots moved there, and
+    #: every later change to this account is made to that one (``lock_account`` follows it).
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -49,12 +49,15 @@ LABELS = {
     EntryKind.EXPIRE: "Points expired",
     EntryKind.REVERSE: "Correction",
     EntryKind.ADJUST: "Adjustment by our team",
-    EntryKind.TRANSFER: "Points transferred",
+    EntryKind.TRANSFER: "Points given to another member",
+    EntryKind.TRANSFER_IN: "Points received from another member",
+    EntryKind.MERGE_OUT: "Points moved to your other membership",
+    EntryKind.MERGE_IN: "Points from a membership merged into yours",
     EntryKind.MIGRATION: "Points brought from our previous programme",
 }
 
 #: Kinds whose lot's expiry date the points log shows.
-_CREDITS = frozenset({EntryKind.EARN, EntryKind.MIGRATION})
+_CREDITS = frozenset({EntryKind.EARN, EntryKind.MIGRATION, EntryKind.TRANSFER_IN})
 
 
 class PortalLinkInvalid(LoyaltyError):

@@ -152,7 +152,7 @@ def earn_on_invoice(
     only; later calls reuse that evaluation. Calling again with the same facts earns nothing.
     """
     account = open_account(session, merchant_id=merchant_id, customer_id=customer.id)
-    ledger.lock_account(session, account.id)
+    account = ledger.lock_account(session, account.id)
     pairs: list[tuple[InvoiceEarning, ProgramEarning | None]]
     pairs = [(row, None) for row in _rows(session, merchant_id, invoice.id)]
     work = _Work(session, now, actor, Outcome())
@@ -278,7 +278,7 @@ def earn_on_event(
         work.outcome.reason = _no_event_points(programs, event, at)
         return work.outcome
     account = open_account(session, merchant_id=merchant_id, customer_id=customer.id)
-    ledger.lock_account(session, account.id)
+    account = ledger.lock_account(session, account.id)
     merchant = session.get(Merchant, merchant_id)
     assert merchant is not None  # noqa: S101 - the customer belongs to it
     day = day or at.astimezone(ZoneInfo(merchant.timezone)).date()

@@ -43,14 +43,24 @@ def get_merchant(session: Session, merchant_id: str) -> Merchant:
     return merchant
 
 
-def find_customer(session: Session, merchant_id: str, host_customer_id: str) -> Customer | None:
-    """The merchant's customer with this host id, if known."""
-    return session.scalars(
+def find_customer(
+    session: Session, merchant_id: str, host_customer_id: str, *, follow_merge: bool = True
+) -> Customer | None:
+    """The merchant's customer with this host id, if known.
+
+    The host id of a merged customer names the survivor from then on (a merge points
+    every merged record straight at the survivor, so this is one step); with
+    ``follow_merge=False``, the merged record itself.
+    """
+    customer = session.scalars(
         select(Customer).where(
             Customer.merchant_id == merchant_id,
             Customer.host_customer_id == str(host_customer_id),
         )
     ).one_or_none()
+    if follow_merge and customer is not None and customer.merged_into_id is not None:
+        return session.get_one(Customer, customer.merged_into_id)
+    return customer
 
 
 def upsert_customer(

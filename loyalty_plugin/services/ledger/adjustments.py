@@ -47,7 +47,7 @@ def request_adjustment(
     # The account's lock before the row that references it: the insert takes a shared lock
     # on the account (its foreign key), and two requests each holding that shared lock while
     # waiting for the exclusive one deadlock. Locked first, they queue.
-    ledger.lock_account(session, account.id)
+    account = ledger.lock_account(session, account.id)
     adjustment = Adjustment(
         merchant_id=merchant_id,
         account_id=account.id,

@@ -457,6 +457,12 @@ def reverse(
         raise NotFound(f"ledger entry {entry_id} does not exist", field="entry_id")
     if original.kind == EntryKind.REVERSE or original.reverses_entry_id is not None:
         raise InvalidOperation("a reversal cannot itself be reversed", field="entry_id")
+    if original.kind in rules.MOVE_KINDS:
+        # The points are with the other customer now: a transfer back undoes a transfer.
+        raise InvalidOperation(
+            "points moved between customers cannot be reversed; transfer them back",
+            field="entry_id",
+        )
     if original.kind == EntryKind.EXPIRE:
         # The lots are still past their date, so the points would only expire again.
         raise InvalidOperation(
@@ -479,6 +485,7 @@ def reverse(
         moves, debt_change = _take_back_credit(
             session,
             original,
+            account.id,
             wanted,
             now,
             take_shortfall_from_other_lots or shortfall_as_debt,
@@ -595,7 +602,23 @@ def _opening_entries(session: Session, merchant_id: str, account_id: int) -> lis
 
 
 def lock_account(session: Session, account_id: int) -> Account:
-    """Load the account row with a write lock held until the transaction ends."""
+    """Load the account row with a write lock held until the transaction ends.
+
+    The account of a merged customer hands over to its survivor's: that one is locked too
+    and returned, so a change that waited for the merge's lock (or came after it) is made
+    to the survivor, whose lots the merged points now are.
+    """
+    account = _lock_one(session, account_id)
+    seen = {account.id}
+    while account.merged_into_id is not None:
+        account = _lock_one(session, account.merged_into_id)
+        if account.id in seen:
+            raise AssertionError(f"account {account_id} is merged in a circle")
+        seen.add(account.id)
+    return account
+
+
+def _lock_one(session: Session, account_id: int) -> Account:
     account = session.scalars(
         select(Account)
         .where(Account.id == account_id)
@@ -900,6 +923,7 @@ def _net_taken(session: Session, original: LedgerEntry) -> list[Move]:
 def _take_back_credit(
     session: Session,
     original: LedgerEntry,
+    account_id: int,
     wanted: int,
     now: datetime,
     from_others: bool,
@@ -907,7 +931,10 @@ def _take_back_credit(
     as_debt: bool = False,
     owe_set_aside: bool = False,
 ) -> tuple[list[Move], int]:
-    """The moves that take ``wanted`` points of a credit back, and the points left owed."""
+    """The moves that take ``wanted`` points of a credit back, and the points left owed.
+
+    ``account_id`` is the locked account: the original's, or its survivor's after a merge.
+    """
     lot = session.scalars(
         select(Lot).where(Lot.merchant_id == original.merchant_id, Lot.entry_id == original.id)
     ).one()
@@ -917,7 +944,7 @@ def _take_back_credit(
     if shortfall and from_others:
         # A debt is only recorded once nothing is left anywhere, pending points included.
         lots = _open_lots if as_debt else _spendable_lots
-        others = [v for v in lots(session, original.account_id, now) if v.id != lot.id]
+        others = [v for v in lots(session, account_id, now) if v.id != lot.id]
         taken = min(shortfall, sum(v.remaining for v in others))
         if taken:
             moves += rules.allocate_fifo(others, taken)
@@ -927,7 +954,7 @@ def _take_back_credit(
     elif owe_set_aside and shortfall:
         # Held or couponed points are not spent yet: forgiving them would let a release
         # or a coupon refund give back points the reversal should have taken.
-        owed = min(shortfall, points_set_aside(session, original.account_id))
+        owed = min(shortfall, points_set_aside(session, account_id))
     else:
         owed = 0
     if not moves and not owed and not as_debt:

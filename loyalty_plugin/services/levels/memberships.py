@@ -113,17 +113,24 @@ def _points(
         LedgerEntry.kind == EntryKind.EARN,
         (LedgerEntry.kind == EntryKind.REVERSE) & (origin.kind == EntryKind.EARN),
     )
+    # A merged customer's earnings count for the survivor: the entries stay on the merged
+    # account (append-only), which names the survivor's.
+    owner = func.coalesce(Account.merged_into_id, LedgerEntry.account_id)
     query = (
-        select(LedgerEntry.account_id, func.sum(LedgerEntry.points))
+        select(owner, func.sum(LedgerEntry.points))
+        .join(Account, Account.id == LedgerEntry.account_id)
         .outerjoin(origin, origin.id == LedgerEntry.reverses_entry_id)
         .where(LedgerEntry.merchant_id == program.merchant_id, counted)
-        .group_by(LedgerEntry.account_id)
+        .group_by(owner)
     )
     if start is not None:
         earned_at = func.coalesce(origin.created_at, LedgerEntry.created_at)
         query = query.where(earned_at >= start)
     if accounts is not None:
-        query = query.where(LedgerEntry.account_id.between(*accounts))
+        members = select(Account.id).where(
+            or_(Account.id.between(*accounts), Account.merged_into_id.between(*accounts))
+        )
+        query = query.where(LedgerEntry.account_id.in_(members))
     return {account: Decimal(int(total or 0)) for account, total in session.execute(query)}
 
 
@@ -183,7 +190,7 @@ def update_levels(
     Takes the account's lock (callers usually hold it already) before reading or creating
     a membership, so that no other writer creates the same one meanwhile.
     """
-    ledger.lock_account(session, account_id)
+    account_id = ledger.lock_account(session, account_id).id
     moves = []
     for program in level_programs(session, at=now, merchant_id=merchant_id):
         membership = _membership(session, program.program_id, account_id, lock=True)
@@ -402,7 +409,12 @@ def review_batch(
     ids = list(
         session.scalars(
             select(Account.id)
-            .where(Account.merchant_id == program.merchant_id, Account.id > after_account)
+            .where(
+                Account.merchant_id == program.merchant_id,
+                Account.id > after_account,
+                # A merged customer's level is the survivor's now; theirs stays as it was.
+                Account.merged_into_id.is_(None),
+            )
             .order_by(Account.id)
             .limit(limit)
             .with_for_update()
@@ -514,7 +526,7 @@ def give_level(
         raise ValidationError("the end date must be in the future", field="until")
     program = _program_for(session, merchant_id, program_key, now)
     _level_of(program, level)
-    ledger.lock_account(session, account_id)
+    account_id = ledger.lock_account(session, account_id).id
     membership = _current(session, program, account_id, now)
     if program.scheme.rank(level) < program.scheme.rank(membership.earned_level):
         raise InvalidOperation("the customer already earns a higher level", field="level")
@@ -542,7 +554,7 @@ def buy_membership(
     wanted = _level_of(program, level)
     if wanted.price_points is None or wanted.duration_days is None:
         raise InvalidOperation(f"level {level!r} cannot be bought", field="level")
-    ledger.lock_account(session, account_id)
+    account_id = ledger.lock_account(session, account_id).id
     membership = _current(session, program, account_id, now)
     if program.scheme.rank(level) < program.scheme.rank(membership.level):
         raise InvalidOperation("the customer already holds a higher level", field="level")
@@ -572,6 +584,38 @@ def buy_membership(
         entry_id=entry.id,
     )
     return membership
+
+
+def absorb_levels(
+    session: Session,
+    *,
+    merchant_id: str,
+    merged_account_id: int,
+    survivor_account_id: int,
+    now: datetime,
+    actor: str,
+) -> list[Move]:
+    """After a merge: carry a running bought or given level, then re-decide the survivor.
+
+    In each program with levels, a level the merged customer bought or was given, still
+    running and above the survivor's, is the survivor's until the same end date. Then the
+    survivor's earned level is decided again on the combined qualifying amounts (the
+    merged customer's earnings count for the survivor from now on).
+    """
+    for program in level_programs(session, at=now, merchant_id=merchant_id):
+        theirs = _membership(session, program.program_id, merged_account_id, lock=True)
+        if theirs is None or theirs.source is Source.EARNED or _ended(theirs, now):
+            continue
+        ours = _current(session, program, survivor_account_id, now)
+        if program.scheme.rank(theirs.level) <= program.scheme.rank(ours.level):
+            continue
+        before = ours.level
+        ours.level, ours.source, ours.expires_at = theirs.level, theirs.source, theirs.expires_at
+        reason = f"{theirs.source.value}: carried over from a merged customer"
+        _record_manual(session, program, ours, before=before, reason=reason, now=now, actor=actor)
+    return update_levels(
+        session, merchant_id=merchant_id, account_id=survivor_account_id, now=now, actor=actor
+    )
 
 
 def _current(session: Session, program: LevelProgram, account_id: int, now: datetime) -> Membership:

@@ -131,7 +131,7 @@ def hold_points(
     if not invoice.id:
         raise ValidationError("a hold needs the invoice id", field="invoice.id")
     account = account_for_host_customer(session, merchant_id, customer_id)
-    ledger.lock_account(session, account.id)
+    account = ledger.lock_account(session, account.id)
     _refuse_second_hold(session, merchant_id, invoice.id)
     offer, rules = _offer(session, account, invoice, now=now, points=points)
     _check_request(offer, points, rules)

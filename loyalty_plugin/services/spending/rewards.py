@@ -111,7 +111,7 @@ def purchase_reward(
     holds); the guarded stock update makes the last item go to one buyer only.
     """
     account = account_for_host_customer(session, merchant_id, customer_id)
-    ledger.lock_account(session, account.id)
+    account = ledger.lock_account(session, account.id)
     reward = get_reward(session, merchant_id=merchant_id, reward_id=reward_id)
     if not reward.active:
         raise InvalidOperation("this reward is not on offer", field="reward_id")
