@@ -9,7 +9,7 @@ kept, marked merged, never deleted. What moves, and the decisions taken:
   Points owed (debt) move too, and the survivor's next points repay them.
 * **Holds** on open invoices move as they are: capturing or releasing one later works on
   the survivor (the hold's lots are the survivor's now). Coupons, invoices, their earnings
-  and refunds, and adjustments waiting for approval move as well.
+  and refunds, adjustments waiting for approval and loyalty cards move as well.
 * **Levels**: the merged customer's qualifying history counts for the survivor, whose level
   is decided again; a bought or given level still running, above the survivor's, is
   carried over until its end date.
@@ -41,6 +41,7 @@ from loyalty_plugin.models import (
     Account,
     Adjustment,
     AdjustmentStatus,
+    Card,
     Coupon,
     Customer,
     Invoice,
@@ -250,16 +251,17 @@ def _replayed(merged: Customer, survivor: Customer) -> Merge:
 def _move_rows(
     session: Session, *, merged: Customer, survivor: Customer, mine: Account, theirs: Account
 ) -> None:
-    """Holds, coupons, invoice earnings, adjustments and invoices follow the points."""
+    """Holds, coupons, invoice earnings, adjustments, invoices and cards follow the points."""
     for model in _ACCOUNT_ROWS:
         session.execute(
             update(model).where(model.account_id == mine.id).values(account_id=theirs.id)
         )
-    session.execute(
-        update(Invoice)
-        .where(Invoice.merchant_id == merged.merchant_id, Invoice.customer_id == merged.id)
-        .values(customer_id=survivor.id)
-    )
+    for model in (Invoice, Card):
+        session.execute(
+            update(model)
+            .where(model.merchant_id == merged.merchant_id, model.customer_id == merged.id)
+            .values(customer_id=survivor.id)
+        )
     # Records merged into this one before now name the survivor (a chain is one step).
     session.execute(
         update(Customer)
