@@ -1,0 +1,96 @@
+<?php
+
+defined('BASEPATH') or exit('No direct script access allowed');
+
+/*
+Module Name: Loyalty Bridge
+Description: Connects Perfex CRM to loyalty_plugin: customers, payments, cancellations, credit notes and birthdays earn and reverse loyalty points, through a signed, retried event queue.
+Version: 1.0.0
+Requires at least: 2.9.4
+Author: loyalty_plugin
+*/
+
+define('LOYALTY_BRIDGE_MODULE', 'loyalty_bridge');
+
+require_once __DIR__ . '/includes/loyalty_webhooks.php';
+require_once __DIR__ . '/includes/settings.php';
+require_once __DIR__ . '/includes/decimal.php';
+require_once __DIR__ . '/includes/events.php';
+require_once __DIR__ . '/includes/queue.php';
+require_once __DIR__ . '/includes/handlers.php';
+
+register_activation_hook(LOYALTY_BRIDGE_MODULE, 'loyalty_bridge_activate');
+register_deactivation_hook(LOYALTY_BRIDGE_MODULE, 'loyalty_bridge_deactivate');
+register_uninstall_hook(LOYALTY_BRIDGE_MODULE, 'loyalty_bridge_uninstall');
+register_language_files(LOYALTY_BRIDGE_MODULE, [LOYALTY_BRIDGE_MODULE]);
+
+// Hook names and arguments as Perfex 2.9.4 and later fire them (after_client_added and
+// after_client_updated were renamed after_client_created and client_updated in 2.9.4).
+hooks()->add_action('after_client_created', 'loyalty_bridge_client_created');
+hooks()->add_action('client_updated', 'loyalty_bridge_client_updated');
+hooks()->add_action('after_payment_added', 'loyalty_bridge_payment_added');
+hooks()->add_action('after_payment_updated', 'loyalty_bridge_payment_updated');
+hooks()->add_action('before_payment_deleted', 'loyalty_bridge_payment_deleting');
+hooks()->add_action('after_payment_deleted', 'loyalty_bridge_payment_deleted');
+hooks()->add_action('invoice_marked_as_cancelled', 'loyalty_bridge_invoice_cancelled');
+hooks()->add_action('credits_applied', 'loyalty_bridge_credits_applied');
+hooks()->add_action('after_cron_run', 'loyalty_bridge_cron');
+hooks()->add_action('admin_init', 'loyalty_bridge_admin_init');
+
+/** Activation: the idempotent install (options and queue table). */
+function loyalty_bridge_activate(): void
+{
+    require __DIR__ . '/install.php';
+}
+
+/** Deactivation keeps the options and the queue: reactivating sends what waited. */
+function loyalty_bridge_deactivate(): void
+{
+}
+
+function loyalty_bridge_uninstall(): void
+{
+    require __DIR__ . '/uninstall.php';
+}
+
+/** Who may see the queue page and run the test: staff with the module's view capability. */
+function loyalty_bridge_staff_can(): bool
+{
+    if (function_exists('is_admin') && is_admin()) {
+        return true;
+    }
+    if (function_exists('staff_can')) {  // Perfex 3.0 and later
+        return staff_can('view', LOYALTY_BRIDGE_MODULE);
+    }
+    return has_permission(LOYALTY_BRIDGE_MODULE, '', 'view');
+}
+
+/** admin_init: capability, settings section, the queue page's menu item, a small drain. */
+function loyalty_bridge_admin_init(): void
+{
+    $CI = &get_instance();
+    register_staff_capabilities(
+        LOYALTY_BRIDGE_MODULE,
+        ['capabilities' => ['view' => _l('permission_view')]],
+        _l('loyalty_bridge')
+    );
+    $section = [
+        'name' => _l('loyalty_bridge_settings'),
+        'view' => LOYALTY_BRIDGE_MODULE . '/settings',
+        'position' => 60,
+        'icon' => 'fa fa-star',
+    ];
+    if (method_exists($CI->app, 'add_settings_section_child')) {
+        $CI->app->add_settings_section_child('integrations', LOYALTY_BRIDGE_MODULE, $section);  // 3.2
+    } else {
+        $CI->app_tabs->add_settings_tab(LOYALTY_BRIDGE_MODULE, $section);  // before 3.2
+    }
+    if (loyalty_bridge_staff_can()) {
+        $CI->app_menu->add_setup_menu_item('loyalty-bridge-queue', [
+            'name' => _l('loyalty_bridge_queue'),
+            'href' => admin_url('loyalty_bridge/queue'),
+            'position' => 65,
+        ]);
+    }
+    loyalty_bridge_admin_drain();
+}

@@ -1,0 +1,66 @@
+<?php
+/**
+ * Test harness: runs one Perfex action given as JSON on stdin against the stand-in
+ * (bootstrap.php) and prints its result as JSON, with the seconds the action took.
+ * Used by tests/webhooks/test_perfex_module.py, which serves the plugin on loopback.
+ */
+
+declare(strict_types=1);
+
+require __DIR__ . '/bootstrap.php';
+require __DIR__ . '/perfex_actions.php';
+
+$call = json_decode(stream_get_contents(STDIN), true, 512, JSON_THROW_ON_ERROR);
+if ($call['op'] !== 'setup') {
+    require_once PERFEX_MODULE_DIR . '/loyalty_bridge.php';
+}
+$started = microtime(true);
+switch ($call['op']) {
+    case 'setup':
+        perfex_fresh_database();
+        $result = perfex_currency($call['currency'] ?? 'EUR');
+        break;
+    case 'options':
+        foreach ($call['options'] as $name => $value) {
+            update_option($name, $value);
+        }
+        $result = true;
+        break;
+    case 'client':
+        $result = perfex_add_client($call['first'], $call['last'], $call['email'], $call['extra'] ?? []);
+        break;
+    case 'invoice':
+        $result = perfex_add_invoice($call['client'], $call['currency'], $call['lines'], $call['tax'] ?? '0.00');
+        break;
+    case 'payment':
+        $result = perfex_add_payment($call['invoice'], $call['amount']);
+        break;
+    case 'delete_payment':
+        $result = perfex_delete_payment($call['payment']);
+        break;
+    case 'cancel':
+        $result = perfex_cancel_invoice($call['invoice']);
+        break;
+    case 'fire':
+        hooks()->do_action($call['hook'], $call['argument']);
+        $result = true;
+        break;
+    case 'cron':
+        hooks()->do_action('after_cron_run', false);
+        $result = true;
+        break;
+    case 'later':  // the backoff has passed: every due time moves back by an hour
+        perfex_db()->query('UPDATE tblloyalty_bridge_queue SET next_attempt_at = next_attempt_at - INTERVAL 1 HOUR');
+        $result = true;
+        break;
+    case 'queue':
+        $result = perfex_queue();
+        break;
+    case 'test_connection':
+        $result = loyalty_bridge_test_connection();
+        break;
+    default:
+        fwrite(STDERR, "unknown op\n");
+        exit(2);
+}
+echo json_encode(['result' => $result, 'seconds' => microtime(true) - $started, 'log' => $GLOBALS['perfex_log'] ?? []]);

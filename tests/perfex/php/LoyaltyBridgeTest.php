@@ -1,0 +1,305 @@
+<?php
+/**
+ * The loyalty_bridge module's PHP, unit by unit, on Perfex's tables in MariaDB: each hook's
+ * mapping from rows to contract events, idempotency, the queue, the install, signatures.
+ * No plugin is configured here, so events stay queued and are read from the queue.
+ */
+
+declare(strict_types=1);
+
+use PHPUnit\Framework\TestCase;
+
+final class LoyaltyBridgeTest extends TestCase
+{
+    private int $eur;
+
+    protected function setUp(): void
+    {
+        perfex_fresh_database();
+        $this->eur = perfex_currency('EUR');
+    }
+
+    private function invoice(int $client, string $tax = '0.00'): int
+    {
+        return perfex_add_invoice($client, $this->eur, [['Beans 1 kg', '2.00', '60.00'], ['Mug', '1.00', '5.00']], $tax);
+    }
+
+    public function test_a_new_customer_is_read_back_without_the_password(): void
+    {
+        update_option('loyalty_bridge_dob_field', 'customers_date_of_birth');
+        perfex_birthday_field();
+        $id = perfex_add_client('Ana', 'Horvat', 'ana@example.com',
+            ['phone' => '+385 1 555', 'group' => 'Retail', 'birthday' => '1990-02-03']);
+        $rows = perfex_queue();
+        $this->assertCount(1, $rows);
+        $this->assertSame('perfex-client-' . $id . '-created', $rows[0]['webhook_id']);
+        $event = json_decode($rows[0]['body'], true);
+        $this->assertSame('customer.created', $event['type']);
+        $this->assertSame([
+            'id' => $id, 'first_name' => 'Ana', 'last_name' => 'Horvat', 'email' => 'ana@example.com',
+            'phone' => '+385 1 555', 'group' => 'Retail', 'date_of_birth' => '1990-02-03',
+        ], $event['data']['customer']);
+        $this->assertStringNotContainsString('secret-password', $rows[0]['body']);
+        $this->assertStringNotContainsString('password', $rows[0]['body']);
+    }
+
+    public function test_an_updated_customer_and_a_date_that_is_not_one(): void
+    {
+        update_option('loyalty_bridge_dob_field', 'customers_date_of_birth');
+        $id = perfex_add_client('Ben', 'Okafor', 'ben@example.com', ['birthday' => '31/02/1990']);
+        hooks()->do_action('client_updated', ['id' => $id, 'data' => []]);
+        hooks()->do_action('client_updated', ['id' => $id, 'data' => []]);
+        $events = array_values(perfex_queued_events());
+        $this->assertSame(['customer.created', 'customer.updated'], array_column($events, 'type'));
+        $this->assertArrayNotHasKey('date_of_birth', $events[1]['data']['customer']);
+    }
+
+    public function test_paid_in_two_payments_sends_paid_once_with_decimal_strings(): void
+    {
+        perfex_catalogue_item('Beans 1 kg', '60.00', 'Coffee');
+        $client = perfex_add_client('Ana', 'Horvat', 'ana@example.com');
+        $invoice = $this->invoice($client, '25.00');
+        perfex_add_payment($invoice, '100.00');
+        $this->assertSame(['perfex-client-' . $client . '-created'], array_keys(perfex_queued_events()));
+        perfex_add_payment($invoice, '50.00');
+        $events = perfex_queued_events();
+        $paid = $events['perfex-invoice-' . $invoice . '-paid'];
+        $this->assertSame('invoice.paid', $paid['type']);
+        $data = $paid['data']['invoice'];
+        $this->assertSame(['150.00', '125.00', '25.00', 'EUR', $client], [$data['total'], $data['subtotal'],
+            $data['tax_total'], $data['currency'], $data['customer_id']]);
+        $this->assertSame('Beans 1 kg', $data['items'][0]['name']);
+        $this->assertSame(['2.00', '60.00', '120.00'], [$data['items'][0]['qty'], $data['items'][0]['unit_price'],
+            $data['items'][0]['total']]);
+        $this->assertArrayHasKey('category_id', $data['items'][0]);
+        $this->assertArrayNotHasKey('product_id', $data['items'][1], 'a line typed by hand matches no item');
+        $body = perfex_queue()[1]['body'];
+        $this->assertStringContainsString('"total":"150.00"', $body);
+        $this->assertDoesNotMatchRegularExpression('/":\d+\.\d/', $body, 'no amount travels as a JSON number');
+    }
+
+    public function test_each_payment_mode_sends_every_payment_then_paid(): void
+    {
+        update_option('loyalty_bridge_each_payment', '1');
+        $client = perfex_add_client('Ana', 'Horvat', 'ana@example.com');
+        $invoice = $this->invoice($client);
+        $first = perfex_add_payment($invoice, '25.00');
+        $second = perfex_add_payment($invoice, '100.00');
+        $events = perfex_queued_events();
+        $this->assertSame(['25.00', '100.00'], [
+            $events['perfex-payment-' . $first]['data']['payment']['amount'],
+            $events['perfex-payment-' . $second]['data']['payment']['amount'],
+        ]);
+        $this->assertSame('invoice.payment_recorded', $events['perfex-payment-' . $first]['type']);
+        $this->assertArrayHasKey('perfex-invoice-' . $invoice . '-paid', $events);
+    }
+
+    public function test_the_same_hook_fired_twice_queues_once(): void
+    {
+        $client = perfex_add_client('Ana', 'Horvat', 'ana@example.com');
+        $invoice = $this->invoice($client);
+        $payment = perfex_add_payment($invoice, '125.00');
+        hooks()->do_action('after_payment_added', $payment);
+        hooks()->do_action('after_client_created', ['id' => $client]);
+        hooks()->do_action('invoice_marked_as_cancelled', $invoice);
+        hooks()->do_action('invoice_marked_as_cancelled', $invoice);
+        $this->assertSame([
+            'perfex-client-' . $client . '-created',
+            'perfex-invoice-' . $invoice . '-paid',
+            'perfex-invoice-' . $invoice . '-cancelled',
+        ], array_keys(perfex_queued_events()));
+    }
+
+    public function test_a_deleted_payment_of_a_paid_invoice_is_refunded_by_its_amount(): void
+    {
+        $client = perfex_add_client('Ana', 'Horvat', 'ana@example.com');
+        $invoice = $this->invoice($client);
+        $first = perfex_add_payment($invoice, '25.00');
+        perfex_add_payment($invoice, '100.00');
+        perfex_delete_payment($first);
+        $refund = perfex_queued_events()['perfex-payment-' . $first . '-deleted'];
+        $this->assertSame('invoice.refunded', $refund['type']);
+        $this->assertSame(['invoice_id' => $invoice, 'refund' => ['id' => 'payment-' . $first . '-deleted',
+            'amount' => '25.00']], $refund['data']);
+    }
+
+    public function test_a_deleted_payment_the_plugin_never_counted_sends_nothing(): void
+    {
+        $client = perfex_add_client('Ana', 'Horvat', 'ana@example.com');
+        $invoice = $this->invoice($client);
+        $payment = perfex_add_payment($invoice, '25.00');
+        perfex_delete_payment($payment);
+        $this->assertSame(['perfex-client-' . $client . '-created'], array_keys(perfex_queued_events()));
+    }
+
+    public function test_a_smaller_payment_refunds_the_difference(): void
+    {
+        $client = perfex_add_client('Ana', 'Horvat', 'ana@example.com');
+        $invoice = $this->invoice($client);
+        $payment = perfex_add_payment($invoice, '125.00');
+        perfex_update_payment($payment, '100.00');
+        $events = array_values(perfex_queued_events());
+        $this->assertSame('invoice.refunded', $events[2]['type']);
+        $this->assertSame('25.00', $events[2]['data']['refund']['amount']);
+    }
+
+    public function test_cancelled_and_uncancelled(): void
+    {
+        $client = perfex_add_client('Ana', 'Horvat', 'ana@example.com');
+        $invoice = $this->invoice($client);
+        perfex_cancel_invoice($invoice);
+        perfex_uncancel_invoice($invoice);
+        $events = perfex_queued_events();
+        $this->assertSame(['type' => 'invoice.cancelled', 'invoice_id' => $invoice], [
+            'type' => $events['perfex-invoice-' . $invoice . '-cancelled']['type'],
+            'invoice_id' => $events['perfex-invoice-' . $invoice . '-cancelled']['data']['invoice_id'],
+        ]);
+        $this->assertCount(2, $events, 'un-cancelling sends nothing: contract v1 has no such event');
+    }
+
+    public function test_a_credit_note_for_two_of_three_lines_refunds_those_lines(): void
+    {
+        $client = perfex_add_client('Ana', 'Horvat', 'ana@example.com');
+        $invoice = perfex_add_invoice($client, $this->eur,
+            [['Beans 1 kg', '2.00', '60.00'], ['Mug', '3.00', '5.00'], ['Filter', '1.00', '4.00']]);
+        $lines = perfex_db()->where('rel_id', $invoice)->where('rel_type', 'invoice')->order_by('id')
+            ->get('tblitemable')->result_array();
+        $note = perfex_add_credit_note($client, $this->eur, [['Beans 1 kg', '1.00', '60.00'], ['Mug', '3.00', '5.00']]);
+        perfex_apply_credit($note, $invoice, '75.00');
+        hooks()->do_action('credits_applied', ['data' => [], 'credit_note_id' => $note]);
+        $refunds = array_values(array_filter(perfex_queued_events(), fn ($e) => $e['type'] === 'invoice.refunded'));
+        $this->assertCount(1, $refunds);
+        $this->assertSame('75.00', $refunds[0]['data']['refund']['amount']);
+        $this->assertSame([
+            ['line_id' => (int) $lines[0]['id'], 'qty' => '1.00'],
+            ['line_id' => (int) $lines[1]['id'], 'qty' => '3.00'],
+        ], $refunds[0]['data']['refund']['items']);
+    }
+
+    public function test_a_credit_note_applied_in_part_refunds_by_amount(): void
+    {
+        $client = perfex_add_client('Ana', 'Horvat', 'ana@example.com');
+        $invoice = $this->invoice($client);
+        $note = perfex_add_credit_note($client, $this->eur, [['Beans 1 kg', '1.00', '60.00']]);
+        perfex_apply_credit($note, $invoice, '20.00');
+        $refund = array_values(array_filter(perfex_queued_events(), fn ($e) => $e['type'] === 'invoice.refunded'))[0];
+        $this->assertSame(['id', 'amount'], array_keys($refund['data']['refund']));
+    }
+
+    public function test_birthdays_once_per_customer_and_year(): void
+    {
+        update_option('loyalty_bridge_dob_field', 'customers_date_of_birth');
+        $ana = perfex_add_client('Ana', 'Horvat', 'ana@example.com', ['birthday' => '1990-03-05']);
+        $leap = perfex_add_client('Lea', 'Prestupna', 'lea@example.com', ['birthday' => '2000-02-29']);
+        perfex_add_client('Ben', 'Okafor', 'ben@example.com', ['birthday' => '1990-03-06']);
+        $this->assertSame(1, loyalty_bridge_birthdays('2026-03-05'));
+        $this->assertSame(0, loyalty_bridge_birthdays('2026-03-05'), 'once per year');
+        $this->assertSame(1, loyalty_bridge_birthdays('2027-03-05'), 'and again the next year');
+        $this->assertSame(1, loyalty_bridge_birthdays('2026-02-28'), 'born on 29 February');
+        $this->assertSame(0, loyalty_bridge_birthdays('2028-02-28'), 'a leap year has its own day');
+        $events = perfex_queued_events();
+        $this->assertSame(['customer_id' => $ana, 'date' => '2026-03-05'],
+            $events['perfex-client-' . $ana . '-birthday-2026']['data']);
+        $this->assertArrayHasKey('perfex-client-' . $leap . '-birthday-2026', $events);
+    }
+
+    public function test_the_cron_gives_birthdays_only_when_the_settings_say_the_module_does(): void
+    {
+        update_option('loyalty_bridge_dob_field', 'customers_date_of_birth');
+        perfex_add_client('Ana', 'Horvat', 'ana@example.com', ['birthday' => '1990-' . date('m-d')]);
+        hooks()->do_action('after_cron_run', false);
+        $this->assertCount(1, perfex_queue());
+        update_option('loyalty_bridge_birthdays', 'module');
+        hooks()->do_action('after_cron_run', false);
+        $this->assertSame(['customer.created', 'customer.birthday'], array_column(perfex_queue(), 'event_type'));
+    }
+
+    public function test_install_is_idempotent_and_keeps_the_owners_values(): void
+    {
+        update_option('loyalty_bridge_url', 'https://loyalty.example.com/loyalty');
+        perfex_add_client('Ana', 'Horvat', 'ana@example.com');
+        ($GLOBALS['perfex_module_hooks']['loyalty_bridge']['activate'])();
+        require_once PERFEX_MODULE_DIR . '/migrations/100_version_100.php';
+        (new Migration_Version_100())->up();
+        $this->assertSame('https://loyalty.example.com/loyalty', get_option('loyalty_bridge_url'));
+        $this->assertSame('2', get_option('loyalty_bridge_paid_statuses'));
+        $this->assertCount(1, perfex_queue(), 'the queue keeps its rows');
+        $table = perfex_db()->query('SHOW CREATE TABLE tblloyalty_bridge_queue')->row_array()['Create Table'];
+        $this->assertStringContainsString('utf8mb4', $table);
+        $this->assertStringContainsString('`id` int(11) NOT NULL AUTO_INCREMENT', $table);
+        ($GLOBALS['perfex_module_hooks']['loyalty_bridge']['uninstall'])();
+        $this->assertFalse(perfex_db()->table_exists('tblloyalty_bridge_queue'));
+        $this->assertSame('', get_option('loyalty_bridge_url'));
+    }
+
+    public function test_decimals_never_pass_through_floats(): void
+    {
+        $this->assertSame('120.00', loyalty_bridge_line_total('2.00', '60.00'));
+        $this->assertSame('0.0625', loyalty_bridge_line_total('0.25', '0.25'));
+        $this->assertSame('99999999999.99', loyalty_bridge_decimal('99999999999.99'));
+        $this->assertSame('-1.50', loyalty_bridge_money(loyalty_bridge_cents('-1.5')));
+        $this->expectException(InvalidArgumentException::class);
+        loyalty_bridge_cents(1.5);
+    }
+
+    public function test_signatures_equal_the_shared_vectors(): void
+    {
+        $vectors = json_decode(file_get_contents(__DIR__ . '/../../data/standard-webhooks.json'), true);
+        foreach ($vectors['valid'] as $vector) {
+            $this->assertSame($vector['webhook-signature'], loyalty_sign(
+                $vector['secret'], $vector['webhook-id'], (int) $vector['webhook-timestamp'], $vector['body']));
+        }
+        $this->assertFileEquals(__DIR__ . '/../../../hooks/php/loyalty_webhooks.php',
+            PERFEX_MODULE_DIR . '/includes/loyalty_webhooks.php', 'the module ships the library unchanged');
+    }
+
+    public function test_an_unreachable_plugin_leaves_the_event_queued_with_its_error(): void
+    {
+        update_option('loyalty_bridge_url', 'http://127.0.0.1:9/loyalty');
+        update_option('loyalty_bridge_secret', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
+        $started = microtime(true);
+        perfex_add_client('Ana', 'Horvat', 'ana@example.com');
+        $this->assertLessThan(2.5, microtime(true) - $started);
+        $row = perfex_queue()[0];
+        $this->assertSame(['pending', '1', '0'], [$row['status'], (string) $row['attempts'], (string) $row['last_status']]);
+        $this->assertStringStartsWith('the plugin could not be reached', $row['last_error']);
+        $this->assertGreaterThan(date('Y-m-d H:i:s'), $row['next_attempt_at']);
+        $this->assertSame(0, loyalty_bridge_drain(10), 'not due yet');
+        $this->assertTrue(loyalty_bridge_retry((int) $row['id']));
+        $this->assertSame([(int) $row['id']], loyalty_bridge_due_ids(10));
+    }
+
+    public function test_a_claimed_row_is_not_claimed_twice(): void
+    {
+        perfex_add_client('Ana', 'Horvat', 'ana@example.com');
+        $id = (int) perfex_queue()[0]['id'];
+        $this->assertNotNull(loyalty_bridge_claim($id));
+        $this->assertNull(loyalty_bridge_claim($id));
+        $this->assertSame([], loyalty_bridge_due_ids(10));
+    }
+
+    public function test_the_test_button_says_what_is_missing(): void
+    {
+        $this->assertSame(['ok' => false, 'messages' => [_l('loyalty_bridge_test_not_configured')]],
+            loyalty_bridge_test_connection());
+        update_option('loyalty_bridge_url', 'http://127.0.0.1:9/loyalty');
+        update_option('loyalty_bridge_secret', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
+        $answer = loyalty_bridge_test_connection();
+        $this->assertFalse($answer['ok']);
+        $this->assertStringStartsWith(_l('loyalty_bridge_test_unreachable'), $answer['messages'][0]);
+    }
+
+    public function test_the_settings_view_renders_every_field(): void
+    {
+        update_option('loyalty_bridge_url', 'https://loyalty.example.com/loyalty?a="b"');
+        ob_start();
+        include PERFEX_MODULE_DIR . '/views/settings.php';
+        $html = ob_get_clean();
+        foreach (array_keys(loyalty_bridge_option_defaults()) as $name) {
+            if ($name !== 'loyalty_bridge_last_drain') {
+                $this->assertStringContainsString('name="settings[' . $name . ']"', $html);
+            }
+        }
+        $this->assertStringContainsString('a=&quot;b&quot;', $html);
+    }
+}

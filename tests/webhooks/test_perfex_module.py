@@ -1,0 +1,164 @@
+"""The Perfex CRM module (hooks/perfex/loyalty_bridge), run by a real PHP on Perfex's tables
+in a real MariaDB database: its PHPUnit suite, then end to end against the service served
+on loopback. The only stand-in for Perfex is tests/perfex/bootstrap.php."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import ADMIN_URLS, database_name
+from tests.webhooks.conftest import SECRET, ledger_points, stored
+
+PERFEX = Path(__file__).parents[1] / "perfex"
+
+
+@pytest.fixture(scope="module")
+def perfex_dsn() -> Iterator[str]:
+    """An empty MariaDB database for Perfex's tables; a PDO DSN."""
+    name = database_name("perfex")
+    admin = sa.create_engine(ADMIN_URLS["mariadb"], isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+        connection.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    yield f"mysql:host=127.0.0.1;port=3306;dbname={name};charset=utf8mb4"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+    admin.dispose()
+
+
+def binary(name: str) -> str:
+    found = shutil.which(name)
+    assert found, f"{name} is not installed: .ci/install-missing installs it"
+    return found
+
+
+def test_phpunit_suite(perfex_dsn: str) -> None:
+    """tests/perfex/php: each hook's mapping, the queue, the install, the signatures."""
+    done = subprocess.run(
+        [binary("phpunit"), "-c", str(PERFEX / "phpunit.xml")],
+        env={"PERFEX_TEST_DSN": perfex_dsn, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "OK (" in done.stdout
+
+
+class Perfex:
+    """Perfex actions, each run by PHP in its own process (as each is a request in Perfex)."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.seconds = 0.0
+        self.currency = 0
+
+    def __call__(self, op: str, **call: Any) -> Any:
+        done = subprocess.run(
+            [binary("php"), str(PERFEX / "host.php")],
+            input=json.dumps({"op": op} | call),
+            env={"PERFEX_TEST_DSN": self.dsn, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        answer = json.loads(done.stdout)
+        self.seconds = answer["seconds"]
+        return answer["result"]
+
+    def statuses(self) -> list[tuple[str, str]]:
+        return [(row["webhook_id"], row["status"]) for row in self("queue")]
+
+
+@pytest.fixture
+def perfex(perfex_dsn: str, served: str) -> Perfex:
+    """Perfex with the module active, connected to the served plugin's ``default`` merchant."""
+    host = Perfex(perfex_dsn)
+    host.currency = host("setup")
+    url = served.removesuffix("/webhooks")
+    host("options", options={"loyalty_bridge_url": url, "loyalty_bridge_secret": SECRET})
+    return host
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_paid_in_two_payments_earns_once_and_a_deleted_payment_takes_its_share(
+    perfex: Perfex, host: Any
+) -> None:
+    assert perfex("test_connection")["ok"] is True
+    ana = perfex("client", first="Ana", last="Horvat", email="ana@example.com")
+    lines = [["Beans 1 kg", "2.00", "60.00"], ["Mug", "1.00", "5.00"]]
+    invoice = perfex("invoice", client=ana, currency=perfex.currency, lines=lines)
+    perfex("payment", invoice=invoice, amount="100.00")
+    second = perfex("payment", invoice=invoice, amount="25.00")
+    assert ledger_points(host) == [("earn", 50), ("earn", 12)]  # 125.00 at 1 per 10.00
+
+    perfex("fire", hook="after_payment_added", argument=second)  # Perfex fires it again
+    perfex("fire", hook="after_client_created", argument={"id": ana})
+    assert ledger_points(host) == [("earn", 50), ("earn", 12)]
+
+    perfex("delete_payment", payment=second)  # 25.00 of 125.00: 12.5 exact points keep 10
+    assert ledger_points(host) == [("earn", 50), ("earn", 12), ("reverse", -2)]
+    assert all(status == "sent" for _, status in perfex.statuses())
+    events = [(w, t) for w, _, t in stored(host) if not w.startswith("perfex-test-")]
+    assert [t for _, t in events] == ["customer.created", "invoice.paid", "invoice.refunded"]
+    assert stored(host)[0][1:] == ("rejected", "perfex.connection_test")  # changed no points
+
+
+def test_cancelled_invoice_gives_its_points_back(perfex: Perfex, host: Any) -> None:
+    ben = perfex("client", first="Ben", last="Okafor", email="ben@example.com")
+    lines = [["Beans 1 kg", "1.00", "80.00"]]
+    invoice = perfex("invoice", client=ben, currency=perfex.currency, lines=lines)
+    perfex("payment", invoice=invoice, amount="80.00")
+    perfex("cancel", invoice=invoice)
+    perfex("cancel", invoice=invoice)
+    assert ledger_points(host) == [("earn", 50), ("earn", 8), ("reverse", -8)]
+
+
+def test_plugin_down_perfex_returns_at_once_then_cron_delivers_each_once(
+    perfex: Perfex, host: Any, served: str
+) -> None:
+    perfex("options", options={"loyalty_bridge_url": f"http://127.0.0.1:{closed_port()}/loyalty"})
+    ana = perfex("client", first="Ana", last="Horvat", email="ana@example.com")
+    assert perfex.seconds < 1
+    lines = [["Beans 1 kg", "1.00", "50.00"]]
+    invoice = perfex("invoice", client=ana, currency=perfex.currency, lines=lines)
+    perfex("payment", invoice=invoice, amount="50.00")
+    assert perfex.seconds < 1
+    assert [status for _, status in perfex.statuses()] == ["pending", "pending"]
+    assert ledger_points(host) == []
+
+    with socket.socket() as silent:  # accepts connections and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        perfex("options", options={"loyalty_bridge_url": f"http://127.0.0.1:{port}/loyalty"})
+        perfex("client", first="Bob", last="Stone", email="bob@example.com")
+        assert perfex.seconds < 3, "Perfex's request waits at most about two seconds"
+
+    perfex("options", options={"loyalty_bridge_url": served.removesuffix("/webhooks")})
+    perfex("cron")
+    assert ledger_points(host) == [], "not before the backoff has passed"
+    perfex("later")
+    perfex("cron")
+    perfex("later")
+    perfex("cron")
+    assert [status for _, status in perfex.statuses()] == ["sent"] * 3
+    assert sorted(ledger_points(host)) == [("earn", 5), ("earn", 50), ("earn", 50)]
+    kinds = [t for _, _, t in stored(host)]
+    assert kinds == ["customer.created", "invoice.paid", "customer.created"]
