@@ -290,7 +290,8 @@ class CustomerRowSchema(Schema):
 
 class CustomerSearchPageSchema(Schema):
     data = fields.List(fields.Nested(CustomerRowSchema), attribute="rows")
-    page = fields.Integer()
+    page = fields.Integer(metadata={"description": "past the last page: the last"})
+    total = fields.Integer(metadata={"description": "how many customers match"})
     next_page = fields.Function(
         lambda r: r.page + 1 if r.has_next else None,
         metadata={"description": "null on the last page"},

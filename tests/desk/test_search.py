@@ -108,7 +108,8 @@ def test_rows_carry_the_balance(session: Session, people: dict[str, Customer]) -
 
 
 def test_pages_are_stable_and_one_query_each(session: Session) -> None:
-    """Paging walks every customer once, newest first, with one query per page."""
+    """Paging walks every customer once, newest first, with two queries per page (the
+    rows and the count); a page past the end shows the last."""
     session.add(Merchant(id="shop", name="Shop", currency="EUR"))
     session.flush()
     made = [add(session, str(n), f"Name{n:02d}").id for n in range(23)]
@@ -117,13 +118,15 @@ def test_pages_are_stable_and_one_query_each(session: Session) -> None:
     for page in range(1, 5):
         with counted(session) as statements:
             results = search_customers(session, merchant_id="shop", query="", page=page, per_page=7)
-        assert len(statements) == 1
+        assert len(statements) == 2
         seen += [row.id for row in results.rows]
-        assert results.has_next == (page < 4)
+        assert (results.has_next, results.pages, results.total) == (page < 4, 4, 23)
     assert seen == sorted(made, reverse=True)
     with counted(session) as statements:
         search_customers(session, merchant_id="shop", query="name0 x", page=2, per_page=7)
-    assert len(statements) == 1
+    assert len(statements) == 2
+    last = search_customers(session, merchant_id="shop", query="", page=99, per_page=7)
+    assert (last.page, [row.id for row in last.rows]) == (4, sorted(made)[:2][::-1])
 
 
 @pytest.mark.parametrize(

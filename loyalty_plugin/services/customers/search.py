@@ -1,6 +1,7 @@
 """Finding a merchant's customers: by name, e-mail, phone, customer number or card number.
 
-One query per page, whatever the number of customers. The search is a ``UNION`` of small
+Two queries per page (the matches, and how many there are), whatever the number of
+customers. The search is a ``UNION`` of small
 branches, each answerable from one index (migration ``c6e2d8a4f1b7``), joined back to the
 customers and their accounts and ordered newest first:
 
@@ -17,6 +18,7 @@ NOCASE`` on SQLite (whose ``LIKE`` and ``NOCASE`` fold ASCII letters only).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -59,12 +61,18 @@ class Results:
     rows: list[Row]
     page: int
     per_page: int
-    has_next: bool
+    #: How many customers match.
+    total: int
 
     @property
-    def has_prev(self) -> bool:
-        """Whether a page comes before this one."""
-        return self.page > 1
+    def pages(self) -> int:
+        """How many pages the matches fill (at least 1)."""
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        """Whether a page follows this one."""
+        return self.page < self.pages
 
 
 def normalise(query: str | None) -> str:
@@ -85,7 +93,8 @@ def search_customers(
     page: int = 1,
     per_page: int = PER_PAGE,
 ) -> Results:
-    """Page ``page`` (from 1) of the merchant's customers matching ``query``, newest first."""
+    """Page ``page`` (from 1; past the end: the last) of the merchant's customers matching
+    ``query``, newest first, and how many match: two queries."""
     text = normalise(query)
     if not 1 <= page <= MAX_PAGE:
         raise ValidationError(f"the page must be from 1 to {MAX_PAGE}", field="page")
@@ -93,6 +102,8 @@ def search_customers(
         raise ValidationError("per_page must be from 1 to 200", field="per_page")
     dialect = session.get_bind().dialect.name
     ids = _matching_ids(dialect, merchant_id, text).subquery("matched")
+    total = session.scalar(select(func.count()).select_from(ids)) or 0
+    page = max(1, min(page, math.ceil(total / per_page)))
     rows = session.execute(
         select(Customer, Account.balance)
         .join(ids, ids.c.id == Customer.id)
@@ -102,14 +113,14 @@ def search_customers(
         )
         .order_by(Customer.id.desc())
         .offset((page - 1) * per_page)
-        .limit(per_page + 1)
+        .limit(per_page)
     ).all()
     return Results(
         query=text,
-        rows=[_row(customer, balance) for customer, balance in rows[:per_page]],
+        rows=[_row(customer, balance) for customer, balance in rows],
         page=page,
         per_page=per_page,
-        has_next=len(rows) > per_page,
+        total=total,
     )
 
 
