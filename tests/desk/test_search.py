@@ -138,3 +138,31 @@ def test_bad_searches_name_their_field(session: Session, kwargs: dict, field: st
     with pytest.raises(ValidationError) as error:
         search_customers(session, merchant_id="shop", **kwargs)
     assert error.value.field == field
+
+
+def test_a_card_number_finds_its_holder(session: Session, people: dict[str, Customer]) -> None:
+    """A card given to a customer finds them, typed with spaces or dashes, even once the
+    card is blocked (the lost card's owner); the row shows the card they hold."""
+    from datetime import UTC, datetime
+
+    from loyalty_plugin.services.audit import Actor
+    from loyalty_plugin.services.cards import batches, holders
+
+    now, actor = datetime(2026, 6, 1, tzinfo=UTC), Actor("staff", "7", "Bo")
+    batches.import_cards(
+        session, merchant_id="shop", lines=["number", "2977000000018", "2977000000026"],
+        scheme=None, actor=actor, now=now,
+    )  # fmt: skip
+    holders.assign_card(
+        session, merchant_id="shop", number="2977000000018", customer_id="43", actor=actor, now=now
+    )
+    session.commit()
+    [row] = search_customers(session, merchant_id="shop", query="2977-0000-0001 8").rows
+    assert (row.name, row.card_number) == ("Anabel Berg", "2977000000018")
+    assert names(session, "2977000000026") == []  # not given to anyone
+    holders.block_card(
+        session, merchant_id="shop", number="2977000000018", reason="lost", actor=actor, now=now
+    )
+    session.commit()
+    assert names(session, "2977000000018") == ["Anabel Berg"]
+    assert search_customers(session, merchant_id="other", query="2977000000018").rows == []

@@ -7,8 +7,9 @@ customers and their accounts and ordered newest first:
 
 * names and e-mail addresses match **by prefix, ignoring case** ("ana sil" finds Ana Silva,
   "silva" too, "ana.silva@" her address);
-* the host's customer id, the customer number (ignoring case), the phone and the card
-  number match **exactly** (as stored: the host's phone format).
+* the host's customer id, the customer number (ignoring case), the phone (as stored: the
+  host's format) and a card number (a card given to them, whatever its status now, or
+  the ``card_number`` the host sent) match **exactly**.
 
 How "ignoring case" reaches an index differs per backend, so :func:`_prefix` and
 :func:`_folded` write the comparison the way that backend's index is built: ``lower(x)``
@@ -25,8 +26,9 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Select, and_, func, select, union
 from sqlalchemy.orm import Session
 
+from loyalty_plugin.domain import cards
 from loyalty_plugin.domain.errors import ValidationError
-from loyalty_plugin.models import Account, Customer
+from loyalty_plugin.models import Account, Card, CardStatus, Customer
 
 #: Customers on one page of results.
 PER_PAGE = 25
@@ -104,8 +106,20 @@ def search_customers(
     ids = _matching_ids(dialect, merchant_id, text).subquery("matched")
     total = session.scalar(select(func.count()).select_from(ids)) or 0
     page = max(1, min(page, math.ceil(total / per_page)))
+    # The card the customer holds now: one look-up per row by ``ix_cards_customer``.
+    card = (
+        select(Card.number)
+        .where(
+            Card.merchant_id == merchant_id,
+            Card.customer_id == Customer.id,
+            Card.status == CardStatus.ASSIGNED,
+        )
+        .order_by(Card.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     rows = session.execute(
-        select(Customer, Account.balance)
+        select(Customer, Account.balance, card)
         .join(ids, ids.c.id == Customer.id)
         .outerjoin(
             Account,
@@ -117,7 +131,7 @@ def search_customers(
     ).all()
     return Results(
         query=text,
-        rows=[_row(customer, balance) for customer, balance in rows],
+        rows=[_row(customer, balance, number) for customer, balance, number in rows],
         page=page,
         per_page=per_page,
         total=total,
@@ -128,9 +142,23 @@ def _matching_ids(dialect: str, merchant_id: str, text: str) -> Select[tuple[int
     """The ids of matching customers: every customer when ``text`` is empty."""
     if not text:
         return select(Customer.id).where(Customer.merchant_id == merchant_id)
-    # A branch may also select ids from another table (a card number's customer).
     branches = [_ids(merchant_id, condition) for condition in _conditions(dialect, text)]
+    branches += _card_branch(merchant_id, text)
     return select(union(*branches).subquery("branches").c.id)
+
+
+def _card_branch(merchant_id: str, text: str) -> list[Select[tuple[int]]]:
+    """Whoever was given the card with this number, whatever its status now (staff look
+    up the customer whose card was lost), by the cards' unique index."""
+    try:
+        number = cards.normalise(text)
+    except ValidationError:
+        return []
+    return [
+        select(Card.customer_id.label("id")).where(
+            Card.merchant_id == merchant_id, Card.number == number, Card.customer_id.is_not(None)
+        )
+    ]
 
 
 def _conditions(dialect: str, text: str) -> list[ColumnElement[bool]]:
@@ -189,7 +217,7 @@ def _escaped(text: str) -> str:
     )
 
 
-def _row(customer: Customer, balance: int | None) -> Row:
+def _row(customer: Customer, balance: int | None, card: str | None) -> Row:
     return Row(
         id=customer.id,
         host_customer_id=customer.host_customer_id,
@@ -197,7 +225,7 @@ def _row(customer: Customer, balance: int | None) -> Row:
         name=customer.display_name,
         email=customer.email,
         phone=customer.phone,
-        card_number=customer.card_number,
+        card_number=card or customer.card_number,
         enrolled=customer.enrolled,
         balance=balance or 0,
         created_at=customer.created_at,
