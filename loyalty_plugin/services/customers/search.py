@@ -53,6 +53,8 @@ class Row:
     enrolled: bool
     balance: int
     created_at: datetime
+    #: The customer this record was merged into (its host id finds the survivor since).
+    merged_into_id: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -229,4 +231,5 @@ def _row(customer: Customer, balance: int | None, card: str | None) -> Row:
         enrolled=customer.enrolled,
         balance=balance or 0,
         created_at=customer.created_at,
+        merged_into_id=customer.merged_into_id,
     )
