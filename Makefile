@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 # `make serve PORT=8001` when 8000 is taken.
 PORT ?= 8000
+# The Perfex module's version, from its init file's header.
+PERFEX_MODULE_VERSION := $(shell sed -n 's/^Version: //p' hooks/perfex/loyalty_bridge/loyalty_bridge.php)
 
-.PHONY: help serve test lint fmt bench screenshots clean
+.PHONY: help serve test lint fmt bench screenshots perfex-module clean
 
 help: ## Show this help.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -43,6 +45,12 @@ bench: $(BIN)/loyalty ## Run the benchmarks against the local PostgreSQL.
 
 screenshots: $(BIN)/loyalty ## Retake the portal's screenshots in docs/screenshots/ (Chromium).
 	LOYALTY_SCREENSHOTS=1 $(BIN)/pytest tests/pages/test_screenshots.py -q
+
+perfex-module: ## Zip the Perfex CRM module into dist/ for Setup -> Modules -> Upload.
+	@mkdir -p dist
+	rm -f dist/loyalty_bridge-*.zip
+	$(PYTHON) -m zipfile -c dist/loyalty_bridge-$(PERFEX_MODULE_VERSION).zip hooks/perfex/loyalty_bridge
+	@echo dist/loyalty_bridge-$(PERFEX_MODULE_VERSION).zip
 
 clean: ## Remove the virtual environment and caches.
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
