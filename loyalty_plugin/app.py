@@ -32,9 +32,10 @@ class LoyaltyPlugin:
         from loyalty_plugin.web.api.blueprint import init_api
 
         init_api(app, url_prefix=prefix)
+        from loyalty_plugin.web.admin.access import routing_error
         from loyalty_plugin.web.errors import register_error_handlers
 
-        register_error_handlers(app, prefix)
+        register_error_handlers(app, prefix, pages={prefix + "/admin": routing_error})
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -82,9 +83,10 @@ def _bind_request_session() -> None:
 
 
 def _blueprints() -> list[Blueprint]:
+    from loyalty_plugin.web.admin.blueprint import blueprint as admin
     from loyalty_plugin.web.email.blueprint import blueprint as email
     from loyalty_plugin.web.health import blueprint as health
     from loyalty_plugin.web.portal.blueprint import blueprint as portal
     from loyalty_plugin.web.webhooks.blueprint import blueprint as webhooks
 
-    return [health, webhooks, email, portal]
+    return [health, webhooks, email, portal, admin]

@@ -84,6 +84,19 @@ DEFAULTS: dict[str, Any] = {
     "LOYALTY_EMAIL_MAX_ATTEMPTS": 8,
     # Seconds before the first retry of an e-mail (doubles each time, at most 6 hours).
     "LOYALTY_EMAIL_RETRY_SECONDS": 60,
+    # Hours an admin session lasts at most after signing in.
+    "LOYALTY_ADMIN_SESSION_HOURS": 12,
+    # Minutes without a request after which an admin session ends.
+    "LOYALTY_ADMIN_IDLE_MINUTES": 120,
+    # Wrong passwords for one staff account, within LOYALTY_ADMIN_ATTEMPT_MINUTES, after
+    # which even the right one is refused until the wait has passed.
+    "LOYALTY_ADMIN_MAX_ATTEMPTS": 5,
+    # The same for one address (IP), however many accounts it tries.
+    "LOYALTY_ADMIN_MAX_ATTEMPTS_PER_ADDRESS": 20,
+    # Minutes in which wrong passwords count (and so the longest wait).
+    "LOYALTY_ADMIN_ATTEMPT_MINUTES": 15,
+    # Hours a one-time set-password link for a staff member works.
+    "LOYALTY_ADMIN_PASSWORD_LINK_HOURS": 72,
     # Days an API Idempotency-Key and its stored answer are kept (at least 7).
     "LOYALTY_IDEMPOTENCY_RETENTION_DAYS": 7,
 }

@@ -31,6 +31,14 @@ from loyalty_plugin.models.program import (
 )
 from loyalty_plugin.models.redemption import Redemption, RedemptionStatus
 from loyalty_plugin.models.settings import MerchantSettings
+from loyalty_plugin.models.staff import (
+    AdminLinkNonce,
+    AdminSession,
+    LoginAttempt,
+    StaffMember,
+    StaffMembership,
+    StaffRole,
+)
 from loyalty_plugin.models.webhook_event import EventKey, InboxStatus, WebhookEvent
 from loyalty_plugin.models.webhook_secret import WebhookSecret
 
@@ -38,6 +46,8 @@ __all__ = [
     "Account",
     "Adjustment",
     "AdjustmentStatus",
+    "AdminLinkNonce",
+    "AdminSession",
     "Allocation",
     "ApiKey",
     "ApiKeyMerchant",
@@ -69,6 +79,7 @@ __all__ = [
     "JobRun",
     "LedgerEntry",
     "LevelHistory",
+    "LoginAttempt",
     "Lot",
     "Membership",
     "Merchant",
@@ -84,6 +95,9 @@ __all__ = [
     "Reward",
     "RuleClaim",
     "RunStatus",
+    "StaffMember",
+    "StaffMembership",
+    "StaffRole",
     "WebhookEndpoint",
     "WebhookEvent",
     "WebhookSecret",

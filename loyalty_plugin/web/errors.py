@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 
 from flask import Blueprint, Flask, Response, jsonify, request
 from sqlalchemy.exc import DBAPIError
@@ -60,15 +61,31 @@ def database_unavailable() -> Response:
     return response
 
 
-def register_error_handlers(app: Flask, prefix: str) -> None:
-    """Answer HTTP errors (404, 405, 413...) under ``prefix`` in the error shape."""
+def register_error_handlers(
+    app: Flask,
+    prefix: str,
+    *,
+    pages: Mapping[str, Callable[[HTTPException], Response]] | None = None,
+) -> None:
+    """Answer HTTP errors (404, 405, 413...) under ``prefix`` in the error shape.
+
+    ``pages`` maps a path (``/loyalty/admin``) to the handler that answers errors under it
+    with a page for people instead (URLs that match no view, wrong methods).
+    """
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response | HTTPException:
-        if not (request.path == prefix or request.path.startswith(prefix.rstrip("/") + "/")):
+        if not _under(request.path, prefix):
             return error
+        for path, handler in (pages or {}).items():
+            if _under(request.path, path):
+                return handler(error)
         code = (error.name or "error").lower().replace(" ", "_")
         return error_response(error.code or 500, code, error.description or error.name)
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
 
 
 def _domain_error(error: LoyaltyError) -> Response:

@@ -1,0 +1,81 @@
+"""``<prefix>/admin``: every admin page, with the role it needs, and the navigation.
+
+Read :data:`ROUTES` to see the whole admin surface: one line per route, in sections per
+screen. ``role=None`` is public; a rule with ``<merchant_id>`` needs that merchant and at
+least the role; other rules need a signed-in staff member. The authorization walk in
+``tests/admin/test_authorization.py`` reads this table and the app's URL map: a route that
+is not here fails it. :data:`NAV` is the bar of ``admin/base.html``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from loyalty_plugin.models import StaffRole
+from loyalty_plugin.web.admin import access, formats, forms
+from loyalty_plugin.web.admin.access import AdminRoute, NavItem
+from loyalty_plugin.web.admin.views import sign_in, staff
+
+STAFF, MANAGER, OWNER = StaffRole.STAFF, StaffRole.MANAGER, StaffRole.OWNER
+POST = ("POST",)
+
+blueprint = Blueprint(
+    "admin",
+    __name__,
+    url_prefix="/admin",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+ROUTES: tuple[AdminRoute, ...] = (
+    # signing in and out, choosing a merchant, my sessions (views/sign_in.py)
+    AdminRoute(rule="/sign-in", view=sign_in.sign_in_page, role=None),
+    AdminRoute(rule="/sign-in", view=sign_in.sign_in, role=None, methods=POST),
+    AdminRoute(rule="/password/<token>", view=sign_in.set_password_page, role=None),
+    AdminRoute(rule="/password/<token>", view=sign_in.set_password, role=None, methods=POST),
+    AdminRoute(rule="/sign-out", view=sign_in.sign_out, role=STAFF, methods=POST),
+    AdminRoute(rule="/", view=sign_in.choose_merchant, role=STAFF),
+    AdminRoute(rule="/sessions", view=sign_in.my_sessions, role=STAFF),
+    AdminRoute(rule="/sessions/sign-out-everywhere", view=sign_in.sign_out_everywhere,
+               role=STAFF, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/", view=sign_in.merchant_home, role=STAFF),
+    # staff of a merchant (views/staff.py)
+    AdminRoute(rule="/m/<merchant_id>/staff", view=staff.staff_list, role=OWNER),
+    AdminRoute(rule="/m/<merchant_id>/staff", view=staff.staff_add, role=OWNER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/staff/<int:staff_id>/role", view=staff.staff_role,
+               role=OWNER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/staff/<int:staff_id>/remove", view=staff.staff_remove,
+               role=OWNER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/staff/<int:staff_id>/sign-out",
+               view=staff.staff_sign_out, role=OWNER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/staff/<int:staff_id>/password-link",
+               view=staff.staff_password_link, role=OWNER, methods=POST),
+)  # fmt: skip
+
+#: The navigation bar: screens add their entry here (``position`` orders the bar).
+NAV: list[NavItem] = [
+    NavItem(label="Staff", endpoint="admin.staff_list", role=OWNER, position=90),
+]
+
+access.register_routes(blueprint, ROUTES, NAV)
+blueprint.before_request(access.load_staff)
+blueprint.after_request(access.secure_headers)
+for _error, _handler in access.ERRORS:
+    blueprint.register_error_handler(_error, _handler)
+blueprint.register_error_handler(DBAPIError, access.database_error)
+blueprint.register_error_handler(PoolTimeout, access.database_error)
+blueprint.register_error_handler(Exception, access.unexpected)
+
+blueprint.add_app_template_global(access.visible_nav, "admin_nav")
+blueprint.add_app_template_global(access.switch_url, "admin_switch_url")
+blueprint.add_app_template_global(access.signed_in, "admin_signed_in")
+blueprint.add_app_template_global(access.page_url, "admin_page_url")
+blueprint.add_app_template_global(forms.csrf_token, "admin_csrf_token")
+blueprint.add_app_template_global(forms.new_form_key, "admin_form_key")
+blueprint.add_app_template_global(formats.number, "admin_number")
+blueprint.add_app_template_global(formats.money, "admin_money")
+blueprint.add_app_template_global(formats.datetime, "admin_datetime")
+blueprint.add_app_template_global(formats.date, "admin_date")

@@ -1,0 +1,1 @@
+"""One module per admin screen; each view parses, calls one service, renders or redirects."""
