@@ -91,21 +91,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('staff_memberships', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_staff_memberships_merchant_id'))
-
-    op.drop_table('staff_memberships')
-    with op.batch_alter_table('admin_sessions', schema=None) as batch_op:
-        batch_op.drop_index('ix_admin_sessions_staff')
-
-    op.drop_table('admin_sessions')
-    op.drop_table('staff_members')
-    with op.batch_alter_table('admin_login_attempts', schema=None) as batch_op:
-        batch_op.drop_index('ix_admin_login_attempts_email')
-        batch_op.drop_index('ix_admin_login_attempts_address')
-
-    op.drop_table('admin_login_attempts')
-    with op.batch_alter_table('admin_link_nonces', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_admin_link_nonces_expires_at'))
-
-    op.drop_table('admin_link_nonces')
+    # Dropping a table drops its indexes (MariaDB refuses to drop one a foreign key uses).
+    op.drop_table("staff_memberships")
+    op.drop_table("admin_sessions")
+    op.drop_table("staff_members")
+    op.drop_table("admin_login_attempts")
+    op.drop_table("admin_link_nonces")
