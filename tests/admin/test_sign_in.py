@@ -12,7 +12,7 @@ from loyalty_plugin.models import AdminSession, LoginAttempt, StaffMember
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.staff.accounts import password_token
 from loyalty_plugin.services.staff.sessions import token_hash
-from loyalty_plugin.web.admin.access import COOKIE
+from loyalty_plugin.web.admin.access import COOKIE, AdminContext
 from loyalty_plugin.web.admin.forms import FORM_COOKIE
 from tests.admin.conftest import ADMIN, PASSWORD
 
@@ -229,3 +229,18 @@ def test_a_wrong_method_is_an_admin_page(app: Flask, admin_client) -> None:
     answer = owner.client.put(f"{ADMIN}/sessions")
     assert answer.status_code == 405
     assert answer.mimetype == "text/html"
+
+
+def test_the_context_names_the_staff_member_as_audit_actor(app: Flask, admin_client) -> None:
+    """current().actor is the signed-in staff member, as the audit trail labels them."""
+    owner = admin_client()
+    with app.test_request_context():
+        ctx = AdminContext(
+            staff_id=owner.staff.id,
+            staff_name="Ana",
+            staff_email="ana@example.com",
+            merchants=[],
+            session=None,  # type: ignore[arg-type]
+        )
+        assert ctx.actor.kind == "staff"
+        assert ctx.actor.id == str(owner.staff.id)

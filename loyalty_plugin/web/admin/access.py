@@ -24,6 +24,7 @@ from loyalty_plugin.database import is_unavailable
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import AdminSession, StaffRole
 from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services.audit import Actor
 from loyalty_plugin.services.staff import StaffPolicy
 from loyalty_plugin.services.staff.accounts import merchants_of
 from loyalty_plugin.services.staff.sessions import read_session, set_flash, take_flash
@@ -112,12 +113,9 @@ class AdminContext:
         return self.session.csrf_secret
 
     @property
-    def actor(self) -> Any:
-        """The staff member as the audit trail names them (``audit.Actor``)."""
-        # Imported here: the audit service arrives with the audit screen (issue #14).
-        from loyalty_plugin.services import audit  # type: ignore[attr-defined]
-
-        return audit.Actor.staff(self.staff_id, self.staff_name)
+    def actor(self) -> Actor:
+        """The staff member as the audit trail names them."""
+        return Actor.staff(self.staff_id, self.staff_name)
 
     def may(self, needed: StaffRole) -> bool:
         """True if the role at the current merchant allows ``needed``."""
