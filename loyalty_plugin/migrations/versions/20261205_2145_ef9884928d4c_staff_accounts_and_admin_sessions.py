@@ -5,7 +5,7 @@ Staff of the admin pages (issue #14): accounts, their role per merchant, stored 
 for throttling.
 
 Revision ID: ef9884928d4c
-Revises: c4a8d1e7f302
+Revises: d71b3f9a5c28
 Create Date: 2026-12-05 21:07:04
 """
 
@@ -15,7 +15,7 @@ import loyalty_plugin.models.base
 
 
 revision = 'ef9884928d4c'
-down_revision = 'c4a8d1e7f302'
+down_revision = 'd71b3f9a5c28'
 branch_labels = None
 depends_on = None
 
