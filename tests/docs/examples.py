@@ -5,6 +5,9 @@ commands that set things up; they run in the order they appear. A request block 
 with ``METHOD /path HTTP/1.1``, then headers, a blank line and an optional JSON body. The
 answer block after it starts with ``HTTP/1.1 STATUS`` and holds the documented JSON body.
 
+An answer with a ``Content-Type: text/csv`` line documents CSV: its lines are compared
+one by one, a ``...`` cell matches any cell and a last line ``...`` allows more lines.
+
 In a documented body ``...`` stands for "anything": ``"event_id": ...`` is any value,
 ``{"id": 7, ...}`` an object that may have more keys, ``[1, ...]`` a list that may have
 more items. Everything else must be equal, and an object without ``...`` must have exactly
@@ -13,6 +16,8 @@ the documented keys, so an answer cannot grow or lose a field unnoticed.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import shlex
@@ -41,6 +46,8 @@ class Answer:
     status: int
     body: Any
     line: int
+    #: The documented CSV text, for a ``text/csv`` answer (``body`` is then ``None``).
+    csv: str | None = None
 
 
 @dataclass
@@ -116,7 +123,28 @@ def _request(block: str, line: int) -> Request:
 def _answer(block: str, line: int) -> Answer:
     head, body = _split(block)
     status = int(STATUS_LINE.match(head[0].strip()).group(1))
+    if any(h.lower().replace(" ", "") == "content-type:text/csv" for h in head[1:]):
+        return Answer(status, None, line, csv=body)
     return Answer(status, parse_documented(body) if body else None, line)
+
+
+def csv_differences(documented: str, actual: str) -> list[str]:
+    """Where the CSV ``actual`` differs from ``documented`` (``...`` cells and last line)."""
+    want = list(csv.reader(io.StringIO(documented)))
+    got = list(csv.reader(io.StringIO(actual)))
+    open_ended = bool(want) and want[-1] == ["..."]
+    if open_ended:
+        want = want[:-1]
+    if len(got) < len(want) or (not open_ended and len(got) != len(want)):
+        return [f"CSV: documented {len(want)} lines, got {len(got)}"]
+    found = []
+    for number, (cells, real) in enumerate(zip(want, got, strict=False), start=1):
+        same = len(cells) == len(real) and all(
+            w in ("...", r) for w, r in zip(cells, real, strict=True)
+        )
+        if not same:
+            found.append(f"CSV line {number}: documented {cells!r}, got {real!r}")
+    return found
 
 
 def parse_documented(text: str) -> Any:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.docs.examples import Commands, Example, differences, parse_documented, read_examples
+from tests.docs.examples import (
+    Commands,
+    Example,
+    csv_differences,
+    differences,
+    parse_documented,
+    read_examples,
+)
 
 
 def test_a_closed_object_must_have_exactly_its_keys() -> None:
@@ -51,3 +58,14 @@ def test_a_page_is_read_in_order(tmp_path: Path) -> None:
     assert (example.request.method, example.request.path) == ("POST", "/loyalty/webhooks")
     assert example.request.headers == {"webhook-id": "w1"}
     assert (example.answer.status, example.where()) == (202, "page.md:11")
+
+
+def test_a_csv_answer_is_compared_line_by_line() -> None:
+    documented = "id,kind\n...,earn\n..."
+    assert csv_differences(documented, "id,kind\r\n7,earn\r\n6,redeem\r\n") == []
+    assert csv_differences(documented, "id,kind\r\n7,redeem\r\n") == [
+        "CSV line 2: documented ['...', 'earn'], got ['7', 'redeem']"
+    ]
+    assert csv_differences("id,kind\n1,earn", "id,kind\r\n1,earn\r\n2,earn\r\n") == [
+        "CSV: documented 2 lines, got 3"
+    ]

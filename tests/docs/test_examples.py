@@ -19,7 +19,14 @@ from flask import Flask
 
 from loyalty_plugin.cli import main
 from loyalty_plugin.domain.signatures import signature_headers
-from tests.docs.examples import Commands, Example, Request, differences, read_examples
+from tests.docs.examples import (
+    Commands,
+    Example,
+    Request,
+    csv_differences,
+    differences,
+    read_examples,
+)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGES = ("integration.md", "api.md")
@@ -77,9 +84,14 @@ def _compare(example: Example, response: Any) -> list[str]:
         found.append(f"status: documented {answer.status}, got {response.status_code}")
     if answer.body is not None:
         found.extend(differences(answer.body, actual))
+    if answer.csv is not None:
+        if response.mimetype != "text/csv":
+            found.append(f"content type: documented text/csv, got {response.mimetype}")
+        actual = response.get_data(as_text=True)
+        found.extend(csv_differences(answer.csv, actual))
     if not found:
         return []
-    shown = json.dumps(actual, indent=1, sort_keys=True)
+    shown = actual if isinstance(actual, str) else json.dumps(actual, indent=1, sort_keys=True)
     return [
         f"{example.where()} (answer at line {answer.line}):\n  "
         + "\n  ".join(found)

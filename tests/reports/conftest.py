@@ -8,11 +8,15 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from loyalty_plugin.models import Account
-from tests.reports.data import build_shop
+from loyalty_plugin.database import engine_options
+from loyalty_plugin.models import Account, ApiScope, Merchant
+from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services.merchants.api_keys import create_api_key
+from tests.reports.data import MERCHANT, build_shop
 
 
 @pytest.fixture
@@ -40,3 +44,24 @@ def count_queries(engine: sa.Engine) -> Callable[[], Any]:
             event.remove(engine, "before_cursor_execute", count)
 
     return counting
+
+
+@pytest.fixture
+def served_shop(app: Flask, database_url: str) -> dict[str, str]:
+    """The known shop on the app's database, and a read key and a write key for it."""
+    plain = sa.create_engine(database_url, **engine_options(database_url))
+    with Session(plain, expire_on_commit=False) as db:
+        build_shop(db)
+        keys = {}
+        for scope in (ApiScope.READ, ApiScope.WRITE):
+            _row, keys[scope.value] = create_api_key(
+                db, merchant_id=MERCHANT, scope=scope, name=f"reports {scope}", now=utcnow()
+            )
+        db.add(Merchant(id="other", name="Other", currency="EUR"))
+        db.flush()
+        _row, keys["other"] = create_api_key(
+            db, merchant_id="other", scope=ApiScope.READ, name="other", now=utcnow()
+        )
+        db.commit()
+    plain.dispose()
+    return keys

@@ -129,7 +129,7 @@ def test_journal_rows_are_read_a_batch_at_a_time(session, shop, count_queries) -
     rows = journal_rows(session, merchant_id=MERCHANT, where=JournalFilter(), batch=3)
     with count_queries() as counted:
         first = [next(rows) for _ in range(3)]
-        assert counted[0] == 2  # the merchant (days) is not read: one page, and no more
+        assert counted[0] == 1  # one page, and no more
     with count_queries() as rest:
         others = list(rows)
     assert len(first) + len(others) == 10 and rest[0] == 3  # three more pages of 3, 3, 1
@@ -140,6 +140,14 @@ def test_journal_refuses_an_unknown_kind(session, shop) -> None:
     with pytest.raises(ValidationError) as refused:
         JournalFilter.parse({"kind": "gift"})
     assert refused.value.field == "kind"
+
+
+def test_journal_days_backwards_are_refused_before_any_row_is_read(session, shop) -> None:
+    """An export checks its filter when it is made, not halfway through the stream."""
+    where = JournalFilter(first=LAST, last=FIRST)
+    with pytest.raises(ValidationError) as refused:
+        journal_rows(session, merchant_id=MERCHANT, where=where)
+    assert refused.value.field == "from"
 
 
 def test_aging_by_band_and_expiry_month(session, shop) -> None:

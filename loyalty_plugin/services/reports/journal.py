@@ -53,8 +53,8 @@ class JournalFilter:
         texts = {k: (args.get(k) or None) for k in ("customer_id", "card", "group", "program")}
         return cls(
             kind=EntryKind(kind) if kind else None,
-            first=args.get("from"),
-            last=args.get("to"),
+            first=args.get("first"),
+            last=args.get("last"),
             **texts,
         )
 
@@ -109,8 +109,14 @@ def journal_page(
 def journal_rows(
     session: Session, *, merchant_id: str, where: JournalFilter, batch: int = BATCH
 ) -> Iterator[JournalRow]:
-    """Every entry the filter selects, newest first, read ``batch`` at a time as consumed."""
-    query = journal_query(session, merchant_id=merchant_id, where=where)
+    """Every entry the filter selects, newest first, read ``batch`` at a time as consumed.
+
+    The filter is checked now; the pages are read as the rows are taken.
+    """
+    return _pages(session, journal_query(session, merchant_id=merchant_id, where=where), batch)
+
+
+def _pages(session: Session, query: Select[Any], batch: int) -> Iterator[JournalRow]:
     before = None
     while True:
         rows = _read(session, query, before=before, limit=batch)
@@ -148,9 +154,11 @@ def _in_days(
     session: Session, query: Select[Any], *, merchant_id: str, where: JournalFilter
 ) -> Select[Any]:
     """``query`` limited to the filter's days, in the merchant's time zone."""
-    zone = get_merchant(session, merchant_id).timezone or "UTC"
+    if where.first is None and where.last is None:
+        return query
     if where.first and where.last and where.first > where.last:
         raise ValidationError("the first day is after the last", field="from")
+    zone = get_merchant(session, merchant_id).timezone or "UTC"
     if where.first is not None:
         query = query.where(LedgerEntry.created_at >= instant(local_midnight(where.first, zone)))
     if where.last is not None:

@@ -21,7 +21,7 @@ from werkzeug.exceptions import BadRequest, UnprocessableEntity
 from loyalty_plugin.models import ApiScope
 from loyalty_plugin.schemas import api as s
 from loyalty_plugin.schemas.body import is_json_type
-from loyalty_plugin.web.api import imports, programs, views
+from loyalty_plugin.web.api import imports, programs, reports, views
 from loyalty_plugin.web.api.auth import requires
 from loyalty_plugin.web.api.idempotency import HEADER, Policy, unit_of_work
 from loyalty_plugin.web.api.openapi import (
@@ -56,6 +56,8 @@ class Route:
     read_only: bool = False
     #: The body is a CSV file, streamed (documented as ``text/csv``).
     csv_body: bool = False
+    #: The answer is a CSV file, streamed (documented as ``text/csv``).
+    csv_answer: bool = False
     #: Error answers worth documenting besides 401, 403 and 422.
     errors: tuple[int, ...] = ()
     also: tuple[tuple[int, type[Schema]], ...] = ()
@@ -142,6 +144,7 @@ ROUTES: tuple[Route, ...] = (
 )  # fmt: skip
 ROUTES += tuple(Route(**route) for route in programs.ROUTES)
 ROUTES += tuple(Route(**route) for route in imports.ROUTES)
+ROUTES += tuple(Route(**route) for route in reports.ROUTES)
 
 blueprint = handle_errors(Blueprint("api", __name__, url_prefix="/api/v1"))
 blueprint.ARGUMENTS_PARSER = ExactJSONParser()
@@ -188,6 +191,8 @@ def _wrap(route: Route) -> Callable[..., Any]:
         view = blueprint.doc(parameters=[_idempotency_parameter(route.idempotency)])(view)
     if route.csv_body:
         view = blueprint.doc(requestBody=_CSV_BODY)(view)
+    if route.csv_answer:
+        view = blueprint.doc(responses={route.status: _CSV_ANSWER})(view)
     return view
 
 
@@ -215,6 +220,12 @@ def _json_only(view: Callable[..., Any]) -> Callable[..., Any]:
 _CSV_BODY = {
     "required": True,
     "description": "the file, UTF-8, first line naming the columns (docs/integration.md)",
+    "content": {"text/csv": {"schema": {"type": "string"}}},
+}
+
+
+_CSV_ANSWER = {
+    "description": "UTF-8 CSV, first line naming the columns, sent as it is read",
     "content": {"text/csv": {"schema": {"type": "string"}}},
 }
 
