@@ -6,10 +6,15 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from loyalty_plugin.domain.cards import NumberScheme
 from loyalty_plugin.domain.errors import ValidationError
 from loyalty_plugin.domain.ledger import EntryKind
+from loyalty_plugin.models import Card
+from loyalty_plugin.services.audit import Actor
+from loyalty_plugin.services.cards import batches, holders
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.reports.aging import aging
 from loyalty_plugin.services.reports.dashboard import dashboard
@@ -185,3 +190,22 @@ def test_aging_counts_a_lot_a_day_older_at_the_band_edge(session, shop) -> None:
         {r.key: r.bands for r in on_the_day.rows}["cat"],
     )
     assert cat == ([100, 0, 0, 400, 0], [0, 100, 0, 400, 0])
+
+
+def test_journal_card_filter_finds_the_holder_of_a_card_even_once_replaced(session, shop) -> None:
+    """A card from the cards table finds its customer's entries, also after it was lost."""
+    staff = Actor(kind="staff", id="1", name="Sam")
+    batch = batches.generate_cards(session, merchant_id=MERCHANT, scheme=NumberScheme(),
+                                   count=2, actor=staff, now=NOW)  # fmt: skip
+    first, spare = session.scalars(select(Card.number).where(Card.batch_id == batch.id)).all()
+    holders.assign_card(session, merchant_id=MERCHANT, number=first, customer_id="ben",
+                        actor=staff, now=NOW)  # fmt: skip
+    holders.replace_card(session, merchant_id=MERCHANT, number=first, new_number=spare,
+                         actor=staff, now=NOW, reason="lost")  # fmt: skip
+    session.commit()
+    for number in (first, spare):
+        page = journal_page(session, merchant_id=MERCHANT, where=JournalFilter(card=number))
+        assert [row.points for row in page.rows] == [-500, 500]
+        assert {row.card for row in page.rows} == {spare}
+    nobody = journal_page(session, merchant_id=MERCHANT, where=JournalFilter(card="4000"))
+    assert nobody.rows == []

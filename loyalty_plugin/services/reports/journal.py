@@ -12,13 +12,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import ValidationError
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.reports import local_midnight
 from loyalty_plugin.models import Account, Customer, LedgerEntry
+from loyalty_plugin.services.cards.holders import card_holder
 from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.reports.calendar import instant
 
@@ -38,6 +39,8 @@ class JournalFilter:
     last: date | None = None
     #: The host's customer id.
     customer_id: str | None = None
+    #: A card number: the entries of the customer it was given to (whatever its status
+    #: now), or of the customer the host gave that ``card_number``.
     card: str | None = None
     #: The host's customer group.
     group: str | None = None
@@ -140,13 +143,15 @@ def journal_query(session: Session, *, merchant_id: str, where: JournalFilter) -
     equal = (
         (LedgerEntry.kind, where.kind),
         (Customer.host_customer_id, where.customer_id),
-        (Customer.card_number, where.card),
         (Customer.customer_group, where.group),
         (program, where.program),
     )
     for column, wanted in equal:
         if wanted is not None:
             query = query.where(column == wanted)
+    if where.card is not None:
+        holder = card_holder(session, merchant_id, where.card)
+        query = query.where(Customer.id == holder.id if holder else false())
     return query
 
 
