@@ -734,3 +734,53 @@ class SettingsUpdateArgsSchema(SettingsSchema):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(partial=True, **kwargs)
+
+
+# -- transfers and merges ------------------------------------------------------------------
+
+
+class TransferArgsSchema(MerchantArgsSchema):
+    from_customer_id = HostId(required=True, metadata={"description": "who gives the points"})
+    to_customer_id = HostId(required=True, metadata={"description": "who receives them"})
+    points = fields.Integer(strict=True, required=True, validate=validate.Range(1, 10**12))
+    reason = Text(1, 400, required=True)
+
+
+class TransferLotSchema(Schema):
+    points = fields.Integer()
+    earned_at = fields.String(metadata={"description": "kept from the sender's lot"})
+    expires_at = fields.String(
+        allow_none=True, metadata={"description": "kept from the sender's lot"}
+    )
+
+
+class TransferSchema(Schema):
+    from_customer_id = fields.String()
+    to_customer_id = fields.String()
+    points = fields.Integer()
+    reason = fields.String()
+    entry_id = fields.Integer(metadata={"description": "the sender's ``transfer`` entry"})
+    received_entry_ids = fields.List(
+        fields.Integer(), metadata={"description": "the receiver's ``transfer_in`` entries"}
+    )
+    lots = fields.List(fields.Nested(TransferLotSchema))
+    created_at = fields.String()
+
+
+class MergeArgsSchema(MerchantArgsSchema):
+    into_customer_id = HostId(
+        required=True, metadata={"description": "the survivor, who keeps everything"}
+    )
+    reason = Text(1, 400)
+
+
+class MergeSchema(Schema):
+    customer_id = fields.String(
+        metadata={"description": "the merged customer (kept, marked merged)"}
+    )
+    into_customer_id = fields.String()
+    points_moved = fields.Integer()
+    debt_moved = fields.Integer()
+    lots_moved = fields.Integer()
+    merged_at = fields.String(allow_none=True)
+    already_merged = fields.Boolean(metadata={"description": "merged before: nothing changed now"})

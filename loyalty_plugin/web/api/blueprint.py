@@ -83,6 +83,13 @@ ROUTES: tuple[Route, ...] = (
     Route(method="POST", rule="/customers/<customer_id>/portal-link", view=views.portal_link,
           scope=WRITE, body=s.PortalLinkArgsSchema, response=s.PortalLinkSchema,
           read_only=True, errors=(404,)),
+    Route(method="POST", rule="/customers/<customer_id>/merge", view=views.merge_customer,
+          scope=ADMIN, body=s.MergeArgsSchema, response=s.MergeSchema,
+          idempotency="required", errors=(400, 404, 409)),
+    # points between customers
+    Route(method="POST", rule="/transfers", view=views.create_transfer, scope=WRITE,
+          body=s.TransferArgsSchema, response=s.TransferSchema, status=201,
+          idempotency="required", errors=(400, 404, 409)),
     # paying invoices with points
     Route(method="POST", rule="/checkout/quote", view=views.checkout_quote, scope=READ,
           body=s.QuoteArgsSchema, response=s.QuoteSchema, read_only=True, errors=(404,)),

@@ -6,12 +6,13 @@ Parsing, serialising, authentication and transactions are wrapped around them by
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from flask import current_app
+from flask import current_app, request
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.coupons import CouponValue
@@ -21,7 +22,7 @@ from loyalty_plugin.extensions import get_session, loyalty_state
 from loyalty_plugin.models import Adjustment, AdjustmentStatus, Redemption, Reward
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.schemas.api import CampaignSchema, encode_cursor
-from loyalty_plugin.services.customers import portal, search
+from loyalty_plugin.services.customers import merge, portal, search, transfers
 from loyalty_plugin.services.customers.statements import (
     account_of,
     customers_by_host_id,
@@ -34,6 +35,7 @@ from loyalty_plugin.services.ledger.accounts import account_for_host_customer, f
 from loyalty_plugin.services.levels import memberships as levels
 from loyalty_plugin.services.spending import coupons, redemption, rewards, settings
 from loyalty_plugin.web.api.auth import caller
+from loyalty_plugin.web.api.idempotency import HEADER
 
 T = TypeVar("T")
 
@@ -496,3 +498,41 @@ def _coupon_value(args: dict[str, Any]) -> CouponValue:
         product_ids=tuple(args.get("product_ids", ())),
         category_ids=tuple(args.get("category_ids", ())),
     )
+
+
+def create_transfer(args: dict[str, Any]) -> dict[str, Any]:
+    """Give points to another customer of the merchant; they keep their expiry."""
+    session, who = get_session(), caller()
+    result = transfers.transfer_points(
+        session,
+        merchant_id=who.merchant(args.get("merchant_id")),
+        from_customer_id=args["from_customer_id"],
+        to_customer_id=args["to_customer_id"],
+        points=args["points"],
+        reason=args["reason"],
+        now=utcnow(),
+        actor=who.actor,
+        idempotency_key=_ledger_key("transfer", who.key_id),
+    )
+    return transfers.describe(session, result)
+
+
+def merge_customer(args: dict[str, Any], customer_id: str) -> dict[str, Any]:
+    """Merge this customer into ``into_customer_id`` (the survivor), in one transaction."""
+    who = caller()
+    return merge.merge_customers(
+        get_session(),
+        merchant_id=who.merchant(args.get("merchant_id")),
+        customer_id=customer_id,
+        into_customer_id=args["into_customer_id"],
+        reason=args.get("reason"),
+        now=utcnow(),
+        actor=who.actor,
+    ).as_dict()
+
+
+def _ledger_key(operation: str, key_id: int) -> str:
+    """The ledger's idempotency key for this request's ``Idempotency-Key`` (required here)."""
+    header = request.headers.get(HEADER, "")
+    digest = hashlib.sha256(f"{key_id}:{header}".encode()).hexdigest()[:40]
+    return f"api-{operation}:{digest}"
