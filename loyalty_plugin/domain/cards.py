@@ -37,6 +37,8 @@ MIN_RANDOM_DIGITS = 4
 MAX_PREFIX = 12
 #: Longest number accepted from an import or a look-up (pre-printed cards, host numbers).
 MAX_NUMBER = 64
+#: Most cards one generation or import makes.
+MAX_BATCH = 50_000
 
 
 @dataclass(frozen=True, kw_only=True)

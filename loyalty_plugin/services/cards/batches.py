@@ -20,15 +20,13 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from loyalty_plugin.domain.cards import NumberScheme, normalise
+from loyalty_plugin.domain.cards import MAX_BATCH, NumberScheme, normalise
 from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
 from loyalty_plugin.domain.imports import BadRow, RowError, read_card_numbers
 from loyalty_plugin.models import Card, CardBatch, CardSource, CardStatus, Customer
 from loyalty_plugin.services.audit import Actor, record_change
 from loyalty_plugin.services.ledger.accounts import get_merchant
 
-#: Most cards one generation or import makes.
-MAX_BATCH = 50_000
 #: Numbers per ``IN (...)`` look-up and per insert statement.
 _CHUNK = 1000
 #: Rounds of drawing before a nearly full scheme is given up on.

@@ -192,6 +192,24 @@ def cards_of(session: Session, customer: Customer) -> list[Card]:
     return sorted(cards, key=lambda c: c.status != CardStatus.ASSIGNED)
 
 
+def card_document(session: Session, card: Card) -> dict[str, Any]:
+    """A card as the API and the pages show it: the holder by the host's id, the card
+    that replaced it by its number."""
+    holder = session.get(Customer, card.customer_id) if card.customer_id else None
+    replacement = session.get(Card, card.replaced_by_id) if card.replaced_by_id else None
+    return {
+        "number": card.number,
+        "status": card.status.value,
+        "batch_id": card.batch_id,
+        "customer_id": holder.host_customer_id if holder else None,
+        "assigned_at": card.assigned_at,
+        "blocked_at": card.blocked_at,
+        "block_reason": card.block_reason,
+        "replaced_by": replacement.number if replacement else None,
+        "created_at": card.created_at,
+    }
+
+
 def card_state(session: Session, card: Card) -> dict[str, Any]:
     """What a change to a card changes, for the audit trail (the holder by the host's id)."""
     holder = session.get(Customer, card.customer_id) if card.customer_id else None
