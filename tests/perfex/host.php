@@ -56,6 +56,9 @@ switch ($call['op']) {
     case 'queue':
         $result = perfex_queue();
         break;
+    case 'portal_link':
+        $result = loyalty_bridge_portal_link($call['client']);
+        break;
     case 'test_connection':
         $result = loyalty_bridge_test_connection();
         break;

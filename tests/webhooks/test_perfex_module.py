@@ -9,12 +9,15 @@ import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
 
+from loyalty_plugin.services.merchants.api_keys import create_api_key
 from tests.conftest import ADMIN_URLS, database_name
 from tests.webhooks.conftest import SECRET, ledger_points, stored
 
@@ -162,3 +165,31 @@ def test_plugin_down_perfex_returns_at_once_then_cron_delivers_each_once(
     assert sorted(ledger_points(host)) == [("earn", 5), ("earn", 50), ("earn", 50)]
     kinds = [t for _, _, t in stored(host)]
     assert kinds == ["customer.created", "invoice.paid", "customer.created"]
+
+
+def test_my_points_opens_the_customers_portal(perfex: Perfex, host: Any) -> None:
+    with host.app_context():
+        session = host.extensions["loyalty"].db.session
+        _, key = create_api_key(
+            session, merchant_id="default", scope="write", name="perfex", now=datetime.now(UTC)
+        )
+        session.commit()
+    assert "error" in perfex("portal_link", client=1), "no API key set yet"
+    perfex("options", options={"loyalty_bridge_api_key": key})
+    assert perfex("test_connection") == {
+        "ok": True,
+        "messages": [
+            "The plugin answered and accepted the signature: URL, merchant, secret and clock "
+            "are right.",
+            "The API key is accepted.",
+        ],
+    }
+    ana = perfex("client", first="Ana", last="Horvat", email="ana@example.com")
+    link = perfex("portal_link", client=ana)
+    path = urlsplit(link["url"]).path  # on LOYALTY_PUBLIC_URL, opened here on the test app
+    assert path.startswith("/loyalty/portal/link/")
+    page = host.test_client().get(path, follow_redirects=True)
+    assert page.status_code == 200
+    assert "Ana" in page.get_data(as_text=True)
+    perfex("options", options={"loyalty_bridge_api_key": "lk_wrong_key"})
+    assert perfex("portal_link", client=ana)["error"].startswith("HTTP 401")

@@ -18,6 +18,7 @@ require_once __DIR__ . '/includes/decimal.php';
 require_once __DIR__ . '/includes/events.php';
 require_once __DIR__ . '/includes/queue.php';
 require_once __DIR__ . '/includes/handlers.php';
+require_once __DIR__ . '/includes/links.php';
 
 register_activation_hook(LOYALTY_BRIDGE_MODULE, 'loyalty_bridge_activate');
 register_deactivation_hook(LOYALTY_BRIDGE_MODULE, 'loyalty_bridge_deactivate');
@@ -36,6 +37,7 @@ hooks()->add_action('invoice_marked_as_cancelled', 'loyalty_bridge_invoice_cance
 hooks()->add_action('credits_applied', 'loyalty_bridge_credits_applied');
 hooks()->add_action('after_cron_run', 'loyalty_bridge_cron');
 hooks()->add_action('admin_init', 'loyalty_bridge_admin_init');
+hooks()->add_action('clients_init', 'loyalty_bridge_clients_init');
 
 /** Activation: the idempotent install (options and queue table). */
 function loyalty_bridge_activate(): void
@@ -93,4 +95,16 @@ function loyalty_bridge_admin_init(): void
         ]);
     }
     loyalty_bridge_admin_drain();
+}
+
+/** clients_init: "My points" in the customers area, for signed-in customers, once an API key is set. */
+function loyalty_bridge_clients_init(): void
+{
+    if (is_client_logged_in() && loyalty_bridge_option('loyalty_bridge_api_key') !== '') {
+        add_theme_menu_item('loyalty-bridge-my-points', [
+            'name' => _l('loyalty_bridge_my_points'),
+            'href' => site_url('loyalty_bridge/my_points'),
+            'position' => 30,
+        ]);
+    }
 }

@@ -36,3 +36,5 @@ $lang['loyalty_bridge_next_attempt'] = 'Next attempt';
 $lang['loyalty_bridge_last_error'] = 'Last error';
 $lang['loyalty_bridge_retry'] = 'Retry now';
 $lang['loyalty_bridge_retried'] = 'The event will be sent at the next delivery.';
+$lang['loyalty_bridge_my_points'] = 'My points';
+$lang['loyalty_bridge_portal_unavailable'] = 'Your points cannot be shown right now. Please try again later.';
