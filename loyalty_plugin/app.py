@@ -75,11 +75,22 @@ def _plugin_manager(app: Flask) -> Any:
 
 
 def _bind_request_session() -> None:
-    """Every request's session sends domain events to the outboxes and, after commit, hooks."""
+    """Every request's session sends domain events to the outboxes and, after commit, hooks;
+    its audit rows carry the request's ``X-Request-Id`` and the client's address."""
+    from flask import request
+
     from loyalty_plugin.extensions import get_session, loyalty_state
     from loyalty_plugin.plugins import bind_session
+    from loyalty_plugin.services.audit import bind_request
 
-    bind_session(get_session(), loyalty_state().plugin_manager)
+    session = get_session()
+    bind_session(session, loyalty_state().plugin_manager)
+    request_id = request.headers.get("X-Request-Id", "")
+    bind_request(
+        session,
+        request_id=request_id if request_id.isprintable() else None,
+        address=request.remote_addr,
+    )
 
 
 def _blueprints() -> list[Blueprint]:

@@ -10,8 +10,8 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
+from loyalty_plugin.cli.actor import cli_actor
 from loyalty_plugin.cli.programs import (
-    ACTOR,
     _kinds,
     _merchant,
     _merchant_option,
@@ -84,7 +84,7 @@ def _import(
         merchant_id=_merchant(merchant_id),
         document=document,
         now=utcnow(),
-        actor=ACTOR,
+        actor=cli_actor(),
         extra_kinds=_kinds(),
         dry_run=dry_run,
     )

@@ -9,6 +9,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from loyalty_plugin.cli.actor import cli_actor
 from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.domain.notifications import Message, NotificationPrefs
 from loyalty_plugin.email.templates import TEMPLATES
@@ -149,7 +150,7 @@ def settings(
             run_in_transaction(
                 session,
                 lambda s: set_notification_prefs(
-                    s, merchant_id=merchant_id, prefs=changed, now=utcnow(), actor="cli"
+                    s, merchant_id=merchant_id, prefs=changed, now=utcnow(), actor=cli_actor()
                 ),
             )
     except LoyaltyError as error:

@@ -7,6 +7,7 @@ from datetime import datetime
 import click
 from flask.cli import with_appcontext
 
+from loyalty_plugin.cli.actor import cli_actor
 from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.domain.expiry import ExpiryKind, ExpiryPolicy, parse_reminder_days
 from loyalty_plugin.extensions import get_session
@@ -60,7 +61,7 @@ def set_policy(
         run_in_transaction(
             get_session(),
             lambda s: set_expiry_policy(
-                s, merchant_id=merchant_id, policy=policy, now=utcnow(), actor="cli"
+                s, merchant_id=merchant_id, policy=policy, now=utcnow(), actor=cli_actor()
             ),
         )
     except LoyaltyError as error:

@@ -7,6 +7,7 @@ from typing import Any
 import click
 from flask.cli import with_appcontext
 
+from loyalty_plugin.cli.actor import cli_actor
 from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import ApiKey, ApiScope
@@ -64,6 +65,7 @@ def create(merchant_ids: tuple[str, ...], scope: str, name: str, as_json: bool) 
             scope=scope,
             name=name,
             now=utcnow(),
+            actor=cli_actor(),
         )
     )
     if as_json:
@@ -102,7 +104,7 @@ def revoke(prefix: str, as_json: bool) -> None:
     """Revoke the key starting with PREFIX (lk_xxxxxxxx); it fails from now on."""
     from loyalty_plugin.cli import echo_json
 
-    key = _run(lambda s: revoke_api_key(s, prefix=prefix[:11], now=utcnow()))
+    key = _run(lambda s: revoke_api_key(s, prefix=prefix[:11], now=utcnow(), actor=cli_actor()))
     if as_json:
         echo_json(key_dict(key))
     else:

@@ -8,6 +8,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
+from loyalty_plugin.cli.actor import cli_actor
 from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import Membership
@@ -59,7 +60,7 @@ def show(customer_id: str, merchant_id: str) -> None:
 @click.option("--level", required=True, help="Key of the level to give.")
 @click.option("--until", required=True, type=click.DateTime(["%Y-%m-%d"]), help="End date (UTC).")
 @click.option("--reason", required=True, help="Why (kept in the level history).")
-@click.option("--by", "actor", default="cli", show_default=True, help="Who gives it.")
+@click.option("--by", "actor", default=None, help="Who gives it [default: your user name].")
 @click.option("--program", default=None, help="Program key (default: the first with levels).")
 @with_appcontext
 def give(
@@ -68,7 +69,7 @@ def give(
     level: str,
     until: datetime,
     reason: str,
-    actor: str,
+    actor: str | None,
     program: str | None,
 ) -> None:
     """Give CUSTOMER_ID a level until a date; afterwards they fall back to their earned one."""
@@ -84,7 +85,7 @@ def give(
             reason=reason,
             program_key=program,
             now=utcnow(),
-            actor=f"staff:{actor}",
+            actor=cli_actor(actor),
         )
 
     try:

@@ -12,6 +12,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from loyalty_plugin.cli.actor import cli_actor
 from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.domain.programs import ProgramStatus
 from loyalty_plugin.extensions import get_session, loyalty_state
@@ -22,8 +23,6 @@ from loyalty_plugin.services.earning import programs as svc
 from loyalty_plugin.services.earning.rule_engine import plugin_rule_kinds
 from loyalty_plugin.services.earning.simulation import read_jsonl, simulate
 from loyalty_plugin.services.transaction import run_in_transaction
-
-ACTOR = "cli"
 
 
 def _merchant_option(function: Any) -> Any:
@@ -148,7 +147,7 @@ def import_(file: IO[bytes], merchant_id: str | None, as_json: bool) -> None:
                 merchant_id=_merchant(merchant_id),
                 document=document,
                 now=utcnow(),
-                actor=ACTOR,
+                actor=cli_actor(),
                 extra_kinds=_kinds(),
             ),
         )
@@ -194,9 +193,16 @@ def _change_status(
     def work(session: Any) -> Any:
         if status is ProgramStatus.ACTIVE:
             return svc.activate_program(
-                session, merchant_id=merchant, key=key, now=utcnow(), effective_from=effective
+                session,
+                merchant_id=merchant,
+                key=key,
+                now=utcnow(),
+                effective_from=effective,
+                actor=cli_actor(),
             )
-        return svc.archive_program(session, merchant_id=merchant, key=key, now=utcnow())
+        return svc.archive_program(
+            session, merchant_id=merchant, key=key, now=utcnow(), actor=cli_actor()
+        )
 
     try:
         program = run_in_transaction(get_session(), work)

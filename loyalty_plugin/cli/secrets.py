@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from loyalty_plugin.cli.actor import cli_actor
 from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.jobs.webhooks import job_session
 from loyalty_plugin.models import WebhookEndpoint
@@ -44,7 +45,11 @@ def create(merchant_id: str, label: str | None, as_json: bool) -> None:
     """Create a new signing secret and print it (it is shown in full only here)."""
     from loyalty_plugin.cli import echo_json
 
-    row = _run(lambda s: create_secret(s, merchant_id=merchant_id, label=label, now=utcnow()))
+    row = _run(
+        lambda s: create_secret(
+            s, merchant_id=merchant_id, label=label, now=utcnow(), actor=cli_actor()
+        )
+    )
     if as_json:
         echo_json({"id": row.id, "merchant_id": merchant_id, "secret": row.secret})
     else:
@@ -86,7 +91,7 @@ def list_command(merchant_id: str | None, as_json: bool) -> None:
 @with_appcontext
 def revoke(secret_id: int) -> None:
     """Revoke secret SECRET_ID: it neither verifies nor signs any more."""
-    row = _run(lambda s: revoke_secret(s, secret_id=secret_id, now=utcnow()))
+    row = _run(lambda s: revoke_secret(s, secret_id=secret_id, now=utcnow(), actor=cli_actor()))
     click.echo(f"revoked secret {row.id} of {row.merchant_id}")
 
 

@@ -31,7 +31,7 @@ class AuditEntry(Base):
     merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
     #: When the change was made (the service's clock).
     occurred_at: Mapped[datetime]
-    #: ``staff``, ``api_key``, ``cli``, ``host`` or ``system``.
+    #: ``staff``, ``api_key``, ``cli``, ``host``, ``customer`` or ``system``.
     actor_kind: Mapped[str] = mapped_column(String(16))
     #: The staff member's id, the API key's prefix, the operating-system user.
     actor_id: Mapped[str] = mapped_column(String(128))

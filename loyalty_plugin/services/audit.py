@@ -28,7 +28,7 @@ from loyalty_plugin.domain.errors import ValidationError
 from loyalty_plugin.models import AuditEntry
 
 #: The kinds of acting party, in the order the admin page's filter lists them.
-ACTOR_KINDS = ("staff", "api_key", "cli", "host", "system")
+ACTOR_KINDS = ("staff", "api_key", "cli", "host", "customer", "system")
 
 _REQUEST = "loyalty_audit_request"
 
@@ -37,7 +37,7 @@ _REQUEST = "loyalty_audit_request"
 class Actor:
     """Who makes a change: a staff member, an API key, a command-line user, the host."""
 
-    #: ``staff``, ``api_key``, ``cli``, ``host`` or ``system``.
+    #: ``staff``, ``api_key``, ``cli``, ``host``, ``customer`` or ``system``.
     kind: str
     #: The staff member's id, the key's prefix, the operating-system user, ...
     id: str
@@ -69,6 +69,11 @@ class Actor:
     def host(cls, name: str) -> Actor:
         """The host application, acting on its own (a signed event, a sync)."""
         return cls("host", name, name)
+
+    @classmethod
+    def customer(cls, host_customer_id: str, name: str) -> Actor:
+        """A customer acting on their own record (the unsubscribe link, the portal)."""
+        return cls("customer", host_customer_id, name or host_customer_id)
 
     @classmethod
     def from_label(cls, label: str) -> Actor:

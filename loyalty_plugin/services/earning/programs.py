@@ -31,8 +31,11 @@ from loyalty_plugin.schemas.programs import (
     load_settings_update,
     settings_hash,
 )
+from loyalty_plugin.services.audit import SYSTEM, Actor, as_actor, jsonable, record_change
 from loyalty_plugin.services.ledger.accounts import get_merchant
 
+#: How a move of status is named in the audit trail.
+_MOVES = {ProgramStatus.ACTIVE: "program.activated", ProgramStatus.ARCHIVED: "program.archived"}
 #: Settings objects an update merges into (other settings are replaced whole).
 MERGED_SETTINGS = ("audience", "earning")
 
@@ -93,10 +96,11 @@ def create_program(
     merchant_id: str,
     definition: Mapping[str, Any],
     now: datetime,
-    actor: str,
+    actor: Actor | str,
     extra_kinds: Iterable[type[Rule]] = (),
 ) -> Program:
     """Create a program (a draft unless ``status`` says otherwise) and its version 1."""
+    actor = as_actor(actor)
     merchant = get_merchant(session, merchant_id)
     identity, settings = load_program(
         definition, default_currency=merchant.currency, extra_kinds=extra_kinds
@@ -127,12 +131,14 @@ def create_program(
         ProgramStatus(identity["status"]),
         now=now,
         effective_from=identity["effective_from"],
+        actor=None,
     )
+    _record(session, program, actor, "program.created", None, now=now)
     return program
 
 
 def create_default_program(
-    session: Session, *, merchant_id: str, now: datetime, actor: str = "system"
+    session: Session, *, merchant_id: str, now: datetime, actor: Actor | str = SYSTEM
 ) -> Program:
     """Give the merchant :data:`DEFAULT_PROGRAM` (done for every new merchant)."""
     return create_program(
@@ -147,7 +153,7 @@ def update_program(
     key: str,
     changes: Mapping[str, Any],
     now: datetime,
-    actor: str,
+    actor: Actor | str,
     extra_kinds: Iterable[type[Rule]] = (),
 ) -> ProgramVersion:
     """Apply ``changes`` (any program fields but ``key``); returns the version now newest.
@@ -155,9 +161,26 @@ def update_program(
     A draft is changed in place. An active program gets a new version from
     ``changes["effective_from"]`` (default ``now``) if its settings change at all; a new
     ``name`` alone is not versioned. ``audience`` and ``earning`` merge into the current
-    objects; other settings are replaced whole.
+    objects; other settings are replaced whole. A change is audited as ``program.updated``.
     """
+    actor = as_actor(actor)
     program = get_program(session, merchant_id, key)
+    before = jsonable(program_document(program))
+    version = _update(session, program, changes, now=now, actor=actor, extra_kinds=extra_kinds)
+    _record(session, program, actor, "program.updated", before, now=now)
+    return version
+
+
+def _update(
+    session: Session,
+    program: Program,
+    changes: Mapping[str, Any],
+    *,
+    now: datetime,
+    actor: Actor,
+    extra_kinds: Iterable[type[Rule]],
+) -> ProgramVersion:
+    key = program.key
     if program.status == ProgramStatus.ARCHIVED:
         raise InvalidOperation(f"program {key!r} is archived and cannot change", field="key")
     changes = load_settings_update(changes)
@@ -197,17 +220,34 @@ def activate_program(
     key: str,
     now: datetime,
     effective_from: datetime | None = None,
+    actor: Actor | str = SYSTEM,
 ) -> Program:
     """Make a draft earn from ``effective_from`` (default ``now``); active stays active."""
     program = get_program(session, merchant_id, key)
-    _move_to(session, program, ProgramStatus.ACTIVE, now=now, effective_from=effective_from)
+    _move_to(
+        session,
+        program,
+        ProgramStatus.ACTIVE,
+        now=now,
+        effective_from=effective_from,
+        actor=as_actor(actor),
+    )
     return program
 
 
-def archive_program(session: Session, *, merchant_id: str, key: str, now: datetime) -> Program:
+def archive_program(
+    session: Session, *, merchant_id: str, key: str, now: datetime, actor: Actor | str = SYSTEM
+) -> Program:
     """Stop a program from earning, for good; its history stays."""
     program = get_program(session, merchant_id, key)
-    _move_to(session, program, ProgramStatus.ARCHIVED, now=now, effective_from=None)
+    _move_to(
+        session,
+        program,
+        ProgramStatus.ARCHIVED,
+        now=now,
+        effective_from=None,
+        actor=as_actor(actor),
+    )
     return program
 
 
@@ -264,7 +304,7 @@ def import_programs(
     merchant_id: str,
     document: Any,
     now: datetime,
-    actor: str,
+    actor: Actor | str,
     extra_kinds: Iterable[type[Rule]] = (),
 ) -> ImportReport:
     """Make the merchant's programs match a declarative file; all or nothing.
@@ -293,7 +333,7 @@ def import_programs(
             identity,
             report,
             now=now,
-            actor=actor,
+            actor=as_actor(actor),
             extra_kinds=extra_kinds,
         )
     return report
@@ -350,7 +390,7 @@ def _add_version(
     settings: dict[str, Any],
     *,
     effective_from: datetime,
-    actor: str,
+    actor: Actor,
     now: datetime,
 ) -> ProgramVersion:
     number = max((v.number for v in program.versions), default=0) + 1
@@ -361,7 +401,7 @@ def _add_version(
         effective_from=effective_from,
         settings=settings,
         settings_hash=settings_hash(settings),
-        created_by=actor,
+        created_by=actor.label,
         created_at=now,
     )
     program.versions.append(version)
@@ -376,10 +416,16 @@ def _move_to(
     *,
     now: datetime,
     effective_from: datetime | None,
+    actor: Actor | None,
 ) -> None:
-    """Change the status along draft -> active -> archived (a repeat is a no-op)."""
+    """Change the status along draft -> active -> archived (a repeat is a no-op).
+
+    The move is audited (``program.activated`` / ``program.archived``) unless ``actor`` is
+    ``None``: a program created active is audited as created.
+    """
     if status == program.status:
         return
+    before = jsonable(program_document(program))
     if program.status == ProgramStatus.ARCHIVED:
         raise InvalidOperation(f"program {program.key!r} is archived", field="status")
     if status == ProgramStatus.DRAFT:
@@ -395,6 +441,34 @@ def _move_to(
     program.status = status
     program.updated_at = now
     session.flush()
+    if actor is not None:
+        _record(session, program, actor, _MOVES[status], before, now=now)
+
+
+def _record(
+    session: Session,
+    program: Program,
+    actor: Actor,
+    action: str,
+    before: dict[str, Any] | None,
+    *,
+    now: datetime,
+) -> None:
+    """Audit a change of ``program`` (nothing when the change changed nothing)."""
+    after = jsonable(program_document(program))
+    if before == after:
+        return
+    record_change(
+        session,
+        merchant_id=program.merchant_id,
+        actor=actor,
+        action=action,
+        target_type="program",
+        target_id=program.key,
+        before=before,
+        after=after,
+        now=now,
+    )
 
 
 def _merge(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -415,7 +489,7 @@ def _import_one(
     report: ImportReport,
     *,
     now: datetime,
-    actor: str,
+    actor: Actor,
     extra_kinds: Iterable[type[Rule]],
 ) -> None:
     key, status = identity["key"], ProgramStatus(identity["status"])
@@ -452,7 +526,14 @@ def _import_one(
     changed = (version.id, version.settings_hash, program.name) != before
     (report.changed if changed else report.unchanged).append(key)
     if status != program.status:
-        _move_to(session, program, status, now=now, effective_from=identity["effective_from"])
+        _move_to(
+            session,
+            program,
+            status,
+            now=now,
+            effective_from=identity["effective_from"],
+            actor=actor,
+        )
         (report.activated if status == ProgramStatus.ACTIVE else report.archived).append(key)
 
 

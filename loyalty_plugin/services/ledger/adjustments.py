@@ -1,8 +1,10 @@
 """Manual adjustments: a named staff member credits or debits points, with a reason.
 
 Every request is kept as an :class:`~loyalty_plugin.models.Adjustment` row (who asked, why,
-who approved or rejected, which ledger entry it wrote): that row and the ledger entry are
-the audit trail. Above the merchant's ``adjustment_approval_above``, a second staff member
+who approved or rejected, which ledger entry it wrote), and each request, approval and
+rejection is in the audit trail (``adjustment.requested|approved|rejected``) under the
+``actor`` who made the call: the API key, or the signed-in staff member (by default, the
+named ``staff``). Above the merchant's ``adjustment_approval_above``, a second staff member
 must approve before anything reaches the ledger.
 
 A credit may expire. Its ``expires_at`` must be in the future when it is requested, and
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +24,7 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
 from loyalty_plugin.domain.points import check_points
 from loyalty_plugin.models import Adjustment, AdjustmentStatus
+from loyalty_plugin.services.audit import Actor, record_change
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.accounts import account_for_host_customer
 from loyalty_plugin.services.levels import memberships as levels
@@ -37,6 +41,7 @@ def request_adjustment(
     staff: str,
     now: datetime,
     expires_at: datetime | None = None,
+    actor: Actor | None = None,
 ) -> Adjustment:
     """Record the request; apply it at once unless it needs a second staff member."""
     check_points(points, positive=False)
@@ -63,6 +68,7 @@ def request_adjustment(
     threshold = merchant_settings(session, merchant_id).adjustment_approval_above
     if threshold is None or abs(points) <= threshold:
         _apply(session, adjustment, now=now, approver=None)
+    _record(session, adjustment, "adjustment.requested", None, actor=actor, staff=staff, now=now)
     return adjustment
 
 
@@ -75,6 +81,7 @@ def approve_adjustment(
     now: datetime,
     note: str | None = None,
     expires_at: datetime | None = None,
+    actor: Actor | None = None,
 ) -> Adjustment:
     """A second staff member approves: the adjustment is written to the ledger.
 
@@ -85,9 +92,11 @@ def approve_adjustment(
     if adjustment.status == AdjustmentStatus.APPLIED and adjustment.decided_by == staff.strip():
         return adjustment
     _check_pending(adjustment)
+    before = adjustment_document(adjustment)
     _approved_expiry(adjustment, expires_at, now=now)
     adjustment.decision_note = note
     _apply(session, adjustment, now=now, approver=staff.strip())
+    _record(session, adjustment, "adjustment.approved", before, actor=actor, staff=staff, now=now)
     return adjustment
 
 
@@ -99,17 +108,20 @@ def reject_adjustment(
     staff: str,
     now: datetime,
     note: str | None = None,
+    actor: Actor | None = None,
 ) -> Adjustment:
     """A second staff member turns it down; the ledger never sees it."""
     adjustment = _pending(session, merchant_id, adjustment_id, _required(staff, "staff"))
     if adjustment.status == AdjustmentStatus.REJECTED and adjustment.decided_by == staff.strip():
         return adjustment
     _check_pending(adjustment)
+    before = adjustment_document(adjustment)
     adjustment.status = AdjustmentStatus.REJECTED
     adjustment.decided_by = staff.strip()
     adjustment.decided_at = now
     adjustment.decision_note = note
     session.flush()
+    _record(session, adjustment, "adjustment.rejected", before, actor=actor, staff=staff, now=now)
     return adjustment
 
 
@@ -136,6 +148,46 @@ def list_adjustments(
     if after_id is not None:
         query = query.where(Adjustment.id < after_id)
     return session.scalars(query.order_by(Adjustment.id.desc()).limit(limit)).all()
+
+
+def adjustment_document(adjustment: Adjustment) -> dict[str, Any]:
+    """What the audit trail keeps of an adjustment."""
+    return {
+        "customer_id": adjustment.account.customer.host_customer_id,
+        "points": adjustment.points,
+        "reason": adjustment.reason,
+        "expires_at": adjustment.expires_at,
+        "status": adjustment.status,
+        "requested_by": adjustment.requested_by,
+        "decided_by": adjustment.decided_by,
+        "decision_note": adjustment.decision_note,
+        "entry_id": adjustment.entry_id,
+    }
+
+
+def _record(
+    session: Session,
+    adjustment: Adjustment,
+    action: str,
+    before: dict[str, Any] | None,
+    *,
+    actor: Actor | None,
+    staff: str,
+    now: datetime,
+) -> None:
+    """Audit a request or decision (with no ``actor``, the named staff member acted)."""
+    staff = staff.strip()
+    record_change(
+        session,
+        merchant_id=adjustment.merchant_id,
+        actor=actor or Actor.staff(staff, staff),
+        action=action,
+        target_type="adjustment",
+        target_id=adjustment.id,
+        before=before,
+        after=adjustment_document(adjustment),
+        now=now,
+    )
 
 
 def _pending(session: Session, merchant_id: str, adjustment_id: int, staff: str) -> Adjustment:

@@ -12,7 +12,7 @@ comes second finds nothing left to expire. Batches never commit; the job commits
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -43,6 +43,7 @@ from loyalty_plugin.models import (
     LedgerEntry,
     Lot,
 )
+from loyalty_plugin.services.audit import Actor, as_actor, jsonable, record_change
 from loyalty_plugin.services.events import publish
 from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.ledger.entries import SYSTEM
@@ -87,10 +88,20 @@ def expiry_policy(session: Session, merchant_id: str) -> ExpiryPolicy:
 
 
 def set_expiry_policy(
-    session: Session, *, merchant_id: str, policy: ExpiryPolicy, now: datetime, actor: str
+    session: Session,
+    *,
+    merchant_id: str,
+    policy: ExpiryPolicy,
+    now: datetime,
+    actor: Actor | str,
 ) -> ExpirySettings:
-    """Store ``policy`` for the merchant; it applies to points earned from now on."""
+    """Store ``policy`` for the merchant; it applies to points earned from now on.
+
+    Audited as ``expiry_policy.updated`` with the policy before and after.
+    """
+    actor = as_actor(actor)
     get_merchant(session, merchant_id)
+    before = asdict(expiry_policy(session, merchant_id))
     row = session.get(ExpirySettings, merchant_id) or ExpirySettings(merchant_id=merchant_id)
     row.kind = policy.kind
     row.days = policy.days if policy.kind == ExpiryKind.DAYS_AFTER_EARNING else None
@@ -99,9 +110,22 @@ def set_expiry_policy(
     row.inactivity_months = policy.inactivity_months
     row.reminder_days = sorted(set(policy.reminder_days), reverse=True)
     row.updated_at = now
-    row.updated_by = actor
+    row.updated_by = actor.label
     session.add(row)
     session.flush()
+    after = asdict(expiry_policy(session, merchant_id))
+    if jsonable(before) != jsonable(after):
+        record_change(
+            session,
+            merchant_id=merchant_id,
+            actor=actor,
+            action="expiry_policy.updated",
+            target_type="expiry_policy",
+            target_id=merchant_id,
+            before=before,
+            after=after,
+            now=now,
+        )
     return row
 
 

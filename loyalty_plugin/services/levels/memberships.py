@@ -45,6 +45,7 @@ from loyalty_plugin.models import (
     Membership,
     Merchant,
 )
+from loyalty_plugin.services.audit import Actor, as_actor, record_change
 from loyalty_plugin.services.earning.rule_engine import versions_in_force
 from loyalty_plugin.services.events import publish
 from loyalty_plugin.services.ledger import entries as ledger
@@ -516,10 +517,14 @@ def give_level(
     until: datetime,
     reason: str,
     now: datetime,
-    actor: str,
+    actor: Actor | str,
     program_key: str | None = None,
 ) -> Membership:
-    """Staff give ``level`` until ``until``; afterwards the customer falls back."""
+    """Staff give ``level`` until ``until``; afterwards the customer falls back.
+
+    Audited as ``level.given`` on the customer, with the membership before and after.
+    """
+    actor = as_actor(actor)
     if not reason.strip():
         raise ValidationError("say why the level is given", field="reason")
     if until <= now:
@@ -530,12 +535,39 @@ def give_level(
     membership = _current(session, program, account_id, now)
     if program.scheme.rank(level) < program.scheme.rank(membership.earned_level):
         raise InvalidOperation("the customer already earns a higher level", field="level")
-    before = membership.level
+    before, held = membership.level, _given_document(program, membership)
     membership.level, membership.source, membership.expires_at = level, Source.GIVEN, until
     _record_manual(
-        session, program, membership, before=before, reason=f"given: {reason}", now=now, actor=actor
+        session,
+        program,
+        membership,
+        before=before,
+        reason=f"given: {reason}",
+        now=now,
+        actor=actor.label,
+    )
+    record_change(
+        session,
+        merchant_id=merchant_id,
+        actor=actor,
+        action="level.given",
+        target_type="customer",
+        target_id=_host_ids(session, [account_id])[account_id],
+        before=held,
+        after=_given_document(program, membership) | {"reason": reason},
+        now=now,
     )
     return membership
+
+
+def _given_document(program: LevelProgram, membership: Membership) -> dict[str, Any]:
+    """A membership as the audit trail keeps it."""
+    return {
+        "program": program.key,
+        "level": membership.level,
+        "source": membership.source,
+        "expires_at": membership.expires_at,
+    }
 
 
 def buy_membership(

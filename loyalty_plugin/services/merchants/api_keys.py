@@ -8,12 +8,14 @@ import secrets
 import string
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
 from loyalty_plugin.models import ApiKey, ApiKeyMerchant, ApiScope
+from loyalty_plugin.services.audit import SYSTEM, Actor, record_change
 from loyalty_plugin.services.ledger.accounts import get_merchant
 
 #: Every key starts with this, so it is recognisable in logs and secret scanners.
@@ -32,10 +34,12 @@ def create_api_key(
     name: str,
     now: datetime,
     also_merchants: Sequence[str] = (),
+    actor: Actor = SYSTEM,
 ) -> tuple[ApiKey, str]:
     """A new key for ``merchant_id`` (and ``also_merchants``, for a host key).
 
     Returns the row and the key itself, which is not stored and cannot be shown again.
+    Audited as ``api_key.created`` (the prefix, never the secret).
     """
     get_merchant(session, merchant_id)
     for other in also_merchants:
@@ -61,6 +65,7 @@ def create_api_key(
     ]
     session.add(key)
     session.flush()
+    _record(session, key, actor, "api_key.created", None, now=now)
     return key, token
 
 
@@ -84,8 +89,13 @@ def touch(key: ApiKey, now: datetime) -> bool:
     return True
 
 
-def revoke_api_key(session: Session, *, prefix: str, now: datetime) -> ApiKey:
-    """Revoke the key starting with ``prefix``; it fails from the next request on."""
+def revoke_api_key(
+    session: Session, *, prefix: str, now: datetime, actor: Actor = SYSTEM
+) -> ApiKey:
+    """Revoke the key starting with ``prefix``; it fails from the next request on.
+
+    Audited as ``api_key.revoked`` (revoking again changes and records nothing).
+    """
     keys = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).all()
     if not keys:
         raise NotFound(f"no API key {prefix!r}", field="prefix")
@@ -93,8 +103,10 @@ def revoke_api_key(session: Session, *, prefix: str, now: datetime) -> ApiKey:
         raise InvalidOperation(f"{prefix!r} names several keys", field="prefix")
     key = keys[0]
     if key.revoked_at is None:
+        before = key_document(key)
         key.revoked_at = now
         session.flush()
+        _record(session, key, actor, "api_key.revoked", before, now=now)
     return key
 
 
@@ -104,6 +116,39 @@ def list_api_keys(session: Session, *, merchant_id: str | None = None) -> list[A
     if merchant_id is not None:
         query = query.where(ApiKey.merchant_id == merchant_id)
     return list(session.scalars(query))
+
+
+def key_document(key: ApiKey) -> dict[str, Any]:
+    """What the audit trail keeps of a key: never its secret."""
+    return {
+        "prefix": key.prefix,
+        "name": key.name,
+        "scope": key.scope,
+        "merchants": key.merchant_ids,
+        "revoked_at": key.revoked_at,
+    }
+
+
+def _record(
+    session: Session,
+    key: ApiKey,
+    actor: Actor,
+    action: str,
+    before: dict[str, Any] | None,
+    *,
+    now: datetime,
+) -> None:
+    record_change(
+        session,
+        merchant_id=key.merchant_id,
+        actor=actor,
+        action=action,
+        target_type="api_key",
+        target_id=key.prefix,
+        before=before,
+        after=key_document(key),
+        now=now,
+    )
 
 
 def _hash(token: str) -> str:

@@ -40,6 +40,7 @@ from loyalty_plugin.schemas.config import (
     load_config,
 )
 from loyalty_plugin.schemas.programs import FILE_FORMAT, InvalidProgram
+from loyalty_plugin.services.audit import Actor, as_actor, record_change
 from loyalty_plugin.services.earning import programs
 from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.ledger.expiry import expiry_policy, set_expiry_policy
@@ -177,7 +178,7 @@ def import_config(
     merchant_id: str,
     document: Any,
     now: datetime,
-    actor: str,
+    actor: Actor | str,
     extra_kinds: Iterable[type[Rule]] = (),
     dry_run: bool = False,
 ) -> list[Change]:
@@ -188,7 +189,11 @@ def import_config(
     out is left as it is. Runs in the caller's transaction: on any error the caller rolls
     back, and nothing has changed. With ``dry_run`` the import runs in a savepoint that is
     rolled back: the answer is what it would change, and nothing is kept.
+
+    Each section's service audits its own change; the import as a whole is audited as
+    ``config.imported``, with every changed path before and after.
     """
+    actor = as_actor(actor)
     savepoint = session.begin_nested() if dry_run else None
     try:
         merchant = get_merchant(session, merchant_id)
@@ -203,10 +208,31 @@ def import_config(
         session.flush()
         # Reload what was written, so values compare as stored ("1.5" reads back as "1.50").
         session.expire_all()
-        return diff_documents(before, export_config(session, merchant_id=merchant_id))
+        changes = diff_documents(before, export_config(session, merchant_id=merchant_id))
+        _record(session, merchant_id, changes, actor, now=now)
+        return changes
     finally:
         if savepoint is not None:
             savepoint.rollback()
+
+
+def _record(
+    session: Session, merchant_id: str, changes: list[Change], actor: Actor, *, now: datetime
+) -> None:
+    """Audit an import by the paths it changed (an import that changed nothing: no row)."""
+    if not changes:
+        return
+    record_change(
+        session,
+        merchant_id=merchant_id,
+        actor=actor,
+        action="config.imported",
+        target_type="config",
+        target_id=merchant_id,
+        before={c.path: c.before for c in changes},
+        after={c.path: c.after for c in changes},
+        now=now,
+    )
 
 
 class _Apply:
@@ -218,7 +244,7 @@ class _Apply:
         merchant_id: str,
         *,
         now: datetime,
-        actor: str,
+        actor: Actor,
         extra_kinds: Iterable[type[Rule]],
     ) -> None:
         self.session, self.merchant_id = session, merchant_id
@@ -315,7 +341,7 @@ class _Apply:
             body_text=edit["body_text"],
             body_html=edit["body_html"],
             now=self.now,
-            actor=self.actor,
+            actor=self.actor.label,
         )
 
     def programs(self, items: list[Any] | None) -> None:
@@ -341,7 +367,11 @@ class _Apply:
         for program in programs.list_programs(self.session, self.merchant_id):
             if program.key not in listed and program.status != ProgramStatus.ARCHIVED:
                 programs.archive_program(
-                    self.session, merchant_id=self.merchant_id, key=program.key, now=self.now
+                    self.session,
+                    merchant_id=self.merchant_id,
+                    key=program.key,
+                    now=self.now,
+                    actor=self.actor,
                 )
 
     def _nothing_for_archived(self, items: list[Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain.errors import NotFound, ValidationError
 from loyalty_plugin.domain.signatures import new_secret, secret_key
 from loyalty_plugin.models import WebhookSecret
+from loyalty_plugin.services.audit import SYSTEM, Actor, record_change
 from loyalty_plugin.services.ledger.accounts import get_merchant
 
 
@@ -20,8 +22,12 @@ def create_secret(
     now: datetime,
     label: str | None = None,
     secret: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> WebhookSecret:
-    """Add an active secret for the merchant (a new random one unless ``secret`` is given)."""
+    """Add an active secret for the merchant (a new random one unless ``secret`` is given).
+
+    Audited as ``webhook_secret.created`` (its id and label, never the secret).
+    """
     get_merchant(session, merchant_id)
     if secret is not None:
         try:
@@ -35,6 +41,7 @@ def create_secret(
     )
     session.add(row)
     session.flush()
+    _record(session, row, actor, "webhook_secret.created", None, now=now)
     return row
 
 
@@ -46,14 +53,49 @@ def list_secrets(session: Session, merchant_id: str | None = None) -> list[Webho
     return list(session.scalars(query))
 
 
-def revoke_secret(session: Session, *, secret_id: int, now: datetime) -> WebhookSecret:
-    """Stop accepting and signing with a secret; revoking twice keeps the first date."""
+def revoke_secret(
+    session: Session, *, secret_id: int, now: datetime, actor: Actor = SYSTEM
+) -> WebhookSecret:
+    """Stop accepting and signing with a secret; revoking twice keeps the first date.
+
+    Audited as ``webhook_secret.revoked`` (the first time only).
+    """
     row = session.get(WebhookSecret, secret_id)
     if row is None:
         raise NotFound(f"secret {secret_id} does not exist", field="secret_id")
-    row.revoked_at = row.revoked_at or now
-    session.flush()
+    if row.revoked_at is None:
+        before = secret_document(row)
+        row.revoked_at = now
+        session.flush()
+        _record(session, row, actor, "webhook_secret.revoked", before, now=now)
     return row
+
+
+def secret_document(row: WebhookSecret) -> dict[str, Any]:
+    """What the audit trail keeps of a secret: never the secret itself."""
+    return {"id": row.id, "label": row.label, "revoked_at": row.revoked_at}
+
+
+def _record(
+    session: Session,
+    row: WebhookSecret,
+    actor: Actor,
+    action: str,
+    before: dict[str, Any] | None,
+    *,
+    now: datetime,
+) -> None:
+    record_change(
+        session,
+        merchant_id=row.merchant_id,
+        actor=actor,
+        action=action,
+        target_type="webhook_secret",
+        target_id=row.id,
+        before=before,
+        after=secret_document(row),
+        now=now,
+    )
 
 
 def active_secrets(session: Session, merchant_id: str) -> list[str]:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from loyalty_plugin.domain.errors import NotFound, ValidationError
 from loyalty_plugin.domain.events import (
     CustomerRegistered,
     DomainEvent,
@@ -40,6 +41,7 @@ from loyalty_plugin.models import (
     LedgerEntry,
     NotificationSettings,
 )
+from loyalty_plugin.services.audit import Actor, as_actor, record_change
 from loyalty_plugin.services.ledger.accounts import find_customer, get_merchant
 
 #: Columns of :class:`NotificationSettings` that switch one message on or off.
@@ -64,11 +66,18 @@ def notification_prefs(session: Session, merchant_id: str) -> NotificationPrefs:
 
 
 def set_notification_prefs(
-    session: Session, *, merchant_id: str, prefs: NotificationPrefs, now: datetime, actor: str
+    session: Session,
+    *,
+    merchant_id: str,
+    prefs: NotificationPrefs,
+    now: datetime,
+    actor: Actor | str,
 ) -> NotificationSettings:
-    """Store the merchant's message settings."""
+    """Store the merchant's message settings (audited as ``notifications.updated``)."""
+    actor = as_actor(actor)
     get_merchant(session, merchant_id)
     check_locale(prefs.locale)
+    before = _prefs_document(notification_prefs(session, merchant_id))
     row = session.get(NotificationSettings, merchant_id) or NotificationSettings(
         merchant_id=merchant_id
     )
@@ -79,23 +88,104 @@ def set_notification_prefs(
     row.locale = prefs.locale
     row.reply_to = prefs.reply_to
     row.updated_at = now
-    row.updated_by = actor
+    row.updated_by = actor.label
     session.add(row)
     session.flush()
+    after = _prefs_document(notification_prefs(session, merchant_id))
+    if before != after:
+        record_change(
+            session,
+            merchant_id=merchant_id,
+            actor=actor,
+            action="notifications.updated",
+            target_type="notifications",
+            target_id=merchant_id,
+            before=before,
+            after=after,
+            now=now,
+        )
     return row
+
+
+def _prefs_document(prefs: NotificationPrefs) -> dict[str, Any]:
+    return {
+        "disabled": sorted(m.value for m in prefs.disabled),
+        "service_needs_consent": prefs.service_needs_consent,
+        "coupon_reminder_days": prefs.coupon_reminder_days,
+        "locale": prefs.locale,
+        "reply_to": prefs.reply_to,
+    }
+
+
+# -- consent -----------------------------------------------------------------------------
+
+#: The customer's marketing consents, as columns of :class:`Customer`.
+CONSENTS = ("email_opt_in", "sms_opt_in")
+
+
+def set_consent(
+    session: Session,
+    *,
+    merchant_id: str,
+    customer_id: str,
+    now: datetime,
+    actor: Actor,
+    email_opt_in: bool | None = None,
+    sms_opt_in: bool | None = None,
+) -> Customer:
+    """Record the customer's consent to e-mail and SMS marketing (``None`` leaves one as is).
+
+    Audited as ``consent.changed`` on the customer when a consent changes.
+    """
+    customer = find_customer(session, merchant_id, customer_id)
+    if customer is None:
+        raise NotFound(f"customer {customer_id!r} does not exist", field="customer_id")
+    given = {"email_opt_in": email_opt_in, "sms_opt_in": sms_opt_in}
+    _change_consent(
+        session, customer, {k: v for k, v in given.items() if v is not None}, actor, now=now
+    )
+    return customer
 
 
 def unsubscribe(
     session: Session, *, merchant_id: str, customer_id: int, now: datetime
 ) -> Customer | None:
-    """Withdraw the customer's e-mail marketing consent (the unsubscribe link)."""
+    """Withdraw the customer's e-mail marketing consent (the unsubscribe link).
+
+    Audited as ``consent.changed`` by the customer themself.
+    """
     customer = session.get(Customer, customer_id)
     if customer is None or customer.merchant_id != merchant_id:
         return None
-    customer.email_opt_in = False
+    actor = Actor.customer(customer.host_customer_id, customer.display_name)
+    _change_consent(session, customer, {"email_opt_in": False}, actor, now=now)
+    return customer
+
+
+def _change_consent(
+    session: Session, customer: Customer, wanted: dict[str, bool], actor: Actor, *, now: datetime
+) -> None:
+    before = {name: getattr(customer, name) for name in CONSENTS}
+    for name, value in wanted.items():
+        if not isinstance(value, bool):
+            raise ValidationError(f"{name} is true or false", field=name)
+        setattr(customer, name, value)
+    after = {name: getattr(customer, name) for name in CONSENTS}
+    if before == after:
+        return
     customer.updated_at = now
     session.flush()
-    return customer
+    record_change(
+        session,
+        merchant_id=customer.merchant_id,
+        actor=actor,
+        action="consent.changed",
+        target_type="customer",
+        target_id=customer.host_customer_id,
+        before=before,
+        after=after,
+        now=now,
+    )
 
 
 # -- queueing ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from loyalty_plugin.domain.redemption import (
     RedemptionRules,
 )
 from loyalty_plugin.models import MerchantSettings
+from loyalty_plugin.services.audit import Actor, as_actor, jsonable, record_change
 from loyalty_plugin.services.ledger.accounts import get_merchant
 
 #: Settings that may be changed (every column but the bookkeeping ones).
@@ -81,9 +82,18 @@ def coupon_rules(settings: MerchantSettings) -> CouponRules:
 
 
 def update_settings(
-    session: Session, *, merchant_id: str, changes: dict[str, Any], now: datetime, actor: str
+    session: Session,
+    *,
+    merchant_id: str,
+    changes: dict[str, Any],
+    now: datetime,
+    actor: Actor | str,
 ) -> MerchantSettings:
-    """Change some settings; the result must still make valid rules, or nothing changes."""
+    """Change some settings; the result must still make valid rules, or nothing changes.
+
+    Audited as ``settings.updated`` with the changed settings before and after.
+    """
+    actor = as_actor(actor)
     unknown = set(changes) - EDITABLE
     if unknown:
         name = sorted(unknown)[0]
@@ -99,9 +109,22 @@ def update_settings(
             setattr(settings, key, value)
         raise
     settings.updated_at = now
-    settings.updated_by = actor
+    settings.updated_by = actor.label
     session.add(settings)
     session.flush()
+    after = {key: getattr(settings, key) for key in changes}
+    if jsonable(before) != jsonable(after):
+        record_change(
+            session,
+            merchant_id=merchant_id,
+            actor=actor,
+            action="settings.updated",
+            target_type="settings",
+            target_id=merchant_id,
+            before=before,
+            after=after,
+            now=now,
+        )
     return settings
 
 

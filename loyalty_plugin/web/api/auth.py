@@ -13,6 +13,7 @@ from loyalty_plugin.domain.errors import NotFound, ValidationError
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import ApiScope
 from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services.audit import Actor
 from loyalty_plugin.services.merchants.api_keys import authenticate, touch
 from loyalty_plugin.web.errors import error_response
 
@@ -29,9 +30,14 @@ class Caller:
     scope: ApiScope
 
     @property
-    def actor(self) -> str:
-        """How ledger entries and rows name this caller."""
-        return f"api:{self.prefix}"
+    def actor(self) -> Actor:
+        """The caller as the audit trail names it (the key's prefix)."""
+        return Actor.api_key(self.prefix)
+
+    @property
+    def label(self) -> str:
+        """How ledger entries and rows name this caller (``api:<prefix>``)."""
+        return self.actor.label
 
     def merchant(self, requested: str | None) -> str:
         """The merchant a request acts for: the one named, or the key's only one."""

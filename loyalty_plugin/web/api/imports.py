@@ -51,7 +51,7 @@ def import_balances(query: dict[str, Any]) -> Any:
             merchant_id=merchant_id,
             lines=lines,
             now=utcnow(),
-            actor=who.actor,
+            actor=who.label,
             dry_run=query["dry_run"],
         )
     )

@@ -79,6 +79,7 @@ def activate_program(query: dict[str, Any], args: dict[str, Any], key: str) -> d
         key=key,
         now=utcnow(),
         effective_from=args.get("effective_from"),
+        actor=caller().actor,
     )
     return svc.program_document(program)
 
@@ -90,6 +91,7 @@ def archive_program(query: dict[str, Any], key: str) -> dict[str, Any]:
         merchant_id=caller().merchant(query.get("merchant_id")),
         key=key,
         now=utcnow(),
+        actor=caller().actor,
     )
     return svc.program_document(program)
 

@@ -135,7 +135,7 @@ def buy_membership(args: dict[str, Any], customer_id: str) -> dict[str, Any]:
         level=args["level"],
         program_key=args.get("program"),
         now=utcnow(),
-        actor=who.actor,
+        actor=who.label,
     )
     return (
         levels.summary(session, merchant_id=merchant_id, account_id=account.id, now=utcnow()) or {}
@@ -197,7 +197,7 @@ def create_redemption(args: dict[str, Any]) -> Redemption:
         invoice=args["invoice"],
         points=args.get("points"),
         now=utcnow(),
-        actor=who.actor,
+        actor=who.label,
     )
 
 
@@ -218,7 +218,7 @@ def capture_redemption(args: dict[str, Any], redemption_id: int) -> Redemption:
         redemption_id=redemption_id,
         invoice_id=args.get("invoice_id"),
         now=utcnow(),
-        actor=caller().actor,
+        actor=caller().label,
     )
 
 
@@ -230,7 +230,7 @@ def release_redemption(args: dict[str, Any], redemption_id: int) -> Redemption:
         merchant_id=_owner(session, Redemption, redemption_id),
         redemption_id=redemption_id,
         now=utcnow(),
-        actor=caller().actor,
+        actor=caller().label,
         reason=args.get("reason"),
     )
 
@@ -248,7 +248,7 @@ def create_coupon(args: dict[str, Any]) -> Any:
         customer_id=args["customer_id"],
         points=args["points"],
         now=utcnow(),
-        actor=who.actor,
+        actor=who.label,
     )
 
 
@@ -290,7 +290,7 @@ def redeem_coupon(args: dict[str, Any], code: str) -> Any:
         merchant_id=who.merchant(args.get("merchant_id")),
         code=code,
         now=utcnow(),
-        actor=who.actor,
+        actor=who.label,
         invoice_id=args.get("invoice_id"),
         customer_id=args.get("customer_id"),
     )
@@ -308,7 +308,7 @@ def create_campaign(args: dict[str, Any]) -> dict[str, Any]:
         expires_at=args.get("expires_at"),
         prefix=args["prefix"],
         now=utcnow(),
-        actor=who.actor,
+        actor=who.label,
     )
     shown = set(CampaignSchema().fields) - {"codes"}
     return {key: getattr(campaign, key) for key in shown} | {"codes": [c.code for c in issued]}
@@ -367,7 +367,7 @@ def purchase_reward(args: dict[str, Any], reward_id: int) -> Any:
         reward_id=reward_id,
         customer_id=args["customer_id"],
         now=utcnow(),
-        actor=caller().actor,
+        actor=caller().label,
     )
 
 
@@ -386,6 +386,7 @@ def create_adjustment(args: dict[str, Any]) -> tuple[Adjustment, int]:
         staff=args["staff"],
         expires_at=args.get("expires_at"),
         now=utcnow(),
+        actor=caller().actor,
     )
     return adjustment, 202 if adjustment.status == AdjustmentStatus.PENDING else 201
 
@@ -452,7 +453,7 @@ def _sight(merchant_id: str, customer_id: str, *, now: datetime | None = None) -
         merchant_id=merchant_id,
         host_customer_id=customer_id,
         caller=first_sight.Caller(
-            hooks=loyalty_state().plugin_manager.hook, now=now or utcnow(), actor=caller().actor
+            hooks=loyalty_state().plugin_manager.hook, now=now or utcnow(), actor=caller().label
         ),
     )
     return merchant_id
@@ -485,6 +486,7 @@ def _decide(
         staff=args["staff"],
         note=args.get("note"),
         now=utcnow(),
+        actor=caller().actor,
         **extra,
     )
 
