@@ -43,7 +43,7 @@ from loyalty_plugin.models import (
     LedgerEntry,
     Lot,
 )
-from loyalty_plugin.services.audit import Actor, as_actor, jsonable, record_change
+from loyalty_plugin.services.audit import Actor, as_actor, record_change
 from loyalty_plugin.services.events import publish
 from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.ledger.entries import SYSTEM
@@ -114,7 +114,7 @@ def set_expiry_policy(
     session.add(row)
     session.flush()
     after = asdict(expiry_policy(session, merchant_id))
-    if jsonable(before) != jsonable(after):
+    if before != after:
         record_change(
             session,
             merchant_id=merchant_id,

@@ -17,7 +17,7 @@ from loyalty_plugin.domain.redemption import (
     RedemptionRules,
 )
 from loyalty_plugin.models import MerchantSettings
-from loyalty_plugin.services.audit import Actor, as_actor, jsonable, record_change
+from loyalty_plugin.services.audit import Actor, as_actor, record_change
 from loyalty_plugin.services.ledger.accounts import get_merchant
 
 #: Settings that may be changed (every column but the bookkeeping ones).
@@ -91,7 +91,7 @@ def update_settings(
 ) -> MerchantSettings:
     """Change some settings; the result must still make valid rules, or nothing changes.
 
-    Audited as ``settings.updated`` with the changed settings before and after.
+    Audited as ``settings.updated`` with the settings that changed, before and after.
     """
     actor = as_actor(actor)
     unknown = set(changes) - EDITABLE
@@ -112,8 +112,9 @@ def update_settings(
     settings.updated_by = actor.label
     session.add(settings)
     session.flush()
-    after = {key: getattr(settings, key) for key in changes}
-    if jsonable(before) != jsonable(after):
+    # Only what changed: 40 and the stored 40.0000 are the same setting.
+    changed = [key for key in changes if getattr(settings, key) != before[key]]
+    if changed:
         record_change(
             session,
             merchant_id=merchant_id,
@@ -121,8 +122,8 @@ def update_settings(
             action="settings.updated",
             target_type="settings",
             target_id=merchant_id,
-            before=before,
-            after=after,
+            before={key: before[key] for key in changed},
+            after={key: getattr(settings, key) for key in changed},
             now=now,
         )
     return settings
