@@ -29,6 +29,7 @@ from loyalty_plugin.cli.plugins import plugins
 from loyalty_plugin.cli.programs import programs, rates
 from loyalty_plugin.cli.secrets import endpoints, secrets
 from loyalty_plugin.cli.send_event import send_event
+from loyalty_plugin.cli.staff import staff
 
 
 def _create_app() -> Any:
@@ -134,6 +135,7 @@ for command in (scheduler, jobs, emails, expiry):
     main.add_command(command)
 
 main.add_command(keys)
+main.add_command(staff)
 
 for command in (programs, rates, levels_group, config):
     main.add_command(command)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask import Flask
 
 from loyalty_plugin.extensions import get_session
-from loyalty_plugin.models import AdminSession, LoginAttempt, StaffMember
+from loyalty_plugin.models import AdminSession, AuditEntry, LoginAttempt, StaffMember
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.staff.accounts import password_token
 from loyalty_plugin.services.staff.sessions import token_hash
@@ -167,6 +167,17 @@ def test_the_staff_page_adds_changes_and_removes(app: Flask, admin_client) -> No
     assert owner.post(owner.m(f"/staff/{bo.id}/remove")).status_code == 303
     assert "bo@example.com" not in owner.get(owner.m("/staff")).get_data(as_text=True)
     assert link.startswith("http://localhost/loyalty/admin/password/")
+    with app.app_context():
+        actions = [
+            (e.action, e.actor_kind, e.actor_id)
+            for e in get_session().query(AuditEntry).filter_by(target_id=str(bo.id))
+        ]
+    me = str(owner.staff.id)
+    assert sorted(actions) == [
+        ("staff.added", "staff", me),
+        ("staff.removed", "staff", me),
+        ("staff.role_changed", "staff", me),
+    ]
 
 
 def test_the_last_owner_stays(app: Flask, admin_client) -> None:

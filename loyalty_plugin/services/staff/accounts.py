@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
 from loyalty_plugin.models import Merchant, StaffMember, StaffMembership, StaffRole
+from loyalty_plugin.services.audit import SYSTEM, Actor, record_change
 from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.staff.passwords import hash_password
 
@@ -81,7 +82,14 @@ def create_staff(
 
 
 def add_staff(
-    session: Session, *, merchant_id: str, email: str, name: str, role: StaffRole, now: datetime
+    session: Session,
+    *,
+    merchant_id: str,
+    email: str,
+    name: str,
+    role: StaffRole,
+    actor: Actor | str = SYSTEM,
+    now: datetime,
 ) -> tuple[StaffMember, bool]:
     """Give the person with ``email`` ``role`` at the merchant, making their account if new.
 
@@ -94,7 +102,7 @@ def add_staff(
         staff = create_staff(session, email=email, name=name, now=now)
     elif membership_of(session, staff.id, merchant_id) is not None:
         raise InvalidOperation(f"{staff.email} already works here", field="email")
-    add_to_merchant(session, staff, merchant_id=merchant_id, role=role, now=now)
+    add_to_merchant(session, staff, merchant_id=merchant_id, role=role, actor=actor, now=now)
     return staff, created
 
 
@@ -105,11 +113,13 @@ def add_to_merchant(
     merchant_id: str,
     role: StaffRole,
     host_user_id: str | None = None,
+    actor: Actor | str = SYSTEM,
     now: datetime,
 ) -> StaffMembership:
     """Give ``staff`` ``role`` at the merchant (updating the role if already a member)."""
     get_merchant(session, merchant_id)
     membership = membership_of(session, staff.id, merchant_id)
+    before = None if membership is None else _audited(membership)
     if membership is None:
         membership = StaffMembership(
             staff_id=staff.id, merchant_id=merchant_id, role=role, created_at=now
@@ -121,6 +131,10 @@ def add_to_merchant(
     if host_user_id is not None:
         membership.host_user_id = host_user_id
     session.flush()
+    after = _audited(membership)
+    if before != after:
+        action = "staff.added" if before is None else "staff.role_changed"
+        _record(session, membership, action, before, after, actor=actor, now=now)
     return membership
 
 
@@ -167,6 +181,29 @@ def list_staff(session: Session, merchant_id: str) -> list[StaffRow]:
     return sorted(result, key=lambda row: -row.role.rank)
 
 
+def staff_roles(session: Session, *, merchant_id: str | None = None) -> list[dict[str, object]]:
+    """Every (account, merchant, role), by e-mail then merchant; for ``loyalty staff list``."""
+    query = (
+        select(StaffMember, StaffMembership)
+        .join(StaffMembership, StaffMembership.staff_id == StaffMember.id)
+        .order_by(StaffMember.email, StaffMembership.merchant_id)
+    )
+    if merchant_id is not None:
+        query = query.where(StaffMembership.merchant_id == merchant_id)
+    return [
+        {
+            "email": staff.email,
+            "name": staff.name,
+            "merchant_id": membership.merchant_id,
+            "role": membership.role.value,
+            "host_user_id": membership.host_user_id,
+            "has_password": staff.password_hash is not None,
+            "last_sign_in_at": staff.last_sign_in_at,
+        }
+        for staff, membership in session.execute(query)
+    ]
+
+
 def member(session: Session, merchant_id: str, staff_id: int) -> StaffMembership:
     """The membership of ``staff_id`` at the merchant (:class:`NotFound` if none)."""
     membership = membership_of(session, staff_id, merchant_id)
@@ -176,27 +213,79 @@ def member(session: Session, merchant_id: str, staff_id: int) -> StaffMembership
 
 
 def change_role(
-    session: Session, *, merchant_id: str, staff_id: int, role: StaffRole
+    session: Session,
+    *,
+    merchant_id: str,
+    staff_id: int,
+    role: StaffRole,
+    actor: Actor | str = SYSTEM,
+    now: datetime,
 ) -> StaffMembership:
     """Set the staff member's role at the merchant; the last owner stays an owner."""
     membership = member(session, merchant_id, staff_id)
     if membership.role == StaffRole.OWNER and role != StaffRole.OWNER:
         _keep_an_owner(session, merchant_id)
+    before = _audited(membership)
     membership.role = role
     session.flush()
+    if before != _audited(membership):
+        _record(
+            session, membership, "staff.role_changed", before, _audited(membership),
+            actor=actor, now=now,
+        )  # fmt: skip
     return membership
 
 
-def remove_from_merchant(session: Session, *, merchant_id: str, staff_id: int) -> StaffMember:
+def remove_from_merchant(
+    session: Session,
+    *,
+    merchant_id: str,
+    staff_id: int,
+    actor: Actor | str = SYSTEM,
+    now: datetime,
+) -> StaffMember:
     """Take the staff member off the merchant (the account stays for their other merchants)."""
     membership = member(session, merchant_id, staff_id)
     if membership.role == StaffRole.OWNER:
         _keep_an_owner(session, merchant_id)
     staff = membership.staff
+    _record(session, membership, "staff.removed", _audited(membership), None, actor=actor, now=now)
     staff.memberships.remove(membership)
     session.delete(membership)
     session.flush()
     return staff
+
+
+def _audited(membership: StaffMembership) -> dict[str, object]:
+    return {
+        "email": membership.staff.email,
+        "name": membership.staff.name,
+        "role": membership.role.value,
+        "host_user_id": membership.host_user_id,
+    }
+
+
+def _record(
+    session: Session,
+    membership: StaffMembership,
+    action: str,
+    before: dict[str, object] | None,
+    after: dict[str, object] | None,
+    *,
+    actor: Actor | str,
+    now: datetime,
+) -> None:
+    record_change(
+        session,
+        merchant_id=membership.merchant_id,
+        actor=actor,
+        action=action,
+        target_type="staff",
+        target_id=membership.staff_id,
+        before=before,
+        after=after,
+        now=now,
+    )
 
 
 def _keep_an_owner(session: Session, merchant_id: str) -> None:

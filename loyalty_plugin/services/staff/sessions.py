@@ -14,7 +14,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.models import AdminSession, StaffMember
+from loyalty_plugin.services.audit import Actor, record_change
 from loyalty_plugin.services.staff import StaffPolicy
+from loyalty_plugin.services.staff.accounts import member
 
 #: ``last_seen_at`` is written at most this often, so pages do not all write.
 TOUCH_EVERY = timedelta(minutes=1)
@@ -94,6 +96,26 @@ def sign_out_everywhere(session: Session, staff_id: int, *, now: datetime) -> in
     )
     session.flush()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def sign_out_member(
+    session: Session, *, merchant_id: str, staff_id: int, actor: Actor | str, now: datetime
+) -> tuple[StaffMember, int]:
+    """An owner ends every session of one of the merchant's staff (in the audit trail)."""
+    staff = member(session, merchant_id, staff_id).staff
+    count = sign_out_everywhere(session, staff_id, now=now)
+    record_change(
+        session,
+        merchant_id=merchant_id,
+        actor=actor,
+        action="staff.signed_out",
+        target_type="staff",
+        target_id=staff_id,
+        before=None,
+        after={"sessions_ended": count},
+        now=now,
+    )
+    return staff, count
 
 
 def live_sessions(

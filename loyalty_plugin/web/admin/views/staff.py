@@ -7,14 +7,13 @@ from typing import Any
 
 from flask import current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import InvalidOperation, LoyaltyError
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import StaffMember
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.staff import accounts
-from loyalty_plugin.services.staff.sessions import sign_out_everywhere
+from loyalty_plugin.services.staff.sessions import sign_out_member
 from loyalty_plugin.services.transaction import run_in_transaction
 from loyalty_plugin.web.admin import access
 from loyalty_plugin.web.admin.forms import field_errors, sentence
@@ -37,6 +36,7 @@ def staff_add(merchant_id: str) -> ResponseReturnValue:
                 email=form.get("email", ""),
                 name=form.get("name", ""),
                 role=accounts.parse_role(form.get("role", "")),
+                actor=access.current().actor,
                 now=utcnow(),
             ),
         )
@@ -58,6 +58,8 @@ def staff_role(merchant_id: str, staff_id: int) -> ResponseReturnValue:
                 merchant_id=merchant_id,
                 staff_id=staff_id,
                 role=accounts.parse_role(request.form.get("role", "")),
+                actor=access.current().actor,
+                now=utcnow(),
             ),
         )
     except LoyaltyError as error:
@@ -71,7 +73,13 @@ def staff_remove(merchant_id: str, staff_id: int) -> ResponseReturnValue:
     try:
         staff = run_in_transaction(
             get_session(),
-            lambda s: accounts.remove_from_merchant(s, merchant_id=merchant_id, staff_id=staff_id),
+            lambda s: accounts.remove_from_merchant(
+                s,
+                merchant_id=merchant_id,
+                staff_id=staff_id,
+                actor=access.current().actor,
+                now=utcnow(),
+            ),
         )
     except LoyaltyError as error:
         return _page(merchant_id, errors=field_errors(error), status=422)
@@ -82,12 +90,17 @@ def staff_remove(merchant_id: str, staff_id: int) -> ResponseReturnValue:
 def staff_sign_out(merchant_id: str, staff_id: int) -> ResponseReturnValue:
     """End every session of a staff member (a lost phone, someone leaving)."""
 
-    def work(s: Session) -> tuple[StaffMember, int]:
-        membership = accounts.member(s, merchant_id, staff_id)
-        return membership.staff, sign_out_everywhere(s, staff_id, now=utcnow())
-
     try:
-        staff, count = run_in_transaction(get_session(), work)
+        staff, count = run_in_transaction(
+            get_session(),
+            lambda s: sign_out_member(
+                s,
+                merchant_id=merchant_id,
+                staff_id=staff_id,
+                actor=access.current().actor,
+                now=utcnow(),
+            ),
+        )
     except LoyaltyError as error:
         return _page(merchant_id, errors=field_errors(error), status=422)
     sessions = "session" if count == 1 else "sessions"
