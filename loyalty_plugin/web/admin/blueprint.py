@@ -34,6 +34,7 @@ ROUTES: tuple[AdminRoute, ...] = (
     # signing in and out, choosing a merchant, my sessions (views/sign_in.py)
     AdminRoute(rule="/sign-in", view=sign_in.sign_in_page, role=None),
     AdminRoute(rule="/sign-in", view=sign_in.sign_in, role=None, methods=POST),
+    AdminRoute(rule="/link/<token>", view=sign_in.open_link, role=None),
     AdminRoute(rule="/password/<token>", view=sign_in.set_password_page, role=None),
     AdminRoute(rule="/password/<token>", view=sign_in.set_password, role=None, methods=POST),
     AdminRoute(rule="/sign-out", view=sign_in.sign_out, role=STAFF, methods=POST),

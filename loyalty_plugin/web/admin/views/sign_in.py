@@ -12,6 +12,7 @@ from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.staff import TooManyAttempts
 from loyalty_plugin.services.staff.accounts import set_password as store_password
 from loyalty_plugin.services.staff.accounts import staff_for_password_token
+from loyalty_plugin.services.staff.links import AdminLinkExpired, AdminLinkUsed, open_admin_link
 from loyalty_plugin.services.staff.passwords import check_password
 from loyalty_plugin.services.staff.sessions import (
     live_sessions,
@@ -69,6 +70,38 @@ def sign_in() -> ResponseReturnValue:
         run_in_transaction(get_session(), lambda s: end_session(s, previous.session, now=now))
     response = redirect(_next_url(), 303)
     access.set_cookie(response, outcome.token, expires=outcome.session.expires_at)
+    return response
+
+
+def open_link(token: str) -> ResponseReturnValue:
+    """An admin link from the host: a new session, then the merchant's first page.
+
+    The redirect takes the token out of the address bar and the history.
+    """
+    now, previous = utcnow(), access.signed_in()
+    try:
+        opened = run_in_transaction(
+            get_session(),
+            lambda s: open_admin_link(
+                s,
+                secret=_secret(),
+                token=token,
+                address=request.remote_addr,
+                user_agent=request.user_agent.string,
+                policy=access.policy(),
+                now=now,
+            ),
+        )
+    except AdminLinkUsed:
+        return access.error_page("link_used", 410)
+    except AdminLinkExpired:
+        return access.error_page("link_expired", 410)
+    except LoyaltyError:
+        return access.error_page("link_invalid", 404)
+    if previous is not None:  # a new session id at every sign-in: the old one ends
+        run_in_transaction(get_session(), lambda s: end_session(s, previous.session, now=now))
+    response = redirect(url_for("admin.merchant_home", merchant_id=opened.merchant_id), 303)
+    access.set_cookie(response, opened.token, expires=opened.session.expires_at)
     return response
 
 
