@@ -9,8 +9,11 @@
  * - db_prefix() ("tbl"), get_instance()->db: CodeIgniter 3's query builder methods the
  *   module uses (where, where_in, like, order_by, limit, get, update, query with ?
  *   bindings, affected_rows, table_exists), each a PDO prepared statement;
+ * - get_instance()->load->model() (a no-op: tests/perfex/perfex_actions.php puts the
+ *   payments model, what Payments_model::add does, on the instance);
  * - register_activation_hook & co. (kept, so a test can activate the module), _l() over the
- *   module's language file, log_message(), admin_url(), and an empty App_module_migration
+ *   module's language file, log_message(), admin_url(), form_open()/form_close() (without
+ *   the CSRF field), and an empty App_module_migration
  *   (the base class of module migrations).
  *
  * The database: PERFEX_TEST_DSN (a PDO MySQL DSN), user root without password.
@@ -203,6 +206,11 @@ function &get_instance(): object
     if ($instance === null) {
         $instance = new stdClass();
         $instance->db = new StandInDb((string) getenv('PERFEX_TEST_DSN'));
+        $instance->load = new class () {
+            public function model(string $name): void
+            {
+            }
+        };
     }
     return $instance;
 }
@@ -305,4 +313,14 @@ function perfex_fresh_database(): void
     }
     require_once PERFEX_MODULE_DIR . '/loyalty_bridge.php';
     ($GLOBALS['perfex_module_hooks']['loyalty_bridge']['activate'])();
+}
+
+function form_open(string $action): string
+{
+    return '<form method="post" action="' . htmlspecialchars($action, ENT_QUOTES, 'UTF-8') . '">';
+}
+
+function form_close(): string
+{
+    return '</form>';
 }

@@ -59,6 +59,12 @@ switch ($call['op']) {
     case 'portal_link':
         $result = loyalty_bridge_portal_link($call['client']);
         break;
+    case 'points_offer':
+        $result = loyalty_bridge_points_offer($call['invoice']);
+        break;
+    case 'pay_with_points':
+        $result = loyalty_bridge_pay_with_points($call['invoice']);
+        break;
     case 'test_connection':
         $result = loyalty_bridge_test_connection();
         break;

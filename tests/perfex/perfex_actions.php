@@ -110,10 +110,10 @@ function perfex_update_invoice_status(int $invoiceId): void
 }
 
 /** Payments_model::add: the row, the invoice's status, then after_payment_added(id). */
-function perfex_add_payment(int $invoiceId, string $amount, string $mode = '1'): int
+function perfex_add_payment(int $invoiceId, string $amount, string $mode = 'stripe', array $extra = []): int
 {
     $id = perfex_insert('invoicepaymentrecords', ['invoiceid' => $invoiceId, 'amount' => $amount,
-        'paymentmode' => $mode, 'date' => date('Y-m-d'), 'daterecorded' => date('Y-m-d H:i:s')]);
+        'paymentmode' => $mode, 'date' => date('Y-m-d'), 'daterecorded' => date('Y-m-d H:i:s')] + $extra);
     perfex_update_invoice_status($invoiceId);
     hooks()->do_action('after_payment_added', $id);
     return $id;
@@ -197,3 +197,12 @@ function perfex_queued_events(): array
     }
     return $events;
 }
+
+/** $CI->payments_model: add() as Payments_model::add does it (see perfex_add_payment). */
+get_instance()->payments_model = new class () {
+    public function add(array $data)
+    {
+        $extra = array_intersect_key($data, ['transactionid' => true, 'note' => true]);
+        return perfex_add_payment((int) $data['invoiceid'], (string) $data['amount'], (string) $data['paymentmode'], $extra);
+    }
+};

@@ -88,3 +88,9 @@ CREATE TABLE tblcustomfieldsvalues (
   fieldto VARCHAR(15) NOT NULL, value TEXT NOT NULL, PRIMARY KEY (id), KEY relid (relid),
   KEY fieldid (fieldid)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+CREATE TABLE tblpayment_modes (
+  id INT(11) NOT NULL AUTO_INCREMENT, name MEDIUMTEXT NOT NULL, description MEDIUMTEXT NULL,
+  show_on_pdf INT(11) NOT NULL DEFAULT 0, invoices_only INT(11) NOT NULL DEFAULT 0,
+  expenses_only INT(11) NOT NULL DEFAULT 0, selected_by_default INT(11) NOT NULL DEFAULT 1,
+  active TINYINT(1) NOT NULL DEFAULT 1, PRIMARY KEY (id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

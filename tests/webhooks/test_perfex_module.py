@@ -167,13 +167,19 @@ def test_plugin_down_perfex_returns_at_once_then_cron_delivers_each_once(
     assert kinds == ["customer.created", "invoice.paid", "customer.created"]
 
 
-def test_my_points_opens_the_customers_portal(perfex: Perfex, host: Any) -> None:
+def write_key(host: Any) -> str:
+    """A new ``write`` API key of the ``default`` merchant."""
     with host.app_context():
         session = host.extensions["loyalty"].db.session
         _, key = create_api_key(
             session, merchant_id="default", scope="write", name="perfex", now=datetime.now(UTC)
         )
         session.commit()
+    return key
+
+
+def test_my_points_opens_the_customers_portal(perfex: Perfex, host: Any) -> None:
+    key = write_key(host)
     assert "error" in perfex("portal_link", client=1), "no API key set yet"
     perfex("options", options={"loyalty_bridge_api_key": key})
     assert perfex("test_connection") == {
@@ -193,3 +199,32 @@ def test_my_points_opens_the_customers_portal(perfex: Perfex, host: Any) -> None
     assert "Ana" in page.get_data(as_text=True)
     perfex("options", options={"loyalty_bridge_api_key": "lk_wrong_key"})
     assert perfex("portal_link", client=ana)["error"].startswith("HTTP 401")
+
+
+def test_paying_with_points_records_the_payment_and_captures_the_hold(
+    perfex: Perfex, host: Any
+) -> None:
+    perfex("options", options={"loyalty_bridge_api_key": write_key(host)})
+    ana = perfex("client", first="Ana", last="Horvat", email="ana@example.com")
+    first = perfex("invoice", client=ana, currency=perfex.currency, lines=[["Beans", "1", "500"]])
+    perfex("payment", invoice=first, amount="500.00")
+    invoice = perfex("invoice", client=ana, currency=perfex.currency, lines=[["Mug", "1", "50"]])
+    assert perfex("points_offer", invoice=invoice) == {
+        "points": 100,
+        "amount": "1.00",
+        "currency": "EUR",
+        "balance": 100,
+    }
+    paid = perfex("pay_with_points", invoice=invoice)
+    assert (paid["points"], paid["amount"]) == (100, "1.00")
+    assert ledger_points(host) == [("earn", 50), ("earn", 50), ("hold", -100)]
+    with host.app_context():
+        from loyalty_plugin.models import Redemption
+
+        redemption = host.extensions["loyalty"].db.session.scalars(sa.select(Redemption)).one()
+        assert (redemption.status.value, redemption.invoice_id) == ("captured", str(invoice))
+
+    perfex("payment", invoice=invoice, amount="49.00")  # the rest in money: 49.00 earns 4
+    assert ledger_points(host)[-1] == ("earn", 4)
+    perfex("delete_payment", payment=paid["payment_id"])  # captured: the points come back
+    assert ledger_points(host)[-2:] == [("earn", 4), ("adjust", 100)]

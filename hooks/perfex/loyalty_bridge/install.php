@@ -1,8 +1,9 @@
 <?php
 /**
  * Idempotent install: run on every activation (and by the migration). Adds the module's
- * options where missing and creates its one table, the delivery queue, if it does not
- * exist: utf8mb4, signed INT keys like Perfex's own tables.
+ * options where missing, creates its one table, the delivery queue, if it does not exist
+ * (utf8mb4, signed INT keys like Perfex's own tables), and its payment mode, "Loyalty
+ * points", if the one it made is gone.
  */
 
 defined('BASEPATH') or exit('No direct script access allowed');
@@ -35,4 +36,18 @@ if (!$CI->db->table_exists(db_prefix() . 'loyalty_bridge_queue')) {
         UNIQUE KEY `webhook_id` (`webhook_id`),
         KEY `due` (`status`, `next_attempt_at`)
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci');
+}
+
+$loyaltyMode = (int) get_option('loyalty_bridge_payment_mode');
+if ($loyaltyMode === 0 || !$CI->db->where('id', $loyaltyMode)->get(db_prefix() . 'payment_modes')->row_array()) {
+    $CI->db->insert(db_prefix() . 'payment_modes', [
+        'name' => 'Loyalty points',
+        'description' => 'Paid with loyalty points (loyalty_bridge module)',
+        'show_on_pdf' => 1,
+        'invoices_only' => 1,
+        'expenses_only' => 0,
+        'selected_by_default' => 0,
+        'active' => 1,
+    ]);
+    update_option('loyalty_bridge_payment_mode', (string) $CI->db->insert_id());
 }

@@ -19,6 +19,7 @@ require_once __DIR__ . '/includes/events.php';
 require_once __DIR__ . '/includes/queue.php';
 require_once __DIR__ . '/includes/handlers.php';
 require_once __DIR__ . '/includes/links.php';
+require_once __DIR__ . '/includes/points.php';
 
 register_activation_hook(LOYALTY_BRIDGE_MODULE, 'loyalty_bridge_activate');
 register_deactivation_hook(LOYALTY_BRIDGE_MODULE, 'loyalty_bridge_deactivate');
@@ -38,6 +39,8 @@ hooks()->add_action('credits_applied', 'loyalty_bridge_credits_applied');
 hooks()->add_action('after_cron_run', 'loyalty_bridge_cron');
 hooks()->add_action('admin_init', 'loyalty_bridge_admin_init');
 hooks()->add_action('clients_init', 'loyalty_bridge_clients_init');
+hooks()->add_action('after_invoice_view_as_client_link', 'loyalty_bridge_admin_invoice_link');
+hooks()->add_action('after_total_summary_invoicehtml', 'loyalty_bridge_customer_invoice_box');
 
 /** Activation: the idempotent install (options and queue table). */
 function loyalty_bridge_activate(): void
@@ -65,6 +68,41 @@ function loyalty_bridge_staff_can(): bool
         return staff_can('view', LOYALTY_BRIDGE_MODULE);
     }
     return has_permission(LOYALTY_BRIDGE_MODULE, '', 'view');
+}
+
+/** Staff who may record payments may pay invoices with points. */
+function loyalty_bridge_staff_may_take_payments(): bool
+{
+    if (function_exists('is_admin') && is_admin()) {
+        return true;
+    }
+    return function_exists('staff_can') ? staff_can('create', 'payments') : has_permission('payments', '', 'create');
+}
+
+/** after_invoice_view_as_client_link (admin invoice screen's menu): "Pay with loyalty points". */
+function loyalty_bridge_admin_invoice_link($invoice): void
+{
+    if (loyalty_bridge_option('loyalty_bridge_api_key') === '' || !loyalty_bridge_staff_may_take_payments()
+        || in_array((int) $invoice->status, [2, 5], true)) {
+        return;
+    }
+    echo '<li><a href="' . admin_url('loyalty_bridge/points/' . (int) $invoice->id) . '">'
+        . _l('loyalty_bridge_pay_with_points') . '</a></li>';
+}
+
+/** after_total_summary_invoicehtml (customers-area invoice page): the box, for its own customer. */
+function loyalty_bridge_customer_invoice_box($invoice): void
+{
+    if (loyalty_bridge_option('loyalty_bridge_api_key') === '' || !is_client_logged_in()
+        || (int) $invoice->clientid !== (int) get_client_user_id() || in_array((int) $invoice->status, [2, 5, 6], true)) {
+        return;
+    }
+    echo '<div class="col-md-6 col-md-offset-6">';
+    get_instance()->load->view(LOYALTY_BRIDGE_MODULE . '/points_box', [
+        'offer' => loyalty_bridge_points_offer((int) $invoice->id),
+        'action' => site_url('loyalty_bridge/my_points/pay/' . (int) $invoice->id . '/' . $invoice->hash),
+    ]);
+    echo '</div>';
 }
 
 /** admin_init: capability, settings section, the queue page's menu item, a small drain. */

@@ -1,7 +1,8 @@
 <?php
 /**
  * Uninstall (Setup → Modules → Uninstall): removes the queue table and the module's
- * options. Events not sent yet are lost with it; the queue page shows them before.
+ * options, and turns its payment mode off (payments recorded with it keep their mode).
+ * Events not sent yet are lost with it; the queue page shows them before.
  */
 
 defined('BASEPATH') or exit('No direct script access allowed');
@@ -10,6 +11,8 @@ require_once __DIR__ . '/includes/settings.php';
 
 $CI = &get_instance();
 
+$CI->db->where('id', (int) get_option('loyalty_bridge_payment_mode'))
+    ->update(db_prefix() . 'payment_modes', ['active' => 0]);
 $CI->db->query('DROP TABLE IF EXISTS `' . db_prefix() . 'loyalty_bridge_queue`');
 foreach (array_keys(loyalty_bridge_option_defaults()) as $name) {
     delete_option($name);

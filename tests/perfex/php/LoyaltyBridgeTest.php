@@ -224,12 +224,48 @@ final class LoyaltyBridgeTest extends TestCase
         $this->assertSame('https://loyalty.example.com/loyalty', get_option('loyalty_bridge_url'));
         $this->assertSame('2', get_option('loyalty_bridge_paid_statuses'));
         $this->assertCount(1, perfex_queue(), 'the queue keeps its rows');
+        $modes = perfex_db()->get('tblpayment_modes')->result_array();
+        $this->assertSame([['Loyalty points', (string) loyalty_bridge_payment_mode()]],
+            array_map(fn ($m) => [$m['name'], (string) $m['id']], $modes), 'one payment mode');
         $table = perfex_db()->query('SHOW CREATE TABLE tblloyalty_bridge_queue')->row_array()['Create Table'];
         $this->assertStringContainsString('utf8mb4', $table);
         $this->assertStringContainsString('`id` int(11) NOT NULL AUTO_INCREMENT', $table);
         ($GLOBALS['perfex_module_hooks']['loyalty_bridge']['uninstall'])();
         $this->assertFalse(perfex_db()->table_exists('tblloyalty_bridge_queue'));
         $this->assertSame('', get_option('loyalty_bridge_url'));
+    }
+
+    public function test_a_points_payment_earns_nothing_and_invoice_paid_names_its_hold(): void
+    {
+        update_option('loyalty_bridge_each_payment', '1');
+        $mode = (string) loyalty_bridge_payment_mode();
+        $this->assertNotSame('0', $mode);
+        $client = perfex_add_client('Ana', 'Horvat', 'ana@example.com');
+        $invoice = $this->invoice($client);
+        $points = perfex_add_payment($invoice, '10.00', $mode, ['transactionid' => 'loyalty-redemption-77']);
+        perfex_add_payment($invoice, '115.00');
+        $events = perfex_queued_events();
+        $this->assertArrayNotHasKey('perfex-payment-' . $points, $events, 'paid with points: not a payment');
+        $paid = $events['perfex-invoice-' . $invoice . '-paid']['data']['invoice'];
+        $this->assertSame(['115.00', '10.00', 77], [$paid['total'], $paid['discount_total'], $paid['redemption_id']]);
+        $this->assertSame('115.00', array_values($events)[1]['data']['invoice']['total'], 'the payment too');
+    }
+
+    public function test_the_points_box_shows_the_offer(): void
+    {
+        $action = 'http://perfex.test/loyalty_bridge/my_points/pay/1/abc';
+        foreach ([
+            [['points' => 250, 'amount' => '2.50', 'currency' => 'EUR', 'balance' => 300], '250 points can pay 2.50 EUR'],
+            [['points' => 0, 'amount' => '0.00', 'currency' => 'EUR', 'balance' => 5], 'Points: 5.'],
+            [['error' => 'HTTP 401'], _l('loyalty_bridge_points_unavailable')],
+            [null, _l('loyalty_bridge_nothing_to_pay')],
+        ] as [$offer, $words]) {
+            ob_start();
+            include PERFEX_MODULE_DIR . '/views/points_box.php';
+            $html = ob_get_clean();
+            $this->assertStringContainsString($words, $html);
+            $this->assertSame($offer !== null && ($offer['points'] ?? 0) > 0, str_contains($html, $action));
+        }
     }
 
     public function test_decimals_never_pass_through_floats(): void
@@ -296,7 +332,7 @@ final class LoyaltyBridgeTest extends TestCase
         include PERFEX_MODULE_DIR . '/views/settings.php';
         $html = ob_get_clean();
         foreach (array_keys(loyalty_bridge_option_defaults()) as $name) {
-            if ($name !== 'loyalty_bridge_last_drain') {
+            if (!in_array($name, ['loyalty_bridge_last_drain', 'loyalty_bridge_payment_mode'], true)) {
                 $this->assertStringContainsString('name="settings[' . $name . ']"', $html);
             }
         }

@@ -218,17 +218,17 @@ function loyalty_bridge_customer_event(string $type, int $clientId): ?array
     return $customer === null ? null : loyalty_bridge_envelope($type, ['customer' => $customer]);
 }
 
-/** invoice.paid for an invoice. */
+/** invoice.paid for an invoice (what points paid taken off, see includes/points.php). */
 function loyalty_bridge_paid_event(int $invoiceId): ?array
 {
-    $invoice = loyalty_bridge_invoice($invoiceId);
+    $invoice = loyalty_bridge_invoice_paid_in_money($invoiceId);
     return $invoice === null ? null : loyalty_bridge_envelope('invoice.paid', ['invoice' => $invoice]);
 }
 
 /** invoice.payment_recorded for an amount of a payment (a payment id of ours: see handlers). */
 function loyalty_bridge_payment_event(int $invoiceId, string $paymentId, string $amount, ?string $date): ?array
 {
-    $invoice = loyalty_bridge_invoice($invoiceId);
+    $invoice = loyalty_bridge_invoice_paid_in_money($invoiceId);
     if ($invoice === null) {
         return null;
     }

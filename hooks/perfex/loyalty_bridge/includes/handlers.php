@@ -99,7 +99,8 @@ function loyalty_bridge_payment_added($paymentId): void
             return;
         }
         $invoiceId = (int) $payment['invoiceid'];
-        if (loyalty_bridge_option('loyalty_bridge_each_payment') === '1') {
+        $inMoney = loyalty_bridge_payment_redemption($payment) === null;  // points do not earn points
+        if ($inMoney && loyalty_bridge_option('loyalty_bridge_each_payment') === '1') {
             loyalty_bridge_queue_and_send(
                 'perfex-payment-' . (int) $payment['id'],
                 loyalty_bridge_payment_event(
@@ -142,8 +143,8 @@ function loyalty_bridge_payment_updated($args): void
         $paymentId = loyalty_bridge_hook_id($args, 'id');
         $before = (array) ($args['payment'] ?? []);
         $payment = loyalty_bridge_row('invoicepaymentrecords', 'id', $paymentId);
-        if ($payment === null || !isset($before['amount'])) {
-            return;
+        if ($payment === null || !isset($before['amount']) || loyalty_bridge_payment_redemption($payment) !== null) {
+            return;  // a points payment's amount is its hold's: changing it changes no points
         }
         $invoiceId = (int) $payment['invoiceid'];
         $old = loyalty_bridge_cents((string) $before['amount']);
@@ -202,6 +203,10 @@ function loyalty_bridge_payment_deleted($args): void
             return;
         }
         $invoiceId = (int) $payment['invoiceid'];
+        if (loyalty_bridge_payment_redemption($payment) !== null) {
+            loyalty_bridge_return_points($payment);
+            return;
+        }
         if (!loyalty_bridge_payment_was_counted($invoiceId, $paymentId)) {
             return;  // the plugin never counted it: nothing to take back
         }

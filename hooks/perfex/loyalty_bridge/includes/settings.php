@@ -26,6 +26,8 @@ function loyalty_bridge_option_defaults(): array
         'loyalty_bridge_birthdays' => 'plugin',
         // 1: send every payment (programs that earn on each payment); 0: only "paid".
         'loyalty_bridge_each_payment' => '0',
+        // The id of the "Loyalty points" payment mode (tblpayment_modes), made by install.php.
+        'loyalty_bridge_payment_mode' => '0',
         // Unix time of the last queue drain on an admin page load.
         'loyalty_bridge_last_drain' => '0',
     ];
