@@ -61,6 +61,7 @@ ENTRY_COLUMNS = (
     "request_hash",
     "actor",
     "created_at",
+    "details",
 )
 LOT_COLUMNS = (
     "id",
@@ -94,6 +95,7 @@ class AccountState:
     balance: int = 0
     earned: int = 0
     redeemed: int = 0
+    expired: int = 0
     updated_at: datetime | None = None
     lots: list[OpenLot] = field(default_factory=list)
 
@@ -176,10 +178,24 @@ class History:
         self._old_lots: dict[int, int] = {}
         self.entry_count = 0
 
-    def earn(self, account: AccountState, points: int, *, at: datetime, expires: bool) -> None:
-        """A purchase worth ``points`` euros: an ``earn`` entry and a new lot."""
-        entry_id = self._entry(account, "earn", points, at, amount=f"{points}.0000")
-        lot = OpenLot(self._lot_id, points, at, at + LIFETIME if expires else None)
+    def earn(
+        self,
+        account: AccountState,
+        points: int,
+        *,
+        at: datetime,
+        expires: bool,
+        lifetime: timedelta = LIFETIME,
+        details: str | None = None,
+    ) -> None:
+        """A purchase worth ``points`` euros: an ``earn`` entry and a new lot.
+
+        ``details`` is the entry's JSON text (an earning's breakdown), ``None`` for none.
+        """
+        entry_id = self._entry(
+            account, "earn", points, at, amount=f"{points}.0000", details=details
+        )
+        lot = OpenLot(self._lot_id, points, at, at + lifetime if expires else None)
         self._lot_id += 1
         head = f"{lot.id}\t{MERCHANT}\t{account.id}\t{entry_id}\t{points}"
         tail = f"{ts(at)}\t{ts(at)}\t{ts(lot.expires_at)}\n"
@@ -207,19 +223,56 @@ class History:
         account.lots = [lot for lot in account.lots if lot.remaining > 0]
         account.redeemed += points
 
+    def expire(self, account: AccountState, *, until: datetime) -> None:
+        """What the daily expiry job does: one ``expire`` entry for the lots due by ``until``.
+
+        The entry is dated at the last due lot's expiry, and takes each lot's remainder.
+        """
+        due = [lot for lot in account.lots if lot.expires_at and lot.expires_at <= until]
+        if not due:
+            return
+        points = sum(lot.remaining for lot in due)
+        at = max(lot.expires_at for lot in due)
+        entry_id = self._entry(account, "expire", -points, at, amount=None, actor="system")
+        for lot in due:
+            if lot.id < self._first_lot_id:
+                self._old_lots[lot.id] = 0
+            self._allocations.write(
+                f"{self._allocation_id}\t{MERCHANT}\t{entry_id}\t{lot.id}\t{-lot.remaining}\n"
+            )
+            self._allocation_id += 1
+            lot.remaining = 0
+        account.lots = [lot for lot in account.lots if lot.remaining > 0]
+        account.expired += points
+
     def _entry(
-        self, account: AccountState, kind: str, points: int, at: datetime, *, amount: str
+        self,
+        account: AccountState,
+        kind: str,
+        points: int,
+        at: datetime,
+        *,
+        amount: str | None,
+        actor: str = "webhook",
+        details: str | None = None,
     ) -> int:
         entry_id = self._entry_id
         self._entry_id += 1
         self.entry_count += 1
         account.balance += points
         account.updated_at = at
-        key = f"invoice:INV-{entry_id}:{kind}"
-        digest = hashlib.sha256(key.encode()).hexdigest()
+        if amount is None:  # not from an invoice: no money, reference or key
+            money = reference = key = "\\N\t\\N"
+        else:
+            key = f"invoice:INV-{entry_id}:{kind}"
+            money = f"{amount}\tEUR"
+            reference = f"invoice\tINV-{entry_id}"
+            key = f"{key}\t{hashlib.sha256(key.encode()).hexdigest()}"
+        # COPY text format: a backslash in the JSON (an escaped quote) is written twice.
+        extra = "\\N" if details is None else details.replace("\\", "\\\\")
         self._entries.write(
             f"{entry_id}\t{MERCHANT}\t{account.id}\t{kind}\t{points}\t{account.balance}\t"
-            f"{amount}\tEUR\tinvoice\tINV-{entry_id}\t{key}\t{digest}\twebhook\t{ts(at)}\n"
+            f"{money}\t{reference}\t{key}\t{actor}\t{ts(at)}\t{extra}\n"
         )
         return entry_id
 
@@ -245,19 +298,23 @@ class History:
     def _update_accounts(connection: sa.Connection, accounts: list[AccountState]) -> None:
         connection.exec_driver_sql(
             "CREATE TEMP TABLE new_balances (id bigint, balance bigint, earned bigint, "
-            "redeemed bigint, updated_at timestamp)"
+            "redeemed bigint, expired bigint, updated_at timestamp)"
         )
         rows = "".join(
-            f"{a.id}\t{a.balance}\t{a.earned}\t{a.redeemed}\t{ts(a.updated_at)}\n"
+            f"{a.id}\t{a.balance}\t{a.earned}\t{a.redeemed}\t{a.expired}\t{ts(a.updated_at)}\n"
             for a in accounts
             if a.updated_at is not None
         )
         copy_text(
-            connection, "new_balances", ("id", "balance", "earned", "redeemed", "updated_at"), rows
+            connection,
+            "new_balances",
+            ("id", "balance", "earned", "redeemed", "expired", "updated_at"),
+            rows,
         )
         connection.exec_driver_sql(
             "UPDATE accounts SET balance = n.balance, lifetime_earned = n.earned, "
-            "lifetime_redeemed = n.redeemed, updated_at = n.updated_at "
+            "lifetime_redeemed = n.redeemed, lifetime_expired = n.expired, "
+            "updated_at = n.updated_at "
             "FROM new_balances n WHERE accounts.id = n.id"
         )
         connection.exec_driver_sql("DROP TABLE new_balances")

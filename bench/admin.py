@@ -1,0 +1,397 @@
+"""Admin pages at 100,000 customers and 1,000,000 ledger entries (issue 14): server time and SQL.
+
+Seeds a merchant's customers (names, e-mails, phones, customer numbers, cards, groups,
+levels) and their ledger history in bulk, at one tenth of the size first; copies that
+database and grows the copy to the full size. Then, through the real app (Flask's test
+client, signed in as the merchant's owner), it requests the customer search (by name
+prefix, e-mail, phone, customer number and card number), the customer page (a typical
+customer and the busiest ones), the dashboard and the aging report on both databases, in
+one randomly interleaved sequence, and prints p50 and p99 per page and size, the SQL
+statements each request ran (counted by a SQLAlchemy event listener) at both sizes, and
+the goal of issue 14 (p99 under 300 ms at the full size) with PASS or FAIL. Baselines
+from the same run: the app's ``GET /health`` through the same client, and a plain
+``SELECT`` of one customer by primary key.
+
+    python bench/admin.py                                         # 100,000 and 1,000,000
+    python bench/admin.py --customers 2000 --entries 20000 --samples 20   # a smoke run
+
+See bench/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from _admin_data import create_merchant_and_program, person, seed
+from _common import (
+    Samples,
+    benchmark_parser,
+    cloned_database,
+    fresh_database,
+    quiet_gc,
+    settle,
+    step,
+    table,
+)
+from _ledger_data import MERCHANT
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from loyalty_plugin import create_app
+from loyalty_plugin.extensions import get_session
+from loyalty_plugin.services.ledger.integrity import verify_ledger
+
+#: The goal of issue 14: every page under this p99 at the full size.
+GOAL_MS = 300.0
+#: The history: two years up to the start of the run (so ages and expiry months are current).
+HISTORY = timedelta(days=730)
+BUSIEST = 20
+
+
+def main() -> None:
+    args = parse_args()
+    os.environ.setdefault("LOYALTY_INSTANCE_PATH", tempfile.mkdtemp(prefix="loyalty-bench-"))
+    rng = random.Random(args.seed)
+    end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    small = Size("small", customers=max(args.customers // 10, 1), entries=args.entries // 10)
+    large = Size("large", customers=args.customers, entries=args.entries)
+    with fresh_database(args.url, keep=args.keep, sql=args.sql) as small_db:
+        program_id = create_merchant_and_program(small_db, at=end - HISTORY - timedelta(days=1))
+        build(small_db, small, None, program_id=program_id, end=end, rng=rng)
+        with cloned_database(small_db, "large", keep=args.keep) as large_db:
+            build(large_db, large, small, program_id=program_id, end=end, rng=rng)
+            for size in (small, large):
+                size.start(small_db if size is small else large_db)
+            cases = Cases.build(small, large, rng, per_kind=args.queries)
+            measure([small, large], cases, args, rng)
+            for size in (small, large):
+                size.stop()
+    print()
+    print(report(small, large))
+
+
+def parse_args() -> argparse.Namespace:
+    parser = benchmark_parser(__doc__, database="admin")
+    parser.add_argument("--customers", type=int, default=100_000, help="customers (100,000)")
+    parser.add_argument(
+        "--entries", type=int, default=1_000_000, help="ledger entries, about (1,000,000)"
+    )
+    parser.add_argument("--samples", type=int, default=300, help="timed requests per page and size")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed requests per page first")
+    parser.add_argument("--queries", type=int, default=50, help="distinct searches of each kind")
+    parser.add_argument("--seed", type=int, default=14, help="random seed (same data each run)")
+    parser.add_argument(
+        "--explain", action="store_true", help="EXPLAIN ANALYZE every SELECT of one request per page"
+    )
+    return parser.parse_args()
+
+
+# -- data ------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Size:
+    """One database size: how it was built, the app serving it, and what was measured there."""
+
+    label: str
+    customers: int
+    entries: int
+    engine: sa.Engine | None = None
+    app: Flask | None = None
+    client: FlaskClient | None = None
+    counter: StatementCounter | None = None
+    #: Entries actually written (expiries make the count approximate), busiest customers.
+    entry_count: int = 0
+    busiest: list[int] = field(default_factory=list)
+    results: dict[str, Samples] = field(default_factory=dict)
+    #: SQL statements per request of each page: the distinct counts seen.
+    statements: dict[str, set[int]] = field(default_factory=dict)
+
+    def start(self, engine: sa.Engine) -> None:
+        """Serve this size's database with the real app, signed in as the merchant's owner."""
+        self.engine = engine
+        url = engine.url.render_as_string(hide_password=False)
+        self.app = create_app(
+            {
+                "LOYALTY_DATABASE_URL": url,
+                "LOYALTY_SECRET_KEY": "bench",
+                "LOYALTY_SCHEDULER": "off",
+                "LOYALTY_PLUGIN_ENTRY_POINTS": False,
+            }
+        )
+        self.client = self.app.test_client()
+        with self.app.app_context():
+            self.counter = StatementCounter(get_session().get_bind())
+        sign_in(self.app, self.client)
+
+    def stop(self) -> None:
+        """Close the app's pool, so that the database can be dropped."""
+        if self.app is not None:
+            with self.app.app_context():
+                get_session().get_bind().dispose()
+
+
+def build(
+    engine: sa.Engine,
+    size: Size,
+    before: Size | None,
+    *,
+    program_id: int,
+    end: datetime,
+    rng: random.Random,
+) -> None:
+    """Seed ``size`` (on top of the ``before`` size it was copied from), verify and settle."""
+    first = before.customers + 1 if before else 1
+    customers = size.customers - (before.customers if before else 0)
+    entries = size.entries - (before.entry_count if before else 0)
+    with step(f"seed {customers:,} customers with about {entries:,} entries (simulate and COPY)"):
+        seed(
+            engine,
+            program_id=program_id,
+            first=first,
+            customers=customers,
+            entries=entries,
+            start=end - HISTORY,
+            end=end,
+            rng=rng,
+        )
+    with step("verify_ledger"):
+        check_ledger(engine)
+    with step("VACUUM ANALYZE and CHECKPOINT"):
+        settle(engine)
+    with engine.connect() as conn:
+        size.entry_count = conn.exec_driver_sql("SELECT count(*) FROM ledger_entries").scalar()
+        size.busiest = list(
+            conn.exec_driver_sql(
+                "SELECT account_id FROM ledger_entries GROUP BY account_id "
+                f"ORDER BY count(*) DESC LIMIT {BUSIEST}"
+            ).scalars()
+        )
+    print(shape(engine))
+
+
+def check_ledger(engine: sa.Engine) -> None:
+    """``loyalty ledger verify``'s checks over the whole database: stop on any violation."""
+    with Session(engine) as session:
+        violations = verify_ledger(session)
+    for violation in violations[:20]:
+        print(f"  {violation}")
+    if violations:
+        raise SystemExit(f"the ledger is broken: {len(violations)} violation(s)")
+    print("ledger clean: every verify_ledger check passed")
+
+
+def shape(engine: sa.Engine) -> str:
+    """Row counts and sizes, for the closing note."""
+    with engine.connect() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM ledger_entries), "
+            "(SELECT count(*) FROM lots), (SELECT count(*) FROM lots WHERE remaining > 0), "
+            "(SELECT count(*) FROM allocations), "
+            "(SELECT max(n) FROM (SELECT count(*) n FROM ledger_entries GROUP BY account_id) m), "
+            "pg_size_pretty(pg_database_size(current_database()))"
+        ).one()
+    customers, entries, lots, open_lots, allocations, most, size = row
+    return (
+        f"data: {customers:,} customers, {entries:,} entries, {lots:,} lots "
+        f"({open_lots:,} open), {allocations:,} allocations, at most {most:,} entries "
+        f"for one customer; database {size}"
+    )
+
+
+# -- requests --------------------------------------------------------------------------
+
+
+class StatementCounter:
+    """Counts the SQL statements an engine runs (SQLAlchemy's ``before_cursor_execute``)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.statements = 0
+        event.listen(engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_args: Any) -> None:
+        self.statements += 1
+
+
+def sign_in(app: Flask, client: FlaskClient) -> None:
+    """Sign ``client`` in as the merchant's owner (admin-core's services)."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request of one page: a path (the same on both sizes)."""
+
+    page: str
+    path: str
+
+
+@dataclass
+class Cases:
+    """The requests of every page; a page's cases are picked from at random."""
+
+    by_page: dict[str, list[Case]]
+
+    @classmethod
+    def build(cls, small: Size, large: Size, rng: random.Random, *, per_kind: int) -> Cases:
+        """Searches for customers present at both sizes; pages of typical and busiest ones."""
+        people = [person(i) for i in rng.sample(range(1, small.customers + 1), per_kind)]
+        pages: dict[str, list[str]] = {"GET /health (baseline)": ["/loyalty/health"]}
+        del people, large
+        return cls({page: [Case(page, path) for path in paths] for page, paths in pages.items()})
+
+
+def request(size: Size, case: Case) -> int:
+    """GET the case's path through the size's client; returns the statements it ran."""
+    before = size.counter.statements
+    response = size.client.get(case.path)
+    body = response.get_data()
+    if response.status_code != 200:
+        raise SystemExit(f"{case.path} on {size.label}: {response.status_code} {body[:300]!r}")
+    return size.counter.statements - before
+
+
+def primary_key_select(size: Size, rng: random.Random, customers: int) -> Callable[[], Any]:
+    """The floor: one customer's row by primary key, on a pooled connection of its own."""
+    customer_id = rng.randint(1, customers)
+
+    def run() -> Any:
+        with size.engine.connect() as conn:
+            return conn.exec_driver_sql(
+                "SELECT * FROM customers WHERE id = %(id)s", {"id": customer_id}
+            ).one()
+
+    return run
+
+
+PK_LABEL = "SELECT customer by id (baseline)"
+
+
+def measure(sizes: list[Size], cases: Cases, args: argparse.Namespace, rng: random.Random) -> None:
+    """Count each case's statements once per size, then time all pages, interleaved."""
+    with step("count the SQL statements of every case at both sizes"):
+        for size in sizes:
+            for page, page_cases in cases.by_page.items():
+                size.statements[page] = {request(size, case) for case in page_cases}
+    if args.explain:
+        for size in sizes:
+            explain(size, cases)
+    plan_items = [(size, page) for size in sizes for page in [*cases.by_page, PK_LABEL]]
+    for size in sizes:
+        size.results = {page: Samples(page) for page in [*cases.by_page, PK_LABEL]}
+    quiet_gc()
+    label = f"time {len(plan_items) // len(sizes)} pages at both sizes ({args.samples} each)"
+    with step(label):
+        for count, timed in ((args.warmup, False), (args.samples, True)):
+            plan = plan_items * count
+            rng.shuffle(plan)
+            for size, page in plan:
+                action = one_call(size, page, cases, rng, small=sizes[0].customers)
+                if timed:
+                    size.results[page].time(action)
+                else:
+                    action()
+
+
+def one_call(
+    size: Size, page: str, cases: Cases, rng: random.Random, *, small: int
+) -> Callable[[], Any]:
+    if page == PK_LABEL:
+        return primary_key_select(size, rng, small)
+    case = rng.choice(cases.by_page[page])
+    return lambda: request(size, case)
+
+
+def explain(size: Size, cases: Cases) -> None:
+    """Print EXPLAIN (ANALYZE, BUFFERS) of every SELECT of one request of each page."""
+    for page, page_cases in cases.by_page.items():
+        print(f"\n-- {page} at {size.customers:,} customers: {page_cases[0].path}")
+        with captured(size.engine) as statements:
+            request(size, page_cases[0])
+        with size.engine.connect() as conn:
+            for statement, params in statements:
+                plan = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) {statement}", params)
+                print(f"\n{' '.join(statement.split())}\n  " + "\n  ".join(plan.scalars()))
+            conn.rollback()
+
+
+@contextmanager
+def captured(engine: sa.Engine) -> Iterator[list[tuple[str, Any]]]:
+    """The SELECT statements (and their parameters) run on ``engine`` inside the block."""
+    statements: list[tuple[str, Any]] = []
+
+    def capture(_c: Any, _cur: Any, statement: str, params: Any, _ctx: Any, _many: bool) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            statements.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+
+
+# -- report ----------------------------------------------------------------------------
+
+
+def report(small: Size, large: Size) -> str:
+    """p50/p99 at both sizes, statements per request at both, and the goal per page."""
+    rows, failed = [], 0
+    for page, results in large.results.items():
+        before = small.results[page]
+        baseline = "baseline" in page
+        verdict = "-" if baseline else ("PASS" if results.p99 < GOAL_MS else "FAIL")
+        failed += verdict == "FAIL"
+        rows.append(
+            (
+                page,
+                before.p50,
+                before.p99,
+                results.p50,
+                results.p99,
+                _counts(small.statements.get(page)),
+                _counts(large.statements.get(page)),
+                verdict,
+            )
+        )
+    s, m = f"{small.customers:,}", f"{large.customers:,}"
+    headers = (
+        "page",
+        f"p50 ms {s}",
+        f"p99 ms {s}",
+        f"p50 ms {m}",
+        f"p99 ms {m}",
+        f"SQL {s}",
+        f"SQL {m}",
+        "goal",
+    )
+    return (
+        f"{table(headers, rows)}\n\n"
+        f"sizes: {small.customers:,} customers and {small.entry_count:,} entries; "
+        f"{large.customers:,} customers and {large.entry_count:,} entries. Goal (issue 14): "
+        f"p99 under {GOAL_MS:.0f} ms at {m} customers, and the same SQL statements per "
+        f"request at both sizes. {failed} page(s) FAIL. load average {os.getloadavg()[0]:.1f}"
+    )
+
+
+def _counts(seen: set[int] | None) -> str:
+    if not seen:
+        return "-"
+    return str(min(seen)) if len(seen) == 1 else f"{min(seen)}-{max(seen)}"
+
+
+if __name__ == "__main__":
+    started = time.perf_counter()
+    main()
+    print(f"whole run {time.perf_counter() - started:.0f} s")
