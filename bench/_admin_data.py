@@ -31,22 +31,164 @@ from loyalty_plugin.services.merchants.registration import create_merchant
 #: Points earned a year ago expire now (four lots in five; the rest never expire).
 POINTS_LIFETIME = timedelta(days=365)
 GROUPS = ("retail",) * 14 + ("wholesale",) * 3 + ("vip",) * 2 + ("staff",)
-FIRST_NAMES = (
-    "Anna Maria Sophie Emma Mia Hannah Lea Lena Laura Julia Sarah Lisa Marie Clara Katharina "
-    "Johanna Paula Charlotte Nina Elena Greta Ida Martha Frieda Jana Ines Olga Petra Rosa "
-    "Alexander Maximilian Paul Leon Lukas Felix Jonas David Elias Tim Jan Tobias Philipp Noah "
-    "Martin Markus Michael Thomas Stefan Andreas Christian Daniel Florian Sebastian Oliver Ben "
-    "Mateo Marco Luca Giulia Chiara Sofia Aleksandra Piotr Tomasz Ewa Agnieszka Jose Carmen"
-).split()
-LAST_NAMES = (
-    "Müller Schmidt Schneider Fischer Weber Meyer Wagner Becker Schulz Hoffmann Schäfer Koch "
-    "Bauer Richter Klein Wolf Schröder Neumann Schwarz Zimmermann Braun Krüger Hofmann Hartmann "
-    "Lange Schmitt Werner Schmitz Krause Meier Lehmann Schmid Schulze Maier Köhler Herrmann "
-    "König Walter Mayer Huber Kaiser Fuchs Peters Lang Scholz Möller Weiß Jung Hahn Schubert "
-    "Vogel Friedrich Keller Günther Frank Berger Winkler Roth Beck Lorenz Baumann Franke Albrecht "
-    "Rossi Russo Ferrari Esposito Bianchi Romano Colombo Nowak Kowalski Wiśniewski García "
-    "Fernández González Rodríguez López Martínez Sánchez Pérez Smith Jones Brown Taylor Wilson"
-).split()
+FIRST_NAMES = [
+    "Anna",
+    "Maria",
+    "Sophie",
+    "Emma",
+    "Mia",
+    "Hannah",
+    "Lea",
+    "Lena",
+    "Laura",
+    "Julia",
+    "Sarah",
+    "Lisa",
+    "Marie",
+    "Clara",
+    "Katharina",
+    "Johanna",
+    "Paula",
+    "Charlotte",
+    "Nina",
+    "Elena",
+    "Greta",
+    "Ida",
+    "Martha",
+    "Frieda",
+    "Jana",
+    "Irene",
+    "Olga",
+    "Petra",
+    "Rosa",
+    "Alexander",
+    "Maximilian",
+    "Paul",
+    "Leon",
+    "Lukas",
+    "Felix",
+    "Jonas",
+    "David",
+    "Elias",
+    "Tim",
+    "Jan",
+    "Tobias",
+    "Philipp",
+    "Noah",
+    "Martin",
+    "Markus",
+    "Michael",
+    "Thomas",
+    "Stefan",
+    "Andreas",
+    "Christian",
+    "Daniel",
+    "Florian",
+    "Sebastian",
+    "Oliver",
+    "Ben",
+    "Mateo",
+    "Marco",
+    "Luca",
+    "Giulia",
+    "Chiara",
+    "Sofia",
+    "Aleksandra",
+    "Piotr",
+    "Tomasz",
+    "Ewa",
+    "Agnieszka",
+    "Jose",
+    "Carmen",
+]
+LAST_NAMES = [
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Schulz",
+    "Hoffmann",
+    "Schäfer",
+    "Koch",
+    "Bauer",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Schröder",
+    "Neumann",
+    "Schwarz",
+    "Zimmermann",
+    "Braun",
+    "Krüger",
+    "Hofmann",
+    "Hartmann",
+    "Lange",
+    "Schmitt",
+    "Werner",
+    "Schmitz",
+    "Krause",
+    "Meier",
+    "Lehmann",
+    "Schmid",
+    "Schulze",
+    "Maier",
+    "Köhler",
+    "Herrmann",
+    "König",
+    "Walter",
+    "Mayer",
+    "Huber",
+    "Kaiser",
+    "Fuchs",
+    "Peters",
+    "Lang",
+    "Scholz",
+    "Möller",
+    "Weiß",
+    "Jung",
+    "Hahn",
+    "Schubert",
+    "Vogel",
+    "Friedrich",
+    "Keller",
+    "Günther",
+    "Frank",
+    "Berger",
+    "Winkler",
+    "Roth",
+    "Beck",
+    "Lorenz",
+    "Baumann",
+    "Franke",
+    "Albrecht",
+    "Rossi",
+    "Russo",
+    "Ferrari",
+    "Esposito",
+    "Bianchi",
+    "Romano",
+    "Colombo",
+    "Nowak",
+    "Kowalski",
+    "Wiśniewski",
+    "García",
+    "Fernández",
+    "González",
+    "Rodríguez",
+    "López",
+    "Martínez",
+    "Sánchez",
+    "Pérez",
+    "Smith",
+    "Jones",
+    "Brown",
+    "Taylor",
+    "Wilson",
+]
 CITIES = ("Berlin", "Hamburg", "München", "Köln", "Frankfurt", "Stuttgart", "Leipzig", "Wien")
 LEVELS = (("bronze", 0), ("silver", 1_000), ("gold", 3_000))
 PROGRAM = {
@@ -65,23 +207,66 @@ PROGRAM = {
     },
 }
 
-CUSTOMER_COLUMNS = (
-    "id merchant_id host_customer_id customer_number first_name last_name email phone city "
-    "country date_of_birth customer_group enrolled email_opt_in sms_opt_in card_number "
-    "profile_pending created_at updated_at"
-).split()
-ACCOUNT_COLUMNS = (
-    "id merchant_id customer_id balance lifetime_earned lifetime_redeemed lifetime_expired debt "
-    "created_at updated_at"
-).split()
-MEMBERSHIP_COLUMNS = (
-    "id merchant_id program_id account_id level earned_level source amount since version "
-    "updated_at"
-).split()
-HISTORY_COLUMNS = (
-    "id merchant_id program_id account_id from_level to_level reason actor version amount "
-    "details at"
-).split()
+CUSTOMER_COLUMNS = [
+    "id",
+    "merchant_id",
+    "host_customer_id",
+    "customer_number",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "city",
+    "country",
+    "date_of_birth",
+    "customer_group",
+    "enrolled",
+    "email_opt_in",
+    "sms_opt_in",
+    "card_number",
+    "profile_pending",
+    "created_at",
+    "updated_at",
+]
+ACCOUNT_COLUMNS = [
+    "id",
+    "merchant_id",
+    "customer_id",
+    "balance",
+    "lifetime_earned",
+    "lifetime_redeemed",
+    "lifetime_expired",
+    "debt",
+    "created_at",
+    "updated_at",
+]
+MEMBERSHIP_COLUMNS = [
+    "id",
+    "merchant_id",
+    "program_id",
+    "account_id",
+    "level",
+    "earned_level",
+    "source",
+    "amount",
+    "since",
+    "version",
+    "updated_at",
+]
+HISTORY_COLUMNS = [
+    "id",
+    "merchant_id",
+    "program_id",
+    "account_id",
+    "from_level",
+    "to_level",
+    "reason",
+    "actor",
+    "version",
+    "amount",
+    "details",
+    "at",
+]
 
 
 @dataclass(frozen=True)

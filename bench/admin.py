@@ -43,7 +43,6 @@ from _common import (
     step,
     table,
 )
-from _ledger_data import MERCHANT
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
@@ -93,7 +92,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--queries", type=int, default=50, help="distinct searches of each kind")
     parser.add_argument("--seed", type=int, default=14, help="random seed (same data each run)")
     parser.add_argument(
-        "--explain", action="store_true", help="EXPLAIN ANALYZE every SELECT of one request per page"
+        "--explain", action="store_true", help="EXPLAIN ANALYZE the SELECTs of one request per page"
     )
     return parser.parse_args()
 
