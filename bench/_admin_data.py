@@ -1,6 +1,7 @@
 """Customers as a merchant's staff see them, for ``admin.py``: profiles, cards, levels, history.
 
-Customers, accounts, memberships and level history are written with COPY; the ledger
+Customers, accounts, memberships and level history are written with COPY (and the paid
+invoice behind each earn entry with one ``INSERT ... SELECT``); the ledger
 history comes from :class:`_ledger_data.History` (the service's FIFO rule, one lot per earn,
 one allocation per lot touched), with what the daily expiry job would have written on the
 way: lots expire a year after they are earned, and the first entry of a customer after a
@@ -165,8 +166,9 @@ def seed(
         simulate(history, accounts, entries, start=start, end=end, rng=rng)
         history.write(conn, accounts)
         del history
+        write_invoices(conn, first_account=first)
         write_levels(conn, accounts, program_id=program_id, end=end)
-        for name in ("customers", "accounts", "memberships", "level_history"):
+        for name in ("customers", "accounts", "invoices", "memberships", "level_history"):
             sync_sequence(conn, name)
 
 
@@ -260,6 +262,21 @@ def breakdown(points: int) -> str:
             ],
         },
         separators=(",", ":"),
+    )
+
+
+def write_invoices(conn: sa.Connection, *, first_account: int) -> None:
+    """The paid invoice behind each earn entry of accounts from ``first_account`` on."""
+    conn.exec_driver_sql(
+        "INSERT INTO invoices (merchant_id, host_invoice_id, number, customer_id, status, "
+        "currency, total, merchant_total, paid_total, refunded_total, points_earned, "
+        "earn_entry_id, items, paid_at, created_at, updated_at) "
+        "SELECT e.merchant_id, e.reference_id, e.reference_id, a.customer_id, 'paid', "
+        "e.currency, e.amount, e.amount, e.amount, 0, e.points, e.id, '[]', e.created_at, "
+        "e.created_at, e.created_at "
+        "FROM ledger_entries e JOIN accounts a ON a.id = e.account_id "
+        "WHERE e.kind = 'earn' AND e.account_id >= %(first)s ORDER BY e.id",
+        {"first": first_account},
     )
 
 
