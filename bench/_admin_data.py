@@ -1,6 +1,6 @@
 """Customers as a merchant's staff see them, for ``admin.py``: profiles, cards, levels, history.
 
-Customers, accounts, memberships and level history are written with COPY (and the paid
+Customers, their cards, accounts, memberships and level history are written with COPY (and the paid
 invoice behind each earn entry with one ``INSERT ... SELECT``); the ledger
 history comes from :class:`_ledger_data.History` (the service's FIFO rule, one lot per earn,
 one allocation per lot touched), with what the daily expiry job would have written on the
@@ -88,6 +88,10 @@ MEMBERSHIP_COLUMNS = (
     "id", "merchant_id", "program_id", "account_id", "level", "earned_level", "source", "amount",
     "since", "version", "updated_at"
 )
+CARD_COLUMNS = (
+    "merchant_id", "number", "status", "batch_id", "customer_id", "created_at", "assigned_at",
+    "updated_at",
+)
 HISTORY_COLUMNS = (
     "id", "merchant_id", "program_id", "account_id", "from_level", "to_level", "reason", "actor",
     "version", "amount", "details", "at"
@@ -161,6 +165,7 @@ def seed(
     ids = range(first, first + customers)
     with engine.begin() as conn:
         write_customers(conn, ids, start=start, end=end, rng=rng)
+        write_cards(conn, ids, at=start)
         accounts = [AccountState(i) for i in ids]
         history = History(conn)
         simulate(history, accounts, entries, start=start, end=end, rng=rng)
@@ -168,7 +173,8 @@ def seed(
         del history
         write_invoices(conn, first_account=first)
         write_levels(conn, accounts, program_id=program_id, end=end)
-        for name in ("customers", "accounts", "invoices", "memberships", "level_history"):
+        tables = ("card_batches", "cards", "customers", "accounts", "invoices", "memberships")
+        for name in (*tables, "level_history"):
             sync_sequence(conn, name)
 
 
@@ -191,6 +197,35 @@ def write_customers(
         accounts.append(f"{i}\t{MERCHANT}\t{i}\t0\t0\t0\t0\t0\t{joined}\t{joined}\n")
     copy_text(conn, "customers", CUSTOMER_COLUMNS, "".join(people))
     copy_text(conn, "accounts", ACCOUNT_COLUMNS, "".join(accounts))
+
+
+def write_cards(conn: sa.Connection, ids: range, *, at: datetime) -> None:
+    """One generated batch of cards for these customers: each card holder's card, assigned.
+
+    The batch's numbers follow the scheme (prefix 2790, 15 digits, Luhn); a tenth of them
+    are still available (printed, not given out yet), as after a real print run.
+    """
+    batch_id = _next_id(conn, "card_batches")
+    holders = [p for p in map(person, ids) if p.card]
+    spare = [luhn(f"2791{i:010d}") for i in ids[::10]]
+    conn.exec_driver_sql(
+        "INSERT INTO card_batches (id, merchant_id, source, prefix, length, check_digit, "
+        "count, created_by, created_at) VALUES (%(id)s, %(merchant)s, 'generated', '279', 15, "
+        "'luhn', %(count)s, 'bench', %(at)s)",
+        {"id": batch_id, "merchant": MERCHANT, "count": len(holders) + len(spare), "at": ts(at)},
+    )
+    stamp = ts(at)
+    first_card = _next_id(conn, "cards")
+    rows = [
+        f"{MERCHANT}\t{p.card}\tassigned\t{batch_id}\t{p.id}\t{stamp}\t{stamp}\t{stamp}\n"
+        for p in holders
+    ] + [f"{MERCHANT}\t{n}\tavailable\t{batch_id}\t\\N\t{stamp}\t\\N\t{stamp}\n" for n in spare]
+    copy_text(
+        conn,
+        "cards",
+        ("id", *CARD_COLUMNS),
+        "".join(f"{first_card + n}\t{row}" for n, row in enumerate(rows)),
+    )
 
 
 def simulate(

@@ -43,6 +43,7 @@ from _common import (
     step,
     table,
 )
+from _ledger_data import MERCHANT
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
@@ -50,7 +51,11 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin import create_app
 from loyalty_plugin.extensions import get_session
+from loyalty_plugin.services.customers.desk import customer_page
+from loyalty_plugin.services.customers.search import search_customers
 from loyalty_plugin.services.ledger.integrity import verify_ledger
+from loyalty_plugin.services.reports.aging import aging
+from loyalty_plugin.services.reports.dashboard import dashboard
 
 #: The goal of issue 14: every page under this p99 at the full size.
 GOAL_MS = 300.0
@@ -73,7 +78,7 @@ def main() -> None:
             build(large_db, large, small, program_id=program_id, end=end, rng=rng)
             for size in (small, large):
                 size.start(small_db if size is small else large_db)
-            cases = Cases.build(small, large, rng, per_kind=args.queries)
+            cases = Cases.build(small, rng, per_kind=args.queries, now=end + timedelta(minutes=5))
             measure([small, large], cases, args, rng)
             for size in (small, large):
                 size.stop()
@@ -132,7 +137,7 @@ class Size:
         )
         self.client = self.app.test_client()
         with self.app.app_context():
-            self.counter = StatementCounter(get_session().get_bind())
+            self.counter = StatementCounter(get_session().get_bind(), engine)
         sign_in(self.app, self.client)
 
     def stop(self) -> None:
@@ -216,9 +221,10 @@ def shape(engine: sa.Engine) -> str:
 class StatementCounter:
     """Counts the SQL statements an engine runs (SQLAlchemy's ``before_cursor_execute``)."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, *engines: sa.Engine) -> None:
         self.statements = 0
-        event.listen(engine, "before_cursor_execute", self._count)
+        for engine in engines:
+            event.listen(engine, "before_cursor_execute", self._count)
 
     def _count(self, *_args: Any) -> None:
         self.statements += 1
@@ -230,10 +236,20 @@ def sign_in(app: Flask, client: FlaskClient) -> None:
 
 @dataclass(frozen=True)
 class Case:
-    """One request of one page: a path (the same on both sizes)."""
+    """One request of one page: a path (the same on both sizes), or a service call."""
 
     page: str
-    path: str
+    path: str | None = None
+    service: Callable[[Session], Any] | None = None
+
+    @property
+    def label(self) -> str:
+        return self.path or getattr(self.service, "label", self.page)
+
+
+def _service(label: str, call: Callable[[Session], Any]) -> Callable[[Session], Any]:
+    call.label = label  # type: ignore[attr-defined]
+    return call
 
 
 @dataclass
@@ -243,17 +259,100 @@ class Cases:
     by_page: dict[str, list[Case]]
 
     @classmethod
-    def build(cls, small: Size, large: Size, rng: random.Random, *, per_kind: int) -> Cases:
+    def build(cls, small: Size, rng: random.Random, *, per_kind: int, now: datetime) -> Cases:
         """Searches for customers present at both sizes; pages of typical and busiest ones."""
         people = [person(i) for i in rng.sample(range(1, small.customers + 1), per_kind)]
-        pages: dict[str, list[str]] = {"GET /health (baseline)": ["/loyalty/health"]}
-        del people, large
-        return cls({page: [Case(page, path) for path in paths] for page, paths in pages.items()})
+        with_cards = [p for p in people if p.card]
+        searches = {
+            "search: name prefix": [
+                (p.first_name if n % 2 else p.last_name)[:3] for n, p in enumerate(people)
+            ],
+            "search: e-mail": [p.email for p in people],
+            "search: phone": [p.phone for p in people],
+            "search: customer number": [p.number for p in people],
+            "search: card number": [p.card for p in with_cards],
+        }
+        by_page: dict[str, list[Case]] = {}
+        for page, queries in searches.items():
+            by_page[page] = [
+                Case(
+                    page,
+                    service=_service(
+                        q, lambda s, q=q: search_customers(s, merchant_id=MERCHANT, query=q)
+                    ),
+                )
+                for q in queries
+            ]
+        by_page["customer page: typical"] = [
+            Case(
+                "customer page",
+                service=_service(
+                    f"customer {p.id}",
+                    lambda s, i=p.id: customer_page(
+                        s, merchant_id=MERCHANT, customer_id=i, now=now
+                    ),
+                ),
+            )
+            for p in people
+        ]
+        by_page[f"customer page: {BUSIEST} busiest"] = [
+            Case(
+                "customer page",
+                service=_service(
+                    f"customer {i}",
+                    lambda s, i=i: customer_page(s, merchant_id=MERCHANT, customer_id=i, now=now),
+                ),
+            )
+            for i in small.busiest
+        ]
+        today = now.date()
+        by_page["dashboard (default period)"] = [
+            Case(
+                "dashboard",
+                service=_service(
+                    "dashboard", lambda s: dashboard(s, merchant_id=MERCHANT, now=now)
+                ),
+            )
+        ]
+        by_page["dashboard (a year)"] = [
+            Case(
+                "dashboard",
+                service=_service(
+                    "dashboard year",
+                    lambda s: dashboard(
+                        s,
+                        merchant_id=MERCHANT,
+                        now=now,
+                        first=today - timedelta(days=364),
+                        last=today,
+                    ),
+                ),
+            )
+        ]
+        for by in ("group", "customer", "card"):
+            by_page[f"aging by {by}"] = [
+                Case(
+                    "aging",
+                    service=_service(
+                        f"aging {by}",
+                        lambda s, by=by: aging(s, merchant_id=MERCHANT, now=now, by=by),
+                    ),
+                )
+            ]
+        by_page[HEALTH] = [Case(HEALTH, path="/loyalty/health")]
+        return cls(by_page)
+
+
+HEALTH = "GET /health (baseline)"
 
 
 def request(size: Size, case: Case) -> int:
-    """GET the case's path through the size's client; returns the statements it ran."""
+    """Run the case on the size (GET through its client, or the service); returns statements."""
     before = size.counter.statements
+    if case.service is not None:
+        with Session(size.engine) as session:
+            case.service(session)
+        return size.counter.statements - before
     response = size.client.get(case.path)
     body = response.get_data()
     if response.status_code != 200:
@@ -315,7 +414,7 @@ def one_call(
 def explain(size: Size, cases: Cases) -> None:
     """Print EXPLAIN (ANALYZE, BUFFERS) of every SELECT of one request of each page."""
     for page, page_cases in cases.by_page.items():
-        print(f"\n-- {page} at {size.customers:,} customers: {page_cases[0].path}")
+        print(f"\n-- {page} at {size.customers:,} customers: {page_cases[0].label}")
         with captured(size.engine) as statements:
             request(size, page_cases[0])
         with size.engine.connect() as conn:
