@@ -69,7 +69,8 @@ class LedgerEntry(Base):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         UniqueConstraint("merchant_id", "idempotency_key"),
-        Index("ix_ledger_entries_account_newest", "merchant_id", "account_id", "id"),
+        # An account belongs to one merchant: queries naming only the account seek here.
+        Index("ix_ledger_entries_account", "account_id", "id"),
         Index("ix_ledger_entries_reference", "merchant_id", "reference_type", "reference_id"),
         # The reports' periods: the dashboard's weeks, the journal's days.
         Index("ix_ledger_entries_created", "merchant_id", "created_at"),

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.models import Account, Allocation, Customer, LedgerEntry, Lot, Merchant
@@ -138,8 +138,13 @@ def ledger_page(
     )
     for entry_id, lot_id, points, expires_at in rows:
         touched[entry_id].append(LotTouched(lot_id=lot_id, points=points, expires_at=expires_at))
+    # Naming the merchant lets ``uq_lots_merchant_id_entry_id`` find the lots (entry_id
+    # alone has no index of its own: a scan of every lot).
+    merchant_id = entries[0].merchant_id if entries else None
     created = session.execute(
-        select(Lot.entry_id, Lot.id, Lot.points, Lot.expires_at).where(Lot.entry_id.in_(ids))
+        select(Lot.entry_id, Lot.id, Lot.points, Lot.expires_at).where(
+            Lot.merchant_id == merchant_id, Lot.entry_id.in_(ids)
+        )
     )
     for entry_id, lot_id, points, expires_at in created:
         touched[entry_id].append(LotTouched(lot_id=lot_id, points=points, expires_at=expires_at))
@@ -147,22 +152,19 @@ def ledger_page(
 
 
 def _next_expiry(session: Session, account: Account, now: datetime) -> tuple[date | None, int]:
-    """The next day (in the merchant's time zone) points expire, and how many."""
-    soonest = session.scalar(
-        select(func.min(Lot.expires_at)).where(
-            Lot.account_id == account.id, Lot.holds_points, Lot.expires_at > now
-        )
-    )
-    if soonest is None:
-        return None, 0
-    zone = ZoneInfo(session.get(Merchant, account.merchant_id).timezone)
-    day = soonest.astimezone(zone).date()
+    """The next day (in the merchant's time zone) points expire, and how many.
+
+    One query over the account's open lots, which ``ix_lots_account_open`` finds (an
+    account holds few). Asking the database for ``min(expires_at)`` instead made
+    PostgreSQL walk ``ix_lots_expiry`` across every merchant's lots in expiry order.
+    """
     lots = session.execute(
         select(Lot.expires_at, Lot.remaining).where(
-            Lot.account_id == account.id,
-            Lot.holds_points,
-            Lot.expires_at > now,
-            Lot.expires_at < soonest + timedelta(days=2),  # that day, in any time zone
+            Lot.account_id == account.id, Lot.holds_points, Lot.expires_at > now
         )
-    )
+    ).all()
+    if not lots:
+        return None, 0
+    zone = ZoneInfo(session.get(Merchant, account.merchant_id).timezone)
+    day = min(at for at, _ in lots).astimezone(zone).date()
     return day, sum(points for at, points in lots if at.astimezone(zone).date() == day)

@@ -587,7 +587,7 @@ def _utc(moment: datetime) -> str:
 
 
 def _opening_entries(session: Session, merchant_id: str, account_id: int) -> list[LedgerEntry]:
-    # Filtered by merchant too, so ``ix_ledger_entries_account_newest`` finds them.
+    # Found through ``ix_ledger_entries_account`` (account, id).
     return list(
         session.scalars(
             select(LedgerEntry)

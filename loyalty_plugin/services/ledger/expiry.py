@@ -346,7 +346,7 @@ def _insert_entries(
 
 def _move_balances(session: Session, new: ColumnElement[bool], now: datetime) -> None:
     """Set each account's balance to its new entry's ``balance_after``; count the expired."""
-    # Naming the merchant lets the (merchant, account, id) index find each account's entry.
+    # ``ix_ledger_entries_account`` (account, id) finds each account's new entry.
     mine = and_(
         new, LedgerEntry.merchant_id == Account.merchant_id, LedgerEntry.account_id == Account.id
     )
