@@ -8,14 +8,14 @@ walked the primary key backwards, 0.1 to 0.7 s per customer page at 1,000,000 en
 queries that name the merchant too, and replaces the old index.
 
 Revision ID: e2a9c4b7d013
-Revises: d71b3f9a5c28
+Revises: ef9884928d4c
 Create Date: 2026-12-05 21:50:00
 """
 
 from alembic import op
 
 revision = "e2a9c4b7d013"
-down_revision = "d71b3f9a5c28"
+down_revision = "ef9884928d4c"
 branch_labels = None
 depends_on = None
 
