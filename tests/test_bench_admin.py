@@ -1,0 +1,62 @@
+"""``bench/admin.py`` on a few hundred customers, so the admin benchmark cannot rot (issue 14)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import database_name
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = (
+    "search: name prefix",
+    "search: e-mail",
+    "search: phone",
+    "search: customer number",
+    "search: card number",
+    "customer page: typical",
+    "customer page: 20 busiest",
+    "dashboard: default period",
+    "dashboard: a year",
+    "aging by group",
+    "aging by customer",
+    "aging by card",
+    "GET /health (baseline)",
+    "SELECT customer by id (baseline)",
+)
+#: A row of the report: the page, four timings, the statements at both sizes, the verdict.
+ROW = re.compile(
+    r"^(?P<page>.+?)(?: \(service\))?\s+\d+\s+(?:[\d.]+\s+){4}(?P<small>[\d-]+)\s+(?P<large>[\d-]+)\s+"
+    r"(?P<goal>PASS|FAIL.*|-)$"
+)
+
+
+def test_the_admin_benchmark_times_every_page_at_two_sizes(pytestconfig: pytest.Config) -> None:
+    """Both sizes seed a clean ledger, every page gets a timing, and no page runs more
+    statements on the larger database."""
+    if "postgresql" not in pytestconfig.getoption("backends"):
+        pytest.skip("bench/admin.py runs on PostgreSQL (--backends excludes it)")
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database_name('bench_admin')}"
+    command = [sys.executable, "bench/admin.py", "--customers", "400", "--entries", "4000"]
+    command += ["--samples", "3", "--warmup", "1", "--queries", "4", "--url", url]
+    result = subprocess.run(
+        command,
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'bench'}"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.stdout.count("ledger clean: every verify_ledger check passed") == 2
+    rows = {m["page"]: m for line in result.stdout.splitlines() if (m := ROW.match(line))}
+    assert sorted(rows) == sorted(PAGES), result.stdout
+    for page, row in rows.items():
+        assert row["small"] == row["large"] or page.startswith("SELECT"), row.string
+        assert "SQL grows" not in row["goal"], row.string
