@@ -29,10 +29,10 @@ PAGES = (
     "GET /health (baseline)",
     "SELECT customer by id (baseline)",
 )
-#: A row of the report: the page, four timings, the statements at both sizes, the verdict.
+#: A report row: page, samples, four timings, statements at both sizes, verdict.
 ROW = re.compile(
-    r"^(?P<page>.+?)(?: \(service\))?\s+\d+\s+(?:[\d.]+\s+){4}(?P<small>[\d-]+)\s+(?P<large>[\d-]+)\s+"
-    r"(?P<goal>PASS|FAIL.*|-)$"
+    r"^(?P<page>.+?)(?: \(service\))?\s+\d+\s+(?:[\d.]+\s+){4}"
+    r"(?P<small>[\d-]+)\s+(?P<large>[\d-]+)\s+(?P<goal>PASS|FAIL.*|-)$"
 )
 
 
