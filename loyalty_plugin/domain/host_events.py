@@ -19,6 +19,7 @@ EVENT_TYPES = (
     "customer.created",
     "customer.updated",
     "customer.birthday",
+    "customer.merged",
     "invoice.paid",
     "invoice.payment_recorded",
     "invoice.refunded",
@@ -67,6 +68,14 @@ class CustomerEventData:
     """``customer.created`` and ``customer.updated``."""
 
     customer: CustomerProfile
+
+
+@dataclass(frozen=True, kw_only=True)
+class MergeData:
+    """``customer.merged``: the host merged ``customer_id`` into ``into_customer_id``."""
+
+    customer_id: str
+    into_customer_id: str
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,6 +34,7 @@ from loyalty_plugin.domain.host_events import (
     CustomerEventData,
     CustomerProfile,
     InvoiceData,
+    MergeData,
     Payment,
     Refund,
     RefundData,
@@ -266,6 +267,15 @@ class BirthdaySchema(_Schema):
         return BirthdayData(**data)
 
 
+class MergedSchema(_Schema):
+    customer_id = HostId(required=True)
+    into_customer_id = HostId(required=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> MergeData:
+        return MergeData(**data)
+
+
 class InvoicePaidSchema(_Schema):
     invoice = fields.Nested(InvoiceSchema, required=True)
 
@@ -314,6 +324,7 @@ DATA_SCHEMAS: dict[str, type[Schema]] = {
     "customer.created": CustomerCreatedSchema,
     "customer.updated": CustomerEventSchema,
     "customer.birthday": BirthdaySchema,
+    "customer.merged": MergedSchema,
     "invoice.paid": InvoicePaidSchema,
     "invoice.payment_recorded": PaymentRecordedSchema,
     "invoice.refunded": RefundedSchema,

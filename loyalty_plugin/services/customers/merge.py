@@ -33,6 +33,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.coupons import CouponStatus
@@ -211,6 +212,57 @@ def merge_customers(
         now=now,
     )
     return result
+
+
+def merge_from_host(
+    session: Session,
+    *,
+    merchant_id: str,
+    customer_id: str,
+    into_customer_id: str,
+    now: datetime,
+    actor: Actor | str,
+) -> Merge:
+    """The host's ``customer.merged``: as :func:`merge_customers`, the survivor known.
+
+    A merged customer we never heard of has nothing to move, but the host may still name
+    them later: a bare record (not enrolled, no profile, no bonus) is kept, merged, so that
+    their host id names the survivor from then on.
+    """
+    if find_customer(session, merchant_id, str(customer_id), follow_merge=False) is None:
+        _insert_bare(session, merchant_id=merchant_id, host_customer_id=str(customer_id), now=now)
+    return merge_customers(
+        session,
+        merchant_id=merchant_id,
+        customer_id=customer_id,
+        into_customer_id=into_customer_id,
+        now=now,
+        actor=actor,
+        reason="merged by the host",
+    )
+
+
+def _insert_bare(
+    session: Session, *, merchant_id: str, host_customer_id: str, now: datetime
+) -> None:
+    """A nameless record for a host id, unless a concurrent caller inserted it first."""
+    try:
+        with session.begin_nested():
+            session.add(
+                Customer(
+                    merchant_id=merchant_id,
+                    host_customer_id=host_customer_id,
+                    first_name="",
+                    enrolled=False,
+                    email_opt_in=False,
+                    sms_opt_in=False,
+                    profile_pending=True,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    except IntegrityError:
+        pass  # theirs is as good as ours
 
 
 def _pair(

@@ -67,7 +67,7 @@ from loyalty_plugin.services.earning.rule_engine import (
     programs_in_force,
 )
 from loyalty_plugin.services.ledger import entries as ledger
-from loyalty_plugin.services.ledger.accounts import open_account
+from loyalty_plugin.services.ledger.accounts import merged_with, open_account
 from loyalty_plugin.services.ledger.entries import Money, Reference
 from loyalty_plugin.services.ledger.expiry import expiry_for_new_points
 from loyalty_plugin.services.levels import memberships as levels
@@ -753,7 +753,8 @@ def _earn_entries(session: Session, row: InvoiceEarning) -> list[tuple[int, int]
                 LedgerEntry.merchant_id == row.merchant_id,
                 LedgerEntry.reference_type == "invoice",
                 LedgerEntry.reference_id == row.invoice_id,
-                LedgerEntry.account_id == row.account_id,
+                # A merged customer's invoice: its earn entries stay on their account.
+                LedgerEntry.account_id.in_(merged_with(row.account_id)),
                 LedgerEntry.kind == EntryKind.EARN,
             )
             .order_by(LedgerEntry.id.desc())

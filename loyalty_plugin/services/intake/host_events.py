@@ -35,6 +35,7 @@ from loyalty_plugin.domain.host_events import (
     CustomerProfile,
     HostEvent,
     InvoiceData,
+    MergeData,
     Refund,
     RefundData,
     RefundLine,
@@ -55,6 +56,8 @@ from loyalty_plugin.models import (
 from loyalty_plugin.schemas.body import parse_json
 from loyalty_plugin.schemas.webhooks import load_event
 from loyalty_plugin.services import idempotency
+from loyalty_plugin.services.audit import Actor
+from loyalty_plugin.services.customers import merge
 from loyalty_plugin.services.earning import awards as earning
 from loyalty_plugin.services.earning import birthdays
 from loyalty_plugin.services.intake import first_sight
@@ -252,6 +255,27 @@ def on_customer_saved(ctx: Context, data: CustomerEventData) -> dict[str, Any]:
     return result
 
 
+def on_customer_merged(ctx: Context, data: MergeData) -> dict[str, Any]:
+    """``customer.merged``: move everything of ``customer_id`` to ``into_customer_id``.
+
+    The survivor is named like any customer (created on first sight, or the event waits);
+    the merge itself is idempotent, so a second copy answers ``already_merged``. Events
+    that waited for the merged customer are released: they act on the survivor now.
+    """
+    _known_customer(ctx, data.into_customer_id)
+    result = merge.merge_from_host(
+        ctx.session,
+        merchant_id=ctx.merchant.id,
+        customer_id=data.customer_id,
+        into_customer_id=data.into_customer_id,
+        now=ctx.now,
+        actor=Actor.host(ACTOR),
+    ).as_dict()
+    if released := release_waiting(ctx, f"customer:{data.customer_id}"):
+        result["released"] = released
+    return result
+
+
 def on_birthday(ctx: Context, data: BirthdayData) -> dict[str, Any]:
     """``customer.birthday``: the bonus, once per customer and year (the job's limit too).
 
@@ -424,6 +448,7 @@ HANDLERS: dict[str, Callable[[Context, Any], dict[str, Any]]] = {
     "customer.created": on_customer_saved,
     "customer.updated": on_customer_saved,
     "customer.birthday": on_birthday,
+    "customer.merged": on_customer_merged,
     "invoice.paid": on_invoice_paid,
     "invoice.payment_recorded": on_payment,
     "invoice.refunded": on_refund,

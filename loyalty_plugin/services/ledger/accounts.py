@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -136,3 +136,10 @@ def _find_account(session: Session, merchant_id: str, customer_id: int) -> Accou
             Account.merchant_id == merchant_id, Account.customer_id == customer_id
         )
     ).one_or_none()
+
+
+def merged_with(account_id: int) -> Select[tuple[int]]:
+    """The ids of an account and of the accounts merged into it (their entries stay theirs)."""
+    return select(Account.id).where(
+        or_(Account.id == account_id, Account.merged_into_id == account_id)
+    )

@@ -1,0 +1,95 @@
+"""``customer.merged`` from the host: points move once, the merged id names the survivor."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from loyalty_plugin.models import AuditEntry, Customer, InboxStatus, WebhookEvent
+from loyalty_plugin.services.ledger.integrity import verify_ledger
+from tests.webhooks.conftest import balance, customer, event, invoice, replace_default_program
+
+MERGED = {"customer_id": "c1", "into_customer_id": "c2"}
+
+
+def test_merge_event_moves_points_and_later_events_reach_the_survivor(shop, send, now) -> None:
+    """c1 earned 12, c2 5: merged, c2 holds 17; a later invoice of c1 earns for c2."""
+    replace_default_program(shop, now=now)
+    send(event("customer.created", {"customer": customer("c1")}))
+    send(event("customer.created", {"customer": customer("c2", first_name="Ana B")}))
+    send(event("invoice.paid", {"invoice": invoice("INV-1", "125.00")}))
+    send(event("invoice.paid", {"invoice": invoice("INV-2", "50.00", customer_id="c2")}))
+    assert (balance(shop, "c1"), balance(shop, "c2")) == (12, 5)
+    answer = send(event("customer.merged", MERGED), event_id="merge-1")
+    assert answer.status == 200, answer.body
+    assert answer.body["result"] | {"merged_at": None} == {
+        "customer_id": "c1",
+        "into_customer_id": "c2",
+        "points_moved": 12,
+        "debt_moved": 0,
+        "lots_moved": 1,
+        "merged_at": None,
+        "already_merged": False,
+    }
+    assert (balance(shop, "c1"), balance(shop, "c2")) == (0, 17)
+    send(event("invoice.paid", {"invoice": invoice("INV-3", "100.00")}))
+    assert (balance(shop, "c1"), balance(shop, "c2")) == (0, 27)
+    # A refund of c1's first invoice, after the merge, takes the points back from c2.
+    refund = {"invoice_id": "INV-1", "refund": {"id": "R1", "amount": "125.00"}}
+    refunded = send(event("invoice.refunded", refund))
+    assert refunded.status == 200, refunded.body
+    assert balance(shop, "c2") == 15
+    audit = shop.scalars(select(AuditEntry).where(AuditEntry.action == "customer.merged")).one()
+    assert (audit.actor_kind, audit.target_id) == ("host", "c1")
+    assert verify_ledger(shop) == []
+
+
+def test_merge_event_is_counted_once(shop, send, now) -> None:
+    """The same webhook-id again is a duplicate; another id with the same merge changes nothing."""
+    send(event("customer.created", {"customer": customer("c1")}))
+    send(event("customer.created", {"customer": customer("c2")}))
+    first = send(event("customer.merged", MERGED), event_id="merge-1")
+    again = send(event("customer.merged", MERGED), event_id="merge-1")
+    other = send(event("customer.merged", MERGED), event_id="merge-2")
+    assert (first.status, again.status, other.status) == (200, 200, 200)
+    assert again.body["status"] == "duplicate"
+    assert other.body["result"]["already_merged"] is True
+    assert shop.scalar(select(func.count()).select_from(AuditEntry)) == 1
+
+
+def test_merge_of_a_customer_never_seen_keeps_their_id_for_later(shop, send, now) -> None:
+    """c9 was never sent: a bare record is kept, merged, and c9's invoice earns for c2."""
+    replace_default_program(shop, now=now)
+    send(event("customer.created", {"customer": customer("c2")}))
+    answer = send(event("customer.merged", {"customer_id": "c9", "into_customer_id": "c2"}))
+    assert answer.status == 200 and answer.body["result"]["points_moved"] == 0
+    send(event("invoice.paid", {"invoice": invoice("INV-9", "80.00", customer_id="c9")}))
+    assert balance(shop, "c2") >= 8
+    bare = shop.scalars(select(Customer).where(Customer.host_customer_id == "c9")).one()
+    assert (bare.enrolled, bare.merged_into_id is not None) == (False, True)
+
+
+def test_merge_event_refusals(shop, send) -> None:
+    """Into themselves: 422 on data.into_customer_id; a missing field: 422 by its path."""
+    send(event("customer.created", {"customer": customer("c1")}))
+    itself = send(event("customer.merged", {"customer_id": "c1", "into_customer_id": "c1"}))
+    assert itself.status == 422
+    assert "data.into_customer_id" in itself.body["error"]["fields"]
+    missing = send(event("customer.merged", {"customer_id": "c1"}))
+    assert missing.status == 422
+    assert "data.into_customer_id" in missing.body["error"]["fields"]
+    rows = shop.scalars(select(WebhookEvent.status)).all()
+    assert rows.count(InboxStatus.REJECTED) == 2
+
+
+def test_merge_event_waits_for_an_unknown_survivor(without_first_sight, send) -> None:
+    """With first sight off, an unknown survivor makes the merge wait for its customer."""
+    send(event("customer.created", {"customer": customer("c1")}))
+    waiting = send(event("customer.merged", MERGED))
+    assert waiting.status == 202
+    released = send(event("customer.created", {"customer": customer("c2")}))
+    assert released.status == 200
+    merged = without_first_sight.scalars(
+        select(Customer).where(Customer.host_customer_id == "c1")
+    ).one()
+    without_first_sight.refresh(merged)
+    assert merged.merged_into_id is not None
