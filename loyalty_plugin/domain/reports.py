@@ -134,7 +134,11 @@ SERIES_OF_KIND = {
     EntryKind.RELEASE: "redeemed",
     EntryKind.EXPIRE: "expired",
     EntryKind.REVERSE: "corrections",
+    # Points moving between two customers: each pair sums to zero for the merchant.
     EntryKind.TRANSFER: "corrections",
+    EntryKind.TRANSFER_IN: "corrections",
+    EntryKind.MERGE_OUT: "corrections",
+    EntryKind.MERGE_IN: "corrections",
 }
 #: The dashboard's weekly series, in the order shown.
 SERIES = ("issued", "redeemed", "expired", "corrections")

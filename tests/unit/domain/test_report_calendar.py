@@ -71,3 +71,13 @@ def test_redeemed_and_expired_are_shown_positive_and_ratios_rounded() -> None:
     """Debits show as positive numbers; a ratio over nothing is None."""
     assert (shown_points("redeemed", -300), shown_points("corrections", -20)) == (300, -20)
     assert (ratio(1, 3), ratio(5, 0)) == (Decimal("0.3333"), None)
+
+
+def test_every_entry_kind_counts_in_a_dashboard_series() -> None:
+    """A new entry kind must be placed in a series, or the dashboard cannot count it."""
+    from loyalty_plugin.domain.ledger import EntryKind
+    from loyalty_plugin.domain.reports import SERIES, series_of
+
+    for kind in EntryKind:
+        assert series_of(kind, True) in SERIES
+        assert series_of(kind, False) in SERIES
