@@ -65,6 +65,10 @@ switch ($call['op']) {
     case 'pay_with_points':
         $result = loyalty_bridge_pay_with_points($call['invoice']);
         break;
+    case 'admin_link':  // a staff member (tblstaff) asks for the "Loyalty" link
+        $staffId = perfex_insert('staff', ['email' => $call['email'], 'firstname' => $call['first'], 'lastname' => $call['last']]);
+        $result = loyalty_bridge_admin_link(loyalty_bridge_row('staff', 'staffid', $staffId), $call['role']);
+        break;
     case 'test_connection':
         $result = loyalty_bridge_test_connection();
         break;

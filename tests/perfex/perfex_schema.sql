@@ -94,3 +94,8 @@ CREATE TABLE tblpayment_modes (
   expenses_only INT(11) NOT NULL DEFAULT 0, selected_by_default INT(11) NOT NULL DEFAULT 1,
   active TINYINT(1) NOT NULL DEFAULT 1, PRIMARY KEY (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+CREATE TABLE tblstaff (
+  staffid INT(11) NOT NULL AUTO_INCREMENT, email VARCHAR(100) NOT NULL, firstname VARCHAR(50) NOT NULL,
+  lastname VARCHAR(50) NOT NULL, admin INT(11) NOT NULL DEFAULT 0, active INT(11) NOT NULL DEFAULT 1,
+  PRIMARY KEY (staffid)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

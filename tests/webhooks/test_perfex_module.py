@@ -167,12 +167,12 @@ def test_plugin_down_perfex_returns_at_once_then_cron_delivers_each_once(
     assert kinds == ["customer.created", "invoice.paid", "customer.created"]
 
 
-def write_key(host: Any) -> str:
-    """A new ``write`` API key of the ``default`` merchant."""
+def write_key(host: Any, scope: str = "write") -> str:
+    """A new API key (``write`` unless told) of the ``default`` merchant."""
     with host.app_context():
         session = host.extensions["loyalty"].db.session
         _, key = create_api_key(
-            session, merchant_id="default", scope="write", name="perfex", now=datetime.now(UTC)
+            session, merchant_id="default", scope=scope, name="perfex", now=datetime.now(UTC)
         )
         session.commit()
     return key
@@ -228,3 +228,18 @@ def test_paying_with_points_records_the_payment_and_captures_the_hold(
     assert ledger_points(host)[-1] == ("earn", 4)
     perfex("delete_payment", payment=paid["payment_id"])  # captured: the points come back
     assert ledger_points(host)[-2:] == [("earn", 4), ("adjust", 100)]
+
+
+def test_the_loyalty_menu_item_opens_the_admin_pages_signed_in(perfex: Perfex, host: Any) -> None:
+    staff = {"first": "Maja", "last": "Kos", "email": "maja@example.com", "role": "manager"}
+    perfex("options", options={"loyalty_bridge_api_key": write_key(host)})
+    assert perfex("admin_link", **staff)["error"].startswith("HTTP 403")  # a write key
+    perfex("options", options={"loyalty_bridge_api_key": write_key(host, "admin")})
+    link = perfex("admin_link", **staff)
+    path = urlsplit(link["url"]).path
+    assert path.startswith("/loyalty/admin/link/")
+    client = host.test_client()
+    opened = client.get(path)
+    assert opened.status_code in (302, 303)
+    assert client.get(opened.headers["Location"], follow_redirects=True).status_code == 200
+    assert client.get(path).status_code == 410, "the link works once"

@@ -70,6 +70,17 @@ function loyalty_bridge_staff_can(): bool
     return has_permission(LOYALTY_BRIDGE_MODULE, '', 'view');
 }
 
+/** The staff member's role in the plugin's admin pages: owner (Perfex admins), manager, staff. */
+function loyalty_bridge_staff_role(): string
+{
+    if (function_exists('is_admin') && is_admin()) {
+        return 'owner';
+    }
+    $manages = function_exists('staff_can') ? staff_can('manage', LOYALTY_BRIDGE_MODULE)
+        : has_permission(LOYALTY_BRIDGE_MODULE, '', 'manage');
+    return $manages ? 'manager' : 'staff';
+}
+
 /** Staff who may record payments may pay invoices with points. */
 function loyalty_bridge_staff_may_take_payments(): bool
 {
@@ -105,13 +116,13 @@ function loyalty_bridge_customer_invoice_box($invoice): void
     echo '</div>';
 }
 
-/** admin_init: capability, settings section, the queue page's menu item, a small drain. */
+/** admin_init: capability, settings section, the "Loyalty" and queue menu items, a small drain. */
 function loyalty_bridge_admin_init(): void
 {
     $CI = &get_instance();
     register_staff_capabilities(
         LOYALTY_BRIDGE_MODULE,
-        ['capabilities' => ['view' => _l('permission_view')]],
+        ['capabilities' => ['view' => _l('loyalty_bridge_capability_view'), 'manage' => _l('loyalty_bridge_capability_manage')]],
         _l('loyalty_bridge')
     );
     $section = [
@@ -124,6 +135,14 @@ function loyalty_bridge_admin_init(): void
         $CI->app->add_settings_section_child('integrations', LOYALTY_BRIDGE_MODULE, $section);  // 3.2
     } else {
         $CI->app_tabs->add_settings_tab(LOYALTY_BRIDGE_MODULE, $section);  // before 3.2
+    }
+    if (loyalty_bridge_staff_can() && loyalty_bridge_option('loyalty_bridge_api_key') !== '') {
+        $CI->app_menu->add_sidebar_menu_item('loyalty-bridge', [
+            'name' => _l('loyalty_bridge'),
+            'href' => admin_url('loyalty_bridge/open'),
+            'icon' => 'fa fa-star',
+            'position' => 35,
+        ]);
     }
     if (loyalty_bridge_staff_can()) {
         $CI->app_menu->add_setup_menu_item('loyalty-bridge-queue', [

@@ -3,9 +3,9 @@
 defined('BASEPATH') or exit('No direct script access allowed');
 
 /**
- * admin/loyalty_bridge/...: the queue page and its retry button, the settings page's
- * "send a test event" button (the module's capability), and paying an invoice with points
- * (staff who may record payments). Thin: each action calls one function of includes/.
+ * admin/loyalty_bridge/...: the "Loyalty" menu item's signed link, the queue page and its
+ * retry button, the settings page's "send a test event" button (the module's capability),
+ * and paying an invoice with points (staff who may record payments). Thin: each action calls one function of includes/.
  */
 class Loyalty_bridge extends AdminController
 {
@@ -39,6 +39,20 @@ class Loyalty_bridge extends AdminController
         $this->output
             ->set_content_type('application/json')
             ->set_output(json_encode(loyalty_bridge_test_connection()));
+    }
+
+    /** The "Loyalty" menu item: open the plugin's admin pages through a one-time signed link. */
+    public function open()
+    {
+        $this->only_staff_of_the_module();
+        $staff = loyalty_bridge_row('staff', 'staffid', (int) get_staff_user_id());
+        $link = $staff === null ? ['error' => 'no such staff member']
+            : loyalty_bridge_admin_link($staff, loyalty_bridge_staff_role());
+        if (isset($link['url'])) {
+            redirect($link['url']);
+        }
+        set_alert('danger', _l('loyalty_bridge_admin_unavailable') . ' ' . $link['error']);
+        redirect(admin_url());
     }
 
     /** GET: the points the customer can use on the invoice; POST: pay with them. */

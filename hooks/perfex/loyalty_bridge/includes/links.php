@@ -36,3 +36,24 @@ function loyalty_bridge_portal_link(int $clientId): array
     }
     return ['error' => loyalty_bridge_error_text($status, $answer, $error)];
 }
+
+/**
+ * A one-time link that opens the plugin's admin pages signed in as this Perfex staff
+ * member, with the role given (POST /api/v1/admin-links; needs an admin-scope key).
+ * $staff: Perfex's tblstaff row (staffid, firstname, lastname, email).
+ * Returns ['url' => ...] or ['error' => words for the staff member].
+ */
+function loyalty_bridge_admin_link(array $staff, string $role): array
+{
+    $name = trim(($staff['firstname'] ?? '') . ' ' . ($staff['lastname'] ?? ''));
+    [$status, $answer, $error] = loyalty_bridge_api('POST', '/admin-links', [
+        'host_user_id' => (string) (int) $staff['staffid'],
+        'name' => $name !== '' ? $name : (string) $staff['email'],
+        'email' => (string) $staff['email'],
+        'role' => $role,
+    ]);
+    if ($status === 200 && is_string($answer['url'] ?? null) && preg_match('#^https?://#', $answer['url'])) {
+        return ['url' => $answer['url']];
+    }
+    return ['error' => loyalty_bridge_error_text($status, $answer, $error)];
+}

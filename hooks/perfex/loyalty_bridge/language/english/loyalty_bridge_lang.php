@@ -46,3 +46,6 @@ $lang['loyalty_bridge_nothing_to_pay'] = 'Nothing is left to pay on this invoice
 $lang['loyalty_bridge_points_unavailable'] = 'Loyalty points cannot be used right now.';
 $lang['loyalty_bridge_points_paid'] = '%d points paid %s of the invoice.';
 $lang['loyalty_bridge_points_not_paid'] = 'The invoice was not paid with points.';
+$lang['loyalty_bridge_capability_view'] = 'View (the Loyalty pages as staff, the event queue)';
+$lang['loyalty_bridge_capability_manage'] = 'Manage (the Loyalty pages as manager)';
+$lang['loyalty_bridge_admin_unavailable'] = 'The loyalty pages cannot be opened right now:';
