@@ -82,8 +82,10 @@ class MergeData:
 class BirthdayData:
     """``customer.birthday``."""
 
-    customer_id: str
     date: date
+    #: The customer, by the host's id or by the loyalty card they hold (one at least).
+    customer_id: str | None = None
+    card_number: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,6 +96,8 @@ class InvoiceData:
     #: The invoice's embedded customer, when the host sent one instead of ``customer_id``.
     customer: CustomerProfile | None = None
     payment: Payment | None = None
+    #: The loyalty card the till read, naming the customer (with or without their id).
+    card_number: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,9 +119,11 @@ class CancelData:
 class CustomData:
     """``event.custom``: a host-defined action (a review written, a survey answered)."""
 
-    customer_id: str
     name: str
     properties: dict[str, Any] = field(default_factory=dict)
+    #: The customer, by the host's id or by the loyalty card they hold (one at least).
+    customer_id: str | None = None
+    card_number: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

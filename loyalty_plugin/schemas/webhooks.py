@@ -81,6 +81,14 @@ class CurrencyField(fields.String):
             raise ValidationError(error.message) from None
 
 
+class CardNumber(fields.String):
+    """A loyalty card's number (spaces and dashes allowed); which customer it names, and
+    whether its card may earn, is decided when the event is handled."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=validate.Length(1, 64), **kwargs)
+
+
 def _positive(value: Decimal) -> None:
     if value <= 0:
         raise ValidationError(POSITIVE)
@@ -180,11 +188,13 @@ class InvoiceSchema(_Schema):
     location = _text(64)
     redemption_id = HostId(allow_none=True)
     items = fields.List(fields.Nested(LineItemSchema), load_default=list)
+    #: A loyalty card's number, when the till knows only the card.
+    card_number = CardNumber()
 
     @validates_schema
     def names_a_customer(self, data: dict[str, Any], **_: Any) -> None:
-        if "customer_id" not in data and "customer" not in data:
-            raise ValidationError("customer_id or customer is required", "customer_id")
+        if not {"customer_id", "customer", "card_number"} & data.keys():
+            raise ValidationError("customer_id, customer or card_number is required", "customer_id")
         embedded = data.get("customer")
         if embedded and "customer_id" in data and embedded.id != data["customer_id"]:
             raise ValidationError("does not match customer.id", "customer_id")
@@ -206,11 +216,12 @@ class InvoiceSchema(_Schema):
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         customer = data.pop("customer", None)
+        card_number = data.pop("card_number", None)
         if customer is not None:
             data["customer_id"] = customer.id
         data["items"] = tuple(data["items"])
         facts = InvoiceFacts(**{k: v for k, v in data.items() if v is not None})
-        return {"invoice": facts, "customer": customer}
+        return {"invoice": facts, "customer": customer, "card_number": card_number}
 
 
 class PaymentSchema(_Schema):
@@ -258,8 +269,19 @@ class CustomerCreatedSchema(CustomerEventSchema):
     customer = fields.Nested(NewCustomerSchema, required=True)
 
 
-class BirthdaySchema(_Schema):
-    customer_id = HostId(required=True)
+class _NamesCustomer(_Schema):
+    """An event about one customer: ``customer_id``, or the ``card_number`` they hold."""
+
+    customer_id = HostId()
+    card_number = CardNumber()
+
+    @validates_schema
+    def names_a_customer(self, data: dict[str, Any], **_: Any) -> None:
+        if not {"customer_id", "card_number"} & data.keys():
+            raise ValidationError("customer_id or card_number is required", "customer_id")
+
+
+class BirthdaySchema(_NamesCustomer):
     date = fields.Date(required=True)
 
     @post_load
@@ -309,8 +331,7 @@ class CancelledSchema(_Schema):
         return CancelData(**data)
 
 
-class CustomEventSchema(_Schema):
-    customer_id = HostId(required=True)
+class CustomEventSchema(_NamesCustomer):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     properties = fields.Dict(keys=fields.String(), load_default=dict)
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.birthdays import check_birthday
 from loyalty_plugin.domain.earning import InvoiceFacts, LineItem, reversal_target
-from loyalty_plugin.domain.errors import InvalidOperation, LoyaltyError, ValidationError
+from loyalty_plugin.domain.errors import InvalidOperation, LoyaltyError, NotFound, ValidationError
 from loyalty_plugin.domain.host_events import (
     BirthdayData,
     CancelData,
@@ -58,6 +58,7 @@ from loyalty_plugin.schemas.webhooks import load_event
 from loyalty_plugin.services import idempotency
 from loyalty_plugin.services.audit import Actor
 from loyalty_plugin.services.customers import merge
+from loyalty_plugin.services.cards import holders as cards
 from loyalty_plugin.services.earning import awards as earning
 from loyalty_plugin.services.earning import birthdays
 from loyalty_plugin.services.intake import first_sight
@@ -284,7 +285,7 @@ def on_birthday(ctx: Context, data: BirthdayData) -> dict[str, Any]:
     """
     zone = ZoneInfo(ctx.merchant.timezone)
     check_birthday(data.date, occurred_at=ctx.event.occurred_at, zone=zone)
-    customer = _known_customer(ctx, data.customer_id)
+    customer = _named_customer(ctx, data.customer_id, data.card_number)
     check_birthday(
         data.date,
         occurred_at=ctx.event.occurred_at,
@@ -305,7 +306,7 @@ def on_birthday(ctx: Context, data: BirthdayData) -> dict[str, Any]:
 
 def on_custom(ctx: Context, data: CustomData) -> dict[str, Any]:
     """``event.custom``: nothing built in; plugins act through ``host_event_received``."""
-    customer = _known_customer(ctx, data.customer_id)
+    customer = _named_customer(ctx, data.customer_id, data.card_number)
     result: dict[str, Any] = {"customer_id": customer.host_customer_id, "name": data.name}
     reference = f"custom:{ctx.event.webhook_id}"
     return result | _event_with_programs(
@@ -525,7 +526,35 @@ def _known_customer(ctx: Context, host_id: str) -> Customer:
     return sighting.customer
 
 
+def _named_customer(ctx: Context, host_id: str | None, card_number: str | None) -> Customer:
+    """The customer an event names by the host's id, by a loyalty card, or by both."""
+    if card_number is not None:
+        host_id = _card_holder(ctx, card_number, host_id, field="card_number").host_customer_id
+    assert host_id is not None  # noqa: S101 - the schema requires one of them
+    return _known_customer(ctx, host_id)
+
+
+def _card_holder(ctx: Context, number: str, host_id: str | None, *, field: str) -> Customer:
+    """Who holds the card; an unknown, blocked or replaced card, or one held by another
+    customer than ``host_id``, is the event's fault (422 on ``field``)."""
+    try:
+        holder = cards.find_customer_by_card(ctx.session, ctx.merchant.id, number, field=field)
+    except NotFound as unknown:
+        raise ValidationError(unknown.message, field=field) from None
+    if host_id is not None and holder.host_customer_id != host_id:
+        raise ValidationError(
+            f"card {number} is customer {holder.host_customer_id}'s, not customer {host_id}'s",
+            field=field,
+        )
+    return holder
+
+
 def _invoice_customer(ctx: Context, data: InvoiceData) -> Customer:
+    if data.card_number is not None:
+        named = data.customer.id if data.customer else data.invoice.customer_id
+        holder = _card_holder(ctx, data.card_number, named, field="invoice.card_number")
+        if data.customer is None:
+            return _known_customer(ctx, holder.host_customer_id)
     if data.customer is None:
         assert data.invoice.customer_id is not None  # noqa: S101 - the schema requires one
         return _known_customer(ctx, data.invoice.customer_id)
