@@ -16,7 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from loyalty_plugin.models import StaffRole
 from loyalty_plugin.web.admin import access, formats, forms
 from loyalty_plugin.web.admin.access import AdminRoute, NavItem
-from loyalty_plugin.web.admin.views import sign_in, staff
+from loyalty_plugin.web.admin.views import cards, sign_in, staff
 
 STAFF, MANAGER, OWNER = StaffRole.STAFF, StaffRole.MANAGER, StaffRole.OWNER
 POST = ("POST",)
@@ -54,10 +54,26 @@ ROUTES: tuple[AdminRoute, ...] = (
                view=staff.staff_sign_out, role=OWNER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/staff/<int:staff_id>/password-link",
                view=staff.staff_password_link, role=OWNER, methods=POST),
+    # loyalty cards (views/cards.py): making them is a manager's, giving them out the desk's
+    AdminRoute(rule="/m/<merchant_id>/cards", view=cards.cards_list, role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/cards/generate", view=cards.cards_generate,
+               role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/cards/import", view=cards.cards_import, role=MANAGER,
+               methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/cards/batches/<int:batch_id>.csv", view=cards.batch_csv,
+               role=MANAGER),
+    AdminRoute(rule="/m/<merchant_id>/cards/<number>", view=cards.card_page, role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/cards/<number>/assign", view=cards.card_assign,
+               role=STAFF, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/cards/<number>/block", view=cards.card_block,
+               role=STAFF, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/cards/<number>/replace", view=cards.card_replace,
+               role=STAFF, methods=POST),
 )  # fmt: skip
 
 #: The navigation bar: screens add their entry here (``position`` orders the bar).
 NAV: list[NavItem] = [
+    NavItem(label="Cards", endpoint="admin.cards_list", role=STAFF, position=40),
     NavItem(label="Staff", endpoint="admin.staff_list", role=OWNER, position=90),
 ]
 
