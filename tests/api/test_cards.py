@@ -55,9 +55,11 @@ def test_replace_blocks_the_old_card_and_the_new_one_finds_the_customer(api, cus
     was = api.get(f"/cards/{old}").get_json()
     assert (was["status"], was["replaced_by"], was["block_reason"]) == ("replaced", new, "lost")
     assert api.get("/customers/42").get_json()["accounts"][0]["balance"] == 100
-    actions = db.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
-    assert actions == ["card_batch.generated", "card.assigned", "card.replaced"]
-    assert db.scalars(select(AuditEntry.actor_kind)).all() == ["api_key"] * 3
+    rows = db.scalars(
+        select(AuditEntry).where(AuditEntry.action.startswith("card")).order_by(AuditEntry.id)
+    ).all()
+    assert [r.action for r in rows] == ["card_batch.generated", "card.assigned", "card.replaced"]
+    assert {r.actor_kind for r in rows} == {"api_key"}
 
 
 def test_a_retried_request_changes_nothing_twice(api, customer, db) -> None:
