@@ -57,8 +57,8 @@ from loyalty_plugin.schemas.body import parse_json
 from loyalty_plugin.schemas.webhooks import load_event
 from loyalty_plugin.services import idempotency
 from loyalty_plugin.services.audit import Actor
-from loyalty_plugin.services.customers import merge
 from loyalty_plugin.services.cards import holders as cards
+from loyalty_plugin.services.customers import merge
 from loyalty_plugin.services.earning import awards as earning
 from loyalty_plugin.services.earning import birthdays
 from loyalty_plugin.services.intake import first_sight
