@@ -255,3 +255,22 @@ def test_the_context_names_the_staff_member_as_audit_actor(app: Flask, admin_cli
         )
         assert ctx.actor.kind == "staff"
         assert ctx.actor.id == str(owner.staff.id)
+
+
+def test_the_sign_in_page_throttles_wrong_passwords(app: Flask, staff_member) -> None:
+    """After N wrong passwords even the right one is refused (429) until the wait has passed."""
+    app.config["LOYALTY_ADMIN_MAX_ATTEMPTS"] = 2
+    staff = staff_member(password=True)
+    client = app.test_client()
+    for _ in range(2):
+        assert sign_in(client, staff.email, "wrong password!").status_code == 422
+    refused = sign_in(client, staff.email, PASSWORD)
+    assert refused.status_code == 429
+    assert "Too many attempts, try again in 15 minutes." in refused.get_data(as_text=True)
+    assert client.get_cookie(COOKIE, path=ADMIN + "/") is None
+    with app.app_context():  # the wait passes: the attempts are 15 minutes old
+        session = get_session()
+        for row in session.query(LoginAttempt):
+            row.at = row.at - timedelta(minutes=15)
+        session.commit()
+    assert sign_in(client, staff.email, PASSWORD).status_code == 303

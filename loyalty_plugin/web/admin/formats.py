@@ -37,8 +37,12 @@ def money(value: Decimal | None, currency: str | None = None) -> str:
     return _filters()["money"](value, currency)
 
 
-def datetime(value: datetime_type | None, format: str = "medium") -> str:
-    """A moment in the merchant's time zone."""
+#: A moment to the minute, in the locale's words: "5 Dec 2026, 21:34".
+MINUTE = "d MMM y, HH:mm"
+
+
+def datetime(value: datetime_type | None, format: str = MINUTE) -> str:
+    """A moment in the merchant's time zone (Babel's ``medium``, ``short``... or a pattern)."""
     return _filters()["datetime"](value, format)
 
 
