@@ -172,6 +172,24 @@ function perfex_add_credit_note(int $clientId, int $currency, array $lines): int
     return $id;
 }
 
+/** Credit_notes_model::credit_note_from_invoice: the credit note, then its hook. */
+function perfex_credit_note_from_invoice(int $invoiceId, int $currency, array $lines): int
+{
+    $invoice = perfex_db()->where('id', $invoiceId)->get('tblinvoices')->row_array();
+    $id = perfex_add_credit_note((int) $invoice['clientid'], $currency, $lines);
+    hooks()->do_action('created_credit_note_from_invoice', ['invoice_id' => $invoiceId, 'credit_note_id' => $id]);
+    return $id;
+}
+
+/** Credit_notes_model::create_refund: a tblcreditnote_refunds row, then credit_note_refund_created. */
+function perfex_refund_credit_note(int $creditNoteId, string $amount): int
+{
+    $data = ['staff_id' => 1, 'refunded_on' => date('Y-m-d'), 'payment_mode' => 'stripe', 'amount' => $amount, 'note' => ''];
+    $id = perfex_insert('creditnote_refunds', $data + ['credit_note_id' => $creditNoteId, 'created_at' => date('Y-m-d H:i:s')]);
+    hooks()->do_action('credit_note_refund_created', ['data' => $data, 'credit_note_id' => $creditNoteId]);
+    return $id;
+}
+
 /** Credit_notes_model::apply_credits: a tblcredits row, the status, credits_applied. */
 function perfex_apply_credit(int $creditNoteId, int $invoiceId, string $amount): void
 {

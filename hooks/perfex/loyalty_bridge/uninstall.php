@@ -17,3 +17,5 @@ $CI->db->query('DROP TABLE IF EXISTS `' . db_prefix() . 'loyalty_bridge_queue`')
 foreach (array_keys(loyalty_bridge_option_defaults()) as $name) {
     delete_option($name);
 }
+// The invoices credit notes were made from (loyalty_bridge_credit_note_{id}_invoice).
+$CI->db->like('name', 'loyalty_bridge_credit_note_', 'after')->delete(db_prefix() . 'options');

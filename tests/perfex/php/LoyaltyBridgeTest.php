@@ -186,6 +186,24 @@ final class LoyaltyBridgeTest extends TestCase
         $this->assertSame(['id', 'amount'], array_keys($refund['data']['refund']));
     }
 
+    public function test_a_credit_note_refunded_in_money_refunds_its_invoice(): void
+    {
+        $client = perfex_add_client('Ana', 'Horvat', 'ana@example.com');
+        $invoice = $this->invoice($client);
+        perfex_add_payment($invoice, '125.00');
+        $note = perfex_credit_note_from_invoice($invoice, $this->eur, [['Mug', '1.00', '5.00']]);
+        $refund = perfex_refund_credit_note($note, '5.00');
+        hooks()->do_action('credit_note_refund_created', ['data' => [], 'credit_note_id' => $note]);
+        $other = perfex_add_credit_note($client, $this->eur, [['Mug', '1.00', '5.00']]);
+        perfex_refund_credit_note($other, '5.00');
+        $refunds = array_filter(perfex_queued_events(), fn ($e) => $e['type'] === 'invoice.refunded');
+        $this->assertSame(['perfex-credit-note-refund-' . $refund => [
+            'invoice_id' => $invoice, 'refund' => ['id' => 'credit-note-refund-' . $refund, 'amount' => '5.00'],
+        ]], array_map(fn ($e) => $e['data'], $refunds), 'once, and only for a credit note made from an invoice');
+        ($GLOBALS['perfex_module_hooks']['loyalty_bridge']['uninstall'])();
+        $this->assertSame('', get_option('loyalty_bridge_credit_note_' . $note . '_invoice'));
+    }
+
     public function test_birthdays_once_per_customer_and_year(): void
     {
         update_option('loyalty_bridge_dob_field', 'customers_date_of_birth');

@@ -247,6 +247,49 @@ function loyalty_bridge_credits_applied($args): void
     });
 }
 
+/**
+ * created_credit_note_from_invoice: ['invoice_id' => ..., 'credit_note_id' => ...]. Perfex's
+ * tables do not say which invoice a credit note came from, so the module remembers it (an
+ * option, not autoloaded) for the credit note's refunds in money.
+ */
+function loyalty_bridge_credit_note_from_invoice($args): void
+{
+    loyalty_bridge_guard(static function () use ($args) {
+        $creditNoteId = loyalty_bridge_hook_id($args, 'credit_note_id');
+        $invoiceId = loyalty_bridge_hook_id($args, 'invoice_id');
+        if (loyalty_bridge_row('creditnotes', 'id', $creditNoteId) !== null && loyalty_bridge_row('invoices', 'id', $invoiceId) !== null) {
+            add_option('loyalty_bridge_credit_note_' . $creditNoteId . '_invoice', (string) $invoiceId, 0);
+        }
+    });
+}
+
+/**
+ * credit_note_refund_created: ['data' => ..., 'credit_note_id' => ...]. Each refund in money
+ * (tblcreditnote_refunds) of a credit note made from an invoice becomes invoice.refunded of
+ * its amount on that invoice, once.
+ */
+function loyalty_bridge_credit_note_refunded($args): void
+{
+    loyalty_bridge_guard(static function () use ($args) {
+        $creditNoteId = loyalty_bridge_hook_id($args, 'credit_note_id');
+        $invoiceId = (int) get_option('loyalty_bridge_credit_note_' . $creditNoteId . '_invoice');
+        if ($invoiceId <= 0) {
+            return;  // not made from an invoice: no invoice's points to take back
+        }
+        $refunds = loyalty_bridge_db()->where('credit_note_id', $creditNoteId)->order_by('id', 'ASC')
+            ->get(db_prefix() . 'creditnote_refunds')->result_array();
+        foreach ($refunds as $refund) {
+            if (loyalty_bridge_cents($refund['amount']) > 0) {
+                loyalty_bridge_queue_and_send('perfex-credit-note-refund-' . (int) $refund['id'], loyalty_bridge_refund_event(
+                    $invoiceId,
+                    'credit-note-refund-' . (int) $refund['id'],
+                    loyalty_bridge_decimal($refund['amount'])
+                ));
+            }
+        }
+    });
+}
+
 // -- cron -----------------------------------------------------------------------------------
 
 /** after_cron_run: the birthday sweep (when the module gives birthdays), then the queue. */
