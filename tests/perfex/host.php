@@ -38,6 +38,12 @@ switch ($call['op']) {
     case 'delete_payment':
         $result = perfex_delete_payment($call['payment']);
         break;
+    case 'credit_note':
+        $result = perfex_add_credit_note($call['client'], $call['currency'], $call['lines']);
+        break;
+    case 'apply_credit':
+        $result = perfex_apply_credit($call['credit_note'], $call['invoice'], $call['amount']);
+        break;
     case 'cancel':
         $result = perfex_cancel_invoice($call['invoice']);
         break;

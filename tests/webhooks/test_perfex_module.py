@@ -133,6 +133,18 @@ def test_cancelled_invoice_gives_its_points_back(perfex: Perfex, host: Any) -> N
     assert ledger_points(host) == [("earn", 50), ("earn", 8), ("reverse", -8)]
 
 
+def test_an_invoice_paid_partly_in_money_partly_by_credit_earns_on_the_money(
+    perfex: Perfex, host: Any
+) -> None:
+    ben = perfex("client", first="Ben", last="Okafor", email="ben@example.com")
+    lines = [["Beans 1 kg", "1.00", "100.00"]]
+    invoice = perfex("invoice", client=ben, currency=perfex.currency, lines=lines)
+    perfex("payment", invoice=invoice, amount="60.00")
+    note = perfex("credit_note", client=ben, currency=perfex.currency, lines=[["Mug", "1", "40"]])
+    perfex("apply_credit", credit_note=note, invoice=invoice, amount="40.00")
+    assert ledger_points(host) == [("earn", 50), ("earn", 10), ("reverse", -4)]
+
+
 def test_plugin_down_perfex_returns_at_once_then_cron_delivers_each_once(
     perfex: Perfex, host: Any, served: str
 ) -> None:

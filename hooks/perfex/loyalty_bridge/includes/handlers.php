@@ -234,6 +234,8 @@ function loyalty_bridge_invoice_cancelled($invoiceId): void
 /**
  * credits_applied: ['data' => ..., 'credit_note_id' => ...]. Every application of that
  * credit note (tblcredits) becomes one refund, once: a fired-again hook sends nothing new.
+ * When the credit completes the invoice's payment, invoice.paid follows: the invoice earns
+ * on its total and the refund takes the credited share back, so only the money earns.
  */
 function loyalty_bridge_credits_applied($args): void
 {
@@ -243,6 +245,8 @@ function loyalty_bridge_credits_applied($args): void
             ->get(db_prefix() . 'credits')->result_array();
         foreach ($credits as $credit) {
             loyalty_bridge_queue_and_send('perfex-credit-' . (int) $credit['id'], loyalty_bridge_credit_event($credit));
+            // A credit can be what completes an invoice paid partly in money: it is paid now.
+            loyalty_bridge_send_paid_if_paid((int) $credit['invoice_id']);
         }
     });
 }
