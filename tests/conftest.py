@@ -27,6 +27,9 @@ from loyalty_plugin import create_app, migrations
 from loyalty_plugin.database import engine_options, prepare_engine
 from loyalty_plugin.models import Account, Base, Customer, Merchant
 
+#: Playwright's fixtures (a live server, one Chromium), shared by every page test.
+pytest_plugins = ("tests.browser",)
+
 ALL_BACKENDS = ("sqlite", "postgresql", "mariadb")
 SERVER_URLS = {
     "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/{name}",

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from loyalty_plugin import create_app
 from loyalty_plugin.cli.accounts import accounts
+from loyalty_plugin.cli.audit import audit
 from loyalty_plugin.cli.config import config
 from loyalty_plugin.cli.db import db_group
 from loyalty_plugin.cli.demo import demo
@@ -136,6 +137,7 @@ for command in (scheduler, jobs, emails, expiry):
 
 main.add_command(keys)
 main.add_command(staff)
+main.add_command(audit)
 
 for command in (programs, rates, levels_group, config):
     main.add_command(command)

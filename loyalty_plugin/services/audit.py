@@ -17,20 +17,49 @@ import io
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, Select, String, func, or_, select
 from sqlalchemy.orm import Session
 
-from loyalty_plugin.domain.errors import ValidationError
-from loyalty_plugin.models import AuditEntry
+from loyalty_plugin.domain.errors import NotFound, ValidationError
+from loyalty_plugin.domain.reports import local_midnight
+from loyalty_plugin.models import AuditEntry, Merchant
 
 #: The kinds of acting party, in the order the admin page's filter lists them.
 ACTOR_KINDS = ("staff", "api_key", "cli", "host", "customer", "system")
 
 _REQUEST = "loyalty_audit_request"
+
+#: The actions the engine records (a search may also name a thing, e.g. ``program``).
+KNOWN_ACTIONS = (
+    "adjustment.requested",
+    "adjustment.approved",
+    "adjustment.rejected",
+    "api_key.created",
+    "api_key.revoked",
+    "card.assigned",
+    "card.blocked",
+    "card.replaced",
+    "card_batch.generated",
+    "card_batch.imported",
+    "config.imported",
+    "consent.changed",
+    "customer.merged",
+    "expiry_policy.updated",
+    "level.given",
+    "notifications.updated",
+    "points.transferred",
+    "program.created",
+    "program.updated",
+    "program.activated",
+    "program.archived",
+    "settings.updated",
+    "webhook_secret.created",
+    "webhook_secret.revoked",
+)
 
 
 @dataclass(frozen=True)
@@ -188,6 +217,35 @@ class AuditQuery:
     since: datetime | None = None
     #: ... to this one (exclusive).
     until: datetime | None = None
+
+
+def query_for_days(
+    session: Session,
+    *,
+    merchant_id: str,
+    first: date | None = None,
+    last: date | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    target_type: str | None = None,
+    target_id: str | None = None,
+) -> AuditQuery:
+    """A query whose dates are days of the merchant's calendar (its time zone), both
+    included: what the admin page, the API and the command take."""
+    merchant = session.get(Merchant, merchant_id)
+    if merchant is None:
+        raise NotFound(f"merchant {merchant_id!r} does not exist", field="merchant_id")
+    if first is not None and last is not None and last < first:
+        raise ValidationError("the last day comes before the first", field="to")
+    zone = merchant.timezone or "UTC"
+    return AuditQuery(
+        actor=actor or None,
+        action=action or None,
+        target_type=target_type or None,
+        target_id=target_id or None,
+        since=local_midnight(first, zone) if first else None,
+        until=local_midnight(last + timedelta(days=1), zone) if last else None,
+    )
 
 
 @dataclass(frozen=True)

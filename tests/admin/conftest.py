@@ -6,9 +6,9 @@
         answer = owner.post(owner.m("/staff"), data={...})        # csrf added to the form
         clerk = staff_member(role="staff", merchant="shop")       # an account, not signed in
 
-Browser tests use ``live_server``, ``browser`` and ``page`` as the portal's do
-(``tests/pages/conftest.py``, imported here). Merchants named here are made on first use
-(``create_merchant``, with its default program).
+Browser tests use ``live_server``, ``browser`` and ``page``, the suite-wide Playwright
+fixtures of ``tests/browser.py`` (one Chromium, shared with the portal's tests).
+Merchants named here are made on first use (``create_merchant``, with its default program).
 Everything is committed on the test's backend; the ``app`` fixture empties the tables after.
 """
 
@@ -32,7 +32,6 @@ from loyalty_plugin.services.staff import StaffPolicy
 from loyalty_plugin.services.staff.accounts import add_to_merchant, create_staff, find_staff
 from loyalty_plugin.services.staff.sessions import start_session
 from loyalty_plugin.web.admin.access import COOKIE
-from tests.pages.conftest import browser, live_server, page  # noqa: F401 (fixtures)
 
 ADMIN = "/loyalty/admin"
 #: The password of every staff member the factory makes with ``password=True``.

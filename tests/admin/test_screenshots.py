@@ -8,16 +8,22 @@ As the portal's (``tests/pages/test_screenshots.py``): with ``LOYALTY_SCREENSHOT
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 
+from loyalty_plugin.cli import main
 from loyalty_plugin.extensions import get_session
-from loyalty_plugin.models import Merchant
+from loyalty_plugin.models import Account, Customer, Merchant
 from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services.audit import Actor
 from loyalty_plugin.services.merchants.registration import create_merchant
+from loyalty_plugin.services.messaging.notifications import set_consent
 from tests.admin.conftest import PASSWORD
+from tests.admin.test_audit_pages import admin_key, call
+from tests.admin.test_audit_pages import sign_in as sign_in_as
 from tests.pages.conftest import LiveServer
 from tests.pages.test_screenshots import WIDTHS, at_width, look, shots  # noqa: F401
 
@@ -80,3 +86,50 @@ def test_admin_pages_fit_the_screen(
     look(page, shots, f"admin-staff-{width}", "Staff")
     page.goto(live_server.url("/loyalty/admin/sessions"))
     look(page, shots, f"admin-sessions-{width}", "My sessions")
+
+
+def a_day_of_changes(app: Flask, manager: Any) -> None:
+    """What a merchant's trail looks like after a working day: API, staff and CLI changes."""
+    token = admin_key(app)
+    with app.app_context():
+        session = get_session()
+        ana = Customer(merchant_id="shop", host_customer_id="42", first_name="Ana",
+                       last_name="Lima", email="ana@example.com")  # fmt: skip
+        session.add(ana)
+        session.flush()
+        session.add(Account(merchant_id="shop", customer_id=ana.id))
+        session.commit()
+    call(app, token, "PATCH", "/settings",
+         {"max_invoice_share": "25", "adjustment_approval_above": 500})  # fmt: skip
+    adjustment = call(app, token, "POST", "/adjustments",
+                      {"customer_id": "42", "points": 800, "reason": "Broken espresso machine",
+                       "staff": "Ana Lima"})  # fmt: skip
+    call(app, token, "POST", f"/adjustments/{adjustment['id']}/approve", {"staff": "Bruno"})
+    call(app, token, "PATCH", "/programs/default", {"name": "Points on every order"})
+    with app.app_context():
+        session = get_session()
+        set_consent(session, merchant_id="shop", customer_id="42", email_opt_in=True,
+                    actor=Actor.staff(manager.id, manager.name), now=utcnow())  # fmt: skip
+        session.commit()
+    made = app.test_cli_runner().invoke(
+        main, ["keys", "create", "--merchant", "shop", "--scope", "read", "--name", "till"]
+    )
+    assert made.exit_code == 0, made.output
+
+
+@pytest.mark.backends("sqlite")
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_audit_page_fits_the_screen(
+    width: str,
+    app: Flask,
+    live_server: LiveServer,
+    browser: Browser,
+    staff_member: Any,
+    shots: Any,  # noqa: F811
+) -> None:
+    manager = staff_member(role="manager", name="Marta Ruiz", password=True)
+    a_day_of_changes(app, manager)
+    page = at_width(browser, width)()
+    sign_in_as(page, live_server, manager)
+    page.goto(live_server.url("/loyalty/admin/m/shop/audit"))
+    look(page, shots, f"admin-audit-{width}", "Audit trail")

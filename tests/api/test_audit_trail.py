@@ -99,3 +99,31 @@ def test_giving_a_level_is_audited(api, keys, customer, db):
     assert by_key(row, keys["admin"]) and (row.target_type, row.target_id) == ("customer", "42")
     assert (row.before["level"], row.after["level"]) == ("bronze", "gold")
     assert row.after["reason"] == "press" and row.after["expires_at"].startswith("2099-01-01")
+
+
+def test_get_audit_searches_and_pages_the_trail(api, keys, db):
+    """GET /audit (admin): filters as the page's, newest first, by cursor; read keys refused."""
+    for share in (30, 40, 50):
+        api.patch("/settings", {"max_invoice_share": share})
+    api.post("/programs", PROGRAM, scope="admin")
+    assert api.get("/audit", scope="read").status_code == 403
+    found = api.get("/audit", scope="admin", action="settings", limit=2).json
+    assert [e["after"]["max_invoice_share"] for e in found["data"]] == ["50", "40"]
+    entry = found["data"][0]
+    assert entry["actor"] == {
+        "kind": "api_key",
+        "id": keys["admin"][:11],
+        "name": keys["admin"][:11],
+    }
+    assert entry["target"] == {"type": "settings", "id": "shop"}
+    rest = api.get("/audit", scope="admin", action="settings", cursor=found["next_cursor"]).json
+    assert [e["after"]["max_invoice_share"] for e in rest["data"]] == ["30"]
+    assert rest["next_cursor"] is None
+    mine = api.get("/audit", scope="admin", actor=f"api_key:{keys['admin'][:11]}").json["data"]
+    assert {e["action"] for e in mine} == {"settings.updated", "program.created"}
+    programs = api.get("/audit", scope="admin", target_type="program", target_id="summer").json
+    assert [e["action"] for e in programs["data"]] == ["program.created"]
+    empty = api.get("/audit", scope="admin", **{"from": "2000-01-01", "to": "2000-01-31"}).json
+    assert empty == {"data": [], "next_cursor": None}
+    backwards = api.get("/audit", scope="admin", **{"from": "2000-01-31", "to": "2000-01-01"})
+    assert backwards.status_code == 422 and "to" in backwards.json["error"]["fields"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import getpass
+import io
 import json
 from pathlib import Path
 
@@ -139,3 +141,28 @@ def test_consent_changes_are_audited(session: Session, now) -> None:
         (True, False),
     ]
     assert rows[0].after["sms_opt_in"] is False
+
+
+def test_audit_export_writes_the_search_as_csv(app, tmp_path: Path) -> None:
+    """``loyalty audit export`` with filters: the matching rows, newest first, in a file."""
+    cli(app, "merchants", "create", "shop", "--name", "Shop")
+    first = json.loads(
+        cli(app, "keys", "create", "--merchant", "shop", "--scope", "read", "--json")
+    )
+    second = json.loads(
+        cli(app, "keys", "create", "--merchant", "shop", "--scope", "admin", "--json")
+    )
+    out = tmp_path / "audit.csv"
+    cli(app, "audit", "export", "--merchant", "shop", "--action", "api_key", "-o", str(out))
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert [(r["action"], r["target_id"]) for r in rows] == [
+        ("api_key.created", second["prefix"]),
+        ("api_key.created", first["prefix"]),
+    ]
+    today = rows[0]["occurred_at"][:10]
+    printed = cli(app, "audit", "export", "--merchant", "shop", "--from", today, "--to", today)
+    assert printed.count("api_key.created") == 2 and "program.created" in printed
+    refused = app.test_cli_runner().invoke(
+        main, ["audit", "export", "--merchant", "shop", "--from", today, "--to", "2000-01-01"]
+    )
+    assert refused.exit_code == 2 and "the last day comes before the first" in refused.output

@@ -26,7 +26,7 @@ from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.entries import Reference
 from loyalty_plugin.services.messaging.notifications import set_notification_prefs
 from loyalty_plugin.services.spending.settings import update_settings
-from tests.pages.conftest import LiveServer
+from tests.browser import LiveServer
 
 #: Browser tests run on two backends; the services under them run on all three elsewhere.
 BROWSER_BACKENDS = pytest.mark.backends("sqlite", "postgresql")

@@ -25,8 +25,8 @@ from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.customers import portal
 from loyalty_plugin.services.earning.programs import create_program
 from loyalty_plugin.services.ledger.entries import Reference
+from tests.browser import LiveServer
 from tests.conftest import serving
-from tests.pages.conftest import LiveServer
 from tests.pages.test_portal import TIERS, ana, earn, sign_in  # noqa: F401 (ana: a fixture)
 
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"

@@ -16,7 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from loyalty_plugin.models import StaffRole
 from loyalty_plugin.web.admin import access, formats, forms
 from loyalty_plugin.web.admin.access import AdminRoute, NavItem
-from loyalty_plugin.web.admin.views import cards, sign_in, staff
+from loyalty_plugin.web.admin.views import audit, cards, sign_in, staff
 
 STAFF, MANAGER, OWNER = StaffRole.STAFF, StaffRole.MANAGER, StaffRole.OWNER
 POST = ("POST",)
@@ -69,11 +69,15 @@ ROUTES: tuple[AdminRoute, ...] = (
                role=STAFF, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/cards/<number>/replace", view=cards.card_replace,
                role=STAFF, methods=POST),
+    # the audit trail (views/audit.py)
+    AdminRoute(rule="/m/<merchant_id>/audit", view=audit.audit_page, role=MANAGER),
+    AdminRoute(rule="/m/<merchant_id>/audit.csv", view=audit.audit_csv, role=MANAGER),
 )  # fmt: skip
 
 #: The navigation bar: screens add their entry here (``position`` orders the bar).
 NAV: list[NavItem] = [
     NavItem(label="Cards", endpoint="admin.cards_list", role=STAFF, position=40),
+    NavItem(label="Audit", endpoint="admin.audit_page", role=MANAGER, position=70),
     NavItem(label="Staff", endpoint="admin.staff_list", role=OWNER, position=90),
 ]
 
