@@ -75,6 +75,14 @@ switch ($call['op']) {
         $staffId = perfex_insert('staff', ['email' => $call['email'], 'firstname' => $call['first'], 'lastname' => $call['last']]);
         $result = loyalty_bridge_admin_link(loyalty_bridge_row('staff', 'staffid', $staffId), $call['role']);
         break;
+    case 'render_settings':  // the settings section's view, as Perfex includes it in its form
+        ob_start();
+        include PERFEX_MODULE_DIR . '/views/settings.php';
+        $result = ob_get_clean();
+        break;
+    case 'custom_field':
+        $result = perfex_birthday_field();
+        break;
     case 'test_connection':
         $result = loyalty_bridge_test_connection();
         break;
