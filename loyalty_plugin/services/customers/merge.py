@@ -119,6 +119,14 @@ class Merge:
         }
 
 
+def record(session: Session, *, merchant_id: str, customer_id: int) -> Customer:
+    """The merchant's customer record by its own id (merged or not), or :class:`NotFound`."""
+    customer = session.get(Customer, customer_id)
+    if customer is None or customer.merchant_id != merchant_id:
+        raise NotFound(f"customer {customer_id} does not exist", field="customer_id")
+    return customer
+
+
 def plan_merge(
     session: Session, *, merchant_id: str, customer_id: str, into_customer_id: str, now: datetime
 ) -> MergePlan:

@@ -7,16 +7,78 @@ locked in id order) is :func:`loyalty_plugin.services.ledger.transfers.transfer`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import NotFound, ValidationError
+from loyalty_plugin.domain.points import check_points
 from loyalty_plugin.models import Customer, Lot
 from loyalty_plugin.services.audit import Actor, as_actor, record_change
 from loyalty_plugin.services.ledger.accounts import find_customer, open_account
-from loyalty_plugin.services.ledger.transfers import Transfer, transfer
+from loyalty_plugin.services.ledger.entries import spendable_points
+from loyalty_plugin.services.ledger.transfers import Transfer, lots_to_give, transfer
+
+
+@dataclass(frozen=True, kw_only=True)
+class GivenLot:
+    """Points a transfer would give from one of the sender's lots, with its dates."""
+
+    points: int
+    earned_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransferPlan:
+    """What a transfer would do, for staff to confirm: who, how many, which lots."""
+
+    sender: Customer
+    receiver: Customer
+    points: int
+    reason: str
+    #: What the sender can give now, and would have left.
+    spendable: int
+    lots: list[GivenLot]
+
+
+def plan_transfer(
+    session: Session,
+    *,
+    merchant_id: str,
+    from_customer_id: str,
+    to_customer_id: str,
+    points: int,
+    reason: str,
+    now: datetime,
+) -> TransferPlan:
+    """Check a transfer and say which lots it would give (nothing is written).
+
+    Refuses what :func:`transfer_points` would refuse, each on its field.
+    """
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationError("a reason is required", field="reason")
+    check_points(points)
+    sender = _customer(session, merchant_id, from_customer_id, "from_customer_id")
+    receiver = _customer(session, merchant_id, to_customer_id, "to_customer_id")
+    if sender.id == receiver.id:
+        raise ValidationError("points cannot be given to the same customer", field="to_customer_id")
+    account = open_account(session, merchant_id=merchant_id, customer_id=sender.id)
+    spendable = spendable_points(session, account.id, now)
+    given = lots_to_give(session, account_id=account.id, points=points, now=now)
+    return TransferPlan(
+        sender=sender,
+        receiver=receiver,
+        points=points,
+        reason=reason.strip(),
+        spendable=spendable,
+        lots=[
+            GivenLot(points=n, earned_at=lot.earned_at, expires_at=lot.expires_at)
+            for n, lot in given
+        ],
+    )
 
 
 def transfer_points(

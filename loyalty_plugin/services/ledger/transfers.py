@@ -137,6 +137,19 @@ def transfer(
     return Transfer(sent=sent, received=received)
 
 
+def lots_to_give(
+    session: Session, *, account_id: int, points: int, now: datetime
+) -> list[tuple[int, Lot]]:
+    """The lots a transfer of ``points`` would take now, and how many from each (no writes).
+
+    Raises :class:`InsufficientPoints` as the transfer would.
+    """
+    check_points(points)
+    moves = _take_fifo(session, account_id, now, points)
+    lots = _lots(session, [move.lot_id for move in moves])
+    return [(-move.points, lots[move.lot_id]) for move in moves]
+
+
 def received_by(session: Session, sent: LedgerEntry) -> list[LedgerEntry]:
     """The ``transfer_in`` entries written for a ``transfer`` entry, in lot order."""
     return list(

@@ -16,7 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from loyalty_plugin.models import StaffRole
 from loyalty_plugin.web.admin import access, formats, forms
 from loyalty_plugin.web.admin.access import AdminRoute, NavItem
-from loyalty_plugin.web.admin.views import audit, cards, sign_in, staff
+from loyalty_plugin.web.admin.views import audit, cards, sign_in, staff, transfers
 
 STAFF, MANAGER, OWNER = StaffRole.STAFF, StaffRole.MANAGER, StaffRole.OWNER
 POST = ("POST",)
@@ -72,6 +72,14 @@ ROUTES: tuple[AdminRoute, ...] = (
     # the audit trail (views/audit.py)
     AdminRoute(rule="/m/<merchant_id>/audit", view=audit.audit_page, role=MANAGER),
     AdminRoute(rule="/m/<merchant_id>/audit.csv", view=audit.audit_csv, role=MANAGER),
+    # merge and transfer (views/transfers.py)
+    AdminRoute(rule="/m/<merchant_id>/customers/<int:customer_id>/merge",
+               view=transfers.customer_merge, role=MANAGER),
+    AdminRoute(rule="/m/<merchant_id>/customers/<int:customer_id>/merge",
+               view=transfers.customer_merge_confirm, role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/transfers/new", view=transfers.transfer_new, role=MANAGER),
+    AdminRoute(rule="/m/<merchant_id>/transfers/new", view=transfers.transfer_create,
+               role=MANAGER, methods=POST),
 )  # fmt: skip
 
 #: The navigation bar: screens add their entry here (``position`` orders the bar).
