@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import InvalidOperation, LoyaltyError, ValidationError
@@ -140,6 +140,7 @@ def open_admin_link(
         raise AdminLinkExpired("this admin link has expired")
     if session.get(AdminLinkNonce, nonce) is not None:
         raise AdminLinkUsed("this admin link was already used")
+    forget_used_links(session, now=now)
     session.add(AdminLinkNonce(nonce=nonce, used_at=now, expires_at=expires_at))
     session.flush()  # a simultaneous second opening fails here, and is refused on retry
     staff = _check_account(session, merchant_id, host_user_id, email, covered)
@@ -161,13 +162,13 @@ def open_admin_link(
     return OpenedLink(token=cookie, session=row, merchant_id=merchant_id)
 
 
-def forget_used_links(session: Session, *, now: datetime) -> int:
-    """Delete nonces of links that have expired anyway; returns how many."""
-    rows = session.scalars(select(AdminLinkNonce).where(AdminLinkNonce.expires_at < now)).all()
-    for row in rows:
-        session.delete(row)
-    session.flush()
-    return len(rows)
+def forget_used_links(session: Session, *, now: datetime) -> None:
+    """Delete the nonces of links that have expired anyway (each opening tidies up)."""
+    session.execute(
+        delete(AdminLinkNonce)
+        .where(AdminLinkNonce.expires_at < now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _check_account(

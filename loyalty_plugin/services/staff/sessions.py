@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.models import AdminSession, StaffMember
@@ -20,6 +20,8 @@ from loyalty_plugin.services.staff.accounts import member
 
 #: ``last_seen_at`` is written at most this often, so pages do not all write.
 TOUCH_EVERY = timedelta(minutes=1)
+#: Ended sessions are kept this long (for "My sessions" and investigations), then deleted.
+KEEP_ENDED = timedelta(days=30)
 
 
 def token_hash(token: str) -> str:
@@ -37,7 +39,15 @@ def start_session(
     policy: StaffPolicy,
     now: datetime,
 ) -> tuple[str, AdminSession]:
-    """A new session for ``staff``: the token for the cookie, and the stored row."""
+    """A new session for ``staff``: the token for the cookie, and the stored row.
+
+    The staff member's sessions that ended over :data:`KEEP_ENDED` ago are deleted.
+    """
+    session.execute(
+        delete(AdminSession)
+        .where(AdminSession.staff_id == staff.id, AdminSession.expires_at < now - KEEP_ENDED)
+        .execution_options(synchronize_session=False)
+    )
     token = secrets.token_urlsafe(32)
     row = AdminSession(
         token_hash=token_hash(token),

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.models import AdminSession, LoginAttempt
@@ -45,6 +45,7 @@ def sign_in_with_password(
     """
     email = email.strip().lower()[:254]
     address = address[:64]
+    forget_old_attempts(session, policy=policy, now=now)
     check_throttle(session, email=email, address=address, policy=policy, now=now)
     staff = find_staff(session, email)
     matches, new_hash = verify_password(staff.password_hash if staff else None, password)
@@ -64,6 +65,15 @@ def sign_in_with_password(
         now=now,
     )
     return SignInOutcome(token=token, session=row)
+
+
+def forget_old_attempts(session: Session, *, policy: StaffPolicy, now: datetime) -> None:
+    """Delete attempts older than the window: they no longer count (each attempt tidies up)."""
+    session.execute(
+        delete(LoginAttempt)
+        .where(LoginAttempt.at < now - timedelta(minutes=policy.attempt_minutes))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def check_throttle(
