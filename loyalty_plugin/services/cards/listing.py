@@ -14,7 +14,7 @@ from loyalty_plugin.models import Card, CardBatch, CardStatus, Customer
 from loyalty_plugin.services.cards.holders import get_card
 
 #: Cards on one page of the list.
-PER_PAGE = 50
+PER_PAGE = 25
 #: The deepest page asked for.
 MAX_PAGE = 10_000
 

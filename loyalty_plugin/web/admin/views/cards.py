@@ -28,9 +28,9 @@ from loyalty_plugin.web.admin.forms import field_errors
 
 #: The check digit choices of the forms, best first.
 ALGORITHMS = [
-    ("luhn", "Luhn (ISO/IEC 7812, as payment cards)"),
-    ("verhoeff", "Verhoeff (also catches swapped digits)"),
-    ("damm", "Damm (also catches swapped digits)"),
+    ("luhn", "Luhn"),
+    ("verhoeff", "Verhoeff"),
+    ("damm", "Damm"),
     ("mod_11_10", "ISO 7064 Mod 11,10"),
     ("none", "None"),
 ]
