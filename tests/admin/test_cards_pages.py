@@ -9,11 +9,7 @@ from playwright.sync_api import Page, expect
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import Customer, StaffMember
 from tests.admin.conftest import ADMIN, PASSWORD
-from tests.pages import conftest as pages
 from tests.pages.conftest import LiveServer
-
-# The served app and Chromium of the page tests.
-browser, live_server, page = pages.browser, pages.live_server, pages.page
 
 
 def sign_in(page: Page, live_server: LiveServer, staff: StaffMember) -> None:
