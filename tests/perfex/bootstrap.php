@@ -11,6 +11,10 @@
  *   bindings, affected_rows, table_exists), each a PDO prepared statement;
  * - get_instance()->load->model() (a no-op: tests/perfex/perfex_actions.php puts the
  *   payments model, what Payments_model::add does, on the instance);
+ * - who is signed in, as $GLOBALS['perfex_user'] says (is_admin, staff_can,
+ *   get_staff_user_id, is_client_logged_in, get_client_user_id), and what the module adds
+ *   to Perfex's menus and settings, recorded in $GLOBALS['perfex_ui'] ($CI->app_menu,
+ *   $CI->app / $CI->app_tabs, add_theme_menu_item, register_staff_capabilities);
  * - register_activation_hook & co. (kept, so a test can activate the module), _l() over the
  *   module's language file, log_message(), admin_url(), form_open()/form_close() (without
  *   the CSRF field), and an empty App_module_migration
@@ -172,6 +176,74 @@ class App_module_migration
 {
 }
 
+/** Records every call made on it in $GLOBALS['perfex_ui'][name][method]. */
+final class StandInRecorder
+{
+    public function __construct(private string $name)
+    {
+    }
+
+    public function __call(string $method, array $arguments): self
+    {
+        $GLOBALS['perfex_ui'][$this->name][$method][] = $arguments;
+        return $this;
+    }
+}
+
+/** $CI->app of Perfex 3.2: settings sections (older versions have no such method). */
+final class StandInApp
+{
+    public function add_settings_section_child(string $parent, string $id, array $data): void
+    {
+        $GLOBALS['perfex_ui']['settings_section']['add_settings_section_child'][] = [$parent, $id, $data];
+    }
+}
+
+function perfex_user(string $key)
+{
+    return $GLOBALS['perfex_user'][$key] ?? null;
+}
+
+function is_admin(): bool
+{
+    return (bool) perfex_user('admin');
+}
+
+function staff_can(string $capability, string $feature): bool
+{
+    return in_array("$feature:$capability", perfex_user('capabilities') ?? [], true);
+}
+
+function get_staff_user_id(): int
+{
+    return (int) perfex_user('staff_id');
+}
+
+function is_client_logged_in(): bool
+{
+    return perfex_user('client_id') !== null;
+}
+
+function get_client_user_id(): int
+{
+    return (int) perfex_user('client_id');
+}
+
+function add_theme_menu_item(string $id, array $item): void
+{
+    $GLOBALS['perfex_ui']['theme_menu'][$id] = $item;
+}
+
+function register_staff_capabilities(string $feature, array $config, string $name): void
+{
+    $GLOBALS['perfex_ui']['capabilities'][$feature] = array_keys($config['capabilities']);
+}
+
+function site_url(string $path = ''): string
+{
+    return 'http://perfex.test/' . $path;
+}
+
 /** Perfex's hook registry: actions by tag, called in priority order with one argument. */
 final class StandInHooks
 {
@@ -206,6 +278,9 @@ function &get_instance(): object
     if ($instance === null) {
         $instance = new stdClass();
         $instance->db = new StandInDb((string) getenv('PERFEX_TEST_DSN'));
+        $instance->app_menu = new StandInRecorder('menu');
+        $instance->app_tabs = new StandInRecorder('settings_tab');
+        $instance->app = new StandInApp();
         $instance->load = new class () {
             public function model(string $name): void
             {

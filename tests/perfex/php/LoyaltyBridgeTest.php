@@ -15,6 +15,7 @@ final class LoyaltyBridgeTest extends TestCase
 
     protected function setUp(): void
     {
+        $GLOBALS['perfex_user'] = [];
         perfex_fresh_database();
         $this->eur = perfex_currency('EUR');
     }
@@ -284,6 +285,75 @@ final class LoyaltyBridgeTest extends TestCase
             $this->assertStringContainsString($words, $html);
             $this->assertSame($offer !== null && ($offer['points'] ?? 0) > 0, str_contains($html, $action));
         }
+    }
+
+    public function test_admin_init_adds_the_settings_section_the_menu_items_and_the_capability(): void
+    {
+        $GLOBALS['perfex_ui'] = [];
+        $GLOBALS['perfex_user'] = ['staff_id' => 1, 'capabilities' => ['loyalty_bridge:view']];
+        hooks()->do_action('admin_init');
+        $ui = $GLOBALS['perfex_ui'];
+        $this->assertSame(['view', 'manage'], $ui['capabilities']['loyalty_bridge']);
+        $this->assertSame(['integrations', 'loyalty_bridge'], array_slice($ui['settings_section']['add_settings_section_child'][0], 0, 2));
+        $this->assertSame('loyalty_bridge/settings', $ui['settings_section']['add_settings_section_child'][0][2]['view']);
+        $this->assertSame(['loyalty-bridge-queue'], array_column($ui['menu']['add_setup_menu_item'], 0));
+        $this->assertArrayNotHasKey('add_sidebar_menu_item', $ui['menu'], 'no "Loyalty" item without an API key');
+        $this->assertSame('staff', loyalty_bridge_staff_role());
+
+        $GLOBALS['perfex_ui'] = [];
+        update_option('loyalty_bridge_api_key', 'lk_test');
+        update_option('loyalty_bridge_last_drain', '0');
+        hooks()->do_action('admin_init');
+        $this->assertSame('http://perfex.test/admin/loyalty_bridge/open',
+            $GLOBALS['perfex_ui']['menu']['add_sidebar_menu_item'][0][1]['href']);
+
+        $GLOBALS['perfex_ui'] = [];
+        $GLOBALS['perfex_user'] = ['staff_id' => 2, 'capabilities' => []];
+        hooks()->do_action('admin_init');
+        $this->assertArrayNotHasKey('menu', $GLOBALS['perfex_ui'], 'staff without the capability see no item');
+        $GLOBALS['perfex_user'] = ['staff_id' => 3, 'admin' => true];
+        $this->assertSame('owner', loyalty_bridge_staff_role());
+    }
+
+    public function test_the_customers_area_menu_and_the_invoice_box_are_for_the_signed_in_customer(): void
+    {
+        $client = perfex_add_client('Ana', 'Horvat', 'ana@example.com');
+        $invoice = (object) perfex_db()->where('id', $this->invoice($client))->get('tblinvoices')->row_array();
+        $GLOBALS['perfex_ui'] = [];
+        $GLOBALS['perfex_user'] = ['client_id' => $client];
+        hooks()->do_action('clients_init');
+        $this->assertArrayNotHasKey('theme_menu', $GLOBALS['perfex_ui'], 'no API key: no "My points"');
+        update_option('loyalty_bridge_api_key', 'lk_test');
+        hooks()->do_action('clients_init');
+        $this->assertSame('http://perfex.test/loyalty_bridge/my_points',
+            $GLOBALS['perfex_ui']['theme_menu']['loyalty-bridge-my-points']['href']);
+
+        ob_start();
+        hooks()->do_action('after_invoice_view_as_client_link', $invoice);
+        $this->assertSame('', ob_get_clean(), 'only staff who may record payments');
+        $GLOBALS['perfex_user'] = ['staff_id' => 1, 'capabilities' => ['payments:create']];
+        ob_start();
+        hooks()->do_action('after_invoice_view_as_client_link', $invoice);
+        $this->assertStringContainsString('admin/loyalty_bridge/points/' . $invoice->id, ob_get_clean());
+
+        $GLOBALS['perfex_user'] = ['client_id' => $client + 1];
+        ob_start();
+        hooks()->do_action('after_total_summary_invoicehtml', $invoice);
+        $this->assertSame('', ob_get_clean(), 'another customer sees no box');
+    }
+
+    public function test_the_settings_tab_before_perfex_3_2(): void
+    {
+        $GLOBALS['perfex_ui'] = [];
+        $GLOBALS['perfex_user'] = ['admin' => true];
+        $app = get_instance()->app;
+        get_instance()->app = new stdClass();
+        try {
+            loyalty_bridge_admin_init();
+        } finally {
+            get_instance()->app = $app;
+        }
+        $this->assertSame('loyalty_bridge', $GLOBALS['perfex_ui']['settings_tab']['add_settings_tab'][0][0]);
     }
 
     public function test_decimals_never_pass_through_floats(): void
