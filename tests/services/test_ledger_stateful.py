@@ -14,6 +14,7 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
+    precondition,
     rule,
     run_state_machine_as_test,
 )
@@ -21,8 +22,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import InsufficientPoints, InvalidOperation, ValidationError
+from loyalty_plugin.domain.ledger import MOVE_KINDS
 from loyalty_plugin.models import Account, Allocation, Customer, LedgerEntry, Lot, Merchant
+from loyalty_plugin.services.customers.merge import merge_customers
 from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.ledger import transfers
 from loyalty_plugin.services.ledger.integrity import verify_ledger
 from loyalty_plugin.services.transaction import run_in_transaction
 from tests.conftest import wipe
@@ -31,7 +35,8 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class LedgerMachine(RuleBasedStateMachine):
-    """Earn, spend, reverse, adjust and expire at random on one account."""
+    """Earn, spend, reverse, adjust and expire at random on one account; transfer points to
+    and from a second customer, and merge that customer in."""
 
     engine: sa.Engine
     entries = Bundle("entries")
@@ -47,7 +52,16 @@ class LedgerMachine(RuleBasedStateMachine):
         self.session.flush()
         self.account = Account(merchant_id=merchant_id, customer_id=customer.id)
         self.session.add(self.account)
+        # A second customer of the merchant: transfers go both ways; a merge folds them in.
+        friend = Customer(merchant_id=merchant_id, host_customer_id="2", first_name="F")
+        self.session.add(friend)
+        self.session.flush()
+        self.friend = Account(merchant_id=merchant_id, customer_id=friend.id)
+        self.session.add(self.friend)
         self.session.commit()
+        self.merchant_id = merchant_id
+        self.merged = False
+        self.transfers = 0
         self.now = START
         self.expected_balance = 0
 
@@ -84,6 +98,65 @@ class LedgerMachine(RuleBasedStateMachine):
         )
         self.expected_balance += points
         return entry.id
+
+    @rule(points=st.integers(1, 300), expires_in=st.none() | st.integers(1, 60))
+    def friend_earns(self, points: int, expires_in: int | None) -> None:
+        expires = self.now + timedelta(days=expires_in) if expires_in else None
+        self._apply(
+            lambda s: ledger.earn(
+                s, account_id=self.friend.id, points=points, now=self.now, actor="prop",
+                expires_at=expires,
+            )
+        )  # fmt: skip
+        if self.merged:  # the merged account hands over: the points are the survivor's
+            self.expected_balance += points
+
+    @rule(points=st.integers(1, 400), outward=st.booleans())
+    def transfer(self, points: int, outward: bool) -> None:
+        giver, taker = (self.account, self.friend) if outward else (self.friend, self.account)
+        spendable = ledger.spendable_points(self.session, giver.id, self.now)
+        self.session.rollback()
+        self.transfers += 1
+        key = f"t-{self.transfers}"
+        try:
+            result = self._apply(
+                lambda s: transfers.transfer(
+                    s, from_account_id=giver.id, to_account_id=taker.id, points=points,
+                    now=self.now, actor="prop", reason="gift", idempotency_key=key,
+                )
+            )  # fmt: skip
+        except InsufficientPoints as error:
+            refused_correctly = not self.merged and points > spendable == error.available
+            assert refused_correctly
+            return
+        except ValidationError as error:
+            same_customer = self.merged and error.field == "to_customer_id"
+            assert same_customer
+            return
+        assert sum(entry.points for entry in result.received) == points
+        again = self._apply(
+            lambda s: transfers.transfer(
+                s, from_account_id=giver.id, to_account_id=taker.id, points=points,
+                now=self.now, actor="prop", reason="gift", idempotency_key=key,
+            )
+        )  # fmt: skip
+        assert again.replayed and again.sent.id == result.sent.id
+        self.expected_balance = self._balance()
+
+    @precondition(lambda self: not getattr(self, "merged", True))
+    @rule()
+    def friend_is_merged_in(self) -> None:
+        self._apply(
+            lambda s: merge_customers(
+                s, merchant_id=self.merchant_id, customer_id="2", into_customer_id="1",
+                now=self.now, actor="staff:1 P",
+            )
+        )  # fmt: skip
+        self.merged = True
+        self.expected_balance = self._balance()
+        self.session.refresh(self.friend)
+        assert self.friend.balance == 0
+        self.session.rollback()
 
     @rule(target=entries, points=st.integers(1, 600))
     def spend(self, points: int) -> object:
@@ -183,6 +256,33 @@ class LedgerMachine(RuleBasedStateMachine):
         assert granted + allocated == lot_sum
         assert verify_ledger(s) == []
         s.rollback()
+
+    @invariant()
+    def transfers_and_merges_create_no_points(self) -> None:
+        """Earned - spent - expired - reversed over both customers: moves add nothing."""
+        if not hasattr(self, "friend"):
+            return
+        s = self.session
+        moved = s.scalar(
+            select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+                LedgerEntry.account_id.in_((self.account.id, self.friend.id)),
+                LedgerEntry.kind.in_(MOVE_KINDS),
+            )
+        )
+        both = s.scalar(
+            select(func.coalesce(func.sum(Account.balance), 0)).where(
+                Account.id.in_((self.account.id, self.friend.id))
+            )
+        )
+        others = s.scalar(
+            select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+                LedgerEntry.account_id.in_((self.account.id, self.friend.id)),
+                LedgerEntry.kind.not_in(MOVE_KINDS),
+            )
+        )
+        s.rollback()
+        assert moved == 0
+        assert both == others
 
 
 @pytest.mark.parametrize("examples", [25])
