@@ -359,3 +359,38 @@ def test_every_change_is_in_the_audit_trail_once(session, stock, actor, now) -> 
         "replaced_by": stock[1],
     }
     assert (replaced.actor_kind, replaced.actor_id, replaced.actor_name) == ("staff", "7", "Ana")
+
+
+def test_a_customer_left_with_two_cards_by_a_merge_may_replace_either(
+    session, stock, actor, now
+) -> None:
+    """A merge moves the merged customer's card to the survivor, who then holds two."""
+    _assign(session, actor, now, stock[0], "c1")
+    _assign(session, actor, now, stock[1], "c2")
+    survivor = session.scalars(select(Customer).where(Customer.host_customer_id == "c1")).one()
+    holders.get_card(session, "shop", stock[1]).customer_id = survivor.id
+    session.commit()
+    for lost, new in ((stock[1], stock[2]), (stock[0], stock[3])):
+        card = holders.replace_card(
+            session,
+            merchant_id="shop",
+            number=lost,
+            new_number=new,
+            reason="lost",
+            actor=actor,
+            now=now,
+        )
+        session.commit()
+        assert card.customer_id == survivor.id
+    assert holders.find_customer_by_card(session, "shop", stock[2]).id == survivor.id
+
+
+def test_a_blocked_card_is_not_replaced_once_the_customer_has_another(
+    session, stock, actor, now
+) -> None:
+    kwargs = {"merchant_id": "shop", "actor": actor, "now": now}
+    holders.assign_card(session, number=stock[0], customer_id="c1", **kwargs)
+    holders.block_card(session, number=stock[0], reason="lost", **kwargs)
+    holders.assign_card(session, number=stock[1], customer_id="c1", **kwargs)
+    with pytest.raises(InvalidOperation, match=f"holds card {stock[1]} already"):
+        holders.replace_card(session, number=stock[0], new_number=stock[2], reason="x", **kwargs)

@@ -1,9 +1,10 @@
 """Who holds a card: give one to a customer, block it, replace a lost one, find its holder.
 
-A customer holds at most one card at a time; its number is also kept in the customer's
-``card_number``, so everything that reads that column (the customers import, exports)
-sees the card in use. Points belong to the customer's account, never to a card: a
-replacement card carries the same balance because nothing moves.
+A customer is given one card at a time (a merge of two customers may leave the survivor
+with both of theirs); its number is also kept in the customer's ``card_number``, so
+everything that reads that column (the customers import, exports) sees the card in use.
+Points belong to the customer's account, never to a card: a replacement card carries the
+same balance because nothing moves.
 
 Each change writes one audit row in its transaction. Repeating a change that is already
 made (assigning a card to the customer who holds it, blocking a blocked card, replacing a
@@ -126,8 +127,11 @@ def replace_card(
         if old.replaced_by_id == new.id:
             return new
         raise InvalidOperation(f"card {old.number} was replaced already", field="number")
-    held = _held_card(session, customer)
-    if held is not None and held.id != old.id:
+    # A card blocked earlier, while the customer has been given another since: replacing it
+    # would give them a second card. (An assigned card is replaced one for one; a merge of
+    # two customers may leave one holding two cards, and either may be replaced.)
+    held = _held_card(session, customer) if old.status == CardStatus.BLOCKED else None
+    if held is not None:
         raise InvalidOperation(
             f"customer {customer.host_customer_id} holds card {held.number} already",
             field="number",
