@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from loyalty_plugin import create_app
-from loyalty_plugin.web.admin import access
+from loyalty_plugin.web.admin import access, formats
 from loyalty_plugin.web.admin.access import COOKIE
 from tests.admin.conftest import ADMIN
 
@@ -50,3 +50,12 @@ def test_the_database_being_down_is_a_503_page(tmp_path: Path) -> None:
     assert answer.headers["Retry-After"]
     assert "Please try again in a moment" in answer.get_data(as_text=True)
     assert down.test_client().get(f"{ADMIN}/sign-in").status_code == 200  # no database needed
+
+
+def test_my_sessions_names_browsers_in_words() -> None:
+    """A User-Agent is shown as "Chrome on Linux", not as its raw text."""
+    chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
+    iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Version/17.0 Safari/604.1"
+    assert formats.browser(chrome) == "Chrome on Linux"
+    assert formats.browser(iphone) == "Safari on iPhone"
+    assert formats.browser(None) == "Unknown browser"

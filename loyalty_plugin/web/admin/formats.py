@@ -49,3 +49,19 @@ def datetime(value: datetime_type | None, format: str = MINUTE) -> str:
 def date(value: date_type | datetime_type | None, format: str = "medium") -> str:
     """A day (a moment is taken in the merchant's time zone)."""
     return _filters()["date"](value, format)
+
+
+_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
+             ("Chrome/", "Chrome"), ("Chromium/", "Chromium"), ("Safari/", "Safari"))  # fmt: skip
+_SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"),
+            ("Windows", "Windows"), ("Mac OS X", "macOS"), ("Linux", "Linux"))  # fmt: skip
+
+
+def browser(user_agent: str | None) -> str:
+    """A browser's ``User-Agent`` in words: "Chrome on Linux" ("Unknown browser" if none)."""
+    text = user_agent or ""
+    name = next((label for mark, label in _BROWSERS if mark in text), None)
+    system = next((label for mark, label in _SYSTEMS if mark in text), None)
+    if name and system:
+        return f"{name} on {system}"
+    return name or system or (text[:40] or "Unknown browser")
