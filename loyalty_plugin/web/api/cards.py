@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request, stream_with_context
+from flask import Response, request
 
 from loyalty_plugin.domain.cards import NumberScheme
 from loyalty_plugin.domain.errors import ValidationError
@@ -21,6 +21,7 @@ from loyalty_plugin.schemas import cards as c
 from loyalty_plugin.services.audit import Actor
 from loyalty_plugin.services.cards import batches, holders
 from loyalty_plugin.web.api.auth import caller
+from loyalty_plugin.web.api.reports import csv_response
 from loyalty_plugin.web.errors import error_response
 
 CSV = "text/csv"
@@ -95,9 +96,7 @@ def batch_csv(query: dict[str, Any], batch_id: int) -> Response:
     """The batch's cards as CSV, streamed, for the card printer."""
     merchant_id = caller().merchant(query.get("merchant_id"))
     lines = batches.batch_csv(get_session(), merchant_id=merchant_id, batch_id=batch_id)
-    response = Response(stream_with_context(lines), mimetype=CSV)
-    response.headers["Content-Disposition"] = f'attachment; filename="cards-{batch_id}.csv"'
-    return response
+    return csv_response(lines, f"cards-{batch_id}.csv")
 
 
 def assign_card(query: dict[str, Any], args: dict[str, Any], number: str) -> dict[str, Any]:
@@ -171,5 +170,5 @@ ROUTES: tuple[dict[str, Any], ...] = (
      "query": c.ImportCardsArgsSchema, "response": c.CardBatchSchema, "status": 201,
      "idempotency": "optional", "csv_body": True, "errors": (404, 413, 415)},
     {"method": "GET", "rule": f"{_BATCH}/cards.csv", "view": batch_csv, "scope": ADMIN,
-     "query": _M, "errors": (404,)},
+     "query": _M, "csv_answer": True, "errors": (404,)},
 )  # fmt: skip
