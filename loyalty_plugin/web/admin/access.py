@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -105,7 +105,6 @@ class AdminContext:
     #: The role at ``merchant_id`` (``None`` on pages about no merchant).
     role: StaffRole | None = None
     flash: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def csrf(self) -> str:
