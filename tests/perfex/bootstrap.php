@@ -17,7 +17,8 @@
  *   $CI->app / $CI->app_tabs, add_theme_menu_item, register_staff_capabilities);
  * - register_activation_hook & co. (kept, so a test can activate the module), _l() over the
  *   module's language file, log_message(), admin_url(), form_open()/form_close() (without
- *   the CSRF field), and an empty App_module_migration
+ *   the CSRF field), init_head()/init_tail() (the admin layout, left out), and an empty
+ *   App_module_migration
  *   (the base class of module migrations).
  *
  * The database: PERFEX_TEST_DSN (a PDO MySQL DSN), user root without password.
@@ -398,4 +399,12 @@ function form_open(string $action): string
 function form_close(): string
 {
     return '</form>';
+}
+
+function init_head(): void
+{
+}
+
+function init_tail(): void
+{
 }

@@ -393,6 +393,28 @@ final class LoyaltyBridgeTest extends TestCase
         $this->assertSame([(int) $row['id']], loyalty_bridge_due_ids(10));
     }
 
+    public function test_the_queue_page_lists_what_waits_with_its_error_and_a_retry_button(): void
+    {
+        update_option('loyalty_bridge_url', 'http://127.0.0.1:9/loyalty');
+        update_option('loyalty_bridge_secret', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
+        perfex_add_client('Ana <b>', 'Horvat', 'ana@example.com');
+        $id = (int) perfex_queue()[0]['id'];
+        loyalty_bridge_retry($id);
+        loyalty_bridge_drain(10);  // one attempt (this process may have given up on the plugin already)
+        $title = _l('loyalty_bridge_queue');
+        $rows = loyalty_bridge_unsent();
+        ob_start();
+        include PERFEX_MODULE_DIR . '/views/queue.php';
+        $html = ob_get_clean();
+        $this->assertStringContainsString('customer.created · perfex-client-1-created', $html);
+        $this->assertStringContainsString('the plugin could not be reached', $html);
+        $this->assertStringContainsString('action="http://perfex.test/admin/loyalty_bridge/retry/' . $id . '"', $html);
+        $rows = [];
+        ob_start();
+        include PERFEX_MODULE_DIR . '/views/queue.php';
+        $this->assertStringContainsString(_l('loyalty_bridge_queue_empty'), ob_get_clean());
+    }
+
     public function test_a_claimed_row_is_not_claimed_twice(): void
     {
         perfex_add_client('Ana', 'Horvat', 'ana@example.com');

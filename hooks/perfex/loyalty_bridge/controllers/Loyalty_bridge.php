@@ -13,7 +13,7 @@ class Loyalty_bridge extends AdminController
     public function queue()
     {
         $this->only_staff_of_the_module();
-        $this->load->view('queue', [
+        $this->load->view(LOYALTY_BRIDGE_MODULE . '/queue', [
             'title' => _l('loyalty_bridge_queue'),
             'rows' => loyalty_bridge_unsent(),
         ]);
@@ -71,7 +71,7 @@ class Loyalty_bridge extends AdminController
             }
             redirect(admin_url('invoices/list_invoices/' . $invoiceId));
         }
-        $this->load->view('points', [
+        $this->load->view(LOYALTY_BRIDGE_MODULE . '/points', [
             'title' => _l('loyalty_bridge_pay_with_points'),
             'invoice_id' => $invoiceId,
             'offer' => loyalty_bridge_points_offer($invoiceId),
