@@ -65,7 +65,7 @@ def preview(name: str, merchant_id: str, show_html: bool) -> None:
 @click.option("--subject", help="New subject (default: keep).")
 @click.option("--text", "text_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--html", "html_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--by", "actor", default="cli", show_default=True, help="Who made the edit.")
+@click.option("--by", "actor", default=None, help="Who made the edit [default: your user name].")
 @with_appcontext
 def save(
     name: str,
@@ -73,7 +73,7 @@ def save(
     subject: str | None,
     text_file: Path | None,
     html_file: Path | None,
-    actor: str,
+    actor: str | None,
 ) -> None:
     """Store the merchant's edit of NAME (checked first; refused with line and reason)."""
     session = get_session()
@@ -89,7 +89,7 @@ def save(
                 body_text=text_file.read_text("utf-8") if text_file else current.body_text,
                 body_html=html_file.read_text("utf-8") if html_file else current.body_html,
                 now=utcnow(),
-                actor=actor,
+                actor=cli_actor(actor),
             ),
         )
     except LoyaltyError as error:
@@ -107,7 +107,9 @@ def reset(name: str, merchant_id: str) -> None:
     try:
         dropped = run_in_transaction(
             get_session(),
-            lambda s: email_templates.reset_template(s, merchant_id=merchant_id, name=name),
+            lambda s: email_templates.reset_template(
+                s, merchant_id=merchant_id, name=name, now=utcnow(), actor=cli_actor()
+            ),
         )
     except LoyaltyError as error:
         raise click.UsageError(error.message) from None

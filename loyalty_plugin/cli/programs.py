@@ -288,6 +288,8 @@ def set_rate(currency: str, rate: str, merchant_id: str | None, starts: datetime
                 currency=currency,
                 rate=_decimal(rate, "RATE"),
                 valid_from=valid_from,
+                now=utcnow(),
+                actor=cli_actor(),
             ),
         )
     except LoyaltyError as error:

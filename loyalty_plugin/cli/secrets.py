@@ -109,7 +109,12 @@ def set_command(merchant_id: str, url: str, disable: bool) -> None:
     """Set the URL outgoing webhooks of a merchant are posted to."""
     endpoint = _run(
         lambda s: set_endpoint(
-            s, merchant_id=merchant_id, url=url, now=utcnow(), enabled=not disable
+            s,
+            merchant_id=merchant_id,
+            url=url,
+            now=utcnow(),
+            enabled=not disable,
+            actor=cli_actor(),
         )
     )
     state = "enabled" if endpoint.enabled else "disabled"

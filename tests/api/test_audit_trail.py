@@ -127,3 +127,22 @@ def test_get_audit_searches_and_pages_the_trail(api, keys, db):
     assert empty == {"data": [], "next_cursor": None}
     backwards = api.get("/audit", scope="admin", **{"from": "2000-01-31", "to": "2000-01-01"})
     assert backwards.status_code == 422 and "to" in backwards.json["error"]["fields"]
+
+
+def test_rewards_and_coupon_campaigns_are_audited(api, keys, db):
+    """A reward created and changed, a campaign generated: rows under the admin key."""
+    body = {"name": "Free coffee", "points": 300, "kind": "product", "product_ids": ["coffee"],
+            "stock": 2}  # fmt: skip
+    reward = api.post("/rewards", body, scope="admin").json
+    [created] = audited(db, "reward.created")
+    assert by_key(created, keys["admin"]) and created.target_id == str(reward["id"])
+    assert created.after["stock"] == 2 and created.after["value"]["product_ids"] == ["coffee"]
+    api.patch(f"/rewards/{reward['id']}", {"active": False, "stock": 5})
+    [updated] = audited(db, "reward.updated")
+    assert (updated.before["stock"], updated.after["stock"]) == (2, 5)
+    assert (updated.before["active"], updated.after["active"]) == (True, False)
+    campaign = {"name": "Summer", "count": 3, "kind": "percent", "percent": "10", "prefix": "sun"}
+    made = api.post("/coupon-campaigns", campaign, scope="admin", key=None).json
+    [generated] = audited(db, "coupon_campaign.created")
+    assert by_key(generated, keys["admin"]) and generated.target_id == str(made["id"])
+    assert generated.after["count"] == 3 and made["codes"][0] not in str(generated.after)

@@ -166,3 +166,26 @@ def test_audit_export_writes_the_search_as_csv(app, tmp_path: Path) -> None:
         main, ["audit", "export", "--merchant", "shop", "--from", today, "--to", "2000-01-01"]
     )
     assert refused.exit_code == 2 and "the last day comes before the first" in refused.output
+
+
+def test_templates_endpoints_and_rates_from_the_command_are_audited(app, engine) -> None:
+    """``emails save|reset``, ``endpoints set`` and ``rates set``: each a row by the user."""
+    cli(app, "merchants", "create", "shop", "--name", "Shop")
+    cli(app, "emails", "save", "welcome", "--merchant", "shop", "--subject", "Hello there")
+    [saved] = audited(engine, "email_template.saved")
+    assert (saved.actor_kind, saved.actor_id) == ME and saved.target_id == "welcome"
+    assert saved.before is None and saved.after["subject"] == "Hello there"
+    cli(app, "emails", "reset", "welcome", "--merchant", "shop")
+    cli(app, "emails", "reset", "welcome", "--merchant", "shop")  # nothing left to drop
+    [reset] = audited(engine, "email_template.reset")
+    assert reset.before["subject"] == "Hello there" and reset.after is None
+    cli(app, "endpoints", "set", "--merchant", "shop", "--url", "https://crm.example/hooks")
+    cli(app, "endpoints", "set", "--merchant", "shop", "--url", "https://crm.example/hooks")
+    [endpoint] = audited(engine, "webhook_endpoint.updated")
+    assert (endpoint.before, endpoint.after) == (
+        None,
+        {"url": "https://crm.example/hooks", "enabled": True},
+    )
+    cli(app, "rates", "set", "USD", "0.92", "--merchant", "shop")
+    [rate] = audited(engine, "exchange_rate.set")
+    assert (rate.actor_kind, rate.target_id, rate.after["rate"]) == ("cli", "USD", "0.92")

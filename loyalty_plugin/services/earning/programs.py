@@ -21,6 +21,7 @@ from loyalty_plugin.domain.money import check_currency
 from loyalty_plugin.domain.programs import ProgramStatus
 from loyalty_plugin.domain.rules import Rule
 from loyalty_plugin.models import ExchangeRate, Program, ProgramVersion
+from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.schemas.programs import (
     FILE_FORMAT,
     IDENTITY_FIELDS,
@@ -340,9 +341,17 @@ def import_programs(
 
 
 def set_exchange_rate(
-    session: Session, *, merchant_id: str, currency: str, rate: Decimal, valid_from: datetime
+    session: Session,
+    *,
+    merchant_id: str,
+    currency: str,
+    rate: Decimal,
+    valid_from: datetime,
+    now: datetime | None = None,
+    actor: Actor | str = SYSTEM,
 ) -> ExchangeRate:
-    """Record that one ``currency`` is worth ``rate`` of the merchant's currency from a date."""
+    """Record that one ``currency`` is worth ``rate`` of the merchant's currency from a date
+    (audited as ``exchange_rate.set``)."""
     merchant = get_merchant(session, merchant_id)
     currency = check_currency(currency)
     if currency == merchant.currency:
@@ -356,11 +365,24 @@ def set_exchange_rate(
             ExchangeRate.valid_from == valid_from,
         )
     ).one_or_none()
+    before = None if row is None else {"rate": row.rate, "valid_from": valid_from}
     if row is None:
         row = ExchangeRate(merchant_id=merchant_id, currency=currency, valid_from=valid_from)
         session.add(row)
     row.rate = rate
     session.flush()
+    if before is None or before["rate"] != rate:
+        record_change(
+            session,
+            merchant_id=merchant_id,
+            actor=actor,
+            action="exchange_rate.set",
+            target_type="exchange_rate",
+            target_id=currency,
+            before=before,
+            after={"rate": rate, "valid_from": valid_from},
+            now=now or utcnow(),
+        )
     return row
 
 

@@ -315,7 +315,11 @@ class _Apply:
         for name in sorted(TEMPLATES):
             if name not in edits:
                 email_templates.reset_template(
-                    self.session, merchant_id=self.merchant_id, name=name
+                    self.session,
+                    merchant_id=self.merchant_id,
+                    name=name,
+                    now=self.now,
+                    actor=self.actor,
                 )
                 continue
             try:
@@ -424,6 +428,7 @@ class _Apply:
                 points=item["points"],
                 value=value,
                 now=self.now,
+                actor=self.actor,
                 description=item.get("description"),
                 stock=item.get("stock"),
                 per_customer_limit=item.get("per_customer_limit"),
@@ -454,6 +459,7 @@ class _Apply:
             reward_id=reward.id,
             changes=changes,
             now=self.now,
+            actor=self.actor,
         )
 
 

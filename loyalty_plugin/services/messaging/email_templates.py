@@ -25,6 +25,8 @@ from loyalty_plugin.email.render import (
 )
 from loyalty_plugin.email.templates import Sources, default_sources, get_spec
 from loyalty_plugin.models import EmailMessage, EmailTemplate
+from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services.audit import SYSTEM, Actor, as_actor, record_change
 from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.messaging.notifications import notification_prefs
 
@@ -84,33 +86,87 @@ def save_template(
     body_text: str,
     body_html: str,
     now: datetime,
-    actor: str,
+    actor: Actor | str,
 ) -> EmailTemplate:
-    """Store the merchant's edit after checking it; refuses it with every problem found."""
+    """Store the merchant's edit after checking it; refuses it with every problem found.
+
+    Audited as ``email_template.saved``, with the edit it replaced (``None``: the default).
+    """
+    actor = as_actor(actor)
     spec = get_spec(name)
     sources = Sources(subject=subject.strip(), body_text=body_text, body_html=body_html)
     problems = check_template(spec, sources, formatting(session, merchant_id))
     if problems:
         raise TemplateRejected(problems)
-    row = _edit(session, merchant_id, name) or EmailTemplate(merchant_id=merchant_id, name=name)
+    row = _edit(session, merchant_id, name)
+    before = None if row is None else _sources(row)
+    row = row or EmailTemplate(merchant_id=merchant_id, name=name)
     row.subject, row.body_text, row.body_html = sources.subject, body_text, body_html
     row.updated_at = now
-    row.updated_by = actor
+    row.updated_by = actor.label
     session.add(row)
     session.flush()
+    if before != _sources(row):
+        _record(
+            session, merchant_id, name, actor, "email_template.saved", before, _sources(row), now
+        )
     return row
 
 
-def reset_template(session: Session, *, merchant_id: str, name: str) -> bool:
-    """Go back to the default template; whether there was an edit to drop."""
+def reset_template(
+    session: Session,
+    *,
+    merchant_id: str,
+    name: str,
+    now: datetime | None = None,
+    actor: Actor | str = SYSTEM,
+) -> bool:
+    """Go back to the default template; whether there was an edit to drop.
+
+    Dropping an edit is audited as ``email_template.reset``, with the edit dropped.
+    """
     get_spec(name)
     get_merchant(session, merchant_id)
-    return bool(
-        session.execute(
-            delete(EmailTemplate).where(
-                EmailTemplate.merchant_id == merchant_id, EmailTemplate.name == name
-            )
-        ).rowcount
+    row = _edit(session, merchant_id, name)
+    if row is None:
+        return False
+    before = _sources(row)
+    session.execute(
+        delete(EmailTemplate).where(
+            EmailTemplate.merchant_id == merchant_id, EmailTemplate.name == name
+        )
+    )
+    session.expunge(row)
+    _record(
+        session, merchant_id, name, actor, "email_template.reset", before, None, now or utcnow()
+    )
+    return True
+
+
+def _sources(row: EmailTemplate) -> dict[str, str]:
+    return {"subject": row.subject, "body_text": row.body_text, "body_html": row.body_html}
+
+
+def _record(
+    session: Session,
+    merchant_id: str,
+    name: str,
+    actor: Actor | str,
+    action: str,
+    before: dict[str, str] | None,
+    after: dict[str, str] | None,
+    now: datetime,
+) -> None:
+    record_change(
+        session,
+        merchant_id=merchant_id,
+        actor=actor,
+        action=action,
+        target_type="email_template",
+        target_id=name,
+        before=before,
+        after=after,
+        now=now,
     )
 
 

@@ -34,6 +34,7 @@ from loyalty_plugin.models import (
     OutboxStatus,
     WebhookEndpoint,
 )
+from loyalty_plugin.services.audit import SYSTEM, Actor, record_change
 from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.merchants.secrets import active_secrets
 from loyalty_plugin.services.transaction import run_in_transaction
@@ -162,13 +163,20 @@ def backoff(attempts: int, base: timedelta) -> timedelta:
 
 
 def set_endpoint(
-    session: Session, *, merchant_id: str, url: str, now: datetime, enabled: bool = True
+    session: Session,
+    *,
+    merchant_id: str,
+    url: str,
+    now: datetime,
+    enabled: bool = True,
+    actor: Actor | str = SYSTEM,
 ) -> WebhookEndpoint:
-    """Create or change the merchant's endpoint."""
+    """Create or change the merchant's endpoint (audited as ``webhook_endpoint.updated``)."""
     get_merchant(session, merchant_id)
     if not url.startswith(("http://", "https://")) or len(url) > 500:
         raise ValidationError("the URL must be http(s) and at most 500 characters", field="url")
     endpoint = session.get(WebhookEndpoint, merchant_id)
+    before = None if endpoint is None else {"url": endpoint.url, "enabled": endpoint.enabled}
     if endpoint is None:
         endpoint = WebhookEndpoint(merchant_id=merchant_id, created_at=now)
         session.add(endpoint)
@@ -177,6 +185,19 @@ def set_endpoint(
     endpoint.updated_at = now
     session.flush()
     session.info.pop(_ENDPOINTS, None)
+    after = {"url": endpoint.url, "enabled": endpoint.enabled}
+    if before != after:
+        record_change(
+            session,
+            merchant_id=merchant_id,
+            actor=actor,
+            action="webhook_endpoint.updated",
+            target_type="webhook_endpoint",
+            target_id=merchant_id,
+            before=before,
+            after=after,
+            now=now,
+        )
     return endpoint
 
 

@@ -9,6 +9,7 @@ the same for a whole batch in one statement.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +36,7 @@ from loyalty_plugin.domain.errors import (
 from loyalty_plugin.domain.events import CouponCreated, CouponRedeemed
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.models import Account, Coupon, CouponCampaign, LedgerEntry
+from loyalty_plugin.services.audit import Actor, as_actor, record_change
 from loyalty_plugin.services.events import publish
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.accounts import account_for_host_customer, get_merchant
@@ -244,11 +246,15 @@ def create_campaign(
     count: int,
     value: CouponValue,
     now: datetime,
-    actor: str,
+    actor: Actor | str,
     expires_at: datetime | None = None,
     prefix: str = "",
 ) -> tuple[CouponCampaign, list[Coupon]]:
-    """Generate ``count`` coupons that cost no points (a promotion)."""
+    """Generate ``count`` coupons that cost no points (a promotion).
+
+    Audited as ``coupon_campaign.created`` (its settings, not the codes).
+    """
+    who = as_actor(actor)
     get_merchant(session, merchant_id)
     if not name or not name.strip():
         raise ValidationError("a name is required", field="name")
@@ -261,7 +267,7 @@ def create_campaign(
         name=name.strip(),
         count=count,
         expires_at=expires_at,
-        created_by=actor,
+        created_by=who.label,
         created_at=now,
     )
     campaign.set_value(value)
@@ -277,13 +283,30 @@ def create_campaign(
             value=value,
             expires_at=expires_at,
             now=now,
-            actor=actor,
+            actor=who.label,
             campaign_id=campaign.id,
         )
         for code in sorted(codes)
     ]
     session.add_all(coupons)
     session.flush()
+    record_change(
+        session,
+        merchant_id=merchant_id,
+        actor=who,
+        action="coupon_campaign.created",
+        target_type="coupon_campaign",
+        target_id=campaign.id,
+        before=None,
+        after={
+            "name": campaign.name,
+            "count": count,
+            "prefix": prefix,
+            "expires_at": expires_at,
+            "value": asdict(value),
+        },
+        now=now,
+    )
     for coupon in coupons:
         _announce(session, coupon, now, customer_id=None)
     return campaign, coupons

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from loyalty_plugin.domain.coupons import CouponStatus, CouponValue
 from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
 from loyalty_plugin.domain.points import check_points
 from loyalty_plugin.models import Coupon, Reward
+from loyalty_plugin.services.audit import SYSTEM, Actor, jsonable, record_change
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.accounts import account_for_host_customer, get_merchant
 from loyalty_plugin.services.spending.coupons import buy_coupon
@@ -35,8 +37,9 @@ def create_reward(
     stock: int | None = None,
     per_customer_limit: int | None = None,
     coupon_valid_days: int | None = None,
+    actor: Actor | str = SYSTEM,
 ) -> Reward:
-    """Add a reward to the merchant's catalogue."""
+    """Add a reward to the merchant's catalogue (audited as ``reward.created``)."""
     get_merchant(session, merchant_id)
     reward = Reward(merchant_id=merchant_id, active=True, created_at=now, updated_at=now)
     reward.set_value(value)
@@ -53,11 +56,18 @@ def create_reward(
     )
     session.add(reward)
     session.flush()
+    _record(session, reward, actor, "reward.created", None, now=now)
     return reward
 
 
 def update_reward(
-    session: Session, *, merchant_id: str, reward_id: int, changes: dict[str, Any], now: datetime
+    session: Session,
+    *,
+    merchant_id: str,
+    reward_id: int,
+    changes: dict[str, Any],
+    now: datetime,
+    actor: Actor | str = SYSTEM,
 ) -> Reward:
     """Change a reward's name, price, stock, limits or whether it is on offer."""
     unknown = set(changes) - EDITABLE
@@ -65,10 +75,43 @@ def update_reward(
         name = sorted(unknown)[0]
         raise ValidationError(f"{name!r} cannot be changed", field=name)
     reward = get_reward(session, merchant_id=merchant_id, reward_id=reward_id)
+    before = jsonable(reward_document(reward))
     _apply(reward, changes)
     reward.updated_at = now
     session.flush()
+    _record(session, reward, actor, "reward.updated", before, now=now)
     return reward
+
+
+def reward_document(reward: Reward) -> dict[str, Any]:
+    """What the audit trail keeps of a reward."""
+    return {key: getattr(reward, key) for key in sorted(EDITABLE)} | {"value": asdict(reward.value)}
+
+
+def _record(
+    session: Session,
+    reward: Reward,
+    actor: Actor | str,
+    action: str,
+    before: dict[str, Any] | None,
+    *,
+    now: datetime,
+) -> None:
+    """Audit a change of ``reward``; an update that changed nothing is not one."""
+    after = jsonable(reward_document(reward))
+    if before == after:
+        return
+    record_change(
+        session,
+        merchant_id=reward.merchant_id,
+        actor=actor,
+        action=action,
+        target_type="reward",
+        target_id=reward.id,
+        before=before,
+        after=after,
+        now=now,
+    )
 
 
 def get_reward(session: Session, *, merchant_id: str, reward_id: int) -> Reward:

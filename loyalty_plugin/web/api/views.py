@@ -308,7 +308,7 @@ def create_campaign(args: dict[str, Any]) -> dict[str, Any]:
         expires_at=args.get("expires_at"),
         prefix=args["prefix"],
         now=utcnow(),
-        actor=who.label,
+        actor=who.actor,
     )
     shown = set(CampaignSchema().fields) - {"codes"}
     return {key: getattr(campaign, key) for key in shown} | {"codes": [c.code for c in issued]}
@@ -342,6 +342,7 @@ def create_reward(args: dict[str, Any]) -> Reward:
         per_customer_limit=args.get("per_customer_limit"),
         coupon_valid_days=args.get("coupon_valid_days"),
         now=utcnow(),
+        actor=caller().actor,
     )
 
 
@@ -354,6 +355,7 @@ def update_reward(args: dict[str, Any], reward_id: int) -> Reward:
         reward_id=reward_id,
         changes=args,
         now=utcnow(),
+        actor=caller().actor,
     )
 
 
