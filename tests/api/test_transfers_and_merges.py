@@ -81,6 +81,8 @@ def test_merge_moves_everything_and_the_host_id_follows(api, db, customer) -> No
     assert balances(db, ana, ben) == [0, 155]
     merged = db.scalars(select(Customer).where(Customer.host_customer_id == "1")).one()
     assert merged.merged_into_id == ben.customer_id
+    read = api.get("/customers/1").json  # the merged id reads as the survivor
+    assert (read["customer_id"], read["accounts"][0]["balance"]) == ("2", 155)
     # Later calls naming the merged id act on the survivor.
     given = api.post("/transfers", TRANSFER | {"from_customer_id": "2", "to_customer_id": "3"})
     assert given.status_code == 404  # 3 does not exist: nothing moved

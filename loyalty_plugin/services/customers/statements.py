@@ -56,17 +56,22 @@ class Statement:
 def customers_by_host_id(
     session: Session, merchant_ids: Sequence[str], host_customer_id: str
 ) -> list[Customer]:
-    """The customer records with this host id at each of ``merchant_ids``."""
-    return list(
-        session.scalars(
-            select(Customer)
-            .where(
-                Customer.merchant_id.in_(merchant_ids),
-                Customer.host_customer_id == str(host_customer_id),
-            )
-            .order_by(Customer.merchant_id)
+    """The customer records with this host id at each of ``merchant_ids``.
+
+    A merged record gives way to its survivor, as the host id names the survivor now.
+    """
+    found = session.scalars(
+        select(Customer)
+        .where(
+            Customer.merchant_id.in_(merchant_ids),
+            Customer.host_customer_id == str(host_customer_id),
         )
+        .order_by(Customer.merchant_id)
     )
+    return [
+        session.get_one(Customer, c.merged_into_id) if c.merged_into_id is not None else c
+        for c in found
+    ]
 
 
 def account_of(session: Session, customer: Customer) -> Account | None:
