@@ -8,9 +8,14 @@
 declare(strict_types=1);
 
 require __DIR__ . '/bootstrap.php';
-require __DIR__ . '/perfex_actions.php';
 
 $call = json_decode(stream_get_contents(STDIN), true, 512, JSON_THROW_ON_ERROR);
+if ($call['op'] === 'sign') {  // no database: the module's signature of a fixed body
+    require_once PERFEX_MODULE_DIR . '/includes/loyalty_webhooks.php';
+    echo json_encode(['result' => loyalty_sign($call['secret'], $call['id'], $call['timestamp'], $call['body'])]);
+    exit(0);
+}
+require __DIR__ . '/perfex_actions.php';
 if ($call['op'] !== 'setup') {
     require_once PERFEX_MODULE_DIR . '/loyalty_bridge.php';
 }

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
+from loyalty_plugin.domain.signatures import signature_headers
 from loyalty_plugin.services.merchants.api_keys import create_api_key
 from tests.conftest import ADMIN_URLS, database_name
 from tests.webhooks.conftest import SECRET, ledger_points, stored
@@ -55,6 +56,29 @@ def test_phpunit_suite(perfex_dsn: str) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OK (" in done.stdout
+
+
+def test_the_module_signs_a_fixed_body_as_python_does() -> None:
+    body = '{"type":"invoice.paid","data":{"invoice":{"id":7,"total":"125.00"}}}'
+    expected = signature_headers(
+        [SECRET], msg_id="perfex-invoice-7-paid", timestamp=1_700_000_000, body=body.encode()
+    )["webhook-signature"]
+    call = {
+        "op": "sign",
+        "secret": SECRET,
+        "id": "perfex-invoice-7-paid",
+        "timestamp": 1_700_000_000,
+        "body": body,
+    }
+    done = subprocess.run(
+        [binary("php"), str(PERFEX / "host.php")],
+        input=json.dumps(call),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(done.stdout)["result"] == expected
 
 
 class Perfex:
