@@ -171,3 +171,15 @@ def test_filters_stay_in_the_url_and_bad_ones_are_422(app, admin_client) -> None
     bad = manager.get(manager.m("/cards"), query_string={"status": "lost"})
     assert bad.status_code == 422
     assert b"One of available, assigned, blocked, replaced." in bad.data
+
+
+def test_a_managers_card_page_links_to_its_audit_trail(app, admin_client) -> None:
+    manager = admin_client(role="manager")
+    _generate(manager, 1)
+    (number,) = _numbers(app)
+    page = manager.get(manager.m(f"/cards/{number}"))
+    assert f"/audit?target_type=card&amp;target_id={number}".encode() in page.data
+    history = manager.get(manager.m("/audit"), query_string={"target_type": "card_batch"})
+    assert b"card_batch.generated" in history.data
+    clerk = admin_client(role="staff")
+    assert b'data-testid="card-history"' not in clerk.get(clerk.m(f"/cards/{number}")).data

@@ -255,6 +255,7 @@ def _card_page(
         "admin/cards/card.html",
         page_title=f"Card {story.card.number}",
         story=story,
+        may_audit=access.current().may(StaffRole.MANAGER),
         values=values or {},
         errors=errors or {},
     ), status
