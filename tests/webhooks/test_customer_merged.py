@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from sqlalchemy import func, select
 
-from loyalty_plugin.models import AuditEntry, Customer, InboxStatus, WebhookEvent
+from loyalty_plugin.models import (
+    Account,
+    AuditEntry,
+    Customer,
+    InboxStatus,
+    InvoiceEarning,
+    WebhookEvent,
+)
 from loyalty_plugin.services.ledger.integrity import verify_ledger
-from tests.webhooks.conftest import balance, customer, event, invoice, replace_default_program
+from tests.conftest import serving
+from tests.webhooks.conftest import (
+    balance,
+    customer,
+    event,
+    invoice,
+    replace_default_program,
+    signed,
+)
+from tests.webhooks.test_concurrency import post_all
 
 MERGED = {"customer_id": "c1", "into_customer_id": "c2"}
 
@@ -94,3 +113,45 @@ def test_merge_event_waits_for_an_unknown_survivor(without_first_sight, send) ->
     ).one()
     without_first_sight.refresh(merged)
     assert merged.merged_into_id is not None
+
+
+@pytest.fixture
+def served_wide(host) -> Iterator[str]:
+    """The app over HTTP with a connection for every racing request."""
+    options = host.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    host.config["SQLALCHEMY_ENGINE_OPTIONS"] = options | {"pool_size": 12}
+    with serving(host) as base:
+        yield f"{base}/loyalty/webhooks"
+
+
+@pytest.mark.backends("postgresql", "mariadb")
+def test_a_merge_racing_invoices_of_the_merged_customer(host, served_wide) -> None:
+    """customer.merged and eight invoice.paid of c1 at once, over HTTP: every point of c1's
+    invoices reaches c2, none twice, whichever commits first."""
+    for number, who in enumerate(("c1", "c2")):
+        raw, headers = signed(event("customer.created", {"customer": customer(who)}),
+                              msg_id=f"created-{number}")  # fmt: skip
+        assert post_all(served_wide, [(raw, headers)])[0][0] == 200
+    deliveries = [signed(event("customer.merged", MERGED), msg_id="merge")]
+    deliveries += [
+        signed(event("invoice.paid", {"invoice": invoice(f"INV-{n}", "100.00")}), msg_id=f"p{n}")
+        for n in range(8)
+    ]
+    answers = post_all(served_wide, deliveries)
+    assert [status for status, _body in answers] == [200] * 9, answers
+    with host.app_context():
+        session = host.extensions["loyalty"].db.session
+        balances = dict(
+            session.execute(
+                select(Customer.host_customer_id, Account.balance).join(
+                    Account, Account.customer_id == Customer.id
+                )
+            ).all()
+        )
+        assert balances == {"c1": 0, "c2": 50 + 50 + 8 * 10}
+        assert verify_ledger(session) == []
+        owners = session.scalars(select(InvoiceEarning.account_id).distinct()).all()
+        survivor = session.scalar(
+            select(Account.id).join(Customer).where(Customer.host_customer_id == "c2")
+        )
+        assert owners == [survivor]
