@@ -225,8 +225,11 @@ def flash(text: str) -> None:
 def load_staff() -> ResponseReturnValue | None:
     """Put the signed-in staff member on ``g``, check the role, and check CSRF on posts."""
     route = route_of(request.endpoint)
-    if route is None:  # static files, and URLs that match nothing (a 404 follows)
-        return None
+    if route is None:
+        if request.endpoint in (None, "admin.static"):
+            return None  # the stylesheet and scripts, or a URL that matches nothing (404)
+        # A view added to the blueprint outside ROUTES has no role: refuse it (fail closed).
+        raise NotFound
     ctx = _read_session()
     if route.role is None:
         if request.method not in _SAFE_METHODS:
