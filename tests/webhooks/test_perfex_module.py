@@ -8,10 +8,13 @@ import json
 import shutil
 import socket
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import pytest
@@ -279,3 +282,51 @@ def test_the_loyalty_menu_item_opens_the_admin_pages_signed_in(perfex: Perfex, h
     assert opened.status_code in (302, 303)
     assert client.get(opened.headers["Location"], follow_redirects=True).status_code == 200
     assert client.get(path).status_code == 410, "the link works once"
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """A slow endpoint that answers 200 and records each webhook-id it receives."""
+
+    received: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        time.sleep(0.05)
+        Recorder.received.append(self.headers["webhook-id"])
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"status": "processed"}')
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_two_cron_runs_at_once_send_each_event_once(perfex_dsn: str) -> None:
+    perfex = Perfex(perfex_dsn)
+    perfex("setup")
+    port = closed_port()
+    perfex(
+        "options",
+        options={
+            "loyalty_bridge_url": f"http://127.0.0.1:{port}/loyalty",
+            "loyalty_bridge_secret": SECRET,
+        },
+    )
+    for n in range(12):  # queued while nothing listens
+        perfex("client", first=f"C{n}", last="Queue", email=f"c{n}@example.com")
+    perfex("later")
+    server = ThreadingHTTPServer(("127.0.0.1", port), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        Recorder.received.clear()
+        runs = [threading.Thread(target=perfex, args=("cron",)) for _ in range(2)]
+        for run in runs:
+            run.start()
+        for run in runs:
+            run.join()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sorted(Recorder.received) == sorted(f"perfex-client-{n}-created" for n in range(1, 13))
+    assert {status for _, status in perfex.statuses()} == {"sent"}
