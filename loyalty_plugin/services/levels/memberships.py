@@ -114,25 +114,41 @@ def _points(
         LedgerEntry.kind == EntryKind.EARN,
         (LedgerEntry.kind == EntryKind.REVERSE) & (origin.kind == EntryKind.EARN),
     )
-    # A merged customer's earnings count for the survivor: the entries stay on the merged
-    # account (append-only), which names the survivor's.
-    owner = func.coalesce(Account.merged_into_id, LedgerEntry.account_id)
     query = (
-        select(owner, func.sum(LedgerEntry.points))
-        .join(Account, Account.id == LedgerEntry.account_id)
+        select(LedgerEntry.account_id, func.sum(LedgerEntry.points))
         .outerjoin(origin, origin.id == LedgerEntry.reverses_entry_id)
         .where(LedgerEntry.merchant_id == program.merchant_id, counted)
-        .group_by(owner)
+        .group_by(LedgerEntry.account_id)
     )
     if start is not None:
         earned_at = func.coalesce(origin.created_at, LedgerEntry.created_at)
         query = query.where(earned_at >= start)
+    # A merged customer's earnings count for the survivor: the entries stay on the merged
+    # account (append-only), which names the survivor's. Few accounts are merged, so they
+    # are read first and their sums added to their survivors'.
+    survivors = _merged_into(session, program.merchant_id, accounts)
     if accounts is not None:
-        members = select(Account.id).where(
-            or_(Account.id.between(*accounts), Account.merged_into_id.between(*accounts))
+        in_range = LedgerEntry.account_id.between(*accounts)
+        query = query.where(
+            or_(in_range, LedgerEntry.account_id.in_(survivors)) if survivors else in_range
         )
-        query = query.where(LedgerEntry.account_id.in_(members))
-    return {account: Decimal(int(total or 0)) for account, total in session.execute(query)}
+    totals: dict[int, int] = {}
+    for account, total in session.execute(query):
+        owner = survivors.get(account, account)
+        totals[owner] = totals.get(owner, 0) + int(total or 0)
+    return {account: Decimal(total) for account, total in totals.items()}
+
+
+def _merged_into(
+    session: Session, merchant_id: str, accounts: tuple[int, int] | None
+) -> dict[int, int]:
+    """Merged accounts and their survivor (those whose survivor is in ``accounts``)."""
+    query = select(Account.id, Account.merged_into_id).where(
+        Account.merchant_id == merchant_id, Account.merged_into_id.is_not(None)
+    )
+    if accounts is not None:
+        query = query.where(Account.merged_into_id.between(*accounts))
+    return {merged: survivor for merged, survivor in session.execute(query)}
 
 
 def _money(
