@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
@@ -48,3 +51,58 @@ def test_four_generations_at_once_give_distinct_numbers(
         assert len(calls) > 4
     per_batch = session.execute(select(Card.batch_id, func.count()).group_by(Card.batch_id))
     assert sorted(n for _, n in per_batch) == [2_000] * 4
+
+
+def test_one_card_goes_to_one_customer_and_a_customer_gets_one_card(
+    session, shop, actor, now, wide_engine, scheme
+) -> None:
+    """Eight desks give the same card to eight customers at once: one wins. Eight desks give
+    eight cards to one customer at once: one wins. The others are told why."""
+    from loyalty_plugin.domain.errors import InvalidOperation
+    from loyalty_plugin.models import CardStatus, Customer
+    from loyalty_plugin.services.cards import holders
+
+    for i in range(3, 11):
+        session.add(Customer(merchant_id="shop", host_customer_id=f"c{i}", first_name="X"))
+    batch = batches.generate_cards(
+        session, merchant_id="shop", scheme=scheme, count=9, actor=actor, now=now
+    )
+    session.commit()
+    numbers = sorted(session.scalars(select(Card.number).where(Card.batch_id == batch.id)))
+    session.rollback()  # SQLite: no transaction of ours may hold the write lock meanwhile
+    customers = per_thread([f"c{i}" for i in range(3, 11)])
+    cards = per_thread(numbers[1:])
+
+    def one_card(s: Session) -> str:
+        return holders.assign_card(
+            s, merchant_id="shop", number=numbers[0], customer_id=customers(),
+            actor=actor, now=now,
+        ).number  # fmt: skip
+
+    outcomes = race(wide_engine, 8, one_card)
+    assert sum(isinstance(o, str) for o in outcomes) == 1, outcomes
+    assert all(isinstance(o, InvalidOperation) for o in outcomes if not isinstance(o, str))
+
+    def one_customer(s: Session) -> str:
+        return holders.assign_card(
+            s, merchant_id="shop", number=cards(), customer_id="c1", actor=actor, now=now
+        ).number
+
+    outcomes = race(wide_engine, 8, one_customer)
+    assert sum(isinstance(o, str) for o in outcomes) == 1, outcomes
+    session.expire_all()
+    held = session.scalar(
+        select(func.count()).select_from(Card).where(Card.status == CardStatus.ASSIGNED)
+    )
+    assert held == 2
+
+
+def per_thread(values: list[str]) -> Callable[[], str]:
+    """Each thread's own value, the same on every retry of its work."""
+    lock, mine, left = threading.Lock(), {}, list(values)
+
+    def value() -> str:
+        with lock:
+            return mine.setdefault(threading.get_ident(), left.pop() if left else "")
+
+    return value
