@@ -172,6 +172,19 @@ def test_an_invoice_paid_partly_in_money_partly_by_credit_earns_on_the_money(
     assert ledger_points(host) == [("earn", 50), ("earn", 10), ("reverse", -4)]
 
 
+def test_the_module_gives_the_birthday_bonus_once_a_year(perfex: Perfex, host: Any) -> None:
+    perfex("custom_field")
+    options = {"loyalty_bridge_dob_field": "customers_date_of_birth"}
+    perfex("options", options=options | {"loyalty_bridge_birthdays": "module"})
+    born = datetime.now(UTC).strftime("1990-%m-%d")
+    perfex("client", first="Ana", last="Horvat", email="ana@example.com", extra={"birthday": born})
+    perfex("cron")
+    perfex("cron")
+    assert ledger_points(host) == [("earn", 50), ("earn", 100)]
+    kinds = [t for _, _, t in stored(host)]
+    assert kinds == ["customer.created", "customer.birthday"]
+
+
 def test_plugin_down_perfex_returns_at_once_then_cron_delivers_each_once(
     perfex: Perfex, host: Any, served: str
 ) -> None:
