@@ -150,7 +150,7 @@ def series_of(kind: EntryKind | str, credit: bool) -> str:
     kind = EntryKind(kind)
     if kind is EntryKind.ADJUST:
         return "issued" if credit else "corrections"
-    return SERIES_OF_KIND[kind]
+    return SERIES_OF_KIND.get(kind, "corrections")
 
 
 def shown_points(series: str, points: int) -> int:

@@ -117,7 +117,10 @@ class DashboardSchema(Schema):
         return {s: report.total(s) for s in ("issued", "redeemed", "expired", "corrections")}
 
     def _expiring(self, report: Any) -> list[dict[str, int]]:
-        return [{"within_days": d, "points": p} for d, p in report.expiring.items()]
+        return [
+            {"within_days": d, "points": p, "value": str(report.value_of(p))}
+            for d, p in report.expiring.items()
+        ]
 
 
 class JournalEntrySchema(Schema):

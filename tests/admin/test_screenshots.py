@@ -26,6 +26,7 @@ from tests.admin.test_audit_pages import admin_key, call
 from tests.admin.test_audit_pages import sign_in as sign_in_as
 from tests.pages.conftest import LiveServer
 from tests.pages.test_screenshots import WIDTHS, at_width, look, shots  # noqa: F401
+from tests.reports.showcase import build_showcase
 
 MERCHANTS = {"shop": "Coffee Roasters", "tea": "Tea House Lisbon", "bakery": "Bakery Berlin"}
 TEAM = [
@@ -133,3 +134,32 @@ def test_the_audit_page_fits_the_screen(
     sign_in_as(page, live_server, manager)
     page.goto(live_server.url("/loyalty/admin/m/shop/audit"))
     look(page, shots, f"admin-audit-{width}", "Audit trail")
+
+
+@pytest.mark.backends("sqlite")
+@pytest.mark.parametrize("width", WIDTHS)
+def test_report_pages_fit_the_screen(
+    width: str,
+    app: Flask,
+    live_server: LiveServer,
+    browser: Browser,
+    staff_member,
+    shots: Path,  # noqa: F811
+) -> None:
+    """The dashboard, the points journal and the aging report of a lively shop."""
+    with app.app_context():
+        build_showcase(get_session(), utcnow())
+    staff_member(role="manager", email="marta@coffee.example", name="Marta Molina", password=True)
+    page = at_width(browser, width)()
+    page.goto(live_server.url("/loyalty/admin/sign-in"))
+    page.get_by_label("E-mail address").fill("marta@coffee.example")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(live_server.url("/loyalty/admin/m/shop/"))
+    expect(page.locator('canvas[data-table="weeks-table"]')).to_have_attribute("data-drawn", "true")
+    look(page, shots, f"admin-dashboard-{width}", "Dashboard")
+    page.goto(live_server.url("/loyalty/admin/m/shop/journal"))
+    look(page, shots, f"admin-journal-{width}", "Points journal")
+    page.goto(live_server.url("/loyalty/admin/m/shop/aging"))
+    expect(page.locator('canvas[data-table="bands-table"]')).to_have_attribute("data-drawn", "true")
+    look(page, shots, f"admin-aging-{width}", "Aging")

@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from loyalty_plugin.database import engine_options
 from loyalty_plugin.models import Account, Customer, Invoice, InvoiceStatus, Merchant
 from loyalty_plugin.services.ledger import entries as ledger
 
@@ -124,3 +126,11 @@ def _invoices(session: Session, customer_ids: dict[str, int]) -> None:
                 refunded_total=Decimal(0), items=[], paid_at=at(when),
             )
         )  # fmt: skip
+
+
+def build_on(database_url: str) -> None:
+    """The known shop on the database at ``database_url`` (the app's), committed."""
+    plain = sa.create_engine(database_url, **engine_options(database_url))
+    with Session(plain, expire_on_commit=False) as db:
+        build_shop(db)
+    plain.dispose()

@@ -6,8 +6,8 @@ Definitions (docs/admin.md says the same to merchants):
 
 * **issued**: ``earn`` and ``migration`` entries and credit adjustments;
   **redeemed**: ``redeem`` and ``hold`` entries, less ``release`` entries;
-  **expired**: ``expire`` entries; **corrections**: reversals, debit adjustments and
-  transfers, with their sign. A week is Monday to Sunday in the merchant's time zone.
+  **expired**: ``expire`` entries; **corrections**: reversals, debit adjustments,
+  transfers and merges, with their sign. A week is Monday to Sunday in the merchant's time zone.
 * **outstanding**: the points left in lots that have not reached their expiry date, and
   the **liability**, their value at the merchant's point value (``conversion_amount`` per
   ``conversion_points``), in the merchant's currency.
@@ -96,12 +96,19 @@ class Dashboard:
 
     merchant_id: str
     period: Period
+    #: The merchant's standard point value, in ``currency``.
+    point_value: PointValue
+    currency: str
     weeks: list[Week]
     liability: list[Liability]
     #: Points that expire within each of :data:`EXPIRING_WITHIN` days from now (cumulative).
     expiring: dict[int, int]
     repeat_orders: list[RepeatOrders]
     top_customers: list[TopCustomer] = field(default_factory=list)
+
+    def value_of(self, points: int) -> Decimal:
+        """What ``points`` are worth at the standard point value, in the currency's places."""
+        return quantize(self.point_value.money(points), self.currency)
 
     def total(self, series: str) -> int:
         return sum(getattr(week, series) for week in self.weeks)
@@ -132,6 +139,8 @@ def dashboard(
     return Dashboard(
         merchant_id=merchant_id,
         period=span,
+        point_value=value,
+        currency=merchant.currency,
         weeks=weekly(session, merchant_id=merchant_id, span=span),
         liability=[
             Liability(

@@ -16,7 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from loyalty_plugin.models import StaffRole
 from loyalty_plugin.web.admin import access, formats, forms
 from loyalty_plugin.web.admin.access import AdminRoute, NavItem
-from loyalty_plugin.web.admin.views import audit, cards, sign_in, staff, transfers
+from loyalty_plugin.web.admin.views import audit, cards, reports, sign_in, staff, transfers
 
 STAFF, MANAGER, OWNER = StaffRole.STAFF, StaffRole.MANAGER, StaffRole.OWNER
 POST = ("POST",)
@@ -42,7 +42,6 @@ ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute(rule="/sessions", view=sign_in.my_sessions, role=STAFF),
     AdminRoute(rule="/sessions/sign-out-everywhere", view=sign_in.sign_out_everywhere,
                role=STAFF, methods=POST),
-    AdminRoute(rule="/m/<merchant_id>/", view=sign_in.merchant_home, role=STAFF),
     # staff of a merchant (views/staff.py)
     AdminRoute(rule="/m/<merchant_id>/staff", view=staff.staff_list, role=OWNER),
     AdminRoute(rule="/m/<merchant_id>/staff", view=staff.staff_add, role=OWNER, methods=POST),
@@ -80,12 +79,27 @@ ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute(rule="/m/<merchant_id>/transfers/new", view=transfers.transfer_new, role=MANAGER),
     AdminRoute(rule="/m/<merchant_id>/transfers/new", view=transfers.transfer_create,
                role=MANAGER, methods=POST),
+    # reports (views/reports.py): the dashboard is the merchant's home
+    AdminRoute(rule="/m/<merchant_id>/", view=reports.dashboard, role=STAFF,
+               endpoint="merchant_home"),
+    AdminRoute(rule="/m/<merchant_id>/journal", view=reports.journal, role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/journal.csv", view=reports.journal_csv, role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/aging", view=reports.aging, role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/exports", view=reports.exports, role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/exports/customers.csv", view=reports.customers_csv,
+               role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/exports/liability.csv", view=reports.liability_csv,
+               role=STAFF),
 )  # fmt: skip
 
 #: The navigation bar: screens add their entry here (``position`` orders the bar).
 NAV: list[NavItem] = [
     NavItem(label="Cards", endpoint="admin.cards_list", role=STAFF, position=40),
     NavItem(label="Audit", endpoint="admin.audit_page", role=MANAGER, position=70),
+    NavItem(label="Dashboard", endpoint="admin.merchant_home", role=STAFF, position=10),
+    NavItem(label="Journal", endpoint="admin.journal", role=STAFF, position=50),
+    NavItem(label="Aging", endpoint="admin.aging", role=STAFF, position=55),
+    NavItem(label="Exports", endpoint="admin.exports", role=STAFF, position=65),
     NavItem(label="Staff", endpoint="admin.staff_list", role=OWNER, position=90),
 ]
 
@@ -109,3 +123,4 @@ blueprint.add_app_template_global(formats.money, "admin_money")
 blueprint.add_app_template_global(formats.datetime, "admin_datetime")
 blueprint.add_app_template_global(formats.date, "admin_date")
 blueprint.add_app_template_global(formats.browser, "admin_browser")
+blueprint.add_app_template_global(formats.percent, "admin_percent")

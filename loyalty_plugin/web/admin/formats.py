@@ -65,3 +65,10 @@ def browser(user_agent: str | None) -> str:
     if name and system:
         return f"{name} on {system}"
     return name or system or (text[:40] or "Unknown browser")
+
+
+def percent(value: Decimal | None) -> str:
+    """A ratio as ``19.4%`` (the merchant's digits), or a dash when there is none."""
+    if value is None:
+        return "\u2013"  # an en dash
+    return number((value * 100).quantize(Decimal("0.1"))) + "%"

@@ -8,7 +8,9 @@ from decimal import Decimal
 import pytest
 
 from loyalty_plugin.domain.errors import ValidationError
+from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.reports import (
+    SERIES_OF_KIND,
     Period,
     local_midnight,
     month_starts,
@@ -60,11 +62,17 @@ def test_expiry_months_start_with_the_merchants_current_month() -> None:
     [("earn", True, "issued"), ("migration", True, "issued"), ("adjust", True, "issued"),
      ("adjust", False, "corrections"), ("hold", False, "redeemed"),
      ("release", True, "redeemed"), ("expire", False, "expired"),
-     ("reverse", False, "corrections")],
+     ("reverse", False, "corrections"), ("transfer_in", True, "corrections"),
+     ("merge_out", False, "corrections")],
 )  # fmt: skip
 def test_each_kind_counts_in_one_series(kind: str, credit: bool, series: str) -> None:
     """Entries are classified by kind, and adjustments by sign."""
     assert series_of(kind, credit) == series
+
+
+def test_every_kind_has_a_series() -> None:
+    """A kind added to the ledger is classified on purpose, not by the fallback."""
+    assert set(EntryKind) - {EntryKind.ADJUST} == set(SERIES_OF_KIND)
 
 
 def test_redeemed_and_expired_are_shown_positive_and_ratios_rounded() -> None:

@@ -119,14 +119,6 @@ def choose_merchant() -> ResponseReturnValue:
     return render_template("admin/choose.html", page_title="Choose a merchant")
 
 
-def merchant_home(merchant_id: str) -> ResponseReturnValue:
-    """A merchant's first page: the first screen of the bar the role may open."""
-    entries = access.visible_nav()
-    if entries:
-        return redirect(entries[0].url, 303)
-    return render_template("admin/home.html", page_title="Home")
-
-
 def my_sessions() -> ResponseReturnValue:
     """The browsers where I am signed in, and a button to sign out everywhere."""
     ctx = access.current()
