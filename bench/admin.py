@@ -410,7 +410,7 @@ def measure(sizes: list[Size], cases: Cases, args: argparse.Namespace, rng: rand
     pages = [*cases.by_page, PK_LABEL]
     for size in sizes:
         size.results = {page: Samples(page) for page in pages}
-    with step(f"warm up: {args.warmup} requests of each page at each size"):
+    with step(f"warm up: up to {args.warmup} requests of each page at each size"):
         slowest = warm_up(sizes, pages, cases, args, rng)
     # A page gets --samples requests per size, or fewer (but MIN_SAMPLES) when that
     # many would take more than --budget seconds: the slowest pages take seconds each.
@@ -429,15 +429,21 @@ def measure(sizes: list[Size], cases: Cases, args: argparse.Namespace, rng: rand
 def warm_up(
     sizes: list[Size], pages: list[str], cases: Cases, args: argparse.Namespace, rng: random.Random
 ) -> dict[str, float]:
-    """Untimed requests of every page (pool, caches, plans); the slowest mean per page, in s."""
+    """Untimed requests of every page (pool, caches, plans); the slowest mean per page, in s.
+
+    A page stops warming up after ``--warmup`` requests or a tenth of ``--budget``
+    seconds, whichever comes first (one request at least).
+    """
     took: dict[str, float] = {}
     for size in sizes:
         for page in pages:
-            start = time.perf_counter()
-            for _ in range(args.warmup):
+            start, done = time.perf_counter(), 0
+            while done < max(args.warmup, 1) and (
+                done == 0 or time.perf_counter() - start < args.budget / 10
+            ):
                 one_call(size, page, cases, rng, small=sizes[0].customers)()
-            mean = (time.perf_counter() - start) / max(args.warmup, 1)
-            took[page] = max(took.get(page, 0.0), mean)
+                done += 1
+            took[page] = max(took.get(page, 0.0), (time.perf_counter() - start) / done)
     return took
 
 
