@@ -255,7 +255,7 @@ def sign_in(app: Flask, client: FlaskClient) -> None:
     """Sign ``client`` in as the merchant's owner, as the admin tests' ``admin_client`` does.
 
     The staff account and its stored session come from the staff services; the session's
-    cookie goes on the client, and the merchant's home page must then answer 200.
+    cookie goes on the client, and the merchant's staff page (owners only) must then answer.
     """
     with app.app_context():
         session, now = get_session(), utcnow()
@@ -274,9 +274,10 @@ def sign_in(app: Flask, client: FlaskClient) -> None:
         )
         session.commit()
     client.set_cookie(COOKIE, token, path=f"{ADMIN}/")
-    home = client.get(f"{ADMIN}/m/{MERCHANT}/", follow_redirects=True)
-    if home.status_code != 200:
-        raise SystemExit(f"signing in failed: {home.status_code} {home.get_data()[:300]!r}")
+    staff_page = client.get(f"{ADMIN}/m/{MERCHANT}/staff")
+    if staff_page.status_code != 200:
+        answer = staff_page.get_data()[:300]
+        raise SystemExit(f"signing in failed: {staff_page.status_code} {answer!r}")
 
 
 @dataclass(frozen=True)
@@ -317,8 +318,8 @@ CUSTOMER = Screen(
     lambda s, i, now: customer_page(s, merchant_id=MERCHANT, customer_id=i, now=now),
 )
 DASHBOARD = Screen(
-    "/m/<merchant_id>/dashboard",
-    lambda span: f"{M}/dashboard" + (f"?{urlencode(span)}" if span else ""),
+    "/m/<merchant_id>/",
+    lambda span: f"{M}/" + (f"?{urlencode(span)}" if span else ""),
     lambda s, span, now: dashboard(
         s, merchant_id=MERCHANT, now=now, **{k: date.fromisoformat(v) for k, v in span.items()}
     ),
