@@ -292,16 +292,25 @@ class Case:
 
 @dataclass(frozen=True)
 class Screen:
-    """An admin screen: its rule, and how one request of it is made (by page or service)."""
+    """An admin screen: its rule and view, and how one request of it is made."""
 
     rule: str
+    view: str
     path: Callable[[Any], str]
     service: Callable[[Session, Any, datetime], Any]
 
+    def served(self, app: Flask) -> bool:
+        """Whether the app serves this screen: its rule, answered by its view."""
+        return any(
+            rule.rule == f"{ADMIN}{self.rule}"
+            and app.view_functions[rule.endpoint].__name__ == self.view
+            for rule in app.url_map.iter_rules()
+        )
+
     def case(self, app: Flask, page: str, value: Any, *, now: datetime) -> Case:
-        """The page's request if the app serves the rule, else the service call it makes."""
+        """The page's request if the app serves the screen, else the service call it makes."""
         label = str(value)
-        if any(rule.rule == f"{ADMIN}{self.rule}" for rule in app.url_map.iter_rules()):
+        if self.served(app):
             return Case(page, label, path=f"{ADMIN}{self.path(value)}")
         return Case(f"{page} (service)", label, service=lambda s: self.service(s, value, now))
 
@@ -309,16 +318,19 @@ class Screen:
 M = f"/m/{MERCHANT}"
 SEARCH = Screen(
     "/m/<merchant_id>/customers",
+    "customers",
     lambda q: f"{M}/customers?{urlencode({'q': q})}",
     lambda s, q, _now: search_customers(s, merchant_id=MERCHANT, query=q),
 )
 CUSTOMER = Screen(
     "/m/<merchant_id>/customers/<int:customer_id>",
+    "customers_show",
     lambda i: f"{M}/customers/{i}",
     lambda s, i, now: customer_page(s, merchant_id=MERCHANT, customer_id=i, now=now),
 )
 DASHBOARD = Screen(
     "/m/<merchant_id>/",
+    "dashboard",
     lambda span: f"{M}/" + (f"?{urlencode(span)}" if span else ""),
     lambda s, span, now: dashboard(
         s, merchant_id=MERCHANT, now=now, **{k: date.fromisoformat(v) for k, v in span.items()}
@@ -326,6 +338,7 @@ DASHBOARD = Screen(
 )
 AGING = Screen(
     "/m/<merchant_id>/aging",
+    "aging",
     lambda by: f"{M}/aging?{urlencode({'by': by})}",
     lambda s, by, now: aging(s, merchant_id=MERCHANT, now=now, by=by),
 )
