@@ -21,6 +21,7 @@ from loyalty_plugin.domain.errors import (
 from loyalty_plugin.email.links import links_for, unsubscribe_token
 from loyalty_plugin.models import Account, Coupon, Customer, LedgerEntry, Merchant
 from loyalty_plugin.services.customers import portal
+from loyalty_plugin.services.customers.merge import merge_customers
 from loyalty_plugin.services.earning.programs import create_program
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.spending.settings import update_settings
@@ -110,6 +111,21 @@ def test_a_link_to_an_unknown_customer_opens_nothing(session: Session, ana: Cust
         )
         with pytest.raises(portal.PortalLinkInvalid):
             portal.open_portal(session, access)
+
+
+def test_a_link_of_a_merged_customer_opens_the_survivor(session: Session, ana: Customer) -> None:
+    """Ana's second record was merged into her first: its link shows the first, points there."""
+    second = Customer(merchant_id="shop", host_customer_id="43", first_name="Ana")
+    session.add(second)
+    session.commit()
+    merge_customers(
+        session, merchant_id="shop", customer_id="43", into_customer_id="42", now=NOW, actor="t"
+    )
+    session.commit()
+    access = portal.PortalAccess(
+        merchant_id="shop", customer_id=second.id, expires_at=NOW + timedelta(days=1)
+    )
+    assert portal.open_portal(session, access).id == ana.id
 
 
 def test_portal_link_for_a_host_customer(session: Session, ana: Customer) -> None:

@@ -147,10 +147,16 @@ def portal_link(
 
 
 def open_portal(session: Session, access: PortalAccess) -> Customer:
-    """The customer a valid token names; :class:`PortalLinkInvalid` if they are gone."""
+    """The customer a valid token names; :class:`PortalLinkInvalid` if they are gone.
+
+    A link (or a signed-in portal) of a customer merged since shows the survivor: the
+    points are there now.
+    """
     customer = session.get(Customer, access.customer_id)
     if customer is None or customer.merchant_id != access.merchant_id:
         raise PortalLinkInvalid("this link is not valid")
+    if customer.merged_into_id is not None:
+        return session.get_one(Customer, customer.merged_into_id)
     return customer
 
 
