@@ -155,3 +155,18 @@ def test_a_merge_racing_invoices_of_the_merged_customer(host, served_wide) -> No
             select(Account.id).join(Customer).where(Customer.host_customer_id == "c2")
         )
         assert owners == [survivor]
+
+
+def test_a_birthday_bonus_of_the_merged_record_counts_for_the_survivor(shop, send) -> None:
+    """c1 had this year's birthday bonus; merged into c2, c2's birthday this year earns 0."""
+    send(event("customer.created", {"customer": customer("c1")}))
+    send(event("customer.created", {"customer": customer("c2")}))
+    birthday = {"date": "2026-01-15"}
+    first = send(event("customer.birthday", birthday | {"customer_id": "c1"}))
+    assert first.body["result"]["points_earned"] == 100
+    send(event("customer.merged", MERGED))
+    before = balance(shop, "c2")
+    again = send(event("customer.birthday", birthday | {"customer_id": "c2"}))
+    assert again.status == 200
+    assert again.body["result"]["points_earned"] == 0
+    assert balance(shop, "c2") == before

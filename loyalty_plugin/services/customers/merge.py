@@ -13,6 +13,9 @@ kept, marked merged, never deleted. What moves, and the decisions taken:
 * **Levels**: the merged customer's qualifying history counts for the survivor, whose level
   is decided again; a bought or given level still running, above the survivor's, is
   carried over until its end date.
+* **Limits**: a birthday bonus the merged customer had this year (or last or next) counts
+  as the survivor's, and the slots of limited rules they used count for the survivor
+  where the survivor has not used the same slot: one person gets a bonus once.
 * **Consents**: the stricter wins. The survivor receives e-mail (or SMS) only if both
   records had opted in: a consent given on one record is not stretched to cover the
   other's. Enrolment: enrolled if either was. Profile fields the survivor lacks (e-mail,
@@ -38,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.coupons import CouponStatus
 from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
+from loyalty_plugin.domain.host_events import birthday_key
 from loyalty_plugin.models import (
     Account,
     Adjustment,
@@ -50,8 +54,10 @@ from loyalty_plugin.models import (
     Lot,
     Redemption,
     RedemptionStatus,
+    RuleClaim,
 )
 from loyalty_plugin.services.audit import Actor, as_actor, record_change
+from loyalty_plugin.services.idempotency import count_fact, counted_fact
 from loyalty_plugin.services.ledger.accounts import find_customer, open_account
 from loyalty_plugin.services.ledger.transfers import lock_pair, move_lots
 from loyalty_plugin.services.levels import memberships as levels
@@ -194,6 +200,7 @@ def merge_customers(
         session, merged=mine, survivor=theirs, now=now, actor=actor.label, reason=reason
     )
     _move_rows(session, merged=merged, survivor=survivor, mine=mine, theirs=theirs)
+    _carry_limits(session, merged=merged, survivor=survivor, now=now)
     _merge_profile(session, merged, survivor)
     merged.merged_into_id, merged.merged_at = survivor.id, now
     session.flush()
@@ -328,6 +335,35 @@ def _move_rows(
         .where(Customer.merged_into_id == merged.id)
         .values(merged_into_id=survivor.id)
     )
+
+
+def _carry_limits(session: Session, *, merged: Customer, survivor: Customer, now: datetime) -> None:
+    """What the merged record already used up counts for the survivor: this year's (and
+    last and next year's) birthday bonus, and the slots of limited rules (a review bonus
+    once ever...) the survivor has not used itself."""
+    merchant_id = merged.merchant_id
+    for year in (now.year - 1, now.year, now.year + 1):
+        theirs = counted_fact(
+            session, merchant_id=merchant_id, key=birthday_key(merged.host_customer_id, year)
+        )
+        key = birthday_key(survivor.host_customer_id, year)
+        if theirs is not None and counted_fact(session, merchant_id=merchant_id, key=key) is None:
+            count_fact(session, merchant_id=merchant_id, key=key, event_id=theirs.event_id)
+    claims = session.scalars(
+        select(RuleClaim).where(
+            RuleClaim.merchant_id == merchant_id,
+            RuleClaim.customer_id.in_((merged.id, survivor.id)),
+        )
+    ).all()
+    used = {_slot(c) for c in claims if c.customer_id == survivor.id}
+    for claim in claims:
+        if claim.customer_id == merged.id and _slot(claim) not in used:
+            claim.customer_id = survivor.id
+    session.flush()
+
+
+def _slot(claim: RuleClaim) -> tuple[int, str, str, int]:
+    return (claim.program_id, claim.rule_id, claim.period, claim.slot)
 
 
 def _merge_profile(session: Session, merged: Customer, survivor: Customer) -> None:
