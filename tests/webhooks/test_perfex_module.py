@@ -254,7 +254,7 @@ def test_my_points_opens_the_customers_portal(perfex: Perfex, host: Any) -> None
 
 
 def test_paying_with_points_records_the_payment_and_captures_the_hold(
-    perfex: Perfex, host: Any
+    perfex: Perfex, host: Any, served: str
 ) -> None:
     perfex("options", options={"loyalty_bridge_api_key": write_key(host)})
     ana = perfex("client", first="Ana", last="Horvat", email="ana@example.com")
@@ -278,8 +278,17 @@ def test_paying_with_points_records_the_payment_and_captures_the_hold(
 
     perfex("payment", invoice=invoice, amount="49.00")  # the rest in money: 49.00 earns 4
     assert ledger_points(host)[-1] == ("earn", 4)
-    perfex("delete_payment", payment=paid["payment_id"])  # captured: the points come back
+    url = served.removesuffix("/webhooks")
+    perfex("options", options={"loyalty_bridge_url": f"http://127.0.0.1:{closed_port()}/loyalty"})
+    perfex("delete_payment", payment=paid["payment_id"])  # while the plugin is down
+    assert ledger_points(host)[-1] == ("earn", 4)
+    perfex("options", options={"loyalty_bridge_url": url})
+    perfex("later")
+    perfex("cron")  # captured: the points come back, once
+    perfex("later")
+    perfex("cron")
     assert ledger_points(host)[-2:] == [("earn", 4), ("adjust", 100)]
+    assert perfex.statuses()[-1] == (f"perfex-payment-{paid['payment_id']}-points-back", "sent")
 
 
 def test_the_loyalty_menu_item_opens_the_admin_pages_signed_in(perfex: Perfex, host: Any) -> None:

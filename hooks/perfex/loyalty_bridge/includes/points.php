@@ -166,26 +166,43 @@ function loyalty_bridge_pay_with_points(int $invoiceId): array
     return ['payment_id' => (int) $paymentId, 'points' => (int) $hold['points'], 'amount' => loyalty_bridge_decimal((string) $hold['amount'])];
 }
 
+/** The queue row type of a deleted points payment whose points go back (not an event). */
+const LOYALTY_BRIDGE_RETURN_POINTS = 'api.return_points';
+
 /**
- * A payment of the loyalty mode was deleted: release its hold, or, once captured, credit
- * the points back (POST /adjustments). Both are idempotent on the payment's id.
+ * A payment of the loyalty mode was deleted: its points go back. Queued like an event (so
+ * an outage of the plugin loses nothing) and sent through loyalty_bridge_return_points_now.
  */
 function loyalty_bridge_return_points(array $payment): void
 {
     $redemptionId = loyalty_bridge_payment_redemption($payment);
-    if ($redemptionId === null) {
-        return;
+    if ($redemptionId !== null) {
+        loyalty_bridge_queue_and_send('perfex-payment-' . (int) $payment['id'] . '-points-back', [
+            'type' => LOYALTY_BRIDGE_RETURN_POINTS,
+            'redemption_id' => $redemptionId,
+            'payment_id' => (int) $payment['id'],
+        ]);
     }
-    $key = 'perfex-payment-' . (int) $payment['id'] . '-deleted';
-    $reason = 'loyalty points payment ' . (int) $payment['id'] . ' deleted in Perfex';
-    [$status, $answer] = loyalty_bridge_api('POST', '/redemptions/' . $redemptionId . '/release', ['reason' => $reason], $key . '-release');
-    if ($status === 200) {
-        return;
+}
+
+/**
+ * Release the hold, or, once captured, credit its points back (POST /adjustments); both
+ * idempotent on the payment's id. Answers as a delivery would: [200 when done, or the
+ * failing status (0 unreachable, 5xx: retried; 4xx: failed), answer, error].
+ */
+function loyalty_bridge_return_points_now(array $job): array
+{
+    $redemptionId = (int) $job['redemption_id'];
+    $key = 'perfex-payment-' . (int) $job['payment_id'] . '-deleted';
+    $reason = 'loyalty points payment ' . (int) $job['payment_id'] . ' deleted in Perfex';
+    [$status, $answer, $error] = loyalty_bridge_api('POST', '/redemptions/' . $redemptionId . '/release',
+        ['reason' => $reason], $key . '-release');
+    if ($status === 200 || $status !== 409) {
+        return [$status, $answer, $error];
     }
-    [, $redemption, $error] = loyalty_bridge_api('GET', '/redemptions/' . $redemptionId);
-    if (($redemption['status'] ?? '') !== 'captured') {
-        loyalty_bridge_log('loyalty_bridge: points of payment ' . (int) $payment['id'] . ' not returned: ' . loyalty_bridge_error_text($status, $answer, $error));
-        return;
+    [$status, $redemption, $error] = loyalty_bridge_api('GET', '/redemptions/' . $redemptionId);
+    if ($status !== 200 || ($redemption['status'] ?? '') !== 'captured') {
+        return [$status, $redemption, $error];  // released or expired meanwhile: 200, done
     }
     [$status, $answer, $error] = loyalty_bridge_api('POST', '/adjustments', [
         'customer_id' => (string) $redemption['customer_id'],
@@ -193,7 +210,5 @@ function loyalty_bridge_return_points(array $payment): void
         'reason' => $reason,
         'staff' => 'perfex',
     ], $key);
-    if ($status !== 201 && $status !== 202) {
-        loyalty_bridge_log('loyalty_bridge: points of payment ' . (int) $payment['id'] . ' not returned: ' . loyalty_bridge_error_text($status, $answer, $error));
-    }
+    return [in_array($status, [201, 202], true) ? 200 : $status, $answer, $error];
 }

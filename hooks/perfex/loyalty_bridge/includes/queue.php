@@ -123,12 +123,16 @@ function loyalty_bridge_claim(int $id): ?string
 function loyalty_bridge_deliver(int $id, string $token): string
 {
     $row = loyalty_bridge_row('loyalty_bridge_queue', 'id', $id);
-    [$status, $answer, $error] = loyalty_bridge_post(
-        loyalty_bridge_webhooks_url(),
-        loyalty_bridge_option('loyalty_bridge_secret'),
-        (string) $row['webhook_id'],
-        (string) $row['body']
-    );
+    if ($row['event_type'] === LOYALTY_BRIDGE_RETURN_POINTS) {  // an API call, see points.php
+        [$status, $answer, $error] = loyalty_bridge_return_points_now(json_decode((string) $row['body'], true));
+    } else {
+        [$status, $answer, $error] = loyalty_bridge_post(
+            loyalty_bridge_webhooks_url(),
+            loyalty_bridge_option('loyalty_bridge_secret'),
+            (string) $row['webhook_id'],
+            (string) $row['body']
+        );
+    }
     $attempts = (int) $row['attempts'] + 1;
     $outcome = loyalty_bridge_outcome($status);
     if ($outcome !== 'sent' && $outcome !== 'failed' && $attempts >= LOYALTY_BRIDGE_MAX_ATTEMPTS) {
