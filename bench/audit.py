@@ -42,7 +42,7 @@ COLUMNS = (
 )  # fmt: skip
 STAFF = [(str(n), name) for n, name in enumerate(
     ("Ana Lima", "Bruno Costa", "Carla Dias", "Diego Ramos", "Eva Nunes", "Filipe Sousa",
-     "Gina Rocha", "Hugo Pires", "Ines Melo", "Joao Alves"), start=1)]  # fmt: skip
+     "Gina Rocha", "Hugo Pires", "Irene Melo", "Joao Alves"), start=1)]  # fmt: skip
 KEYS = [f"lk_{n:08d}" for n in range(1, 6)]
 
 

@@ -15,16 +15,25 @@ class AuditEntry(Base):
     """Who changed what, when, and the thing before and after (append-only).
 
     Written in the same transaction as the change it describes, so it exists exactly when
-    the change does. Listed newest first (by ``id``); every search index ends in ``id``.
+    the change does. Listed newest first (by ``occurred_at``, then ``id``): every search
+    index ends in those two columns, so a page is read in order, never sorted.
     """
 
     __tablename__ = "audit_entries"
     __table_args__ = (
-        Index("ix_audit_entries_merchant", "merchant_id", "id"),
-        Index("ix_audit_entries_occurred", "merchant_id", "occurred_at"),
-        Index("ix_audit_entries_actor", "merchant_id", "actor_kind", "actor_id", "id"),
-        Index("ix_audit_entries_action", "merchant_id", "action", "id"),
-        Index("ix_audit_entries_target", "merchant_id", "target_type", "target_id", "id"),
+        Index("ix_audit_entries_merchant", "merchant_id", "occurred_at", "id"),
+        Index(
+            "ix_audit_entries_actor", "merchant_id", "actor_kind", "actor_id", "occurred_at", "id"
+        ),
+        Index("ix_audit_entries_action", "merchant_id", "action", "occurred_at", "id"),
+        Index(
+            "ix_audit_entries_target",
+            "merchant_id",
+            "target_type",
+            "target_id",
+            "occurred_at",
+            "id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -7,6 +7,10 @@ back with the change. Services take the acting party as an :class:`Actor` keywor
 
 Reading: :func:`search_audit` (filters, newest first, keyset pages) for the admin page and
 the API, and :func:`export_csv` (the same query, streamed row by row) for the download.
+"Newest first" is by ``occurred_at`` then ``id``, and every search index ends in those two
+columns: no list is ever sorted, and no index but the merchant's can give that order (a
+list by ``id`` alone could be read from the primary key, which PostgreSQL's generic plans
+chose, walking every newer row of every other merchant first).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, Select, String, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import NotFound, ValidationError
@@ -279,7 +283,8 @@ def search_audit(
     """The merchant's audit rows that match ``query``, newest first, one page at a time."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationError(f"limit must be 1 to {MAX_PAGE}", field="limit")
-    statement = _select(select(AuditEntry), merchant_id, query, before_id).limit(limit + 1)
+    after = None if before_id is None else _position(session, merchant_id, before_id)
+    statement = _select(select(AuditEntry), merchant_id, query, after).limit(limit + 1)
     rows = list(session.scalars(statement))
     more = len(rows) > limit
     shown = rows[:limit]
@@ -308,20 +313,20 @@ def export_csv(
 ) -> Iterator[str]:
     """The search as CSV text, header first, one line per row, newest first.
 
-    Rows are read ``batch`` at a time by keyset (``id`` below the last one seen) as plain
+    Rows are read ``batch`` at a time by keyset (older than the last one seen) as plain
     tuples, so the identity map never fills: a million rows never sit in memory.
     """
     columns = [getattr(AuditEntry, name) for name in CSV_COLUMNS]
     yield _csv_line(CSV_COLUMNS)
-    before_id: int | None = None
+    after: tuple[datetime, int] | None = None
     while True:
-        statement = _select(select(*columns), merchant_id, query, before_id).limit(batch)
+        statement = _select(select(*columns), merchant_id, query, after).limit(batch)
         rows = session.execute(statement).all()
         for row in rows:
             yield _csv_line(_csv_cells(row))
         if len(rows) < batch:
             return
-        before_id = rows[-1].id
+        after = (rows[-1].occurred_at, rows[-1].id)
 
 
 def changes(entry: AuditEntry) -> list[tuple[str, Any, Any]]:
@@ -331,13 +336,30 @@ def changes(entry: AuditEntry) -> list[tuple[str, Any, Any]]:
     return [(n, before.get(n), after.get(n)) for n in names if before.get(n) != after.get(n)]
 
 
+def _position(session: Session, merchant_id: str, entry_id: int) -> tuple[datetime, int]:
+    """Where the row a page ended on sits in the list."""
+    occurred_at = session.scalar(
+        select(AuditEntry.occurred_at).where(
+            AuditEntry.id == entry_id, AuditEntry.merchant_id == merchant_id
+        )
+    )
+    if occurred_at is None:
+        raise ValidationError("not a page of this list", field="cursor")
+    return occurred_at, entry_id
+
+
 def _select(
-    statement: Select[Any], merchant_id: str, query: AuditQuery, before_id: int | None
+    statement: Select[Any],
+    merchant_id: str,
+    query: AuditQuery,
+    after: tuple[datetime, int] | None,
 ) -> Select[Any]:
     conditions = [AuditEntry.merchant_id == merchant_id, *_conditions(query)]
-    if before_id is not None:
-        conditions.append(AuditEntry.id < before_id)
-    return statement.where(*conditions).order_by(AuditEntry.id.desc())
+    if after is not None:
+        conditions.append(tuple_(AuditEntry.occurred_at, AuditEntry.id) < tuple_(*after))
+    return statement.where(*conditions).order_by(
+        AuditEntry.occurred_at.desc(), AuditEntry.id.desc()
+    )
 
 
 def _conditions(query: AuditQuery) -> list[ColumnElement[bool]]:

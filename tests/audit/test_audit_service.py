@@ -188,3 +188,26 @@ def test_csv_export_streams_the_same_query_in_batches(merchants) -> None:
     ]
     assert rows[0][4] == "'=HYPERLINK(1)"
     assert rows[1][8:10] == ['{"rate": "0.10"}', '{"rate": "0.20"}']
+
+
+def test_newest_first_is_by_when_and_a_cursor_must_be_the_merchants(merchants) -> None:
+    """A change recorded later with an earlier clock sorts by its time; another merchant's
+    row is no cursor."""
+    session = merchants
+    late = _record(session, at=T0 + timedelta(days=2))
+    early = _record(session, at=T0)
+    middle = _record(session, at=T0 + timedelta(days=1))
+    foreign = _record(session, merchant="other")
+    session.commit()
+    page = search_audit(session, merchant_id="shop", query=AuditQuery(), limit=2)
+    assert [e.id for e in page.entries] == [late.id, middle.id]
+    rest = search_audit(session, merchant_id="shop", query=AuditQuery(), before_id=page.next_before)
+    assert [e.id for e in rest.entries] == [early.id]
+    lines = list(export_csv(session, merchant_id="shop", query=AuditQuery(), batch=1))
+    assert [line.split(",")[0] for line in lines[1:]] == [
+        str(late.id),
+        str(middle.id),
+        str(early.id),
+    ]
+    with pytest.raises(ValidationError, match="not a page"):
+        search_audit(session, merchant_id="shop", query=AuditQuery(), before_id=foreign.id)
