@@ -331,7 +331,7 @@ CUSTOMER = Screen(
 DASHBOARD = Screen(
     "/m/<merchant_id>/",
     "dashboard",
-    lambda span: f"{M}/" + (f"?{urlencode(span)}" if span else ""),
+    lambda span: f"{M}/" + (f"?from={span['first']}&to={span['last']}" if span else ""),
     lambda s, span, now: dashboard(
         s, merchant_id=MERCHANT, now=now, **{k: date.fromisoformat(v) for k, v in span.items()}
     ),
