@@ -34,9 +34,11 @@ from loyalty_plugin.models import (
     Lot,
     Merchant,
 )
+from loyalty_plugin.services.audit import as_actor
 from loyalty_plugin.services.customers.portal import LABELS, LevelView, level_view
 from loyalty_plugin.services.customers.statements import Standing, ledger_page, standing
 from loyalty_plugin.services.levels import memberships as levels
+from loyalty_plugin.services.spending.settings import merchant_settings
 
 #: Entries on one page of the points log.
 LOG_PER_PAGE = 25
@@ -46,6 +48,8 @@ LOTS_SHOWN = 50
 COUPONS_SHOWN = 50
 #: Level history rows shown, newest first.
 HISTORY_SHOWN = 20
+#: Where staff read an entry differently from the customer (the portal's :data:`LABELS`).
+STAFF_LABELS = {EntryKind.ADJUST: "Adjustment", EntryKind.REVERSE: "Reversal"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,6 +141,8 @@ class CustomerPage:
     log: Log
     coupons: list[Coupon]
     pending_adjustments: list[Adjustment]
+    #: Adjustments of more points than this wait for approval (``None``: no limit).
+    approval_above: int | None
 
 
 def get_customer(session: Session, *, merchant_id: str, customer_id: int) -> Customer:
@@ -145,6 +151,14 @@ def get_customer(session: Session, *, merchant_id: str, customer_id: int) -> Cus
     if customer is None or customer.merchant_id != merchant_id:
         raise NotFound(f"customer {customer_id} does not exist", field="customer_id")
     return customer
+
+
+def merchant_timezone(session: Session, merchant_id: str) -> str:
+    """The merchant's time zone (dates typed in forms are days there)."""
+    merchant = session.get(Merchant, merchant_id)
+    if merchant is None:
+        raise NotFound(f"merchant {merchant_id!r} does not exist", field="merchant_id")
+    return merchant.timezone
 
 
 def customer_page(
@@ -173,6 +187,7 @@ def customer_page(
         log=points_log(session, account_id=account_id, page=log_page),
         coupons=_coupons(session, account_id),
         pending_adjustments=_pending(session, merchant_id, account_id),
+        approval_above=merchant_settings(session, merchant_id).adjustment_approval_above,
     )
 
 
@@ -304,18 +319,35 @@ def _line(row: Any) -> LogLine:
         id=entry.id,
         at=entry.created_at,
         kind=entry.kind,
-        label=LABELS.get(entry.kind, str(entry.kind).title()),
+        label=STAFF_LABELS.get(entry.kind) or LABELS.get(entry.kind, str(entry.kind).title()),
         points=entry.points,
         balance_after=entry.balance_after,
-        reason=entry.reason,
-        reference=None
-        if not entry.reference_type or not entry.reference_id
-        else f"{entry.reference_type.replace('_', ' ').capitalize()} {entry.reference_id}",
-        actor=entry.actor,
+        # "points turned into coupon X" only repeats the reference: say it once.
+        reason=None
+        if entry.reference_id and entry.reference_id in (entry.reason or "")
+        else entry.reason,
+        reference=_reference(entry),
+        actor=_actor_name(entry.actor),
         program=_program_label(details.get("program")),
         breakdown=[_breakdown_line(item) for item in details.get("breakdown") or []],
         expires_at=created[0].expires_at if created else None,
     )
+
+
+def _reference(entry: LedgerEntry) -> str | None:
+    """``invoice``/``INV-1`` as ``Invoice INV-1``; an adjustment by its number."""
+    kind, ref = entry.reference_type, entry.reference_id
+    if not kind or not ref:
+        return None
+    if kind == "adjustment" and ref.startswith("adjustment:"):
+        return f"Adjustment #{ref.removeprefix('adjustment:')}"
+    return f"{kind.replace('_', ' ').capitalize()} {ref}"
+
+
+def _actor_name(label: str) -> str:
+    """A staff member by name (``staff:12 Ana`` is ``Ana``); anyone else by their label."""
+    actor = as_actor(label)
+    return actor.name if actor.kind == "staff" else label
 
 
 def _program_label(program: Any) -> str | None:

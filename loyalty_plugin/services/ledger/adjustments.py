@@ -21,10 +21,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
+from loyalty_plugin.domain.errors import (
+    IdempotencyConflict,
+    InvalidOperation,
+    NotFound,
+    ValidationError,
+)
 from loyalty_plugin.domain.points import check_points
-from loyalty_plugin.models import Adjustment, AdjustmentStatus
-from loyalty_plugin.services.audit import Actor, record_change
+from loyalty_plugin.models import Adjustment, AdjustmentStatus, StaffRole
+from loyalty_plugin.services.audit import Actor, as_actor, record_change
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.accounts import account_for_host_customer
 from loyalty_plugin.services.levels import memberships as levels
@@ -42,8 +47,16 @@ def request_adjustment(
     now: datetime,
     expires_at: datetime | None = None,
     actor: Actor | None = None,
+    role: StaffRole | None = None,
+    idempotency_key: str | None = None,
 ) -> Adjustment:
-    """Record the request; apply it at once unless it needs a second staff member."""
+    """Record the request; apply it at once unless it needs a second staff member.
+
+    ``role`` is the requester's in the admin pages: a ``staff`` member's request always
+    waits; a manager's or owner's (and an API caller's, ``None``) waits above the
+    merchant's ``adjustment_approval_above``. The same ``idempotency_key`` asks once: a
+    repeat returns the first request, a different request with it is refused.
+    """
     check_points(points, positive=False)
     reason, staff = _required(reason, "reason"), _required(staff, "staff")
     if expires_at is not None:
@@ -53,6 +66,10 @@ def request_adjustment(
     # on the account (its foreign key), and two requests each holding that shared lock while
     # waiting for the exclusive one deadlock. Locked first, they queue.
     account = ledger.lock_account(session, account.id)
+    if idempotency_key is not None:
+        asked = (account.id, points, reason, expires_at)
+        if (first := _asked_before(session, merchant_id, idempotency_key, asked)) is not None:
+            return first
     adjustment = Adjustment(
         merchant_id=merchant_id,
         account_id=account.id,
@@ -61,12 +78,12 @@ def request_adjustment(
         expires_at=expires_at,
         status=AdjustmentStatus.PENDING,
         requested_by=staff,
+        idempotency_key=idempotency_key,
         created_at=now,
     )
     session.add(adjustment)
     session.flush()
-    threshold = merchant_settings(session, merchant_id).adjustment_approval_above
-    if threshold is None or abs(points) <= threshold:
+    if _applies_at_once(session, merchant_id, points, role):
         _apply(session, adjustment, now=now, approver=None)
     _record(session, adjustment, "adjustment.requested", None, actor=actor, staff=staff, now=now)
     return adjustment
@@ -82,12 +99,14 @@ def approve_adjustment(
     note: str | None = None,
     expires_at: datetime | None = None,
     actor: Actor | None = None,
+    role: StaffRole | None = None,
 ) -> Adjustment:
     """A second staff member approves: the adjustment is written to the ledger.
 
     ``expires_at`` replaces the credit's requested expiry; it is required when that one has
-    passed since the request.
+    passed since the request. In the admin pages (``role`` given) a manager or owner decides.
     """
+    _check_decider(role)
     adjustment = _pending(session, merchant_id, adjustment_id, _required(staff, "staff"))
     if adjustment.status == AdjustmentStatus.APPLIED and adjustment.decided_by == staff.strip():
         return adjustment
@@ -109,8 +128,10 @@ def reject_adjustment(
     now: datetime,
     note: str | None = None,
     actor: Actor | None = None,
+    role: StaffRole | None = None,
 ) -> Adjustment:
     """A second staff member turns it down; the ledger never sees it."""
+    _check_decider(role)
     adjustment = _pending(session, merchant_id, adjustment_id, _required(staff, "staff"))
     if adjustment.status == AdjustmentStatus.REJECTED and adjustment.decided_by == staff.strip():
         return adjustment
@@ -195,11 +216,52 @@ def _pending(session: Session, merchant_id: str, adjustment_id: int, staff: str)
     found = get_adjustment(session, merchant_id=merchant_id, adjustment_id=adjustment_id)
     ledger.lock_account(session, found.account_id)
     session.refresh(found)
-    if staff.casefold() == found.requested_by.casefold():
+    if _same_person(staff, found.requested_by):
         raise InvalidOperation(
             "a second staff member must decide; the requester cannot", field="staff"
         )
     return found
+
+
+def _same_person(one: str, other: str) -> bool:
+    """Whether two staff labels name the same person: a signed-in staff member by their id
+    (``staff:12 Ana`` is ``staff:12 Ana Maria``), a name given through the API by itself."""
+    first, second = as_actor(one), as_actor(other)
+    return (first.kind, first.id.casefold()) == (second.kind, second.id.casefold())
+
+
+def _check_decider(role: StaffRole | None) -> None:
+    if role is not None and role < StaffRole.MANAGER:
+        raise InvalidOperation("a manager or owner decides on adjustments", field="staff")
+
+
+def _applies_at_once(
+    session: Session, merchant_id: str, points: int, role: StaffRole | None
+) -> bool:
+    """Staff's requests wait; others wait only above the merchant's threshold."""
+    if role is not None and role < StaffRole.MANAGER:
+        return False
+    threshold = merchant_settings(session, merchant_id).adjustment_approval_above
+    return threshold is None or abs(points) <= threshold
+
+
+def _asked_before(
+    session: Session, merchant_id: str, key: str, asked: tuple[object, ...]
+) -> Adjustment | None:
+    """The request this key made before (read under the account's lock), if it is this one.
+
+    :raises IdempotencyConflict: the key asked for something else.
+    """
+    first = session.scalars(
+        select(Adjustment).where(
+            Adjustment.merchant_id == merchant_id, Adjustment.idempotency_key == key
+        )
+    ).one_or_none()
+    if first is None:
+        return None
+    if (first.account_id, first.points, first.reason, first.expires_at) != asked:
+        raise IdempotencyConflict(key)
+    return first
 
 
 def _check_pending(adjustment: Adjustment) -> None:
@@ -242,7 +304,7 @@ def _apply(
         account_id=adjustment.account_id,
         points=adjustment.points,
         now=now,
-        actor=f"staff:{adjustment.requested_by}",
+        actor=_ledger_actor(adjustment.requested_by),
         reason=reason,
         expires_at=adjustment.expires_at,
         idempotency_key=f"adjustment:{adjustment.id}",
@@ -255,6 +317,12 @@ def _apply(
     adjustment.decided_by = approver
     adjustment.decided_at = now
     session.flush()
+
+
+def _ledger_actor(requested_by: str) -> str:
+    """How the ledger names the requester: a staff label as is, a bare name as ``staff:``."""
+    label = requested_by if requested_by.startswith("staff:") else f"staff:{requested_by}"
+    return label[:128]
 
 
 def _required(value: str, field: str) -> str:
