@@ -16,7 +16,16 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from loyalty_plugin.models import StaffRole
 from loyalty_plugin.web.admin import access, formats, forms
 from loyalty_plugin.web.admin.access import AdminRoute, NavItem
-from loyalty_plugin.web.admin.views import audit, cards, reports, sign_in, staff, transfers
+from loyalty_plugin.web.admin.views import (
+    approvals,
+    audit,
+    cards,
+    customers,
+    reports,
+    sign_in,
+    staff,
+    transfers,
+)
 
 STAFF, MANAGER, OWNER = StaffRole.STAFF, StaffRole.MANAGER, StaffRole.OWNER
 POST = ("POST",)
@@ -53,6 +62,24 @@ ROUTES: tuple[AdminRoute, ...] = (
                view=staff.staff_sign_out, role=OWNER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/staff/<int:staff_id>/password-link",
                view=staff.staff_password_link, role=OWNER, methods=POST),
+    # customers: the search, a customer's page and what staff do there (views/customers.py)
+    AdminRoute(rule="/m/<merchant_id>/customers", view=customers.customers, role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/customers/<int:customer_id>",
+               view=customers.customers_show, role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/customers/<int:customer_id>/adjust",
+               view=customers.customers_adjust, role=STAFF, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/customers/<int:customer_id>/level",
+               view=customers.customers_level, role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/customers/<int:customer_id>/consent",
+               view=customers.customers_consent, role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/customers/<int:customer_id>/portal-link",
+               view=customers.customers_portal_link, role=MANAGER, methods=POST),
+    # approvals: adjustments waiting for a second person (views/approvals.py)
+    AdminRoute(rule="/m/<merchant_id>/approvals", view=approvals.approvals, role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/approvals/<int:adjustment_id>/approve",
+               view=approvals.approvals_approve, role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/approvals/<int:adjustment_id>/reject",
+               view=approvals.approvals_reject, role=MANAGER, methods=POST),
     # loyalty cards (views/cards.py): making them is a manager's, giving them out the desk's
     AdminRoute(rule="/m/<merchant_id>/cards", view=cards.cards_list, role=STAFF),
     AdminRoute(rule="/m/<merchant_id>/cards/generate", view=cards.cards_generate,
@@ -94,6 +121,8 @@ ROUTES: tuple[AdminRoute, ...] = (
 
 #: The navigation bar: screens add their entry here (``position`` orders the bar).
 NAV: list[NavItem] = [
+    NavItem(label="Customers", endpoint="admin.customers", role=STAFF, position=20),
+    NavItem(label="Approvals", endpoint="admin.approvals", role=STAFF, position=30),
     NavItem(label="Cards", endpoint="admin.cards_list", role=STAFF, position=40),
     NavItem(label="Audit", endpoint="admin.audit_page", role=MANAGER, position=70),
     NavItem(label="Dashboard", endpoint="admin.merchant_home", role=STAFF, position=10),
