@@ -170,3 +170,18 @@ def test_consent_and_portal_link(admin_client, people, app) -> None:
     assert "/portal/link/" in linked.get_data(as_text=True)
     bad = manager.post(manager.m(f"/customers/{ana}/consent"), data={"channel": "fax"})
     assert bad.status_code == 422
+
+
+def test_a_merged_record_points_to_its_survivor(admin_client, people, app) -> None:
+    """A record merged into another says so in the list and on its page, with a link."""
+    old = people("Ana", "Old")
+    survivor = people("Ana", "New")
+    with app.app_context():
+        session = get_session()
+        session.get(Customer, old).merged_into_id = survivor
+        session.commit()
+    staff = admin_client(role="staff")
+    assert "merged" in staff.get(staff.m("/customers?q=ana old")).get_data(as_text=True)
+    page = staff.get(staff.m(f"/customers/{old}")).get_data(as_text=True)
+    assert 'data-testid="merged-into"' in page
+    assert f"/customers/{survivor}" in page
