@@ -274,3 +274,13 @@ def test_the_sign_in_page_throttles_wrong_passwords(app: Flask, staff_member) ->
             row.at = row.at - timedelta(minutes=15)
         session.commit()
     assert sign_in(client, staff.email, PASSWORD).status_code == 303
+
+
+def test_the_bar_marks_the_screen_open_also_after_a_post(app: Flask, admin_client) -> None:
+    """The Staff entry is the current page on the list and on the list re-rendered by a post."""
+    owner = admin_client()
+    marked = re.compile(r'<a href="/loyalty/admin/m/shop/staff" aria-current="page">Staff</a>')
+    assert marked.search(owner.get(owner.m("/staff")).get_data(as_text=True))
+    failed = owner.post(owner.m("/staff"), {"email": "x", "name": "X", "role": "staff"})
+    assert failed.status_code == 422
+    assert marked.search(failed.get_data(as_text=True))

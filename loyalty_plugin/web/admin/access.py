@@ -155,17 +155,23 @@ def visible_nav() -> list[NavLink]:
     ctx = signed_in()
     if ctx is None or ctx.merchant_id is None or ctx.role is None:
         return []
-    views = current_app.view_functions
-    return [
-        NavLink(
-            label=item.label,
-            url=url_for(item.endpoint, merchant_id=ctx.merchant_id),
-            here=request.endpoint == item.endpoint
-            or (request.endpoint or "").startswith(item.endpoint + "_"),
-        )
-        for item in sorted(_NAV, key=lambda item: item.position)
-        if item.endpoint in views and ctx.role.grants(item.role)
-    ]
+    views, links = current_app.view_functions, []
+    for item in sorted(_NAV, key=lambda item: item.position):
+        if item.endpoint in views and ctx.role.grants(item.role):
+            url = url_for(item.endpoint, merchant_id=ctx.merchant_id)
+            links.append(NavLink(label=item.label, url=url, here=_is_here(item, url)))
+    return links
+
+
+def _is_here(item: NavItem, url: str) -> bool:
+    """The entry's own page, a page under its address (a customer under Customers), a form
+    posted to it, or an endpoint named after it (``admin.customers_show``)."""
+    endpoint, path = request.endpoint or "", request.path
+    if endpoint == item.endpoint or endpoint.startswith(item.endpoint + "_"):
+        return True
+    if url.endswith("/"):  # the merchant's home: every page is under it
+        return path == url
+    return path == url or path.startswith(url + "/")
 
 
 def page_url(page: int) -> str:
