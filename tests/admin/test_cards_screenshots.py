@@ -32,7 +32,7 @@ def test_admin_cards_pages_fit_the_screen(
     add_customer(app)
     page = at_width(browser, width)()
     sign_in(page, live_server, manager)
-    page.goto(live_server.url("/loyalty/admin/m/shop/"))
+    page.goto(live_server.url("/loyalty/admin/m/shop/cards"))
     number = generate_and_assign(page, live_server)
     look(page, shots, f"admin-cards-card-{width}", f"Card {number[:4]}")
     page.goto(live_server.url("/loyalty/admin/m/shop/cards"))

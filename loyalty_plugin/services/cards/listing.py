@@ -26,6 +26,8 @@ class CardRow:
     number: str
     status: CardStatus
     batch_id: int
+    #: The holder's row id (for links) and the host's id of them (for people).
+    customer_pk: int | None
     customer_id: str | None
     customer_name: str | None
     assigned_at: datetime | None
@@ -149,6 +151,7 @@ def _row(card: Card, host_id: str | None, first: str | None, last: str | None) -
         number=card.number,
         status=card.status,
         batch_id=card.batch_id,
+        customer_pk=card.customer_id,
         customer_id=host_id,
         customer_name=" ".join(p for p in (first, last) if p) or None,
         assigned_at=card.assigned_at,
