@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TypeVar
 
 import click
@@ -16,7 +17,12 @@ from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.jobs.webhooks import job_session
 from loyalty_plugin.models import WebhookEndpoint
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.merchants.secrets import create_secret, list_secrets, revoke_secret
+from loyalty_plugin.services.merchants.secrets import (
+    create_secret,
+    list_secrets,
+    revoke_secret,
+    rotate_secret,
+)
 from loyalty_plugin.services.messaging.outbox import set_endpoint
 from loyalty_plugin.services.transaction import run_in_transaction
 
@@ -54,6 +60,33 @@ def create(merchant_id: str, label: str | None, as_json: bool) -> None:
         echo_json({"id": row.id, "merchant_id": merchant_id, "secret": row.secret})
     else:
         click.echo(row.secret)
+
+
+@secrets.command("rotate")
+@click.option("--merchant", "merchant_id", required=True, help="Merchant id.")
+@click.option(
+    "--overlap-days",
+    type=click.IntRange(min=1, max=90),
+    default=7,
+    show_default=True,
+    help="How long the old secrets keep working beside the new one.",
+)
+@click.option("--label", help="A note to tell secrets apart.")
+@with_appcontext
+def rotate(merchant_id: str, overlap_days: int, label: str | None) -> None:
+    """Create a new secret and print it; the old ones stop working after the overlap."""
+    now = utcnow()
+    row = _run(
+        lambda s: rotate_secret(
+            s,
+            merchant_id=merchant_id,
+            overlap_until=now + timedelta(days=overlap_days),
+            now=now,
+            label=label,
+            actor=cli_actor(),
+        )
+    )
+    click.echo(row.secret)
 
 
 @secrets.command("list")

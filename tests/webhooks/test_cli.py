@@ -36,6 +36,16 @@ def test_secrets_are_created_listed_and_revoked(cli) -> None:
     assert cli("secrets", "create", "--merchant", "nobody").exit_code != 0
 
 
+def test_secrets_rotate_leaves_the_old_one_an_overlap(cli) -> None:
+    """rotate prints a new secret; the old one is listed with the end of its overlap."""
+    new = cli("secrets", "rotate", "--merchant", "default", "--overlap-days", "3").output.strip()
+    assert new.startswith("whsec_") and new != SECRET
+    listed = cli("secrets", "list", "--merchant", "default", "--json").output
+    rows = json.loads(listed)
+    assert [row["revoked_at"] is None for row in rows] == [True, False]
+    assert cli("secrets", "rotate", "--merchant", "default", "--overlap-days", "0").exit_code == 2
+
+
 def test_endpoints_are_set_and_listed(cli) -> None:
     """endpoints set stores one URL per merchant; a bad URL is refused."""
     assert cli("endpoints", "set", "--merchant", "default", "--url", "ftp://x").exit_code != 0

@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from loyalty_plugin.domain.errors import LoyaltyError
+from loyalty_plugin.domain.errors import LoyaltyError, NotFound, ValidationError
 from loyalty_plugin.domain.signatures import (
     MAX_ID_LENGTH,
     SignatureError,
@@ -42,6 +42,7 @@ from loyalty_plugin.domain.signatures import (
 from loyalty_plugin.models import InboxStatus, Merchant, WebhookEvent
 from loyalty_plugin.schemas.body import InvalidJSON, is_json_type, parse_json
 from loyalty_plugin.schemas.webhooks import InvalidEvent, load_event
+from loyalty_plugin.services.audit import Actor, record_change
 from loyalty_plugin.services.intake import host_events
 from loyalty_plugin.services.merchants.secrets import active_secrets
 from loyalty_plugin.services.spending.settings import merchant_settings
@@ -248,36 +249,166 @@ def retry_event(
     settings: IntakeSettings,
     now: datetime,
     force: bool = False,
+    merchant_id: str | None = None,
+    actor: Actor | None = None,
 ) -> str | None:
     """Process one stored event again; returns its new status (``None`` if not retryable).
 
     Without ``force`` only a due ``pending`` or ``waiting`` event is taken; with it (an
     operator's ``loyalty events retry``) a ``dead`` one too, at once. Rejected and
-    processed events are never run again.
+    processed events are never run again. With ``merchant_id`` another merchant's event
+    is not retryable; with ``actor`` the retry is audited as ``host_event.retried``.
     """
     allowed = [InboxStatus.PENDING, InboxStatus.WAITING] + ([InboxStatus.DEAD] if force else [])
+    before: dict[str, Any] = {}
 
     def work(s: Session) -> str | None:
+        query = select(WebhookEvent).where(
+            WebhookEvent.id == event_id, WebhookEvent.status.in_(allowed)
+        )
+        if merchant_id is not None:
+            query = query.where(WebhookEvent.merchant_id == merchant_id)
         row = s.scalars(
-            select(WebhookEvent)
-            .where(WebhookEvent.id == event_id, WebhookEvent.status.in_(allowed))
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
+            query.with_for_update(skip_locked=True).execution_options(populate_existing=True)
         ).one_or_none()
         if row is None or (not force and (row.next_attempt_at or now) > now):
             return None
+        before.update(_retry_document(row))
         host_events.handle_stored(s, row, hooks=hooks, now=now, recheck=settings.retry_base)
+        _audit_retry(s, row, actor, before, now)
         return row.status.value
 
     try:
         return run_in_transaction(session, work)
     except LoyaltyError as error:
-        return _update_after_failure(session, event_id, now=now, refused=error)
+        return _update_after_failure(
+            session, event_id, now=now, refused=error, audit=(actor, before)
+        )
     except Exception as error:
         log.exception("retry of host event %s failed", event_id)
         return _update_after_failure(
-            session, event_id, now=now, failure=error, settings=settings, force=force
+            session,
+            event_id,
+            now=now,
+            failure=error,
+            settings=settings,
+            force=force,
+            audit=(actor, before),
         )
+
+
+#: What "retry all failed" takes: the events given up on and those waiting for a retry.
+FAILED = (InboxStatus.DEAD, InboxStatus.PENDING)
+
+
+def retry_failed(
+    session: Session,
+    *,
+    merchant_id: str,
+    hooks: Any,
+    settings: IntakeSettings,
+    now: datetime,
+    actor: Actor | None = None,
+    limit: int = 500,
+) -> dict[str, int]:
+    """Retry the merchant's dead and pending events now, oldest first (``loyalty events
+    replay`` for one merchant); returns how many ended in each status."""
+    ids = run_in_transaction(
+        session,
+        lambda s: list(
+            s.scalars(
+                select(WebhookEvent.id)
+                .where(WebhookEvent.merchant_id == merchant_id, WebhookEvent.status.in_(FAILED))
+                .order_by(WebhookEvent.id)
+                .limit(limit)
+            )
+        ),
+    )
+    counts: dict[str, int] = {}
+    for event_id in ids:
+        status = retry_event(
+            session,
+            event_id,
+            hooks=hooks,
+            settings=settings,
+            now=now,
+            force=True,
+            merchant_id=merchant_id,
+            actor=actor,
+        )
+        # None: an earlier event of this run released and processed it already.
+        label = status or "processed with another"
+        counts[label] = counts.get(label, 0) + 1
+    return counts
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    """One page of a merchant's host events, newest first."""
+
+    events: list[WebhookEvent]
+    #: Pass as ``before_id`` for the next (older) page; ``None`` on the last page.
+    next_before: int | None
+
+
+def list_events(
+    session: Session,
+    *,
+    merchant_id: str,
+    status: str | None = None,
+    event_type: str | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> InboxPage:
+    """The merchant's stored host events, newest first, filtered by status and type."""
+    query = select(WebhookEvent).where(WebhookEvent.merchant_id == merchant_id)
+    if status:
+        try:
+            query = query.where(WebhookEvent.status == InboxStatus(status))
+        except ValueError:
+            known = ", ".join(s.value for s in InboxStatus)
+            raise ValidationError(f"status is one of {known}", field="status") from None
+    if event_type:
+        query = query.where(WebhookEvent.event_type == event_type)
+    if before_id is not None:
+        query = query.where(WebhookEvent.id < before_id)
+    rows = list(session.scalars(query.order_by(WebhookEvent.id.desc()).limit(limit + 1)))
+    shown = rows[:limit]
+    return InboxPage(shown, shown[-1].id if len(rows) > limit else None)
+
+
+def get_event(session: Session, *, merchant_id: str, event_id: int) -> WebhookEvent:
+    """One of the merchant's stored events; :class:`NotFound` for another merchant's."""
+    row = session.get(WebhookEvent, event_id)
+    if row is None or row.merchant_id != merchant_id:
+        raise NotFound(f"event {event_id} does not exist", field="event_id")
+    return row
+
+
+def _retry_document(row: WebhookEvent) -> dict[str, Any]:
+    return {"status": row.status.value, "attempts": row.attempts, "last_error": row.last_error}
+
+
+def _audit_retry(
+    session: Session,
+    row: WebhookEvent,
+    actor: Actor | None,
+    before: dict[str, Any],
+    now: datetime,
+) -> None:
+    if actor is None:
+        return
+    record_change(
+        session,
+        merchant_id=row.merchant_id,
+        actor=actor,
+        action="host_event.retried",
+        target_type="host_event",
+        target_id=row.id,
+        before=dict(before),
+        after=_retry_document(row),
+        now=now,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,7 +492,7 @@ def _verified_merchant(
     )
     if session.get(Merchant, merchant_id) is None:
         raise Unverified(f"merchant {merchant_id!r} does not exist{assumed}", field="merchant_id")
-    secrets = active_secrets(session, merchant_id)
+    secrets = active_secrets(session, merchant_id, now=now)
     if not secrets:
         raise Unverified(
             f"merchant {merchant_id!r} has no active signing secret{assumed}; make one with "
@@ -500,6 +631,7 @@ def _update_after_failure(
     failure: Exception | None = None,
     settings: IntakeSettings | None = None,
     force: bool = False,
+    audit: tuple[Actor | None, dict[str, Any]] = (None, {}),
 ) -> str:
     def work(s: Session) -> str:
         row = s.get(WebhookEvent, event_id, with_for_update=True, populate_existing=True)
@@ -511,6 +643,7 @@ def _update_after_failure(
             if force and row.status == InboxStatus.DEAD:
                 row.attempts = settings.max_attempts - 1
             _schedule_retry(row, failure, settings, now)
+        _audit_retry(s, row, audit[0], audit[1], now)
         return row.status.value
 
     return run_in_transaction(session, work)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
 from loyalty_plugin.models import ApiKey, ApiKeyMerchant, ApiScope
 from loyalty_plugin.services.audit import SYSTEM, Actor, record_change
+from loyalty_plugin.services.idempotency import claim_fact
 from loyalty_plugin.services.ledger.accounts import get_merchant
 
 #: Every key starts with this, so it is recognisable in logs and secret scanners.
@@ -35,13 +36,21 @@ def create_api_key(
     now: datetime,
     also_merchants: Sequence[str] = (),
     actor: Actor = SYSTEM,
+    request_key: str | None = None,
 ) -> tuple[ApiKey, str]:
     """A new key for ``merchant_id`` (and ``also_merchants``, for a host key).
 
     Returns the row and the key itself, which is not stored and cannot be shown again.
+    ``request_key`` (a form's one-time key) refuses a second submit of the same form.
     Audited as ``api_key.created`` (the prefix, never the secret).
     """
     get_merchant(session, merchant_id)
+    if request_key and claim_fact(
+        session, merchant_id=merchant_id, key=f"form:{request_key}"[:160], event_id=None
+    ):
+        raise InvalidOperation(
+            "this form was sent already: nothing was changed the second time", field="form"
+        )
     for other in also_merchants:
         get_merchant(session, other)
     try:
@@ -90,13 +99,22 @@ def touch(key: ApiKey, now: datetime) -> bool:
 
 
 def revoke_api_key(
-    session: Session, *, prefix: str, now: datetime, actor: Actor = SYSTEM
+    session: Session,
+    *,
+    prefix: str,
+    now: datetime,
+    actor: Actor = SYSTEM,
+    merchant_id: str | None = None,
 ) -> ApiKey:
     """Revoke the key starting with ``prefix``; it fails from the next request on.
 
-    Audited as ``api_key.revoked`` (revoking again changes and records nothing).
+    With ``merchant_id``, only that merchant's keys are found. Audited as
+    ``api_key.revoked`` (revoking again changes and records nothing).
     """
-    keys = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).all()
+    query = select(ApiKey).where(ApiKey.prefix == prefix)
+    if merchant_id is not None:
+        query = query.where(ApiKey.merchant_id == merchant_id)
+    keys = session.scalars(query).all()
     if not keys:
         raise NotFound(f"no API key {prefix!r}", field="prefix")
     if len(keys) > 1:

@@ -1,17 +1,23 @@
-"""Webhook signing secrets: create, list, revoke, and the active ones of a merchant."""
+"""Webhook signing secrets: create, rotate, list, revoke, and the active ones of a merchant.
+
+A secret's ``revoked_at`` may lie in the future: a rotated secret keeps verifying (and
+signing, after the new one) until then, so the host can switch over without losing events.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
-from loyalty_plugin.domain.errors import NotFound, ValidationError
+from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
 from loyalty_plugin.domain.signatures import new_secret, secret_key
 from loyalty_plugin.models import WebhookSecret
 from loyalty_plugin.services.audit import SYSTEM, Actor, record_change
+from loyalty_plugin.services.idempotency import claim_fact
 from loyalty_plugin.services.ledger.accounts import get_merchant
 
 
@@ -23,12 +29,18 @@ def create_secret(
     label: str | None = None,
     secret: str | None = None,
     actor: Actor = SYSTEM,
+    request_key: str | None = None,
 ) -> WebhookSecret:
     """Add an active secret for the merchant (a new random one unless ``secret`` is given).
 
-    Audited as ``webhook_secret.created`` (its id and label, never the secret).
+    ``request_key`` (a form's one-time key) makes a second submit of the same form fail
+    instead of making a second secret. Audited as ``webhook_secret.created`` (its id and
+    label, never the secret).
     """
     get_merchant(session, merchant_id)
+    _claim_once(session, merchant_id, request_key)
+    if label is not None and len(label) > 100:
+        raise ValidationError("at most 100 characters", field="label")
     if secret is not None:
         try:
             secret_key(secret)
@@ -45,6 +57,51 @@ def create_secret(
     return row
 
 
+#: The longest overlap a rotation may leave the old secret working.
+MAX_OVERLAP = timedelta(days=90)
+
+
+def rotate_secret(
+    session: Session,
+    *,
+    merchant_id: str,
+    overlap_until: datetime,
+    now: datetime,
+    label: str | None = None,
+    actor: Actor = SYSTEM,
+    request_key: str | None = None,
+) -> WebhookSecret:
+    """A new secret; the merchant's active ones keep working until ``overlap_until`` only.
+
+    Both the old and the new secret verify incoming events (and sign outgoing ones) until
+    then; after it the old ones are refused. ``overlap_until`` must lie after ``now`` and at
+    most :data:`MAX_OVERLAP` ahead (revoke the old secret at once instead). Audited as
+    ``webhook_secret.created`` for the new one and ``webhook_secret.rotated`` for each old one.
+    """
+    if overlap_until <= now:
+        raise ValidationError("the overlap must end in the future", field="overlap_until")
+    if overlap_until > now + MAX_OVERLAP:
+        raise ValidationError(
+            f"the overlap may last {MAX_OVERLAP.days} days at most", field="overlap_until"
+        )
+    old = list(session.scalars(_active(merchant_id, now).with_for_update()))
+    new = create_secret(
+        session,
+        merchant_id=merchant_id,
+        now=now,
+        label=label,
+        actor=actor,
+        request_key=request_key,
+    )
+    for row in old:
+        if row.revoked_at is None or row.revoked_at > overlap_until:
+            before = secret_document(row)
+            row.revoked_at = overlap_until
+            session.flush()
+            _record(session, row, actor, "webhook_secret.rotated", before, now=now)
+    return new
+
+
 def list_secrets(session: Session, merchant_id: str | None = None) -> list[WebhookSecret]:
     """Every secret (of one merchant if given), newest first, revoked ones included."""
     query = select(WebhookSecret).order_by(WebhookSecret.id.desc())
@@ -54,16 +111,22 @@ def list_secrets(session: Session, merchant_id: str | None = None) -> list[Webho
 
 
 def revoke_secret(
-    session: Session, *, secret_id: int, now: datetime, actor: Actor = SYSTEM
+    session: Session,
+    *,
+    secret_id: int,
+    now: datetime,
+    actor: Actor = SYSTEM,
+    merchant_id: str | None = None,
 ) -> WebhookSecret:
-    """Stop accepting and signing with a secret; revoking twice keeps the first date.
+    """Stop accepting and signing with a secret now; revoking twice keeps the first date.
 
-    Audited as ``webhook_secret.revoked`` (the first time only).
+    A secret still in a rotation's overlap is revoked now. With ``merchant_id``, another
+    merchant's secret is not found. Audited as ``webhook_secret.revoked`` (once).
     """
     row = session.get(WebhookSecret, secret_id)
-    if row is None:
+    if row is None or (merchant_id is not None and row.merchant_id != merchant_id):
         raise NotFound(f"secret {secret_id} does not exist", field="secret_id")
-    if row.revoked_at is None:
+    if row.revoked_at is None or row.revoked_at > now:
         before = secret_document(row)
         row.revoked_at = now
         session.flush()
@@ -98,12 +161,27 @@ def _record(
     )
 
 
-def active_secrets(session: Session, merchant_id: str) -> list[str]:
-    """The merchant's secrets that verify and sign, newest first."""
-    return list(
-        session.scalars(
-            select(WebhookSecret.secret)
-            .where(WebhookSecret.merchant_id == merchant_id, WebhookSecret.revoked_at.is_(None))
-            .order_by(WebhookSecret.id.desc())
+def active_secrets(session: Session, merchant_id: str, *, now: datetime) -> list[str]:
+    """The merchant's secrets that verify and sign at ``now``, newest first."""
+    return [row.secret for row in session.scalars(_active(merchant_id, now))]
+
+
+def _active(merchant_id: str, now: datetime) -> Select[tuple[WebhookSecret]]:
+    return (
+        select(WebhookSecret)
+        .where(
+            WebhookSecret.merchant_id == merchant_id,
+            or_(WebhookSecret.revoked_at.is_(None), WebhookSecret.revoked_at > now),
         )
+        .order_by(WebhookSecret.id.desc())
     )
+
+
+def _claim_once(session: Session, merchant_id: str, request_key: str | None) -> None:
+    """Refuse a form sent twice (its one-time key was used already)."""
+    if request_key and claim_fact(
+        session, merchant_id=merchant_id, key=f"form:{request_key}"[:160], event_id=None
+    ):
+        raise InvalidOperation(
+            "this form was sent already: nothing was changed the second time", field="form"
+        )

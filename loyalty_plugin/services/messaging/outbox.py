@@ -262,7 +262,7 @@ def _deliver_one(
         session,
         lambda s: (
             s.get(WebhookEndpoint, message.merchant_id),
-            active_secrets(s, message.merchant_id),
+            active_secrets(s, message.merchant_id, now=now),
         ),
     )
     started = time.monotonic()

@@ -21,6 +21,7 @@ from loyalty_plugin.web.admin.views import (
     audit,
     cards,
     customers,
+    integration,
     reports,
     sign_in,
     staff,
@@ -117,6 +118,29 @@ ROUTES: tuple[AdminRoute, ...] = (
                role=STAFF),
     AdminRoute(rule="/m/<merchant_id>/exports/liability.csv", view=reports.liability_csv,
                role=STAFF),
+    # integration (views/integration.py): host events (managers read, owners retry),
+    # webhook secrets and API keys (owners)
+    AdminRoute(rule="/m/<merchant_id>/integration", view=integration.integration, role=MANAGER),
+    AdminRoute(rule="/m/<merchant_id>/integration/events/<int:event_id>",
+               view=integration.integration_event, role=MANAGER),
+    AdminRoute(rule="/m/<merchant_id>/integration/events/<int:event_id>/retry",
+               view=integration.integration_event_retry, role=OWNER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/integration/events/retry-failed",
+               view=integration.integration_retry_failed, role=OWNER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/integration/secrets",
+               view=integration.integration_secrets, role=OWNER),
+    AdminRoute(rule="/m/<merchant_id>/integration/secrets",
+               view=integration.integration_secret_create, role=OWNER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/integration/secrets/rotate",
+               view=integration.integration_secret_rotate, role=OWNER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/integration/secrets/<int:secret_id>/revoke",
+               view=integration.integration_secret_revoke, role=OWNER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/integration/api-keys",
+               view=integration.integration_api_keys, role=OWNER),
+    AdminRoute(rule="/m/<merchant_id>/integration/api-keys",
+               view=integration.integration_api_key_create, role=OWNER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/integration/api-keys/<prefix>/revoke",
+               view=integration.integration_api_key_revoke, role=OWNER, methods=POST),
 )  # fmt: skip
 
 #: The navigation bar: screens add their entry here (``position`` orders the bar).
@@ -129,6 +153,7 @@ NAV: list[NavItem] = [
     NavItem(label="Journal", endpoint="admin.journal", role=STAFF, position=50),
     NavItem(label="Aging", endpoint="admin.aging", role=STAFF, position=55),
     NavItem(label="Exports", endpoint="admin.exports", role=STAFF, position=65),
+    NavItem(label="Integration", endpoint="admin.integration", role=MANAGER, position=80),
     NavItem(label="Staff", endpoint="admin.staff_list", role=OWNER, position=90),
 ]
 
