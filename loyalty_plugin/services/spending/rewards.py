@@ -15,6 +15,7 @@ from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationE
 from loyalty_plugin.domain.points import check_points
 from loyalty_plugin.models import Coupon, Reward
 from loyalty_plugin.services.audit import SYSTEM, Actor, jsonable, record_change
+from loyalty_plugin.services.idempotency import claim_fact
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.accounts import account_for_host_customer, get_merchant
 from loyalty_plugin.services.spending.coupons import buy_coupon
@@ -38,9 +39,25 @@ def create_reward(
     per_customer_limit: int | None = None,
     coupon_valid_days: int | None = None,
     actor: Actor | str = SYSTEM,
+    request_key: str | None = None,
 ) -> Reward:
-    """Add a reward to the merchant's catalogue (audited as ``reward.created``)."""
+    """Add a reward to the merchant's catalogue (audited as ``reward.created``).
+
+    ``request_key`` (an admin form's one-time key) makes a repeat return the reward the
+    first request made instead of adding a second one.
+    """
     get_merchant(session, merchant_id)
+    if request_key is not None:
+        key = f"reward-form:{request_key}"[:255]
+        if claim_fact(session, merchant_id=merchant_id, key=key, event_id=None) is not None:
+            made = session.scalars(
+                select(Reward)
+                .where(Reward.merchant_id == merchant_id, Reward.name == name)
+                .order_by(Reward.id.desc())
+                .limit(1)
+            ).first()
+            if made is not None:
+                return made
     reward = Reward(merchant_id=merchant_id, active=True, created_at=now, updated_at=now)
     reward.set_value(value)
     _apply(

@@ -24,6 +24,7 @@ from loyalty_plugin.web.admin.views import (
     integration,
     reports,
     sign_in,
+    spending,
     staff,
     transfers,
 )
@@ -141,6 +142,14 @@ ROUTES: tuple[AdminRoute, ...] = (
                view=integration.integration_api_key_create, role=OWNER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/integration/api-keys/<prefix>/revoke",
                view=integration.integration_api_key_revoke, role=OWNER, methods=POST),
+    # spending: paying with points, coupon conversion, the rewards catalogue (views/spending.py)
+    AdminRoute(rule="/m/<merchant_id>/spending", view=spending.spending, role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/spending/settings", view=spending.spending_settings,
+               role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/spending/rewards", view=spending.spending_reward_add,
+               role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/spending/rewards/<int:reward_id>/active",
+               view=spending.spending_reward_active, role=MANAGER, methods=POST),
 )  # fmt: skip
 
 #: The navigation bar: screens add their entry here (``position`` orders the bar).
@@ -154,6 +163,7 @@ NAV: list[NavItem] = [
     NavItem(label="Aging", endpoint="admin.aging", role=STAFF, position=55),
     NavItem(label="Exports", endpoint="admin.exports", role=STAFF, position=65),
     NavItem(label="Integration", endpoint="admin.integration", role=MANAGER, position=80),
+    NavItem(label="Spending", endpoint="admin.spending", role=STAFF, position=75),
     NavItem(label="Staff", endpoint="admin.staff_list", role=OWNER, position=90),
 ]
 

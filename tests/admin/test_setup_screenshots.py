@@ -1,0 +1,37 @@
+"""The program setup screens at desktop and phone width (``make screenshots``): nothing
+overflows. With ``LOYALTY_SCREENSHOTS=1`` they replace ``docs/screenshots/admin-spending*.png``
+(and the other setup screens'), which [the admin pages' doc](../../docs/admin.md#spending)
+shows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser
+
+from tests.admin.test_cards_pages import sign_in
+from tests.admin.test_spending_pages import add_reward, set_coupon_conversion
+from tests.pages.conftest import LiveServer
+from tests.pages.test_screenshots import WIDTHS, at_width, look, shots  # noqa: F401
+
+
+@pytest.mark.backends("sqlite")
+@pytest.mark.parametrize("width", WIDTHS)
+def test_admin_setup_pages_fit_the_screen(
+    width: str,
+    app: Flask,
+    live_server: LiveServer,
+    browser: Browser,
+    staff_member,
+    shots: Path,  # noqa: F811
+) -> None:
+    manager = staff_member(role="manager", merchant="shop", password=True, name="Mia Manager")
+    page = at_width(browser, width)()
+    sign_in(page, live_server, manager)
+    page.goto(live_server.url("/loyalty/admin/m/shop/"))
+    set_coupon_conversion(page)
+    add_reward(page)
+    look(page, shots, f"admin-spending-{width}", "Spending")

@@ -1,0 +1,65 @@
+"""The Spending screen in Chromium: a manager sets coupon conversion with a minimum, sees a
+bad value refused at its field, and adds a reward to the catalogue."""
+
+from __future__ import annotations
+
+from flask import Flask
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from loyalty_plugin.extensions import get_session
+from loyalty_plugin.models import MerchantSettings, Reward
+from tests.admin.test_cards_pages import sign_in
+from tests.pages.conftest import LiveServer
+
+
+def set_coupon_conversion(page: Page) -> None:
+    """From any admin page: 100 points make 1.00, from 500 points, coupons valid 60 days."""
+    phone_menu = page.locator("details.phonenav > summary")
+    if phone_menu.is_visible():
+        phone_menu.click()
+    page.get_by_role("navigation", name="Screens").get_by_role("link", name="Spending").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Spending")
+    form = page.get_by_test_id("settings-form")
+    form.get_by_label("Maximum share of an invoice (%)").fill("150")
+    form.get_by_role("button", name="Save spending settings").click()
+    expect(page.locator("#f-max_invoice_share-error")).to_have_text("A share is between 0 and 100.")
+    expect(form.get_by_label("Maximum share of an invoice (%)")).to_have_value("150")
+    form.get_by_label("Maximum share of an invoice (%)").fill("50")
+    form.locator("#f-coupon_min_points").fill("500")
+    form.get_by_label("Valid for (days)").fill("60")
+    form.get_by_role("button", name="Save spending settings").click()
+    expect(page.locator(".flash")).to_have_text("Spending settings saved.")
+    expect(page.get_by_test_id("rate-summary")).to_contain_text("at most 50% of an invoice")
+
+
+def add_reward(page: Page) -> None:
+    form = page.get_by_test_id("reward-form")
+    form.get_by_label("Name").fill("Free coffee")
+    form.get_by_label("Price in points").fill("300")
+    form.get_by_label("Amount (EUR)").fill("2.50")
+    form.get_by_label("Stock").fill("40")
+    form.get_by_label("Per customer").fill("2")
+    form.get_by_role("button", name="Add the reward").click()
+    expect(page.locator(".flash")).to_have_text("Free coffee is in the catalogue for 300 points.")
+    row = page.get_by_test_id("rewards-table").locator("tr[data-reward]")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("300 points")
+
+
+def test_a_manager_sets_coupon_conversion_and_adds_a_reward(
+    app: Flask, live_server: LiveServer, page: Page, staff_member
+) -> None:
+    manager = staff_member(role="manager", merchant="shop", password=True, name="Mia Manager")
+    sign_in(page, live_server, manager)
+    page.goto(live_server.url("/loyalty/admin/m/shop/"))
+    set_coupon_conversion(page)
+    add_reward(page)
+    with app.app_context():
+        session = get_session()
+        stored = session.get(MerchantSettings, "shop")
+        assert stored is not None
+        assert (stored.coupon_min_points, stored.coupon_valid_days) == (500, 60)
+        assert stored.max_invoice_share == 50
+        (reward,) = session.scalars(select(Reward)).all()
+        assert (reward.points, reward.stock, reward.per_customer_limit) == (300, 40, 2)

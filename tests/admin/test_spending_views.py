@@ -1,0 +1,164 @@
+"""The Spending screen with the test client: settings, rewards; the same answers as the API."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from loyalty_plugin.extensions import get_session
+from loyalty_plugin.models import AuditEntry, MerchantSettings, Reward
+from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services.merchants.api_keys import create_api_key
+from tests.admin.conftest import ensure_merchant
+
+API = "/loyalty/api/v1"
+
+SETTINGS = {
+    "conversion_points": "100",
+    "conversion_amount": "1.00",
+    "min_redeem_points": "0",
+    "max_invoice_share": "100",
+    "max_points_per_invoice": "",
+    "coupon_conversion": "1",
+    "coupon_points": "100",
+    "coupon_amount": "1.00",
+    "coupon_min_points": "0",
+    "coupon_valid_days": "90",
+    "coupon_packages": "",
+}
+REWARD = {
+    "name": "Free coffee",
+    "points": "300",
+    "kind": "amount",
+    "amount": "2.50",
+    "stock": "",
+    "per_customer_limit": "2",
+    "coupon_valid_days": "30",
+    "description": "",
+}
+
+
+@pytest.fixture
+def admin_key(app: Flask):
+    """An admin-scope API key of ``shop``: the bearer token."""
+    with app.app_context():
+        ensure_merchant("shop")
+        session = get_session()
+        _, token = create_api_key(
+            session, merchant_id="shop", scope="admin", name="host", now=utcnow()
+        )
+        session.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _stored(app: Flask) -> MerchantSettings | None:
+    with app.app_context():
+        return get_session().get(MerchantSettings, "shop")
+
+
+def _audit(app: Flask, action: str) -> list[AuditEntry]:
+    with app.app_context():
+        return list(get_session().scalars(select(AuditEntry).where(AuditEntry.action == action)))
+
+
+def _rewards(app: Flask) -> list[tuple[str, int, int | None]]:
+    with app.app_context():
+        rows = get_session().scalars(select(Reward).order_by(Reward.id))
+        return [(r.name, r.points, r.per_customer_limit) for r in rows]
+
+
+def test_a_manager_sets_coupon_conversion_with_a_minimum(app, admin_client) -> None:
+    manager = admin_client(role="manager")
+    form = SETTINGS | {"coupon_min_points": "500", "coupon_packages": "500 = 5\n1000 = 12.50"}
+    answer = manager.post(manager.m("/spending/settings"), data=form)
+    assert answer.status_code == 303
+    page = manager.get(manager.m("/spending"))
+    assert b"Spending settings saved." in page.data
+    assert b'value="500"' in page.data
+    assert b"1000 = 12.50" in page.data
+    stored = _stored(app)
+    assert stored is not None and stored.coupon_min_points == 500
+    assert [p["points"] for p in stored.coupon_packages] == [500, 1000]
+    (entry,) = _audit(app, "settings.updated")
+    assert entry.actor_kind == "staff"
+    assert entry.after["coupon_min_points"] == 500
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("max_invoice_share", "150"), ("conversion_points", "0"), ("coupon_valid_days", "0"),
+     ("conversion_amount", "abc"), ("coupon_min_points", "-5")],
+)  # fmt: skip
+def test_a_bad_setting_answers_as_the_api_does(app, admin_client, admin_key, field, value):
+    """The page re-renders with the API's message at the field; neither changes anything."""
+    manager = admin_client(role="manager")
+    answer = manager.post(manager.m("/spending/settings"), data=SETTINGS | {field: value})
+    assert answer.status_code == 422
+    assert f'value="{value}"'.encode() in answer.data
+    page_error = answer.data.split(f'id="f-{field}-error" role="alert">'.encode())[1]
+    page_message = html.unescape(page_error.split(b"<")[0].decode())
+    body = {field: int(value) if value.lstrip("-").isdigit() else value}
+    api = app.test_client().patch(f"{API}/settings", json=body, headers=admin_key)
+    assert api.status_code == 422
+    api_fields = api.json["error"]["fields"]
+    assert list(api_fields) == [field]
+    api_message = api_fields[field][0] if isinstance(api_fields[field], list) else api_fields[field]
+    assert page_message.rstrip(".").lower() == str(api_message).rstrip(".").lower()
+    assert _stored(app) is None
+    assert _audit(app, "settings.updated") == []
+
+
+def test_a_manager_adds_a_reward_and_withdraws_it(app, admin_client) -> None:
+    manager = admin_client(role="manager")
+    answer = manager.post(manager.m("/spending/rewards"), data=REWARD | {"form_key": "r1"})
+    assert answer.status_code == 303
+    assert _rewards(app) == [("Free coffee", 300, 2)]
+    page = manager.get(manager.m("/spending"))
+    assert b"Free coffee is in the catalogue for 300 points." in page.data
+    assert b'data-reward="' in page.data
+    assert len(_audit(app, "reward.created")) == 1
+    with app.app_context():
+        reward_id = get_session().scalars(select(Reward.id)).one()
+    answer = manager.post(manager.m(f"/spending/rewards/{reward_id}/active"), data={"active": ""})
+    assert answer.status_code == 303
+    with app.app_context():
+        assert get_session().get(Reward, reward_id).active is False
+    assert len(_audit(app, "reward.updated")) == 1
+
+
+def test_a_double_submit_adds_the_reward_once(app, admin_client) -> None:
+    manager = admin_client(role="manager")
+    for _ in range(2):
+        answer = manager.post(manager.m("/spending/rewards"), data=REWARD | {"form_key": "same"})
+        assert answer.status_code == 303
+    assert _rewards(app) == [("Free coffee", 300, 2)]
+    assert len(_audit(app, "reward.created")) == 1
+
+
+def test_a_bad_reward_answers_as_the_api_does(app, admin_client, admin_key) -> None:
+    manager = admin_client(role="manager")
+    answer = manager.post(manager.m("/spending/rewards"), data=REWARD | {"points": "0"})
+    assert answer.status_code == 422
+    assert b'value="Free coffee"' in answer.data
+    page_message = answer.data.split(b'id="f-points-error" role="alert">')[1].split(b"<")[0]
+    body = {"name": "Free coffee", "points": 0, "kind": "amount", "amount": "2.50",
+            "currency": "EUR"}  # fmt: skip
+    api = app.test_client().post(f"{API}/rewards", json=body, headers=admin_key)
+    assert api.status_code == 422
+    api_message = api.json["error"]["fields"]["points"][0]
+    assert page_message.decode().rstrip(".").lower() == api_message.rstrip(".").lower()
+    assert _rewards(app) == []
+
+
+def test_staff_read_the_settings_but_change_nothing(app, admin_client) -> None:
+    clerk = admin_client(role="staff")
+    page = clerk.get(clerk.m("/spending"))
+    assert page.status_code == 200
+    assert b'fieldset class="card" disabled' in page.data
+    assert b"Add a reward" not in page.data
+    assert clerk.post(clerk.m("/spending/settings"), data=SETTINGS).status_code == 403
+    assert clerk.post(clerk.m("/spending/rewards"), data=REWARD).status_code == 403
+    assert _stored(app) is None and _rewards(app) == []
