@@ -135,3 +135,21 @@ def test_the_replacement_card_earns_for_the_same_customer(send, shop, cards, now
     old = send(event("invoice.paid", {"invoice": card_invoice(cards[0], id="INV-2")}))
     assert old.status == 422
     assert "reported lost and replaced" in old.body["error"]["message"]
+
+
+def test_plugins_read_the_customer_a_card_named(send, shop, cards, pm) -> None:
+    """``host_event_received`` sees ``customer_id`` filled in when the host sent a card."""
+    from loyalty_plugin import hookimpl
+
+    seen = []
+
+    class Recorder:
+        @hookimpl
+        def host_event_received(self, session, event):
+            data = event.data
+            seen.append(getattr(data, "customer_id", None) or data.invoice.customer_id)
+
+    pm.register(Recorder())
+    assert send(event("event.custom", {"card_number": cards[0], "name": "review"})).status == 200
+    assert send(event("invoice.paid", {"invoice": card_invoice(cards[0])})).status == 200
+    assert seen == ["c1", "c1"]

@@ -100,6 +100,8 @@ class Context:
     recheck: timedelta
     #: Customers this event created on first sight (their ``customer_created`` notes).
     sightings: list[dict[str, Any]] = field(default_factory=list)
+    #: The host's id of the customer a ``card_number`` named (for the plugins' hook).
+    card_holders: list[str] = field(default_factory=list)
 
     def caller(self) -> first_sight.Caller:
         """This event as the first-sight service sees its caller."""
@@ -154,6 +156,8 @@ def handle(
         return
     for note in ctx.sightings:
         result.update(note)
+    if ctx.card_holders:
+        event = replace(event, data=_naming(data, ctx.card_holders[0]))
     plugins = [r for r in hooks.host_event_received(session=session, event=event) if r]
     if plugins:
         result["plugins"] = plugins
@@ -534,6 +538,16 @@ def _named_customer(ctx: Context, host_id: str | None, card_number: str | None) 
     return _known_customer(ctx, host_id)
 
 
+def _naming(data: Any, host_id: str) -> Any:
+    """``data`` with the customer a card named filled in where the host sent only the card,
+    so that plugins read ``customer_id`` as always."""
+    if isinstance(data, InvoiceData) and data.invoice.customer_id is None:
+        return replace(data, invoice=replace(data.invoice, customer_id=host_id))
+    if isinstance(data, BirthdayData | CustomData) and data.customer_id is None:
+        return replace(data, customer_id=host_id)
+    return data
+
+
 def _card_holder(ctx: Context, number: str, host_id: str | None, *, field: str) -> Customer:
     """Who holds the card; an unknown, blocked or replaced card, or one held by another
     customer than ``host_id``, is the event's fault (422 on ``field``)."""
@@ -546,6 +560,7 @@ def _card_holder(ctx: Context, number: str, host_id: str | None, *, field: str) 
             f"card {number} is customer {holder.host_customer_id}'s, not customer {host_id}'s",
             field=field,
         )
+    ctx.card_holders.append(holder.host_customer_id)
     return holder
 
 
