@@ -72,8 +72,11 @@ class LedgerEntry(Base):
         # An account belongs to one merchant: queries naming only the account seek here.
         Index("ix_ledger_entries_account", "account_id", "id"),
         Index("ix_ledger_entries_reference", "merchant_id", "reference_type", "reference_id"),
-        # The reports' periods: the dashboard's weeks, the journal's days.
-        Index("ix_ledger_entries_created", "merchant_id", "created_at"),
+        # The reports' periods: the dashboard's weeks, the journal's days. Kind, points and
+        # account are in the index so the dashboard's sums never read the table itself.
+        Index(
+            "ix_ledger_entries_created", "merchant_id", "created_at", "kind", "points", "account_id"
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -126,6 +129,18 @@ class Lot(Base):
             sqlite_where=text("remaining > 0"),
         ),
         Index("ix_lots_expiry", "expires_at"),
+        # The reports' open points (liability, expiring soon, aging), read from the index
+        # alone: a merchant's lots still holding points, with what the reports group by.
+        Index(
+            "ix_lots_merchant_open",
+            "merchant_id",
+            "expires_at",
+            "earned_at",
+            "remaining",
+            "account_id",
+            postgresql_where=text("remaining > 0"),
+            sqlite_where=text("remaining > 0"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

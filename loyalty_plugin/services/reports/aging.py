@@ -2,8 +2,10 @@
 
 Open points are what is left in lots that have not reached their expiry (the dashboard's
 outstanding points). A lot's age is counted in whole days since it was earned; its expiry
-month is the calendar month of ``expires_at`` in the merchant's time zone. Three queries
-whatever the data size: the totals, the rows of one page, and how many rows there are.
+month is the calendar month of ``expires_at`` in the merchant's time zone. Four queries
+whatever the data size: the merchant, the totals, the rows of one page, and how many rows
+there are. The lots are summed per account first (from the open lots' index alone), and
+only those sums are joined to the customers.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, literal, literal_column, select
+from sqlalchemy import ColumnElement, case, func, literal, literal_column, select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import ValidationError
@@ -92,18 +94,23 @@ def aging(
     zone = get_merchant(session, merchant_id).timezone or "UTC"
     starts = month_starts(now, zone)
     sums = _sums(now, [local_midnight(day, zone) for day in starts])
-    key, name = _key(by)
-    base = (
-        select()
-        .select_from(Lot)
-        .join(Account, Account.id == Lot.account_id)
-        .join(Customer, Customer.id == Account.customer_id)
-        .where(open_lots(merchant_id, now))
+    lots = select().select_from(Lot).where(open_lots(merchant_id, now))
+    totals = session.execute(lots.add_columns(*sums)).one()
+    # Summed per account first (from the open lots' index alone), then joined to customers.
+    per_account = (
+        lots.add_columns(
+            Lot.account_id.label("account_id"),
+            func.sum(Lot.remaining).label("total"),
+            *(column.label(f"s{n}") for n, column in enumerate(sums)),
+        )
+        .group_by(Lot.account_id)
+        .subquery("per_account")
     )
-    totals = session.execute(base.add_columns(*sums)).one()
-    rows = session.execute(_page(base, key, name, sums, page)).all()
-    keys = base.add_columns(key).group_by(key).subquery()
-    count = session.scalar(select(func.count()).select_from(keys))
+    figures = [per_account.c[f"s{n}"] for n in range(len(sums))]
+    if by is AgingBy.CUSTOMER:
+        rows, count = _per_customer(session, per_account, figures, page)
+    else:
+        rows, count = _per_field(session, per_account, figures, by, page)
     return AgingReport(
         by=by,
         now=now,
@@ -111,18 +118,57 @@ def aging(
         totals=_row(None, None, totals),
         rows=[_row(r[0], r[1], r[2:]) for r in rows],
         page=page,
-        row_count=int(count or 0),
+        row_count=count,
     )
 
 
-def _key(by: AgingBy) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
-    """The column a row is about, and the one naming it."""
+def _per_customer(
+    session: Session, per_account: Any, figures: list[Any], page: int
+) -> tuple[list[Any], int]:
+    """One page of customers (an account is a customer's), biggest first, and how many."""
+    top = (
+        select(per_account)
+        .order_by(per_account.c.total.desc(), per_account.c.account_id)
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+        .subquery("top")
+    )
+    name = Customer.first_name + literal(" ") + func.coalesce(Customer.last_name, "")
+    query = (
+        select(Customer.host_customer_id, name, *(top.c[f.name] for f in figures))
+        .select_from(top)
+        .join(Account, Account.id == top.c.account_id)
+        .join(Customer, Customer.id == Account.customer_id)
+        .order_by(top.c.total.desc(), top.c.account_id)
+    )
+    count = session.scalar(select(func.count()).select_from(per_account))
+    return list(session.execute(query)), int(count or 0)
+
+
+def _per_field(
+    session: Session, per_account: Any, figures: list[Any], by: AgingBy, page: int
+) -> tuple[list[Any], int]:
+    """One page of customer groups or cards (customers without one share a row)."""
     if by is AgingBy.GROUP:
-        return Customer.customer_group, Customer.customer_group
-    if by is AgingBy.CARD:
-        return Customer.card_number, func.min(Customer.host_customer_id)
-    full_name = Customer.first_name + literal(" ") + func.coalesce(Customer.last_name, "")
-    return Customer.host_customer_id, func.min(full_name)
+        key, name = Customer.customer_group, func.min(Customer.customer_group)
+    else:
+        key, name = Customer.card_number, func.min(Customer.host_customer_id)
+    joined = (
+        select()
+        .select_from(per_account)
+        .join(Account, Account.id == per_account.c.account_id)
+        .join(Customer, Customer.id == Account.customer_id)
+    )
+    query = (
+        joined.add_columns(key, name, *(func.sum(f) for f in figures))
+        .group_by(key)
+        .order_by(func.sum(per_account.c.total).desc(), key.is_(None), key)
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    )
+    keys = joined.add_columns(key).group_by(key).subquery()
+    count = session.scalar(select(func.count()).select_from(keys))
+    return list(session.execute(query)), int(count or 0)
 
 
 def _sums(now: datetime, month_bounds: list[datetime]) -> list[ColumnElement[int]]:
@@ -145,23 +191,6 @@ def _sums(now: datetime, month_bounds: list[datetime]) -> list[ColumnElement[int
     return [total_where(band, n) for n in range(len(AGE_BANDS))] + [
         total_where(month, n) for n in range(EXPIRY_MONTHS + 2)
     ]
-
-
-def _page(
-    base: Select[Any],
-    key: ColumnElement[Any],
-    name: ColumnElement[Any],
-    sums: list[ColumnElement[int]],
-    page: int,
-) -> Select[Any]:
-    total = func.sum(Lot.remaining)
-    return (
-        base.add_columns(key, name, *sums)
-        .group_by(key)
-        .order_by(total.desc(), key.is_(None), key)
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    )
 
 
 def _row(key: Any, name: Any, sums: Any) -> AgingRow:

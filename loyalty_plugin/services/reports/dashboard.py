@@ -198,7 +198,7 @@ def open_lots(merchant_id: str, now: datetime) -> ColumnElement[bool]:
     """Lots of the merchant still holding points that have not reached their expiry."""
     return and_(
         Lot.merchant_id == merchant_id,
-        Lot.remaining > 0,
+        Lot.holds_points,  # a literal 0: PostgreSQL's partial index matches
         or_(Lot.expires_at.is_(None), Lot.expires_at > instant(now)),
     )
 
