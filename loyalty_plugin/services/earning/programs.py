@@ -13,14 +13,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
 from loyalty_plugin.domain.money import check_currency
 from loyalty_plugin.domain.programs import ProgramStatus
 from loyalty_plugin.domain.rules import Rule
-from loyalty_plugin.models import ExchangeRate, Program, ProgramVersion
+from loyalty_plugin.models import ExchangeRate, InvoiceEarning, Program, ProgramVersion
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.schemas.programs import (
     FILE_FORMAT,
@@ -572,7 +572,31 @@ __all__ = [
     "list_exchange_rates",
     "list_programs",
     "program_document",
+    "program_totals",
     "set_exchange_rate",
     "update_program",
     "version_document",
+    "version_in_force",
 ]
+
+
+def program_totals(session: Session, merchant_id: str) -> dict[int, tuple[int, int]]:
+    """Per program id: (customers who earned on an invoice, points it issued net of reversals)."""
+    rows = session.execute(
+        select(
+            InvoiceEarning.program_id,
+            func.count(func.distinct(InvoiceEarning.account_id)),
+            func.coalesce(func.sum(InvoiceEarning.earned - InvoiceEarning.reversed), 0),
+        )
+        .where(InvoiceEarning.merchant_id == merchant_id)
+        .group_by(InvoiceEarning.program_id)
+    )
+    return {program_id: (int(customers), int(points)) for program_id, customers, points in rows}
+
+
+def version_in_force(program: Program, now: datetime) -> ProgramVersion | None:
+    """The version earning at ``now``: none unless the program is active."""
+    if program.status != ProgramStatus.ACTIVE:
+        return None
+    started = [v for v in program.versions if v.effective_from <= now]
+    return max(started, key=lambda v: v.number) if started else None

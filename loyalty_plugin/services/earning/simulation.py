@@ -14,15 +14,21 @@ from decimal import Decimal
 from typing import Any
 
 from marshmallow import ValidationError as SchemaError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from loyalty_plugin.domain.errors import LoyaltyError
+from loyalty_plugin.domain.errors import LoyaltyError, ValidationError
 from loyalty_plugin.domain.money import quantize
 from loyalty_plugin.domain.programs import ProgramDefinition, evaluate_invoice
 from loyalty_plugin.domain.rules import CustomerView, Rule
+from loyalty_plugin.models.webhook_event import InboxStatus, WebhookEvent
 from loyalty_plugin.schemas.programs import flatten_errors
 from loyalty_plugin.schemas.webhooks import InvoiceSchema
-from loyalty_plugin.services.earning.programs import get_program, latest_version
+from loyalty_plugin.services.earning.programs import (
+    get_program,
+    latest_version,
+    version_in_force,
+)
 from loyalty_plugin.services.earning.rule_engine import (
     RateBook,
     customer_view,
@@ -186,3 +192,177 @@ def _message(error: Exception) -> str:
     if isinstance(error, LoyaltyError):
         return f"{error.field}: {error.message}" if error.field else error.message
     return str(error)
+
+
+# -- before activating: a version against the invoices the host sent ----------------------
+
+#: Most invoices one comparison replays.
+MAX_INVOICES = 2000
+
+
+@dataclass
+class VersionTotals:
+    """What one version gives on the replayed invoices, rule by rule."""
+
+    version: int
+    points: int = 0
+    rules: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Comparison:
+    """A version (the draft, or the newest) beside the version in force, on the same invoices."""
+
+    program: str
+    currency: str
+    point_value: Decimal
+    invoices: int
+    draft: VersionTotals
+    current: VersionTotals | None
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def difference(self) -> int:
+        """Points the draft gives beyond the version in force (negative: fewer)."""
+        return self.draft.points - (self.current.points if self.current else 0)
+
+    def value(self, points: int) -> Decimal:
+        """The money ``points`` are worth, rounded to the currency's minor unit."""
+        return quantize(points * self.point_value, self.currency)
+
+    @property
+    def rule_ids(self) -> list[str]:
+        """Every rule that gave points under either version, draft's order first."""
+        ids = list(self.draft.rules)
+        ids += [r for r in (self.current.rules if self.current else {}) if r not in ids]
+        return ids
+
+
+def paid_invoices(
+    session: Session,
+    merchant_id: str,
+    *,
+    last: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[tuple[int, Any]]:
+    """The ``invoice.paid`` bodies the host sent (processed), newest first, as ``(id, body)``.
+
+    ``last`` bounds how many; ``since``/``until`` (end excluded) bound their ``occurred_at``.
+    """
+    query = select(WebhookEvent.id, WebhookEvent.body).where(
+        WebhookEvent.merchant_id == merchant_id,
+        WebhookEvent.event_type == "invoice.paid",
+        WebhookEvent.status == InboxStatus.PROCESSED,
+    )
+    if since is not None:
+        query = query.where(WebhookEvent.occurred_at >= since)
+    if until is not None:
+        query = query.where(WebhookEvent.occurred_at < until)
+    limit = min(last or MAX_INVOICES, MAX_INVOICES)
+    rows = session.execute(
+        query.order_by(WebhookEvent.occurred_at.desc(), WebhookEvent.id.desc()).limit(limit)
+    )
+    out: list[tuple[int, Any]] = []
+    for event_id, body in rows:
+        try:
+            out.append((event_id, json.loads(body, parse_float=Decimal)))
+        except json.JSONDecodeError as error:
+            out.append((event_id, error))
+    return out
+
+
+def compare_versions(
+    session: Session,
+    *,
+    merchant_id: str,
+    key: str,
+    now: datetime,
+    last: int | None = 50,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    extra_kinds: Iterable[type[Rule]] = (),
+) -> Comparison:
+    """Replay the merchant's paid invoices under the program's newest version (a draft too)
+    and under its version in force at ``now`` (none for a draft); writes nothing.
+
+    Each version is evaluated alone, as :func:`simulate` does: a customer's first invoice
+    in the replay counts as a first purchase unless they bought before.
+    """
+    if last is not None and not 1 <= last <= MAX_INVOICES:
+        raise ValidationError(f"choose between 1 and {MAX_INVOICES} invoices", field="last")
+    if since is not None and until is not None and until <= since:
+        raise ValidationError("the end must be after the start", field="until")
+    merchant = get_merchant(session, merchant_id)
+    program = get_program(session, merchant_id, key)
+    newest = latest_version(program)
+    draft = definition_of(program, newest, extra_kinds=extra_kinds)
+    in_force = version_in_force(program, now)
+    current = (
+        None if in_force is None else definition_of(program, in_force, extra_kinds=extra_kinds)
+    )
+    events = paid_invoices(session, merchant_id, last=None if since else last, since=since,
+                           until=until)  # fmt: skip
+    result = Comparison(
+        program=key,
+        currency=merchant.currency,
+        point_value=_point_value(session, draft, merchant_id),
+        invoices=0,
+        draft=VersionTotals(version=newest.number),
+        current=None if in_force is None else VersionTotals(version=in_force.number),
+    )
+    rates = RateBook(session, merchant, now)
+    pairs = [(draft, result.draft)] + ([(current, result.current)] if current else [])
+    for definition, totals in pairs:
+        seen: set[str] = set()
+        counted = 0
+        for number, item in reversed(events):  # oldest first: first purchases in order
+            try:
+                earning = _evaluate(session, merchant_id, definition, item, rates, seen)
+            except (LoyaltyError, SchemaError, json.JSONDecodeError, TypeError) as error:
+                if totals is result.draft:
+                    result.skipped.append((number, _message(error)))
+                continue
+            counted += 1
+            if earning is None:
+                continue
+            for item_points in earning.settlement.items:
+                rule = item_points.award.rule
+                totals.rules[rule] = totals.rules.get(rule, 0) + item_points.points
+            totals.points += earning.points
+        result.invoices = max(result.invoices, counted)
+    return result
+
+
+def _evaluate(
+    session: Session,
+    merchant_id: str,
+    program: ProgramDefinition,
+    item: Any,
+    rates: RateBook,
+    seen: set[str],
+) -> Any:
+    """:func:`_replay`'s evaluation, keeping the awards (``None``: audience leaves them out)."""
+    if isinstance(item, Exception):
+        raise item
+    if isinstance(item, dict) and "data" in item:
+        item = item["data"]
+    if isinstance(item, dict) and "invoice" in item:
+        item = item["invoice"]
+    facts = InvoiceSchema().load(item)["invoice"]
+    customer_id = str(facts.customer_id)
+    known = find_customer(session, merchant_id, customer_id)
+    first = customer_id not in seen
+    seen.add(customer_id)
+    if known is None:
+        view = CustomerView(id=customer_id, first_purchase=first)
+    else:
+        view = customer_view(session, known, invoice_id=facts.id)
+        view = replace(view, first_purchase=first and view.first_purchase)
+    invoice = invoice_view(facts)
+    conversion = rates.conversion(
+        invoice_currency=invoice.currency,
+        program_currency=program.currency,
+        event_rate=invoice.exchange_rate,
+    )
+    return evaluate_invoice(program, invoice=invoice, customer=view, conversion=conversion)

@@ -22,6 +22,7 @@ from loyalty_plugin.web.admin.views import (
     cards,
     customers,
     integration,
+    programs,
     reports,
     sign_in,
     spending,
@@ -150,6 +151,31 @@ ROUTES: tuple[AdminRoute, ...] = (
                role=MANAGER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/spending/rewards/<int:reward_id>/active",
                view=spending.spending_reward_active, role=MANAGER, methods=POST),
+    # programs, their rule editors, simulating a draft (views/programs.py)
+    AdminRoute(rule="/m/<merchant_id>/programs", view=programs.programs_list, role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/programs", view=programs.programs_create, role=MANAGER,
+               methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/programs.json", view=programs.programs_export,
+               role=MANAGER),
+    AdminRoute(rule="/m/<merchant_id>/programs/import", view=programs.programs_import,
+               role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/programs/<key>", view=programs.program_page, role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/programs/<key>", view=programs.program_edit,
+               role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/programs/<key>/activate", view=programs.program_activate,
+               role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/programs/<key>/archive", view=programs.program_archive,
+               role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/programs/<key>/simulate",
+               view=programs.program_simulate, role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/programs/<key>/rules/new", view=programs.rule_new,
+               role=MANAGER),
+    AdminRoute(rule="/m/<merchant_id>/programs/<key>/rules", view=programs.rule_save,
+               role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/programs/<key>/rules/<rule_id>", view=programs.rule_edit,
+               role=MANAGER),
+    AdminRoute(rule="/m/<merchant_id>/programs/<key>/rules/<rule_id>/delete",
+               view=programs.rule_delete, role=MANAGER, methods=POST),
 )  # fmt: skip
 
 #: The navigation bar: screens add their entry here (``position`` orders the bar).
@@ -164,6 +190,7 @@ NAV: list[NavItem] = [
     NavItem(label="Exports", endpoint="admin.exports", role=STAFF, position=65),
     NavItem(label="Integration", endpoint="admin.integration", role=MANAGER, position=80),
     NavItem(label="Spending", endpoint="admin.spending", role=STAFF, position=75),
+    NavItem(label="Programs", endpoint="admin.programs_list", role=STAFF, position=72),
     NavItem(label="Staff", endpoint="admin.staff_list", role=OWNER, position=90),
 ]
 

@@ -1,0 +1,227 @@
+"""The Programs screen with the test client: list, create, rule editors, activate, simulate.
+
+Each form's answer to a bad value is compared with the API's answer to the same value.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from loyalty_plugin.domain.signatures import signature_headers
+from loyalty_plugin.extensions import get_session
+from loyalty_plugin.models import ApiScope, AuditEntry, ProgramVersion
+from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services.merchants.api_keys import create_api_key
+from loyalty_plugin.services.merchants.secrets import create_secret
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def _send_invoice(client: Any, number: int, items: list[dict[str, Any]], merchant="shop") -> None:
+    body = json.dumps({
+        "type": "invoice.paid", "merchant_id": merchant, "occurred_at": utcnow().isoformat(),
+        "data": {"invoice": {"id": f"INV-{number}", "customer_id": f"c{number}",
+                             "currency": "EUR", "total": str(sum(float(i["total"]) for i in items)),
+                             "items": items}},
+    }).encode()  # fmt: skip
+    headers = signature_headers(
+        [SECRET], msg_id=f"m{number}", timestamp=int(time.time()), body=body
+    )
+    answer = client.post("/loyalty/webhooks", data=body,
+                         headers=headers | {"content-type": "application/json"})  # fmt: skip
+    assert answer.status_code in (200, 201, 202), answer.data
+
+
+def _secret(app: Flask, merchant: str = "shop") -> None:
+    with app.app_context():
+        session = get_session()
+        create_secret(session, merchant_id=merchant, now=utcnow(), secret=SECRET)
+        session.commit()
+
+
+def _api_key(app: Flask) -> str:
+    with app.app_context():
+        session = get_session()
+        _, token = create_api_key(session, merchant_id="shop", scope=ApiScope.ADMIN, name="t",
+                                  now=utcnow())  # fmt: skip
+        session.commit()
+        return token
+
+
+def _audit(app: Flask, action: str) -> int:
+    with app.app_context():
+        return get_session().scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.action == action)
+        )
+
+
+def _create(manager, key: str = "spring", name: str = "Spring") -> None:
+    answer = manager.post(manager.m("/programs"), {"key": key, "name": name, "form_key": "k"})
+    assert answer.status_code == 303, answer.data
+
+
+def _rule(manager, key: str, form: dict[str, Any]):
+    return manager.post(manager.m(f"/programs/{key}/rules"), form)
+
+
+def test_a_manager_creates_a_program_with_rules_and_sees_them_in_words(app, admin_client) -> None:
+    manager = admin_client(role="manager")
+    _create(manager)
+    assert (
+        _rule(
+            manager,
+            "spring",
+            {
+                "kind": "per_amount",
+                "id": "base",
+                "points": "2",
+                "per": "1",
+                "exclude_tags": "gift_card",
+            },
+        ).status_code
+        == 303
+    )
+    assert (
+        _rule(
+            manager,
+            "spring",
+            {
+                "kind": "category",
+                "id": "shoes",
+                "categories": "shoes",
+                "mode": "ratio",
+                "points": "3",
+                "per": "1",
+                "exclude_products": "GIFT",
+            },
+        ).status_code
+        == 303
+    )
+    page = manager.get(manager.m("/programs/spring")).get_data(as_text=True)
+    assert "2 points per €1 spent, not on gift cards" in page
+    assert "3 points per €1 on shoes and its sub-categories, not on GIFT" in page
+    listing = manager.get(manager.m("/programs")).get_data(as_text=True)
+    assert 'data-program="spring"' in listing and "draft" in listing
+    assert _audit(app, "program.created") == 2  # the default program and this one
+    assert _audit(app, "program.updated") == 2
+
+
+def test_a_bad_rule_re_renders_at_its_field_as_the_api_answers(app, admin_client) -> None:
+    manager = admin_client(role="manager")
+    _create(manager)
+    answer = _rule(manager, "spring", {"kind": "per_amount", "id": "base", "points": "2",
+                                       "per": "0"})  # fmt: skip
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert 'id="f-per-error"' in page and 'value="0"' in page
+    token = _api_key(app)
+    api = manager.client.patch("/loyalty/api/v1/programs/spring",
+                               json={"rules": [{"kind": "per_amount", "id": "base",
+                                                "points": "2", "per": "0"}]},
+                               headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert api.status_code == 422
+    message = api.get_json()["error"]["fields"]["rules.0.per"][0]
+    assert f"{message[0].upper()}{message[1:].rstrip('.')}." in page
+    with app.app_context():
+        rules = get_session().scalars(select(ProgramVersion.settings)).all()
+    assert all(not any(r.get("per") == "0" for r in s.get("rules", [])) for s in rules)
+
+
+def test_a_bad_key_answers_as_the_api(app, admin_client) -> None:
+    manager = admin_client(role="manager")
+    answer = manager.post(manager.m("/programs"), {"key": "Bad Key!", "name": "X"})
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert 'id="f-key-error"' in page and 'value="Bad Key!"' in page
+    token = _api_key(app)
+    api = manager.client.post("/loyalty/api/v1/programs", json={"key": "Bad Key!", "name": "X"},
+                              headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert api.status_code == 422
+    message = api.get_json()["error"]["fields"]["key"][0]
+    assert message.rstrip(".")[1:] in page
+
+
+def test_an_active_program_changes_by_new_versions(app, admin_client) -> None:
+    manager = admin_client(role="manager")
+    _create(manager)
+    _rule(manager, "spring", {"kind": "per_order", "id": "order", "points": "5"})
+    assert manager.post(manager.m("/programs/spring/activate"), {}).status_code == 303
+    assert _audit(app, "program.activated") == 1
+    answer = _rule(
+        manager,
+        "spring",
+        {
+            "kind": "per_order",
+            "id": "order",
+            "points": "7",
+            "original": "order",
+            "effective_from": "2099-01-01",
+        },
+    )
+    assert answer.status_code == 303
+    with app.app_context():
+        versions = (
+            get_session()
+            .execute(
+                select(ProgramVersion.number, ProgramVersion.settings).order_by(ProgramVersion.id)
+            )
+            .all()[-2:]
+        )
+    assert [(n, s["rules"][0]["points"]) for n, s in versions] == [(1, 5), (2, 7)]
+    page = manager.get(manager.m("/programs/spring")).get_data(as_text=True)
+    assert "version 1 in force" in page
+    assert manager.post(manager.m("/programs/spring/archive"), {}).status_code == 303
+    assert "archived" in manager.get(manager.m("/programs/spring")).get_data(as_text=True)
+
+
+def test_staff_read_but_do_not_change(app, admin_client) -> None:
+    staff = admin_client(role="staff")
+    assert staff.get(staff.m("/programs")).status_code == 200
+    assert staff.get(staff.m("/programs/default")).status_code == 200
+    assert staff.post(staff.m("/programs"), {"key": "x", "name": "X"}).status_code == 403
+
+
+def test_the_simulation_compares_the_draft_with_the_version_in_force(app, admin_client) -> None:
+    manager = admin_client(role="manager")
+    _secret(app)
+    _send_invoice(manager.client, 1, [{"id": "L1", "qty": 1, "total": "100.00",
+                                       "category_id": "shoes", "product_id": "P1",
+                                       "name": "Trail shoe"}])  # fmt: skip
+    _send_invoice(manager.client, 2, [{"id": "L1", "qty": 1, "total": "50.00",
+                                       "category_id": "socks"}])  # fmt: skip
+    _create(manager)
+    _rule(manager, "spring", {"kind": "category", "id": "shoes", "categories": "shoes",
+                              "mode": "ratio", "points": "2", "per": "1"})  # fmt: skip
+    page = manager.get(manager.m("/programs/spring/simulate?last=10")).get_data(as_text=True)
+    assert 'data-testid="draft-points">200 ' in page
+    assert 'data-testid="difference-points">+200 ' in page
+    editor = manager.get(manager.m("/programs/spring/rules/new?kind=category")).get_data(
+        as_text=True
+    )
+    assert '<option value="shoes"' in editor and '<option value="socks"' in editor
+    default = manager.get(manager.m("/programs/default/simulate?last=10")).get_data(as_text=True)
+    assert 'data-testid="draft-points">15 ' in default  # 1 per 10 on 150.00, both versions
+    assert 'data-testid="difference-points">0 ' in default
+    bad = manager.get(manager.m("/programs/spring/simulate?last=0"))
+    assert bad.status_code == 422 and 'id="f-last-error"' in bad.get_data(as_text=True)
+
+
+def test_export_then_import_changes_nothing(app, admin_client) -> None:
+    manager = admin_client(role="manager")
+    exported = manager.get(manager.m("/programs.json"))
+    assert exported.mimetype == "application/json"
+    answer = manager.post(manager.m("/programs/import"),
+                          {"file": (io.BytesIO(exported.data), "programs.json")},
+                          content_type="multipart/form-data")  # fmt: skip
+    assert answer.status_code == 303
+    assert "unchanged default" in manager.get(answer.headers["Location"]).get_data(as_text=True)
+    bad = manager.post(manager.m("/programs/import"),
+                       {"file": (io.BytesIO(b'{"format": "x"}'), "p.json")},
+                       content_type="multipart/form-data")  # fmt: skip
+    assert bad.status_code == 422 and 'id="f-file-error"' in bad.get_data(as_text=True)
