@@ -206,12 +206,12 @@ def integration_secret_revoke(merchant_id: str, secret_id: int) -> ResponseRetur
 
 
 def _overlap_end(text: str) -> datetime:
-    """The end of the overlap: the end of the day typed (UTC), or a parse error at the field."""
+    """The end of the overlap: the last second of the day typed (UTC); else an error."""
     try:
         day = datetime.strptime(text.strip(), "%Y-%m-%d").date()
     except ValueError:
         raise ValidationError("a date such as 2026-12-31", field="overlap_until") from None
-    return datetime.combine(day + timedelta(days=1), time(), UTC)
+    return datetime.combine(day, time(23, 59, 59), UTC)
 
 
 def _secrets_page(
