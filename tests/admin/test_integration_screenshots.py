@@ -1,6 +1,7 @@
 """The Integration screens at desktop and phone width (``make screenshots``): nothing
 overflows. With ``LOYALTY_SCREENSHOTS=1`` they replace ``docs/screenshots/admin-integration*``,
-``admin-secrets*`` and ``admin-api-keys*``, which docs/admin.md#integration shows."""
+``admin-secrets*``, ``admin-api-keys*`` and ``admin-settings*``, which docs/admin.md
+shows."""
 
 from __future__ import annotations
 
@@ -66,3 +67,7 @@ def test_admin_integration_pages_fit_the_screen(
     look(page, shots, f"admin-secrets-{width}", "Webhook secrets")
     page.goto(live_server.url(f"{base}/api-keys"))
     look(page, shots, f"admin-api-keys-{width}", "API keys")
+    page.goto(live_server.url("/loyalty/admin/m/shop/settings"))
+    page.get_by_label("Approval needed above").fill("0")
+    page.get_by_role("button", name="Save").click()
+    look(page, shots, f"admin-settings-{width}", "Merchant settings")

@@ -24,6 +24,7 @@ from loyalty_plugin.web.admin.views import (
     integration,
     programs,
     reports,
+    settings,
     sign_in,
     spending,
     staff,
@@ -176,6 +177,11 @@ ROUTES: tuple[AdminRoute, ...] = (
                role=MANAGER),
     AdminRoute(rule="/m/<merchant_id>/programs/<key>/rules/<rule_id>/delete",
                view=programs.rule_delete, role=MANAGER, methods=POST),
+    # merchant settings (views/settings.py), a tab of Integration (so named for the bar)
+    AdminRoute(rule="/m/<merchant_id>/settings", view=settings.merchant_settings, role=OWNER,
+               endpoint="integration_settings"),
+    AdminRoute(rule="/m/<merchant_id>/settings", view=settings.merchant_settings_save,
+               role=OWNER, methods=POST, endpoint="integration_settings_save"),
 )  # fmt: skip
 
 #: The navigation bar: screens add their entry here (``position`` orders the bar).

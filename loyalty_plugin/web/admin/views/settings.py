@@ -1,0 +1,91 @@
+"""Merchant settings (owners): the merchant's particulars and the approval threshold for
+adjustments, checked by the API's own schema so both answer a bad value the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow
+from flask import redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from loyalty_plugin.domain.errors import LoyaltyError
+from loyalty_plugin.extensions import get_session
+from loyalty_plugin.models import Merchant, NotificationSettings, StaffRole
+from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.schemas.api import SettingsSchema
+from loyalty_plugin.services.spending import settings as spending
+from loyalty_plugin.services.transaction import run_in_transaction
+from loyalty_plugin.web.admin import access
+from loyalty_plugin.web.admin.forms import field_errors, sentence
+
+#: The settings this page edits, as the API names them.
+FIELDS = ("adjustment_approval_above",)
+
+
+def merchant_settings(merchant_id: str) -> ResponseReturnValue:
+    """The merchant's particulars and the settings form."""
+    current = spending.merchant_settings(get_session(), merchant_id)
+    values = {name: _shown(getattr(current, name)) for name in FIELDS}
+    return _page(merchant_id, values=values)
+
+
+def merchant_settings_save(merchant_id: str) -> ResponseReturnValue:
+    """Save the form through ``update_settings`` (``PATCH /settings`` does the same)."""
+    values = {name: request.form.get(name, "").strip() for name in FIELDS}
+    try:
+        changes = SettingsSchema(partial=True).load({n: _typed(v) for n, v in values.items()})
+    except marshmallow.ValidationError as invalid:
+        errors = {name: sentence(" ".join(messages)) for name, messages in invalid.messages.items()}
+        return _page(merchant_id, values=values, errors=errors, status=422)
+    try:
+        run_in_transaction(
+            get_session(),
+            lambda s: spending.update_settings(
+                s,
+                merchant_id=merchant_id,
+                changes=changes,
+                now=utcnow(),
+                actor=access.current().actor,
+            ),
+        )
+    except LoyaltyError as error:
+        return _page(merchant_id, values=values, errors=field_errors(error), status=422)
+    access.flash("Settings saved.")
+    return redirect(url_for("admin.integration_settings", merchant_id=merchant_id), 303)
+
+
+def _typed(text: str) -> Any:
+    """A form's text as the JSON value the API would get: empty is null, digits a number."""
+    if not text:
+        return None
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def _locale(row: NotificationSettings | None) -> str:
+    return row.locale if row is not None else "en"
+
+
+def _shown(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _page(
+    merchant_id: str,
+    *,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    session = get_session()
+    errors = errors or {}
+    return render_template(
+        "admin/settings/merchant.html",
+        Role=StaffRole,
+        page_title="Settings",
+        merchant=session.get(Merchant, merchant_id),
+        locale=_locale(session.get(NotificationSettings, merchant_id)),
+        values=values,
+        errors=errors,
+        form_error=sentence(errors["form"]) if "form" in errors else None,
+    ), status

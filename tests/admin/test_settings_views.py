@@ -1,0 +1,75 @@
+"""Merchant settings with the test client: owners only; a bad value is answered at its
+field, the same way ``PATCH /settings`` answers it, and changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from loyalty_plugin.extensions import get_session
+from loyalty_plugin.models import AuditEntry, MerchantSettings
+from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services.merchants.api_keys import create_api_key
+
+API = "/loyalty/api/v1"
+
+
+def _threshold(app: Flask) -> int | None:
+    with app.app_context():
+        row = get_session().get(MerchantSettings, "shop")
+        return None if row is None else row.adjustment_approval_above
+
+
+def _admin_key(app: Flask) -> str:
+    with app.app_context():
+        _, token = create_api_key(
+            get_session(), merchant_id="shop", scope="admin", name="t", now=utcnow()
+        )
+        get_session().commit()
+    return token
+
+
+def test_an_owner_sets_the_approval_threshold_and_it_is_audited(app, admin_client) -> None:
+    owner = admin_client()
+    page = owner.get(owner.m("/settings"))
+    assert page.status_code == 200 and "Approval needed above" in page.get_data(as_text=True)
+    saved = owner.post(owner.m("/settings"), {"adjustment_approval_above": "500"})
+    assert saved.status_code == 303
+    assert "Settings saved." in owner.get(saved.headers["Location"]).get_data(as_text=True)
+    assert _threshold(app) == 500
+    cleared = owner.post(owner.m("/settings"), {"adjustment_approval_above": ""})
+    assert cleared.status_code == 303
+    assert _threshold(app) is None
+    with app.app_context():
+        actions = get_session().scalars(select(AuditEntry.action)).all()
+    assert actions.count("settings.updated") == 2
+
+
+@pytest.mark.parametrize(("typed", "sent"), [("0", 0), ("-5", -5), ("lots", "lots"),
+                                             ("10000000000000", 10**13)])  # fmt: skip
+def test_a_bad_threshold_is_answered_as_the_api_answers_it(
+    app, admin_client, typed: str, sent: object
+) -> None:
+    owner = admin_client()
+    owner.post(owner.m("/settings"), {"adjustment_approval_above": "500"})
+    page = owner.post(owner.m("/settings"), {"adjustment_approval_above": typed})
+    assert page.status_code == 422
+    text = page.get_data(as_text=True)
+    assert f'value="{typed}"' in text
+    api = app.test_client().patch(
+        f"{API}/settings",
+        json={"adjustment_approval_above": sent},
+        headers={"Authorization": f"Bearer {_admin_key(app)}"},
+    )
+    assert api.status_code == 422
+    message = api.get_json()["error"]["fields"]["adjustment_approval_above"][0]
+    assert f'id="f-adjustment_approval_above-error" role="alert">{message}</p>' in text
+    assert _threshold(app) == 500
+
+
+def test_managers_cannot_open_the_settings(admin_client) -> None:
+    manager = admin_client(role="manager")
+    assert manager.get(manager.m("/settings")).status_code == 403
+    posted = manager.post(manager.m("/settings"), {"adjustment_approval_above": "1"})
+    assert posted.status_code == 403
