@@ -13,6 +13,7 @@ from flask import Flask
 from playwright.sync_api import Browser
 
 from tests.admin.test_cards_pages import sign_in
+from tests.admin.test_expiry_pages import points_past_their_date, set_policy
 from tests.admin.test_spending_pages import add_reward, set_coupon_conversion
 from tests.pages.conftest import LiveServer
 from tests.pages.test_screenshots import WIDTHS, at_width, look, shots  # noqa: F401
@@ -28,6 +29,7 @@ def test_admin_setup_pages_fit_the_screen(
     staff_member,
     shots: Path,  # noqa: F811
 ) -> None:
+    points_past_their_date(app)
     manager = staff_member(role="manager", merchant="shop", password=True, name="Mia Manager")
     page = at_width(browser, width)()
     sign_in(page, live_server, manager)
@@ -35,3 +37,5 @@ def test_admin_setup_pages_fit_the_screen(
     set_coupon_conversion(page)
     add_reward(page)
     look(page, shots, f"admin-spending-{width}", "Spending")
+    set_policy(page)
+    look(page, shots, f"admin-expiry-{width}", "Expiry and reminders")

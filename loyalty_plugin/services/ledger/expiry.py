@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     true,
     update,
@@ -135,6 +136,71 @@ def expiry_for_new_points(
     """``expires_at`` for points the merchant grants at ``earned_at`` (for ``ledger.earn``)."""
     merchant = get_merchant(session, merchant_id)
     return expiry_date(expiry_policy(session, merchant_id), earned_at, ZoneInfo(merchant.timezone))
+
+
+# -- preview -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryPreview:
+    """What an expiry run at ``at`` would take from one merchant, if nothing changed before."""
+
+    at: datetime
+    points: int = 0
+    customers: int = 0
+    lots: int = 0
+    #: Of those, the points and customers taken for inactivity (all their points).
+    idle_points: int = 0
+    idle_customers: int = 0
+
+
+def preview_expiry(session: Session, *, merchant_id: str, at: datetime) -> ExpiryPreview:
+    """The points, customers (accounts) and lots the ``expire-points`` job would expire at
+    ``at``: lots past their date, then every lot of accounts idle since the merchant's
+    inactivity cutoff. Read-only; the same conditions as :func:`expire_due_batch` and
+    :func:`expire_inactive_batch`.
+    """
+    get_merchant(session, merchant_id)
+    policy = expiry_policy(session, merchant_id)
+    dated = and_(Lot.merchant_id == merchant_id, _date_due(at))
+    due = dated
+    idle = None
+    if policy.inactivity_months is not None:
+        cutoff = inactivity_cutoff(policy.inactivity_months, at)
+        idle = and_(
+            Lot.merchant_id == merchant_id,
+            Lot.holds_points,
+            Lot.account_id.in_(_inactive_accounts(merchant_id, cutoff)),
+        )
+        due = or_(dated, idle)
+    points, customers, lots = _lot_totals(session, due)
+    preview = ExpiryPreview(at=at, points=points, customers=customers, lots=lots)
+    if idle is None:
+        return preview
+    # What inactivity takes is what date expiry leaves of the idle accounts.
+    idle_points, idle_customers, _ = _lot_totals(
+        session, and_(idle, or_(Lot.expires_at.is_(None), Lot.expires_at > at))
+    )
+    return ExpiryPreview(
+        at=at,
+        points=points,
+        customers=customers,
+        lots=lots,
+        idle_points=idle_points,
+        idle_customers=idle_customers,
+    )
+
+
+def _lot_totals(session: Session, condition: ColumnElement[bool]) -> tuple[int, int, int]:
+    """Points left, distinct accounts and lots of the lots matching ``condition``."""
+    row = session.execute(
+        select(
+            func.coalesce(func.sum(Lot.remaining), 0),
+            func.count(func.distinct(Lot.account_id)),
+            func.count(),
+        ).where(condition)
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 # -- date expiry -------------------------------------------------------------------------

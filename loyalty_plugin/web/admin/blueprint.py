@@ -21,6 +21,7 @@ from loyalty_plugin.web.admin.views import (
     audit,
     cards,
     customers,
+    expiry,
     integration,
     programs,
     reports,
@@ -182,6 +183,12 @@ ROUTES: tuple[AdminRoute, ...] = (
                endpoint="integration_settings"),
     AdminRoute(rule="/m/<merchant_id>/settings", view=settings.merchant_settings_save,
                role=OWNER, methods=POST, endpoint="integration_settings_save"),
+    # expiry and reminders: the policy, the e-mails, a preview (views/expiry.py)
+    AdminRoute(rule="/m/<merchant_id>/expiry", view=expiry.expiry_page, role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/expiry/policy", view=expiry.expiry_policy,
+               role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/expiry/emails", view=expiry.expiry_emails,
+               role=MANAGER, methods=POST),
 )  # fmt: skip
 
 #: The navigation bar: screens add their entry here (``position`` orders the bar).
@@ -195,6 +202,7 @@ NAV: list[NavItem] = [
     NavItem(label="Aging", endpoint="admin.aging", role=STAFF, position=55),
     NavItem(label="Exports", endpoint="admin.exports", role=STAFF, position=65),
     NavItem(label="Integration", endpoint="admin.integration", role=MANAGER, position=80),
+    NavItem(label="Expiry", endpoint="admin.expiry_page", role=STAFF, position=77),
     NavItem(label="Spending", endpoint="admin.spending", role=STAFF, position=75),
     NavItem(label="Programs", endpoint="admin.programs_list", role=STAFF, position=72),
     NavItem(label="Staff", endpoint="admin.staff_list", role=OWNER, position=90),

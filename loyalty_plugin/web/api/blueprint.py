@@ -21,7 +21,16 @@ from werkzeug.exceptions import BadRequest, UnprocessableEntity
 from loyalty_plugin.models import ApiScope
 from loyalty_plugin.schemas import api as s
 from loyalty_plugin.schemas.body import is_json_type
-from loyalty_plugin.web.api import admin_links, audit, cards, imports, programs, reports, views
+from loyalty_plugin.web.api import (
+    admin_links,
+    audit,
+    cards,
+    expiry,
+    imports,
+    programs,
+    reports,
+    views,
+)
 from loyalty_plugin.web.api.auth import requires
 from loyalty_plugin.web.api.idempotency import HEADER, Policy, unit_of_work
 from loyalty_plugin.web.api.openapi import (
@@ -155,6 +164,7 @@ ROUTES += tuple(Route(**route) for route in reports.ROUTES)
 ROUTES += tuple(Route(**route) for route in audit.ROUTES)
 ROUTES += tuple(Route(**route) for route in cards.ROUTES)
 ROUTES += tuple(Route(**route) for route in admin_links.ROUTES)
+ROUTES += tuple(Route(**route) for route in expiry.ROUTES)
 
 blueprint = handle_errors(Blueprint("api", __name__, url_prefix="/api/v1"))
 blueprint.ARGUMENTS_PARSER = ExactJSONParser()

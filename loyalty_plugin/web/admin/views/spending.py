@@ -47,7 +47,7 @@ def spending_settings(merchant_id: str) -> ResponseReturnValue:
     form = request.form
     actor = access.current().actor
     try:
-        changes = _load(SettingsUpdateArgsSchema(), _settings_args(form))
+        changes = load_args(SettingsUpdateArgsSchema(), _settings_args(form))
         run_in_transaction(
             get_session(),
             lambda s: settings.update_settings(
@@ -66,7 +66,7 @@ def spending_reward_add(merchant_id: str) -> ResponseReturnValue:
     actor = access.current().actor
     session = get_session()
     try:
-        args = _load(RewardArgsSchema(), _reward_args(form, get_merchant(session, merchant_id)))
+        args = load_args(RewardArgsSchema(), _reward_args(form, get_merchant(session, merchant_id)))
         reward = run_in_transaction(
             session,
             lambda s: rewards.create_reward(
@@ -170,10 +170,10 @@ def _settings_args(form: Mapping[str, str]) -> dict[str, Any]:
     """The form as the API's JSON body: numbers as numbers, empty limits as ``null``."""
     args: dict[str, Any] = {}
     for key in WHOLE:
-        args[key] = _whole(form.get(key, ""), key)
+        args[key] = whole(form.get(key, ""), key)
     for key in LIMITS:
         text = form.get(key, "").strip()
-        args[key] = None if not text else _whole(text, key)
+        args[key] = None if not text else whole(text, key)
     for key in AMOUNTS:
         args[key] = form.get(key, "").strip()
     for key in FLAGS:
@@ -187,7 +187,7 @@ def _reward_args(form: Mapping[str, str], merchant: Any) -> dict[str, Any]:
     args: dict[str, Any] = {
         "name": form.get("name", "").strip(),
         "description": form.get("description", "").strip() or None,
-        "points": _whole(form.get("points", ""), "points"),
+        "points": whole(form.get("points", ""), "points"),
         "kind": kind,
     }
     if kind == CouponKind.PERCENT:
@@ -197,7 +197,7 @@ def _reward_args(form: Mapping[str, str], merchant: Any) -> dict[str, Any]:
         args["currency"] = merchant.currency
     for key in ("stock", "per_customer_limit", "coupon_valid_days"):
         text = form.get(key, "").strip()
-        args[key] = None if not text else _whole(text, key)
+        args[key] = None if not text else whole(text, key)
     return args
 
 
@@ -212,11 +212,11 @@ def _packages(text: str) -> list[dict[str, Any]]:
             raise ValidationError(
                 f"line {number}: write points = amount, e.g. 500 = 5.00", field="coupon_packages"
             )
-        packages.append({"points": _whole(points, "coupon_packages"), "amount": amount.strip()})
+        packages.append({"points": whole(points, "coupon_packages"), "amount": amount.strip()})
     return packages
 
 
-def _whole(text: str, field: str) -> int:
+def whole(text: str, field: str) -> int:
     """A whole number of the form, or the field's error."""
     text = text.strip()
     if text.lstrip("-").isascii() and text.lstrip("-").isdigit() and len(text) < 19:
@@ -226,7 +226,7 @@ def _whole(text: str, field: str) -> int:
     raise ValidationError("must be a whole number", field=field)
 
 
-def _load(schema: Schema, args: dict[str, Any]) -> dict[str, Any]:
+def load_args(schema: Schema, args: dict[str, Any]) -> dict[str, Any]:
     """The API's validation of ``args``: the first message becomes the field's error."""
     try:
         return schema.load(args)
