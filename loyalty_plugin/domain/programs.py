@@ -49,6 +49,8 @@ class ProgramStatus(enum.StrEnum):
     DRAFT = "draft"
     #: Earns; every change makes a new version from a chosen date.
     ACTIVE = "active"
+    #: Stopped for a while: earns nothing until activated again; changes make new versions.
+    PAUSED = "paused"
     #: Finished: earns nothing any more; its history stays.
     ARCHIVED = "archived"
 

@@ -5,17 +5,19 @@ Each form's answer to a bad value is compared with the API's answer to the same 
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import time
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
 from loyalty_plugin.domain.signatures import signature_headers
 from loyalty_plugin.extensions import get_session
-from loyalty_plugin.models import ApiScope, AuditEntry, ProgramVersion
+from loyalty_plugin.models import Account, ApiScope, AuditEntry, Customer, ProgramVersion
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.merchants.api_keys import create_api_key
 from loyalty_plugin.services.merchants.secrets import create_secret
@@ -225,3 +227,107 @@ def test_export_then_import_changes_nothing(app, admin_client) -> None:
                        {"file": (io.BytesIO(b'{"format": "x"}'), "p.json")},
                        content_type="multipart/form-data")  # fmt: skip
     assert bad.status_code == 422 and 'id="f-file-error"' in bad.get_data(as_text=True)
+
+
+EDITORS = [
+    ("per_amount", {"points": "1", "per": "10", "exclude_tags": "clearance",
+                    "exclude_groups": "staff"},
+     "1 point per €10 spent, not on clearances; not for customers in staff"),
+    ("product", {"products": "SKU-1", "mode": "per_unit", "points_per_unit": "5"},
+     "5 points per unit on SKU-1"),
+    ("category", {"categories": "shoes", "mode": "ratio", "points": "2", "per": "1"},
+     "2 points per €1 on shoes and its sub-categories"),
+    ("transaction_fee", {"points": "1", "per": "1"}, "1 point per €1 of the transaction fee"),
+    ("per_order", {"points": "20"}, "20 points on every order"),
+    ("first_purchase", {"points": "100"}, "100 points on a customer's first order"),
+    ("progressive", {"b0_up_to": "1000", "b0_points": "1", "b0_per": "10", "b1_points": "2",
+                     "b1_per": "10"},
+     "1 point per €10 up to €1,000, then 2 points per €10 of the order"),
+    ("segmented", {"b0_from": "0", "b0_to": "500", "b0_points": "10", "b1_from": "500",
+                   "b1_points": "80"},
+     "10 points for an order from €0 to under €500; 80 points for an order from €500 up"),
+    ("custom_event", {"name": "review", "when": "stars=5", "points": "30", "limit_count": "2",
+                      "limit_per": "month"},
+     "30 points for a “review” event with stars = 5 (at most 2 times a month)"),
+    ("registration", {"points": "50"}, "50 points when a customer registers (once ever)"),
+    ("birthday", {"points": "100", "limit_count": "1", "limit_per": "year"},
+     "100 points on the customer's birthday (once a year)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "form", "summary"), EDITORS, ids=[e[0] for e in EDITORS])
+def test_every_rule_kind_has_an_editor_that_saves_it(admin_client, kind, form, summary) -> None:
+    manager = admin_client(role="manager")
+    _create(manager)
+    assert manager.get(manager.m(f"/programs/spring/rules/new?kind={kind}")).status_code == 200
+    answer = _rule(manager, "spring", {"kind": kind, "id": "r1", **form})
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    page = manager.get(manager.m("/programs/spring")).get_data(as_text=True)
+    assert html.escape(summary, quote=False) in page.replace("&#39;", "'")
+    editor = manager.get(manager.m("/programs/spring/rules/r1"))
+    assert editor.status_code == 200  # the stored rule reads back into its form
+    again = _rule(manager, "spring", {"kind": kind, "id": "r1", "original": "r1", **form})
+    assert again.status_code == 303  # saving it unchanged is harmless
+
+
+def test_pause_and_resume_keep_the_versions(app, admin_client) -> None:
+    manager = admin_client(role="manager")
+    _create(manager)
+    _rule(manager, "spring", {"kind": "per_order", "id": "order", "points": "5"})
+    manager.post(manager.m("/programs/spring/activate"), {})
+    with app.app_context():
+        before = (
+            get_session()
+            .execute(select(ProgramVersion.number, ProgramVersion.effective_from))
+            .all()
+        )
+    assert manager.post(manager.m("/programs/spring/pause"), {}).status_code == 303
+    assert 'data-testid="program-status">paused' in manager.get(
+        manager.m("/programs/spring")
+    ).get_data(as_text=True)
+    assert manager.post(manager.m("/programs/spring/activate"), {}).status_code == 303
+    with app.app_context():
+        after = (
+            get_session()
+            .execute(select(ProgramVersion.number, ProgramVersion.effective_from))
+            .all()
+        )
+    assert after == before
+    assert _audit(app, "program.paused") == 1
+    assert _audit(app, "program.activated") == 2
+
+
+def test_a_draft_cannot_be_paused_through_the_page_or_the_api(app, admin_client) -> None:
+    manager = admin_client(role="manager")
+    _create(manager)
+    page = manager.post(manager.m("/programs/spring/pause"), {})
+    assert page.status_code == 422
+    token = _api_key(app)
+    api = manager.client.post("/loyalty/api/v1/programs/spring/pause",
+                              headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert api.status_code == 409
+    message = api.get_json()["error"]["message"]
+    assert message.replace("'", "&#39;")[1:] in page.get_data(as_text=True)
+
+
+def _balance(app: Flask, host_id: str) -> int:
+    with app.app_context():
+        found = get_session().scalar(
+            select(Account.balance).join(Customer).where(Customer.host_customer_id == host_id)
+        )
+        return found or 0
+
+
+def test_a_paused_program_earns_nothing_until_resumed(app, admin_client) -> None:
+    manager = admin_client(role="manager")
+    _secret(app)
+    manager.post(manager.m("/programs/default/archive"), {})
+    _create(manager)
+    _rule(manager, "spring", {"kind": "per_order", "id": "order", "points": "5"})
+    manager.post(manager.m("/programs/spring/activate"), {})
+    manager.post(manager.m("/programs/spring/pause"), {})
+    _send_invoice(manager.client, 7, [{"id": "L1", "qty": 1, "total": "10.00"}])
+    assert _balance(app, "c7") == 0
+    manager.post(manager.m("/programs/spring/activate"), {})
+    _send_invoice(manager.client, 8, [{"id": "L1", "qty": 1, "total": "10.00"}])
+    assert _balance(app, "c8") == 5

@@ -313,6 +313,7 @@ def test_import_creates_then_export_round_trips_and_a_second_import_changes_noth
         "unchanged": ["main", "vip"],
         "activated": [],
         "archived": [],
+        "paused": [],
     }
     versions = session.scalars(select(ProgramVersion)).all()
     assert len(versions) == 2

@@ -36,7 +36,11 @@ from loyalty_plugin.services.audit import SYSTEM, Actor, as_actor, jsonable, rec
 from loyalty_plugin.services.ledger.accounts import get_merchant
 
 #: How a move of status is named in the audit trail.
-_MOVES = {ProgramStatus.ACTIVE: "program.activated", ProgramStatus.ARCHIVED: "program.archived"}
+_MOVES = {
+    ProgramStatus.ACTIVE: "program.activated",
+    ProgramStatus.PAUSED: "program.paused",
+    ProgramStatus.ARCHIVED: "program.archived",
+}
 #: Settings objects an update merges into (other settings are replaced whole).
 MERGED_SETTINGS = ("audience", "earning")
 
@@ -223,7 +227,8 @@ def activate_program(
     effective_from: datetime | None = None,
     actor: Actor | str = SYSTEM,
 ) -> Program:
-    """Make a draft earn from ``effective_from`` (default ``now``); active stays active."""
+    """Make a draft earn from ``effective_from`` (default ``now``), or a paused program earn
+    again (its versions as they were); active stays active."""
     program = get_program(session, merchant_id, key)
     _move_to(
         session,
@@ -232,6 +237,17 @@ def activate_program(
         now=now,
         effective_from=effective_from,
         actor=as_actor(actor),
+    )
+    return program
+
+
+def pause_program(
+    session: Session, *, merchant_id: str, key: str, now: datetime, actor: Actor | str = SYSTEM
+) -> Program:
+    """Stop an active program from earning until it is activated again (its versions stay)."""
+    program = get_program(session, merchant_id, key)
+    _move_to(
+        session, program, ProgramStatus.PAUSED, now=now, effective_from=None, actor=as_actor(actor)
     )
     return program
 
@@ -294,6 +310,7 @@ class ImportReport:
     unchanged: list[str] = field(default_factory=list)
     activated: list[str] = field(default_factory=list)
     archived: list[str] = field(default_factory=list)
+    paused: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, list[str]]:
         return {k: list(v) for k, v in self.__dict__.items()}
@@ -440,10 +457,10 @@ def _move_to(
     effective_from: datetime | None,
     actor: Actor | None,
 ) -> None:
-    """Change the status along draft -> active -> archived (a repeat is a no-op).
+    """Change the status along draft -> active (<-> paused) -> archived (a repeat is a no-op).
 
-    The move is audited (``program.activated`` / ``program.archived``) unless ``actor`` is
-    ``None``: a program created active is audited as created.
+    The move is audited (``program.activated`` / ``.paused`` / ``.archived``) unless ``actor``
+    is ``None``: a program created active is audited as created.
     """
     if status == program.status:
         return
@@ -454,10 +471,16 @@ def _move_to(
         raise InvalidOperation(
             f"program {program.key!r} is active and cannot become a draft again", field="status"
         )
-    if status == ProgramStatus.ACTIVE:
+    if status == ProgramStatus.PAUSED and program.status == ProgramStatus.DRAFT:
+        raise InvalidOperation(
+            f"program {program.key!r} is a draft: it earns nothing yet", field="status"
+        )
+    if status == ProgramStatus.ACTIVE and program.status == ProgramStatus.DRAFT:
         # A draft has exactly one version: it takes effect on activation.
         latest_version(program).effective_from = effective_from or now
         program.activated_at = now
+    elif status in (ProgramStatus.ACTIVE, ProgramStatus.PAUSED):
+        pass  # pausing or resuming: the versions and their dates stay as they are
     else:
         program.archived_at = now
     program.status = status
@@ -556,7 +579,8 @@ def _import_one(
             effective_from=identity["effective_from"],
             actor=actor,
         )
-        (report.activated if status == ProgramStatus.ACTIVE else report.archived).append(key)
+        moved = {ProgramStatus.ACTIVE: report.activated, ProgramStatus.PAUSED: report.paused}
+        moved.get(status, report.archived).append(key)
 
 
 __all__ = [
@@ -571,6 +595,7 @@ __all__ = [
     "latest_version",
     "list_exchange_rates",
     "list_programs",
+    "pause_program",
     "program_document",
     "program_totals",
     "set_exchange_rate",

@@ -166,6 +166,8 @@ ROUTES: tuple[AdminRoute, ...] = (
                role=MANAGER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/programs/<key>/activate", view=programs.program_activate,
                role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/programs/<key>/pause", view=programs.program_pause,
+               role=MANAGER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/programs/<key>/archive", view=programs.program_archive,
                role=MANAGER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/programs/<key>/simulate",

@@ -84,6 +84,18 @@ def activate_program(query: dict[str, Any], args: dict[str, Any], key: str) -> d
     return svc.program_document(program)
 
 
+def pause_program(query: dict[str, Any], key: str) -> dict[str, Any]:
+    """Stop an active program from earning until it is activated again."""
+    program = svc.pause_program(
+        get_session(),
+        merchant_id=caller().merchant(query.get("merchant_id")),
+        key=key,
+        now=utcnow(),
+        actor=caller().actor,
+    )
+    return svc.program_document(program)
+
+
 def archive_program(query: dict[str, Any], key: str) -> dict[str, Any]:
     """Stop a program from earning, for good."""
     program = svc.archive_program(
@@ -122,6 +134,9 @@ ROUTES: tuple[dict[str, Any], ...] = (
     {"method": "POST", "rule": f"{_KEY}/activate", "view": activate_program, "scope": ADMIN,
      "query": s.MerchantArgsSchema, "body": p.ActivateArgsSchema,
      "response": p.ProgramOutSchema, "idempotency": "optional", "errors": (404, 409)},
+    {"method": "POST", "rule": f"{_KEY}/pause", "view": pause_program, "scope": ADMIN,
+     "query": s.MerchantArgsSchema, "response": p.ProgramOutSchema,
+     "idempotency": "optional", "errors": (404, 409)},
     {"method": "POST", "rule": f"{_KEY}/archive", "view": archive_program, "scope": ADMIN,
      "query": s.MerchantArgsSchema, "response": p.ProgramOutSchema,
      "idempotency": "optional", "errors": (404, 409)},

@@ -152,25 +152,32 @@ def program_activate(merchant_id: str, key: str) -> ResponseReturnValue:
         abort(404)
     except LoyaltyError as error:
         return _program_page(merchant_id, key, values=form, errors=_errors(error), status=422)
-    access.flash(f"Program {key} is active: it earns on invoices paid from now on.")
+    access.flash(f"Program {key} is active: it earns on the invoices paid from then on.")
     return _to_program(merchant_id, key)
+
+
+def program_pause(merchant_id: str, key: str) -> ResponseReturnValue:
+    """Stop an active program until it is activated again."""
+    return _move(merchant_id, key, svc.pause_program, "is paused: it earns nothing until resumed.")
 
 
 def program_archive(merchant_id: str, key: str) -> ResponseReturnValue:
     """Stop the program for good; its history stays."""
+    return _move(merchant_id, key, svc.archive_program, "is archived: it earns no more.")
+
+
+def _move(merchant_id: str, key: str, move: Any, done: str) -> ResponseReturnValue:
     actor = access.current().actor
     try:
         run_in_transaction(
             get_session(),
-            lambda s: svc.archive_program(
-                s, merchant_id=merchant_id, key=key, now=utcnow(), actor=actor
-            ),
+            lambda s: move(s, merchant_id=merchant_id, key=key, now=utcnow(), actor=actor),
         )
     except NotFound:
         abort(404)
     except LoyaltyError as error:
         return _program_page(merchant_id, key, errors=_errors(error), status=422)
-    access.flash(f"Program {key} is archived: it earns no more.")
+    access.flash(f"Program {key} {done}")
     return _to_program(merchant_id, key)
 
 
