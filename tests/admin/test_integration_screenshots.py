@@ -17,7 +17,7 @@ from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.merchants.api_keys import create_api_key
 from tests.admin.test_cards_pages import sign_in
 from tests.admin.test_integration_pages import shop_with_secret
-from tests.admin.test_integration_views import add_event
+from tests.admin.test_integration_views import add_event, add_message
 from tests.pages.conftest import LiveServer
 from tests.pages.test_screenshots import WIDTHS, at_width, look, shots  # noqa: F401
 
@@ -54,6 +54,8 @@ def test_admin_integration_pages_fit_the_screen(
     shop_with_secret(app)
     dead = _inbox(app)
     _keys(app)
+    add_message(app)
+    add_message(app, status_code=503)
     owner = staff_member(role="owner", merchant="shop", password=True, name="Olga Owner")
     page = at_width(browser, width)()
     sign_in(page, live_server, owner)
@@ -67,6 +69,8 @@ def test_admin_integration_pages_fit_the_screen(
     look(page, shots, f"admin-secrets-{width}", "Webhook secrets")
     page.goto(live_server.url(f"{base}/api-keys"))
     look(page, shots, f"admin-api-keys-{width}", "API keys")
+    page.goto(live_server.url(f"{base}/outgoing"))
+    look(page, shots, f"admin-outgoing-{width}", "Outgoing webhooks")
     page.goto(live_server.url("/loyalty/admin/m/shop/settings"))
     page.get_by_label("Approval needed above").fill("0")
     page.get_by_role("button", name="Save").click()

@@ -15,6 +15,10 @@ from loyalty_plugin.models import (
     AuditEntry,
     Customer,
     InboxStatus,
+    OutboxAttempt,
+    OutboxMessage,
+    OutboxStatus,
+    WebhookEndpoint,
     WebhookEvent,
     WebhookSecret,
 )
@@ -236,3 +240,60 @@ def test_managers_cannot_open_secrets_or_keys(admin_client) -> None:
     assert manager.get(manager.m("/integration/api-keys")).status_code == 403
     page = manager.get(manager.m("/integration")).get_data(as_text=True)
     assert "Webhook secrets" not in page and "API keys" not in page
+
+
+# -- outgoing webhooks ---------------------------------------------------------------------
+
+
+def add_message(app: Flask, merchant: str = "shop", status_code: int = 500) -> int:
+    """A dead outgoing ``points.earned`` whose last attempt got ``status_code``."""
+    with app.app_context():
+        ensure_merchant(merchant)
+        session = get_session()
+        now = utcnow()
+        message = OutboxMessage(
+            merchant_id=merchant, message_id=f"msg_{merchant}_{status_code}",
+            event_type="points.earned", payload={"type": "points.earned"},
+            status=OutboxStatus.DEAD, attempts=12, created_at=now - timedelta(hours=2),
+            last_error=f"HTTP {status_code}",
+        )  # fmt: skip
+        session.add(message)
+        session.flush()
+        session.add(OutboxAttempt(message_id=message.id, url="https://crm.example.com/hook",
+                                  attempted_at=now, status_code=status_code,
+                                  error=f"HTTP {status_code}", duration_ms=42))  # fmt: skip
+        session.commit()
+        return message.id
+
+
+def test_an_owner_sets_the_endpoint_and_a_bad_url_is_answered_at_its_field(
+    app, admin_client
+) -> None:
+    owner = admin_client()
+    bad = owner.post(owner.m("/integration/outgoing"), {"url": "ftp://crm", "enabled": "on"})
+    assert bad.status_code == 422
+    text = bad.get_data(as_text=True)
+    assert 'id="f-url-error"' in text and 'value="ftp://crm"' in text
+    good = owner.post(
+        owner.m("/integration/outgoing"), {"url": "https://crm.example.com/hook", "enabled": "on"}
+    )
+    assert good.status_code == 303
+    with app.app_context():
+        endpoint = get_session().get(WebhookEndpoint, "shop")
+        assert endpoint.url == "https://crm.example.com/hook" and endpoint.enabled
+    assert _actions(app)[-1] == "webhook_endpoint.updated"
+
+
+def test_the_delivery_log_shows_the_answer_and_an_owner_retries(app, admin_client) -> None:
+    owner = admin_client()
+    mine = add_message(app)
+    theirs = add_message(app, merchant="other", status_code=503)
+    page = owner.get(owner.m("/integration/outgoing")).get_data(as_text=True)
+    assert 'data-message="msg_shop_500" data-status="dead"' in page
+    assert "HTTP 500" in page and "msg_other_503" not in page
+    assert owner.post(owner.m(f"/integration/outgoing/{theirs}/retry")).status_code == 404
+    assert owner.post(owner.m(f"/integration/outgoing/{mine}/retry")).status_code == 303
+    with app.app_context():
+        assert get_session().get(OutboxMessage, mine).status == OutboxStatus.PENDING
+        assert get_session().get(OutboxMessage, theirs).status == OutboxStatus.DEAD
+    assert _actions(app)[-1] == "outbox_message.retried"

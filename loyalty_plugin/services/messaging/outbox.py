@@ -201,16 +201,63 @@ def set_endpoint(
     return endpoint
 
 
-def retry_message(session: Session, *, message_id: int, now: datetime) -> OutboxMessage:
-    """Queue a dead (or pending) message to be posted at once, with one more attempt."""
+def retry_message(
+    session: Session,
+    *,
+    message_id: int,
+    now: datetime,
+    merchant_id: str | None = None,
+    actor: Actor | None = None,
+) -> OutboxMessage:
+    """Queue a dead (or pending) message to be posted at once, with one more attempt.
+
+    With ``merchant_id`` another merchant's message is not found; with ``actor`` the retry
+    is audited as ``outbox_message.retried``.
+    """
     message = session.get(OutboxMessage, message_id, with_for_update=True)
-    if message is None:
+    if message is None or (merchant_id is not None and message.merchant_id != merchant_id):
         raise NotFound(f"outbox message {message_id} does not exist", field="message_id")
     if message.status != OutboxStatus.DELIVERED:
+        before = {"status": message.status.value, "next_attempt_at": message.next_attempt_at}
         message.status = OutboxStatus.PENDING
         message.next_attempt_at = now
+        if actor is not None:
+            record_change(
+                session,
+                merchant_id=message.merchant_id,
+                actor=actor,
+                action="outbox_message.retried",
+                target_type="outbox_message",
+                target_id=message.message_id,
+                before=before,
+                after={"status": message.status.value, "next_attempt_at": now},
+                now=now,
+            )
     session.flush()
     return message
+
+
+def list_messages(
+    session: Session, *, merchant_id: str, limit: int = 50
+) -> list[tuple[OutboxMessage, OutboxAttempt | None]]:
+    """The merchant's latest outgoing messages, newest first, each with its last attempt."""
+    messages = list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.merchant_id == merchant_id)
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )
+    last: dict[int, OutboxAttempt] = {}
+    if messages:
+        for attempt in session.scalars(
+            select(OutboxAttempt)
+            .where(OutboxAttempt.message_id.in_([m.id for m in messages]))
+            .order_by(OutboxAttempt.id)
+        ):
+            last[attempt.message_id] = attempt
+    return [(m, last.get(m.id)) for m in messages]
 
 
 # -- internals ------------------------------------------------------------------------------

@@ -145,6 +145,12 @@ ROUTES: tuple[AdminRoute, ...] = (
                view=integration.integration_api_key_create, role=OWNER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/integration/api-keys/<prefix>/revoke",
                view=integration.integration_api_key_revoke, role=OWNER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/integration/outgoing",
+               view=integration.integration_outgoing, role=OWNER),
+    AdminRoute(rule="/m/<merchant_id>/integration/outgoing",
+               view=integration.integration_outgoing_save, role=OWNER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/integration/outgoing/<int:message_id>/retry",
+               view=integration.integration_outgoing_retry, role=OWNER, methods=POST),
     # spending: paying with points, coupon conversion, the rewards catalogue (views/spending.py)
     AdminRoute(rule="/m/<merchant_id>/spending", view=spending.spending, role=STAFF),
     AdminRoute(rule="/m/<merchant_id>/spending/settings", view=spending.spending_settings,

@@ -1,5 +1,6 @@
 """Integration screens: the host events inbox (managers read, owners retry), webhook
-secrets and API keys (owners). Each action is one service call, the same the CLI makes."""
+secrets, API keys and outgoing webhooks (owners). Each action is one service call, the
+same the CLI makes."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from flask.typing import ResponseReturnValue
 
 from loyalty_plugin.domain.errors import LoyaltyError, ValidationError
 from loyalty_plugin.extensions import get_session, loyalty_state
-from loyalty_plugin.models import ApiScope, InboxStatus, StaffRole
+from loyalty_plugin.models import ApiScope, InboxStatus, StaffRole, WebhookEndpoint
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.intake import webhooks as intake
 from loyalty_plugin.services.merchants import api_keys, secrets
+from loyalty_plugin.services.messaging import outbox
 from loyalty_plugin.services.transaction import run_in_transaction
 from loyalty_plugin.web.admin import access
 from loyalty_plugin.web.admin.forms import field_errors, sentence
@@ -318,3 +320,76 @@ SCOPE_LABELS = {
     ApiScope.WRITE: "Write: also holds, coupons, adjustments, reward purchases",
     ApiScope.ADMIN: "Admin: also settings, rewards, coupon campaigns",
 }
+
+
+# -- outgoing webhooks -----------------------------------------------------------------------
+
+
+def integration_outgoing(merchant_id: str) -> ResponseReturnValue:
+    """Where the merchant's webhooks go, and the latest deliveries with their answers."""
+    return _outgoing_page(merchant_id)
+
+
+def integration_outgoing_save(merchant_id: str) -> ResponseReturnValue:
+    """Set the endpoint's URL and whether it receives (``loyalty endpoints set``)."""
+    form = request.form
+    try:
+        run_in_transaction(
+            get_session(),
+            lambda s: outbox.set_endpoint(
+                s,
+                merchant_id=merchant_id,
+                url=form.get("url", "").strip(),
+                enabled=form.get("enabled") == "on",
+                now=utcnow(),
+                actor=access.current().actor,
+            ),
+        )
+    except LoyaltyError as error:
+        return _outgoing_page(merchant_id, values=form, errors=field_errors(error), status=422)
+    access.flash("The endpoint is saved.")
+    return redirect(url_for("admin.integration_outgoing", merchant_id=merchant_id), 303)
+
+
+def integration_outgoing_retry(merchant_id: str, message_id: int) -> ResponseReturnValue:
+    """Post a dead or waiting message again at the next delivery run (``loyalty outbox retry``)."""
+    try:
+        run_in_transaction(
+            get_session(),
+            lambda s: outbox.retry_message(
+                s,
+                message_id=message_id,
+                merchant_id=merchant_id,
+                now=utcnow(),
+                actor=access.current().actor,
+            ),
+        )
+    except LoyaltyError:
+        abort(404)
+    access.flash("The message is queued: the next delivery run posts it.")
+    return redirect(url_for("admin.integration_outgoing", merchant_id=merchant_id), 303)
+
+
+def _outgoing_page(
+    merchant_id: str,
+    *,
+    values: Any = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    session = get_session()
+    endpoint = session.get(WebhookEndpoint, merchant_id)
+    if values is None:
+        values = {"url": endpoint.url if endpoint else "",
+                  "enabled": "on" if endpoint is None or endpoint.enabled else ""}  # fmt: skip
+    errors = errors or {}
+    return _render(
+        "admin/integration/outgoing.html",
+        page_title="Outgoing webhooks",
+        endpoint=endpoint,
+        messages=outbox.list_messages(session, merchant_id=merchant_id),
+        events=sorted(outbox.OUTGOING_TYPES),
+        values=values,
+        errors=errors,
+        form_error=sentence(errors["form"]) if "form" in errors else None,
+    ), status
