@@ -65,6 +65,7 @@ KNOWN_ACTIONS = (
     "program.updated",
     "program.activated",
     "program.archived",
+    "program.paused",
     "reward.created",
     "reward.updated",
     "settings.updated",
