@@ -14,6 +14,7 @@ from playwright.sync_api import Browser
 
 from tests.admin.test_cards_pages import sign_in
 from tests.admin.test_expiry_pages import points_past_their_date, set_policy
+from tests.admin.test_levels_pages import add_silver_and_gold
 from tests.admin.test_spending_pages import add_reward, set_coupon_conversion
 from tests.pages.conftest import LiveServer
 from tests.pages.test_screenshots import WIDTHS, at_width, look, shots  # noqa: F401
@@ -37,5 +38,7 @@ def test_admin_setup_pages_fit_the_screen(
     set_coupon_conversion(page)
     add_reward(page)
     look(page, shots, f"admin-spending-{width}", "Spending")
+    add_silver_and_gold(page)
+    look(page, shots, f"admin-levels-{width}", "Membership levels")
     set_policy(page)
     look(page, shots, f"admin-expiry-{width}", "Expiry and reminders")

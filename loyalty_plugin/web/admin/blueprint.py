@@ -23,6 +23,7 @@ from loyalty_plugin.web.admin.views import (
     customers,
     expiry,
     integration,
+    levels,
     programs,
     reports,
     settings,
@@ -191,6 +192,10 @@ ROUTES: tuple[AdminRoute, ...] = (
                endpoint="integration_settings"),
     AdminRoute(rule="/m/<merchant_id>/settings", view=settings.merchant_settings_save,
                role=OWNER, methods=POST, endpoint="integration_settings_save"),
+    # membership levels of a program (views/levels.py)
+    AdminRoute(rule="/m/<merchant_id>/levels", view=levels.levels, role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/levels", view=levels.levels_save, role=MANAGER,
+               methods=POST),
     # expiry and reminders: the policy, the e-mails, a preview (views/expiry.py)
     AdminRoute(rule="/m/<merchant_id>/expiry", view=expiry.expiry_page, role=STAFF),
     AdminRoute(rule="/m/<merchant_id>/expiry/policy", view=expiry.expiry_policy,
@@ -210,6 +215,7 @@ NAV: list[NavItem] = [
     NavItem(label="Aging", endpoint="admin.aging", role=STAFF, position=55),
     NavItem(label="Exports", endpoint="admin.exports", role=STAFF, position=65),
     NavItem(label="Integration", endpoint="admin.integration", role=MANAGER, position=80),
+    NavItem(label="Levels", endpoint="admin.levels", role=STAFF, position=73),
     NavItem(label="Expiry", endpoint="admin.expiry_page", role=STAFF, position=77),
     NavItem(label="Spending", endpoint="admin.spending", role=STAFF, position=75),
     NavItem(label="Programs", endpoint="admin.programs_list", role=STAFF, position=72),
