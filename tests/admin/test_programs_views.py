@@ -331,3 +331,17 @@ def test_a_paused_program_earns_nothing_until_resumed(app, admin_client) -> None
     manager.post(manager.m("/programs/spring/activate"), {})
     _send_invoice(manager.client, 8, [{"id": "L1", "qty": 1, "total": "10.00"}])
     assert _balance(app, "c8") == 5
+
+
+def test_the_editor_finds_a_product_among_those_the_shop_sent(app, admin_client) -> None:
+    manager = admin_client(role="manager")
+    _secret(app)
+    _send_invoice(manager.client, 1, [
+        {"id": "L1", "qty": 1, "total": "10.00", "product_id": "P1", "name": "Trail shoe"},
+        {"id": "L2", "qty": 1, "total": "5.00", "product_id": "P2", "name": "Wool socks"},
+    ])  # fmt: skip
+    _create(manager)
+    page = manager.get(manager.m("/programs/spring/rules/new?kind=product&q=trail"))
+    text = page.get_data(as_text=True)
+    assert '<option value="P1">Trail shoe (P1)</option>' in text
+    assert '<option value="P2"' not in text

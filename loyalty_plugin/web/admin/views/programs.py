@@ -511,6 +511,7 @@ def _rule_page(
 ) -> ResponseReturnValue:
     program = _program(merchant_id, key)
     catalog = known_items(get_session(), merchant_id)
+    query = request.args.get("q", "").strip()[:64]
     values = _form_values(values)
     summary = None
     if original is not None:
@@ -528,9 +529,10 @@ def _rule_page(
         original=original,
         values=values,
         errors=errors or {},
-        products=_choices(catalog.search("products", limit=300), values.get("products", [])
+        query=query,
+        products=_choices(catalog.search("products", query, limit=300), values.get("products", [])
                           + values.get("exclude_products", [])),
-        categories=_choices(catalog.search("categories", limit=300),
+        categories=_choices(catalog.search("categories", query, limit=300),
                             values.get("categories", []) + values.get("exclude_categories", [])),
         periods=PERIODS,
         bracket_rows=BRACKET_ROWS,
