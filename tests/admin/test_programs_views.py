@@ -345,3 +345,23 @@ def test_the_editor_finds_a_product_among_those_the_shop_sent(app, admin_client)
     text = page.get_data(as_text=True)
     assert '<option value="P1">Trail shoe (P1)</option>' in text
     assert '<option value="P2"' not in text
+
+
+def test_bad_settings_re_render_at_the_field_as_the_api_answers(app, admin_client) -> None:
+    manager = admin_client(role="manager")
+    _create(manager)
+    form = {"name": "Spring", "combination": "stack", "priority": "5000", "pending_days": "0",
+            "rounding": "down"}  # fmt: skip
+    answer = manager.post(manager.m("/programs/spring"), form)
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert 'id="f-priority-error"' in page and 'value="5000"' in page
+    token = _api_key(app)
+    api = manager.client.patch("/loyalty/api/v1/programs/spring", json={"priority": 5000},
+                               headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert api.status_code == 422
+    message = api.get_json()["error"]["fields"]["priority"][0]
+    assert message.rstrip(".")[1:] in page
+    with app.app_context():
+        settings = get_session().scalars(select(ProgramVersion.settings)).all()
+    assert all(s["priority"] == 0 for s in settings)
