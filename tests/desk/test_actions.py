@@ -310,3 +310,15 @@ def test_two_approvers_at_once_credit_once(
         select(func.count()).select_from(LedgerEntry).where(LedgerEntry.points == 2000)
     )
     assert credits == 1
+
+
+def test_a_page_past_the_end_answers_the_last_page(session: Session, dee: Customer) -> None:
+    """Asked for page 9 of two pages, the approvals list answers page 2 with its items."""
+    waiting = [adjust(session, dee, 600 + n) for n in range(3)]
+    past = actions.pending_approvals(session, merchant_id="shop", page=9, per_page=2)
+    assert (past.page, past.pages, past.total) == (2, 2, 3)
+    assert [i.adjustment.id for i in past.items] == [waiting[2].id]
+    for made in waiting:
+        decide(session, made.id, actor=BO)
+    empty = actions.pending_approvals(session, merchant_id="shop", page=9, per_page=2)
+    assert (empty.page, empty.total, empty.items) == (1, 0, [])

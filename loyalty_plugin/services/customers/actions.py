@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -136,27 +137,40 @@ def adjust(
 def pending_approvals(
     session: Session, *, merchant_id: str, page: int = 1, per_page: int = APPROVALS_PER_PAGE
 ) -> Approvals:
-    """Page ``page`` of the merchant's adjustments waiting for approval, oldest first."""
+    """Page ``page`` of the merchant's adjustments waiting for approval, oldest first.
+
+    A page past the end answers the last page (a bookmark kept while others decided).
+    """
     if page < 1:
         raise ValidationError("the page must be 1 or more", field="page")
     waiting = (Adjustment.merchant_id == merchant_id) & (
         Adjustment.status == AdjustmentStatus.PENDING
     )
-    total = func.count().over().label("total")
-    rows = session.execute(
-        select(Adjustment, Customer, total)
-        .join(Account, Account.id == Adjustment.account_id)
-        .join(Customer, Customer.id == Account.customer_id)
-        .where(waiting)
-        .order_by(Adjustment.id)
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    ).all()
+    rows = _approvals_page(session, waiting, page, per_page)
+    if not rows and page > 1:
+        count = session.scalar(select(func.count()).select_from(Adjustment).where(waiting)) or 0
+        page = max(1, math.ceil(count / per_page))
+        rows = _approvals_page(session, waiting, page, per_page) if count else []
     return Approvals(
         items=[PendingAdjustment(adjustment=a, customer=c) for a, c, _ in rows],
         page=page,
         per_page=per_page,
         total=rows[0][2] if rows else 0,
+    )
+
+
+def _approvals_page(session: Session, waiting: Any, page: int, per_page: int) -> list[Any]:
+    total = func.count().over().label("total")
+    return list(
+        session.execute(
+            select(Adjustment, Customer, total)
+            .join(Account, Account.id == Adjustment.account_id)
+            .join(Customer, Customer.id == Account.customer_id)
+            .where(waiting)
+            .order_by(Adjustment.id)
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        ).all()
     )
 
 

@@ -10,6 +10,7 @@ from datetime import date as date_type
 from datetime import datetime as datetime_type
 from decimal import Decimal
 
+from babel import Locale
 from flask import g
 
 from loyalty_plugin.email.render import Formatting, environment
@@ -17,14 +18,33 @@ from loyalty_plugin.extensions import get_session
 from loyalty_plugin.services.messaging.email_templates import formatting
 
 
-def _filters() -> dict[str, Callable[..., str]]:
-    cached = g.get("admin_filters")
+def _formatting() -> Formatting:
+    cached = g.get("admin_formatting")
     if cached is None:
         admin = g.get("admin")
         merchant_id = admin.merchant_id if admin is not None else None
         fmt = formatting(get_session(), merchant_id) if merchant_id else Formatting(locale="en")
-        cached = g.admin_filters = dict(environment(fmt, html=True).filters)
+        cached = g.admin_formatting = fmt
     return cached
+
+
+def _filters() -> dict[str, Callable[..., str]]:
+    cached = g.get("admin_filters")
+    if cached is None:
+        cached = g.admin_filters = dict(environment(_formatting(), html=True).filters)
+    return cached
+
+
+def minute_pattern(locale: str) -> str:
+    """The locale's medium date with its short time, as one pattern.
+
+    The same day as :func:`date` writes it, so a page's dates read alike:
+    "Dec 4, 2026, 9:55 PM" in ``en``, "4 Dec 2026, 21:55" in ``en_GB``.
+    """
+    words = Locale.parse(locale.replace("-", "_"))
+    day = words.date_formats["medium"].pattern
+    time = words.time_formats["short"].pattern
+    return str(words.datetime_formats["medium"]).format(time, day)
 
 
 def number(value: int | Decimal | None) -> str:
@@ -37,13 +57,12 @@ def money(value: Decimal | None, currency: str | None = None) -> str:
     return _filters()["money"](value, currency)
 
 
-#: A moment to the minute, in the locale's words: "5 Dec 2026, 21:34".
-MINUTE = "d MMM y, HH:mm"
+def datetime(value: datetime_type | None, format: str | None = None) -> str:
+    """A moment in the merchant's time zone (Babel's ``medium``, ``short``... or a pattern).
 
-
-def datetime(value: datetime_type | None, format: str = MINUTE) -> str:
-    """A moment in the merchant's time zone (Babel's ``medium``, ``short``... or a pattern)."""
-    return _filters()["datetime"](value, format)
+    By default to the minute, its day written as :func:`date` writes it (``minute_pattern``).
+    """
+    return _filters()["datetime"](value, format or minute_pattern(_formatting().locale))
 
 
 def date(value: date_type | datetime_type | None, format: str = "medium") -> str:
