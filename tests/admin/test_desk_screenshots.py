@@ -12,15 +12,15 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, expect
 from sqlalchemy.orm import Session
 
-from loyalty_plugin.domain.rules import InvoiceView, LineView
+from loyalty_plugin.domain.earning import InvoiceFacts, LineItem
 from loyalty_plugin.models import Account, Customer, StaffRole
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.audit import Actor
 from loyalty_plugin.services.customers import actions
-from loyalty_plugin.services.earning import by_program
+from loyalty_plugin.services.earning import awards
 from loyalty_plugin.services.earning.programs import archive_program, create_program
 from loyalty_plugin.services.spending.coupons import convert_points_to_coupon
 from loyalty_plugin.services.spending.settings import update_settings
@@ -78,22 +78,23 @@ def story(session: Session) -> int:
     for day, (invoice, total, beans) in enumerate(
         [("INV-1031", "86.40", 0), ("INV-1038", "142.90", 1), ("INV-1042", "318.00", 2)]
     ):
-        lines = [LineView(id="L1", qty=D(1), amount=D(total) - 30 * beans)]
+        lines = [LineItem(id="L1", qty=D(1), total=D(total) - 30 * beans)]
         if beans:
-            lines.append(LineView(id="L2", qty=D(beans), amount=D(30 * beans),
+            lines.append(LineItem(id="L2", qty=D(beans), total=D(30 * beans),
                                   product_id="BEANS-1KG"))  # fmt: skip
-        bill = InvoiceView(id=invoice, currency="EUR", total=D(total), lines=tuple(lines))
-        run_in_transaction(session, lambda s, b=bill, d=day: by_program.earn_on_invoice(
-            s, merchant_id="shop", customer=marta, invoice=b,
-            now=now - timedelta(days=40 - 12 * d), actor="webhook", paid_in_full=True))  # fmt: skip
+        bill = InvoiceFacts(id=invoice, currency="EUR", total=D(total), items=tuple(lines))
+        # The webhook's own earning call, which also moves the customer's level at once.
+        run_in_transaction(session, lambda s, b=bill, d=day: awards.earn_with_programs(
+            s, merchant_id="shop", customer=marta, facts=b, hooks=None,
+            now=now - timedelta(days=40 - 12 * d)))  # fmt: skip
     for number, customer_id in enumerate(ids[1:], start=1):
         other = session.get(Customer, customer_id)
-        bill = InvoiceView(id=f"INV-{2000 + number}", currency="EUR",
-                           total=D(40 * number + 12), lines=(LineView(
-                               id="L1", qty=D(1), amount=D(40 * number + 12)),))  # fmt: skip
-        run_in_transaction(session, lambda s, b=bill, c=other: by_program.earn_on_invoice(
-            s, merchant_id="shop", customer=c, invoice=b, now=now - timedelta(days=5),
-            actor="webhook", paid_in_full=True))  # fmt: skip
+        bill = InvoiceFacts(id=f"INV-{2000 + number}", currency="EUR",
+                            total=D(40 * number + 12), items=(LineItem(
+                                id="L1", qty=D(1), total=D(40 * number + 12)),))  # fmt: skip
+        run_in_transaction(session, lambda s, b=bill, c=other: awards.earn_with_programs(
+            s, merchant_id="shop", customer=c, facts=b, hooks=None,
+            now=now - timedelta(days=5)))  # fmt: skip
     run_in_transaction(session, lambda s: convert_points_to_coupon(
         s, merchant_id="shop", customer_id=marta.host_customer_id, points=100,
         now=now - timedelta(days=3), actor="portal", idempotency_key="shot-coupon"))  # fmt: skip
@@ -128,6 +129,8 @@ def test_desk_pages_fit_the_screen(
     page.goto(live_server.url("/loyalty/admin/m/shop/customers"))
     look(page, shots, f"admin-customers-{width}", "Customers")
     page.goto(live_server.url(f"/loyalty/admin/m/shop/customers/{marta}"))
+    # Her invoices earned 606 points: Silver (500) at once, not at a later review.
+    expect(page.locator(".level-now")).to_contain_text("Silver")
     page.get_by_test_id("breakdown").first.locator("summary").click()
     look(page, shots, f"admin-customer-{width}", "Marta Oliveira")
     page.goto(live_server.url("/loyalty/admin/m/shop/approvals"))
