@@ -8,6 +8,7 @@ line and the reason of every problem). A merchant without an edit uses the defau
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,6 +16,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from loyalty_plugin.domain.errors import NotFound, ValidationError
+from loyalty_plugin.domain.notifications import Message
 from loyalty_plugin.email import context as stored
 from loyalty_plugin.email.render import (
     Formatting,
@@ -23,12 +26,13 @@ from loyalty_plugin.email.render import (
     check_template,
     render,
 )
-from loyalty_plugin.email.templates import Sources, default_sources, get_spec
-from loyalty_plugin.models import EmailMessage, EmailTemplate
+from loyalty_plugin.email.send import EmailSender, Envelope, build_message, new_message_id
+from loyalty_plugin.email.templates import TEMPLATES, Sources, default_sources, get_spec
+from loyalty_plugin.models import Customer, EmailMessage, EmailTemplate
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.audit import SYSTEM, Actor, as_actor, record_change
 from loyalty_plugin.services.ledger.accounts import get_merchant
-from loyalty_plugin.services.messaging.notifications import notification_prefs
+from loyalty_plugin.services.messaging.notifications import common_context, notification_prefs
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,48 @@ def template_sources(session: Session, *, merchant_id: str, name: str) -> tuple[
     return Sources(subject=row.subject, body_text=row.body_text, body_html=row.body_html), True
 
 
+@dataclass(frozen=True, slots=True)
+class TemplateSummary:
+    """One line of the templates list: what it is, its subject, edited or not, on or off."""
+
+    name: str
+    description: str
+    category: str
+    subject: str
+    edited: bool
+    enabled: bool
+    updated_at: datetime | None
+    updated_by: str | None
+
+
+def list_templates(session: Session, *, merchant_id: str) -> list[TemplateSummary]:
+    """Every template as the merchant has it (default or edit) and whether it is sent."""
+    get_merchant(session, merchant_id)
+    prefs = notification_prefs(session, merchant_id)
+    edits = {
+        row.name: row
+        for row in session.scalars(
+            select(EmailTemplate).where(EmailTemplate.merchant_id == merchant_id)
+        )
+    }
+    summaries = []
+    for name, spec in TEMPLATES.items():
+        row = edits.get(name)
+        summaries.append(
+            TemplateSummary(
+                name=name,
+                description=spec.description,
+                category=spec.category.value,
+                subject=row.subject if row else default_sources(name).subject.strip(),
+                edited=row is not None,
+                enabled=prefs.enabled(Message(name)),
+                updated_at=row.updated_at if row else None,
+                updated_by=row.updated_by if row else None,
+            )
+        )
+    return summaries
+
+
 def preview_template(
     session: Session,
     *,
@@ -59,8 +105,13 @@ def preview_template(
     subject: str | None = None,
     body_text: str | None = None,
     body_html: str | None = None,
+    customer_id: int | None = None,
 ) -> RenderedEmail:
-    """Render a template (the merchant's, or the given draft parts) with sample data."""
+    """Render a template (the merchant's, or the given draft parts) with sample data.
+
+    With ``customer_id`` the common variables (name, e-mail, balance) are that customer's
+    of this merchant; the template's own (points, dates) stay made-up.
+    """
     spec = get_spec(name)
     current, _ = template_sources(session, merchant_id=merchant_id, name=name)
     draft = Sources(
@@ -74,7 +125,63 @@ def preview_template(
         raise TemplateRejected(problems)
     merchant = get_merchant(session, merchant_id)
     sample = spec.sample_context() | {"merchant": {"name": merchant.name}}
+    if customer_id is not None:
+        sample |= _customer_context(session, merchant_id, customer_id)
     return render(spec, draft, sample, fmt)
+
+
+def _customer_context(session: Session, merchant_id: str, customer_id: int) -> dict[str, Any]:
+    customer = session.get(Customer, customer_id)
+    if customer is None or customer.merchant_id != merchant_id:
+        raise NotFound(f"no customer {customer_id}", field="customer_id")
+    shown = common_context(session, customer)
+    shown.pop("level", None)  # levels are not filled in yet: keep the sample's
+    return shown
+
+
+def send_test_email(
+    session: Session,
+    *,
+    merchant_id: str,
+    name: str,
+    to: str,
+    sender: EmailSender,
+    mail_from: str,
+    customer_id: int | None = None,
+    now: datetime,
+    actor: Actor | str,
+) -> str:
+    """Send the merchant's template, rendered as in the preview, to ``to``; its Message-ID.
+
+    The subject starts with ``[Test]``. Audited as ``email_template.test_sent``.
+    """
+    address = to.strip()
+    local, _, domain = address.rpartition("@")
+    if not local or "." not in domain or any(c.isspace() or c in "<>,;" for c in address):
+        raise ValidationError("is not an e-mail address", field="to")
+    rendered = preview_template(
+        session, merchant_id=merchant_id, name=name, customer_id=customer_id
+    )
+    rendered = RenderedEmail(
+        subject=f"[Test] {rendered.subject}", text=rendered.text, html=rendered.html
+    )
+    merchant = get_merchant(session, merchant_id)
+    message_id = new_message_id(mail_from)
+    envelope = Envelope(
+        sender_name=merchant.name, mail_from=mail_from, to=address, message_id=message_id
+    )
+    sender.send(build_message(rendered, envelope, sent_at=now))
+    _record(
+        session,
+        merchant_id,
+        name,
+        actor,
+        "email_template.test_sent",
+        None,
+        {"to": address, "customer_id": customer_id, "message_id": message_id},
+        now,
+    )
+    return message_id
 
 
 def save_template(

@@ -21,6 +21,7 @@ from loyalty_plugin.web.admin.views import (
     audit,
     cards,
     customers,
+    emails,
     expiry,
     integration,
     levels,
@@ -202,6 +203,19 @@ ROUTES: tuple[AdminRoute, ...] = (
                role=MANAGER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/expiry/emails", view=expiry.expiry_emails,
                role=MANAGER, methods=POST),
+    # e-mail templates: list, editor, preview, reset, test send (views/emails.py)
+    AdminRoute(rule="/m/<merchant_id>/emails", view=emails.emails, role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/emails/<name>", view=emails.emails_edit, role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/emails/<name>", view=emails.emails_save, role=MANAGER,
+               methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/emails/<name>/preview", view=emails.emails_preview,
+               role=STAFF, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/emails/<name>/preview.html",
+               view=emails.emails_preview_html, role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/emails/<name>/reset", view=emails.emails_reset,
+               role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/emails/<name>/test", view=emails.emails_test,
+               role=MANAGER, methods=POST),
 )  # fmt: skip
 
 #: The navigation bar: screens add their entry here (``position`` orders the bar).
@@ -219,6 +233,7 @@ NAV: list[NavItem] = [
     NavItem(label="Expiry", endpoint="admin.expiry_page", role=STAFF, position=77),
     NavItem(label="Spending", endpoint="admin.spending", role=STAFF, position=75),
     NavItem(label="Programs", endpoint="admin.programs_list", role=STAFF, position=72),
+    NavItem(label="E-mails", endpoint="admin.emails", role=STAFF, position=78),
     NavItem(label="Staff", endpoint="admin.staff_list", role=OWNER, position=90),
 ]
 
