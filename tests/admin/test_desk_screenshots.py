@@ -13,12 +13,15 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from loyalty_plugin.domain.cards import NumberScheme
 from loyalty_plugin.domain.earning import InvoiceFacts, LineItem
-from loyalty_plugin.models import Account, Customer, StaffRole
+from loyalty_plugin.models import Account, Card, Customer, StaffRole
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.audit import Actor
+from loyalty_plugin.services.cards.batches import generate_cards
 from loyalty_plugin.services.customers import actions
 from loyalty_plugin.services.earning import awards
 from loyalty_plugin.services.earning.programs import archive_program, create_program
@@ -99,6 +102,13 @@ def story(session: Session) -> int:
         s, merchant_id="shop", customer_id=marta.host_customer_id, points=100,
         now=now - timedelta(days=3), actor="portal", idempotency_key="shot-coupon"))  # fmt: skip
     bo = Actor.staff(2, "Bo Lind")
+    batch = run_in_transaction(session, lambda s: generate_cards(
+        s, merchant_id="shop", scheme=NumberScheme(prefix="2977"), count=2, actor=bo,
+        now=now - timedelta(days=20)))  # fmt: skip
+    card = session.scalars(select(Card.number).where(Card.batch_id == batch.id)).first()
+    run_in_transaction(session, lambda s: actions.give_card(
+        s, merchant_id="shop", customer_id=marta.id, number=card, actor=bo,
+        now=now - timedelta(days=20)))  # fmt: skip
     run_in_transaction(session, lambda s: actions.adjust(
         s, merchant_id="shop", customer_id=marta.id, points=150,
         reason="Birthday cake was late", expires_at=None, actor=bo, role=StaffRole.MANAGER,
@@ -131,6 +141,7 @@ def test_desk_pages_fit_the_screen(
     page.goto(live_server.url(f"/loyalty/admin/m/shop/customers/{marta}"))
     # Her invoices earned 606 points: Silver (500) at once, not at a later review.
     expect(page.locator(".level-now")).to_contain_text("Silver")
+    expect(page.get_by_test_id("cards")).to_contain_text("assigned")
     page.get_by_test_id("breakdown").first.locator("summary").click()
     look(page, shots, f"admin-customer-{width}", "Marta Oliveira")
     page.goto(live_server.url("/loyalty/admin/m/shop/approvals"))

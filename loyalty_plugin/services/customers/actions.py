@@ -18,9 +18,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from loyalty_plugin.domain.errors import ValidationError
-from loyalty_plugin.models import Account, Adjustment, AdjustmentStatus, Customer, StaffRole
+from loyalty_plugin.domain.errors import NotFound, ValidationError
+from loyalty_plugin.models import Account, Adjustment, AdjustmentStatus, Card, Customer, StaffRole
 from loyalty_plugin.services.audit import Actor, as_actor, record_change
+from loyalty_plugin.services.cards import holders
 from loyalty_plugin.services.customers import portal
 from loyalty_plugin.services.customers.desk import get_customer
 from loyalty_plugin.services.ledger import adjustments
@@ -210,6 +211,96 @@ def decide(
         actor=actor,
         role=role,
     )
+
+
+# -- loyalty cards --------------------------------------------------------------------------
+
+
+def give_card(
+    session: Session,
+    *,
+    merchant_id: str,
+    customer_id: int,
+    number: str,
+    actor: Actor,
+    now: datetime,
+) -> Card:
+    """Give the customer the card ``number`` (:func:`holders.assign_card`, audited).
+
+    :raises NotFound: on ``customer_id``, or on ``number`` (no such card).
+    :raises InvalidOperation: on ``number``: the card is not available, or the customer
+        holds another one.
+    """
+    customer = get_customer(session, merchant_id=merchant_id, customer_id=customer_id)
+    return holders.assign_card(
+        session,
+        merchant_id=merchant_id,
+        number=_required(number, "number"),
+        customer_id=customer.host_customer_id,
+        actor=actor,
+        now=now,
+    )
+
+
+def block_card(
+    session: Session,
+    *,
+    merchant_id: str,
+    customer_id: int,
+    number: str,
+    reason: str,
+    actor: Actor,
+    now: datetime,
+) -> Card:
+    """Block the customer's card ``number`` (:func:`holders.block_card`, audited).
+
+    :raises NotFound: on ``number`` when the card is not this customer's.
+    """
+    _customers_card(session, merchant_id, customer_id, number)
+    return holders.block_card(
+        session, merchant_id=merchant_id, number=number, reason=reason, actor=actor, now=now
+    )
+
+
+def replace_card(
+    session: Session,
+    *,
+    merchant_id: str,
+    customer_id: int,
+    number: str,
+    new_number: str,
+    reason: str,
+    actor: Actor,
+    now: datetime,
+) -> Card:
+    """Replace the customer's lost card with ``new_number``; the points stay (audited).
+
+    :raises NotFound: on ``number`` when the card is not this customer's, on ``new_number``.
+    """
+    _customers_card(session, merchant_id, customer_id, number)
+    return holders.replace_card(
+        session,
+        merchant_id=merchant_id,
+        number=number,
+        new_number=_required(new_number, "new_number"),
+        reason=reason.strip() or "lost",
+        actor=actor,
+        now=now,
+    )
+
+
+def _customers_card(session: Session, merchant_id: str, customer_id: int, number: str) -> Card:
+    customer = get_customer(session, merchant_id=merchant_id, customer_id=customer_id)
+    card = holders.get_card(session, merchant_id, number)
+    if card.customer_id != customer.id:
+        raise NotFound(f"card {number!r} is not this customer's", field="number")
+    return card
+
+
+def _required(text: str, field: str) -> str:
+    if not text.strip():
+        raise ValidationError("enter a card number", field=field)
+    return text.strip()
 
 
 # -- levels, consent, portal link ----------------------------------------------------------

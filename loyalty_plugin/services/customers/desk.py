@@ -27,6 +27,7 @@ from loyalty_plugin.models import (
     Account,
     Adjustment,
     AdjustmentStatus,
+    Card,
     Coupon,
     Customer,
     LedgerEntry,
@@ -35,6 +36,7 @@ from loyalty_plugin.models import (
     Merchant,
 )
 from loyalty_plugin.services.audit import as_actor
+from loyalty_plugin.services.cards.holders import cards_of
 from loyalty_plugin.services.customers.portal import LABELS, LevelView, level_view
 from loyalty_plugin.services.customers.statements import Standing, ledger_page, standing
 from loyalty_plugin.services.levels import memberships as levels
@@ -143,6 +145,8 @@ class CustomerPage:
     pending_adjustments: list[Adjustment]
     #: Adjustments of more points than this wait for approval (``None``: no limit).
     approval_above: int | None
+    #: Every loyalty card the customer was given, the one they hold first.
+    cards: list[Card]
 
 
 def get_customer(session: Session, *, merchant_id: str, customer_id: int) -> Customer:
@@ -188,6 +192,7 @@ def customer_page(
         coupons=_coupons(session, account_id),
         pending_adjustments=_pending(session, merchant_id, account_id),
         approval_above=merchant_settings(session, merchant_id).adjustment_approval_above,
+        cards=cards_of(session, customer),
     )
 
 

@@ -81,6 +81,12 @@ ROUTES: tuple[AdminRoute, ...] = (
                view=customers.customers_consent, role=MANAGER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/customers/<int:customer_id>/portal-link",
                view=customers.customers_portal_link, role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/customers/<int:customer_id>/cards",
+               view=customers.customers_card_give, role=STAFF, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/customers/<int:customer_id>/cards/<number>/block",
+               view=customers.customers_card_block, role=STAFF, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/customers/<int:customer_id>/cards/<number>/replace",
+               view=customers.customers_card_replace, role=STAFF, methods=POST),
     # approvals: adjustments waiting for a second person (views/approvals.py)
     AdminRoute(rule="/m/<merchant_id>/approvals", view=approvals.approvals, role=STAFF),
     AdminRoute(rule="/m/<merchant_id>/approvals/<int:adjustment_id>/approve",

@@ -7,11 +7,12 @@ at the field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 from werkzeug.routing import BuildError
 
 from loyalty_plugin.domain.errors import LoyaltyError, NotFound
@@ -168,7 +169,85 @@ def customers_portal_link(merchant_id: str, customer_id: int) -> ResponseReturnV
     return _render(merchant_id, customer_id, portal_link=link)
 
 
+def customers_card_give(merchant_id: str, customer_id: int) -> ResponseReturnValue:
+    """Give the customer a card by its number (as the Cards screen's assign does)."""
+    form, ctx = request.form, access.current()
+    number = form.get("number", "")
+    return _card_change(
+        merchant_id,
+        customer_id,
+        "card-give",
+        lambda s: actions.give_card(
+            s,
+            merchant_id=merchant_id,
+            customer_id=customer_id,
+            number=number,
+            actor=ctx.actor,
+            now=utcnow(),
+        ),
+        done=f"Card {number.strip()} given.",
+    )
+
+
+def customers_card_block(merchant_id: str, customer_id: int, number: str) -> ResponseReturnValue:
+    """Block the customer's card: its number no longer earns or finds them."""
+    form, ctx = request.form, access.current()
+    return _card_change(
+        merchant_id,
+        customer_id,
+        "card-block",
+        lambda s: actions.block_card(
+            s,
+            merchant_id=merchant_id,
+            customer_id=customer_id,
+            number=number,
+            reason=form.get("reason", ""),
+            actor=ctx.actor,
+            now=utcnow(),
+        ),
+        done=f"Card {number} is blocked.",
+    )
+
+
+def customers_card_replace(merchant_id: str, customer_id: int, number: str) -> ResponseReturnValue:
+    """Replace the customer's lost card with a new one; the points stay."""
+    form, ctx = request.form, access.current()
+    new_number = form.get("new_number", "")
+    return _card_change(
+        merchant_id,
+        customer_id,
+        "card-replace",
+        lambda s: actions.replace_card(
+            s,
+            merchant_id=merchant_id,
+            customer_id=customer_id,
+            number=number,
+            new_number=new_number,
+            reason=form.get("reason", ""),
+            actor=ctx.actor,
+            now=utcnow(),
+        ),
+        done=f"Card {number} is replaced by {new_number.strip()}; the points stay.",
+    )
+
+
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _card_change(
+    merchant_id: str, customer_id: int, form_name: str, work: Callable[[Session], Any], *, done: str
+) -> ResponseReturnValue:
+    """Run one card service; a refusal shows the page again with the card form's error."""
+    try:
+        run_in_transaction(get_session(), work)
+    except NotFound as error:
+        if error.field == "customer_id" or (form_name != "card-give" and error.field == "number"):
+            abort(404)
+        return _render(merchant_id, customer_id, failed=form_name, error=error, status=422)
+    except LoyaltyError as error:
+        return _render(merchant_id, customer_id, failed=form_name, error=error, status=422)
+    access.flash(done)
+    return _back(merchant_id, customer_id)
 
 
 def _render(
