@@ -75,7 +75,7 @@ def test_sign_in_with_a_password_and_choose_the_merchant(
     page.get_by_role("link", name="Shop").click()
     expect(page.get_by_test_id("merchant-name")).to_have_text("Shop")
     expect(
-        page.get_by_role("navigation", name="Screens").get_by_role("link", name="Staff")
+        page.get_by_role("navigation", name="Sections").get_by_role("link", name="Integration")
     ).to_be_visible()
 
 

@@ -17,6 +17,7 @@ from loyalty_plugin.models import ApiScope, StaffMember
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.merchants.api_keys import create_api_key
 from tests.admin.conftest import PASSWORD
+from tests.admin.navigation import open_screen
 from tests.browser import LiveServer
 
 API = "/loyalty/api/v1"
@@ -62,7 +63,7 @@ def test_an_api_change_appears_and_can_be_searched_and_exported(
     token = admin_key(app)
     sign_in(page, live_server, manager)
     page.goto(live_server.url("/loyalty/admin/m/shop/"))
-    page.get_by_role("navigation", name="Screens").get_by_role("link", name="Audit").click()
+    open_screen(page, "Audit")
     expect(page.get_by_role("heading", level=1)).to_have_text("Audit trail")
     expect(page.locator('[data-action="settings.updated"]')).to_have_count(0)
 

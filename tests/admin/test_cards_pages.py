@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import Customer, StaffMember
 from tests.admin.conftest import ADMIN, PASSWORD
+from tests.admin.navigation import open_screen
 from tests.pages.conftest import LiveServer
 
 
@@ -66,7 +67,7 @@ def test_generate_100_cards_assign_one_and_find_the_customer_by_it(
     add_customer(app)
     sign_in(page, live_server, manager)
     page.goto(live_server.url(f"{ADMIN}/m/shop/"))
-    page.get_by_role("navigation", name="Screens").get_by_role("link", name="Cards").click()
+    open_screen(page, "Cards")
     number = generate_and_assign(page, live_server)
     # At the till the number is read as printed, in groups of four.
     printed = " ".join(number[i : i + 4] for i in range(0, len(number), 4))
@@ -77,7 +78,7 @@ def test_generate_100_cards_assign_one_and_find_the_customer_by_it(
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Ana Silva")
     # The customer search finds her by the card too, and leads to her page.
-    page.get_by_role("navigation", name="Screens").get_by_role("link", name="Customers").click()
+    open_screen(page, "Customers")
     page.get_by_test_id("customer-search").fill(printed)
     page.get_by_role("button", name="Search").click()
     found = page.locator("[data-customer]")

@@ -16,6 +16,7 @@ from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.accounts import account_for_host_customer
 from tests.admin.conftest import ensure_merchant
+from tests.admin.navigation import open_screen
 from tests.admin.test_cards_pages import sign_in
 from tests.pages.conftest import LiveServer
 
@@ -40,10 +41,7 @@ def points_past_their_date(app: Flask) -> None:
 
 def set_policy(page: Page) -> None:
     """From any admin page: points last a year, reminders 30 and 7 days before."""
-    phone_menu = page.locator("details.phonenav > summary")
-    if phone_menu.is_visible():
-        phone_menu.click()
-    page.get_by_role("navigation", name="Screens").get_by_role("link", name="Expiry").click()
+    open_screen(page, "Expiry")
     expect(page.get_by_role("heading", level=1)).to_have_text("Expiry and reminders")
     form = page.get_by_test_id("policy-form")
     form.get_by_label("Points expire").select_option("days_after_earning")

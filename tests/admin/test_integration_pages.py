@@ -20,6 +20,7 @@ from loyalty_plugin.models import Customer, InboxStatus, WebhookSecret
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.merchants.secrets import create_secret
 from tests.admin.conftest import ensure_merchant
+from tests.admin.navigation import open_screen
 from tests.admin.test_cards_pages import sign_in
 from tests.admin.test_integration_views import add_event
 from tests.pages.conftest import LiveServer
@@ -75,7 +76,7 @@ def open_integration(page: Page, live_server: LiveServer, staff_member, app: Fla
     sign_in(page, live_server, owner)
     page.goto(live_server.url("/loyalty/admin/m/shop/"))
     page.on("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("navigation", name="Screens").get_by_role("link", name="Integration").click()
+    open_screen(page, "Integration")
     expect(page.get_by_role("heading", level=1)).to_have_text("Host events")
 
 

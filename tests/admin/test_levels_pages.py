@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import ProgramVersion
+from tests.admin.navigation import open_screen
 from tests.admin.test_cards_pages import sign_in
 from tests.pages.conftest import LiveServer
 
@@ -18,7 +19,7 @@ def add_silver_and_gold(page: Page) -> None:
     phone_menu = page.locator("details.phonenav > summary")
     if phone_menu.is_visible():
         phone_menu.click()
-    page.get_by_role("navigation", name="Screens").get_by_role("link", name="Levels").click()
+    open_screen(page, "Levels")
     expect(page.get_by_role("heading", level=1)).to_have_text("Membership levels")
     form = page.get_by_test_id("levels-form")
     first, second = form.get_by_test_id("level-0"), form.get_by_test_id("level-1")

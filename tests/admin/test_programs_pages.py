@@ -23,6 +23,7 @@ from loyalty_plugin.models import Account, Customer
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.merchants.secrets import create_secret
 from tests.admin.conftest import ADMIN
+from tests.admin.navigation import open_screen
 from tests.admin.test_cards_pages import sign_in
 from tests.browser import LiveServer
 
@@ -94,7 +95,7 @@ def add_rules(page: Page) -> None:
 
 
 def create_program(page: Page) -> None:
-    page.get_by_role("navigation", name="Screens").get_by_role("link", name="Programs").click()
+    open_screen(page, "Programs")
     expect(page.get_by_role("heading", level=1)).to_have_text("Programs")
     form = page.get_by_test_id("create-form")
     form.get_by_label("Name").fill("Spring shoes")

@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.admin.conftest import PASSWORD
+from tests.admin.navigation import open_screen
 from tests.pages.conftest import LiveServer
 from tests.reports.data import build_on
 
@@ -62,7 +63,7 @@ def test_reading_the_aging_report(signed_in: Page, live_server: LiveServer) -> N
     """From the nav: totals by age band, then one row per customer."""
     tab = signed_in
     tab.goto(live_server.url(f"{ADMIN}/m/shop/"))
-    tab.get_by_role("navigation", name="Screens").get_by_role("link", name="Aging").click()
+    open_screen(tab, "Aging")
     expect(tab.get_by_role("heading", level=1)).to_have_text("Aging")
     expect(tab.locator('canvas[data-table="bands-table"]')).to_have_attribute("data-drawn", "true")
     total = tab.get_by_test_id("aging-total")

@@ -9,16 +9,14 @@ from sqlalchemy import select
 
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import MerchantSettings, Reward
+from tests.admin.navigation import open_screen
 from tests.admin.test_cards_pages import sign_in
 from tests.pages.conftest import LiveServer
 
 
 def set_coupon_conversion(page: Page) -> None:
     """From any admin page: 100 points make 1.00, from 500 points, coupons valid 60 days."""
-    phone_menu = page.locator("details.phonenav > summary")
-    if phone_menu.is_visible():
-        phone_menu.click()
-    page.get_by_role("navigation", name="Screens").get_by_role("link", name="Spending").click()
+    open_screen(page, "Spending")
     expect(page.get_by_role("heading", level=1)).to_have_text("Spending")
     form = page.get_by_test_id("settings-form")
     form.get_by_label("Maximum share of an invoice (%)").fill("150")

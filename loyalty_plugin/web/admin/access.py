@@ -88,6 +88,8 @@ class NavItem:
     role: StaffRole
     #: Place in the bar, smallest first (Dashboard 10 ... Audit 70, Staff 90).
     position: int = 50
+    #: The group the entry is shown in (``blueprint.SECTIONS``); none: under "More".
+    section: str | None = None
 
 
 @dataclass(kw_only=True)
@@ -129,6 +131,10 @@ class SignInNeeded(Exception):
 _ROUTES: dict[str, AdminRoute] = {}
 #: The navigation bar (``blueprint.NAV``).
 _NAV: list[NavItem] = []
+#: The order of the bar's sections (``blueprint.SECTIONS``); others follow, "More" last.
+_SECTIONS: list[str] = []
+#: Where entries without a section go.
+OTHER_SECTION = "More"
 
 
 @dataclass(frozen=True)
@@ -140,27 +146,60 @@ class NavLink:
     here: bool
 
 
-def register_routes(blueprint: Any, routes: tuple[AdminRoute, ...], nav: list[NavItem]) -> None:
-    """Add ``routes`` to the blueprint, remember each one's role, and use ``nav`` as the bar."""
+@dataclass(frozen=True)
+class NavSection:
+    """A group of the bar as shown: its name, its first screen's address, its screens, and
+    whether the page open now is one of them."""
+
+    label: str
+    url: str
+    links: tuple[NavLink, ...]
+    here: bool
+
+
+def register_routes(
+    blueprint: Any,
+    routes: tuple[AdminRoute, ...],
+    nav: list[NavItem],
+    sections: tuple[str, ...] = (),
+) -> None:
+    """Add ``routes`` to the blueprint, remember each one's role, and use ``nav`` as the bar
+    (grouped in ``sections``, in that order)."""
     for route in routes:
         blueprint.add_url_rule(
             route.rule, endpoint=route.name, view_func=route.view, methods=list(route.methods)
         )
         _ROUTES[f"{blueprint.name}.{route.name}"] = route
     _NAV[:] = nav
+    _SECTIONS[:] = sections
 
 
-def visible_nav() -> list[NavLink]:
-    """The bar for this page: entries whose endpoint exists and whose role the user has."""
+def visible_nav() -> list[NavSection]:
+    """The bar for this page, by section: entries whose endpoint exists and whose role the
+    user has; a section with none of them is left out."""
     ctx = signed_in()
     if ctx is None or ctx.merchant_id is None or ctx.role is None:
         return []
-    views, links = current_app.view_functions, []
+    views = current_app.view_functions
+    grouped: dict[str, list[NavLink]] = {}
     for item in sorted(_NAV, key=lambda item: item.position):
         if item.endpoint in views and ctx.role.grants(item.role):
             url = url_for(item.endpoint, merchant_id=ctx.merchant_id)
-            links.append(NavLink(label=item.label, url=url, here=_is_here(item, url)))
-    return links
+            link = NavLink(label=item.label, url=url, here=_is_here(item, url))
+            grouped.setdefault(item.section or OTHER_SECTION, []).append(link)
+    order = [*_SECTIONS, *(name for name in grouped if name not in _SECTIONS)]
+    order.sort(key=lambda name: name == OTHER_SECTION)
+    shown = [_section(name, grouped[name]) for name in order if name in grouped]
+    first_here = next((section for section in shown if section.here), None)
+    return [s if s is first_here else _section(s.label, list(s.links), here=False) for s in shown]
+
+
+def _section(label: str, links: list[NavLink], *, here: bool = True) -> NavSection:
+    """A section of the bar; only its first entry that is the open page counts as here
+    (none when ``here`` is false: another section has the open page)."""
+    current = next((link for link in links if link.here and here), None)
+    shown = tuple(NavLink(link.label, link.url, link is current) for link in links)
+    return NavSection(label=label, url=links[0].url, links=shown, here=current is not None)
 
 
 def _is_here(item: NavItem, url: str) -> bool:

@@ -224,26 +224,55 @@ ROUTES: tuple[AdminRoute, ...] = (
                role=MANAGER, methods=POST),
 )  # fmt: skip
 
-#: The navigation bar: screens add their entry here (``position`` orders the bar).
+#: The bar's sections, in this order; each shows its screens as a second row. An entry
+#: without a section (or with one not named here) is still shown, under "More" (last).
+SECTIONS: tuple[str, ...] = ("Reports", "Customers", "Setup", "Integration")
+
+#: The navigation bar: screens add their entry here, with a ``section`` from
+#: :data:`SECTIONS` (``position`` orders the entries inside their section).
 NAV: list[NavItem] = [
-    NavItem(label="Customers", endpoint="admin.customers", role=STAFF, position=20),
-    NavItem(label="Approvals", endpoint="admin.approvals", role=STAFF, position=30),
-    NavItem(label="Cards", endpoint="admin.cards_list", role=STAFF, position=40),
-    NavItem(label="Audit", endpoint="admin.audit_page", role=MANAGER, position=70),
-    NavItem(label="Dashboard", endpoint="admin.merchant_home", role=STAFF, position=10),
-    NavItem(label="Journal", endpoint="admin.journal", role=STAFF, position=50),
-    NavItem(label="Aging", endpoint="admin.aging", role=STAFF, position=55),
-    NavItem(label="Exports", endpoint="admin.exports", role=STAFF, position=65),
-    NavItem(label="Integration", endpoint="admin.integration", role=MANAGER, position=80),
-    NavItem(label="Levels", endpoint="admin.levels", role=STAFF, position=73),
-    NavItem(label="Expiry", endpoint="admin.expiry_page", role=STAFF, position=77),
-    NavItem(label="Spending", endpoint="admin.spending", role=STAFF, position=75),
-    NavItem(label="Programs", endpoint="admin.programs_list", role=STAFF, position=72),
-    NavItem(label="E-mails", endpoint="admin.emails", role=STAFF, position=78),
-    NavItem(label="Staff", endpoint="admin.staff_list", role=OWNER, position=90),
+    NavItem(
+        label="Customers", endpoint="admin.customers", role=STAFF, position=20, section="Customers"
+    ),
+    NavItem(
+        label="Approvals", endpoint="admin.approvals", role=STAFF, position=30, section="Customers"
+    ),
+    NavItem(
+        label="Cards", endpoint="admin.cards_list", role=STAFF, position=40, section="Customers"
+    ),
+    NavItem(
+        label="Audit", endpoint="admin.audit_page", role=MANAGER, position=70, section="Reports"
+    ),
+    NavItem(
+        label="Dashboard",
+        endpoint="admin.merchant_home",
+        role=STAFF,
+        position=10,
+        section="Reports",
+    ),
+    NavItem(label="Journal", endpoint="admin.journal", role=STAFF, position=50, section="Reports"),
+    NavItem(label="Aging", endpoint="admin.aging", role=STAFF, position=55, section="Reports"),
+    NavItem(label="Exports", endpoint="admin.exports", role=STAFF, position=65, section="Reports"),
+    NavItem(
+        label="Integration",
+        endpoint="admin.integration",
+        role=MANAGER,
+        position=80,
+        section="Integration",
+    ),
+    NavItem(label="Levels", endpoint="admin.levels", role=STAFF, position=73, section="Setup"),
+    NavItem(label="Expiry", endpoint="admin.expiry_page", role=STAFF, position=77, section="Setup"),
+    NavItem(label="Spending", endpoint="admin.spending", role=STAFF, position=75, section="Setup"),
+    NavItem(
+        label="Programs", endpoint="admin.programs_list", role=STAFF, position=72, section="Setup"
+    ),
+    NavItem(label="E-mails", endpoint="admin.emails", role=STAFF, position=78, section="Setup"),
+    NavItem(
+        label="Staff", endpoint="admin.staff_list", role=OWNER, position=90, section="Integration"
+    ),
 ]
 
-access.register_routes(blueprint, ROUTES, NAV)
+access.register_routes(blueprint, ROUTES, NAV, SECTIONS)
 blueprint.before_request(access.load_staff)
 blueprint.after_request(access.secure_headers)
 for _error, _handler in access.ERRORS:

@@ -1,11 +1,6 @@
 // Conveniences only: the pages work without this script, and the server never relies on it.
 (function () {
   "use strict";
-  // On a narrow screen the bar scrolls sideways: bring the open screen's entry into view.
-  var here = document.querySelector(".mainnav [aria-current=page]");
-  if (here && here.scrollIntoView) {
-    here.scrollIntoView({ block: "nearest", inline: "center" });
-  }
   document.addEventListener("submit", function (event) {
     var form = event.target;
     var button = event.submitter || form.querySelector("button[type=submit]");
