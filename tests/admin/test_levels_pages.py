@@ -16,9 +16,6 @@ from tests.pages.conftest import LiveServer
 
 def add_silver_and_gold(page: Page) -> None:
     """From any admin page: Bronze from 0, Silver from 500, Gold from 2,000 with 10 % off."""
-    phone_menu = page.locator("details.phonenav > summary")
-    if phone_menu.is_visible():
-        phone_menu.click()
     open_screen(page, "Levels")
     expect(page.get_by_role("heading", level=1)).to_have_text("Membership levels")
     form = page.get_by_test_id("levels-form")
