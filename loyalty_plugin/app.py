@@ -34,8 +34,10 @@ class LoyaltyPlugin:
         init_api(app, url_prefix=prefix)
         from loyalty_plugin.web.admin.access import routing_error
         from loyalty_plugin.web.errors import register_error_handlers
+        from loyalty_plugin.web.portal.views import routing_error as portal_routing_error
 
-        register_error_handlers(app, prefix, pages={prefix + "/admin": routing_error})
+        pages = {prefix + "/admin": routing_error, prefix + "/portal": portal_routing_error}
+        register_error_handlers(app, prefix, pages=pages)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

@@ -118,3 +118,28 @@ def test_the_cookie_is_secure_when_the_public_url_is_https(
     url = mint(client, keys["write"]).json["url"]
     opened = client.get("/loyalty/portal/link/" + url.rsplit("/", 1)[1])
     assert ("Secure" in opened.headers["Set-Cookie"]) is secure
+
+
+def test_error_pages_name_the_shop_and_the_trailing_slash_is_the_overview(
+    app: Flask, client: Any, keys: dict[str, str]
+) -> None:
+    """#17: an expired link, a missing page and ``/portal/`` as a customer of Shop sees them."""
+    secret = app.config["LOYALTY_SECRET_KEY"]
+    expired = portal.make_token(
+        secret, merchant_id="shop", customer_id=1, expires_at=utcnow() - timedelta(seconds=1)
+    )
+    answer = client.get(f"/loyalty/portal/link/{expired}")
+    assert answer.status_code == 410 and b'data-testid="shop">Shop <' in answer.data
+    assert b"<title>Shop \xc2\xb7 Rewards</title>" in answer.data
+    forged = client.get("/loyalty/portal/link/forged.token")
+    assert forged.status_code == 404 and b'data-testid="shop"' not in forged.data
+    slash = client.get("/loyalty/portal/")
+    assert (slash.status_code, slash.headers["Location"]) == (301, "/loyalty/portal")
+    url = mint(client, keys["write"]).json["url"]
+    client.get("/loyalty/portal/link/" + url.rsplit("/", 1)[1])
+    missing = client.get("/loyalty/portal/nothing-here")
+    assert missing.status_code == 404 and missing.mimetype == "text/html"
+    assert b'data-testid="shop">Shop <' in missing.data
+    with client.get("/loyalty/portal/static/favicon.svg") as icon:
+        assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+    assert b"favicon.svg" in client.get("/loyalty/portal").data

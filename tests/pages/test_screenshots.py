@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.orm import Session
 
 from loyalty_plugin import create_app
-from loyalty_plugin.models import Account
+from loyalty_plugin.models import Account, Customer
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.customers import portal
 from loyalty_plugin.services.earning.programs import create_program
@@ -51,6 +51,15 @@ def look(page: Page, folder: Path, name: str, heading: str) -> None:
     assert (folder / f"{name}.png").stat().st_size > 5_000
 
 
+def unbroken(page: Page, selector: str, text: str) -> None:
+    """Every ``selector`` (one at least containing ``text``) sits on one line, hyphens too."""
+    found = page.locator(selector)
+    expect(found.first).to_be_visible()
+    assert text in " ".join(found.all_inner_texts())
+    lines = found.evaluate_all("els => els.map(e => [e.textContent, e.getClientRects().length])")
+    assert [code for code, count in lines if count != 1] == []
+
+
 def at_width(browser: Browser, width: str) -> Callable[[], Page]:
     def new_page() -> Page:
         context = browser.new_context(locale="en-GB", viewport=WIDTHS[width])
@@ -78,14 +87,27 @@ def test_portal_pages_fit_the_screen(
     )  # fmt: skip
     session.commit()
     for number, points in enumerate((1200, 340, 85, 60), start=1):
-        earn(session, ana, points, reference=Reference("invoice", f"INV-{1000 + number}"))
+        earn(session, ana, points, reference=Reference("invoice", f"INV-2026-{1000 + number}"))
+    portal.convert(
+        session, session.get_one(Customer, ana.customer_id), points=100, form_key="shot",
+        now=utcnow(),
+    )  # fmt: skip
+    session.commit()
     page = at_width(browser, width)()
+    errors: list[str] = []
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
     sign_in(page, app, live_server, ana)
     look(page, shots, f"portal-overview-{width}", "Hello, Ana")
     page.goto(live_server.url("/loyalty/portal/points"))
     look(page, shots, f"portal-points-{width}", "")
+    expect(page.get_by_role("columnheader", name="Balance")).to_be_visible()
+    unbroken(page, ".log .id", "INV-2026-1004")
     page.goto(live_server.url("/loyalty/portal/coupons"))
     look(page, shots, f"portal-coupons-{width}", "")
+    unbroken(page, ".coupon .code", "-")
+    assert errors == []  # no missing favicon, nothing refused by the CSP
     token = portal.make_token(
         app.config["LOYALTY_SECRET_KEY"], merchant_id="shop", customer_id=ana.customer_id,
         expires_at=utcnow() - timedelta(minutes=1),

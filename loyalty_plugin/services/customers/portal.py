@@ -24,7 +24,8 @@ from loyalty_plugin.domain.coupons import CouponStatus, Package
 from loyalty_plugin.domain.errors import LoyaltyError, NotFound
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.levels import Level
-from loyalty_plugin.models import Account, Coupon, Customer, LedgerEntry, Lot, Merchant
+from loyalty_plugin.models import Account, Coupon, Customer, Invoice, LedgerEntry, Lot, Merchant
+from loyalty_plugin.models.redemption import Redemption, RedemptionStatus
 from loyalty_plugin.services.customers.statements import Standing, account_of, ledger_page, standing
 from loyalty_plugin.services.ledger.accounts import find_customer, get_merchant
 from loyalty_plugin.services.levels import memberships as levels
@@ -38,8 +39,13 @@ PER_PAGE = 20
 EXPIRING_WITHIN = timedelta(days=90)
 #: Coupons shown per group (active, used, expired), newest first.
 COUPONS_SHOWN = 50
-#: Reference types that are bookkeeping, not something the customer would recognise.
-HIDDEN_REFS = frozenset({"adjustment"})
+#: Reference types a customer recognises (the rest, such as adjustment keys, other
+#: customers' ids or event ids, are bookkeeping and never shown).
+SHOWN_REFS = frozenset({"invoice", "coupon"})
+#: What points earned on an event (not an invoice) are called, by the event's trigger.
+BONUSES = {"registration": "Welcome bonus", "birthday": "Birthday bonus"}
+#: Kinds whose reason was typed by a person for the customer (others are bookkeeping).
+_REASONED = frozenset({EntryKind.ADJUST, EntryKind.TRANSFER, EntryKind.TRANSFER_IN})
 #: What each kind of ledger entry is called on the customer's points log.
 LABELS = {
     EntryKind.EARN: "Points earned",
@@ -112,6 +118,18 @@ def read_token(secret: str, token: str, *, now: datetime) -> PortalAccess:
     if expires_at <= now:
         raise PortalLinkExpired("this link has expired")
     return PortalAccess(merchant_id=merchant_id, customer_id=customer_id, expires_at=expires_at)
+
+
+def shop_of_token(session: Session, secret: str, token: str) -> Merchant | None:
+    """The merchant a token of ours names, expired or not (``None`` for anything else).
+
+    Only to name the shop on the portal's error pages: it grants nothing.
+    """
+    try:
+        merchant_id = URLSafeSerializer(secret, salt=_SALT).loads(token)[0]
+    except (BadSignature, ValueError, TypeError, IndexError, KeyError):
+        return None
+    return session.get(Merchant, merchant_id) if isinstance(merchant_id, str) else None
 
 
 def link_url(base_url: str, token: str) -> str:
@@ -200,7 +218,9 @@ class LogLine:
     points: int
     balance_after: int
     reason: str | None
+    #: What the entry concerns, in words ("Invoice", "Coupon"), and its number.
     reference: str | None
+    number: str | None
     #: For points earned: when they expire.
     expires_at: datetime | None
 
@@ -331,7 +351,10 @@ def points_log(
         if first is None
         else ledger_page(session, account_id=account.id, limit=per_page, before_id=first + 1)
     )
-    return LogPage(lines=[_line(row) for row in rows], page=page, pages=pages, total=total or 0)
+    names = _names(session, account.merchant_id, [row.entry for row in rows])
+    return LogPage(
+        lines=[_line(row, names) for row in rows], page=page, pages=pages, total=total or 0
+    )
 
 
 def customer_coupons(session: Session, customer: Customer, *, now: datetime) -> CouponGroups:
@@ -401,30 +424,94 @@ def _progress(current: Level, upcoming: Level | None, amount: Decimal) -> int:
     return int(min(Decimal(100), max(Decimal(0), done)))
 
 
-def _line(row: Any) -> LogLine:
+@dataclass(frozen=True, kw_only=True)
+class _Names:
+    """What a page of entries refers to, read once for the page."""
+
+    #: The host's invoice id -> the number the customer was sent.
+    invoices: dict[str, str]
+    #: A hold entry's id -> what became of it.
+    holds: dict[int, RedemptionStatus]
+    #: An entry's id -> the kind of the entry it reverses.
+    reversed: dict[int, EntryKind]
+
+
+def _names(session: Session, merchant_id: str, entries: list[LedgerEntry]) -> _Names:
+    """Invoice numbers, hold outcomes and reversed kinds for ``entries`` (three queries)."""
+    invoice_ids = {e.reference_id for e in entries if e.reference_type == "invoice"}
+    holds = [e.id for e in entries if e.kind == EntryKind.HOLD]
+    undone = {e.reverses_entry_id for e in entries if e.reverses_entry_id is not None}
+    numbers = session.execute(
+        select(Invoice.host_invoice_id, Invoice.number).where(
+            Invoice.merchant_id == merchant_id, Invoice.host_invoice_id.in_(invoice_ids)
+        )
+    )
+    statuses = session.execute(
+        select(Redemption.hold_entry_id, Redemption.status).where(
+            Redemption.merchant_id == merchant_id, Redemption.hold_entry_id.in_(holds)
+        )
+    )
+    kinds = session.execute(
+        select(LedgerEntry.id, LedgerEntry.kind).where(LedgerEntry.id.in_(undone))
+    )
+    return _Names(
+        invoices={host: number for host, number in numbers if number},
+        holds={entry_id: status for entry_id, status in statuses},
+        reversed={entry_id: kind for entry_id, kind in kinds},
+    )
+
+
+def _line(row: Any, names: _Names) -> LogLine:
     entry = row.entry
     created = [lot for lot in row.lots if lot.points > 0 and entry.points > 0]
+    reference, number = _reference(entry, names)
     return LogLine(
         id=entry.id,
         at=entry.created_at,
         kind=entry.kind,
-        label=LABELS.get(entry.kind, str(entry.kind).title()),
+        label=label_of(entry, names),
         points=entry.points,
         balance_after=entry.balance_after,
-        # "points turned into coupon X" only repeats the reference: say it once.
-        reason=None
-        if entry.reference_id and entry.reference_id in (entry.reason or "")
-        else entry.reason,
-        reference=_reference(entry),
+        reason=entry.reason if entry.kind in _REASONED else None,
+        reference=reference,
+        number=number,
         expires_at=created[0].expires_at if entry.kind in _CREDITS and created else None,
     )
 
 
-def _reference(entry: LedgerEntry) -> str | None:
-    """``invoice:INV-1`` as ``Invoice INV-1`` (an adjustment's key is internal: not shown)."""
-    if not entry.reference_type or not entry.reference_id or entry.reference_type in HIDDEN_REFS:
-        return None
-    return f"{entry.reference_type.replace('_', ' ').capitalize()} {entry.reference_id}"
+def label_of(entry: LedgerEntry, names: _Names) -> str:
+    """What an entry did, in a customer's words: never a rule key, trigger or internal id."""
+    kind, ref = entry.kind, entry.reference_type
+    if kind == EntryKind.EARN and ref not in (None, "invoice"):
+        trigger = (entry.details or {}).get("trigger") or {}
+        name = trigger.get("name") if isinstance(trigger, dict) else None
+        if ref in BONUSES or not name:
+            return BONUSES.get(ref or "", "Bonus points")
+        return str(name)[:1].upper() + str(name)[1:]
+    if kind == EntryKind.HOLD:
+        status = names.holds.get(entry.id)
+        if status == RedemptionStatus.CAPTURED:
+            return "Points spent"
+        if status in (RedemptionStatus.RELEASED, RedemptionStatus.EXPIRED):
+            return "Points reserved, then returned"
+        return "Points reserved for an order"
+    if kind == EntryKind.REDEEM and ref == "membership":
+        return "Membership bought with points"
+    if kind == EntryKind.REVERSE and ref == "invoice":
+        why = "order cancelled" if "cancel" in (entry.reason or "") else "refund"
+        if names.reversed.get(entry.reverses_entry_id or 0) == EntryKind.HOLD:
+            return f"Points returned ({why})"
+        return f"Points taken back ({why})"
+    return LABELS.get(kind, str(kind).replace("_", " ").capitalize())
+
+
+def _reference(entry: LedgerEntry, names: _Names) -> tuple[str | None, str | None]:
+    """``invoice:9001`` as ``("Invoice", "INV-2026-9001")``: the number the customer knows."""
+    if entry.reference_type not in SHOWN_REFS or not entry.reference_id:
+        return None, None
+    if entry.reference_type == "invoice":
+        return "Invoice", names.invoices.get(entry.reference_id, entry.reference_id)
+    return "Coupon", entry.reference_id
 
 
 def _group_of(groups: CouponGroups, coupon: Coupon, now: datetime) -> list[Coupon]:

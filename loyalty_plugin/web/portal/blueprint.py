@@ -28,6 +28,7 @@ blueprint = Blueprint(
 ROUTES = (
     ("/link/<token>", views.open_link, ["GET"]),
     ("", views.overview, ["GET"]),
+    ("/", views.with_slash, ["GET"]),
     ("/points", views.points, ["GET"]),
     ("/coupons", views.coupons, ["GET"]),
     ("/coupons", views.convert, ["POST"]),

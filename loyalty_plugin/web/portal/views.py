@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 COOKIE = "loyalty_portal"
 #: Endpoints open without the portal cookie.
-PUBLIC = {"portal.open_link", "portal.static"}
+PUBLIC = {"portal.open_link", "portal.static", "portal.with_slash"}
 HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": (
@@ -124,9 +124,15 @@ def convert() -> ResponseReturnValue:
     return redirect(url_for("portal.coupons", created=coupon.code), 303)
 
 
+def with_slash() -> ResponseReturnValue:
+    """``/portal/`` is the overview too (it used to fall through to the API's JSON 404)."""
+    return redirect(url_for("portal.overview"), 301)
+
+
 def sign_out() -> ResponseReturnValue:
     """Forget the portal cookie on this device."""
-    response = Response(render_template("portal/message.html", state="signed_out_done"))
+    page = render_template("portal/message.html", state="signed_out_done", shop=_shop(True))
+    response = Response(page)
     response.delete_cookie(COOKIE, path=_cookie_path())
     return response
 
@@ -181,6 +187,12 @@ def form_rejected(_error: Exception) -> ResponseReturnValue:
 
 def http_error(error: HTTPException) -> ResponseReturnValue:
     return _message_page("http", error.code or 500, error=error)
+
+
+def routing_error(error: HTTPException) -> Response:
+    """A 404 or 405 under ``/portal`` that matched no view: the portal's page, not JSON."""
+    page, status = _message_page("http", error.code or 500, error=error)  # type: ignore[misc]
+    return secure_headers(Response(page, status))
 
 
 def database_error(error: Exception) -> ResponseReturnValue:
@@ -244,7 +256,27 @@ def _render(
 
 
 def _message_page(state: str, status: int, **context: Any) -> ResponseReturnValue:
-    return render_template("portal/message.html", state=state, status=status, **context), status
+    shop = _shop(state not in ("unavailable", "error"))
+    page = render_template("portal/message.html", state=state, status=status, shop=shop, **context)
+    return page, status
+
+
+def _shop(may_ask_database: bool) -> str | None:
+    """The shop's name for an error page: from the signed-in customer, else the link's token.
+
+    Not asked of a database that just failed; any trouble reading it leaves the name out.
+    """
+    if not may_ask_database:
+        return None
+    token = (request.view_args or {}).get("token") or request.cookies.get(COOKIE)
+    try:
+        if "portal_customer" in g:
+            return get_merchant(get_session(), g.portal_customer.merchant_id).name
+        merchant = portal.shop_of_token(get_session(), _secret(), token) if token else None
+    except Exception:  # a name on an error page is never worth a second error
+        log.warning("portal: no shop name for the %s page", request.path, exc_info=True)
+        return None
+    return merchant.name if merchant else None
 
 
 def _with_error(form: ConvertForm, message: str) -> ConvertForm:
