@@ -124,16 +124,16 @@ def test_points_log_is_paginated_newest_first(
 ) -> None:
     """25 entries: 20 on the first page, the 5 oldest after "Older"."""
     for n in range(1, 26):
-        earn(session, ana, n, reason=f"order {n}")
+        earn(session, ana, n, reference=Reference("invoice", f"order-{n}"))
     sign_in(page, app, live_server, ana)
     page.get_by_role("link", name="Points history", exact=True).click()
     rows = page.locator("table.log tbody tr")
     expect(rows).to_have_count(20)
-    expect(rows.first).to_contain_text("order 25")
+    expect(rows.first).to_contain_text("Invoice order-25")
     expect(page.get_by_test_id("page-of")).to_have_text("Page 1 of 2")
     page.get_by_role("link", name="Older →").click()
     expect(rows).to_have_count(5)
-    expect(rows.last).to_contain_text("order 1")
+    expect(rows.last).to_contain_text("Invoice order-1")
     expect(rows.last).to_contain_text("+1")
     expect(page.get_by_test_id("page-of")).to_have_text("Page 2 of 2")
 
