@@ -277,3 +277,35 @@ def test_entries_of_other_kinds_have_labels(
     expect(table).to_contain_text("\u2212100")  # a minus sign
     assert session.scalar(select(func.count()).select_from(LedgerEntry)) == 2
     session.commit()
+
+
+@BROWSER_BACKENDS
+def test_a_gold_member_reads_which_point_value_applies_where(
+    app: Flask, live_server: LiveServer, page: Page, session: Session, ana: Account
+) -> None:
+    """#17: Gold's 100 points = €1.50 is for paying at checkout; the coupon form's €1.00 not."""
+    gold = {
+        "key": "gold",
+        "name": "Gold",
+        "threshold": "0",
+        "point_value": {"points": 100, "amount": "1.50"},
+    }
+    create_program(
+        session, merchant_id="shop", now=utcnow() - timedelta(days=1), actor="t",
+        definition={"key": "main", "name": "Main", "status": "active",
+                    "rules": [{"kind": "per_amount", "points": "1", "per": "1"}],
+                    "levels": {"tiers": [gold], "measure": "points"}},
+    )  # fmt: skip
+    session.commit()
+    earn(session, ana, 500)
+    sign_in(page, app, live_server, ana)
+    expect(page.get_by_test_id("level")).to_have_text("Gold")
+    expect(page.locator(".benefits")).to_contain_text(
+        "When you pay with points at checkout, 100 points are worth €1.50"
+    )
+    page.get_by_role("link", name="Coupons", exact=True).click()
+    expect(page.locator("#main")).to_contain_text("100 points give €1.00 off as a coupon.")
+    expect(page.get_by_test_id("checkout-value")).to_have_text(
+        "This rate is for coupons. When you pay with points at checkout instead, your Gold"
+        " level makes 100 points worth €1.50."
+    )

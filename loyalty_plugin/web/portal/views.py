@@ -219,6 +219,7 @@ def _coupons_page(form: ConvertForm, status: int = 200) -> ResponseReturnValue:
     groups = portal.customer_coupons(session, customer, now=now)
     position = standing(session, customer, now=now)
     offer = portal.coupon_offer(session, customer, available=position.available)
+    level = portal.level_view(session, customer.merchant_id, position.level, now=now)
     created = request.args.get("created")
     return _render(
         "portal/coupons.html",
@@ -226,6 +227,8 @@ def _coupons_page(form: ConvertForm, status: int = 200) -> ResponseReturnValue:
         balance=position.balance,
         groups=groups,
         offer=offer,
+        # Its point value is for paying at checkout; the page says so beside the coupon rate.
+        level=level.current if level else None,
         form=form,
         created=next((c for c in groups.active if c.code == created), None),
         page_title="My coupons",
