@@ -14,7 +14,8 @@ from typing import Any
 
 from loyalty_plugin.domain.earning import InvoiceFacts
 
-#: Every event type of contract v1, in the order the documentation lists them.
+#: Every event type of contract v1 (and ``invoice.reinstated``, added by issue #16), in the
+#: order the documentation lists them.
 EVENT_TYPES = (
     "customer.created",
     "customer.updated",
@@ -24,6 +25,7 @@ EVENT_TYPES = (
     "invoice.payment_recorded",
     "invoice.refunded",
     "invoice.cancelled",
+    "invoice.reinstated",
     "event.custom",
 )
 
@@ -110,7 +112,7 @@ class RefundData:
 
 @dataclass(frozen=True, kw_only=True)
 class CancelData:
-    """``invoice.cancelled``."""
+    """``invoice.cancelled`` and ``invoice.reinstated``."""
 
     invoice_id: str
 

@@ -350,6 +350,7 @@ DATA_SCHEMAS: dict[str, type[Schema]] = {
     "invoice.payment_recorded": PaymentRecordedSchema,
     "invoice.refunded": RefundedSchema,
     "invoice.cancelled": CancelledSchema,
+    "invoice.reinstated": CancelledSchema,
     "event.custom": CustomEventSchema,
 }
 assert tuple(DATA_SCHEMAS) == EVENT_TYPES  # noqa: S101 - one list of types, checked at import

@@ -126,6 +126,21 @@ def cancel_with_programs(
     return outcome.to_dict() | _levels(session, merchant_id, invoice_id=invoice_id, now=now)
 
 
+def reinstate_with_programs(
+    session: Session, *, merchant_id: str, invoice_id: str, hooks: Any, now: datetime
+) -> dict[str, Any]:
+    """Give back, under every program, what a cancelled invoice earns once live again."""
+    outcome = program_earning.reinstate_invoice(
+        session,
+        merchant_id=merchant_id,
+        invoice_id=invoice_id,
+        now=now,
+        actor=ACTOR,
+        extra_kinds=plugin_rule_kinds(hooks),
+    )
+    return outcome.to_dict() | _levels(session, merchant_id, invoice_id=invoice_id, now=now)
+
+
 def event_with_programs(
     session: Session,
     *,

@@ -204,7 +204,8 @@ def refund_invoice(
     """
     work = _Work(session, now, actor, Outcome())
     for row in _locked_rows(session, merchant_id, invoice_id):
-        if row.cancelled_at is not None or not _first_time(row, f"refund:{refund_id}"):
+        # Counted while cancelled too: a reinstatement gives back only what is left.
+        if not _first_time(row, f"refund:{refund_id}"):
             continue
         earning = _restore(session, row, extra_kinds)
         by_amount = lines_value is not None and any(i not in earning.line_qty for i in lines or ())
@@ -239,6 +240,80 @@ def cancel_invoice(
         trigger = {"type": "cancellation", "invoice": invoice_id}
         _reconcile(work, row, earning, paid_before=row.paid, trigger=trigger)
     return work.outcome
+
+
+def reinstate_invoice(
+    session: Session,
+    *,
+    merchant_id: str,
+    invoice_id: str,
+    now: datetime,
+    actor: str,
+    extra_kinds: Iterable[type[Rule]] = (),
+) -> Outcome:
+    """A cancelled invoice is live again: each program gives back what it reversed beyond
+    what the invoice's refunds call for, as a new earn entry (a reversal is never undone).
+
+    The row's ``reversed`` drops by the points given back, so later refunds and a second
+    cancellation take them from that entry. A row not cancelled is left alone.
+    """
+    work = _Work(session, now, actor, Outcome())
+    for row in _locked_rows(session, merchant_id, invoice_id):
+        if row.cancelled_at is None:
+            continue
+        row.cancelled_at = None
+        earning = _restore(session, row, extra_kinds)
+        settings = earning.program.earning
+        wanted = targets(
+            earning.awards,
+            _state(row, earning, paid=row.paid),
+            rounding=settings.rounding,
+            scope=settings.rounding_scope,
+            multiplier=earning.multiplier,
+        )
+        given = max(0, row.reversed - wanted.reversed)
+        trigger = {"type": "reinstatement", "invoice": invoice_id}
+        if given:
+            _credit_again(work, row, earning, given, trigger=trigger)
+            row.reversed -= given
+        work.outcome.record(earning.program, earned=given)
+        _reconcile(work, row, earning, paid_before=row.paid, trigger=trigger)
+    return work.outcome
+
+
+def _credit_again(
+    work: _Work,
+    row: InvoiceEarning,
+    earning: ProgramEarning,
+    points: int,
+    *,
+    trigger: dict[str, Any],
+) -> None:
+    """One earn entry giving back ``points`` a cancellation took; available at once.
+
+    Keyed by the row's count of reinstatements, so each reinstatement writes one entry.
+    """
+    program = earning.program
+    merchant = work.session.get(Merchant, row.merchant_id)
+    assert merchant is not None  # noqa: S101 - foreign key
+    times = 1 + sum(1 for key in row.counted if key.startswith("reinstated:"))
+    row.counted = [*row.counted, f"reinstated:{times}"]
+    key = f"invoice:{row.invoice_id}:program:{row.program_id}:reinstated:{times}"
+    entry = ledger.earn(
+        work.session,
+        account_id=row.account_id,
+        points=points,
+        now=work.now,
+        actor=work.actor,
+        expires_at=_expires_at(work.session, program, merchant, work.now),
+        money=Money(row.paid or row.total, row.currency),
+        reference=Reference("invoice", row.invoice_id),
+        reason=f"invoice {row.invoice_id} reinstated ({program.name}, version {program.version})",
+        details={"program": program.label(), "trigger": trigger},
+        idempotency_key=key[:255],
+        level=levels.level_of_new_points(work.session, account_id=row.account_id, now=work.now),
+    )
+    work.outcome.entry_ids.append(entry.id)
 
 
 # -- registration, birthday, custom events --------------------------------------------------

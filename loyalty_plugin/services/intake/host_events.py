@@ -448,6 +448,32 @@ def on_cancel(ctx: Context, data: CancelData) -> dict[str, Any]:
     return result | _with_settled(ctx, invoice, programs)
 
 
+def on_reinstate(ctx: Context, data: CancelData) -> dict[str, Any]:
+    """``invoice.reinstated``: a cancelled invoice is live again and earns again.
+
+    Each program gives back what the cancellation took and the invoice's payments and
+    refunds still call for (:func:`~loyalty_plugin.services.earning.by_program.
+    reinstate_invoice`); the invoice is paid again if it was, else open. An invoice that is
+    not cancelled answers ``"not_cancelled": true`` and changes nothing, so a second copy,
+    or one for an invoice never cancelled, neither doubles nor loses a point. Points held or
+    spent on the invoice that the cancellation gave back stay with the customer.
+    """
+    invoice = _known_invoice(ctx, data.invoice_id)
+    result: dict[str, Any] = {"invoice_id": data.invoice_id, "points_earned": 0}
+    if invoice.status != InvoiceStatus.CANCELLED:
+        return result | {"not_cancelled": True, "reason": "the invoice is not cancelled"}
+    invoice.status = InvoiceStatus.OPEN if invoice.paid_at is None else InvoiceStatus.PAID
+    invoice.cancelled_at = None
+    programs = earning.reinstate_with_programs(
+        ctx.session,
+        merchant_id=ctx.merchant.id,
+        invoice_id=data.invoice_id,
+        hooks=ctx.hooks,
+        now=ctx.now,
+    )
+    return result | programs
+
+
 #: The handler of each event type.
 HANDLERS: dict[str, Callable[[Context, Any], dict[str, Any]]] = {
     "customer.created": on_customer_saved,
@@ -458,6 +484,7 @@ HANDLERS: dict[str, Callable[[Context, Any], dict[str, Any]]] = {
     "invoice.payment_recorded": on_payment,
     "invoice.refunded": on_refund,
     "invoice.cancelled": on_cancel,
+    "invoice.reinstated": on_reinstate,
     "event.custom": on_custom,
 }
 
