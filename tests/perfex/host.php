@@ -52,6 +52,9 @@ switch ($call['op']) {
     case 'cancel':
         $result = perfex_cancel_invoice($call['invoice']);
         break;
+    case 'uncancel':
+        $result = perfex_uncancel_invoice($call['invoice']);
+        break;
     case 'fire':
         hooks()->do_action($call['hook'], $call['argument']);
         $result = true;

@@ -148,10 +148,14 @@ function perfex_cancel_invoice(int $invoiceId): void
     hooks()->do_action('invoice_marked_as_cancelled', $invoiceId);
 }
 
-/** Invoices_model::unmark_as_cancelled (status back to unpaid; Perfex fires no hook before 3.1). */
+/**
+ * Invoices_model::unmark_as_cancelled: status back to unpaid, then recomputed from its
+ * payments (Perfex fires no hook before 3.1).
+ */
 function perfex_uncancel_invoice(int $invoiceId): void
 {
     perfex_db()->where('id', $invoiceId)->update('tblinvoices', ['status' => 1]);
+    perfex_update_invoice_status($invoiceId);
     hooks()->do_action('invoice_unmarked_as_cancelled', $invoiceId);
 }
 

@@ -352,3 +352,19 @@ def test_two_cron_runs_at_once_send_each_event_once(perfex_dsn: str) -> None:
         server.server_close()
     assert sorted(Recorder.received) == sorted(f"perfex-client-{n}-created" for n in range(1, 13))
     assert {status for _, status in perfex.statuses()} == {"sent"}
+
+
+def test_an_uncancelled_invoice_earns_its_points_again_once(perfex: Perfex, host: Any) -> None:
+    """Cancel, then unmark as cancelled: the points come back; the hook fired again adds
+    nothing; a second cancellation and reinstatement take and give them once more."""
+    ben = perfex("client", first="Ben", last="Okafor", email="ben@example.com")
+    lines = [["Beans 1 kg", "1.00", "80.00"]]
+    invoice = perfex("invoice", client=ben, currency=perfex.currency, lines=lines)
+    perfex("payment", invoice=invoice, amount="80.00")
+    perfex("cancel", invoice=invoice)
+    perfex("uncancel", invoice=invoice)
+    perfex("uncancel", invoice=invoice)
+    assert ledger_points(host) == [("earn", 50), ("earn", 8), ("reverse", -8), ("earn", 8)]
+    perfex("cancel", invoice=invoice)
+    perfex("uncancel", invoice=invoice)
+    assert ledger_points(host)[4:] == [("reverse", -8), ("earn", 8)]

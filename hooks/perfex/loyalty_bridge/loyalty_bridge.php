@@ -35,6 +35,7 @@ hooks()->add_action('after_payment_updated', 'loyalty_bridge_payment_updated');
 hooks()->add_action('before_payment_deleted', 'loyalty_bridge_payment_deleting');
 hooks()->add_action('after_payment_deleted', 'loyalty_bridge_payment_deleted');
 hooks()->add_action('invoice_marked_as_cancelled', 'loyalty_bridge_invoice_cancelled');
+hooks()->add_action('invoice_unmarked_as_cancelled', 'loyalty_bridge_invoice_reinstated');
 hooks()->add_action('credits_applied', 'loyalty_bridge_credits_applied');
 hooks()->add_action('created_credit_note_from_invoice', 'loyalty_bridge_credit_note_from_invoice');
 hooks()->add_action('credit_note_refund_created', 'loyalty_bridge_credit_note_refunded');

@@ -148,14 +148,41 @@ final class LoyaltyBridgeTest extends TestCase
     {
         $client = perfex_add_client('Ana', 'Horvat', 'ana@example.com');
         $invoice = $this->invoice($client);
+        perfex_uncancel_invoice($invoice);  // never cancelled: nothing to reinstate
         perfex_cancel_invoice($invoice);
         perfex_uncancel_invoice($invoice);
+        perfex_uncancel_invoice($invoice);  // fired again: the same reinstatement
+        perfex_cancel_invoice($invoice);
+        perfex_cancel_invoice($invoice);  // fired again: the same cancellation
+        perfex_uncancel_invoice($invoice);
         $events = perfex_queued_events();
-        $this->assertSame(['type' => 'invoice.cancelled', 'invoice_id' => $invoice], [
-            'type' => $events['perfex-invoice-' . $invoice . '-cancelled']['type'],
-            'invoice_id' => $events['perfex-invoice-' . $invoice . '-cancelled']['data']['invoice_id'],
-        ]);
-        $this->assertCount(2, $events, 'un-cancelling sends nothing: contract v1 has no such event');
+        $prefix = 'perfex-invoice-' . $invoice . '-';
+        $sent = [];
+        foreach ($events as $webhookId => $event) {
+            if (str_starts_with($webhookId, $prefix)) {
+                $sent[$webhookId] = [$event['type'], $event['data']['invoice_id']];
+            }
+        }
+        $this->assertSame([
+            $prefix . 'cancelled' => ['invoice.cancelled', $invoice],
+            $prefix . 'reinstated-1' => ['invoice.reinstated', $invoice],
+            $prefix . 'cancelled-2' => ['invoice.cancelled', $invoice],
+            $prefix . 'reinstated-2' => ['invoice.reinstated', $invoice],
+        ], $sent);
+        $this->assertCount(5, $events, 'the client and the four events above');
+    }
+
+    public function test_an_invoice_still_cancelled_is_not_reinstated(): void
+    {
+        $client = perfex_add_client('Ana', 'Horvat', 'ana@example.com');
+        $invoice = $this->invoice($client);
+        perfex_cancel_invoice($invoice);
+        hooks()->do_action('invoice_unmarked_as_cancelled', $invoice);  // its row says 5
+        $this->assertSame(
+            ['perfex-invoice-' . $invoice . '-cancelled'],
+            array_values(array_filter(array_keys(perfex_queued_events()),
+                static fn (string $id): bool => str_starts_with($id, 'perfex-invoice-')))
+        );
     }
 
     public function test_a_credit_note_for_two_of_three_lines_refunds_those_lines(): void

@@ -254,6 +254,12 @@ function loyalty_bridge_cancel_event(int $invoiceId): array
     return loyalty_bridge_envelope('invoice.cancelled', ['invoice_id' => $invoiceId]);
 }
 
+/** invoice.reinstated: a cancelled invoice is live again (added to the contract by #16). */
+function loyalty_bridge_reinstate_event(int $invoiceId): array
+{
+    return loyalty_bridge_envelope('invoice.reinstated', ['invoice_id' => $invoiceId]);
+}
+
 function loyalty_bridge_birthday_event(int $clientId, string $date): array
 {
     return loyalty_bridge_envelope('customer.birthday', ['customer_id' => $clientId, 'date' => $date]);

@@ -220,15 +220,58 @@ function loyalty_bridge_payment_deleted($args): void
 
 // -- cancellations and credit notes ---------------------------------------------------------
 
-/** invoice_marked_as_cancelled: the invoice id. */
+/**
+ * invoice_marked_as_cancelled: the invoice id. The n-th cancellation of an invoice is
+ * queued as perfex-invoice-{id}-cancelled (the first) or -cancelled-{n}; fired again
+ * before a reinstatement, the hook names the same cancellation and queues nothing.
+ */
 function loyalty_bridge_invoice_cancelled($invoiceId): void
 {
     loyalty_bridge_guard(static function () use ($invoiceId) {
         $id = (int) $invoiceId;
-        if (loyalty_bridge_row('invoices', 'id', $id) !== null) {
-            loyalty_bridge_queue_and_send('perfex-invoice-' . $id . '-cancelled', loyalty_bridge_cancel_event($id));
+        if (loyalty_bridge_row('invoices', 'id', $id) === null) {
+            return;
+        }
+        [$cancelled, $reinstated] = loyalty_bridge_cancel_cycles($id);
+        $n = $cancelled > $reinstated ? $cancelled : $cancelled + 1;
+        $webhookId = 'perfex-invoice-' . $id . '-cancelled' . ($n > 1 ? '-' . $n : '');
+        loyalty_bridge_queue_and_send($webhookId, loyalty_bridge_cancel_event($id));
+    });
+}
+
+/**
+ * invoice_unmarked_as_cancelled: the invoice id; the invoice is live again. Sent once per
+ * cancellation, as perfex-invoice-{id}-reinstated-{n}, only when the invoice's row says it
+ * is no longer cancelled and the module sent its n-th cancellation: a fired-again hook, or
+ * one for an invoice the module never cancelled, queues nothing.
+ */
+function loyalty_bridge_invoice_reinstated($invoiceId): void
+{
+    loyalty_bridge_guard(static function () use ($invoiceId) {
+        $id = (int) $invoiceId;
+        $invoice = loyalty_bridge_row('invoices', 'id', $id);
+        if ($invoice === null || (int) $invoice['status'] === 5) {  // 5: cancelled
+            return;
+        }
+        [$cancelled, $reinstated] = loyalty_bridge_cancel_cycles($id);
+        if ($cancelled > $reinstated) {
+            loyalty_bridge_queue_and_send(
+                'perfex-invoice-' . $id . '-reinstated-' . $cancelled,
+                loyalty_bridge_reinstate_event($id)
+            );
         }
     });
+}
+
+/** How many cancellations and reinstatements of the invoice the module has queued. */
+function loyalty_bridge_cancel_cycles(int $invoiceId): array
+{
+    $count = static fn (string $prefix): int => count(
+        loyalty_bridge_db()->like('webhook_id', $prefix, 'after')
+            ->get(loyalty_bridge_queue_table())->result_array()
+    );
+    $prefix = 'perfex-invoice-' . $invoiceId . '-';
+    return [$count($prefix . 'cancelled'), $count($prefix . 'reinstated-')];
 }
 
 /**
