@@ -15,6 +15,7 @@ from sqlalchemy import select
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import Customer, EmailTemplate
 from tests.admin.conftest import ensure_merchant
+from tests.admin.navigation import open_screen
 from tests.admin.test_cards_pages import sign_in
 from tests.admin.test_emails_views import inbox  # noqa: F401
 from tests.email.conftest import Inbox
@@ -38,7 +39,7 @@ def a_customer(app: Flask) -> int:
 
 
 def open_expiry_reminder(page: Page) -> None:
-    page.get_by_role("navigation", name="Screens").get_by_role("link", name="E-mails").click()
+    open_screen(page, "E-mails")
     expect(page.get_by_role("heading", level=1)).to_have_text("E-mail templates")
     page.get_by_role("link", name="points_expiring").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("points_expiring")
