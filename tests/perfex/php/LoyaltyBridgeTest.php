@@ -55,6 +55,22 @@ final class LoyaltyBridgeTest extends TestCase
         $this->assertArrayNotHasKey('date_of_birth', $events[1]['data']['customer']);
     }
 
+    public function test_a_refired_update_in_the_next_second_queues_nothing_and_a_change_back_is_sent(): void
+    {
+        $id = perfex_add_client('Ben', 'Okafor', 'ben@example.com');
+        hooks()->do_action('client_updated', ['id' => $id, 'data' => []]);
+        usleep((int) ((1.05 - fmod(microtime(true), 1.0)) * 1e6));  // into the next second
+        hooks()->do_action('client_updated', ['id' => $id, 'data' => []]);
+        $this->assertSame(['customer.created', 'customer.updated'], array_column(array_values(perfex_queued_events()), 'type'));
+        loyalty_bridge_db()->where('userid', $id)->update(db_prefix() . 'contacts', ['firstname' => 'Benjamin']);
+        hooks()->do_action('client_updated', ['id' => $id, 'data' => []]);
+        loyalty_bridge_db()->where('userid', $id)->update(db_prefix() . 'contacts', ['firstname' => 'Ben']);
+        hooks()->do_action('client_updated', ['id' => $id, 'data' => []]);
+        $names = array_map(static fn ($e) => $e['data']['customer']['first_name'] ?? null,
+            array_slice(array_values(perfex_queued_events()), 1));
+        $this->assertSame(['Ben', 'Benjamin', 'Ben'], $names);
+    }
+
     public function test_paid_in_two_payments_sends_paid_once_with_decimal_strings(): void
     {
         perfex_catalogue_item('Beans 1 kg', '60.00', 'Coffee');

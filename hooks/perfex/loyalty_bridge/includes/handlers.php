@@ -67,9 +67,10 @@ function loyalty_bridge_client_created($args): void
 }
 
 /**
- * client_updated: ['id' => ...]. The webhook id holds the profile's fingerprint and the
- * second, so a hook fired twice for one save queues one event, and a later change back
- * to an earlier profile is still sent.
+ * client_updated: ['id' => ...]. Queued only when the profile read back differs from the
+ * one last queued for this customer, so a hook fired twice for one save (in the same
+ * second or not) queues one event, and a later change back to an earlier profile is
+ * still sent. The webhook id holds the second and the profile's fingerprint.
  */
 function loyalty_bridge_client_updated($args): void
 {
@@ -80,6 +81,10 @@ function loyalty_bridge_client_updated($args): void
             return;
         }
         $print = substr(sha1(json_encode($event['data'])), 0, 12);
+        $prefix = 'perfex-client-' . $id . '-updated-';
+        if (str_ends_with(loyalty_bridge_last_queued_id($prefix) ?? '', '-' . $print)) {
+            return;  // the same profile as last sent: a re-fired hook
+        }
         loyalty_bridge_queue_and_send('perfex-client-' . $id . '-updated-' . gmdate('YmdHis') . '-' . $print, $event);
     });
 }

@@ -54,6 +54,18 @@ function loyalty_bridge_queued(string $webhookId): bool
     return loyalty_bridge_queued_row($webhookId) !== null;
 }
 
+/** The webhook id of the row last queued whose id starts with $prefix, if any. */
+function loyalty_bridge_last_queued_id(string $prefix): ?string
+{
+    $row = loyalty_bridge_db()
+        ->like('webhook_id', $prefix, 'after')
+        ->order_by('id', 'DESC')
+        ->limit(1)
+        ->get(loyalty_bridge_queue_table())
+        ->row_array();
+    return $row['webhook_id'] ?? null;
+}
+
 function loyalty_bridge_queued_row(string $webhookId): ?array
 {
     $row = loyalty_bridge_db()
