@@ -6,12 +6,14 @@ import sys
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from loyalty_plugin.cli.actor import cli_actor
 from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.domain.notifications import Message, NotificationPrefs
+from loyalty_plugin.email.send import SmtpSender, SmtpSettings
 from loyalty_plugin.email.templates import TEMPLATES
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import EmailMessage, EmailStatus
@@ -114,6 +116,41 @@ def reset(name: str, merchant_id: str) -> None:
     except LoyaltyError as error:
         raise click.UsageError(error.message) from None
     click.echo(f"{name} reset to the default" if dropped else f"{name} was already the default")
+
+
+@emails.command("test")
+@click.argument("name", type=_NAME)
+@click.option("--merchant", "merchant_id", required=True, help="Merchant id.")
+@click.option("--to", required=True, help="The address to send the test to.")
+@click.option("--customer", "customer_id", type=int, help="Use this customer's data (number).")
+@with_appcontext
+def send_test(name: str, merchant_id: str, to: str, customer_id: int | None) -> None:
+    """Send the merchant's NAME, with sample data, to --to through the SMTP server."""
+    settings = SmtpSettings.from_config(current_app.config)
+    if not settings.host:
+        raise click.UsageError("LOYALTY_SMTP_HOST is not set")
+    try:
+        with SmtpSender(settings) as sender:
+            message_id = run_in_transaction(
+                get_session(),
+                lambda s: email_templates.send_test_email(
+                    s,
+                    merchant_id=merchant_id,
+                    name=name,
+                    to=to,
+                    sender=sender,
+                    mail_from=settings.mail_from,
+                    customer_id=customer_id,
+                    now=utcnow(),
+                    actor=cli_actor(),
+                ),
+            )
+    except LoyaltyError as error:
+        raise click.UsageError(error.message) from None
+    except OSError as error:
+        click.echo(f"not sent: {error}", err=True)
+        sys.exit(1)
+    click.echo(f"sent {name} to {to.strip()} ({message_id})")
 
 
 @emails.command()
