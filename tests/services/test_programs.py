@@ -392,3 +392,29 @@ def test_exchange_rates_apply_from_their_date(session: Session, shop: str, now: 
     assert (sent.rate, sent.source) == (Decimal("0.95"), "invoice exchange_rate")
     with pytest.raises(ValidationError, match="no exchange rate from GBP"):
         book.conversion(invoice_currency="GBP", program_currency="EUR", event_rate=None)
+
+
+def test_a_parsed_version_is_not_reused_for_another_program_with_the_same_version_id(
+    session: Session, shop: str, now: datetime
+) -> None:
+    """The parsed-version cache tells programs apart even when a version id comes back.
+
+    MariaDB's TRUNCATE (and an InnoDB counter reset) hands out ids again: a cached version
+    of another program with the same id, settings and name must not lend it its program id.
+    """
+    from loyalty_plugin.models import Program
+    from loyalty_plugin.services.earning.rule_engine import definition_of
+
+    program = create(session, now)
+    version = session.scalars(
+        select(ProgramVersion).where(ProgramVersion.program_id == program.id)
+    ).one()
+    assert definition_of(program, version).program_id == program.id
+    other = Program(id=program.id + 1000, key=program.key, name=program.name)
+    same_id = ProgramVersion(
+        id=version.id,
+        number=version.number,
+        settings=version.settings,
+        settings_hash=version.settings_hash,
+    )
+    assert definition_of(other, same_id).program_id == program.id + 1000

@@ -44,8 +44,11 @@ from loyalty_plugin.models.base import utcnow
 ZERO = Decimal(0)
 ONE = Decimal(1)
 
-#: Parsed versions by (version id, settings hash, plugin kinds); bounded, cleared when full.
-_DEFINITIONS: dict[tuple[int, str, tuple[str, ...]], ProgramDefinition] = {}
+#: Parsed versions, keyed by everything a definition is built from; bounded, cleared when
+#: full. The program's id, key and name are in the key because ids can come back (MariaDB's
+#: TRUNCATE, a restored backup, another database in the same process): a version must never
+#: lend another program its id.
+_DEFINITIONS: dict[tuple[Any, ...], ProgramDefinition] = {}
 _CACHE_SIZE = 512
 
 
@@ -76,9 +79,13 @@ def definition_of(
 ) -> ProgramDefinition:
     """The version's settings as a :class:`ProgramDefinition` (cached: versions never change)."""
     kinds = tuple(extra_kinds)
-    key = (version.id, version.settings_hash, tuple(sorted(k.kind for k in kinds)))
+    key = (
+        (program.id, program.key, program.name),
+        (version.id, version.number, version.settings_hash),
+        tuple(sorted(k.kind for k in kinds)),
+    )
     cached = _DEFINITIONS.get(key)
-    if cached is not None and cached.name == program.name:
+    if cached is not None:
         return cached
     if len(_DEFINITIONS) >= _CACHE_SIZE:
         _DEFINITIONS.clear()
