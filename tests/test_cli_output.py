@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -176,3 +177,36 @@ def test_demo_gives_a_labelled_admin_key_and_says_how_to_make_keys_again(app) ->
     key = runner.invoke(main, [*commands[2].split()[1:], "--json"]).output
     token = json.loads(key)["key"]
     assert client.get(settings, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_demo_prints_a_set_password_link_that_signs_its_owner_in(app) -> None:
+    """The demo's owner sets a password through the printed one-time link, then signs in to
+    the admin pages of the demo merchant; the printed command makes a new link."""
+    runner = app.test_cli_runner()
+    result = runner.invoke(main, ["demo", "--customers", "1"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    link = next(line.strip() for line in lines if "/admin/password/" in line)
+    client = app.test_client()
+    password = "a long demo password"
+    path = "/" + link.split("/", 3)[3]
+    set_password = client.post(
+        path, data={"csrf": _csrf(client, path), "password": password, "password_again": password}
+    )
+    assert set_password.status_code in (302, 303), set_password.get_data(as_text=True)
+    sign_in = "/loyalty/admin/sign-in"
+    form = {"csrf": _csrf(client, sign_in), "email": "owner@demo.example", "password": password}
+    signed_in = client.post(sign_in, data=form)
+    assert signed_in.status_code in (302, 303), signed_in.get_data(as_text=True)
+    home = client.get(signed_in.headers["Location"], follow_redirects=True)
+    assert "Demo Coffee Roasters" in home.get_data(as_text=True)
+    again = next(line.strip() for line in lines if line.strip().startswith("loyalty staff create"))
+    made = runner.invoke(main, again.split()[1:])
+    assert made.exit_code == 0, made.output
+    assert "/admin/password/" in made.output
+
+
+def _csrf(client, path: str) -> str:
+    """The CSRF value of the form on the page at ``path``."""
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import random
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import click
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain.errors import InsufficientPoints
 from loyalty_plugin.email.links import base_url
 from loyalty_plugin.extensions import get_session
-from loyalty_plugin.models import Merchant
+from loyalty_plugin.models import Merchant, StaffRole
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.earning import programs
 from loyalty_plugin.services.ledger import accounts
@@ -25,9 +25,12 @@ from loyalty_plugin.services.ledger.entries import Money, Reference
 from loyalty_plugin.services.levels import memberships as levels
 from loyalty_plugin.services.merchants import api_keys, secrets
 from loyalty_plugin.services.merchants import registration as merchants
+from loyalty_plugin.services.staff import accounts as staff_accounts
 from loyalty_plugin.services.transaction import run_in_transaction
 
 DEMO_MERCHANT = "demo"
+#: The demo merchant's owner on the admin pages.
+DEMO_OWNER = "owner@demo.example"
 #: How far back the demo's history (and its program) starts.
 HISTORY_DAYS = 400
 #: The demo's program, in force since the history starts (so that the docs' example
@@ -75,7 +78,7 @@ LAST_NAMES = ["Horvat", "Novak", "Martin", "Kovač", "Ivanova", "Yilmaz", "Hadda
 def demo(customers: int, seed: int, port: int) -> None:
     """Create the demo merchant with customers, invoices and a points history."""
     session = get_session()
-    credentials: tuple[str, str, str] | None = None
+    credentials: tuple[str, str, str, str] | None = None
     if session.get(Merchant, DEMO_MERCHANT) is None:
         rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
         credentials = run_in_transaction(session, _demo_merchant)
@@ -121,8 +124,8 @@ AGAIN = (
 )
 
 
-def _print_credentials(credentials: tuple[str, str, str], served: str) -> None:
-    secret, token, admin_token = credentials
+def _print_credentials(credentials: tuple[str, str, str, str], served: str) -> None:
+    secret, token, admin_token, password_token = credentials
     click.echo("Credentials for the demo merchant (shown once: store them now):")
     click.echo(f"  merchant id:                   {DEMO_MERCHANT}")
     click.echo(f'    put "merchant_id": "{DEMO_MERCHANT}" in every webhook event: without it an')
@@ -137,11 +140,16 @@ def _print_credentials(credentials: tuple[str, str, str], served: str) -> None:
     base = f"{served}/api/v1"
     click.echo(f'  curl -H "Authorization: Bearer {token}" {base}/customers/1001')
     click.echo(f'  curl -H "Authorization: Bearer {admin_token}" {base}/settings')
+    click.echo(f"  admin pages: sign in as {DEMO_OWNER} (owner) after setting a password at")
+    click.echo(f"  {staff_accounts.password_link_url(served, password_token)}")
+    click.echo("    the link works once; make another with")
+    again = f"--merchant {DEMO_MERCHANT} --email {DEMO_OWNER} --role owner --link"
+    click.echo(f"    loyalty staff create {again}")
 
 
-def _demo_merchant(session: Session) -> tuple[str, str, str]:
+def _demo_merchant(session: Session) -> tuple[str, str, str, str]:
     """The merchant, its program (instead of the default one), a webhook secret, a write
-    key and an admin key."""
+    key, an admin key, and a set-password token for its owner on the admin pages."""
     now = utcnow()
     merchants.create_merchant(
         session,
@@ -162,7 +170,20 @@ def _demo_merchant(session: Session) -> tuple[str, str, str]:
     _admin, admin_token = api_keys.create_api_key(
         session, merchant_id=DEMO_MERCHANT, scope="admin", name="demo-admin", now=now
     )
-    return secret.secret, token, admin_token
+    return secret.secret, token, admin_token, _demo_owner(session, now)
+
+
+def _demo_owner(session: Session, now: datetime) -> str:
+    """The demo's owner on the admin pages, with a one-time set-password token."""
+    owner = staff_accounts.create_staff(session, email=DEMO_OWNER, name="Demo Owner", now=now)
+    staff_accounts.add_to_merchant(
+        session, owner, merchant_id=DEMO_MERCHANT, role=StaffRole.OWNER, now=now
+    )
+    hours = int(current_app.config["LOYALTY_ADMIN_PASSWORD_LINK_HOURS"])
+    token, _expires_at = staff_accounts.password_token(
+        str(current_app.config["LOYALTY_SECRET_KEY"]), owner, now=now, valid=timedelta(hours=hours)
+    )
+    return token
 
 
 def _demo_customer(session: Session, number: int, rng: random.Random) -> None:
