@@ -150,29 +150,8 @@ def _replay(
     rates: RateBook,
     seen: set[str],
 ) -> tuple[str, int]:
-    if isinstance(item, Exception):
-        raise item
-    if isinstance(item, dict) and "data" in item:
-        item = item["data"]
-    if isinstance(item, dict) and "invoice" in item:
-        item = item["invoice"]
-    facts = InvoiceSchema().load(item)["invoice"]
-    customer_id = str(facts.customer_id)
-    known = find_customer(session, merchant_id, customer_id)
-    first = customer_id not in seen
-    seen.add(customer_id)
-    if known is None:
-        view = CustomerView(id=customer_id, first_purchase=first)
-    else:
-        view = customer_view(session, known, invoice_id=facts.id)
-        view = replace(view, first_purchase=first and view.first_purchase)
-    invoice = invoice_view(facts)
-    conversion = rates.conversion(
-        invoice_currency=invoice.currency,
-        program_currency=program.currency,
-        event_rate=invoice.exchange_rate,
-    )
-    earning = evaluate_invoice(program, invoice=invoice, customer=view, conversion=conversion)
+    """The invoice's customer and the points ``program`` gives it."""
+    customer_id, earning = _evaluate(session, merchant_id, program, item, rates, seen)
     return customer_id, 0 if earning is None else earning.points
 
 
@@ -318,7 +297,7 @@ def compare_versions(
         counted = 0
         for number, item in reversed(events):  # oldest first: first purchases in order
             try:
-                earning = _evaluate(session, merchant_id, definition, item, rates, seen)
+                _customer, earning = _evaluate(session, merchant_id, definition, item, rates, seen)
             except (LoyaltyError, SchemaError, json.JSONDecodeError, TypeError) as error:
                 if totals is result.draft:
                     result.skipped.append((number, _message(error)))
@@ -341,8 +320,9 @@ def _evaluate(
     item: Any,
     rates: RateBook,
     seen: set[str],
-) -> Any:
-    """:func:`_replay`'s evaluation, keeping the awards (``None``: audience leaves them out)."""
+) -> tuple[str, Any]:
+    """The invoice's customer and its evaluation with the awards (``None``: the program's
+    audience leaves the customer out)."""
     if isinstance(item, Exception):
         raise item
     if isinstance(item, dict) and "data" in item:
@@ -365,4 +345,6 @@ def _evaluate(
         program_currency=program.currency,
         event_rate=invoice.exchange_rate,
     )
-    return evaluate_invoice(program, invoice=invoice, customer=view, conversion=conversion)
+    return customer_id, evaluate_invoice(
+        program, invoice=invoice, customer=view, conversion=conversion
+    )
