@@ -194,7 +194,10 @@ def test_hook_level_changed_fires_once_when_an_earning_crosses_two_thresholds(
         ("c1", "bronze", "gold")
     ]
     mails = db.scalars(select(EmailMessage).where(EmailMessage.template == "level_changed"))
-    assert [(m.to_address, m.context.get("level")) for m in mails] == [("ana@example.com", "gold")]
+    # Named as the customer reads them, not by their keys.
+    assert [
+        (m.to_address, m.context.get("level"), m.context.get("previous_level")) for m in mails
+    ] == [("ana@example.com", "Gold", "Bronze")]
 
 
 def test_program_refuses_levels_without_a_0_threshold_or_with_equal_thresholds(
@@ -260,3 +263,15 @@ def test_points_in_a_rolling_window_count_earnings_less_refunds_never_spending(
     assert review(app, db, utcnow() + timedelta(days=31)) == 1
     assert host.history("c1")[0]["to_level"] == "bronze"
     assert verify_ledger(db) == []
+
+
+def test_every_e_mail_names_the_level_the_customer_holds(host: Host, db: Session) -> None:
+    """The common ``level`` variable of e-mails is the level's name (it was always empty)."""
+    from loyalty_plugin.services.ledger.accounts import find_customer
+    from loyalty_plugin.services.messaging.notifications import common_context
+
+    host.program()
+    host.pay("c1", "INV-1", "25000.00")
+    customer = find_customer(db, "shop", "c1")
+    context = common_context(db, customer, now=utcnow())
+    assert context["level"] == next(tier["name"] for tier in TIERS if tier["key"] == "gold")

@@ -773,6 +773,13 @@ def redemption_purse(
     return purse
 
 
+def level_names(session: Session, *, merchant_id: str, at: datetime) -> dict[str, str]:
+    """Each level's name by its key, in the merchant's oldest program with levels."""
+    for program in level_programs(session, at=at, merchant_id=merchant_id):
+        return {level.key: level.name for level in program.scheme.levels}
+    return {}
+
+
 def level_of_new_points(session: Session, *, account_id: int, now: datetime) -> str | None:
     """The level points credited now are earned at (kept on their lot; ``None``: no levels)."""
     level = benefits_for(session, account_id=account_id, now=now)

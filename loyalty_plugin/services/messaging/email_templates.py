@@ -134,8 +134,9 @@ def _customer_context(session: Session, merchant_id: str, customer_id: int) -> d
     customer = session.get(Customer, customer_id)
     if customer is None or customer.merchant_id != merchant_id:
         raise NotFound(f"no customer {customer_id}", field="customer_id")
-    shown = common_context(session, customer)
-    shown.pop("level", None)  # levels are not filled in yet: keep the sample's
+    shown = common_context(session, customer, now=utcnow())
+    if shown["level"] is None:  # a merchant without levels: keep the sample's
+        shown.pop("level")
     return shown
 
 

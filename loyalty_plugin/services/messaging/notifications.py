@@ -43,6 +43,7 @@ from loyalty_plugin.models import (
 )
 from loyalty_plugin.services.audit import Actor, as_actor, record_change
 from loyalty_plugin.services.ledger.accounts import find_customer, get_merchant
+from loyalty_plugin.services.levels.memberships import benefits_for, level_names
 
 #: Columns of :class:`NotificationSettings` that switch one message on or off.
 SWITCHES = {message: message.value for message in Message}
@@ -210,7 +211,7 @@ def queue_message(
     channels = channels_for(message, prefs, _recipient(customer))
     if not channels:
         return None
-    context = common_context(session, customer) | data
+    context = common_context(session, customer, now=now) | data
     return outbox.queue(
         session,
         merchant_id=customer.merchant_id,
@@ -224,14 +225,15 @@ def queue_message(
     )
 
 
-def common_context(session: Session, customer: Customer) -> dict[str, Any]:
-    """The variables every template gets, as the customer stands now."""
+def common_context(session: Session, customer: Customer, *, now: datetime) -> dict[str, Any]:
+    """The variables every template gets, as the customer stands at ``now``."""
     merchant = get_merchant(session, customer.merchant_id)
-    balance = session.scalar(
-        select(Account.balance).where(
+    account = session.execute(
+        select(Account.id, Account.balance).where(
             Account.merchant_id == customer.merchant_id, Account.customer_id == customer.id
         )
-    )
+    ).first()
+    level = None if account is None else benefits_for(session, account_id=account.id, now=now)
     return {
         "merchant": {"name": merchant.name},
         "customer": {
@@ -240,9 +242,8 @@ def common_context(session: Session, customer: Customer) -> dict[str, Any]:
             "name": customer.display_name,
             "email": customer.email or "",
         },
-        "balance": int(balance or 0),
-        # Levels arrive with programs (issue 5); until then no customer has one.
-        "level": None,
+        "balance": 0 if account is None else int(account.balance),
+        "level": None if level is None else level.name,
     }
 
 
@@ -300,12 +301,14 @@ def _expired(session: Session, event: Any, customer: Customer) -> None:
 
 
 def _level_changed(session: Session, event: Any, customer: Customer) -> None:
+    names = level_names(session, merchant_id=customer.merchant_id, at=event.occurred_at)
+    previous = None if event.from_level is None else names.get(event.from_level, event.from_level)
     queue_message(
         session,
         message=Message.LEVEL_CHANGED,
         customer=customer,
         dedupe_key=f"level_changed:{customer.id}:{event.to_level}:{event.occurred_at:%Y%m%d%H%M%S}",
-        data={"level": event.to_level, "previous_level": event.from_level},
+        data={"level": names.get(event.to_level, event.to_level), "previous_level": previous},
         now=event.occurred_at,
     )
 
