@@ -499,6 +499,10 @@ class RedeemCouponArgsSchema(MerchantArgsSchema):
     customer_id = HostId(metadata={"description": "checked against the coupon's owner"})
 
 
+class CancelCouponArgsSchema(MerchantArgsSchema):
+    reason = Text(0, 200, metadata={"description": "why, kept in the ledger and audit trail"})
+
+
 def _why_not(coupon: Any) -> str | None:
     """Why the coupon cannot be used right now (``None``: it can)."""
     return unusable_reason(coupon.status, expires_at=coupon.expires_at, now=utcnow())
@@ -524,6 +528,10 @@ class CouponSchema(CouponValueSchema):
 
 
 class CouponListArgsSchema(PageArgsSchema):
+    q = fields.String(
+        validate=validate.Length(max=60),
+        metadata={"description": "a whole code, or its start (case, spaces, dashes ignored)"},
+    )
     customer_id = HostId()
     campaign_id = fields.Integer(validate=validate.Range(1, 2**62))
     status = fields.Enum(CouponStatus, by_value=True)

@@ -51,6 +51,7 @@ KNOWN_ACTIONS = (
     "card_batch.imported",
     "config.imported",
     "consent.changed",
+    "coupon.cancelled",
     "coupon_campaign.created",
     "customer.merged",
     "email_template.reset",

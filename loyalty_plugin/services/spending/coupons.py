@@ -9,15 +9,17 @@ the same for a whole batch in one statement.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy.orm import Session, lazyload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from loyalty_plugin.domain.coupons import (
+    CODE_LENGTH,
+    GROUP,
     CouponKind,
     CouponStatus,
     CouponValue,
@@ -38,6 +40,7 @@ from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.models import Account, Coupon, CouponCampaign, LedgerEntry
 from loyalty_plugin.services.audit import Actor, as_actor, record_change
 from loyalty_plugin.services.events import publish
+from loyalty_plugin.services.idempotency import claim_fact
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.accounts import account_for_host_customer, get_merchant
 from loyalty_plugin.services.ledger.entries import SYSTEM, Money, Reference
@@ -321,8 +324,148 @@ def list_coupons(
     account_id: int | None = None,
     campaign_id: int | None = None,
     status: CouponStatus | None = None,
+    code: str | None = None,
 ) -> Sequence[Coupon]:
-    """Coupons newest first, ``limit`` of them after the cursor ``after_id``."""
+    """Coupons newest first, ``limit`` of them after the cursor ``after_id``.
+
+    ``code`` finds a code as typed (see :func:`code_condition`).
+    """
+    query = _filtered(
+        merchant_id, account_id=account_id, campaign_id=campaign_id, status=status, code=code
+    )
+    if after_id is not None:
+        query = query.where(Coupon.id < after_id)
+    return session.scalars(query.order_by(Coupon.id.desc()).limit(limit)).all()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CouponPage:
+    """One page of the admin list, newest coupons first; ``pages`` and ``total`` for the pager."""
+
+    rows: Sequence[Coupon]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages the filtered list has (at least 1)."""
+        return max(1, -(-self.total // self.per_page))
+
+
+def search_coupons(
+    session: Session,
+    *,
+    merchant_id: str,
+    code: str | None = None,
+    status: CouponStatus | None = None,
+    campaign_id: int | None = None,
+    page: int = 1,
+    per_page: int = 25,
+) -> CouponPage:
+    """The admin list: coupons matching a typed code and a status, one numbered page."""
+    query = _filtered(merchant_id, status=status, code=code, campaign_id=campaign_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    last = max(1, -(-total // per_page))
+    page = min(max(1, page), last)
+    rows = session.scalars(
+        query.options(selectinload(Coupon.account).joinedload(Account.customer))
+        .order_by(Coupon.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return CouponPage(rows=rows, page=page, per_page=per_page, total=total)
+
+
+def code_condition(typed: str) -> ColumnElement[bool]:
+    """Codes matching what someone typed: a whole code exactly, else the codes it starts.
+
+    Case, spaces and dashes do not matter: ``k7qx m2`` finds ``K7QX-M2PD-9HTA``, and
+    ``summer`` finds ``SUMMER-...``.
+    """
+    whole = normalize_code(typed)
+    clean = "".join(ch for ch in typed if ch.isalnum()).upper()
+    if len(clean) >= CODE_LENGTH:
+        return Coupon.code == whole
+    grouped = "-".join(clean[i : i + GROUP] for i in range(0, len(clean), GROUP))
+    as_typed = "-".join(typed.upper().replace("-", " ").split())
+    return or_(
+        Coupon.code.startswith(grouped, autoescape=True),
+        Coupon.code.startswith(as_typed, autoescape=True),
+    )
+
+
+def cancel_coupon(
+    session: Session,
+    *,
+    merchant_id: str,
+    code: str,
+    now: datetime,
+    actor: Actor | str,
+    reason: str | None = None,
+    request_key: str | None = None,
+) -> Coupon:
+    """Cancel an unused coupon; the points it cost go back to the customer.
+
+    The coupon moves from active to cancelled in one guarded ``UPDATE``, so a cancellation
+    and a redemption of the same code at the same moment never both succeed. The points
+    come back as a new ``reverse`` entry of the ``redeem`` entry that paid for it (the
+    ledger is append-only), keyed by the coupon, so they come back once. A used, expired or
+    already cancelled coupon is refused. ``request_key`` (an admin form's one-time key)
+    makes a repeat of the same request answer the cancelled coupon instead of an error.
+    Audited as ``coupon.cancelled``.
+    """
+    who = as_actor(actor)
+    coupon = get_coupon(session, merchant_id=merchant_id, code=code)
+    if request_key is not None:
+        key = f"coupon-cancel:{request_key}"[:255]
+        if claim_fact(session, merchant_id=merchant_id, key=key, event_id=None) is not None:
+            session.refresh(coupon)
+            if coupon.status == CouponStatus.CANCELLED:
+                return coupon
+    note = (reason or "").strip()[:200] or None
+    moved = _transition(
+        session, coupon, CouponStatus.ACTIVE, CouponStatus.CANCELLED, unexpired_at=now
+    )
+    if not moved:
+        why = _why_not(coupon, now) or "it was just used"
+        raise InvalidOperation(f"coupon cannot be cancelled: {why}", field="code")
+    returned = 0
+    if coupon.entry_id is not None and coupon.refund_entry_id is None:
+        entry: LedgerEntry = ledger.reverse(
+            session,
+            entry_id=coupon.entry_id,
+            now=now,
+            actor=who.label,
+            reason=f"coupon {coupon.code} cancelled: points returned"
+            + (f" ({note})" if note else ""),
+            idempotency_key=f"coupon:{coupon.id}:cancel-refund",
+        )
+        coupon.refund_entry_id = entry.id
+        returned = entry.points
+        session.flush()
+    record_change(
+        session,
+        merchant_id=merchant_id,
+        actor=who,
+        action="coupon.cancelled",
+        target_type="coupon",
+        target_id=coupon.code,
+        before={"status": CouponStatus.ACTIVE},
+        after={"status": CouponStatus.CANCELLED, "points_returned": returned, "reason": note},
+        now=now,
+    )
+    return coupon
+
+
+def _filtered(
+    merchant_id: str,
+    *,
+    account_id: int | None = None,
+    campaign_id: int | None = None,
+    status: CouponStatus | None = None,
+    code: str | None = None,
+) -> Select[tuple[Coupon]]:
     query = select(Coupon).where(Coupon.merchant_id == merchant_id)
     for column, wanted in (
         (Coupon.account_id, account_id),
@@ -331,9 +474,9 @@ def list_coupons(
     ):
         if wanted is not None:
             query = query.where(column == wanted)
-    if after_id is not None:
-        query = query.where(Coupon.id < after_id)
-    return session.scalars(query.order_by(Coupon.id.desc()).limit(limit)).all()
+    if code is not None and code.strip():
+        query = query.where(code_condition(code))
+    return query
 
 
 # -- internals -------------------------------------------------------------------------

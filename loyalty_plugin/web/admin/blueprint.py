@@ -20,6 +20,7 @@ from loyalty_plugin.web.admin.views import (
     approvals,
     audit,
     cards,
+    coupons,
     customers,
     emails,
     expiry,
@@ -167,6 +168,10 @@ ROUTES: tuple[AdminRoute, ...] = (
                role=MANAGER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/spending/rewards/<int:reward_id>/active",
                view=spending.spending_reward_active, role=MANAGER, methods=POST),
+    # coupons: find one by code or status, cancel an unused one (views/coupons.py)
+    AdminRoute(rule="/m/<merchant_id>/coupons", view=coupons.coupons_list, role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/coupons/<code>/cancel", view=coupons.coupon_cancel,
+               role=MANAGER, methods=POST),
     # programs, their rule editors, simulating a draft (views/programs.py)
     AdminRoute(rule="/m/<merchant_id>/programs", view=programs.programs_list, role=STAFF),
     AdminRoute(rule="/m/<merchant_id>/programs", view=programs.programs_create, role=MANAGER,
@@ -263,6 +268,9 @@ NAV: list[NavItem] = [
     NavItem(label="Levels", endpoint="admin.levels", role=STAFF, position=73, section="Setup"),
     NavItem(label="Expiry", endpoint="admin.expiry_page", role=STAFF, position=77, section="Setup"),
     NavItem(label="Spending", endpoint="admin.spending", role=STAFF, position=75, section="Setup"),
+    NavItem(
+        label="Coupons", endpoint="admin.coupons_list", role=STAFF, position=76, section="Setup"
+    ),
     NavItem(
         label="Programs", endpoint="admin.programs_list", role=STAFF, position=72, section="Setup"
     ),

@@ -271,6 +271,7 @@ def list_coupons(query: dict[str, Any]) -> dict[str, Any]:
         account_id=account_id,
         campaign_id=query.get("campaign_id"),
         status=query.get("status"),
+        code=query.get("q"),
     )
     return _page(rows, query["limit"], lambda c: c.id)
 
@@ -293,6 +294,19 @@ def redeem_coupon(args: dict[str, Any], code: str) -> Any:
         actor=who.label,
         invoice_id=args.get("invoice_id"),
         customer_id=args.get("customer_id"),
+    )
+
+
+def cancel_coupon(args: dict[str, Any], code: str) -> Any:
+    """Cancel an unused coupon; the points it cost go back to the customer."""
+    who = caller()
+    return coupons.cancel_coupon(
+        get_session(),
+        merchant_id=who.merchant(args.get("merchant_id")),
+        code=code,
+        now=utcnow(),
+        actor=who.actor,
+        reason=args.get("reason"),
     )
 
 
