@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from loyalty_plugin.domain.earning import InvoiceFacts
 from loyalty_plugin.domain.errors import LoyaltyError, ValidationError
 from loyalty_plugin.domain.money import quantize
 from loyalty_plugin.domain.programs import ProgramDefinition, evaluate_invoice
-from loyalty_plugin.domain.rules import CustomerView, Rule
+from loyalty_plugin.domain.rules import Rule
 from loyalty_plugin.models.webhook_event import InboxStatus, WebhookEvent
 from loyalty_plugin.schemas.programs import flatten_errors
 from loyalty_plugin.schemas.webhooks import InvoiceSchema
@@ -29,13 +31,9 @@ from loyalty_plugin.services.earning.programs import (
     latest_version,
     version_in_force,
 )
-from loyalty_plugin.services.earning.rule_engine import (
-    RateBook,
-    customer_view,
-    definition_of,
-    invoice_view,
-)
-from loyalty_plugin.services.ledger.accounts import find_customer, get_merchant
+from loyalty_plugin.services.earning.replay_customers import ReplayCustomers
+from loyalty_plugin.services.earning.rule_engine import RateBook, definition_of, invoice_view
+from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.spending.settings import merchant_settings
 
 
@@ -94,6 +92,10 @@ class Simulation:
         }
 
 
+#: Invoices of a file whose customers are loaded at once.
+BATCH = 500
+
+
 def read_jsonl(lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
     """Number and parse each non-blank line; numbers become ``Decimal``, never float."""
     for number, text in enumerate(lines, start=1):
@@ -130,29 +132,22 @@ def simulate(
     )
     seen: set[str] = set()
     rates = RateBook(session, merchant, now)
-    for number, item in invoices:
-        try:
-            customer_id, points = _replay(session, merchant_id, definition, item, rates, seen)
-        except (LoyaltyError, SchemaError, json.JSONDecodeError, TypeError) as error:
-            result.skipped.append((number, _message(error)))
-            continue
-        total = result.customers.setdefault(customer_id, CustomerTotal())
-        total.invoices += 1
-        total.points += points
+    customers = ReplayCustomers(session, merchant_id, now=now)
+    for batch in _batches(invoices):
+        parsed = _parse_all(batch)
+        customers.load(_pairs(parsed))
+        for number, facts in parsed:
+            try:
+                if isinstance(facts, Exception):
+                    raise facts
+                customer_id, earning = _evaluate(definition, facts, customers, rates, seen)
+            except (LoyaltyError, SchemaError, json.JSONDecodeError, TypeError) as error:
+                result.skipped.append((number, _message(error)))
+                continue
+            total = result.customers.setdefault(customer_id, CustomerTotal())
+            total.invoices += 1
+            total.points += 0 if earning is None else earning.points
     return result
-
-
-def _replay(
-    session: Session,
-    merchant_id: str,
-    program: ProgramDefinition,
-    item: Any,
-    rates: RateBook,
-    seen: set[str],
-) -> tuple[str, int]:
-    """The invoice's customer and the points ``program`` gives it."""
-    customer_id, earning = _evaluate(session, merchant_id, program, item, rates, seen)
-    return customer_id, 0 if earning is None else earning.points
 
 
 def _point_value(session: Session, program: ProgramDefinition, merchant_id: str) -> Decimal:
@@ -291,13 +286,18 @@ def compare_versions(
         current=None if in_force is None else VersionTotals(version=in_force.number),
     )
     rates = RateBook(session, merchant, now)
+    customers = ReplayCustomers(session, merchant_id, now=now)
+    parsed = _parse_all(reversed(events))  # oldest first: first purchases in order
+    customers.load(_pairs(parsed))
     pairs = [(draft, result.draft)] + ([(current, result.current)] if current else [])
     for definition, totals in pairs:
         seen: set[str] = set()
         counted = 0
-        for number, item in reversed(events):  # oldest first: first purchases in order
+        for number, facts in parsed:
             try:
-                _customer, earning = _evaluate(session, merchant_id, definition, item, rates, seen)
+                if isinstance(facts, Exception):
+                    raise facts
+                _customer, earning = _evaluate(definition, facts, customers, rates, seen)
             except (LoyaltyError, SchemaError, json.JSONDecodeError, TypeError) as error:
                 if totals is result.draft:
                     result.skipped.append((number, _message(error)))
@@ -313,32 +313,57 @@ def compare_versions(
     return result
 
 
-def _evaluate(
-    session: Session,
-    merchant_id: str,
-    program: ProgramDefinition,
-    item: Any,
-    rates: RateBook,
-    seen: set[str],
-) -> tuple[str, Any]:
-    """The invoice's customer and its evaluation with the awards (``None``: the program's
-    audience leaves the customer out)."""
+def _parse_all(items: Iterable[tuple[int, Any]]) -> list[tuple[int, InvoiceFacts | Exception]]:
+    """Each item's invoice facts, or the error that makes it unusable (kept with its line)."""
+    parsed: list[tuple[int, InvoiceFacts | Exception]] = []
+    for number, item in items:
+        try:
+            parsed.append((number, _facts(item)))
+        except (LoyaltyError, SchemaError, json.JSONDecodeError, TypeError) as error:
+            parsed.append((number, error))
+    return parsed
+
+
+def _facts(item: Any) -> InvoiceFacts:
+    """The invoice of an item: alone, as ``{"invoice": ...}``, or a whole event."""
     if isinstance(item, Exception):
         raise item
     if isinstance(item, dict) and "data" in item:
         item = item["data"]
     if isinstance(item, dict) and "invoice" in item:
         item = item["invoice"]
-    facts = InvoiceSchema().load(item)["invoice"]
+    return InvoiceSchema().load(item)["invoice"]
+
+
+def _pairs(parsed: list[tuple[int, InvoiceFacts | Exception]]) -> list[tuple[str, str]]:
+    """``(customer, invoice)`` host ids of the usable items, to load their customers at once."""
+    return [
+        (str(facts.customer_id), str(facts.id))
+        for _, facts in parsed
+        if not isinstance(facts, Exception)
+    ]
+
+
+def _batches(items: Iterable[tuple[int, Any]]) -> Iterator[list[tuple[int, Any]]]:
+    """Items in lists of :data:`BATCH` (a file may be long: its customers load per batch)."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, BATCH)):
+        yield batch
+
+
+def _evaluate(
+    program: ProgramDefinition,
+    facts: InvoiceFacts,
+    customers: ReplayCustomers,
+    rates: RateBook,
+    seen: set[str],
+) -> tuple[str, Any]:
+    """The invoice's customer and its evaluation with the awards (``None``: the program's
+    audience leaves the customer out)."""
     customer_id = str(facts.customer_id)
-    known = find_customer(session, merchant_id, customer_id)
     first = customer_id not in seen
     seen.add(customer_id)
-    if known is None:
-        view = CustomerView(id=customer_id, first_purchase=first)
-    else:
-        view = customer_view(session, known, invoice_id=facts.id)
-        view = replace(view, first_purchase=first and view.first_purchase)
+    view = customers.view(customer_id, str(facts.id), first=first)
     invoice = invoice_view(facts)
     conversion = rates.conversion(
         invoice_currency=invoice.currency,
