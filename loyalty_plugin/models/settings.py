@@ -70,5 +70,8 @@ class MerchantSettings(Base):
     #: An event still waiting for its customer or invoice after this many hours is
     #: reported (its answer's ``reason``, ``loyalty events list --waiting``).
     waiting_report_hours: Mapped[int] = mapped_column(Integer, default=24)
+    #: Origins of the host's pages that may show the customer portal in a frame
+    #: (``https://shop.example``); empty: no page may (``docs/portal.md#embedding``).
+    portal_frame_ancestors: Mapped[list[str] | None] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(128))

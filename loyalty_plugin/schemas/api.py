@@ -724,6 +724,14 @@ class SettingsSchema(Schema):
         validate=validate.Range(1, 24 * 365),
         metadata={"description": "an event waiting longer than this is reported"},
     )
+    portal_frame_ancestors = fields.List(
+        fields.String(validate=validate.Length(1, 300)),
+        validate=validate.Length(0, 20),
+        metadata={
+            "description": "origins (https://shop.example) whose pages may frame the portal; "
+            "empty: none may"
+        },
+    )
     updated_at = fields.DateTime(dump_only=True)
     updated_by = fields.String(dump_only=True, allow_none=True)
 

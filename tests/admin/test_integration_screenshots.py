@@ -73,5 +73,5 @@ def test_admin_integration_pages_fit_the_screen(
     look(page, shots, f"admin-outgoing-{width}", "Outgoing webhooks")
     page.goto(live_server.url("/loyalty/admin/m/shop/settings"))
     page.get_by_label("Approval needed above").fill("0")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_test_id("settings-form").get_by_role("button", name="Save").click()
     look(page, shots, f"admin-settings-{width}", "Merchant settings")

@@ -24,7 +24,16 @@ from loyalty_plugin.domain.coupons import CouponStatus, Package
 from loyalty_plugin.domain.errors import LoyaltyError, NotFound
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.levels import Level
-from loyalty_plugin.models import Account, Coupon, Customer, Invoice, LedgerEntry, Lot, Merchant
+from loyalty_plugin.models import (
+    Account,
+    Coupon,
+    Customer,
+    Invoice,
+    LedgerEntry,
+    Lot,
+    Merchant,
+    MerchantSettings,
+)
 from loyalty_plugin.models.redemption import Redemption, RedemptionStatus
 from loyalty_plugin.services.customers.statements import Standing, account_of, ledger_page, standing
 from loyalty_plugin.services.ledger.accounts import find_customer, get_merchant
@@ -176,6 +185,12 @@ def open_portal(session: Session, access: PortalAccess) -> Customer:
     if customer.merged_into_id is not None:
         return session.get_one(Customer, customer.merged_into_id)
     return customer
+
+
+def frame_ancestors(session: Session, merchant_id: str) -> list[str]:
+    """The host origins the merchant lets frame its portal (empty: none may)."""
+    row = session.get(MerchantSettings, merchant_id)
+    return list(row.portal_frame_ancestors or ()) if row is not None else []
 
 
 # -- what the customer sees ----------------------------------------------------------------

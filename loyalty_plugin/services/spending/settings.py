@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.coupons import CouponRules, Package
+from loyalty_plugin.domain.embedding import parse_origins
 from loyalty_plugin.domain.errors import ValidationError
 from loyalty_plugin.domain.redemption import (
     MAX_AMOUNT,
@@ -142,6 +143,8 @@ def _check(settings: MerchantSettings) -> None:
         raise ValidationError("a share is between 0 and 100", field="max_invoice_share")
     if settings.waiting_report_hours < 1:
         raise ValidationError("at least 1 hour", field="waiting_report_hours")
+    # Normalised here, so the API, the admin page and the portal's header see one form.
+    settings.portal_frame_ancestors = parse_origins(settings.portal_frame_ancestors)
     if settings.hold_minutes < 1:
         raise ValidationError("holds last at least a minute", field="hold_minutes")
     for key in ("min_redeem_points", "coupon_min_points"):

@@ -26,6 +26,7 @@ from loyalty_plugin.web.admin.views import (
     expiry,
     integration,
     levels,
+    portal_embedding,
     programs,
     reports,
     settings,
@@ -204,6 +205,8 @@ ROUTES: tuple[AdminRoute, ...] = (
                endpoint="integration_settings"),
     AdminRoute(rule="/m/<merchant_id>/settings", view=settings.merchant_settings_save,
                role=OWNER, methods=POST, endpoint="integration_settings_save"),
+    AdminRoute(rule="/m/<merchant_id>/settings/portal-embedding", view=portal_embedding.save,
+               role=OWNER, methods=POST, endpoint="integration_embedding_save"),
     # membership levels of a program (views/levels.py)
     AdminRoute(rule="/m/<merchant_id>/levels", view=levels.levels, role=STAFF),
     AdminRoute(rule="/m/<merchant_id>/levels", view=levels.levels_save, role=MANAGER,

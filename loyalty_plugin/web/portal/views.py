@@ -33,16 +33,14 @@ log = logging.getLogger(__name__)
 COOKIE = "loyalty_portal"
 #: Endpoints open without the portal cookie.
 PUBLIC = {"portal.open_link", "portal.static", "portal.with_slash"}
+CSP = (
+    "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; "
+    "img-src 'self' data:; form-action 'self'; frame-ancestors {frames}; base-uri 'none'"
+)
 HEADERS = {
     "Cache-Control": "no-store",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; "
-        "img-src 'self' data:; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
 }
 
 
@@ -61,17 +59,9 @@ def open_link(token: str) -> ResponseReturnValue:
     """The link from an e-mail or the host: remember it in a cookie, then show the overview."""
     access = portal.read_token(_secret(), token, now=utcnow())
     portal.open_portal(get_session(), access)
+    g.portal_frames = portal.frame_ancestors(get_session(), access.merchant_id)
     response = redirect(url_for("portal.overview"), 303)
-    response.set_cookie(
-        COOKIE,
-        token,
-        expires=access.expires_at,
-        path=_cookie_path(),
-        # Behind a proxy that ends TLS the request looks like http: the public URL says.
-        secure=request.is_secure or _public_https(),
-        httponly=True,
-        samesite="Lax",
-    )
+    response.set_cookie(COOKIE, token, expires=access.expires_at, **_cookie_options())
     return response
 
 
@@ -133,7 +123,7 @@ def sign_out() -> ResponseReturnValue:
     """Forget the portal cookie on this device."""
     page = render_template("portal/message.html", state="signed_out_done", shop=_shop(True))
     response = Response(page)
-    response.delete_cookie(COOKIE, path=_cookie_path())
+    response.delete_cookie(COOKIE, **_cookie_options())
     return response
 
 
@@ -158,11 +148,17 @@ def load_customer() -> None:
 
 
 def secure_headers(response: Response) -> Response:
-    """No caching, no framing, nothing from elsewhere, no token leaking in a Referer."""
+    """No caching, no framing but by the merchant's host, nothing from elsewhere, no token
+    leaking in a Referer."""
     for name, value in HEADERS.items():
         if request.endpoint == "portal.static" and name == "Cache-Control":
             continue
         response.headers.setdefault(name, value)
+    frames = _frame_origins()
+    response.headers.setdefault("Content-Security-Policy", CSP.format(frames=" ".join(frames)))
+    if frames == ["'none'"]:
+        # Older browsers know only this header, which cannot name an origin.
+        response.headers.setdefault("X-Frame-Options", "DENY")
     return response
 
 
@@ -200,6 +196,7 @@ def database_error(error: Exception) -> ResponseReturnValue:
     if not is_unavailable(error):
         return unexpected(error)
     log.warning("portal: database unavailable on %s %s", request.method, request.path)
+    g.portal_database_down = True
     page, status = _message_page("unavailable", 503)
     return page, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
@@ -208,6 +205,7 @@ def unexpected(error: Exception) -> ResponseReturnValue:
     if isinstance(error, HTTPException):
         return http_error(error)
     log.exception("portal error on %s %s", request.method, request.path)
+    g.portal_database_down = True  # whatever failed, the headers ask nothing more of it
     return _message_page("error", 500)
 
 
@@ -282,6 +280,27 @@ def _shop(may_ask_database: bool) -> str | None:
     return merchant.name if merchant else None
 
 
+def _frame_origins() -> list[str]:
+    """The ``frame-ancestors`` sources: the merchant's host origins, else ``'none'``.
+
+    Known once the cookie or the link names the merchant (expired or not, so a framed
+    portal can show its "link expired" page); never asked of a database that just failed.
+    """
+    if "portal_frames" not in g:
+        g.portal_frames = []
+        merchant_id = g.portal_customer.merchant_id if "portal_customer" in g else None
+        token = (request.view_args or {}).get("token") or request.cookies.get(COOKIE)
+        try:
+            if merchant_id is None and token and not g.get("portal_database_down"):
+                merchant = portal.shop_of_token(get_session(), _secret(), token)
+                merchant_id = merchant.id if merchant else None
+            if merchant_id is not None:
+                g.portal_frames = portal.frame_ancestors(get_session(), merchant_id)
+        except Exception:  # refusing frames is the safe answer to any trouble here
+            log.warning("portal: no frame origins for %s", request.path, exc_info=True)
+    return g.portal_frames or ["'none'"]
+
+
 def _with_error(form: ConvertForm, message: str) -> ConvertForm:
     return ConvertForm(form_key=form.form_key, csrf=form.csrf, points=form.points, error=message)
 
@@ -319,3 +338,22 @@ def _secret() -> str:
 
 def _cookie_path() -> str:
     return url_for("portal.overview")
+
+
+def _cookie_options() -> dict[str, Any]:
+    """``Lax``, or for a portal the host may frame ``SameSite=None; Secure; Partitioned``.
+
+    Framed, the portal is a third party in the host's page: its cookie is sent there only
+    as ``SameSite=None``, which browsers take only when ``Secure``, and browsers that block
+    third-party cookies keep it only when ``Partitioned`` (CHIPS: a cookie jar of its own
+    per host site). See docs/portal.md#embedding-in-the-hosts-pages.
+    """
+    framed = _frame_origins() != ["'none'"]
+    return {
+        "path": _cookie_path(),
+        # Behind a proxy that ends TLS the request looks like http: the public URL says.
+        "secure": framed or request.is_secure or _public_https(),
+        "httponly": True,
+        "samesite": "None" if framed else "Lax",
+        "partitioned": framed,
+    }

@@ -27,7 +27,7 @@ def merchant_settings(merchant_id: str) -> ResponseReturnValue:
     """The merchant's particulars and the settings form."""
     current = spending.merchant_settings(get_session(), merchant_id)
     values = {name: _shown(getattr(current, name)) for name in FIELDS}
-    return _page(merchant_id, values=values)
+    return page(merchant_id, values=values)
 
 
 def merchant_settings_save(merchant_id: str) -> ResponseReturnValue:
@@ -37,7 +37,7 @@ def merchant_settings_save(merchant_id: str) -> ResponseReturnValue:
         changes = SettingsSchema(partial=True).load({n: _typed(v) for n, v in values.items()})
     except marshmallow.ValidationError as invalid:
         errors = {name: sentence(" ".join(messages)) for name, messages in invalid.messages.items()}
-        return _page(merchant_id, values=values, errors=errors, status=422)
+        return page(merchant_id, values=values, errors=errors, status=422)
     try:
         run_in_transaction(
             get_session(),
@@ -50,7 +50,7 @@ def merchant_settings_save(merchant_id: str) -> ResponseReturnValue:
             ),
         )
     except LoyaltyError as error:
-        return _page(merchant_id, values=values, errors=field_errors(error), status=422)
+        return page(merchant_id, values=values, errors=field_errors(error), status=422)
     access.flash("Settings saved.")
     return redirect(url_for("admin.integration_settings", merchant_id=merchant_id), 303)
 
@@ -70,15 +70,22 @@ def _shown(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _page(
+def page(
     merchant_id: str,
     *,
-    values: dict[str, str],
+    values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
+    embedding: str | None = None,
 ) -> ResponseReturnValue:
+    """The settings page; a form shown again passes what was typed and its ``errors``."""
     session = get_session()
     errors = errors or {}
+    current = spending.merchant_settings(session, merchant_id)
+    if values is None:
+        values = {name: _shown(getattr(current, name)) for name in FIELDS}
+    if embedding is None:  # the portal embedding section (views/portal_embedding.py)
+        embedding = "\n".join(current.portal_frame_ancestors or ())
     return render_template(
         "admin/settings/merchant.html",
         Role=StaffRole,
@@ -86,6 +93,7 @@ def _page(
         merchant=session.get(Merchant, merchant_id),
         locale=_locale(session.get(NotificationSettings, merchant_id)),
         values=values,
+        embedding=embedding,
         errors=errors,
         form_error=sentence(errors["form"]) if "form" in errors else None,
     ), status
