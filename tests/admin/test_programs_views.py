@@ -365,3 +365,31 @@ def test_bad_settings_re_render_at_the_field_as_the_api_answers(app, admin_clien
     with app.app_context():
         settings = get_session().scalars(select(ProgramVersion.settings)).all()
     assert all(s["priority"] == 0 for s in settings)
+
+
+def test_new_program_submitted_twice_creates_it_once(app, admin_client) -> None:
+    """A double click on "Create draft" (the same form key) opens the program both times;
+    another form naming a key in use is still told it exists."""
+    manager = admin_client(role="manager")
+    before = _audit(app, "program.created")  # the merchant's default program
+    form = {"key": "spring", "name": "Spring", "form_key": "one-click"}
+    first = manager.post(manager.m("/programs"), form)
+    second = manager.post(manager.m("/programs"), form)
+    assert (first.status_code, second.status_code) == (303, 303), second.data
+    assert first.headers["Location"] == second.headers["Location"]
+    assert _audit(app, "program.created") == before + 1
+    other = manager.post(manager.m("/programs"), form | {"form_key": "another"})
+    assert other.status_code == 422
+    assert "already exists" in other.get_data(as_text=True)
+    mistake = {"key": "Bad Key!", "name": "Summer", "form_key": "kept"}
+    assert manager.post(manager.m("/programs"), mistake).status_code == 422
+    fixed = manager.post(manager.m("/programs"), mistake | {"key": "summer"})
+    assert fixed.status_code == 303 and _audit(app, "program.created") == before + 2
+    token = _api_key(app)
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "create-autumn"}
+    body = {"key": "autumn", "name": "Autumn"}
+    made = manager.client.post("/loyalty/api/v1/programs", json=body, headers=headers)
+    again = manager.client.post("/loyalty/api/v1/programs", json=body, headers=headers)
+    assert (made.status_code, again.status_code) == (201, 201)
+    assert made.get_json() == again.get_json()
+    assert _audit(app, "program.created") == before + 3

@@ -33,6 +33,7 @@ from loyalty_plugin.schemas.programs import (
     settings_hash,
 )
 from loyalty_plugin.services.audit import SYSTEM, Actor, as_actor, jsonable, record_change
+from loyalty_plugin.services.idempotency import claim_fact
 from loyalty_plugin.services.ledger.accounts import get_merchant
 
 #: How a move of status is named in the audit trail.
@@ -103,13 +104,22 @@ def create_program(
     now: datetime,
     actor: Actor | str,
     extra_kinds: Iterable[type[Rule]] = (),
+    request_key: str | None = None,
 ) -> Program:
-    """Create a program (a draft unless ``status`` says otherwise) and its version 1."""
+    """Create a program (a draft unless ``status`` says otherwise) and its version 1.
+
+    ``request_key`` (an admin form's one-time key) makes a repeat of the same request (a
+    double submit) return the program the first one created instead of "already exists".
+    """
     actor = as_actor(actor)
     merchant = get_merchant(session, merchant_id)
     identity, settings = load_program(
         definition, default_currency=merchant.currency, extra_kinds=extra_kinds
     )
+    if request_key is not None:
+        made = _created_by_key(session, merchant_id, request_key, identity["key"])
+        if made is not None:
+            return made
     if _find(session, merchant_id, identity["key"]) is not None:
         raise InvalidOperation(f"program {identity['key']!r} already exists", field="key")
     program = Program(
@@ -140,6 +150,20 @@ def create_program(
     )
     _record(session, program, actor, "program.created", None, now=now)
     return program
+
+
+def _created_by_key(
+    session: Session, merchant_id: str, request_key: str, program_key: str
+) -> Program | None:
+    """The program an earlier request with this form key created (``None``: the key is new).
+
+    The fact counted names the program's key too: a form re-rendered after a mistake keeps
+    its form key, and the corrected key it then sends is a new request.
+    """
+    fact = f"program-form:{program_key}:{request_key}"[:255]
+    if claim_fact(session, merchant_id=merchant_id, key=fact, event_id=None) is None:
+        return None
+    return _find(session, merchant_id, program_key)
 
 
 def create_default_program(

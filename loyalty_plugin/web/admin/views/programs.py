@@ -70,7 +70,8 @@ def programs_create(merchant_id: str) -> ResponseReturnValue:
     form = request.form
     definition = {"key": form.get("key", "").strip(), "name": form.get("name", "").strip()}
     try:
-        run_in_transaction(get_session(), lambda s: _create(s, merchant_id, definition))
+        key = form.get("form_key") or None
+        run_in_transaction(get_session(), lambda s: _create(s, merchant_id, definition, key))
     except LoyaltyError as error:
         return _list_page(merchant_id, create=form, errors=_errors(error), status=422)
     access.flash(f"Program {definition['key']} created as a draft; add its rules.")
@@ -352,7 +353,9 @@ def error_field(path: str) -> str:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _create(session: Session, merchant_id: str, definition: dict[str, Any]) -> Any:
+def _create(
+    session: Session, merchant_id: str, definition: dict[str, Any], request_key: str | None
+) -> Any:
     return svc.create_program(
         session,
         merchant_id=merchant_id,
@@ -360,6 +363,7 @@ def _create(session: Session, merchant_id: str, definition: dict[str, Any]) -> A
         now=utcnow(),
         actor=access.current().actor,
         extra_kinds=_kinds(),
+        request_key=request_key,
     )
 
 
