@@ -25,7 +25,7 @@ from loyalty_plugin.jobs.schedule import parse_schedule_overrides
 
 def builtin_jobs() -> list[Job]:
     """The jobs the engine itself needs: the one registration point."""
-    from loyalty_plugin.jobs import emails, expiry, levels, reminders, spending, webhooks
+    from loyalty_plugin.jobs import emails, expiry, levels, reminders, reports, spending, webhooks
 
     day = 86_400
     return [
@@ -87,6 +87,13 @@ def builtin_jobs() -> list[Job]:
             every_seconds=3600,
             offset_seconds=1200,
             description="review membership levels, end bought and given ones, apply new versions",
+        ),
+        Job(
+            name="roll-up-reports",
+            run=reports.roll_up_reports,
+            every_seconds=300,
+            offset_seconds=60,
+            description="add new ledger entries to the reports' daily totals",
         ),
         Job(
             name="purge-idempotency-keys",

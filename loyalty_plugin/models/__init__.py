@@ -30,6 +30,7 @@ from loyalty_plugin.models.program import (
     RuleClaim,
 )
 from loyalty_plugin.models.redemption import Redemption, RedemptionStatus
+from loyalty_plugin.models.report import ReportDay, ReportRollup
 from loyalty_plugin.models.settings import MerchantSettings
 from loyalty_plugin.models.staff import (
     AdminLinkNonce,
@@ -92,6 +93,8 @@ __all__ = [
     "ProgramVersion",
     "Redemption",
     "RedemptionStatus",
+    "ReportDay",
+    "ReportRollup",
     "Reward",
     "RuleClaim",
     "RunStatus",

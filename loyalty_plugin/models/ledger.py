@@ -41,7 +41,17 @@ class Account(Base):
     """A customer's points with one merchant; the row locked by every balance change."""
 
     __tablename__ = "accounts"
-    __table_args__ = (UniqueConstraint("merchant_id", "customer_id"),)
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "customer_id"),
+        # The accounts owing points: the reports add their debts to the sum of the entries.
+        Index(
+            "ix_accounts_debt",
+            "merchant_id",
+            "debt",
+            postgresql_where=text("debt > 0"),
+            sqlite_where=text("debt > 0"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))

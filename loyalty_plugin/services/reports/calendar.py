@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, literal, literal_column
+from sqlalchemy import ColumnElement, Date, case, literal, literal_column
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.reports import Period, local_today, period
@@ -36,22 +36,29 @@ def instant(moment: datetime) -> ColumnElement[Any]:
     return literal(moment, UTCDateTime())
 
 
-def bucket(column: Any, bounds: Sequence[datetime]) -> ColumnElement[int]:
+def bucket(column: Any, bounds: Sequence[datetime] | Sequence[date]) -> ColumnElement[int]:
     """The index ``i`` of the bucket ``bounds[i] <= column < bounds[i + 1]``.
 
     A balanced tree of ``CASE`` comparisons (about log2(buckets) per row), because the
     three backends share no function that moves a UTC time into a time zone: SQLite has
     none, and MariaDB's needs time-zone tables loaded. Rows outside the bounds must be
-    filtered out by the caller.
+    filtered out by the caller. ``bounds`` are instants (stored times) or days (a date
+    column, such as the reports' daily totals).
     """
     return _split(column, list(bounds), 0, len(bounds) - 1)
 
 
-def _split(column: Any, bounds: list[datetime], low: int, high: int) -> ColumnElement[int]:
+def _bound(value: datetime | date) -> ColumnElement[Any]:
+    if isinstance(value, datetime):
+        return instant(value)
+    return literal(value, Date())
+
+
+def _split(column: Any, bounds: list[Any], low: int, high: int) -> ColumnElement[int]:
     if high - low <= 1:
         return literal_column(str(int(low)))
     middle = (low + high) // 2
     return case(
-        (column < instant(bounds[middle]), _split(column, bounds, low, middle)),
+        (column < _bound(bounds[middle]), _split(column, bounds, low, middle)),
         else_=_split(column, bounds, middle, high),
     )

@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.ledger import EntryKind
@@ -39,7 +39,9 @@ from loyalty_plugin.domain.reports import (
     shown_points,
 )
 from loyalty_plugin.models import Account, Customer, Invoice, InvoiceStatus, LedgerEntry, Lot
-from loyalty_plugin.services.reports.calendar import bucket, instant, merchant_period
+from loyalty_plugin.services.ledger.accounts import get_merchant
+from loyalty_plugin.services.reports.calendar import instant, merchant_period
+from loyalty_plugin.services.reports.rollup import all_time_points, day_totals_and_tail
 from loyalty_plugin.services.spending.settings import merchant_settings, redemption_rules
 
 #: Customers listed under "top customers".
@@ -135,7 +137,7 @@ def dashboard(
         session, merchant_id=merchant_id, first=first, last=last, now=now
     )
     value = point_value(session, merchant_id)
-    points, soon = open_points(session, merchant_id=merchant_id, now=now)
+    points, soon = open_points(session, merchant_id=merchant_id, zone=span.zone, now=now)
     return Dashboard(
         merchant_id=merchant_id,
         period=span,
@@ -169,23 +171,16 @@ def in_period(span: Period) -> ColumnElement[bool]:
 
 
 def weekly(session: Session, *, merchant_id: str, span: Period) -> list[Week]:
-    """Points per week and series: one query grouping by week, kind and sign."""
-    bounds = span.week_bounds()
-    rows = (
-        select(
-            bucket(LedgerEntry.created_at, bounds).label("week"),
-            LedgerEntry.kind.label("kind"),
-            (LedgerEntry.points > 0).label("credit"),
-            LedgerEntry.points.label("points"),
-        )
-        .where(LedgerEntry.merchant_id == merchant_id, in_period(span))
-        .subquery()
-    )
-    grouped = select(rows.c.week, rows.c.kind, rows.c.credit, func.sum(rows.c.points)).group_by(
-        rows.c.week, rows.c.kind, rows.c.credit
+    """Points per week and series: the rolled-up days and the live tail, in one query."""
+    query = day_totals_and_tail(
+        merchant_id=merchant_id,
+        zone=span.zone,
+        first=span.first,
+        last=span.last,
+        bounds=span.week_bounds(),
     )
     sums: list[dict[str, int]] = [dict.fromkeys(SERIES, 0) for _ in span.weeks()]
-    for week, kind, credit, total in session.execute(grouped):
+    for week, kind, credit, total in session.execute(query):
         series = series_of(kind, bool(credit))
         sums[int(week)][series] += shown_points(series, int(total))
     return [
@@ -203,18 +198,48 @@ def open_lots(merchant_id: str, now: datetime) -> ColumnElement[bool]:
     )
 
 
-def open_points(session: Session, *, merchant_id: str, now: datetime) -> tuple[int, dict[int, int]]:
-    """The open points, and those of them expiring within 30, 60 and 90 days: one query."""
+def open_points(
+    session: Session, *, merchant_id: str, now: datetime, zone: str | None = None
+) -> tuple[int, dict[int, int]]:
+    """The open points, and those of them expiring within 30, 60 and 90 days: one query.
+
+    The points left in all lots are the sum of every entry plus the debts (the ledger's
+    invariant: a balance is its lots' points less its debt), read from the rolled-up days
+    and the tail; the lots past their expiry that the expiry job has not expired yet are
+    taken off. Only the lots expiring within 90 days are read one by one.
+    """
+    if zone is None:
+        zone = get_merchant(session, merchant_id).timezone or "UTC"
+    horizon = now + timedelta(days=max(EXPIRING_WITHIN))
+    lots = (
+        select()
+        .select_from(Lot)
+        .where(
+            Lot.merchant_id == merchant_id,
+            Lot.holds_points,  # a literal 0: PostgreSQL's partial index matches
+            Lot.expires_at <= instant(horizon),
+        )
+    )
+    overdue = lots.add_columns(
+        func.coalesce(func.sum(case((Lot.expires_at <= instant(now), Lot.remaining), else_=0)), 0)
+    )
 
     def expiring_within(days: int) -> Any:
-        due = Lot.expires_at <= instant(now + timedelta(days=days))
+        due = and_(
+            Lot.expires_at > instant(now), Lot.expires_at <= instant(now + timedelta(days=days))
+        )
         return func.coalesce(func.sum(case((due, Lot.remaining), else_=0)), 0)
 
+    debts = select(func.coalesce(func.sum(Account.debt), 0)).where(
+        Account.merchant_id == merchant_id, Account.debt > literal_column("0")
+    )
     row = session.execute(
-        select(
-            func.coalesce(func.sum(Lot.remaining), 0),
+        lots.add_columns(
+            all_time_points(merchant_id, zone)
+            + debts.scalar_subquery()
+            - overdue.scalar_subquery(),
             *(expiring_within(days) for days in EXPIRING_WITHIN),
-        ).where(open_lots(merchant_id, now))
+        )
     ).one()
     return int(row[0]), {days: int(n) for days, n in zip(EXPIRING_WITHIN, row[1:], strict=True)}
 

@@ -1,0 +1,54 @@
+"""The reports' daily totals of ledger entries, rolled up from a watermark.
+
+Entries are append-only and their ids only grow, so the dashboard's sums are split in two:
+the entries up to a merchant's watermark (``ReportRollup.entry_id``), already added up per
+day of the merchant's calendar, kind and sign in ``ReportDay``, and the live tail of entries
+after the watermark, summed from ``ledger_entries`` at each read. Both are read in one
+statement, so a report is always exact. Only the ``roll-up-reports`` job writes these
+tables (never a ledger write), so no row here is updated by every earning.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Boolean, Date, Enum, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from loyalty_plugin.domain.ledger import EntryKind
+from loyalty_plugin.models.base import Base, utcnow
+
+
+class ReportRollup(Base):
+    """How far a merchant's daily totals reach: every entry up to ``entry_id`` is in them."""
+
+    __tablename__ = "report_rollups"
+
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    #: The time zone the days are counted in; when the merchant's changes, the totals are
+    #: ignored and rebuilt.
+    zone: Mapped[str] = mapped_column(String(64))
+    #: The watermark: the highest entry id (of any merchant) whose entries are rolled up.
+    entry_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ReportDay(Base):
+    """The points and the number of one merchant's entries of one kind and sign in one day."""
+
+    __tablename__ = "report_days"
+
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    #: The calendar day in the merchant's time zone (:attr:`ReportRollup.zone`).
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[EntryKind] = mapped_column(
+        Enum(
+            EntryKind, native_enum=False, length=16, values_callable=lambda e: [k.value for k in e]
+        ),
+        primary_key=True,
+    )
+    #: Credits (``points > 0``) and the rest are kept apart: an adjustment counts as issued
+    #: or as a correction by its sign.
+    credit: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+    entries: Mapped[int] = mapped_column(BigInteger, default=0)

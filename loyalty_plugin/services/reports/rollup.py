@@ -1,0 +1,308 @@
+"""The reports' daily totals: rolled up from a watermark, read together with the live tail.
+
+Ledger entries are append-only and their ids only grow. :func:`roll_up` adds the entries
+written since a merchant's watermark to its totals per day (in the merchant's time zone),
+kind and sign (``report_days``) and moves the watermark (``report_rollups.entry_id``).
+Readers sum those days and the entries after the watermark in **one statement**
+(:func:`day_totals_and_tail`), so an answer is exact whether the job ran a second ago,
+a week ago or never; the job only keeps the tail short.
+
+An id is taken from the sequence before its transaction commits, so an entry with a
+smaller id than one already visible may still be on its way. Before rolling up to the
+highest visible id, :func:`roll_up` therefore waits until every transaction that was
+already running has ended (PostgreSQL: ``pg_stat_activity``; MariaDB:
+``information_schema.innodb_trx``; SQLite has one writer at a time and its roll-up holds
+the write lock). If they do not end within ``settle_seconds``, nothing is rolled up this
+time: the reports stay exact, the tail just stays longer. Ledger writes are untouched:
+nothing here is written by an earning or a spend.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, delete, func, literal, select, text, union_all
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.ledger import EntryKind
+from loyalty_plugin.domain.reports import local_midnight, local_today
+from loyalty_plugin.models import LedgerEntry, Merchant, ReportDay, ReportRollup
+from loyalty_plugin.services.reports.calendar import bucket, instant
+from loyalty_plugin.services.transaction import run_in_transaction
+
+log = logging.getLogger(__name__)
+
+#: Entry ids one transaction of the roll-up covers.
+BATCH = 200_000
+#: Most days one statement sorts entries into (the ``CASE`` tree of :func:`bucket`).
+MAX_DAYS = 800
+#: How long the roll-up waits for transactions older than it to end.
+SETTLE_SECONDS = 10.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class RollupRun:
+    """What one :func:`roll_up` did: entries added to the totals, up to which id."""
+
+    entries: int
+    watermark: int
+    #: Older transactions were still running after ``settle_seconds``: nothing was done.
+    waited_out: bool = False
+
+
+def roll_up(
+    session: Session,
+    *,
+    batch: int = BATCH,
+    settle_seconds: float = SETTLE_SECONDS,
+    merchant_id: str | None = None,
+) -> RollupRun:
+    """Roll every merchant's (or one merchant's) entries up to the newest settled id."""
+    target = run_in_transaction(session, _newest_id)
+    if not _settle(session, target[1], timeout=settle_seconds):
+        log.warning(
+            "roll-up-reports: transactions older than %.0f s still running; "
+            "the reports read a longer tail until the next run",
+            settle_seconds,
+        )
+        return RollupRun(entries=0, watermark=target[0], waited_out=True)
+    if merchant_id is None:
+        merchants = run_in_transaction(
+            session, lambda s: list(s.scalars(select(Merchant.id).order_by(Merchant.id)))
+        )
+    else:
+        merchants = [merchant_id]
+    added = 0
+    for merchant in merchants:
+        while True:
+            count, done = run_in_transaction(
+                session, lambda s, m=merchant: _roll_up_batch(s, m, target[0], batch)
+            )
+            added += count
+            if done:
+                break
+    return RollupRun(entries=added, watermark=target[0])
+
+
+def _newest_id(session: Session) -> tuple[int, Any]:
+    """The highest visible entry id, then the database's clock (read after it)."""
+    newest = session.scalar(select(func.max(LedgerEntry.id))) or 0
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        clock = session.scalar(select(func.clock_timestamp()))
+    elif dialect in ("mysql", "mariadb"):
+        clock = session.scalar(select(func.now()))
+    else:
+        clock = None  # SQLite: this transaction held the write lock, no writer is in flight
+    return int(newest), clock
+
+
+def _settle(session: Session, clock: Any, *, timeout: float) -> bool:
+    """Wait until the transactions running at ``clock`` have ended; False after ``timeout``."""
+    if clock is None:
+        return True
+    deadline = time.monotonic() + timeout
+    pause = 0.01
+    while True:
+        older = run_in_transaction(session, lambda s: _older_transactions(s, clock))
+        if older == 0:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
+def _older_transactions(session: Session, clock: Any) -> int:
+    """Transactions of this database, other than ours, that began before ``clock``."""
+    if session.get_bind().dialect.name == "postgresql":
+        statement = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            " AND xact_start < :clock"
+        )
+    else:
+        # innodb_trx shows a transaction's start to the second: one that began in the same
+        # second is waited for too, which only costs that wait.
+        statement = (
+            "SELECT count(*) FROM information_schema.innodb_trx t"
+            " JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id"
+            " WHERE t.trx_mysql_thread_id <> CONNECTION_ID() AND p.db = DATABASE()"
+            " AND t.trx_started <= :clock"
+        )
+    return int(session.execute(text(statement), {"clock": clock}).scalar() or 0)
+
+
+def _roll_up_batch(session: Session, merchant_id: str, target: int, batch: int) -> tuple[int, bool]:
+    """Add one batch of the merchant's entries after its watermark; (entries, done)."""
+    state = _state(session, merchant_id)
+    low = state.entry_id
+    if low >= target:
+        return 0, True
+    high = min(target, low + batch)
+    while True:
+        span = session.execute(
+            select(func.min(LedgerEntry.created_at), func.max(LedgerEntry.created_at)).where(
+                _after(merchant_id, low), LedgerEntry.id <= high
+            )
+        ).one()
+        if span[0] is None:
+            state.entry_id = high
+            return 0, high >= target
+        days = _days(span[0], span[1], state.zone)
+        if len(days) <= MAX_DAYS or high - low <= 1:
+            break
+        high = low + (high - low) // 2  # entries spread over years: a smaller batch
+    added = _add_days(session, state, days, high)
+    state.entry_id = high
+    return added, high >= target
+
+
+def _state(session: Session, merchant_id: str) -> ReportRollup:
+    """The merchant's watermark, locked; started (or restarted for a new time zone)."""
+    zone = session.get(Merchant, merchant_id).timezone or "UTC"  # type: ignore[union-attr]
+    state = session.get(ReportRollup, merchant_id, with_for_update=True)
+    if state is None:
+        state = ReportRollup(merchant_id=merchant_id, zone=zone, entry_id=0)
+        session.add(state)
+        session.flush()
+    elif state.zone != zone:
+        # The merchant moved to another time zone: its days start at other instants.
+        session.execute(delete(ReportDay).where(ReportDay.merchant_id == merchant_id))
+        state.zone, state.entry_id = zone, 0
+    return state
+
+
+def _after(merchant_id: str, entry_id: Any) -> ColumnElement[bool]:
+    return and_(LedgerEntry.merchant_id == merchant_id, LedgerEntry.id > entry_id)
+
+
+def _days(first: datetime, last: datetime, zone: str) -> list[date]:
+    start, end = local_today(first, zone), local_today(last, zone)
+    return [start + timedelta(days=n) for n in range((end - start).days + 1)]
+
+
+def _add_days(session: Session, state: ReportRollup, days: list[date], high: int) -> int:
+    """Sum the entries after the watermark up to ``high`` per day, kind and sign; store."""
+    bounds = [local_midnight(day, state.zone) for day in days]
+    bounds.append(local_midnight(days[-1] + timedelta(days=1), state.zone))
+    credit = LedgerEntry.points > 0
+    rows = session.execute(
+        select(
+            bucket(LedgerEntry.created_at, bounds).label("day"),
+            LedgerEntry.kind,
+            credit,
+            func.sum(LedgerEntry.points),
+            func.count(),
+        )
+        .where(_after(state.merchant_id, state.entry_id), LedgerEntry.id <= high)
+        .group_by("day", LedgerEntry.kind, credit)
+    ).all()
+    sums: dict[tuple[date, EntryKind, bool], list[int]] = defaultdict(lambda: [0, 0])
+    for n, kind, is_credit, points, count in rows:
+        key = (days[int(n)], EntryKind(kind), bool(is_credit))
+        sums[key][0] += int(points)
+        sums[key][1] += int(count)
+    stored = {
+        (row.day, row.kind, row.credit): row
+        for row in session.scalars(
+            select(ReportDay).where(
+                ReportDay.merchant_id == state.merchant_id,
+                ReportDay.day >= days[0],
+                ReportDay.day <= days[-1],
+            )
+        )
+    }
+    for (day, kind, is_credit), (points, count) in sums.items():
+        row = stored.get((day, kind, is_credit))
+        if row is None:
+            session.add(
+                ReportDay(
+                    merchant_id=state.merchant_id,
+                    day=day,
+                    kind=kind,
+                    credit=is_credit,
+                    points=points,
+                    entries=count,
+                )
+            )
+        else:
+            row.points += points
+            row.entries += count
+    return sum(count for _points, count in sums.values())
+
+
+# -- reading ----------------------------------------------------------------------------
+
+
+def watermark(merchant_id: str, zone: str) -> ColumnElement[int]:
+    """The merchant's watermark as a scalar subquery (0 when its days are of another zone)."""
+    mark = (
+        select(ReportRollup.entry_id)
+        .where(ReportRollup.merchant_id == merchant_id, ReportRollup.zone == zone)
+        .scalar_subquery()
+    )
+    return func.coalesce(mark, literal(0))
+
+
+def rolled_days(merchant_id: str, zone: str) -> ColumnElement[bool]:
+    """Daily totals of the merchant that count: those of its current time zone."""
+    current = (
+        select(ReportRollup.merchant_id)
+        .where(ReportRollup.merchant_id == merchant_id, ReportRollup.zone == zone)
+        .exists()
+    )
+    return and_(ReportDay.merchant_id == merchant_id, current)
+
+
+def day_totals_and_tail(
+    *,
+    merchant_id: str,
+    zone: str,
+    first: date,
+    last: date,
+    bounds: list[datetime],
+) -> Select[Any]:
+    """Points per bucket, kind and sign of the days ``first`` to ``last``: one statement.
+
+    ``bounds`` are the buckets' local midnights (in UTC), from ``first``'s to the one after
+    ``last``; a day is in the bucket its midnight is in. Rolled-up days and the entries
+    after the watermark are added up together, in one snapshot.
+    """
+    day_bounds = [local_today(moment, zone) for moment in bounds]
+    days = select(
+        bucket(ReportDay.day, day_bounds).label("bucket"),
+        ReportDay.kind.label("kind"),
+        ReportDay.credit.label("credit"),
+        ReportDay.points.label("points"),
+    ).where(rolled_days(merchant_id, zone), ReportDay.day >= first, ReportDay.day <= last)
+    tail = select(
+        bucket(LedgerEntry.created_at, bounds).label("bucket"),
+        LedgerEntry.kind.label("kind"),
+        (LedgerEntry.points > 0).label("credit"),
+        LedgerEntry.points.label("points"),
+    ).where(
+        _after(merchant_id, watermark(merchant_id, zone)),
+        LedgerEntry.created_at >= instant(bounds[0]),
+        LedgerEntry.created_at < instant(bounds[-1]),
+    )
+    both = union_all(days, tail).subquery("both")
+    return select(both.c.bucket, both.c.kind, both.c.credit, func.sum(both.c.points)).group_by(
+        both.c.bucket, both.c.kind, both.c.credit
+    )
+
+
+def all_time_points(merchant_id: str, zone: str) -> ColumnElement[int]:
+    """The sum of every entry of the merchant (rolled-up days and the tail): a scalar."""
+    days = select(func.coalesce(func.sum(ReportDay.points), 0)).where(
+        rolled_days(merchant_id, zone)
+    )
+    tail = select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+        _after(merchant_id, watermark(merchant_id, zone))
+    )
+    return days.scalar_subquery() + tail.scalar_subquery()
