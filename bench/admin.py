@@ -59,6 +59,7 @@ from loyalty_plugin.services.customers.search import search_customers
 from loyalty_plugin.services.ledger.integrity import verify_ledger
 from loyalty_plugin.services.reports.aging import aging
 from loyalty_plugin.services.reports.dashboard import dashboard
+from loyalty_plugin.services.reports.rollup import roll_up
 from loyalty_plugin.services.staff import StaffPolicy
 from loyalty_plugin.services.staff.accounts import add_to_merchant, create_staff, find_staff
 from loyalty_plugin.services.staff.sessions import start_session
@@ -194,6 +195,10 @@ def build(
         )
     with step("verify_ledger"):
         check_ledger(engine)
+    with step("roll-up-reports (the job adds the new entries to the reports' daily totals)"):
+        with Session(engine) as session:
+            run = roll_up(session)
+        print(f"rolled up {run.entries:,} entries, watermark {run.watermark:,}")
     with step("VACUUM ANALYZE and CHECKPOINT"):
         settle(engine)
     with engine.connect() as conn:

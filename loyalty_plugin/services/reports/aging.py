@@ -2,10 +2,12 @@
 
 Open points are what is left in lots that have not reached their expiry (the dashboard's
 outstanding points). A lot's age is counted in whole days since it was earned; its expiry
-month is the calendar month of ``expires_at`` in the merchant's time zone. Four queries
-whatever the data size: the merchant, the totals, the rows of one page, and how many rows
-there are. The lots are summed per account first (from the open lots' index alone), and
-only those sums are joined to the customers.
+month is the calendar month of ``expires_at`` in the merchant's time zone. Four or five
+queries whatever the data size: the merchant; the totals, summed per (age band, expiry
+month) pair; the page's keys ranked by their open points with how many rows there are
+(one window count); the figures of those keys alone; and for customers, their names. The
+ranking sums only ``remaining`` per account (from the open lots' index alone); the bands
+and months are worked out for the lots of the page's rows only.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal, literal_column, select
+from sqlalchemy import ColumnElement, case, false, func, literal, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import ValidationError
@@ -93,86 +95,108 @@ def aging(
         raise ValidationError("pages start at 1", field="page")
     zone = get_merchant(session, merchant_id).timezone or "UTC"
     starts = month_starts(now, zone)
-    sums = _sums(now, [local_midnight(day, zone) for day in starts])
+    cells = _cells(now, [local_midnight(day, zone) for day in starts])
     lots = select().select_from(Lot).where(open_lots(merchant_id, now))
-    totals = session.execute(lots.add_columns(*sums)).one()
-    # Summed per account first (from the open lots' index alone), then joined to customers.
-    per_account = (
-        lots.add_columns(
-            Lot.account_id.label("account_id"),
-            func.sum(Lot.remaining).label("total"),
-            *(column.label(f"s{n}") for n, column in enumerate(sums)),
-        )
-        .group_by(Lot.account_id)
-        .subquery("per_account")
-    )
-    figures = [per_account.c[f"s{n}"] for n in range(len(sums))]
+    # Every lot falls in one age band and one expiry month: the points are summed per pair
+    # (at most 70 groups), not once per column.
+    totals = _figures(session.execute(lots.add_columns(*cells, _points()).group_by(*cells)))
     if by is AgingBy.CUSTOMER:
-        rows, count = _per_customer(session, per_account, figures, page)
+        key: Any = Lot.account_id
+        ranked = lots.add_columns(key.label("key"), func.sum(Lot.remaining).label("total"))
+        ranked = ranked.group_by(key).order_by(func.sum(Lot.remaining).desc(), key)
     else:
-        rows, count = _per_field(session, per_account, figures, by, page)
+        key = Customer.customer_group if by is AgingBy.GROUP else Customer.card_number
+        per_account = (
+            lots.add_columns(Lot.account_id, func.sum(Lot.remaining).label("total"))
+            .group_by(Lot.account_id)
+            .subquery("per_account")
+        )
+        name = func.min(
+            Customer.customer_group if by is AgingBy.GROUP else Customer.host_customer_id
+        )
+        ranked = (
+            select(key.label("key"), name.label("name"), func.sum(per_account.c.total))
+            .select_from(per_account)
+            .join(Account, Account.id == per_account.c.account_id)
+            .join(Customer, Customer.id == Account.customer_id)
+            .group_by(key)
+            .order_by(func.sum(per_account.c.total).desc(), key.is_(None), key)
+        )
+    # The page and, in the same statement, how many rows there are in all.
+    found = session.execute(
+        ranked.add_columns(func.count().over().label("rows"))
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    ).all()
+    count = found[0].rows if found else _count(session, ranked)
+    rows = _page_rows(session, lots, by, key, cells, found)
     return AgingReport(
         by=by,
         now=now,
         months=[f"{day:%Y-%m}" for day in starts[:EXPIRY_MONTHS]],
         totals=_row(None, None, totals),
-        rows=[_row(r[0], r[1], r[2:]) for r in rows],
+        rows=rows,
         page=page,
-        row_count=count,
+        row_count=int(count or 0),
     )
 
 
-def _per_customer(
-    session: Session, per_account: Any, figures: list[Any], page: int
-) -> tuple[list[Any], int]:
-    """One page of customers (an account is a customer's), biggest first, and how many."""
-    top = (
-        select(per_account)
-        .order_by(per_account.c.total.desc(), per_account.c.account_id)
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-        .subquery("top")
-    )
-    name = Customer.first_name + literal(" ") + func.coalesce(Customer.last_name, "")
-    query = (
-        select(Customer.host_customer_id, name, *(top.c[f.name] for f in figures))
-        .select_from(top)
-        .join(Account, Account.id == top.c.account_id)
-        .join(Customer, Customer.id == Account.customer_id)
-        .order_by(top.c.total.desc(), top.c.account_id)
-    )
-    count = session.scalar(select(func.count()).select_from(per_account))
-    return list(session.execute(query)), int(count or 0)
+def _page_rows(
+    session: Session, lots: Any, by: AgingBy, key: Any, cells: list[Any], found: list[Any]
+) -> list[AgingRow]:
+    """The figures of the rows on the page only, read from their lots."""
+    if not found:
+        return []
+    keys = [row.key for row in found]
+    known = [k for k in keys if k is not None]
+    chosen = or_(key.in_(known) if known else false(), key.is_(None) if None in keys else false())
+    query = lots.add_columns(key.label("key"), *cells, _points()).where(chosen)
+    if by is not AgingBy.CUSTOMER:
+        query = query.join(Account, Account.id == Lot.account_id).join(
+            Customer, Customer.id == Account.customer_id
+        )
+    per_key: dict[Any, list[int]] = {k: [0] * (len(AGE_BANDS) + EXPIRY_MONTHS + 2) for k in keys}
+    for k, band, month, points in session.execute(query.group_by(key, *cells)):
+        figures = per_key[k]
+        figures[int(band)] += int(points)
+        figures[len(AGE_BANDS) + int(month)] += int(points)
+    if by is AgingBy.CUSTOMER:
+        names = {
+            account_id: (host_id, name)
+            for account_id, host_id, name in session.execute(
+                select(
+                    Account.id,
+                    Customer.host_customer_id,
+                    Customer.first_name + literal(" ") + func.coalesce(Customer.last_name, ""),
+                )
+                .join(Customer, Customer.id == Account.customer_id)
+                .where(Account.id.in_(keys))
+            )
+        }
+        return [_row(*names[k], per_key[k]) for k in keys]
+    return [_row(row.key, row.name, per_key[row.key]) for row in found]
 
 
-def _per_field(
-    session: Session, per_account: Any, figures: list[Any], by: AgingBy, page: int
-) -> tuple[list[Any], int]:
-    """One page of customer groups or cards (customers without one share a row)."""
-    if by is AgingBy.GROUP:
-        key, name = Customer.customer_group, func.min(Customer.customer_group)
-    else:
-        key, name = Customer.card_number, func.min(Customer.host_customer_id)
-    joined = (
-        select()
-        .select_from(per_account)
-        .join(Account, Account.id == per_account.c.account_id)
-        .join(Customer, Customer.id == Account.customer_id)
-    )
-    query = (
-        joined.add_columns(key, name, *(func.sum(f) for f in figures))
-        .group_by(key)
-        .order_by(func.sum(per_account.c.total).desc(), key.is_(None), key)
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    )
-    keys = joined.add_columns(key).group_by(key).subquery()
-    count = session.scalar(select(func.count()).select_from(keys))
-    return list(session.execute(query)), int(count or 0)
+def _count(session: Session, ranked: Any) -> int:
+    """Rows in all, when the page asked for is past the last one."""
+    return int(session.scalar(select(func.count()).select_from(ranked.subquery())) or 0)
 
 
-def _sums(now: datetime, month_bounds: list[datetime]) -> list[ColumnElement[int]]:
-    """One sum per age band, per expiry month, for "later" and for "never"."""
+def _points() -> ColumnElement[int]:
+    return func.coalesce(func.sum(Lot.remaining), 0)
+
+
+def _figures(rows: Any) -> list[int]:
+    """Points per age band then per expiry month, from (band, month, points) rows."""
+    figures = [0] * (len(AGE_BANDS) + EXPIRY_MONTHS + 2)
+    for band, month, points in rows:
+        figures[int(band)] += int(points)
+        figures[len(AGE_BANDS) + int(month)] += int(points)
+    return figures
+
+
+def _cells(now: datetime, month_bounds: list[datetime]) -> list[ColumnElement[int]]:
+    """A lot's age band (0 to 4) and expiry month (12 months, "later", "never")."""
     cutoffs = age_cutoffs(now)
     band = case(
         *((Lot.earned_at > instant(cut), literal_column(str(n))) for n, cut in enumerate(cutoffs)),
@@ -184,13 +208,7 @@ def _sums(now: datetime, month_bounds: list[datetime]) -> list[ColumnElement[int
         (Lot.expires_at >= instant(month_bounds[-1]), literal_column(str(EXPIRY_MONTHS))),
         else_=bucket(Lot.expires_at, [now, *month_bounds[1:]]),
     )
-
-    def total_where(column: ColumnElement[int], n: int) -> ColumnElement[int]:
-        return func.coalesce(func.sum(case((column == n, Lot.remaining), else_=0)), 0)
-
-    return [total_where(band, n) for n in range(len(AGE_BANDS))] + [
-        total_where(month, n) for n in range(EXPIRY_MONTHS + 2)
-    ]
+    return [band.label("band"), month.label("month")]
 
 
 def _row(key: Any, name: Any, sums: Any) -> AgingRow:
