@@ -9,7 +9,7 @@ index alone (it now carries status and customer), and the non-members through a 
 index of their own (members are the rest).
 
 Revision ID: c3f8a1d6e2b7
-Revises: 9b4e2d7f1c6a
+Revises: a7f3c2e9b1d4
 Create Date: 2026-12-06 01:40:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 import loyalty_plugin.models.base
 
 revision = "c3f8a1d6e2b7"
-down_revision = "9b4e2d7f1c6a"
+down_revision = "a7f3c2e9b1d4"
 branch_labels = None
 depends_on = None
 
