@@ -28,6 +28,7 @@ from loyalty_plugin.services.ledger.entries import Reference
 from tests.browser import LiveServer
 from tests.conftest import serving
 from tests.pages.test_portal import TIERS, ana, earn, sign_in  # noqa: F401 (ana: a fixture)
+from tests.pages.test_portal_shop import add_levels, add_rewards
 
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 WIDTHS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
@@ -141,3 +142,30 @@ def test_the_try_again_page_fits_the_screen(
         answer = page.goto(base + "/loyalty/portal")
         assert answer.status == 503
         look(page, shots, f"portal-unavailable-{width}", "Please try again in a moment")
+
+
+@pytest.mark.backends("sqlite")
+@pytest.mark.parametrize("width", WIDTHS)
+def test_shop_pages_fit_the_screen(
+    width: str,
+    app: Flask,
+    live_server: LiveServer,
+    browser: Browser,
+    session: Session,
+    ana: Account,  # noqa: F811
+    shots: Path,
+) -> None:
+    """Rewards, a reward's confirmation, memberships and a membership's confirmation."""
+    rewards = add_rewards(session)
+    add_levels(session)
+    earn(session, ana, 1850, reference=Reference("invoice", "INV-2026-1001"))
+    page = at_width(browser, width)()
+    sign_in(page, app, live_server, ana)
+    page.goto(live_server.url("/loyalty/portal/rewards"))
+    look(page, shots, f"portal-rewards-{width}", "Rewards")
+    page.goto(live_server.url(f"/loyalty/portal/rewards/{rewards['€5 voucher']}"))
+    look(page, shots, f"portal-reward-confirm-{width}", "Buy €5 voucher?")
+    page.goto(live_server.url("/loyalty/portal/memberships"))
+    look(page, shots, f"portal-memberships-{width}", "Memberships")
+    page.goto(live_server.url("/loyalty/portal/memberships/gold"))
+    look(page, shots, f"portal-membership-confirm-{width}", "Buy Gold?")

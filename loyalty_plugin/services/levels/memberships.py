@@ -19,7 +19,12 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
+from loyalty_plugin.domain.errors import (
+    IdempotencyConflict,
+    InvalidOperation,
+    NotFound,
+    ValidationError,
+)
 from loyalty_plugin.domain.events import LevelChanged
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.levels import (
@@ -597,12 +602,20 @@ def buy_membership(
     program_key: str | None = None,
     idempotency_key: str | None = None,
 ) -> Membership:
-    """Buy ``level`` with points for its duration; buying it again extends, never stacks."""
+    """Buy ``level`` with points for its duration; buying it again extends, never stacks.
+
+    With ``idempotency_key``, a repeat answers the membership as the first call left it:
+    no second spend, no second extension.
+    """
     program = _program_for(session, merchant_id, program_key, now)
     wanted = _level_of(program, level)
     if wanted.price_points is None or wanted.duration_days is None:
         raise InvalidOperation(f"level {level!r} cannot be bought", field="level")
     account_id = ledger.lock_account(session, account_id).id
+    if idempotency_key is not None and _bought_with_key(
+        session, program, account_id, level, idempotency_key
+    ):
+        return _current(session, program, account_id, now)
     membership = _current(session, program, account_id, now)
     if program.scheme.rank(level) < program.scheme.rank(membership.level):
         raise InvalidOperation("the customer already holds a higher level", field="level")
@@ -632,6 +645,22 @@ def buy_membership(
         entry_id=entry.id,
     )
     return membership
+
+
+def _bought_with_key(
+    session: Session, program: LevelProgram, account_id: int, level: str, key: str
+) -> bool:
+    """Whether a purchase with ``key`` was made (:class:`IdempotencyConflict` if not this one)."""
+    made = session.execute(
+        select(LedgerEntry.account_id, LedgerEntry.reference_id).where(
+            LedgerEntry.merchant_id == program.merchant_id, LedgerEntry.idempotency_key == key
+        )
+    ).one_or_none()
+    if made is None:
+        return False
+    if tuple(made) != (account_id, f"{program.program_id}:{level}"):
+        raise IdempotencyConflict(key)
+    return True
 
 
 def absorb_levels(

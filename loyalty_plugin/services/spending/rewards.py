@@ -11,9 +11,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.coupons import CouponStatus, CouponValue
-from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
+from loyalty_plugin.domain.errors import (
+    IdempotencyConflict,
+    InvalidOperation,
+    NotFound,
+    ValidationError,
+)
 from loyalty_plugin.domain.points import check_points
-from loyalty_plugin.models import Coupon, Reward
+from loyalty_plugin.models import Account, Coupon, LedgerEntry, Reward
 from loyalty_plugin.services.audit import SYSTEM, Actor, jsonable, record_change
 from loyalty_plugin.services.idempotency import claim_fact
 from loyalty_plugin.services.ledger import entries as ledger
@@ -164,15 +169,22 @@ def purchase_reward(
     customer_id: str,
     now: datetime,
     actor: str,
+    idempotency_key: str | None = None,
 ) -> Coupon:
     """Buy the reward with points; answers the coupon that delivers it.
 
     The account lock makes one customer's purchases take turns (so the per-customer limit
-    holds); the guarded stock update makes the last item go to one buyer only.
+    holds); the guarded stock update makes the last item go to one buyer only. With
+    ``idempotency_key``, a repeat (even a simultaneous one) answers the coupon the first
+    call bought, and spends no points and no stock.
     """
     account = account_for_host_customer(session, merchant_id, customer_id)
     account = ledger.lock_account(session, account.id)
     reward = get_reward(session, merchant_id=merchant_id, reward_id=reward_id)
+    if idempotency_key is not None and (
+        bought := _bought_with_key(session, account, reward, idempotency_key)
+    ):
+        return bought
     if not reward.active:
         raise InvalidOperation("this reward is not on offer", field="reward_id")
     if reward.per_customer_limit is not None:
@@ -184,8 +196,9 @@ def purchase_reward(
             )
         )
         if (bought or 0) >= reward.per_customer_limit:
+            times = "once" if reward.per_customer_limit == 1 else "{} times"
             raise InvalidOperation(
-                f"this reward can be bought {reward.per_customer_limit} time(s) per customer",
+                f"this reward can be bought {times.format(reward.per_customer_limit)} per customer",
                 field="reward_id",
             )
     _take_from_stock(session, reward)
@@ -202,7 +215,20 @@ def purchase_reward(
         now=now,
         actor=actor,
         reward_id=reward.id,
+        idempotency_key=idempotency_key,
     )
+
+
+def _bought_with_key(session: Session, account: Account, reward: Reward, key: str) -> Coupon | None:
+    """The coupon an earlier purchase with ``key`` bought (looked up under the account lock)."""
+    coupon = session.scalars(
+        select(Coupon)
+        .join(LedgerEntry, LedgerEntry.id == Coupon.entry_id)
+        .where(LedgerEntry.merchant_id == account.merchant_id, LedgerEntry.idempotency_key == key)
+    ).one_or_none()
+    if coupon is not None and (coupon.account_id != account.id or coupon.reward_id != reward.id):
+        raise IdempotencyConflict(key)
+    return coupon
 
 
 def _take_from_stock(session: Session, reward: Reward) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from loyalty_plugin.services.customers.portal import PortalLinkExpired, PortalLinkInvalid
-from loyalty_plugin.web.portal import views
+from loyalty_plugin.web.portal import shop, views, wording
 from loyalty_plugin.web.portal.forms import FormRejected
 
 blueprint = Blueprint(
@@ -32,12 +32,20 @@ ROUTES = (
     ("/points", views.points, ["GET"]),
     ("/coupons", views.coupons, ["GET"]),
     ("/coupons", views.convert, ["POST"]),
+    ("/rewards", shop.rewards, ["GET"]),
+    ("/rewards/<int:reward_id>", shop.reward_confirm, ["GET"]),
+    ("/rewards/<int:reward_id>", shop.reward_buy, ["POST"]),
+    ("/memberships", shop.memberships, ["GET"]),
+    ("/memberships/<level>", shop.membership_confirm, ["GET"]),
+    ("/memberships/<level>", shop.membership_buy, ["POST"]),
     ("/sign-out", views.sign_out, ["POST"]),
 )
 
 for rule, view, methods in ROUTES:
     blueprint.add_url_rule(rule, view_func=view, methods=methods)
 
+# A global (not a context variable) so imported macros see it, as Flask-Babel's would be.
+blueprint.add_app_template_global(wording.ngettext, "ngettext")
 blueprint.before_request(views.load_customer)
 blueprint.after_request(views.secure_headers)
 blueprint.register_error_handler(PortalLinkExpired, views.link_expired)
