@@ -167,3 +167,27 @@ def test_buying_a_membership_shows_its_end_date(
     expect(page.get_by_test_id("available")).to_have_text("300 points")
     assert ledger_state(session, ana) == (300, 0)
     assert api_balance(app, session) == 300
+
+
+@BROWSER_BACKENDS
+def test_the_level_page_after_buying_a_membership(
+    app: Flask,
+    live_server: LiveServer,
+    page: Page,
+    session: Session,
+    ana: Account,  # noqa: F811
+) -> None:
+    """From the overview to My level: Silver bought until a date, what counts, the history."""
+    add_levels(session)
+    earn(session, ana, 800)
+    sign_in(page, app, live_server, ana)
+    page.goto(live_server.url("/loyalty/portal/memberships/silver"))
+    page.get_by_role("button", name="Yes, buy it for 500 points").click()
+    page.get_by_role("link", name="My level", exact=True).click()
+    expect(page.get_by_test_id("level")).to_have_text("Silver")
+    expect(page.get_by_test_id("until")).to_contain_text("Bought with points, until")
+    expect(page.get_by_test_id("counts")).to_contain_text("The points you earn")
+    expect(page.get_by_test_id("needed")).to_contain_text("4,200 points more to reach Gold")
+    history = page.get_by_test_id("history")
+    expect(history).to_contain_text("Bronze → Silver")
+    expect(history).to_contain_text("Bought with points")

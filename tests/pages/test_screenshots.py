@@ -155,7 +155,7 @@ def test_shop_pages_fit_the_screen(
     ana: Account,  # noqa: F811
     shots: Path,
 ) -> None:
-    """Rewards, a reward's confirmation, memberships and a membership's confirmation."""
+    """Rewards, a reward's confirmation, memberships, a membership's confirmation, level."""
     rewards = add_rewards(session)
     add_levels(session)
     earn(session, ana, 1850, reference=Reference("invoice", "INV-2026-1001"))
@@ -169,3 +169,6 @@ def test_shop_pages_fit_the_screen(
     look(page, shots, f"portal-memberships-{width}", "Memberships")
     page.goto(live_server.url("/loyalty/portal/memberships/gold"))
     look(page, shots, f"portal-membership-confirm-{width}", "Buy Gold?")
+    page.get_by_role("button", name="Yes, buy it for 1,500 points").click()
+    page.goto(live_server.url("/loyalty/portal/level"))
+    look(page, shots, f"portal-level-{width}", "My level")

@@ -35,6 +35,7 @@ ROUTES = (
     ("/rewards", shop.rewards, ["GET"]),
     ("/rewards/<int:reward_id>", shop.reward_confirm, ["GET"]),
     ("/rewards/<int:reward_id>", shop.reward_buy, ["POST"]),
+    ("/level", shop.level, ["GET"]),
     ("/memberships", shop.memberships, ["GET"]),
     ("/memberships/<level>", shop.membership_confirm, ["GET"]),
     ("/memberships/<level>", shop.membership_buy, ["POST"]),

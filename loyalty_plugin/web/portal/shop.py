@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 from loyalty_plugin.domain.errors import IdempotencyConflict, LoyaltyError, NotFound
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.customers import portal_shop
+from loyalty_plugin.services.customers import portal_level, portal_shop
 from loyalty_plugin.services.customers.statements import standing
 from loyalty_plugin.services.transaction import run_in_transaction
 from loyalty_plugin.web.portal.forms import ConvertForm, new_form, read_form
@@ -117,6 +117,20 @@ def _membership_page(level: str, form: ConvertForm, status: int = 200) -> Respon
         now=now,
         form=form,
         page_title=f"Buy {offer.level.name}",
+    )
+
+
+# -- level ---------------------------------------------------------------------------------
+
+
+def level() -> ResponseReturnValue:
+    """The level held, until when, what counts toward the next, and the level history."""
+    session, customer, now = get_session(), g.portal_customer, utcnow()
+    return _render(
+        "portal/level.html",
+        balance=standing(session, customer, now=now).balance,
+        page=portal_level.level_page(session, customer, now=now),
+        page_title="My level",
     )
 
 
