@@ -24,10 +24,13 @@ from loyalty_plugin.models import Account, Customer
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.customers import portal
 from loyalty_plugin.services.earning.programs import create_program
+from loyalty_plugin.services.ledger.accounts import find_customer
 from loyalty_plugin.services.ledger.entries import Reference
 from tests.browser import LiveServer
 from tests.conftest import serving
+from tests.levels.conftest import Host, db, host  # noqa: F401 (fixtures)
 from tests.pages.test_portal import TIERS, ana, earn, sign_in  # noqa: F401 (ana: a fixture)
+from tests.pages.test_portal_history import story as history_story
 from tests.pages.test_portal_shop import add_levels, add_rewards
 
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -172,3 +175,28 @@ def test_shop_pages_fit_the_screen(
     page.get_by_role("button", name="Yes, buy it for 1,500 points").click()
     page.goto(live_server.url("/loyalty/portal/level"))
     look(page, shots, f"portal-level-{width}", "My level")
+
+
+@pytest.mark.backends("sqlite")
+@pytest.mark.parametrize("width", WIDTHS)
+def test_filtered_history_fits_the_screen(
+    width: str,
+    app: Flask,
+    live_server: LiveServer,
+    browser: Browser,
+    host: Host,  # noqa: F811
+    db: Session,  # noqa: F811
+    shots: Path,
+) -> None:
+    """The points history filtered to earnings, one breakdown open."""
+    history_story(host)
+    customer = find_customer(db, "shop", "c1")
+    token = portal.make_token(
+        app.config["LOYALTY_SECRET_KEY"], merchant_id="shop", customer_id=customer.id,
+        expires_at=utcnow() + timedelta(hours=1),
+    )  # fmt: skip
+    page = at_width(browser, width)()
+    page.goto(live_server.url(f"/loyalty/portal/link/{token}"))
+    page.goto(live_server.url("/loyalty/portal/points?kind=earned"))
+    page.get_by_text("How these points were counted").last.click()
+    look(page, shots, f"portal-points-filtered-{width}", "Points history")

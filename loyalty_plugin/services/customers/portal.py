@@ -10,6 +10,7 @@ blueprint and the JSON API both call these functions.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -223,6 +224,14 @@ class LevelView:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Counted:
+    """One part of an earning as stored on its entry: "Shoes x2: 40 points"."""
+
+    label: str
+    points: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class LogLine:
     """One ledger entry as the customer reads it."""
 
@@ -238,6 +247,10 @@ class LogLine:
     number: str | None
     #: For points earned: when they expire.
     expires_at: datetime | None
+    #: For an earning: how it was counted, by rule and line, in the customer's words.
+    breakdown: tuple[Counted, ...] = ()
+    #: The level bonus included in an earning's points (``None``: none).
+    bonus: Decimal | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -346,17 +359,32 @@ def level_view(
 
 
 def points_log(
-    session: Session, account: Account, *, page: int, per_page: int = PER_PAGE
+    session: Session,
+    account: Account,
+    *,
+    page: int,
+    per_page: int = PER_PAGE,
+    kinds: Collection[EntryKind] | None = None,
+    since: datetime | None = None,
+    before: datetime | None = None,
 ) -> LogPage:
-    """Page ``page`` (from 1; clamped to the last) of the account's entries, newest first."""
-    total = session.scalar(
-        select(func.count()).select_from(LedgerEntry).where(LedgerEntry.account_id == account.id)
-    )
+    """Page ``page`` (from 1; clamped to the last) of the account's entries, newest first.
+
+    ``kinds``, ``since`` and ``before`` (exclusive) keep only those entries.
+    """
+    where = [LedgerEntry.account_id == account.id]
+    if kinds is not None:
+        where.append(LedgerEntry.kind.in_(list(kinds)))
+    if since is not None:
+        where.append(LedgerEntry.created_at >= since)
+    if before is not None:
+        where.append(LedgerEntry.created_at < before)
+    total = session.scalar(select(func.count()).select_from(LedgerEntry).where(*where))
     pages = max(1, math.ceil((total or 0) / per_page))
     page = min(max(1, page), pages)
     first = session.scalar(
         select(LedgerEntry.id)
-        .where(LedgerEntry.account_id == account.id)
+        .where(*where)
         .order_by(LedgerEntry.id.desc())
         .offset((page - 1) * per_page)
         .limit(1)
@@ -364,7 +392,9 @@ def points_log(
     rows = (
         []
         if first is None
-        else ledger_page(session, account_id=account.id, limit=per_page, before_id=first + 1)
+        else ledger_page(
+            session, account_id=account.id, limit=per_page, before_id=first + 1, where=where[1:]
+        )
     )
     names = _names(session, account.merchant_id, [row.entry for row in rows])
     return LogPage(
@@ -445,6 +475,8 @@ class _Names:
 
     #: The host's invoice id -> the number the customer was sent.
     invoices: dict[str, str]
+    #: The host's invoice id -> its lines by their id (name, qty), for breakdowns.
+    lines: dict[str, dict[str, dict[str, Any]]]
     #: A hold entry's id -> what became of it.
     holds: dict[int, RedemptionStatus]
     #: An entry's id -> the kind of the entry it reverses.
@@ -457,10 +489,10 @@ def _names(session: Session, merchant_id: str, entries: list[LedgerEntry]) -> _N
     holds = [e.id for e in entries if e.kind == EntryKind.HOLD]
     undone = {e.reverses_entry_id for e in entries if e.reverses_entry_id is not None}
     numbers = session.execute(
-        select(Invoice.host_invoice_id, Invoice.number).where(
+        select(Invoice.host_invoice_id, Invoice.number, Invoice.items).where(
             Invoice.merchant_id == merchant_id, Invoice.host_invoice_id.in_(invoice_ids)
         )
-    )
+    ).all()
     statuses = session.execute(
         select(Redemption.hold_entry_id, Redemption.status).where(
             Redemption.merchant_id == merchant_id, Redemption.hold_entry_id.in_(holds)
@@ -470,7 +502,8 @@ def _names(session: Session, merchant_id: str, entries: list[LedgerEntry]) -> _N
         select(LedgerEntry.id, LedgerEntry.kind).where(LedgerEntry.id.in_(undone))
     )
     return _Names(
-        invoices={host: number for host, number in numbers if number},
+        invoices={host: number for host, number, _items in numbers if number},
+        lines={host: _lines_by_id(items) for host, _number, items in numbers},
         holds={entry_id: status for entry_id, status in statuses},
         reversed={entry_id: kind for entry_id, kind in kinds},
     )
@@ -491,7 +524,66 @@ def _line(row: Any, names: _Names) -> LogLine:
         reference=reference,
         number=number,
         expires_at=created[0].expires_at if entry.kind in _CREDITS and created else None,
+        breakdown=_counted(entry, names) if entry.kind == EntryKind.EARN else (),
+        bonus=_bonus(entry) if entry.kind == EntryKind.EARN else None,
     )
+
+
+#: What a rule that counts the whole invoice gave, by its kind.
+WHOLE_INVOICE = {
+    "per_order": "Points for your order",
+    "first_purchase": "First purchase bonus",
+    "registration": "Welcome bonus",
+    "birthday": "Birthday bonus",
+}
+
+
+def _counted(entry: LedgerEntry, names: _Names) -> tuple[Counted, ...]:
+    """The entry's stored breakdown, each part named by its invoice line or rule kind.
+
+    Rule ids and line ids are bookkeeping: a line is named as the invoice named it
+    ("Shoes x2" with a multiplication sign); a rule on the whole invoice by what it does.
+    """
+    stored = (entry.details or {}).get("breakdown") or []
+    invoice = entry.reference_id if entry.reference_type == "invoice" else None
+    lines = names.lines.get(invoice or "", {})
+    parts = []
+    for item in stored if isinstance(stored, list) else []:
+        points = int(item.get("points") or 0)
+        if points == 0:
+            continue
+        parts.append(Counted(label=_part_label(item, lines), points=points))
+    return tuple(parts)
+
+
+def _part_label(item: dict[str, Any], lines: dict[str, dict[str, Any]]) -> str:
+    line_id = item.get("line")
+    if line_id is None:
+        return WHOLE_INVOICE.get(str(item.get("kind")), "Points on your purchase")
+    line = lines.get(str(line_id)) or {}
+    name = str(line.get("name") or "An item")
+    qty = line.get("qty")
+    try:
+        count = Decimal(str(qty)) if qty is not None else Decimal(1)
+    except ArithmeticError:
+        count = Decimal(1)
+    return name if count == 1 else f"{name} \u00d7{count.normalize():f}"
+
+
+def _bonus(entry: LedgerEntry) -> Decimal | None:
+    """The level multiplier an earning's points include (``None`` for none)."""
+    try:
+        multiplier = Decimal(str((entry.details or {}).get("multiplier") or "1"))
+    except ArithmeticError:
+        return None
+    return None if multiplier == 1 else multiplier.normalize()
+
+
+def _lines_by_id(items: Any) -> dict[str, dict[str, Any]]:
+    """An invoice's stored lines by their host id."""
+    if not isinstance(items, list):
+        return {}
+    return {str(i["id"]): i for i in items if isinstance(i, dict) and "id" in i}
 
 
 def label_of(entry: LedgerEntry, names: _Names) -> str:

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.models import Account, Allocation, Customer, LedgerEntry, Lot, Merchant
@@ -126,10 +126,18 @@ def standing(session: Session, customer: Customer, *, now: datetime) -> Standing
 
 
 def ledger_page(
-    session: Session, *, account_id: int, limit: int, before_id: int | None = None
+    session: Session,
+    *,
+    account_id: int,
+    limit: int,
+    before_id: int | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> list[Statement]:
-    """Up to ``limit`` entries newest first (older than ``before_id``), with lots touched."""
-    query = select(LedgerEntry).where(LedgerEntry.account_id == account_id)
+    """Up to ``limit`` entries newest first (older than ``before_id``), with lots touched.
+
+    ``where`` narrows the entries further (their kinds, a date range).
+    """
+    query = select(LedgerEntry).where(LedgerEntry.account_id == account_id, *where)
     if before_id is not None:
         query = query.where(LedgerEntry.id < before_id)
     entries = session.scalars(query.order_by(LedgerEntry.id.desc()).limit(limit)).all()

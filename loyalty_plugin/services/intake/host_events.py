@@ -840,7 +840,9 @@ def _reversed_so_far(session: Session, entry_id: int) -> int:
 
 
 def _line_json(item: LineItem) -> dict[str, Any]:
-    return {"id": item.id, "qty": str(item.qty), "total": str(item.total)}
+    # The name lets the customer's points history say "Shoes x2" for the line's points.
+    named = {"name": item.name} if item.name else {}
+    return {"id": item.id, "qty": str(item.qty), "total": str(item.total)} | named
 
 
 def _with_refunded(

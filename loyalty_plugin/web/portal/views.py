@@ -26,6 +26,7 @@ from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.messaging.email_templates import formatting
 from loyalty_plugin.services.transaction import run_in_transaction
 from loyalty_plugin.web.errors import RETRY_AFTER_SECONDS
+from loyalty_plugin.web.portal.filters import KINDS, read_filters
 from loyalty_plugin.web.portal.forms import ConvertForm, new_form, parse_points, read_form
 
 log = logging.getLogger(__name__)
@@ -74,17 +75,34 @@ def overview() -> ResponseReturnValue:
 
 
 def points() -> ResponseReturnValue:
-    """The points log, newest first, one page at a time."""
+    """The points log, newest first, one page at a time, filtered as the address says."""
     session, customer = get_session(), g.portal_customer
     account = account_of(session, customer)
     page = request.args.get("page", default=1, type=int) or 1
+    merchant = get_merchant(session, customer.merchant_id)
+    chosen = read_filters(request.args, timezone=merchant.timezone)
     log_page = (
-        portal.points_log(session, account, page=page)
-        if account is not None
+        portal.points_log(
+            session,
+            account,
+            page=page,
+            kinds=chosen.kinds,
+            since=chosen.since,
+            before=chosen.before,
+        )
+        if account is not None and not chosen.errors
         else portal.LogPage(lines=[], page=1, pages=1, total=0)
     )
-    balance = 0 if account is None else account.balance
-    return _render("portal/points.html", balance=balance, log=log_page, page_title="Points history")
+    return _render(
+        "portal/points.html",
+        status=400 if chosen.errors else 200,
+        balance=0 if account is None else account.balance,
+        account=account,
+        log=log_page,
+        filters=chosen,
+        kinds=KINDS,
+        page_title="Points history",
+    )
 
 
 def coupons() -> ResponseReturnValue:
