@@ -158,7 +158,7 @@ def test_shop_pages_fit_the_screen(
     ana: Account,  # noqa: F811
     shots: Path,
 ) -> None:
-    """Rewards, a reward's confirmation, memberships, a membership's confirmation, level."""
+    """Rewards and memberships with their confirmations, the level, the preferences."""
     rewards = add_rewards(session)
     add_levels(session)
     earn(session, ana, 1850, reference=Reference("invoice", "INV-2026-1001"))
@@ -175,6 +175,9 @@ def test_shop_pages_fit_the_screen(
     page.get_by_role("button", name="Yes, buy it for 1,500 points").click()
     page.goto(live_server.url("/loyalty/portal/level"))
     look(page, shots, f"portal-level-{width}", "My level")
+    page.goto(live_server.url("/loyalty/portal/preferences"))
+    page.get_by_role("button", name="Send me e-mails").click()
+    look(page, shots, f"portal-preferences-{width}", "Preferences")
 
 
 @pytest.mark.backends("sqlite")

@@ -122,6 +122,8 @@ def _prefs_document(prefs: NotificationPrefs) -> dict[str, Any]:
 
 #: The customer's marketing consents, as columns of :class:`Customer`.
 CONSENTS = ("email_opt_in", "sms_opt_in")
+#: The ``source`` recorded when a customer unsubscribes with an e-mail's link.
+UNSUBSCRIBE_LINK = "unsubscribe link"
 
 
 def set_consent(
@@ -133,18 +135,19 @@ def set_consent(
     actor: Actor,
     email_opt_in: bool | None = None,
     sms_opt_in: bool | None = None,
+    source: str | None = None,
 ) -> Customer:
     """Record the customer's consent to e-mail and SMS marketing (``None`` leaves one as is).
 
-    Audited as ``consent.changed`` on the customer when a consent changes.
+    Audited as ``consent.changed`` on the customer when a consent changes, with ``source``
+    (where it was given or withdrawn: ``portal``, ``unsubscribe link``...) in its ``after``.
     """
     customer = find_customer(session, merchant_id, customer_id)
     if customer is None:
         raise NotFound(f"customer {customer_id!r} does not exist", field="customer_id")
     given = {"email_opt_in": email_opt_in, "sms_opt_in": sms_opt_in}
-    _change_consent(
-        session, customer, {k: v for k, v in given.items() if v is not None}, actor, now=now
-    )
+    wanted = {k: v for k, v in given.items() if v is not None}
+    _change_consent(session, customer, wanted, actor, now=now, source=source)
     return customer
 
 
@@ -153,18 +156,25 @@ def unsubscribe(
 ) -> Customer | None:
     """Withdraw the customer's e-mail marketing consent (the unsubscribe link).
 
-    Audited as ``consent.changed`` by the customer themself.
+    Audited as ``consent.changed`` by the customer themself, source ``unsubscribe link``.
     """
     customer = session.get(Customer, customer_id)
     if customer is None or customer.merchant_id != merchant_id:
         return None
     actor = Actor.customer(customer.host_customer_id, customer.display_name)
-    _change_consent(session, customer, {"email_opt_in": False}, actor, now=now)
+    wanted = {"email_opt_in": False}
+    _change_consent(session, customer, wanted, actor, now=now, source=UNSUBSCRIBE_LINK)
     return customer
 
 
 def _change_consent(
-    session: Session, customer: Customer, wanted: dict[str, bool], actor: Actor, *, now: datetime
+    session: Session,
+    customer: Customer,
+    wanted: dict[str, bool],
+    actor: Actor,
+    *,
+    now: datetime,
+    source: str | None = None,
 ) -> None:
     before = {name: getattr(customer, name) for name in CONSENTS}
     for name, value in wanted.items():
@@ -184,7 +194,7 @@ def _change_consent(
         target_type="customer",
         target_id=customer.host_customer_id,
         before=before,
-        after=after,
+        after=after | ({"source": source} if source else {}),
         now=now,
     )
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from loyalty_plugin.services.customers.portal import PortalLinkExpired, PortalLinkInvalid
-from loyalty_plugin.web.portal import shop, views, wording
+from loyalty_plugin.web.portal import preferences, shop, views, wording
 from loyalty_plugin.web.portal.forms import FormRejected
 
 blueprint = Blueprint(
@@ -39,6 +39,8 @@ ROUTES = (
     ("/memberships", shop.memberships, ["GET"]),
     ("/memberships/<level>", shop.membership_confirm, ["GET"]),
     ("/memberships/<level>", shop.membership_buy, ["POST"]),
+    ("/preferences", preferences.preferences, ["GET"]),
+    ("/preferences", preferences.change_preferences, ["POST"]),
     ("/sign-out", views.sign_out, ["POST"]),
 )
 
