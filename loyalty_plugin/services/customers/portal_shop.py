@@ -122,9 +122,13 @@ def buy_reward(
 
 
 def _on_offer(reward: Reward, now: datetime) -> bool:
-    """Within the reward's dates, where the reward has them."""
-    starts = getattr(reward, "starts_at", None)
-    ends = getattr(reward, "ends_at", None)
+    """Within the reward's active dates, where the reward has them.
+
+    Read by name: the ``active_from``/``active_until`` columns arrive with the admin's
+    reward dates (#17's sibling work); until then every active reward is on offer.
+    """
+    starts = getattr(reward, "active_from", None)
+    ends = getattr(reward, "active_until", None)
     return (starts is None or starts <= now) and (ends is None or now < ends)
 
 
