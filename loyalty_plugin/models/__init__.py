@@ -30,7 +30,7 @@ from loyalty_plugin.models.program import (
     RuleClaim,
 )
 from loyalty_plugin.models.redemption import Redemption, RedemptionStatus
-from loyalty_plugin.models.report import ReportDay, ReportRollup
+from loyalty_plugin.models.report import ReportAccountMonth, ReportDay, ReportRollup
 from loyalty_plugin.models.settings import MerchantSettings
 from loyalty_plugin.models.staff import (
     AdminLinkNonce,
@@ -93,6 +93,7 @@ __all__ = [
     "ProgramVersion",
     "Redemption",
     "RedemptionStatus",
+    "ReportAccountMonth",
     "ReportDay",
     "ReportRollup",
     "Reward",

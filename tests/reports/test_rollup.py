@@ -29,6 +29,7 @@ from loyalty_plugin.models import (
     ReportRollup,
 )
 from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.reports import dashboard as dashboard_module
 from loyalty_plugin.services.reports.dashboard import dashboard
 from loyalty_plugin.services.reports.rollup import roll_up
 
@@ -48,8 +49,8 @@ def make_shop(session: Session, zone: str = "Europe/Madrid") -> list[int]:
     session.add(Merchant(id="other", name="Other", currency="EUR"))
     session.flush()
     ids = []
-    for n in range(6):
-        merchant = "other" if n == 5 else MERCHANT
+    for n in range(14):
+        merchant = "other" if n == 13 else MERCHANT
         customer = Customer(merchant_id=merchant, host_customer_id=f"c{n}", first_name="C")
         session.add(customer)
         session.flush()
@@ -106,11 +107,18 @@ def expected(session: Session, first: date | None, last: date | None, zone: str)
     mondays = [w.monday for w in report.weeks]
     sums = [dict.fromkeys(SERIES, 0) for _ in mondays]
     tz = ZoneInfo(zone)
+    issued: dict[int, int] = {}
     for entry in session.scalars(select(LedgerEntry).where(LedgerEntry.merchant_id == MERCHANT)):
         day = entry.created_at.astimezone(tz).date()
         if first <= day <= last:
             series = series_of(entry.kind, entry.points > 0)
             sums[(day - mondays[0]).days // 7][series] += shown_points(series, entry.points)
+            if series == "issued":
+                issued[entry.account_id] = issued.get(entry.account_id, 0) + entry.points
+    hosts = dict(
+        session.execute(select(Account.id, Customer.host_customer_id).join(Customer)).all()
+    )
+    top = sorted(issued.items(), key=lambda item: (-item[1], item[0]))[:10]
     lots = session.scalars(select(Lot).where(Lot.merchant_id == MERCHANT, Lot.remaining > 0)).all()
     open_lots = [lot for lot in lots if lot.expires_at is None or lot.expires_at > NOW]
     soon = {
@@ -118,15 +126,17 @@ def expected(session: Session, first: date | None, last: date | None, zone: str)
                   if lot.expires_at is not None and lot.expires_at <= NOW + timedelta(days=days))
         for days in (30, 60, 90)
     }  # fmt: skip
-    return report, sums, sum(lot.remaining for lot in open_lots), soon
+    top = [(hosts[account], points) for account, points in top]
+    return report, sums, sum(lot.remaining for lot in open_lots), soon, top
 
 
 def check(session: Session, zone: str = "Europe/Madrid") -> None:
     session.expire_all()
     for first, last in PERIODS:
-        report, sums, points, soon = expected(session, first, last, zone)
+        report, sums, points, soon, top = expected(session, first, last, zone)
         found = [{s: getattr(week, s) for s in SERIES} for week in report.weeks]
         assert found == sums, (first, last)
+        assert [(c.customer_id, c.issued) for c in report.top_customers] == top, (first, last)
         assert report.liability[0].points == points
         assert report.expiring == soon
     session.commit()
@@ -144,14 +154,19 @@ def rolled(session: Session) -> tuple[int, int]:
     return (state.entry_id if state else 0), int(held)
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_rolled_up_or_not_the_dashboard_is_the_sum_of_the_entries(session, seed) -> None:
+@pytest.mark.parametrize(("seed", "depth"), [(1, 100), (2, 100), (3, 2), (4, 1)])
+def test_rolled_up_or_not_the_dashboard_is_the_sum_of_the_entries(
+    session, monkeypatch, seed, depth
+) -> None:
     """Before any roll-up (all tail), after one in small batches, with entries written
     afterwards (some dated in days already rolled up), after a second roll-up, and when the
-    merchant moves to another time zone (its days are ignored, then rebuilt)."""
+    merchant moves to another time zone (its days are ignored, then rebuilt). The top
+    customers read 100 accounts of each month's ranking (all of them here), or 1 or 2, so
+    that the bound decides (and, when it cannot, every account is summed)."""
+    monkeypatch.setattr(dashboard_module, "DEPTH", depth)
     rng = random.Random(seed)
     ids = make_shop(session)
-    write(session, ids, rng, 120)
+    write(session, ids, rng, 200)
     check(session)
 
     run = roll_up(session, batch=7)
@@ -229,3 +244,43 @@ def test_an_entry_still_in_flight_holds_the_watermark_back(session, backend, dat
     finally:
         slow.close()
         engine.dispose()
+
+
+def test_top_customers_from_each_months_ranking_without_summing_everyone(
+    session, monkeypatch
+) -> None:
+    """Eleven big earners and twenty small ones: the twelve first of each month's ranking
+    bound everyone else, so the ten biggest are found without summing every account; the
+    entries after the roll-up and those of the period's partial months are counted."""
+    monkeypatch.setattr(dashboard_module, "DEPTH", 12)
+
+    def everyone(*_args):
+        raise AssertionError("summed every account")
+
+    monkeypatch.setattr(dashboard_module, "_issued_per_account", everyone)
+    session.add(Merchant(id=MERCHANT, name="Roll", currency="EUR", timezone="Europe/Madrid"))
+    session.flush()
+    accounts = []
+    for n in range(31):
+        customer = Customer(merchant_id=MERCHANT, host_customer_id=f"c{n}", first_name="C")
+        session.add(customer)
+        session.flush()
+        accounts.append(Account(merchant_id=MERCHANT, customer_id=customer.id))
+        session.add(accounts[-1])
+    session.flush()
+    rng = random.Random(7)
+    days = [datetime(2026, 1, 3, 23, 30, tzinfo=UTC) + timedelta(days=9 * k) for k in range(12)]
+    for n, account in enumerate(accounts):
+        for at in days:
+            points = rng.randint(500, 2000) if n < 11 else rng.randint(1, 3)
+            ledger.earn(session, account_id=account.id, points=points, now=at, actor="t")
+    session.commit()
+    roll_up(session)
+    # The live tail: after the roll-up, in a whole month and in a partial one.
+    for at in (datetime(2026, 2, 10, 12, tzinfo=UTC), datetime(2026, 3, 20, 12, tzinfo=UTC)):
+        ledger.earn(session, account_id=accounts[20].id, points=20000, now=at, actor="t")
+    session.commit()
+    for first, last in [(date(2026, 1, 15), date(2026, 3, 31)), (date(2026, 1, 1), NOW.date())]:
+        report, _sums, _points, _soon, top = expected(session, first, last, "Europe/Madrid")
+        assert [(c.customer_id, c.issued) for c in report.top_customers] == top
+        assert "c20" in [customer for customer, _issued in top]

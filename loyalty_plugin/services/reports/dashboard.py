@@ -24,24 +24,49 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
-from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.money import quantize
 from loyalty_plugin.domain.redemption import PointValue
 from loyalty_plugin.domain.reports import (
     EXPIRING_WITHIN,
     SERIES,
     Period,
+    local_midnight,
     ratio,
     series_of,
     shown_points,
 )
-from loyalty_plugin.models import Account, Customer, Invoice, InvoiceStatus, LedgerEntry, Lot
+from loyalty_plugin.models import (
+    Account,
+    Customer,
+    Invoice,
+    InvoiceStatus,
+    LedgerEntry,
+    Lot,
+    ReportAccountMonth,
+)
 from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.reports.calendar import instant, merchant_period
-from loyalty_plugin.services.reports.rollup import all_time_points, day_totals_and_tail
+from loyalty_plugin.services.reports.rollup import (
+    all_time_points,
+    day_totals_and_tail,
+    issuing,
+    month_firsts,
+    rolled_up,
+    watermark,
+)
 from loyalty_plugin.services.spending.settings import merchant_settings, redemption_rules
 
 #: Customers listed under "top customers".
@@ -286,30 +311,18 @@ def repeat_orders(session: Session, *, merchant_id: str, span: Period) -> list[R
     ]  # fmt: skip
 
 
-def issued_points() -> ColumnElement[bool]:
-    """Entries that issue points (see the module's definitions)."""
-    return or_(
-        LedgerEntry.kind.in_((EntryKind.EARN, EntryKind.MIGRATION)),
-        and_(LedgerEntry.kind == EntryKind.ADJUST, LedgerEntry.points > 0),
-    )
-
-
 def top_customers(session: Session, *, merchant_id: str, span: Period) -> list[TopCustomer]:
-    """The :data:`TOP` customers issued the most points in the period, with their balance."""
-    ranked = (
-        select(LedgerEntry.account_id, func.sum(LedgerEntry.points).label("issued"))
-        .where(LedgerEntry.merchant_id == merchant_id, in_period(span), issued_points())
-        .group_by(LedgerEntry.account_id)
-        .order_by(func.sum(LedgerEntry.points).desc(), LedgerEntry.account_id)
-        .limit(TOP)
-        .subquery()
-    )
-    query = (
-        select(Customer, ranked.c.issued, Account.balance)
-        .join(Account, Account.customer_id == Customer.id)
-        .join(ranked, ranked.c.account_id == Account.id)
-        .order_by(ranked.c.issued.desc(), Account.id)
-    )
+    """The :data:`TOP` customers issued the most points in the period, with their balance.
+
+    Two queries: each month's ranking of accounts (the rolled-up points issued per account
+    and month) gives candidates and a bound; the candidates are summed exactly (rolled-up
+    whole months, the entries of the period's partial months and of the live tail). When
+    the tenth candidate is not above the bound, every account of the period is summed.
+    """
+    first, rest = _ranked_from_months(session, merchant_id=merchant_id, span=span)
+    rows = session.execute(first).all()
+    if rest is not None and not rest(rows):
+        rows = session.execute(_named(_issued_per_account(merchant_id, span).subquery())).all()
     return [
         TopCustomer(
             customer_id=customer.host_customer_id,
@@ -317,5 +330,145 @@ def top_customers(session: Session, *, merchant_id: str, span: Period) -> list[T
             issued=int(issued),
             balance=int(balance),
         )
-        for customer, issued, balance in session.execute(query)
+        for customer, issued, balance in rows
     ]
+
+
+#: Accounts read from the top of each month's ranking.
+DEPTH = 100
+#: Accounts with entries after the watermark taken as candidates, at most (else: sum all).
+TAIL = 1000
+
+
+def _ranked_from_months(session: Session, *, merchant_id: str, span: Period) -> tuple[Any, Any]:
+    """The exact top customers of the candidates, and a check that no one else can beat them.
+
+    Returns the query to run and ``complete(rows)``, which says whether its answer is the
+    true top (``None``: it is, by construction).
+    """
+    months = month_firsts(span.first, span.last)[:-1]
+    mark = watermark(merchant_id, span.zone)
+    lists = [
+        select(literal(n).label("list"), ReportAccountMonth.account_id, ReportAccountMonth.issued)
+        .where(
+            ReportAccountMonth.merchant_id == merchant_id,
+            ReportAccountMonth.month == month,
+            rolled_up(merchant_id, span.zone),
+        )
+        .order_by(ReportAccountMonth.issued.desc(), ReportAccountMonth.account_id)
+        .limit(DEPTH)
+        .subquery()
+        for n, month in enumerate(months)
+    ]
+    tail = (
+        select(literal(-1).label("list"), LedgerEntry.account_id, literal(0).label("issued"))
+        .where(
+            LedgerEntry.merchant_id == merchant_id,
+            LedgerEntry.id > mark,
+            in_period(span),
+            issuing(),
+        )
+        .distinct()
+        .limit(TAIL)
+        .subquery()
+    )
+    found = session.execute(union_all(*(select(*q.c) for q in [*lists, tail]))).all()
+    seen: dict[int, list[int]] = {}
+    for n, _account, issued in found:
+        seen.setdefault(int(n), []).append(int(issued))
+    if len(seen.get(-1, ())) >= TAIL:  # the job has not run for long: sum every account
+        return _named(_issued_per_account(merchant_id, span).subquery()), None
+    # An account no list reached was issued at most each list's last figure in each month.
+    bound = sum(min(figures) for n, figures in seen.items() if n >= 0 and len(figures) >= DEPTH)
+    exhausted = all(len(figures) < DEPTH for n, figures in seen.items() if n >= 0)
+    candidates = sorted({int(account) for _n, account, _issued in found})
+    if not candidates:  # nothing issued in the period
+        return _named(_issued_per_account(merchant_id, span).where(literal(False)).subquery()), None
+    whole = [m for m in months if m >= span.first and _month_end(m) <= span.last]
+    ranked = _exact(merchant_id, span, candidates, whole, mark)
+
+    def complete(rows: list[Any]) -> bool:
+        return exhausted or (len(rows) == TOP and int(rows[-1][1]) > bound)
+
+    return _named(ranked), complete
+
+
+def _exact(
+    merchant_id: str, span: Period, candidates: list[int], whole: list[date], mark: Any
+) -> Any:
+    """The candidates' points issued in the period, biggest first (the top ones)."""
+    rolled = select(
+        ReportAccountMonth.account_id.label("account_id"),
+        ReportAccountMonth.issued.label("points"),
+    ).where(
+        ReportAccountMonth.merchant_id == merchant_id,
+        ReportAccountMonth.month.in_(whole) if whole else literal(False),
+        ReportAccountMonth.account_id.in_(candidates),
+        rolled_up(merchant_id, span.zone),
+    )
+
+    # Whole months' entries are rolled up to the watermark; those after it, and the
+    # entries of the period's partial months, are read one by one (each a range of the
+    # entries' time index).
+    def entries(*where: Any) -> Any:
+        return select(
+            LedgerEntry.account_id.label("account_id"), LedgerEntry.points.label("points")
+        ).where(
+            LedgerEntry.merchant_id == merchant_id,
+            issuing(),
+            LedgerEntry.account_id.in_(candidates),
+            *where,
+        )
+
+    def between(first: date, after: date) -> Any:
+        return and_(
+            LedgerEntry.created_at >= instant(local_midnight(first, span.zone)),
+            LedgerEntry.created_at < instant(local_midnight(after, span.zone)),
+        )
+
+    after_last = span.last + timedelta(days=1)
+    if not whole:
+        parts = [entries(between(span.first, after_last))]
+    else:
+        end = _month_end(whole[-1]) + timedelta(days=1)
+        parts = [entries(between(whole[0], end), LedgerEntry.id > mark)]
+        if span.first < whole[0]:
+            parts.append(entries(between(span.first, whole[0])))
+        if end < after_last:
+            parts.append(entries(between(end, after_last)))
+    raw = union_all(*parts)
+    both = union_all(rolled, *raw.selects).subquery("both")
+    total = func.sum(both.c.points)
+    return (
+        select(both.c.account_id, total.label("issued"))
+        .group_by(both.c.account_id)
+        .order_by(total.desc(), both.c.account_id)
+        .limit(TOP)
+        .subquery()
+    )
+
+
+def _month_end(month: date) -> date:
+    return month_firsts(month, month)[-1] - timedelta(days=1)
+
+
+def _issued_per_account(merchant_id: str, span: Period) -> Any:
+    """The top accounts by points issued in the period, summed from every entry."""
+    total = func.sum(LedgerEntry.points)
+    return (
+        select(LedgerEntry.account_id.label("account_id"), total.label("issued"))
+        .where(LedgerEntry.merchant_id == merchant_id, in_period(span), issuing())
+        .group_by(LedgerEntry.account_id)
+        .order_by(total.desc(), LedgerEntry.account_id)
+        .limit(TOP)
+    )
+
+
+def _named(ranked: Any) -> Any:
+    """The ranked accounts' customers and balances."""
+    return (
+        select(Customer, ranked.c.issued, Account.balance)
+        .join(Account, Account.customer_id == Customer.id)
+        .join(ranked, ranked.c.account_id == Account.id)
+        .order_by(ranked.c.issued.desc(), Account.id)
+    )

@@ -26,12 +26,29 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, literal, select, text, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.reports import local_midnight, local_today
-from loyalty_plugin.models import LedgerEntry, Merchant, ReportDay, ReportRollup
+from loyalty_plugin.models import (
+    LedgerEntry,
+    Merchant,
+    ReportAccountMonth,
+    ReportDay,
+    ReportRollup,
+)
 from loyalty_plugin.services.reports.calendar import bucket, instant
 from loyalty_plugin.services.transaction import run_in_transaction
 
@@ -159,6 +176,7 @@ def _roll_up_batch(session: Session, merchant_id: str, target: int, batch: int) 
             break
         high = low + (high - low) // 2  # entries spread over years: a smaller batch
     added = _add_days(session, state, days, high)
+    _add_account_months(session, state, days, high)
     state.entry_id = high
     return added, high >= target
 
@@ -174,6 +192,9 @@ def _state(session: Session, merchant_id: str) -> ReportRollup:
     elif state.zone != zone:
         # The merchant moved to another time zone: its days start at other instants.
         session.execute(delete(ReportDay).where(ReportDay.merchant_id == merchant_id))
+        session.execute(
+            delete(ReportAccountMonth).where(ReportAccountMonth.merchant_id == merchant_id)
+        )
         state.zone, state.entry_id = zone, 0
     return state
 
@@ -237,6 +258,62 @@ def _add_days(session: Session, state: ReportRollup, days: list[date], high: int
     return sum(count for _points, count in sums.values())
 
 
+def _add_account_months(session: Session, state: ReportRollup, days: list[date], high: int) -> None:
+    """Sum the points issued after the watermark up to ``high`` per month and account."""
+    months = month_firsts(days[0], days[-1])
+    bounds = [local_midnight(month, state.zone) for month in months]
+    month = bucket(LedgerEntry.created_at, bounds).label("month")
+    rows = session.execute(
+        select(month, LedgerEntry.account_id, func.sum(LedgerEntry.points))
+        .where(_after(state.merchant_id, state.entry_id), LedgerEntry.id <= high, issuing())
+        .group_by("month", LedgerEntry.account_id)
+    ).all()
+    values = [
+        {"merchant_id": state.merchant_id, "month": months[int(n)], "account_id": account,
+         "issued": int(points)}
+        for n, account, points in rows
+    ]  # fmt: skip
+    for start in range(0, len(values), 1000):
+        session.execute(_add_issued(session), values[start : start + 1000])
+
+
+def _add_issued(session: Session) -> Any:
+    """``INSERT`` a month's points, or add them to the row already there."""
+    table = ReportAccountMonth.__table__
+    dialect = session.get_bind().dialect.name
+    if dialect in ("mysql", "mariadb"):
+        from sqlalchemy.dialects import mysql
+
+        statement = mysql.insert(table)
+        return statement.on_duplicate_key_update(issued=table.c.issued + statement.inserted.issued)
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql as backend
+    else:
+        from sqlalchemy.dialects import sqlite as backend  # type: ignore[no-redef]
+    statement = backend.insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=["merchant_id", "month", "account_id"],
+        set_={"issued": table.c.issued + statement.excluded.issued},
+    )
+
+
+def month_firsts(first: date, last: date) -> list[date]:
+    """The first days of the months from ``first``'s to the one after ``last``'s."""
+    months = [first.replace(day=1)]
+    while months[-1] <= last:
+        day = months[-1]
+        months.append(date(day.year + day.month // 12, day.month % 12 + 1, 1))
+    return months
+
+
+def issuing() -> ColumnElement[bool]:
+    """Entries that issue points: earnings, opening balances and credit adjustments."""
+    return or_(
+        LedgerEntry.kind.in_((EntryKind.EARN, EntryKind.MIGRATION)),
+        and_(LedgerEntry.kind == EntryKind.ADJUST, LedgerEntry.points > 0),
+    )
+
+
 # -- reading ----------------------------------------------------------------------------
 
 
@@ -250,14 +327,18 @@ def watermark(merchant_id: str, zone: str) -> ColumnElement[int]:
     return func.coalesce(mark, literal(0))
 
 
-def rolled_days(merchant_id: str, zone: str) -> ColumnElement[bool]:
-    """Daily totals of the merchant that count: those of its current time zone."""
-    current = (
+def rolled_up(merchant_id: str, zone: str) -> ColumnElement[bool]:
+    """True when the merchant's totals are counted in ``zone`` (its current time zone)."""
+    return (
         select(ReportRollup.merchant_id)
         .where(ReportRollup.merchant_id == merchant_id, ReportRollup.zone == zone)
         .exists()
     )
-    return and_(ReportDay.merchant_id == merchant_id, current)
+
+
+def rolled_days(merchant_id: str, zone: str) -> ColumnElement[bool]:
+    """Daily totals of the merchant that count: those of its current time zone."""
+    return and_(ReportDay.merchant_id == merchant_id, rolled_up(merchant_id, zone))
 
 
 def day_totals_and_tail(
