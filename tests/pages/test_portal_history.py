@@ -18,6 +18,7 @@ from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.customers import portal
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.accounts import account_for_host_customer, find_customer
+from loyalty_plugin.services.spending.coupons import cancel_coupon
 from tests.browser import LiveServer
 from tests.levels.conftest import Host, db, host  # noqa: F401 (fixtures)
 from tests.pages.test_portal import BROWSER_BACKENDS
@@ -164,3 +165,27 @@ def test_filtering_and_reading_a_breakdown_in_the_browser(
     page.get_by_label("Kind").select_option("adjusted")
     page.get_by_role("button", name="Show").click()
     expect(page.get_by_test_id("found")).to_have_text("1 entry found.")
+
+
+def test_points_back_from_a_cancelled_coupon_say_so(
+    app: Flask,
+    client: Any,
+    host: Host,  # noqa: F811
+    db: Session,  # noqa: F811
+) -> None:
+    """A coupon cancelled by staff: "Points returned (coupon cancelled)", under "refunded"."""
+    story(host)
+    settings = {"coupon_conversion": True}
+    host.api("PATCH", "/settings", settings, scope="admin")
+    customer = find_customer(db, "shop", "c1")
+    coupon = portal.convert(db, customer, points=50, form_key="k", now=utcnow())
+    db.commit()
+    cancel_coupon(db, merchant_id="shop", code=coupon.code, now=utcnow(), actor="staff:1 Bo")
+    db.commit()
+    sign_in(app, client, db)
+    page = client.get(f"{PORTAL}/points?kind=refunded").data.decode()
+    assert rows(page.encode()) == [
+        "Points returned (coupon cancelled)",
+        "Points taken back (refund)",
+    ]
+    assert f'Coupon <span class="id">{coupon.code}</span>' in page

@@ -604,6 +604,10 @@ def label_of(entry: LedgerEntry, names: _Names) -> str:
         return "Points reserved for an order"
     if kind == EntryKind.REDEEM and ref == "membership":
         return "Membership bought with points"
+    if kind == EntryKind.REVERSE and ref == "coupon":
+        if "expired unused" in (entry.reason or ""):
+            return "Points returned (coupon expired unused)"
+        return "Points returned (coupon cancelled)"
     if kind == EntryKind.REVERSE and ref == "invoice":
         why = "order cancelled" if "cancel" in (entry.reason or "") else "refund"
         if names.reversed.get(entry.reverses_entry_id or 0) == EntryKind.HOLD:
