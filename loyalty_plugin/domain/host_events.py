@@ -14,8 +14,8 @@ from typing import Any
 
 from loyalty_plugin.domain.earning import InvoiceFacts
 
-#: Every event type of contract v1 (and ``invoice.reinstated``, added by issue #16), in the
-#: order the documentation lists them.
+#: Every event type of contract v1 (and ``invoice.reinstated`` and ``invoice.refund_reversed``,
+#: added by issue #16), in the order the documentation lists them.
 EVENT_TYPES = (
     "customer.created",
     "customer.updated",
@@ -26,6 +26,7 @@ EVENT_TYPES = (
     "invoice.refunded",
     "invoice.cancelled",
     "invoice.reinstated",
+    "invoice.refund_reversed",
     "event.custom",
 )
 
@@ -98,6 +99,8 @@ class InvoiceData:
     #: The invoice's embedded customer, when the host sent one instead of ``customer_id``.
     customer: CustomerProfile | None = None
     payment: Payment | None = None
+    #: ``invoice.paid``: the payments that paid it, as the host names them (optional).
+    payments: tuple[Payment, ...] = ()
     #: The loyalty card the till read, naming the customer (with or without their id).
     card_number: str | None = None
 
@@ -108,6 +111,14 @@ class RefundData:
 
     invoice_id: str
     refund: Refund
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefundReversedData:
+    """``invoice.refund_reversed``: the host undid refund ``refund_id`` of the invoice."""
+
+    invoice_id: str
+    refund_id: str
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -39,6 +39,7 @@ from loyalty_plugin.domain.host_events import (
     Refund,
     RefundData,
     RefundLine,
+    RefundReversedData,
 )
 from loyalty_plugin.domain.money import MAX_AMOUNT, check_currency, parse_money
 from loyalty_plugin.schemas.body import unstorable_text
@@ -300,13 +301,16 @@ class MergedSchema(_Schema):
 
 class InvoicePaidSchema(_Schema):
     invoice = fields.Nested(InvoiceSchema, required=True)
+    #: The payments that paid the invoice, counted once each like ``payment_recorded``.
+    payments = fields.List(fields.Nested(PaymentSchema), load_default=list)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> InvoiceData:
-        return InvoiceData(**data["invoice"])
+        return InvoiceData(**data["invoice"], payments=tuple(data["payments"]))
 
 
-class PaymentRecordedSchema(InvoicePaidSchema):
+class PaymentRecordedSchema(_Schema):
+    invoice = fields.Nested(InvoiceSchema, required=True)
     payment = fields.Nested(PaymentSchema, required=True)
 
     @post_load
@@ -321,6 +325,15 @@ class RefundedSchema(_Schema):
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> RefundData:
         return RefundData(**data)
+
+
+class RefundReversedSchema(_Schema):
+    invoice_id = HostId(required=True)
+    refund_id = HostId(required=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> RefundReversedData:
+        return RefundReversedData(**data)
 
 
 class CancelledSchema(_Schema):
@@ -351,6 +364,7 @@ DATA_SCHEMAS: dict[str, type[Schema]] = {
     "invoice.refunded": RefundedSchema,
     "invoice.cancelled": CancelledSchema,
     "invoice.reinstated": CancelledSchema,
+    "invoice.refund_reversed": RefundReversedSchema,
     "event.custom": CustomEventSchema,
 }
 assert tuple(DATA_SCHEMAS) == EVENT_TYPES  # noqa: S101 - one list of types, checked at import

@@ -49,6 +49,20 @@ switch ($call['op']) {
     case 'apply_credit':
         $result = perfex_apply_credit($call['credit_note'], $call['invoice'], $call['amount']);
         break;
+    case 'delete_applied_credit':
+        perfex_delete_applied_credit($call['credit'], $call['invoice']);
+        $result = true;
+        break;
+    case 'credit_note_from_invoice':
+        $result = perfex_credit_note_from_invoice($call['invoice'], $call['currency'], $call['lines']);
+        break;
+    case 'refund_credit_note':
+        $result = perfex_refund_credit_note($call['credit_note'], $call['amount']);
+        break;
+    case 'delete_credit_note_refund':
+        perfex_delete_credit_note_refund($call['refund'], $call['credit_note']);
+        $result = true;
+        break;
     case 'cancel':
         $result = perfex_cancel_invoice($call['invoice']);
         break;

@@ -91,7 +91,10 @@ function perfex_catalogue_item(string $description, string $rate, string $group)
     return perfex_insert('items', ['description' => $description, 'rate' => $rate, 'group_id' => $groupId]);
 }
 
-/** update_invoice_status(): paid, partially paid or unpaid from payments and credits. */
+/**
+ * update_invoice_status(): paid, partially paid or unpaid from payments and credits; when
+ * the status changes, invoice_status_changed(['invoice_id', 'status']) as Perfex fires it.
+ */
 function perfex_update_invoice_status(int $invoiceId): void
 {
     $invoice = perfex_db()->where('id', $invoiceId)->get('tblinvoices')->row_array();
@@ -107,6 +110,9 @@ function perfex_update_invoice_status(int $invoiceId): void
     }
     $status = $paid >= loyalty_bridge_cents($invoice['total']) ? 2 : ($paid > 0 ? 3 : 1);
     perfex_db()->where('id', $invoiceId)->update('tblinvoices', ['status' => $status]);
+    if ($status !== (int) $invoice['status']) {
+        hooks()->do_action('invoice_status_changed', ['invoice_id' => $invoiceId, 'status' => $status]);
+    }
 }
 
 /** Payments_model::add: the row, the invoice's status, then after_payment_added(id). */
@@ -195,13 +201,38 @@ function perfex_refund_credit_note(int $creditNoteId, string $amount): int
 }
 
 /** Credit_notes_model::apply_credits: a tblcredits row, the status, credits_applied. */
-function perfex_apply_credit(int $creditNoteId, int $invoiceId, string $amount): void
+function perfex_apply_credit(int $creditNoteId, int $invoiceId, string $amount): int
 {
     $data = ['invoice_id' => $invoiceId, 'amount' => $amount];
-    perfex_insert('credits', $data + ['credit_id' => $creditNoteId, 'staff_id' => 1, 'date' => date('Y-m-d'),
+    $id = perfex_insert('credits', $data + ['credit_id' => $creditNoteId, 'staff_id' => 1, 'date' => date('Y-m-d'),
         'date_applied' => date('Y-m-d H:i:s')]);
     perfex_update_invoice_status($invoiceId);
     hooks()->do_action('credits_applied', ['data' => $data, 'credit_note_id' => $creditNoteId]);
+    return $id;
+}
+
+/** Credit_notes_model::delete_refund: the row, then credit_note_refund_deleted. */
+function perfex_delete_credit_note_refund(int $refundId, int $creditNoteId): void
+{
+    perfex_db()->where('id', $refundId)->delete('tblcreditnote_refunds');
+    hooks()->do_action('credit_note_refund_deleted', ['refund_id' => $refundId, 'credit_note_id' => $creditNoteId]);
+}
+
+/** Credit_notes_model::delete_applied_credit: the row, then the invoice's status (no hook of its own). */
+function perfex_delete_applied_credit(int $creditId, int $invoiceId): void
+{
+    perfex_db()->where('id', $creditId)->delete('tblcredits');
+    perfex_update_invoice_status($invoiceId);
+}
+
+/** Credit_notes_model::delete: the credit note, its credits and refunds, then after_credit_note_deleted. */
+function perfex_delete_credit_note(int $creditNoteId): void
+{
+    hooks()->do_action('before_credit_note_deleted', $creditNoteId);
+    perfex_db()->where('id', $creditNoteId)->delete('tblcreditnotes');
+    perfex_db()->where('credit_id', $creditNoteId)->delete('tblcredits');
+    perfex_db()->where('credit_note_id', $creditNoteId)->delete('tblcreditnote_refunds');
+    hooks()->do_action('after_credit_note_deleted', $creditNoteId);
 }
 
 /** The queue's rows, oldest first. */

@@ -150,6 +150,59 @@ def test_paid_in_two_payments_earns_once_and_a_deleted_payment_takes_its_share(
     assert stored(host)[0][1:] == ("rejected", "perfex.connection_test")  # changed no points
 
 
+def test_a_payment_deleted_and_recorded_again_earns_as_if_never_deleted(
+    perfex: Perfex, host: Any
+) -> None:
+    """#16: 125.00 in two payments earns 12; the 25.00 one deleted takes 2; recorded again
+    (the hook fired twice), it gives the 2 back once: 62, as if it had never been deleted."""
+    ana = perfex("client", first="Ana", last="Horvat", email="ana@example.com")
+    lines = [["Beans 1 kg", "2.00", "60.00"], ["Mug", "1.00", "5.00"]]
+    invoice = perfex("invoice", client=ana, currency=perfex.currency, lines=lines)
+    perfex("payment", invoice=invoice, amount="100.00")
+    second = perfex("payment", invoice=invoice, amount="25.00")
+    perfex("delete_payment", payment=second)
+    again = perfex("payment", invoice=invoice, amount="25.00")
+    perfex("fire", hook="after_payment_added", argument=again)
+    assert ledger_points(host) == [("earn", 50), ("earn", 12), ("reverse", -2), ("earn", 2)]
+    assert all(status == "sent" for _, status in perfex.statuses())
+    kinds = [t for _, _, t in stored(host)]
+    assert kinds[1:] == ["invoice.paid", "invoice.refunded", "invoice.payment_recorded"]
+
+
+def test_a_refund_or_credit_deleted_in_perfex_gives_its_points_back(
+    perfex: Perfex, host: Any
+) -> None:
+    """#16: a credit-note refund in money deleted gives back what it took; a credit taken
+    off an invoice it paid takes nothing more and gives nothing back until money pays
+    that part again."""
+    ben = perfex("client", first="Ben", last="Okafor", email="ben@example.com")
+    lines = [["Beans 1 kg", "1.00", "100.00"]]
+    invoice = perfex("invoice", client=ben, currency=perfex.currency, lines=lines)
+    perfex("payment", invoice=invoice, amount="100.00")
+    note = perfex(
+        "credit_note_from_invoice", invoice=invoice, currency=perfex.currency, lines=lines
+    )
+    refund = perfex("refund_credit_note", credit_note=note, amount="50.00")
+    assert ledger_points(host) == [("earn", 50), ("earn", 10), ("reverse", -5)]
+    perfex("delete_credit_note_refund", refund=refund, credit_note=note)
+    perfex("cron")
+    assert ledger_points(host)[3:] == [("earn", 5)]
+
+    other = perfex("invoice", client=ben, currency=perfex.currency, lines=lines)
+    perfex("payment", invoice=other, amount="60.00")
+    mug = [["Mug", 1, 40]]
+    credit_note = perfex("credit_note", client=ben, currency=perfex.currency, lines=mug)
+    credit = perfex("apply_credit", credit_note=credit_note, invoice=other, amount="40.00")
+    assert ledger_points(host)[4:] == [("earn", 10), ("reverse", -4)]  # earns on the 60.00
+    perfex("delete_applied_credit", credit=credit, invoice=other)
+    perfex("cron")
+    taken_off = ledger_points(host)[6:]  # as a deleted payment, then its refund undone
+    assert sum(points for _, points in taken_off) == 0, "the 40.00 is unpaid again"
+    perfex("payment", invoice=other, amount="40.00")
+    assert ledger_points(host)[6 + len(taken_off) :] == [("earn", 4)], "paid in money: it earns"
+    assert all(status == "sent" for _, status in perfex.statuses())
+
+
 def test_cancelled_invoice_gives_its_points_back(perfex: Perfex, host: Any) -> None:
     ben = perfex("client", first="Ben", last="Okafor", email="ben@example.com")
     lines = [["Beans 1 kg", "1.00", "80.00"]]

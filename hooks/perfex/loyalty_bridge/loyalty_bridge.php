@@ -5,7 +5,7 @@ defined('BASEPATH') or exit('No direct script access allowed');
 /*
 Module Name: Loyalty Bridge
 Description: Connects Perfex CRM to loyalty_plugin: customers, payments, cancellations, credit notes and birthdays earn and reverse loyalty points, through a signed, retried event queue.
-Version: 1.0.0
+Version: 1.1.0
 Requires at least: 2.9.4
 Author: loyalty_plugin
 */
@@ -39,6 +39,9 @@ hooks()->add_action('invoice_unmarked_as_cancelled', 'loyalty_bridge_invoice_rei
 hooks()->add_action('credits_applied', 'loyalty_bridge_credits_applied');
 hooks()->add_action('created_credit_note_from_invoice', 'loyalty_bridge_credit_note_from_invoice');
 hooks()->add_action('credit_note_refund_created', 'loyalty_bridge_credit_note_refunded');
+hooks()->add_action('credit_note_refund_deleted', 'loyalty_bridge_credit_note_refund_deleted');
+hooks()->add_action('invoice_status_changed', 'loyalty_bridge_sweep_deleted_credits');
+hooks()->add_action('after_credit_note_deleted', 'loyalty_bridge_sweep_deleted_credits');
 hooks()->add_action('after_cron_run', 'loyalty_bridge_cron');
 hooks()->add_action('admin_init', 'loyalty_bridge_admin_init');
 hooks()->add_action('clients_init', 'loyalty_bridge_clients_init');

@@ -75,7 +75,8 @@ class InvoiceState:
     """What happened to an invoice since it earned: money paid and given back."""
 
     total: Decimal
-    #: Money paid so far that counts for earning (the whole total once paid in full).
+    #: Money paid so far that counts for earning (the whole total once paid in full, and
+    #: more when money was paid again after a refund, see :meth:`paid_again`).
     paid: Decimal = ZERO
     #: Money given back by every refund so far.
     refunded: Decimal = ZERO
@@ -96,16 +97,22 @@ class InvoiceState:
         """What share of an award is earned, refunds aside."""
         return self.paid_share()
 
+    def paid_again(self) -> Decimal:
+        """Money paid beyond the total: a payment recorded again after one was deleted
+        (and refunded by amount). It pays back refunds by amount, never by line."""
+        return max(ZERO, self.paid - self.total)
+
     def keep_factor(self, award: Award) -> Decimal:
         """What share of an award the customer keeps after refunds."""
         paid = self.paid_share()
         if self.total <= 0:
             return ZERO if self.refunded > 0 else paid
+        paid_back = min(self.paid_again(), self.refunded_unassigned)
         qty = self.line_qty.get(award.line or "")
         if award.line is None or not qty:
-            return _clamp(paid - self.refunded / self.total)
+            return _clamp(paid - (self.refunded - paid_back) / self.total)
         returned = self.refunded_lines.get(award.line, ZERO) / qty
-        return _clamp(paid - self.refunded_unassigned / self.total - returned)
+        return _clamp(paid - (self.refunded_unassigned - paid_back) / self.total - returned)
 
 
 def _clamp(value: Decimal) -> Decimal:

@@ -50,6 +50,7 @@ def earn_with_programs(
     occurred_at: datetime | None = None,
     paid_in_full: bool = True,
     payment: Payment | None = None,
+    paid_again: Decimal = Decimal(0),
 ) -> dict[str, Any]:
     """Earn on a paid invoice (or one recorded payment) under the merchant's programs.
 
@@ -68,6 +69,7 @@ def earn_with_programs(
         paid_in_full=paid_in_full,
         payment=None if payment is None else PaymentSeen(id=payment.id, amount=payment.amount),
         occurred_at=occurred_at,
+        paid_again=paid_again,
         extra_kinds=plugin_rule_kinds(hooks),
     )
     paid = {
@@ -104,6 +106,60 @@ def refund_with_programs(
         amount=refund.amount,
         lines=lines or None,
         lines_value=lines_value,
+        now=now,
+        actor=ACTOR,
+        extra_kinds=plugin_rule_kinds(hooks),
+    )
+    return outcome.to_dict() | _levels(session, merchant_id, invoice_id=invoice_id, now=now)
+
+
+def reverse_refund_with_programs(
+    session: Session,
+    *,
+    merchant_id: str,
+    invoice_id: str,
+    refund: Refund,
+    hooks: Any,
+    now: datetime,
+    lines_value: Decimal | None = None,
+) -> dict[str, Any]:
+    """Give back, under every program, what ``refund`` (as it was counted) took."""
+    lines: dict[str, Decimal] = {}
+    for item in refund.items:
+        lines[item.line_id] = lines.get(item.line_id, Decimal(0)) + item.qty
+    outcome = program_earning.reverse_refund(
+        session,
+        merchant_id=merchant_id,
+        invoice_id=invoice_id,
+        refund_id=refund.id,
+        amount=refund.amount,
+        lines=lines or None,
+        lines_value=lines_value,
+        now=now,
+        actor=ACTOR,
+        extra_kinds=plugin_rule_kinds(hooks),
+    )
+    return outcome.to_dict() | _levels(session, merchant_id, invoice_id=invoice_id, now=now)
+
+
+def pay_again_with_programs(
+    session: Session,
+    *,
+    merchant_id: str,
+    invoice_id: str,
+    paid_again: Decimal,
+    payment_id: str | None,
+    hooks: Any,
+    now: datetime,
+) -> dict[str, Any]:
+    """Give back, under every program, what refunds by amount took and money paid again on
+    the paid invoice pays back (see :func:`program_earning.pay_again`)."""
+    outcome = program_earning.pay_again(
+        session,
+        merchant_id=merchant_id,
+        invoice_id=invoice_id,
+        paid_again=paid_again,
+        payment_id=payment_id,
         now=now,
         actor=ACTOR,
         extra_kinds=plugin_rule_kinds(hooks),

@@ -144,12 +144,15 @@ def earn_on_invoice(
     paid_in_full: bool,
     payment: PaymentSeen | None = None,
     occurred_at: datetime | None = None,
+    paid_again: Decimal = ZERO,
     extra_kinds: Iterable[type[Rule]] = (),
 ) -> Outcome:
     """Earn on a paid invoice, or on one payment for programs that earn on each payment.
 
     The programs in force at ``occurred_at`` (default ``now``) are evaluated the first time
     only; later calls reuse that evaluation. Calling again with the same facts earns nothing.
+    ``paid_again``: money the invoice's payments add up to beyond its total (see
+    :func:`pay_again`).
     """
     account = open_account(session, merchant_id=merchant_id, customer_id=customer.id)
     account = ledger.lock_account(session, account.id)
@@ -172,7 +175,7 @@ def earn_on_invoice(
         work.outcome.points_payments_counted |= earning.program.earning.points_payments_earn
         paid_before = row.paid
         if paid_in_full:
-            row.paid = row.total
+            row.paid = max(row.paid, row.total + paid_again)
         elif _counts_payment(row, earning, payment):
             row.paid = min(row.total, row.paid + payment.amount)  # type: ignore[union-attr]
         trigger = {"type": "invoice", "id": invoice.id}
@@ -217,6 +220,47 @@ def refund_invoice(
         else:
             row.refunded_unassigned += amount
         trigger = {"type": "refund", "id": refund_id, "invoice": invoice_id}
+        _reconcile(work, row, earning, paid_before=row.paid, trigger=trigger)
+    return work.outcome
+
+
+def reverse_refund(
+    session: Session,
+    *,
+    merchant_id: str,
+    invoice_id: str,
+    refund_id: str,
+    amount: Decimal,
+    lines: Mapping[str, Decimal] | None = None,
+    lines_value: Decimal | None = None,
+    now: datetime,
+    actor: str,
+    extra_kinds: Iterable[type[Rule]] = (),
+) -> Outcome:
+    """The host undid refund ``refund_id``: take it out of each program's running totals,
+    exactly as :func:`refund_invoice` put it in (the same arguments), and give back what
+    the invoice keeps again, as new earn entries. Once per refund and program; a program
+    that never counted the refund is left alone. A cancelled invoice gives nothing back
+    now: its reinstatement will.
+    """
+    work = _Work(session, now, actor, Outcome())
+    for row in _locked_rows(session, merchant_id, invoice_id):
+        if f"refund:{refund_id}" not in row.counted:
+            continue
+        if not _first_time(row, f"refund_reversed:{refund_id}"):
+            continue
+        earning = _restore(session, row, extra_kinds)
+        by_amount = lines_value is not None and any(i not in earning.line_qty for i in lines or ())
+        value = lines_value if lines and by_amount else amount
+        row.refunded -= value  # type: ignore[operator]
+        if lines and not by_amount:
+            refunded = dict(row.refunded_lines)
+            for line_id, qty in lines.items():
+                refunded[line_id] = str(Decimal(refunded.get(line_id, "0")) - qty)
+            row.refunded_lines = refunded
+        else:
+            row.refunded_unassigned -= value  # type: ignore[operator]
+        trigger = {"type": "refund_reversed", "id": refund_id, "invoice": invoice_id}
         _reconcile(work, row, earning, paid_before=row.paid, trigger=trigger)
     return work.outcome
 
@@ -281,6 +325,41 @@ def reinstate_invoice(
     return work.outcome
 
 
+def pay_again(
+    session: Session,
+    *,
+    merchant_id: str,
+    invoice_id: str,
+    paid_again: Decimal,
+    payment_id: str | None,
+    now: datetime,
+    actor: str,
+    extra_kinds: Iterable[type[Rule]] = (),
+) -> Outcome:
+    """A paid invoice's payments now add up to ``paid_again`` beyond its total: a payment
+    deleted (sent as a refund by amount) was recorded again. Each program gives back what
+    its refunds by amount took beyond what the money still refunded calls for, as new earn
+    entries; rows not paid in full, or cancelled, are left alone.
+
+    ``paid_again`` is a running total, so calling again with the same amount, or a smaller
+    one (a copy arriving late), gives nothing.
+    """
+    work = _Work(session, now, actor, Outcome())
+    for row in _locked_rows(session, merchant_id, invoice_id):
+        if row.cancelled_at is not None or row.paid < row.total:
+            continue
+        paid = row.total + paid_again
+        if paid <= row.paid:
+            continue
+        before, row.paid = row.paid, paid
+        earning = _restore(session, row, extra_kinds)
+        trigger = {"type": "paid_again", "invoice": invoice_id, "payment": payment_id}
+        _reconcile(work, row, earning, paid_before=before, trigger=trigger)
+    if not work.outcome.points_earned:
+        work.outcome.reason = "no refund by amount to pay back"
+    return work.outcome
+
+
 def _credit_again(
     work: _Work,
     row: InvoiceEarning,
@@ -288,17 +367,20 @@ def _credit_again(
     points: int,
     *,
     trigger: dict[str, Any],
+    why: str = "reinstated",
 ) -> None:
-    """One earn entry giving back ``points`` a cancellation took; available at once.
+    """One earn entry giving back ``points`` a reversal took; available at once.
 
-    Keyed by the row's count of reinstatements, so each reinstatement writes one entry.
+    ``why``: ``reinstated`` (a cancellation undone), ``paid_again`` (money paid again after
+    a refund) or ``refund_reversed`` (a refund undone). Keyed by the row's count of such
+    entries, so each writes one entry.
     """
     program = earning.program
     merchant = work.session.get(Merchant, row.merchant_id)
     assert merchant is not None  # noqa: S101 - foreign key
-    times = 1 + sum(1 for key in row.counted if key.startswith("reinstated:"))
-    row.counted = [*row.counted, f"reinstated:{times}"]
-    key = f"invoice:{row.invoice_id}:program:{row.program_id}:reinstated:{times}"
+    times = 1 + sum(1 for key in row.counted if key.startswith(f"{why}:"))
+    row.counted = [*row.counted, f"{why}:{times}"]
+    key = f"invoice:{row.invoice_id}:program:{row.program_id}:{why}:{times}"
     entry = ledger.earn(
         work.session,
         account_id=row.account_id,
@@ -306,14 +388,23 @@ def _credit_again(
         now=work.now,
         actor=work.actor,
         expires_at=_expires_at(work.session, program, merchant, work.now),
-        money=Money(row.paid or row.total, row.currency),
+        money=Money(min(row.paid, row.total) or row.total, row.currency),
         reference=Reference("invoice", row.invoice_id),
-        reason=f"invoice {row.invoice_id} reinstated ({program.name}, version {program.version})",
+        reason=f"invoice {row.invoice_id} {_AGAIN[why]} ({program.name}, "
+        f"version {program.version})",
         details={"program": program.label(), "trigger": trigger},
         idempotency_key=key[:255],
         level=levels.level_of_new_points(work.session, account_id=row.account_id, now=work.now),
     )
     work.outcome.entry_ids.append(entry.id)
+
+
+#: How a give-back entry's reason says why.
+_AGAIN = {
+    "reinstated": "reinstated",
+    "paid_again": "paid again",
+    "refund_reversed": "refund reversed",
+}
 
 
 # -- registration, birthday, custom events --------------------------------------------------
@@ -699,6 +790,14 @@ def _reconcile(
     if reversed_target > row.reversed:
         taken = _take_back(work, row, earning, reversed_target - row.reversed, trigger)
         row.reversed += taken
+    elif reversed_target < row.reversed and row.cancelled_at is None:
+        # Money paid again, or a refund undone: the kept part grew, so what was reversed
+        # beyond the new target comes back as a new earn entry (a reversal is never undone).
+        given = row.reversed - reversed_target
+        why = trigger["type"] if trigger["type"] in _AGAIN else "paid_again"
+        _credit_again(work, row, earning, given, trigger=trigger, why=why)
+        row.reversed = reversed_target
+        earned += given
     row.updated_at = work.now
     work.outcome.record(earning.program, earned=earned, reversed_=taken)
 
@@ -733,7 +832,10 @@ def _credit(
         actor=work.actor,
         available_from=pending,
         expires_at=_expires_at(work.session, program, merchant, pending or work.now),
-        money=Money(max(ZERO, row.paid - before.paid) or row.total, row.currency),
+        money=Money(
+            max(ZERO, min(row.paid, row.total) - min(before.paid, row.total)) or row.total,
+            row.currency,
+        ),
         reference=Reference("invoice", row.invoice_id),
         reason=f"invoice {row.invoice_id} ({program.name}, version {program.version})",
         details=details,

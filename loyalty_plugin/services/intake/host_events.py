@@ -13,6 +13,7 @@ leave the same ledger.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -39,6 +40,7 @@ from loyalty_plugin.domain.host_events import (
     Refund,
     RefundData,
     RefundLine,
+    RefundReversedData,
     natural_key,
 )
 from loyalty_plugin.domain.money import quantize
@@ -322,11 +324,21 @@ def on_custom(ctx: Context, data: CustomData) -> dict[str, Any]:
 
 
 def on_invoice_paid(ctx: Context, data: InvoiceData) -> dict[str, Any]:
-    """``invoice.paid``: earn on the invoice once, then run what waited for it."""
+    """``invoice.paid``: earn on the invoice once, then run what waited for it.
+
+    The ``payments`` it names are counted like ``invoice.payment_recorded`` ones (once each,
+    whichever event brings them first), so that a payment recorded after one of them was
+    deleted is known to be money paid again.
+    """
     customer = _invoice_customer(ctx, data)
     invoice, facts = _save_invoice(ctx, data.invoice, customer)
     result = {"invoice_id": invoice.host_invoice_id}
+    was_paid = invoice.status == InvoiceStatus.PAID
+    counted = [p for p in data.payments if _count_payment(ctx, invoice, p.id)]
+    invoice.paid_total += sum((p.amount for p in counted), Decimal(0))
     result |= _earn_on_invoice(ctx, invoice, customer, facts)
+    if was_paid and counted:
+        result |= _pay_again(ctx, invoice, counted[-1].id)
     result |= _capture_redemption(ctx, facts)
     if released := release_waiting(ctx, f"invoice:{invoice.host_invoice_id}"):
         result["released"] = released
@@ -346,7 +358,9 @@ def on_payment(ctx: Context, data: InvoiceData) -> dict[str, Any]:
     else:
         _count(ctx, key)
         invoice.paid_total += data.payment.amount
-        if invoice.status == InvoiceStatus.OPEN and invoice.paid_total >= invoice.total:
+        if invoice.status == InvoiceStatus.PAID:
+            result |= _pay_again(ctx, invoice, data.payment.id)
+        elif invoice.status == InvoiceStatus.OPEN and invoice.paid_total >= invoice.total:
             result |= _earn_on_invoice(ctx, invoice, customer, facts)
             result |= _capture_redemption(ctx, facts)
         elif invoice.status == InvoiceStatus.OPEN:
@@ -392,6 +406,13 @@ def on_refund(ctx: Context, data: RefundData) -> dict[str, Any]:
         lines_value=value if data.refund.items else None,
     )
     result |= _with_settled(ctx, invoice, programs)
+    # What refund_reversed needs to take this refund out again exactly as it went in.
+    result["refund_counted"] = {
+        "amount": str(counted.amount),
+        "items": [[line.line_id, str(line.qty)] for line in counted.items],
+        "value": str(value),
+        "by_line": bool(data.refund.items),
+    }
     share = min(Decimal(1), invoice.refunded_total / invoice.total) if invoice.total else Decimal(1)
     returned = redemption.return_points_for_refund(
         ctx.session,
@@ -403,7 +424,77 @@ def on_refund(ctx: Context, data: RefundData) -> dict[str, Any]:
     )
     if returned:
         result["points_returned"] = sum(r.entry.points for r in returned)
+    if released := release_waiting(ctx, _refund_on(data.invoice_id, data.refund.id)):
+        result["released"] = released
     return result
+
+
+def on_refund_reversed(ctx: Context, data: RefundReversedData) -> dict[str, Any]:
+    """``invoice.refund_reversed``: the host undid a refund; give back what it took.
+
+    The refund comes out of the running totals exactly as it went in (its counted amount and
+    lines, kept in its own event's result), and each program gives back the points the
+    invoice keeps again, once. One that arrives before its refund waits for it; a refund
+    counted before refunds could be reversed, by line, is refused (``422``). Points the
+    refund returned to the customer from a redemption on the invoice stay with them.
+    """
+    invoice = _known_invoice(ctx, data.invoice_id)
+    result: dict[str, Any] = {
+        "invoice_id": data.invoice_id,
+        "refund_id": data.refund_id,
+        "points_earned": 0,
+    }
+    key = natural_key("refund_reversed", data.invoice_id, data.refund_id)
+    if (duplicate := _counted(ctx, key)) is not None:
+        return result | {"already_counted_by": duplicate.event_id}
+    original = _counted(ctx, natural_key("refund", data.invoice_id, data.refund_id))
+    if original is None:
+        raise Wait(
+            _refund_on(data.invoice_id, data.refund_id),
+            f"refund {data.refund_id} of invoice {data.invoice_id} is not known yet",
+        )
+    refund, value, by_line = _refund_as_counted(ctx, original.event_id, data.refund_id)
+    _count(ctx, key)
+    _record_line_refunds(invoice, refund, sign=-1)
+    invoice.refunded_total -= value
+    programs = earning.reverse_refund_with_programs(
+        ctx.session,
+        merchant_id=ctx.merchant.id,
+        invoice_id=data.invoice_id,
+        refund=refund,
+        hooks=ctx.hooks,
+        now=ctx.now,
+        lines_value=value if by_line else None,
+    )
+    result["refunded_total"] = str(quantize(invoice.refunded_total, invoice.currency))
+    return result | programs
+
+
+def _refund_on(invoice_id: str, refund_id: str) -> str:
+    """What a reversal waiting for its refund waits on (fits ``waiting_for``)."""
+    key = natural_key("refund", invoice_id, refund_id)
+    return key if len(key) <= 160 else f"refund:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def _refund_as_counted(
+    ctx: Context, event_id: int | None, refund_id: str
+) -> tuple[Refund, Decimal, bool]:
+    """The refund as its event counted it: the refund, its money value, whether by line."""
+    row = ctx.session.get(WebhookEvent, event_id) if event_id is not None else None
+    counted = (row.result or {}).get("refund_counted") if row is not None else None
+    if counted is not None:
+        lines = tuple(RefundLine(line_id=i, qty=Decimal(q)) for i, q in counted["items"])
+        refund = Refund(id=refund_id, amount=Decimal(counted["amount"]), items=lines)
+        return refund, Decimal(counted["value"]), counted["by_line"]
+    # Counted before refunds could be reversed: by amount, the event's own amount is exact.
+    data = load_event(parse_json(row.body.encode()))[1] if row is not None else None
+    if not isinstance(data, RefundData) or data.refund.items:
+        raise ValidationError(
+            f"refund {refund_id} was counted before refunds could be reversed and named "
+            "lines; give its points back with an adjustment",
+            field="data.refund_id",
+        )
+    return data.refund, data.refund.amount, False
 
 
 def on_cancel(ctx: Context, data: CancelData) -> dict[str, Any]:
@@ -483,6 +574,7 @@ HANDLERS: dict[str, Callable[[Context, Any], dict[str, Any]]] = {
     "invoice.paid": on_invoice_paid,
     "invoice.payment_recorded": on_payment,
     "invoice.refunded": on_refund,
+    "invoice.refund_reversed": on_refund_reversed,
     "invoice.cancelled": on_cancel,
     "invoice.reinstated": on_reinstate,
     "event.custom": on_custom,
@@ -516,6 +608,8 @@ def overdue_reason(on: str, reason: str, *, age: timedelta, limit: timedelta) ->
     kind, _, host_id = on.partition(":")
     if kind == "customer":
         hint = f"send customer.created for {host_id}, or turn on create_unknown_customers"
+    elif kind == "refund":
+        hint = "send the invoice.refunded it reverses (invoice and refund id above)"
     else:
         hint = f"send invoice.paid or invoice.payment_recorded for {host_id}"
     hours = int(age.total_seconds() // 3600)
@@ -691,13 +785,14 @@ def _refund_value(invoice: Invoice, refund: Refund) -> tuple[Decimal, Refund, di
     return capped.value, counted, {i: str(q) for i, q in capped.clipped.items()}
 
 
-def _record_line_refunds(invoice: Invoice, refund: Refund) -> None:
-    """Add the refund's counted quantities to the invoice's lines (``refunded``)."""
+def _record_line_refunds(invoice: Invoice, refund: Refund, *, sign: int = 1) -> None:
+    """Add the refund's counted quantities to the invoice's lines (``refunded``); with
+    ``sign=-1``, take a reversed refund's out again."""
     if not refund.items:
         return
     counted: dict[str, Decimal] = {}
     for line in refund.items:
-        counted[line.line_id] = counted.get(line.line_id, Decimal(0)) + line.qty
+        counted[line.line_id] = counted.get(line.line_id, Decimal(0)) + sign * line.qty
     invoice.items = [
         line | {"refunded": str(Decimal(line.get("refunded", "0")) + counted[line["id"]])}
         if line["id"] in counted
@@ -709,6 +804,35 @@ def _record_line_refunds(invoice: Invoice, refund: Refund) -> None:
 def _unknown_lines(invoice: Invoice, refund: Refund) -> list[str]:
     known = {line["id"] for line in invoice.items or ()}
     return [line.line_id for line in refund.items if line.line_id not in known]
+
+
+def _count_payment(ctx: Context, invoice: Invoice, payment_id: str) -> bool:
+    """Count a payment of the invoice once; False if an earlier event counted it."""
+    key = natural_key("payment", invoice.host_invoice_id, payment_id)
+    if _counted(ctx, key) is not None:
+        return False
+    _count(ctx, key)
+    return True
+
+
+def _paid_again(invoice: Invoice) -> Decimal:
+    """What the invoice's payments add up to beyond its total (zero while they do not)."""
+    return max(Decimal(0), invoice.paid_total - invoice.total)
+
+
+def _pay_again(ctx: Context, invoice: Invoice, payment_id: str) -> dict[str, Any]:
+    """A payment counted on a paid invoice: give back what money paid again pays back."""
+    if not _paid_again(invoice):
+        return {"points_earned": 0, "reason": "the invoice earned already"}
+    return earning.pay_again_with_programs(
+        ctx.session,
+        merchant_id=ctx.merchant.id,
+        invoice_id=invoice.host_invoice_id,
+        paid_again=_paid_again(invoice),
+        payment_id=payment_id,
+        hooks=ctx.hooks,
+        now=ctx.now,
+    )
 
 
 def _earn_on_invoice(
@@ -728,6 +852,7 @@ def _earn_on_invoice(
         hooks=ctx.hooks,
         now=ctx.now,
         occurred_at=ctx.event.occurred_at,
+        paid_again=_paid_again(invoice),
     )
 
 

@@ -248,6 +248,81 @@ final class LoyaltyBridgeTest extends TestCase
         $this->assertSame('', get_option('loyalty_bridge_credit_note_' . $note . '_invoice'));
     }
 
+    public function test_a_payment_recorded_again_after_a_deletion_is_sent(): void
+    {
+        $client = perfex_add_client('Ana', 'Horvat', 'ana@example.com');
+        $invoice = $this->invoice($client);
+        $first = perfex_add_payment($invoice, '100.00');
+        $second = perfex_add_payment($invoice, '25.00');
+        $events = perfex_queued_events();
+        $this->assertArrayNotHasKey('perfex-payment-' . $first, $events, 'before it is paid, payments wait for paid');
+        $this->assertSame([['id' => (string) $first, 'amount' => '100.00'], ['id' => (string) $second, 'amount' => '25.00']],
+            $events['perfex-invoice-' . $invoice . '-paid']['data']['payments']);
+        perfex_delete_payment($second);
+        $again = perfex_add_payment($invoice, '25.00');
+        hooks()->do_action('after_payment_added', $again);  // fired twice: sent once
+        $events = perfex_queued_events();
+        $sent = $events['perfex-payment-' . $again];
+        $this->assertSame('invoice.payment_recorded', $sent['type']);
+        $this->assertSame(['id' => (string) $again, 'amount' => '25.00'],
+            array_intersect_key($sent['data']['payment'], ['id' => 1, 'amount' => 1]));
+        $this->assertSame([
+            'perfex-client-' . $client . '-created',
+            'perfex-invoice-' . $invoice . '-paid',
+            'perfex-payment-' . $second . '-deleted',
+            'perfex-payment-' . $again,
+        ], array_keys($events));
+    }
+
+    public function test_a_deleted_credit_note_refund_is_reversed_once(): void
+    {
+        $client = perfex_add_client('Ana', 'Horvat', 'ana@example.com');
+        $invoice = $this->invoice($client);
+        perfex_add_payment($invoice, '125.00');
+        $note = perfex_credit_note_from_invoice($invoice, $this->eur, [['Mug', '1.00', '5.00']]);
+        $refund = perfex_refund_credit_note($note, '5.00');
+        perfex_delete_credit_note_refund($refund, $note);
+        hooks()->do_action('credit_note_refund_deleted', ['refund_id' => $refund, 'credit_note_id' => $note]);
+        hooks()->do_action('after_cron_run', false);
+        $events = perfex_queued_events();
+        $this->assertSame(['type' => 'invoice.refund_reversed', 'data' => [
+            'invoice_id' => $invoice, 'refund_id' => 'credit-note-refund-' . $refund,
+        ]], array_intersect_key($events['perfex-credit-note-refund-' . $refund . '-reversed'], ['type' => 1, 'data' => 1]));
+        $this->assertCount(1, array_filter($events, fn ($e) => $e['type'] === 'invoice.refund_reversed'));
+        $this->assertCount(1, array_filter($events, fn ($e) => $e['type'] === 'invoice.refunded'));
+    }
+
+    public function test_a_credit_taken_off_an_invoice_it_paid_is_a_deleted_payment_and_a_reversed_refund(): void
+    {
+        $client = perfex_add_client('Ana', 'Horvat', 'ana@example.com');
+        $invoice = $this->invoice($client);
+        perfex_add_payment($invoice, '60.00');
+        $note = perfex_add_credit_note($client, $this->eur, [['Beans 1 kg', '1.00', '65.00']]);
+        $credit = perfex_apply_credit($note, $invoice, '65.00');
+        $paid = perfex_queued_events()['perfex-invoice-' . $invoice . '-paid'];
+        $this->assertSame(['credit-' . $credit, '65.00'], array_values($paid['data']['payments'][1]));
+        perfex_delete_applied_credit($credit, $invoice);
+        hooks()->do_action('after_cron_run', false);  // the sweep again: nothing new
+        $events = perfex_queued_events();
+        $this->assertSame(['invoice_id' => $invoice, 'refund' => ['id' => 'credit-' . $credit . '-deleted', 'amount' => '65.00']],
+            $events['perfex-credit-' . $credit . '-deleted']['data']);
+        $this->assertSame(['invoice_id' => $invoice, 'refund_id' => 'credit-' . $credit],
+            $events['perfex-credit-' . $credit . '-reversed']['data']);
+        $this->assertCount(5, $events, 'the client, the credit, paid, its deletion and its reversal');
+    }
+
+    public function test_a_credit_that_did_not_pay_the_invoice_and_a_deleted_credit_note_are_only_reversed(): void
+    {
+        $client = perfex_add_client('Ana', 'Horvat', 'ana@example.com');
+        $invoice = $this->invoice($client);
+        $note = perfex_add_credit_note($client, $this->eur, [['Beans 1 kg', '1.00', '20.00']]);
+        $credit = perfex_apply_credit($note, $invoice, '20.00');
+        perfex_delete_credit_note($note);
+        $events = perfex_queued_events();
+        $this->assertArrayNotHasKey('perfex-credit-' . $credit . '-deleted', $events);
+        $this->assertSame('invoice.refund_reversed', $events['perfex-credit-' . $credit . '-reversed']['type']);
+    }
+
     public function test_birthdays_once_per_customer_and_year(): void
     {
         update_option('loyalty_bridge_dob_field', 'customers_date_of_birth');

@@ -218,11 +218,39 @@ function loyalty_bridge_customer_event(string $type, int $clientId): ?array
     return $customer === null ? null : loyalty_bridge_envelope($type, ['customer' => $customer]);
 }
 
-/** invoice.paid for an invoice (what points paid taken off, see includes/points.php). */
+/**
+ * invoice.paid for an invoice (what points paid taken off, see includes/points.php), naming
+ * the payments in money and the credits applied that paid it, so that the plugin knows a
+ * payment recorded later (after one of them was deleted) as money paid again.
+ */
 function loyalty_bridge_paid_event(int $invoiceId): ?array
 {
     $invoice = loyalty_bridge_invoice_paid_in_money($invoiceId);
-    return $invoice === null ? null : loyalty_bridge_envelope('invoice.paid', ['invoice' => $invoice]);
+    if ($invoice === null) {
+        return null;
+    }
+    return loyalty_bridge_envelope('invoice.paid', ['invoice' => $invoice, 'payments' => loyalty_bridge_paid_with($invoiceId)]);
+}
+
+/** [id, amount] of the invoice's payments in money (not points) and of its credits applied. */
+function loyalty_bridge_paid_with(int $invoiceId): array
+{
+    $paid = [];
+    $payments = loyalty_bridge_db()->where('invoiceid', $invoiceId)->order_by('id', 'ASC')
+        ->get(db_prefix() . 'invoicepaymentrecords')->result_array();
+    foreach ($payments as $payment) {
+        if (loyalty_bridge_payment_redemption($payment) === null && loyalty_bridge_cents($payment['amount']) > 0) {
+            $paid[] = ['id' => (string) (int) $payment['id'], 'amount' => loyalty_bridge_decimal($payment['amount'])];
+        }
+    }
+    $credits = loyalty_bridge_db()->where('invoice_id', $invoiceId)->order_by('id', 'ASC')
+        ->get(db_prefix() . 'credits')->result_array();
+    foreach ($credits as $credit) {
+        if (loyalty_bridge_cents($credit['amount']) > 0) {
+            $paid[] = ['id' => 'credit-' . (int) $credit['id'], 'amount' => loyalty_bridge_decimal($credit['amount'])];
+        }
+    }
+    return $paid;
 }
 
 /** invoice.payment_recorded for an amount of a payment (a payment id of ours: see handlers). */
@@ -247,6 +275,12 @@ function loyalty_bridge_refund_event(int $invoiceId, string $refundId, string $a
         $refund['items'] = $items;
     }
     return loyalty_bridge_envelope('invoice.refunded', ['invoice_id' => $invoiceId, 'refund' => $refund]);
+}
+
+/** invoice.refund_reversed: the refund $refundId (our id, as sent) was undone in Perfex (#16). */
+function loyalty_bridge_refund_reversed_event(int $invoiceId, string $refundId): array
+{
+    return loyalty_bridge_envelope('invoice.refund_reversed', ['invoice_id' => $invoiceId, 'refund_id' => $refundId]);
 }
 
 function loyalty_bridge_cancel_event(int $invoiceId): array

@@ -93,8 +93,9 @@ function loyalty_bridge_client_updated($args): void
 
 /**
  * after_payment_added: the payment id, after Perfex recomputed the invoice's status.
- * invoice.payment_recorded when each payment is sent; invoice.paid when the invoice now
- * counts as paid (once per invoice).
+ * invoice.payment_recorded when each payment is sent, or when the invoice was sent as paid
+ * already (a payment recorded again after one was deleted: the plugin gives back what the
+ * deletion took); invoice.paid when the invoice now counts as paid (once per invoice).
  */
 function loyalty_bridge_payment_added($paymentId): void
 {
@@ -105,7 +106,8 @@ function loyalty_bridge_payment_added($paymentId): void
         }
         $invoiceId = (int) $payment['invoiceid'];
         $inMoney = loyalty_bridge_payment_redemption($payment) === null;  // points do not earn points
-        if ($inMoney && loyalty_bridge_option('loyalty_bridge_each_payment') === '1') {
+        if ($inMoney && loyalty_bridge_sends_payments($invoiceId)
+            && !loyalty_bridge_paid_with_named($invoiceId, (string) (int) $payment['id'])) {
             loyalty_bridge_queue_and_send(
                 'perfex-payment-' . (int) $payment['id'],
                 loyalty_bridge_payment_event(
@@ -118,6 +120,13 @@ function loyalty_bridge_payment_added($paymentId): void
         }
         loyalty_bridge_send_paid_if_paid($invoiceId);
     });
+}
+
+/** True when a payment of the invoice is sent: each payment is, or the invoice was sent as paid. */
+function loyalty_bridge_sends_payments(int $invoiceId): bool
+{
+    return loyalty_bridge_option('loyalty_bridge_each_payment') === '1'
+        || loyalty_bridge_queued('perfex-invoice-' . $invoiceId . '-paid');
 }
 
 function loyalty_bridge_send_paid_if_paid(int $invoiceId): void
@@ -161,7 +170,7 @@ function loyalty_bridge_payment_updated($args): void
                 'payment-' . $paymentId . '-changed-' . $old . '-' . $new,
                 loyalty_bridge_money($old - $new)
             ));
-        } elseif ($new > $old && loyalty_bridge_option('loyalty_bridge_each_payment') === '1') {
+        } elseif ($new > $old && loyalty_bridge_sends_payments($invoiceId)) {
             loyalty_bridge_queue_and_send($fact, loyalty_bridge_payment_event(
                 $invoiceId,
                 $paymentId . '-changed-' . $old . '-' . $new,
@@ -342,6 +351,79 @@ function loyalty_bridge_credit_note_refunded($args): void
     });
 }
 
+/**
+ * credit_note_refund_deleted: ['refund_id' => ..., 'credit_note_id' => ...], after the row is
+ * gone. A refund the module sent is undone: invoice.refund_reversed gives its points back.
+ */
+function loyalty_bridge_credit_note_refund_deleted($args): void
+{
+    loyalty_bridge_guard(static function () use ($args) {
+        loyalty_bridge_reverse_sent_refund('perfex-credit-note-refund-' . loyalty_bridge_hook_id($args, 'refund_id'));
+    });
+}
+
+/**
+ * A credit taken off an invoice (Perfex's delete_applied_credit fires no hook of its own)
+ * or a credit note deleted with its credits and refunds: every credit or refund in money the
+ * module sent whose row is gone is undone, once. Run from invoice_status_changed (taking a
+ * credit off recomputes the invoice's status), after_credit_note_deleted and the cron.
+ */
+function loyalty_bridge_sweep_deleted_credits($args = null): void
+{
+    loyalty_bridge_guard(static function () {
+        $sent = loyalty_bridge_db()->like('webhook_id', 'perfex-credit-', 'after')->order_by('id', 'ASC')
+            ->get(loyalty_bridge_queue_table())->result_array();
+        foreach (array_column($sent, 'webhook_id') as $webhookId) {
+            if (preg_match('/^perfex-credit-(\d+)$/', $webhookId, $m)) {
+                $gone = loyalty_bridge_row('credits', 'id', (int) $m[1]) === null;
+            } elseif (preg_match('/^perfex-credit-note-refund-(\d+)$/', $webhookId, $m)) {
+                $gone = loyalty_bridge_row('creditnote_refunds', 'id', (int) $m[1]) === null;
+            } else {
+                continue;  // a reversal or a deletion the module queued
+            }
+            if ($gone) {
+                loyalty_bridge_reverse_sent_refund($webhookId);
+            }
+        }
+    });
+}
+
+/**
+ * Undo the refund queued as $webhookId (once, as $webhookId-reversed). A credit applied is a
+ * payment that earns nothing: when the invoice was sent as paid with it, taking it off also
+ * sends a refund of its amount ($webhookId-deleted), as for a deleted payment, so that the
+ * invoice keeps what its money still pays, and money paid later earns again.
+ */
+function loyalty_bridge_reverse_sent_refund(string $webhookId): void
+{
+    $sent = loyalty_bridge_queued_row($webhookId);
+    if ($sent === null || loyalty_bridge_queued($webhookId . '-reversed')) {
+        return;
+    }
+    $data = json_decode((string) $sent['body'], true)['data'] ?? [];
+    $invoiceId = (int) ($data['invoice_id'] ?? 0);
+    $refundId = (string) ($data['refund']['id'] ?? '');
+    if ($invoiceId <= 0 || $refundId === '') {
+        return;
+    }
+    if (str_starts_with($refundId, 'credit-') && loyalty_bridge_paid_with_named($invoiceId, $refundId)) {
+        loyalty_bridge_queue_and_send($webhookId . '-deleted', loyalty_bridge_refund_event(
+            $invoiceId,
+            $refundId . '-deleted',
+            (string) $data['refund']['amount']
+        ));
+    }
+    loyalty_bridge_queue_and_send($webhookId . '-reversed', loyalty_bridge_refund_reversed_event($invoiceId, $refundId));
+}
+
+/** True when the invoice.paid the module queued for the invoice named $paymentId among its payments. */
+function loyalty_bridge_paid_with_named(int $invoiceId, string $paymentId): bool
+{
+    $paid = loyalty_bridge_queued_row('perfex-invoice-' . $invoiceId . '-paid');
+    $payments = $paid === null ? [] : (json_decode((string) $paid['body'], true)['data']['payments'] ?? []);
+    return in_array($paymentId, array_column($payments, 'id'), true);
+}
+
 // -- cron -----------------------------------------------------------------------------------
 
 /** after_cron_run: the birthday sweep (when the module gives birthdays), then the queue. */
@@ -351,6 +433,7 @@ function loyalty_bridge_cron($manually = false): void
         if (loyalty_bridge_option('loyalty_bridge_birthdays') === 'module') {
             loyalty_bridge_birthdays(date('Y-m-d'));
         }
+        loyalty_bridge_sweep_deleted_credits();
         loyalty_bridge_drain(100);
     });
 }
