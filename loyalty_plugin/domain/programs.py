@@ -98,7 +98,7 @@ class Audience:
         """True when the program applies to ``customer``."""
         if self.enrolled_only and not customer.enrolled:
             return False
-        if self.groups and customer.group not in self.groups:
+        if self.groups and self.groups.isdisjoint(customer.all_groups()):
             return False
         return not self.levels or customer.level in self.levels
 
@@ -346,8 +346,9 @@ def audience_refusal(audience: Audience, customer: CustomerView) -> str | None:
     """Why the audience leaves ``customer`` out, or ``None`` if it admits them."""
     if audience.enrolled_only and not customer.enrolled:
         return "the customer is not enrolled"
-    if audience.groups and customer.group not in audience.groups:
-        return f"the customer's group {customer.group!r} is not in the program's audience"
+    if audience.groups and audience.groups.isdisjoint(customer.all_groups()):
+        named = ", ".join(repr(g) for g in sorted(customer.all_groups())) or "None"
+        return f"the customer's group {named} is not in the program's audience"
     if audience.levels and customer.level not in audience.levels:
         return f"the customer's level {customer.level!r} is not in the program's audience"
     return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loyalty_plugin.models.base import Base, BigId, utcnow
@@ -43,8 +43,11 @@ class Customer(Base):
     #: ISO 3166-1 alpha-2 country code.
     country: Mapped[str | None] = mapped_column(String(2))
     date_of_birth: Mapped[date | None] = mapped_column(Date)
-    #: The host's customer group, used by program audiences and rule exclusions.
+    #: The host's customer group (the first, when the host names several), shown in reports.
     customer_group: Mapped[str | None] = mapped_column(String(64))
+    #: Every group the host puts the customer in (``groups``); with ``customer_group``,
+    #: what program audiences and rule exclusions look at.
+    customer_groups: Mapped[list[str] | None] = mapped_column(JSON)
     enrolled: Mapped[bool] = mapped_column(Boolean, default=True)
     email_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     sms_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)

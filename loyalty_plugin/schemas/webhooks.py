@@ -125,6 +125,13 @@ class CustomerSchema(_Schema):
     country = _text(2)
     date_of_birth = fields.Date(allow_none=True)
     group = _text(64, attribute="customer_group")
+    #: Every group of the customer; ``group`` defaults to the first.
+    groups = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        attribute="customer_groups",
+        validate=validate.Length(max=50),
+        allow_none=True,
+    )
     enrolled = fields.Boolean()
     email_opt_in = fields.Boolean()
     sms_opt_in = fields.Boolean()
@@ -133,6 +140,10 @@ class CustomerSchema(_Schema):
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> CustomerProfile:
         host_id = data.pop("id")
+        if "customer_groups" in data:
+            groups = list(dict.fromkeys(data["customer_groups"] or ()))
+            data["customer_groups"] = groups
+            data.setdefault("customer_group", groups[0] if groups else None)
         return CustomerProfile(id=host_id, fields=data)
 
 

@@ -49,6 +49,13 @@ function perfex_add_client(string $first, string $last, string $email, array $ex
     return $id;
 }
 
+/** Put a customer in one more group (tblcustomers_groups, tblcustomer_groups), no hook. */
+function perfex_add_customer_group(int $clientId, string $name): void
+{
+    $group = perfex_insert('customers_groups', ['name' => $name]);
+    perfex_insert('customer_groups', ['groupid' => $group, 'customer_id' => $clientId]);
+}
+
 /** The "Date of birth" custom field (customers, slug customers_date_of_birth). */
 function perfex_birthday_field(): int
 {

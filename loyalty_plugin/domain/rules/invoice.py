@@ -84,11 +84,17 @@ class CustomerView:
 
     id: str
     group: str | None = None
+    #: Every group the host puts the customer in (``group`` counts too).
+    groups: frozenset[str] = frozenset()
     enrolled: bool = True
     #: Membership level (filled by the membership-levels issue; ``None`` until then).
     level: str | None = None
     #: True when this is the customer's first invoice that earns with the merchant.
     first_purchase: bool = False
+
+    def all_groups(self) -> frozenset[str]:
+        """``groups`` and ``group`` together."""
+        return self.groups | ({self.group} if self.group is not None else frozenset())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

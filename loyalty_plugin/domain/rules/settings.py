@@ -135,8 +135,8 @@ class Exclusions:
         return bool(self.categories) and categories.within(line.category_id, self.categories)
 
     def leaves_out_customer(self, customer: CustomerView) -> bool:
-        """True when the customer's group is excluded from the rule."""
-        return customer.group is not None and customer.group in self.groups
+        """True when one of the customer's groups is excluded from the rule."""
+        return not self.groups.isdisjoint(customer.all_groups())
 
 
 class Period(enum.StrEnum):

@@ -74,6 +74,7 @@ FILLED_IN = (
     "country",
     "date_of_birth",
     "customer_group",
+    "customer_groups",
     "customer_number",
 )
 #: Rows that belong to an account and follow the points to the survivor.

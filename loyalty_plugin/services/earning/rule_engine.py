@@ -248,6 +248,7 @@ def customer_view(
     return CustomerView(
         id=customer.host_customer_id,
         group=customer.customer_group,
+        groups=frozenset(customer.customer_groups or ()),
         enrolled=customer.enrolled,
         level=customer_level(session, customer, now=now),
         first_purchase=first,

@@ -27,6 +27,7 @@ PROFILE_FIELDS = frozenset(
         "country",
         "date_of_birth",
         "customer_group",
+        "customer_groups",
         "enrolled",
         "email_opt_in",
         "sms_opt_in",

@@ -38,10 +38,26 @@ final class LoyaltyBridgeTest extends TestCase
         $this->assertSame('customer.created', $event['type']);
         $this->assertSame([
             'id' => $id, 'first_name' => 'Ana', 'last_name' => 'Horvat', 'email' => 'ana@example.com',
-            'phone' => '+385 1 555', 'group' => 'Retail', 'date_of_birth' => '1990-02-03',
+            'phone' => '+385 1 555', 'date_of_birth' => '1990-02-03', 'group' => 'Retail', 'groups' => ['Retail'],
         ], $event['data']['customer']);
         $this->assertStringNotContainsString('secret-password', $rows[0]['body']);
         $this->assertStringNotContainsString('password', $rows[0]['body']);
+    }
+
+    public function test_every_customer_group_is_sent_and_leaving_them_all_clears_them(): void
+    {
+        $id = perfex_add_client('Ana', 'Horvat', 'ana@example.com', ['group' => 'Retail']);
+        perfex_add_customer_group($id, 'Wholesale');
+        perfex_add_customer_group($id, 'Staff');
+        hooks()->do_action('client_updated', ['id' => $id, 'data' => []]);
+        $events = array_values(perfex_queued_events());
+        $this->assertSame('Retail', $events[1]['data']['customer']['group']);
+        $this->assertSame(['Retail', 'Wholesale', 'Staff'], $events[1]['data']['customer']['groups']);
+        perfex_db()->where('customer_id', $id)->delete('tblcustomer_groups');
+        hooks()->do_action('client_updated', ['id' => $id, 'data' => []]);
+        $customer = array_values(perfex_queued_events())[2]['data']['customer'];
+        $this->assertSame([], $customer['groups']);
+        $this->assertArrayNotHasKey('group', $customer);
     }
 
     public function test_an_updated_customer_and_a_date_that_is_not_one(): void

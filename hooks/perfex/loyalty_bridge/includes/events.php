@@ -64,22 +64,26 @@ function loyalty_bridge_customer(int $clientId): ?array
         'last_name' => loyalty_bridge_text($contact['lastname'] ?? null, 100),
         'email' => loyalty_bridge_text($contact['email'] ?? null, 254),
         'phone' => loyalty_bridge_text(($contact['phonenumber'] ?? '') ?: ($client['phonenumber'] ?? ''), 32),
-        'group' => loyalty_bridge_customer_group($clientId),
         'date_of_birth' => loyalty_bridge_date_of_birth($clientId),
     ];
+    $groups = loyalty_bridge_customer_groups($clientId);
+    // Every group (an empty list clears them); group: the first, for older plugins.
+    $fields['group'] = $groups[0] ?? null;
+    $fields['groups'] = $groups;
     return $customer + array_filter($fields, static fn ($v) => $v !== null);
 }
 
-/** The name of the customer's first group (by group id), or null. */
-function loyalty_bridge_customer_group(int $clientId): ?string
+/** The names of the customer's groups, by group id (at most 50, each cut to 64 characters). */
+function loyalty_bridge_customer_groups(int $clientId): array
 {
-    $row = loyalty_bridge_db()->query(
+    $rows = loyalty_bridge_db()->query(
         'SELECT g.name FROM ' . db_prefix() . 'customer_groups cg'
         . ' JOIN ' . db_prefix() . 'customers_groups g ON g.id = cg.groupid'
-        . ' WHERE cg.customer_id = ? ORDER BY g.id LIMIT 1',
+        . ' WHERE cg.customer_id = ? ORDER BY g.id LIMIT 50',
         [$clientId]
-    )->row_array();
-    return $row ? loyalty_bridge_text($row['name'], 64) : null;
+    )->result_array();
+    $names = array_filter(array_map(static fn ($row) => loyalty_bridge_text($row['name'], 64), $rows));
+    return array_values(array_unique($names));
 }
 
 /** The id of the configured date-of-birth custom field (customers), or null. */
