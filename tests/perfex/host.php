@@ -63,6 +63,10 @@ switch ($call['op']) {
         perfex_delete_credit_note_refund($call['refund'], $call['credit_note']);
         $result = true;
         break;
+    case 'customer_group':
+        perfex_add_customer_group($call['client'], $call['name']);
+        $result = true;
+        break;
     case 'cancel':
         $result = perfex_cancel_invoice($call['invoice']);
         break;

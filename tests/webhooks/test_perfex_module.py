@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from loyalty_plugin.domain.signatures import signature_headers
+from loyalty_plugin.models import Customer
 from loyalty_plugin.services.merchants.api_keys import create_api_key
 from tests.conftest import ADMIN_URLS, database_name
 from tests.webhooks.conftest import SECRET, ledger_points, stored
@@ -201,6 +202,18 @@ def test_a_refund_or_credit_deleted_in_perfex_gives_its_points_back(
     perfex("payment", invoice=other, amount="40.00")
     assert ledger_points(host)[6 + len(taken_off) :] == [("earn", 4)], "paid in money: it earns"
     assert all(status == "sent" for _, status in perfex.statuses())
+
+
+def test_every_customer_group_reaches_the_plugin(perfex: Perfex, host: Any) -> None:
+    """#16: a Perfex customer in two groups is stored with both, the first as the group."""
+    ana = perfex("client", first="Ana", last="Horvat", email="ana@example.com")
+    perfex("customer_group", client=ana, name="Retail")
+    perfex("customer_group", client=ana, name="Wholesale")
+    perfex("fire", hook="client_updated", argument={"id": ana})
+    with host.app_context():
+        session = host.extensions["loyalty"].db.session
+        row = session.scalars(sa.select(Customer)).one()
+        assert (row.customer_group, row.customer_groups) == ("Retail", ["Retail", "Wholesale"])
 
 
 def test_cancelled_invoice_gives_its_points_back(perfex: Perfex, host: Any) -> None:
