@@ -406,7 +406,7 @@ function loyalty_bridge_reverse_sent_refund(string $webhookId): void
     if ($invoiceId <= 0 || $refundId === '') {
         return;
     }
-    if (str_starts_with($refundId, 'credit-') && loyalty_bridge_paid_with_named($invoiceId, $refundId)) {
+    if (preg_match('/^credit-\d+$/', $refundId) && loyalty_bridge_paid_with_named($invoiceId, $refundId)) {
         loyalty_bridge_queue_and_send($webhookId . '-deleted', loyalty_bridge_refund_event(
             $invoiceId,
             $refundId . '-deleted',
