@@ -84,8 +84,20 @@ class Reward(CouponValueColumns, Base):
     #: Days the issued coupon stays valid; ``None`` for no expiry.
     coupon_valid_days: Mapped[int | None] = mapped_column(BigInteger)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: On offer from this moment (included); ``None``: from when it was added.
+    active_from: Mapped[datetime | None]
+    #: On offer until this moment (excluded); ``None``: until withdrawn.
+    active_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def on_offer(self, now: datetime) -> bool:
+        """Offered and within its active dates at ``now``: customers may buy it."""
+        return (
+            self.active
+            and (self.active_from is None or self.active_from <= now)
+            and (self.active_until is None or now < self.active_until)
+        )
 
 
 class Coupon(CouponValueColumns, Base):

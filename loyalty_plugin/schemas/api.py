@@ -572,6 +572,8 @@ class RewardArgsSchema(MerchantArgsSchema, CouponValueArgsSchema):
     coupon_valid_days = fields.Integer(
         strict=True, allow_none=True, validate=validate.Range(1, 3650)
     )
+    active_from = When(allow_none=True, metadata={"description": "on offer from (included)"})
+    active_until = When(allow_none=True, metadata={"description": "on offer until (excluded)"})
 
 
 class RewardUpdateArgsSchema(Schema):
@@ -586,6 +588,8 @@ class RewardUpdateArgsSchema(Schema):
         strict=True, allow_none=True, validate=validate.Range(1, 3650)
     )
     active = fields.Boolean()
+    active_from = When(allow_none=True, metadata={"description": "on offer from (included)"})
+    active_until = When(allow_none=True, metadata={"description": "on offer until (excluded)"})
 
 
 class RewardSchema(CouponValueSchema):
@@ -597,11 +601,15 @@ class RewardSchema(CouponValueSchema):
     per_customer_limit = fields.Integer(allow_none=True)
     coupon_valid_days = fields.Integer(allow_none=True)
     active = fields.Boolean()
+    active_from = fields.DateTime(allow_none=True)
+    active_until = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
 
 
 class RewardListArgsSchema(PageArgsSchema):
-    active = fields.Boolean(metadata={"description": "only rewards on offer"})
+    active = fields.Boolean(
+        metadata={"description": "only rewards customers may buy now (offered, within dates)"}
+    )
 
 
 class RewardPageSchema(PageSchema):

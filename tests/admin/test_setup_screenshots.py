@@ -15,7 +15,12 @@ from playwright.sync_api import Browser
 from tests.admin.test_cards_pages import sign_in
 from tests.admin.test_expiry_pages import points_past_their_date, set_policy
 from tests.admin.test_levels_pages import add_silver_and_gold
-from tests.admin.test_spending_pages import add_reward, set_coupon_conversion
+from tests.admin.test_spending_pages import (
+    add_reward,
+    open_reward_editor,
+    save_reward_dates,
+    set_coupon_conversion,
+)
 from tests.pages.conftest import LiveServer
 from tests.pages.test_screenshots import WIDTHS, at_width, look, shots  # noqa: F401
 
@@ -37,6 +42,9 @@ def test_admin_setup_pages_fit_the_screen(
     page.goto(live_server.url("/loyalty/admin/m/shop/"))
     set_coupon_conversion(page)
     add_reward(page)
+    open_reward_editor(page)
+    look(page, shots, f"admin-reward-{width}", "Free coffee")
+    save_reward_dates(page)
     look(page, shots, f"admin-spending-{width}", "Spending")
     add_silver_and_gold(page)
     look(page, shots, f"admin-levels-{width}", "Membership levels")

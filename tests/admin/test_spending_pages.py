@@ -45,6 +45,28 @@ def add_reward(page: Page) -> None:
     expect(row).to_contain_text("300 points")
 
 
+def open_reward_editor(page: Page) -> None:
+    """From the Spending screen: the reward's Edit; an end before the start is refused."""
+    row = page.get_by_test_id("rewards-table").locator("tr[data-reward]")
+    row.get_by_role("link", name="Edit").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Free coffee")
+    form = page.get_by_test_id("reward-edit-form")
+    form.get_by_label("On offer from").fill("2026-12-20")
+    form.get_by_label("On offer until").fill("2026-12-10")
+    form.get_by_role("button", name="Save the reward").click()
+    expect(page.locator("#f-active_until-error")).to_have_text("The end must be after the start.")
+    expect(form.get_by_label("On offer until")).to_have_value("2026-12-10")
+
+
+def save_reward_dates(page: Page) -> None:
+    form = page.get_by_test_id("reward-edit-form")
+    form.get_by_label("On offer until").fill("2027-01-06")
+    form.get_by_role("button", name="Save the reward").click()
+    expect(page.locator(".flash")).to_have_text("Free coffee saved.")
+    row = page.get_by_test_id("rewards-table").locator("tr[data-reward]")
+    expect(row.locator(".r-dates")).to_contain_text("until Jan 6, 2027")
+
+
 def test_a_manager_sets_coupon_conversion_and_adds_a_reward(
     app: Flask, live_server: LiveServer, page: Page, staff_member
 ) -> None:
@@ -53,6 +75,8 @@ def test_a_manager_sets_coupon_conversion_and_adds_a_reward(
     page.goto(live_server.url("/loyalty/admin/m/shop/"))
     set_coupon_conversion(page)
     add_reward(page)
+    open_reward_editor(page)
+    save_reward_dates(page)
     with app.app_context():
         session = get_session()
         stored = session.get(MerchantSettings, "shop")
@@ -61,3 +85,4 @@ def test_a_manager_sets_coupon_conversion_and_adds_a_reward(
         assert stored.max_invoice_share == 50
         (reward,) = session.scalars(select(Reward)).all()
         assert (reward.points, reward.stock, reward.per_customer_limit) == (300, 40, 2)
+        assert reward.active_until.isoformat() == "2027-01-07T00:00:00+00:00"

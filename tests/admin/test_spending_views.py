@@ -162,3 +162,49 @@ def test_staff_read_the_settings_but_change_nothing(app, admin_client) -> None:
     assert clerk.post(clerk.m("/spending/settings"), data=SETTINGS).status_code == 403
     assert clerk.post(clerk.m("/spending/rewards"), data=REWARD).status_code == 403
     assert _stored(app) is None and _rewards(app) == []
+
+
+def test_reward_dates_are_the_merchants_days_and_edited(app, admin_client) -> None:
+    """Added with a last day, edited to start later: the stored moments are the merchant's
+    midnights; an end before the start re-renders at its field and changes nothing."""
+    manager = admin_client(role="manager")
+    form = REWARD | {"form_key": "d1", "active_from": "", "active_until": "2031-12-31"}
+    assert manager.post(manager.m("/spending/rewards"), data=form).status_code == 303
+    with app.app_context():
+        reward = get_session().scalars(select(Reward)).one()
+        assert reward.active_from is None
+        assert reward.active_until.isoformat() == "2032-01-01T00:00:00+00:00"
+    editor = manager.get(manager.m(f"/spending/rewards/{reward.id}"))
+    assert editor.status_code == 200 and b'value="2031-12-31"' in editor.data
+    edit = {
+        "name": "Free coffee",
+        "points": "300",
+        "stock": "",
+        "per_customer_limit": "2",
+        "coupon_valid_days": "30",
+        "description": "",
+        "active_from": "2031-12-01",
+        "active_until": "2031-12-31",
+    }
+    saved = manager.post(manager.m(f"/spending/rewards/{reward.id}"), data=edit)
+    assert saved.status_code == 303
+    listing = manager.get(manager.m("/spending")).get_data(as_text=True)
+    assert "Free coffee saved." in listing and "from Dec 1, 2031" in listing
+    assert "until Dec 31, 2031" in listing and "not yet" in listing
+    wrong = manager.post(
+        manager.m(f"/spending/rewards/{reward.id}"), data=edit | {"active_until": "2031-11-01"}
+    )
+    assert wrong.status_code == 422
+    page = html.unescape(wrong.get_data(as_text=True))
+    assert 'id="f-active_until-error"' in page and "The end must be after the start." in page
+    assert 'value="2031-11-01"' in page
+    bad = manager.post(
+        manager.m(f"/spending/rewards/{reward.id}"), data=edit | {"active_from": "1 Dec"}
+    )
+    assert bad.status_code == 422 and b'id="f-active_from-error"' in bad.data
+    with app.app_context():
+        stored = get_session().get(Reward, reward.id)
+        assert stored.active_from.isoformat() == "2031-12-01T00:00:00+00:00"
+    clerk = admin_client(role="staff")
+    assert clerk.get(clerk.m(f"/spending/rewards/{reward.id}")).status_code == 403
+    assert manager.get(manager.m("/spending/rewards/999999")).status_code == 404

@@ -149,7 +149,13 @@ def _reward_document(reward: Reward) -> dict[str, Any]:
         "per_customer_limit": reward.per_customer_limit,
         "coupon_valid_days": reward.coupon_valid_days,
         "active": reward.active,
+        "active_from": _iso(reward.active_from),
+        "active_until": _iso(reward.active_until),
     }
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat()
 
 
 def _rewards_by_name(session: Session, merchant_id: str) -> dict[str, Reward]:
@@ -433,6 +439,8 @@ class _Apply:
                 stock=item.get("stock"),
                 per_customer_limit=item.get("per_customer_limit"),
                 coupon_valid_days=item.get("coupon_valid_days"),
+                active_from=item.get("active_from"),
+                active_until=item.get("active_until"),
             )
         elif reward.value != value:
             raise InvalidConfig(

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.coupons import CouponStatus, CouponValue
@@ -19,6 +19,7 @@ from loyalty_plugin.domain.errors import (
 )
 from loyalty_plugin.domain.points import check_points
 from loyalty_plugin.models import Account, Coupon, LedgerEntry, Reward
+from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.audit import SYSTEM, Actor, jsonable, record_change
 from loyalty_plugin.services.idempotency import claim_fact
 from loyalty_plugin.services.ledger import entries as ledger
@@ -27,7 +28,17 @@ from loyalty_plugin.services.spending.coupons import buy_coupon
 
 #: Reward fields a merchant may change after creating it.
 EDITABLE = frozenset(
-    {"name", "description", "points", "stock", "per_customer_limit", "coupon_valid_days", "active"}
+    {
+        "name",
+        "description",
+        "points",
+        "stock",
+        "per_customer_limit",
+        "coupon_valid_days",
+        "active",
+        "active_from",
+        "active_until",
+    }
 )
 
 
@@ -43,6 +54,8 @@ def create_reward(
     stock: int | None = None,
     per_customer_limit: int | None = None,
     coupon_valid_days: int | None = None,
+    active_from: datetime | None = None,
+    active_until: datetime | None = None,
     actor: Actor | str = SYSTEM,
     request_key: str | None = None,
 ) -> Reward:
@@ -74,6 +87,8 @@ def create_reward(
             "stock": stock,
             "per_customer_limit": per_customer_limit,
             "coupon_valid_days": coupon_valid_days,
+            "active_from": active_from,
+            "active_until": active_until,
         },
     )
     session.add(reward)
@@ -91,7 +106,7 @@ def update_reward(
     now: datetime,
     actor: Actor | str = SYSTEM,
 ) -> Reward:
-    """Change a reward's name, price, stock, limits or whether it is on offer."""
+    """Change a reward's name, price, stock, limits, active dates or whether it is on offer."""
     unknown = set(changes) - EDITABLE
     if unknown:
         name = sorted(unknown)[0]
@@ -151,14 +166,46 @@ def list_rewards(
     limit: int,
     after_id: int | None = None,
     active_only: bool = False,
+    now: datetime | None = None,
 ) -> Sequence[Reward]:
-    """The catalogue, newest first, ``limit`` rewards after the cursor ``after_id``."""
+    """The catalogue, newest first, ``limit`` rewards after the cursor ``after_id``.
+
+    ``active_only``: only the rewards customers may buy at ``now`` (default: this moment),
+    offered and within their active dates.
+    """
     query = select(Reward).where(Reward.merchant_id == merchant_id)
     if active_only:
-        query = query.where(Reward.active.is_(True))
+        at = now or utcnow()
+        query = query.where(
+            Reward.active.is_(True),
+            or_(Reward.active_from.is_(None), Reward.active_from <= at),
+            or_(Reward.active_until.is_(None), Reward.active_until > at),
+        )
     if after_id is not None:
         query = query.where(Reward.id < after_id)
     return session.scalars(query.order_by(Reward.id.desc()).limit(limit)).all()
+
+
+def purchasable_rewards(
+    session: Session,
+    *,
+    merchant_id: str,
+    now: datetime,
+    limit: int = 100,
+    after_id: int | None = None,
+) -> Sequence[Reward]:
+    """What customers may buy at ``now``: offered, within the active dates; newest first.
+
+    The catalogue of the API (``GET /rewards?active=true``) and of the portal.
+    """
+    return list_rewards(
+        session,
+        merchant_id=merchant_id,
+        limit=limit,
+        after_id=after_id,
+        active_only=True,
+        now=now,
+    )
 
 
 def purchase_reward(
@@ -187,6 +234,8 @@ def purchase_reward(
         return bought
     if not reward.active:
         raise InvalidOperation("this reward is not on offer", field="reward_id")
+    if not reward.on_offer(now):
+        raise InvalidOperation(_outside_dates(reward, now), field="reward_id")
     if reward.per_customer_limit is not None:
         bought = session.scalar(
             select(func.count(Coupon.id)).where(
@@ -231,6 +280,17 @@ def _bought_with_key(session: Session, account: Account, reward: Reward, key: st
     return coupon
 
 
+def _outside_dates(reward: Reward, now: datetime) -> str:
+    """Why a reward is not on offer at ``now`` although it is offered: its dates."""
+    if reward.active_from is not None and now < reward.active_from:
+        return f"this reward is on offer from {_moment(reward.active_from)}"
+    return f"this reward was on offer until {_moment(reward.active_until)}"
+
+
+def _moment(when: datetime | None) -> str:
+    return "" if when is None else when.strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _take_from_stock(session: Session, reward: Reward) -> None:
     if reward.stock is None:
         return
@@ -257,3 +317,7 @@ def _apply(reward: Reward, changes: dict[str, Any]) -> None:
         if key in {"per_customer_limit", "coupon_valid_days"} and value is not None and value < 1:
             raise ValidationError("must be at least 1 (or null for no limit)", field=key)
         setattr(reward, key, value.strip() if isinstance(value, str) else value)
+    if "active_from" in changes or "active_until" in changes:
+        starts, ends = reward.active_from, reward.active_until
+        if starts is not None and ends is not None and ends <= starts:
+            raise ValidationError("the end must be after the start", field="active_until")

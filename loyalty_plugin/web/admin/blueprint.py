@@ -167,6 +167,10 @@ ROUTES: tuple[AdminRoute, ...] = (
                role=MANAGER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/spending/rewards", view=spending.spending_reward_add,
                role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/spending/rewards/<int:reward_id>",
+               view=spending.spending_reward_page, role=MANAGER),
+    AdminRoute(rule="/m/<merchant_id>/spending/rewards/<int:reward_id>",
+               view=spending.spending_reward_save, role=MANAGER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/spending/rewards/<int:reward_id>/active",
                view=spending.spending_reward_active, role=MANAGER, methods=POST),
     # coupons: find one by code or status, cancel an unused one (views/coupons.py)

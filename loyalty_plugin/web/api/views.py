@@ -339,6 +339,7 @@ def list_rewards(query: dict[str, Any]) -> dict[str, Any]:
         limit=query["limit"] + 1,
         after_id=query.get("cursor"),
         active_only=query.get("active", False),
+        now=utcnow(),
     )
     return _page(rows, query["limit"], lambda r: r.id)
 
@@ -355,6 +356,8 @@ def create_reward(args: dict[str, Any]) -> Reward:
         stock=args.get("stock"),
         per_customer_limit=args.get("per_customer_limit"),
         coupon_valid_days=args.get("coupon_valid_days"),
+        active_from=args.get("active_from"),
+        active_until=args.get("active_until"),
         now=utcnow(),
         actor=caller().actor,
     )

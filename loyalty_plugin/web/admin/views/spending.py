@@ -8,20 +8,26 @@ argument schema: a bad value gets the API's message, at its field, and changes n
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from flask import redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema
 from marshmallow import ValidationError as SchemaError
 
 from loyalty_plugin.domain.coupons import CouponKind, CouponValue
 from loyalty_plugin.domain.errors import LoyaltyError, ValidationError
+from loyalty_plugin.domain.reports import local_midnight, local_today
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import StaffRole
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.schemas.api import RewardArgsSchema, SettingsUpdateArgsSchema
+from loyalty_plugin.schemas.api import (
+    RewardArgsSchema,
+    RewardUpdateArgsSchema,
+    SettingsUpdateArgsSchema,
+)
 from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.spending import rewards, settings
 from loyalty_plugin.services.transaction import run_in_transaction
@@ -84,6 +90,8 @@ def spending_reward_add(merchant_id: str) -> ResponseReturnValue:
                 stock=args.get("stock"),
                 per_customer_limit=args.get("per_customer_limit"),
                 coupon_valid_days=args.get("coupon_valid_days"),
+                active_from=args.get("active_from"),
+                active_until=args.get("active_until"),
                 now=utcnow(),
                 actor=actor,
                 request_key=form.get("form_key") or None,
@@ -92,6 +100,45 @@ def spending_reward_add(merchant_id: str) -> ResponseReturnValue:
     except LoyaltyError as error:
         return _page(merchant_id, reward=form, errors=field_errors(error), status=422)
     access.flash(f"{reward.name} is in the catalogue for {reward.points} points.")
+    return redirect(url_for("admin.spending", merchant_id=merchant_id) + "#rewards", 303)
+
+
+def spending_reward_page(merchant_id: str, reward_id: int) -> ResponseReturnValue:
+    """The reward editor: name, price, limits and the days it is on offer."""
+    try:
+        reward = rewards.get_reward(get_session(), merchant_id=merchant_id, reward_id=reward_id)
+    except LoyaltyError:
+        abort(404)
+    return _reward_page(merchant_id, reward, _reward_form(reward, _zone(merchant_id)))
+
+
+def spending_reward_save(merchant_id: str, reward_id: int) -> ResponseReturnValue:
+    """Save the reward editor (one ``update_reward``, after the API's ``PATCH`` schema)."""
+    form = request.form
+    actor = access.current().actor
+    session = get_session()
+    try:
+        reward = rewards.get_reward(session, merchant_id=merchant_id, reward_id=reward_id)
+    except LoyaltyError:
+        abort(404)
+    try:
+        changes = load_args(RewardUpdateArgsSchema(), _reward_changes(form, _zone(merchant_id)))
+        reward = run_in_transaction(
+            session,
+            lambda s: rewards.update_reward(
+                s,
+                merchant_id=merchant_id,
+                reward_id=reward_id,
+                changes=changes,
+                now=utcnow(),
+                actor=actor,
+            ),
+        )
+    except LoyaltyError as error:
+        session.rollback()
+        reward = rewards.get_reward(session, merchant_id=merchant_id, reward_id=reward_id)
+        return _reward_page(merchant_id, reward, form, errors=field_errors(error), status=422)
+    access.flash(f"{reward.name} saved.")
     return redirect(url_for("admin.spending", merchant_id=merchant_id) + "#rewards", 303)
 
 
@@ -120,6 +167,83 @@ def spending_reward_active(merchant_id: str, reward_id: int) -> ResponseReturnVa
 # -- helpers ---------------------------------------------------------------------------------
 
 
+def _zone(merchant_id: str) -> str:
+    return get_merchant(get_session(), merchant_id).timezone
+
+
+def _reward_page(
+    merchant_id: str,
+    reward: Any,
+    values: Mapping[str, str],
+    *,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    return render_template(
+        "admin/spending/reward.html",
+        page_title=f"Reward: {reward.name}",
+        reward=reward,
+        values=values,
+        errors=errors or {},
+        currency=get_merchant(get_session(), merchant_id).currency,
+    ), status
+
+
+def _reward_form(reward: Any, zone: str) -> dict[str, str]:
+    """The stored reward as the editor shows it (the dates as the merchant's days)."""
+    shown = {
+        "name": reward.name,
+        "description": reward.description or "",
+        "points": str(reward.points),
+    }
+    for key in ("stock", "per_customer_limit", "coupon_valid_days"):
+        value = getattr(reward, key)
+        shown[key] = "" if value is None else str(value)
+    first, last = offer_days(reward, zone)
+    shown["active_from"] = "" if first is None else first.isoformat()
+    shown["active_until"] = "" if last is None else last.isoformat()
+    return shown
+
+
+def offer_days(reward: Any, zone: str) -> tuple[date | None, date | None]:
+    """The first and last of the merchant's days a reward is on offer (``None``: open)."""
+    first = None if reward.active_from is None else local_today(reward.active_from, zone)
+    last = None
+    if reward.active_until is not None:
+        last = local_today(reward.active_until - timedelta(microseconds=1), zone)
+    return first, last
+
+
+def _reward_changes(form: Mapping[str, str], zone: str) -> dict[str, Any]:
+    """The editor as the API's ``PATCH /rewards/{id}`` body."""
+    changes: dict[str, Any] = {
+        "name": form.get("name", "").strip(),
+        "description": form.get("description", "").strip() or None,
+        "points": whole(form.get("points", ""), "points"),
+    }
+    for key in ("stock", "per_customer_limit", "coupon_valid_days"):
+        text = form.get(key, "").strip()
+        changes[key] = None if not text else whole(text, key)
+    return changes | _offer_dates(form, zone)
+
+
+def _offer_dates(form: Mapping[str, str], zone: str) -> dict[str, Any]:
+    """``active_from``/``active_until`` (days, both included) as the API's moments: the
+    start of the first day and the end of the last, in the merchant's time zone."""
+    dates: dict[str, Any] = {}
+    for key, after in (("active_from", 0), ("active_until", 1)):
+        text = form.get(key, "").strip()
+        if not text:
+            dates[key] = None
+            continue
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise ValidationError("must be a date such as 2026-12-24", field=key) from None
+        dates[key] = local_midnight(day + timedelta(days=after), zone).isoformat()
+    return dates
+
+
 def _page(
     merchant_id: str,
     *,
@@ -137,6 +261,9 @@ def _page(
         current=current,
         reward=reward or {},
         rewards=rewards.list_rewards(session, merchant_id=merchant_id, limit=REWARDS_SHOWN),
+        now=utcnow(),
+        zone=get_merchant(session, merchant_id).timezone,
+        offer_days=offer_days,
         currency=get_merchant(session, merchant_id).currency,
         errors=errors or {},
         may_edit=access.current().may(StaffRole.MANAGER),
@@ -198,7 +325,7 @@ def _reward_args(form: Mapping[str, str], merchant: Any) -> dict[str, Any]:
     for key in ("stock", "per_customer_limit", "coupon_valid_days"):
         text = form.get(key, "").strip()
         args[key] = None if not text else whole(text, key)
-    return args
+    return args | _offer_dates(form, merchant.timezone)
 
 
 def _packages(text: str) -> list[dict[str, Any]]:
