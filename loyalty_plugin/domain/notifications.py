@@ -1,8 +1,10 @@
 """Which customer messages a merchant sends, and to whom consent allows them.
 
 Every message is either a *service* message (a receipt, an expiry warning: about the
-customer's own points) or a *marketing* one (a greeting, a welcome: promotional). Marketing
-goes only to customers who opted in; service messages follow the merchant's setting.
+customer's own points), a *marketing* one (a greeting, a welcome: promotional), or an
+*access* one (a portal link the customer or staff asked for). Marketing goes only to
+customers who opted in; service messages follow the merchant's setting; access messages go
+to the address on file whatever the consents, as a password reset would.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ class Category(enum.StrEnum):
     SERVICE = "service"
     #: Promotional; sent only with the customer's marketing consent, with an unsubscribe link.
     MARKETING = "marketing"
+    #: Asked for (a portal link): sent to the address on file whatever the consents.
+    ACCESS = "access"
 
 
 class Message(enum.StrEnum):
@@ -34,6 +38,7 @@ class Message(enum.StrEnum):
     COUPON_EXPIRING = "coupon_expiring"
     BIRTHDAY = "birthday"
     WELCOME = "welcome"
+    PORTAL_LINK = "portal_link"
 
 
 #: The category of each message.
@@ -45,6 +50,7 @@ CATEGORIES: dict[Message, Category] = {
     Message.COUPON_EXPIRING: Category.SERVICE,
     Message.BIRTHDAY: Category.MARKETING,
     Message.WELCOME: Category.MARKETING,
+    Message.PORTAL_LINK: Category.ACCESS,
 }
 
 
@@ -99,7 +105,12 @@ class Channels:
 
 def channels_for(message: Message, prefs: NotificationPrefs, recipient: Recipient) -> Channels:
     """Where ``message`` may be sent to ``recipient``, by the merchant's and their choices."""
-    if not prefs.enabled(message) or not recipient.enrolled:
+    if not prefs.enabled(message):
+        return Channels()
+    if CATEGORIES[message] == Category.ACCESS:
+        # Asked for by the customer or for them: e-mail only, enrolled or not.
+        return Channels(email=recipient.email or None)
+    if not recipient.enrolled:
         return Channels()
     needs_consent = CATEGORIES[message] == Category.MARKETING or prefs.service_needs_consent
     email_ok = bool(recipient.email) and (recipient.email_opt_in or not needs_consent)

@@ -185,6 +185,11 @@ TEMPLATES: dict[str, TemplateSpec] = {
             (*COMMON, Variable("points", "points this year's birthday bonus gave (0: none)", 100)),
         ),
         TemplateSpec("welcome", "welcome on joining the programme (marketing)", COMMON),
+        TemplateSpec(
+            "portal_link",
+            "a new link to the customer's points page, asked for by them or by staff",
+            (*COMMON, Variable("valid_days", "how many days the link works", 30)),
+        ),
     )
 }
 

@@ -22,6 +22,7 @@ from loyalty_plugin.models.outbox import (
     OutboxStatus,
     WebhookEndpoint,
 )
+from loyalty_plugin.models.portal_link_request import PortalLinkRequest
 from loyalty_plugin.models.program import (
     ExchangeRate,
     InvoiceEarning,
@@ -89,6 +90,7 @@ __all__ = [
     "OutboxAttempt",
     "OutboxMessage",
     "OutboxStatus",
+    "PortalLinkRequest",
     "Program",
     "ProgramVersion",
     "Redemption",

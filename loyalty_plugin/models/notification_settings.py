@@ -35,6 +35,8 @@ class NotificationSettings(Base):
     birthday: Mapped[bool] = mapped_column(Boolean, default=True)
     #: The welcome e-mail on enrolment (marketing).
     welcome: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: A new portal link by e-mail, sent on request (staff, the API, the expired-link page).
+    portal_link: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Send service e-mails (receipts, warnings) only to customers who opted in.
     service_needs_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Days before a coupon expires that its reminder goes.

@@ -230,6 +230,16 @@ class PortalLinkSchema(Schema):
     customer_id = fields.String()
 
 
+class PortalLinkEmailSchema(Schema):
+    email_id = fields.Integer(metadata={"description": "the e-mail in the outbox"})
+    merchant_id = fields.String()
+    customer_id = fields.String()
+    to = fields.String(metadata={"description": "the customer's address on file"})
+    queued_at = fields.DateTime(
+        metadata={"description": "sent by the send-emails job, every 30 seconds"}
+    )
+
+
 class GiveLevelArgsSchema(BuyLevelArgsSchema):
     until = AwareDateTime(required=True, metadata={"description": "when it ends"})
     reason = fields.String(required=True, validate=validate.Length(1, 200))

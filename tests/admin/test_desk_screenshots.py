@@ -144,5 +144,15 @@ def test_desk_pages_fit_the_screen(
     expect(page.get_by_test_id("cards")).to_contain_text("assigned")
     page.get_by_test_id("breakdown").first.locator("summary").click()
     look(page, shots, f"admin-customer-{width}", "Marta Oliveira")
+    actions_card = page.get_by_test_id("portal-email")
+    expect(actions_card).to_contain_text("To marta.oliveira@example.com")
+    page.get_by_test_id("customer-actions").screenshot(
+        path=str(shots / f"admin-customer-actions-{width}.png")
+    )
+    actions_card.get_by_role("button", name="Send portal link by e-mail").click()
+    expect(page.locator(".flash")).to_contain_text(
+        "A portal link is on its way to marta.oliveira@example.com"
+    )
+    page.screenshot(path=str(shots / f"admin-customer-portal-email-{width}.png"))
     page.goto(live_server.url("/loyalty/admin/m/shop/approvals"))
     look(page, shots, f"admin-approvals-{width}", "Approvals")

@@ -41,6 +41,10 @@ FOOTER = (
 )
 FRAME_BOTTOM = "</table>\n</td></tr>\n</table>\n</body>\n</html>\n"
 MEMBER = "You receive this e-mail because you are a member of the Café Lumière rewards programme."
+ASKED = (
+    "You receive this e-mail because a new link to your points page was asked for. "
+    "If it was not you, you can ignore it: nothing changes."
+)
 UNSUBSCRIBE = (
     "You receive this e-mail because you agreed to hear from Café Lumière. "
     '<a href="https://loyalty.example.com/loyalty/email/unsubscribe/sample" '
@@ -63,7 +67,7 @@ def test_each_default_extends_the_layout_and_renders_the_same_frame(name: str) -
     """Header, content cell, footer and closing tags come out exactly as before the layout."""
     assert default_sources(name).body_html.startswith('{% extends "layout.html" %}\n')
     html = rendered_html(name)
-    footer = UNSUBSCRIBE if TEMPLATES[name].category == "marketing" else MEMBER
+    footer = {"marketing": UNSUBSCRIBE, "access": ASKED}.get(TEMPLATES[name].category, MEMBER)
     assert html.startswith(FRAME_TOP)
     assert html.endswith("</p>\n</td></tr>\n" + FOOTER.format(footer) + FRAME_BOTTOM)
     assert html.count("<html") == 1 and html.count("<body") == 1

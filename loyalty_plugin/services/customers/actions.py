@@ -27,7 +27,7 @@ from loyalty_plugin.services.customers.desk import get_customer
 from loyalty_plugin.services.ledger import adjustments
 from loyalty_plugin.services.ledger.accounts import get_merchant, open_account
 from loyalty_plugin.services.levels import memberships as levels
-from loyalty_plugin.services.messaging import notifications
+from loyalty_plugin.services.messaging import notifications, portal_links
 
 #: Pending adjustments on one page of the approvals list.
 APPROVALS_PER_PAGE = 25
@@ -391,3 +391,27 @@ def portal_link(
         now=now,
     )
     return link
+
+
+def email_portal_link(
+    session: Session,
+    *,
+    merchant_id: str,
+    customer_id: int,
+    form_key: str,
+    valid_days: int,
+    actor: Actor,
+    now: datetime,
+) -> portal_links.QueuedLink:
+    """E-mail the customer a fresh portal link; the same form sent twice e-mails once."""
+    if not form_key:
+        raise ValidationError("the form has no key; reload the page", field="form_key")
+    customer = get_customer(session, merchant_id=merchant_id, customer_id=customer_id)
+    return portal_links.email_portal_link(
+        session,
+        customer=customer,
+        key=f"staff:{form_key}"[:64],
+        valid_days=valid_days,
+        actor=actor,
+        now=now,
+    )

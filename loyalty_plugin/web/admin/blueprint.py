@@ -83,6 +83,8 @@ ROUTES: tuple[AdminRoute, ...] = (
                view=customers.customers_consent, role=MANAGER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/customers/<int:customer_id>/portal-link",
                view=customers.customers_portal_link, role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/customers/<int:customer_id>/portal-link/email",
+               view=customers.customers_portal_link_email, role=MANAGER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/customers/<int:customer_id>/cards",
                view=customers.customers_card_give, role=STAFF, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/customers/<int:customer_id>/cards/<number>/block",

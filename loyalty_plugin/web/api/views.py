@@ -7,6 +7,7 @@ Parsing, serialising, authentication and transactions are wrapped around them by
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -33,6 +34,7 @@ from loyalty_plugin.services.intake import first_sight
 from loyalty_plugin.services.ledger import adjustments
 from loyalty_plugin.services.ledger.accounts import account_for_host_customer, find_customer
 from loyalty_plugin.services.levels import memberships as levels
+from loyalty_plugin.services.messaging import portal_links
 from loyalty_plugin.services.spending import coupons, redemption, rewards, settings
 from loyalty_plugin.web.api.auth import caller
 from loyalty_plugin.web.api.idempotency import HEADER
@@ -156,6 +158,24 @@ def portal_link(args: dict[str, Any], customer_id: str) -> Any:
         host_customer_id=customer_id,
         now=utcnow(),
         valid_for=valid_for,
+    )
+
+
+def email_portal_link(args: dict[str, Any], customer_id: str) -> Any:
+    """E-mail the customer a fresh portal link at their address on file."""
+    session, who = get_session(), caller()
+    merchant_id = who.merchant(args.get("merchant_id"))
+    customer = find_customer(session, merchant_id, customer_id)
+    if customer is None:
+        raise NotFound(f"customer {customer_id!r} does not exist", field="customer_id")
+    return portal_links.email_portal_link(
+        session,
+        customer=customer,
+        # A replay with the same Idempotency-Key gets the stored answer before this runs.
+        key=f"api:{secrets.token_hex(8)}",
+        valid_days=portal_valid_for(current_app.config).days,
+        actor=who.actor,
+        now=utcnow(),
     )
 
 

@@ -169,6 +169,31 @@ def customers_portal_link(merchant_id: str, customer_id: int) -> ResponseReturnV
     return _render(merchant_id, customer_id, portal_link=link)
 
 
+def customers_portal_link_email(merchant_id: str, customer_id: int) -> ResponseReturnValue:
+    """E-mail the customer a fresh portal link (refused without an address or switched off)."""
+    form, ctx = request.form, access.current()
+    valid_days = portal_valid_for(current_app.config).days
+    try:
+        queued = run_in_transaction(
+            get_session(),
+            lambda s: actions.email_portal_link(
+                s,
+                merchant_id=merchant_id,
+                customer_id=customer_id,
+                form_key=form.get("form_key", ""),
+                valid_days=valid_days,
+                actor=ctx.actor,
+                now=utcnow(),
+            ),
+        )
+    except NotFound:
+        abort(404)
+    except LoyaltyError as error:
+        return _render(merchant_id, customer_id, failed="portal-email", error=error, status=422)
+    access.flash(f"A portal link is on its way to {queued.to}; it works for {valid_days} days.")
+    return _back(merchant_id, customer_id)
+
+
 def customers_card_give(merchant_id: str, customer_id: int) -> ResponseReturnValue:
     """Give the customer a card by its number (as the Cards screen's assign does)."""
     form, ctx = request.form, access.current()
@@ -276,6 +301,7 @@ def _render(
         errors=_form_errors(failed, error),
         values=request.form if failed else {},
         more_actions=_more_actions(merchant_id, customer_id),
+        portal_link_days=portal_valid_for(current_app.config).days,
         roles=StaffRole,
         **extra,
     ), status

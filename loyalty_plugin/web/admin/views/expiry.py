@@ -47,6 +47,7 @@ EMAILS = [
     (Message.LEVEL_CHANGED, "Level changed", "up or down a membership level"),
     (Message.BIRTHDAY, "Birthday", "marketing: only to customers who agreed"),
     (Message.WELCOME, "Welcome", "marketing: only to customers who agreed"),
+    (Message.PORTAL_LINK, "Portal link", "asked for by the customer or sent by staff"),
 ]
 assert {m for m, _, _ in EMAILS} == set(Message)  # noqa: S101 - every message, checked
 #: How far ahead the preview may look, in days.
