@@ -20,7 +20,7 @@ import hashlib
 import math
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -30,6 +30,7 @@ from loyalty_plugin.domain.notifications import Message
 from loyalty_plugin.email import outbox
 from loyalty_plugin.models import Customer, EmailMessage, PortalLinkRequest
 from loyalty_plugin.services.audit import Actor, record_change
+from loyalty_plugin.services.customers.portal import PortalAccess, PortalLinkInvalid, read_token
 from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.messaging.notifications import notification_prefs, queue_message
 
@@ -42,6 +43,8 @@ PER_CLIENT = 20
 WINDOW = timedelta(hours=1)
 #: Requests older than this are deleted (they no longer count).
 KEEP = timedelta(days=1)
+#: Before any link's expiry: reading a token as of then tells whom it named.
+_LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class RequestsThrottled(LoyaltyError):
@@ -154,6 +157,18 @@ def request_portal_link(
     )
     session.flush()
     return sent
+
+
+def expired_link_owner(secret: str, token: str) -> PortalAccess | None:
+    """Whom a link of ours named, expired or not (``None`` for anything else).
+
+    It grants nothing: only the expired-link page's form uses it, to know whose address a
+    new link may go to.
+    """
+    try:
+        return read_token(secret, token, now=_LONG_AGO)
+    except PortalLinkInvalid:
+        return None
 
 
 def link_requests_open(session: Session, *, merchant_id: str) -> bool:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from loyalty_plugin.services.customers.portal import PortalLinkExpired, PortalLinkInvalid
-from loyalty_plugin.web.portal import preferences, shop, views, wording
+from loyalty_plugin.web.portal import new_link, preferences, shop, views, wording
 from loyalty_plugin.web.portal.forms import FormRejected
 
 blueprint = Blueprint(
@@ -42,6 +42,7 @@ ROUTES = (
     ("/preferences", preferences.preferences, ["GET"]),
     ("/preferences", preferences.change_preferences, ["POST"]),
     ("/sign-out", views.sign_out, ["POST"]),
+    ("/new-link", new_link.ask_new_link, ["POST"]),
 )
 
 for rule, view, methods in ROUTES:

@@ -26,6 +26,7 @@ from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.messaging.email_templates import formatting
 from loyalty_plugin.services.transaction import run_in_transaction
 from loyalty_plugin.web.errors import RETRY_AFTER_SECONDS
+from loyalty_plugin.web.portal import new_link
 from loyalty_plugin.web.portal.filters import KINDS, read_filters
 from loyalty_plugin.web.portal.forms import ConvertForm, new_form, parse_points, read_form
 
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 COOKIE = "loyalty_portal"
 #: Endpoints open without the portal cookie.
-PUBLIC = {"portal.open_link", "portal.static", "portal.with_slash"}
+PUBLIC = {"portal.open_link", "portal.static", "portal.with_slash", "portal.ask_new_link"}
 CSP = (
     "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; "
     "img-src 'self' data:; form-action 'self'; frame-ancestors {frames}; base-uri 'none'"
@@ -188,11 +189,13 @@ def link_invalid(_error: Exception) -> ResponseReturnValue:
 
 
 def link_expired(_error: Exception) -> ResponseReturnValue:
-    return _message_page("expired", 410)
+    return new_link.expired_page(_token(), status=410, shop=_shop(True))
 
 
 def signed_out(error: SignedOut) -> ResponseReturnValue:
-    return _message_page("expired" if error.expired else "signed_out", 403)
+    if error.expired:
+        return new_link.expired_page(_token(), status=403, shop=_shop(True))
+    return _message_page("signed_out", 403)
 
 
 def form_rejected(_error: Exception) -> ResponseReturnValue:
@@ -287,7 +290,7 @@ def _shop(may_ask_database: bool) -> str | None:
     """
     if not may_ask_database:
         return None
-    token = (request.view_args or {}).get("token") or request.cookies.get(COOKIE)
+    token = _token()
     try:
         if "portal_customer" in g:
             return get_merchant(get_session(), g.portal_customer.merchant_id).name
@@ -307,7 +310,7 @@ def _frame_origins() -> list[str]:
     if "portal_frames" not in g:
         g.portal_frames = []
         merchant_id = g.portal_customer.merchant_id if "portal_customer" in g else None
-        token = (request.view_args or {}).get("token") or request.cookies.get(COOKIE)
+        token = _token()
         try:
             if merchant_id is None and token and not g.get("portal_database_down"):
                 merchant = portal.shop_of_token(get_session(), _secret(), token)
@@ -317,6 +320,11 @@ def _frame_origins() -> list[str]:
         except Exception:  # refusing frames is the safe answer to any trouble here
             log.warning("portal: no frame origins for %s", request.path, exc_info=True)
     return g.portal_frames or ["'none'"]
+
+
+def _token() -> str | None:
+    """The link this request came with: in the address, else in the portal cookie."""
+    return (request.view_args or {}).get("token") or request.cookies.get(COOKIE)
 
 
 def _with_error(form: ConvertForm, message: str) -> ConvertForm:
