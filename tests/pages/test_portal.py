@@ -240,7 +240,7 @@ def test_expired_and_forged_links_show_a_friendly_page(
         sign_in(page, app, live_server, ana, expires_at=utcnow() - timedelta(minutes=1))
     assert answer.value.status == 410
     expect(page.get_by_role("heading", level=1)).to_have_text("This link has expired")
-    expect(page.get_by_text("to get a fresh link")).to_be_visible()
+    expect(page.get_by_role("button", name="E-mail me a new link")).to_be_visible()
     answer = page.goto(live_server.url("/loyalty/portal/link/WyJzaG9wIiwxLDk5OTk5OTk5OTld.x"))
     assert answer.status == 404
     expect(page.get_by_role("heading", level=1)).to_have_text("This link does not work")

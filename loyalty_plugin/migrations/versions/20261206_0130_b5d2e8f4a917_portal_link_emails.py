@@ -55,9 +55,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_portal_link_requests_client", table_name="portal_link_requests")
-    op.drop_index("ix_portal_link_requests_address", table_name="portal_link_requests")
-    op.drop_index("ix_portal_link_requests_customer", table_name="portal_link_requests")
+    # Dropping the table drops its indexes (MariaDB refuses to drop the customer index
+    # alone: the foreign key needs it).
     op.drop_table("portal_link_requests")
     with op.batch_alter_table("notification_settings", schema=None) as batch_op:
         batch_op.drop_column("portal_link")
