@@ -2,10 +2,11 @@
 
 The page of an expired link (in the address, or in the portal cookie) offers the form when
 the merchant sends the ``portal_link`` e-mail. The form carries the expired link (it grants
-nothing) and a CSRF value: a random nonce, also set in a ``SameSite=Strict`` cookie, signed
-with the link and a time (itsdangerous), so a post from another site, from another link's
-page or older than :data:`FORM_MAX_AGE` is refused. The answer is the same whether or not
-the typed address is the one on file (:func:`request_portal_link` decides, and sends).
+nothing) and a CSRF value: a random nonce, signed with the link and a time (itsdangerous),
+and also set in a cookie (``SameSite=Strict``; in a portal the host frames, the portal
+cookie's ``None; Secure; Partitioned``). A post from another site, from another link's page
+or older than :data:`FORM_MAX_AGE` is refused. The answer is the same whether or not the
+typed address is the one on file (:func:`request_portal_link` decides, and sends).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from flask import Response, current_app, render_template, request, url_for
+from flask import Response, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -133,15 +134,13 @@ def _page(state: str, status: int, *, nonce: str | None = None, **context: objec
         render_template("portal/message.html", state=state, status=status, **context), status
     )
     if nonce is not None:
-        response.set_cookie(
-            COOKIE,
-            nonce,
-            max_age=FORM_MAX_AGE,
-            path=url_for("portal.overview"),
-            secure=request.is_secure or _public_https(),
-            httponly=True,
-            samesite="Strict",
-        )
+        # views imports this module: read its cookie options at call time.
+        from loyalty_plugin.web.portal.views import _cookie_options
+
+        options = _cookie_options()
+        if options["samesite"] == "Lax":  # not framed by the host: never sent cross-site
+            options["samesite"] = "Strict"
+        response.set_cookie(COOKIE, nonce, max_age=FORM_MAX_AGE, **options)
     return response
 
 
@@ -156,10 +155,6 @@ def _fingerprint(token: str) -> str:
 
 def _signer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(_secret(), salt=_SALT)
-
-
-def _public_https() -> bool:
-    return str(current_app.config.get("LOYALTY_PUBLIC_URL") or "").startswith("https://")
 
 
 def _secret() -> str:

@@ -323,8 +323,9 @@ def _frame_origins() -> list[str]:
 
 
 def _token() -> str | None:
-    """The link this request came with: in the address, else in the portal cookie."""
-    return (request.view_args or {}).get("token") or request.cookies.get(COOKIE)
+    """The link this request came with: in the address, the new-link form, or the cookie."""
+    posted = request.form.get("link") if request.endpoint == "portal.ask_new_link" else None
+    return (request.view_args or {}).get("token") or posted or request.cookies.get(COOKIE)
 
 
 def _with_error(form: ConvertForm, message: str) -> ConvertForm:

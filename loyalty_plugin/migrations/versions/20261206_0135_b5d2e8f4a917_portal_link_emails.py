@@ -1,8 +1,8 @@
 """portal link by e-mail: the merchant's switch and the expired-link page's requests
 
 Revision ID: b5d2e8f4a917
-Revises: 9b4e2d7f1c6a
-Create Date: 2026-12-06 01:30:00
+Revises: a7f3c2e9b1d4
+Create Date: 2026-12-06 01:35:00
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 import loyalty_plugin.models.base
 
 revision = "b5d2e8f4a917"
-down_revision = "9b4e2d7f1c6a"
+down_revision = "a7f3c2e9b1d4"
 branch_labels = None
 depends_on = None
 
