@@ -1,8 +1,8 @@
 """portal link by e-mail: the merchant's switch and the expired-link page's requests
 
 Revision ID: b5d2e8f4a917
-Revises: e5b9d3a7c1f4
-Create Date: 2026-12-06 02:25:00
+Revises: c3f1a8d92b47
+Create Date: 2026-12-06 02:35:00
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 import loyalty_plugin.models.base
 
 revision = "b5d2e8f4a917"
-down_revision = "e5b9d3a7c1f4"
+down_revision = "c3f1a8d92b47"
 branch_labels = None
 depends_on = None
 
