@@ -1,8 +1,8 @@
 """portal link by e-mail: the merchant's switch and the expired-link page's requests
 
 Revision ID: b5d2e8f4a917
-Revises: c3f1a8d92b47
-Create Date: 2026-12-06 02:35:00
+Revises: 3c9e5a7d1f24
+Create Date: 2026-12-06 02:45:00
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 import loyalty_plugin.models.base
 
 revision = "b5d2e8f4a917"
-down_revision = "c3f1a8d92b47"
+down_revision = "3c9e5a7d1f24"
 branch_labels = None
 depends_on = None
 
