@@ -22,6 +22,7 @@ from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.customers import portal
 from loyalty_plugin.services.messaging.notifications import set_notification_prefs
 from loyalty_plugin.services.messaging.portal_links import PER_ADDRESS
+from loyalty_plugin.services.spending.settings import update_settings
 from tests.conftest import serving
 from tests.email import conftest as email
 
@@ -31,6 +32,7 @@ mail_app, runner, run = email.mail_app, email.runner, email.run
 db, shop, ana = email.db, email.shop, email.ana
 
 PORTAL = "/loyalty/portal"
+HOST = "https://crm.shop.example"
 
 
 def expired_link(app: Flask, customer_id: int, merchant_id: str = "shop") -> str:
@@ -180,3 +182,24 @@ def test_no_form_when_the_merchant_switched_the_email_off(mail_app: Flask, db, a
     db.commit()
     page = body_of(mail_app.test_client().get(expired_link(mail_app, ana.customer_id)))
     assert "This link has expired" in page and "new-link-form" not in page
+
+
+def test_a_portal_the_host_frames_keeps_its_form_working(
+    mail_app: Flask, db, ana, inbox, run
+) -> None:
+    """Framed by the host, the form's cookie is ``SameSite=None; Secure; Partitioned`` (a
+    Strict one would never reach the frame) and the answer may be framed by that host."""
+    update_settings(db, merchant_id="shop", changes={"portal_frame_ancestors": [HOST]},
+                    now=utcnow(), actor="t")  # fmt: skip
+    db.commit()
+    client = mail_app.test_client()
+    expired = client.get(expired_link(mail_app, ana.customer_id))
+    cookie = next(
+        c for c in expired.headers.getlist("Set-Cookie") if c.startswith("loyalty_portal_ask=")
+    )
+    assert "SameSite=None" in cookie and "Secure" in cookie and "Partitioned" in cookie
+    sent = ask(client, body_of(expired), "ana@example.com")
+    assert sent.status_code == 200
+    assert f"frame-ancestors {HOST}" in sent.headers["Content-Security-Policy"]
+    run("send-emails", utcnow())
+    assert [m["To"] for m in inbox.messages] == ["ana@example.com"]
