@@ -571,6 +571,49 @@ class CampaignSchema(CouponValueSchema):
     codes = fields.List(fields.String())
 
 
+class CampaignUpdateArgsSchema(Schema):
+    name = Text(1, 200)
+    expires_at = When(allow_none=True, metadata={"description": "its unused coupons move too"})
+
+
+class CampaignCountsSchema(Schema):
+    active = fields.Integer()
+    redeemed = fields.Integer()
+    expired = fields.Integer()
+    cancelled = fields.Integer()
+
+
+class CampaignSummarySchema(CouponValueSchema):
+    id = fields.Function(lambda c: c.campaign.id, metadata={"type": "integer"})
+    name = fields.Function(lambda c: c.campaign.name, metadata={"type": "string"})
+    count = fields.Function(lambda c: c.campaign.count, metadata={"type": "integer"})
+    expires_at = fields.Function(
+        lambda c: c.campaign.expires_at.isoformat() if c.campaign.expires_at else None,
+        allow_none=True,
+        metadata={"type": "string", "format": "date-time", "nullable": True},
+    )
+    ended = fields.Function(
+        lambda c: c.ended(utcnow()),
+        metadata={"type": "boolean", "description": "its expiry has passed (ended or ran out)"},
+    )
+    coupons = fields.Function(
+        lambda c: c.counts,
+        metadata={"type": "object", "description": "its coupons by status"},
+    )
+    created_at = fields.Function(
+        lambda c: c.campaign.created_at.isoformat(),
+        metadata={"type": "string", "format": "date-time"},
+    )
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        """The value fields are the campaign's own."""
+        return super().get_attribute(getattr(obj, "campaign", obj), attr, default)
+
+
+class CampaignSummaryPageSchema(PageSchema):
+    data = fields.List(fields.Nested(CampaignSummarySchema))
+
+
 class RewardArgsSchema(MerchantArgsSchema, CouponValueArgsSchema):
     name = Text(1, 200, required=True)
     description = Text(0, 1000, allow_none=True)

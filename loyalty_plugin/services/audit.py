@@ -53,6 +53,8 @@ KNOWN_ACTIONS = (
     "consent.changed",
     "coupon.cancelled",
     "coupon_campaign.created",
+    "coupon_campaign.ended",
+    "coupon_campaign.updated",
     "customer.merged",
     "email_template.reset",
     "email_template.saved",

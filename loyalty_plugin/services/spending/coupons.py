@@ -252,13 +252,20 @@ def create_campaign(
     actor: Actor | str,
     expires_at: datetime | None = None,
     prefix: str = "",
+    request_key: str | None = None,
 ) -> tuple[CouponCampaign, list[Coupon]]:
     """Generate ``count`` coupons that cost no points (a promotion).
 
-    Audited as ``coupon_campaign.created`` (its settings, not the codes).
+    ``request_key`` (an admin form's one-time key) makes a repeat answer the campaign the
+    first request made instead of making a second one. Audited as
+    ``coupon_campaign.created`` (its settings, not the codes).
     """
     who = as_actor(actor)
     get_merchant(session, merchant_id)
+    if request_key is not None and (
+        made := _campaign_for_key(session, merchant_id, request_key, name)
+    ):
+        return made
     if not name or not name.strip():
         raise ValidationError("a name is required", field="name")
     if not 1 <= count <= MAX_CAMPAIGN_SIZE:
@@ -480,6 +487,25 @@ def _filtered(
 
 
 # -- internals -------------------------------------------------------------------------
+
+
+def _campaign_for_key(
+    session: Session, merchant_id: str, request_key: str, name: str
+) -> tuple[CouponCampaign, list[Coupon]] | None:
+    """The campaign an earlier form with this key made (``None``: the key is new)."""
+    fact = f"campaign-form:{request_key}"[:255]
+    if claim_fact(session, merchant_id=merchant_id, key=fact, event_id=None) is None:
+        return None
+    campaign = session.scalars(
+        select(CouponCampaign)
+        .where(CouponCampaign.merchant_id == merchant_id, CouponCampaign.name == name.strip())
+        .order_by(CouponCampaign.id.desc())
+        .limit(1)
+    ).first()
+    if campaign is None:
+        return None
+    made = session.scalars(select(Coupon).where(Coupon.campaign_id == campaign.id)).all()
+    return campaign, list(made)
 
 
 def _coupon_for_key(session: Session, account: Account, key: str, points: int) -> Coupon | None:

@@ -19,6 +19,7 @@ from loyalty_plugin.web.admin.access import AdminRoute, NavItem
 from loyalty_plugin.web.admin.views import (
     approvals,
     audit,
+    campaigns,
     cards,
     coupons,
     customers,
@@ -179,6 +180,16 @@ ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute(rule="/m/<merchant_id>/coupons", view=coupons.coupons_list, role=STAFF),
     AdminRoute(rule="/m/<merchant_id>/coupons/<code>/cancel", view=coupons.coupon_cancel,
                role=MANAGER, methods=POST),
+    # coupon campaigns: list, make, change, end (views/campaigns.py)
+    AdminRoute(rule="/m/<merchant_id>/campaigns", view=campaigns.campaigns_list, role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/campaigns", view=campaigns.campaign_create,
+               role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/campaigns/<int:campaign_id>",
+               view=campaigns.campaign_page, role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/campaigns/<int:campaign_id>",
+               view=campaigns.campaign_save, role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/campaigns/<int:campaign_id>/end",
+               view=campaigns.campaign_end, role=MANAGER, methods=POST),
     # programs, their rule editors, simulating a draft (views/programs.py)
     AdminRoute(rule="/m/<merchant_id>/programs", view=programs.programs_list, role=STAFF),
     AdminRoute(rule="/m/<merchant_id>/programs", view=programs.programs_create, role=MANAGER,
@@ -279,6 +290,10 @@ NAV: list[NavItem] = [
     NavItem(label="Spending", endpoint="admin.spending", role=STAFF, position=75, section="Setup"),
     NavItem(
         label="Coupons", endpoint="admin.coupons_list", role=STAFF, position=76, section="Setup"
+    ),
+    # same position as Coupons: listed after it
+    NavItem(
+        label="Campaigns", endpoint="admin.campaigns_list", role=STAFF, position=76, section="Setup"
     ),
     NavItem(
         label="Programs", endpoint="admin.programs_list", role=STAFF, position=72, section="Setup"

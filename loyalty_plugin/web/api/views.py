@@ -20,7 +20,13 @@ from loyalty_plugin.domain.coupons import CouponValue
 from loyalty_plugin.domain.errors import NotFound
 from loyalty_plugin.email.links import base_url, portal_valid_for
 from loyalty_plugin.extensions import get_session, loyalty_state
-from loyalty_plugin.models import Adjustment, AdjustmentStatus, Redemption, Reward
+from loyalty_plugin.models import (
+    Adjustment,
+    AdjustmentStatus,
+    CouponCampaign,
+    Redemption,
+    Reward,
+)
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.schemas.api import CampaignSchema, encode_cursor
 from loyalty_plugin.services.customers import merge, portal, search, transfers
@@ -35,7 +41,7 @@ from loyalty_plugin.services.ledger import adjustments
 from loyalty_plugin.services.ledger.accounts import account_for_host_customer, find_customer
 from loyalty_plugin.services.levels import memberships as levels
 from loyalty_plugin.services.messaging import portal_links
-from loyalty_plugin.services.spending import coupons, redemption, rewards, settings
+from loyalty_plugin.services.spending import campaigns, coupons, redemption, rewards, settings
 from loyalty_plugin.web.api.auth import caller
 from loyalty_plugin.web.api.idempotency import HEADER
 
@@ -346,6 +352,50 @@ def create_campaign(args: dict[str, Any]) -> dict[str, Any]:
     )
     shown = set(CampaignSchema().fields) - {"codes"}
     return {key: getattr(campaign, key) for key in shown} | {"codes": [c.code for c in issued]}
+
+
+def list_campaigns(query: dict[str, Any]) -> dict[str, Any]:
+    """Coupon campaigns, newest first, with their coupons counted by status."""
+    rows = campaigns.list_campaigns(
+        get_session(),
+        merchant_id=caller().merchant(query.get("merchant_id")),
+        limit=query["limit"] + 1,
+        after_id=query.get("cursor"),
+    )
+    return _page(rows, query["limit"], lambda c: c.campaign.id)
+
+
+def get_campaign(query: dict[str, Any], campaign_id: int) -> Any:
+    """One campaign with its coupons counted by status."""
+    session = get_session()
+    return campaigns.get_campaign(
+        session, merchant_id=_owner(session, CouponCampaign, campaign_id), campaign_id=campaign_id
+    )
+
+
+def update_campaign(args: dict[str, Any], campaign_id: int) -> Any:
+    """Rename a running campaign or move its expiry."""
+    session = get_session()
+    return campaigns.update_campaign(
+        session,
+        merchant_id=_owner(session, CouponCampaign, campaign_id),
+        campaign_id=campaign_id,
+        changes=args,
+        now=utcnow(),
+        actor=caller().actor,
+    )
+
+
+def end_campaign(campaign_id: int) -> Any:
+    """End a campaign now: its unused coupons are cancelled."""
+    session = get_session()
+    return campaigns.end_campaign(
+        session,
+        merchant_id=_owner(session, CouponCampaign, campaign_id),
+        campaign_id=campaign_id,
+        now=utcnow(),
+        actor=caller().actor,
+    )
 
 
 # -- rewards -----------------------------------------------------------------------------

@@ -74,18 +74,20 @@ def _page(
     try:
         chosen = _status(args.get("status"))
         page_number = _page_number(args.get("page"))
+        campaign_id = _page_number(args.get("campaign")) if args.get("campaign") else None
         query = (args.get("q") or "").strip()
         if len(query) > MAX_QUERY:
             raise ValidationError(f"type at most {MAX_QUERY} characters", field="q")
     except ValidationError as error:
         filter_errors = field_errors(error)
-        chosen, page_number, query = None, 1, ""
+        chosen, page_number, query, campaign_id = None, 1, "", None
         status = 422 if status == 200 else status
     page = coupons.search_coupons(
         get_session(),
         merchant_id=merchant_id,
         code=query or None,
         status=chosen,
+        campaign_id=campaign_id,
         page=page_number,
         per_page=PER_PAGE,
     )
