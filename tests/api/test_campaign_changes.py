@@ -4,6 +4,7 @@ expiry moved (their unused coupons with it), ended (unused coupons cancelled); a
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from sqlalchemy import select
 
@@ -24,7 +25,7 @@ def test_a_campaign_is_listed_changed_and_ended(api, db) -> None:
     listed = api.get("/coupon-campaigns", scope="admin").json["data"]
     assert [(c["name"], c["count"], c["ended"]) for c in listed] == [("Summer", 3, False)]
     assert listed[0]["coupons"] == {"active": 2, "redeemed": 1, "expired": 0, "cancelled": 0}
-    assert listed[0]["kind"] == "percent" and listed[0]["percent"] == "10"
+    assert listed[0]["kind"] == "percent" and Decimal(listed[0]["percent"]) == 10
     path = f"/coupon-campaigns/{made['id']}"
     moved = api.patch(path, {"name": "Summer sale", "expires_at": iso(60)})
     assert moved.status_code == 200 and moved.json["name"] == "Summer sale"
