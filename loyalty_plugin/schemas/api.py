@@ -571,6 +571,27 @@ class CampaignSchema(CouponValueSchema):
     codes = fields.List(fields.String())
 
 
+class MerchantUpdateArgsSchema(Schema):
+    name = Text(1, 200)
+    currency = fields.String(
+        validate=validate.Length(3, 3),
+        metadata={"description": "only while the merchant has no ledger entries (else 409)"},
+    )
+    timezone = Text(1, 64, metadata={"description": "an IANA zone, e.g. Europe/Lisbon"})
+    locale = Text(2, 16, metadata={"description": "of e-mails, e.g. pt_PT"})
+
+
+class MerchantSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    currency = fields.String()
+    timezone = fields.String()
+    locale = fields.String()
+    currency_changeable = fields.Boolean(
+        metadata={"description": "false once the merchant has ledger entries"}
+    )
+
+
 class CampaignUpdateArgsSchema(Schema):
     name = Text(1, 200)
     expires_at = When(allow_none=True, metadata={"description": "its unused coupons move too"})

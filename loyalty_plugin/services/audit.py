@@ -61,6 +61,7 @@ KNOWN_ACTIONS = (
     "exchange_rate.set",
     "expiry_policy.updated",
     "level.given",
+    "merchant.updated",
     "notifications.updated",
     "points.transferred",
     "portal_link.issued",

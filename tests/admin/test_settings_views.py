@@ -73,3 +73,51 @@ def test_managers_cannot_open_the_settings(admin_client) -> None:
     assert manager.get(manager.m("/settings")).status_code == 403
     posted = manager.post(manager.m("/settings"), {"adjustment_approval_above": "1"})
     assert posted.status_code == 403
+
+
+def test_an_owner_edits_the_merchant_and_the_currency_locks(app, admin_client) -> None:
+    """Name, time zone (zoneinfo), locale and currency saved as PATCH /merchant saves them;
+    a bad zone re-renders at its field; once points exist the currency is refused."""
+    from sqlalchemy import select
+
+    from loyalty_plugin.extensions import get_session
+    from loyalty_plugin.models import Account, AuditEntry, Customer, Merchant
+    from loyalty_plugin.models.base import utcnow
+    from loyalty_plugin.services.ledger import entries as ledger
+
+    owner = admin_client(role="owner")
+    form = {"name": "Shop Porto", "currency": "usd", "timezone": "Europe/Lisbon", "locale": "pt_PT"}
+    saved = owner.post(owner.m("/settings/merchant"), data=form)
+    assert saved.status_code == 303
+    page = owner.get(owner.m("/settings")).get_data(as_text=True)
+    assert "Merchant saved." in page and 'value="Shop Porto"' in page
+    assert '<option value="Europe/Lisbon" selected>' in page
+    bad = owner.post(owner.m("/settings/merchant"), data=form | {"timezone": "Mars/Base"})
+    assert bad.status_code == 422 and 'id="f-timezone-error"' in bad.get_data(as_text=True)
+    with app.app_context():
+        session = get_session()
+        merchant = session.get(Merchant, "shop")
+        assert (merchant.name, merchant.currency, merchant.timezone) == (
+            "Shop Porto",
+            "USD",
+            "Europe/Lisbon",
+        )
+        person = Customer(merchant_id="shop", host_customer_id="42", first_name="Ana")
+        session.add(person)
+        session.flush()
+        account = Account(merchant_id="shop", customer_id=person.id)
+        session.add(account)
+        session.flush()
+        ledger.earn(session, account_id=account.id, points=10, now=utcnow(), actor="t")
+        session.commit()
+    locked = owner.post(owner.m("/settings/merchant"), data=form | {"currency": "EUR"})
+    assert locked.status_code == 422
+    text = locked.get_data(as_text=True)
+    assert 'id="f-currency-error"' in text and "once points were recorded" in text
+    assert "Fixed: points were recorded in it" in text
+    with app.app_context():
+        assert get_session().get(Merchant, "shop").currency == "USD"
+        actions = list(get_session().scalars(select(AuditEntry.action)))
+        assert actions.count("merchant.updated") == 1 and "notifications.updated" in actions
+    manager = admin_client(role="manager")
+    assert manager.post(manager.m("/settings/merchant"), data=form).status_code == 403

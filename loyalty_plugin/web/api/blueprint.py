@@ -172,6 +172,11 @@ ROUTES: tuple[Route, ...] = (
     # settings
     Route(method="GET", rule="/settings", view=views.get_settings, scope=ADMIN,
           query=s.MerchantArgsSchema, response=s.SettingsSchema),
+    Route(method="GET", rule="/merchant", view=views.get_merchant_particulars, scope=ADMIN,
+          query=s.MerchantArgsSchema, response=s.MerchantSchema),
+    Route(method="PATCH", rule="/merchant", view=views.update_merchant_particulars,
+          scope=ADMIN, query=s.MerchantArgsSchema, body=s.MerchantUpdateArgsSchema,
+          response=s.MerchantSchema, errors=(409,)),
     Route(method="PATCH", rule="/settings", view=views.update_settings, scope=ADMIN,
           query=s.MerchantArgsSchema, body=s.SettingsUpdateArgsSchema,
           response=s.SettingsSchema),

@@ -40,6 +40,7 @@ from loyalty_plugin.services.intake import first_sight
 from loyalty_plugin.services.ledger import adjustments
 from loyalty_plugin.services.ledger.accounts import account_for_host_customer, find_customer
 from loyalty_plugin.services.levels import memberships as levels
+from loyalty_plugin.services.merchants import particulars
 from loyalty_plugin.services.messaging import portal_links
 from loyalty_plugin.services.spending import campaigns, coupons, redemption, rewards, settings
 from loyalty_plugin.web.api.auth import caller
@@ -395,6 +396,23 @@ def end_campaign(campaign_id: int) -> Any:
         campaign_id=campaign_id,
         now=utcnow(),
         actor=caller().actor,
+    )
+
+
+def get_merchant_particulars(query: dict[str, Any]) -> dict[str, Any]:
+    """The merchant's name, currency, time zone and e-mail locale."""
+    return particulars.particulars(get_session(), caller().merchant(query.get("merchant_id")))
+
+
+def update_merchant_particulars(query: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """Change the merchant's name, currency (while it has no entries), time zone, locale."""
+    who = caller()
+    return particulars.update_particulars(
+        get_session(),
+        merchant_id=who.merchant(query.get("merchant_id")),
+        changes=args,
+        now=utcnow(),
+        actor=who.actor,
     )
 
 

@@ -4,6 +4,7 @@ adjustments, checked by the API's own schema so both answer a bad value the same
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import available_timezones
 
 import marshmallow
 from flask import redirect, render_template, request, url_for
@@ -13,14 +14,18 @@ from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import Merchant, NotificationSettings, StaffRole
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.schemas.api import SettingsSchema
+from loyalty_plugin.schemas.api import MerchantUpdateArgsSchema, SettingsSchema
+from loyalty_plugin.services.merchants import particulars
 from loyalty_plugin.services.spending import settings as spending
 from loyalty_plugin.services.transaction import run_in_transaction
 from loyalty_plugin.web.admin import access
 from loyalty_plugin.web.admin.forms import field_errors, sentence
+from loyalty_plugin.web.admin.views.spending import load_args
 
 #: The settings this page edits, as the API names them.
 FIELDS = ("adjustment_approval_above",)
+#: The merchant's particulars the page edits (``PATCH /merchant``).
+PARTICULARS = ("name", "currency", "timezone", "locale")
 
 
 def merchant_settings(merchant_id: str) -> ResponseReturnValue:
@@ -55,6 +60,27 @@ def merchant_settings_save(merchant_id: str) -> ResponseReturnValue:
     return redirect(url_for("admin.integration_settings", merchant_id=merchant_id), 303)
 
 
+def merchant_particulars_save(merchant_id: str) -> ResponseReturnValue:
+    """Save the merchant's name, currency, time zone and locale (``PATCH /merchant``)."""
+    form = {name: request.form.get(name, "").strip() for name in PARTICULARS}
+    try:
+        changes = load_args(MerchantUpdateArgsSchema(), dict(form))
+        run_in_transaction(
+            get_session(),
+            lambda s: particulars.update_particulars(
+                s,
+                merchant_id=merchant_id,
+                changes=changes,
+                now=utcnow(),
+                actor=access.current().actor,
+            ),
+        )
+    except LoyaltyError as error:
+        return page(merchant_id, facts=form, fact_errors=field_errors(error), status=422)
+    access.flash("Merchant saved.")
+    return redirect(url_for("admin.integration_settings", merchant_id=merchant_id), 303)
+
+
 def _typed(text: str) -> Any:
     """A form's text as the JSON value the API would get: empty is null, digits a number."""
     if not text:
@@ -77,6 +103,8 @@ def page(
     errors: dict[str, str] | None = None,
     status: int = 200,
     embedding: str | None = None,
+    facts: dict[str, str] | None = None,
+    fact_errors: dict[str, str] | None = None,
 ) -> ResponseReturnValue:
     """The settings page; a form shown again passes what was typed and its ``errors``."""
     session = get_session()
@@ -86,6 +114,7 @@ def page(
         values = {name: _shown(getattr(current, name)) for name in FIELDS}
     if embedding is None:  # the portal embedding section (views/portal_embedding.py)
         embedding = "\n".join(current.portal_frame_ancestors or ())
+    stored = particulars.particulars(session, merchant_id)
     return render_template(
         "admin/settings/merchant.html",
         Role=StaffRole,
@@ -94,6 +123,10 @@ def page(
         locale=_locale(session.get(NotificationSettings, merchant_id)),
         values=values,
         embedding=embedding,
+        facts=facts or {k: str(v) for k, v in stored.items()},
+        currency_changeable=stored["currency_changeable"],
+        zones=sorted(available_timezones()),
+        fact_errors=fact_errors or {},
         errors=errors,
         form_error=sentence(errors["form"]) if "form" in errors else None,
     ), status
