@@ -32,6 +32,8 @@ class WebhookEndpoint(Base):
     url: Mapped[str] = mapped_column(String(500))
     #: A disabled endpoint gets no new messages; queued ones wait until it is enabled.
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The outgoing event types it receives; ``None``: all of them.
+    event_types: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

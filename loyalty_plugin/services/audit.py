@@ -77,6 +77,7 @@ KNOWN_ACTIONS = (
     "staff.role_changed",
     "staff.removed",
     "staff.signed_out",
+    "webhook_endpoint.pinged",
     "webhook_endpoint.updated",
     "webhook_secret.created",
     "webhook_secret.revoked",

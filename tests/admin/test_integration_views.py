@@ -297,3 +297,22 @@ def test_the_delivery_log_shows_the_answer_and_an_owner_retries(app, admin_clien
         assert get_session().get(OutboxMessage, mine).status == OutboxStatus.PENDING
         assert get_session().get(OutboxMessage, theirs).status == OutboxStatus.DEAD
     assert _actions(app)[-1] == "outbox_message.retried"
+
+
+def test_the_endpoint_keeps_the_events_ticked_and_refuses_none(app, admin_client) -> None:
+    owner = admin_client()
+    form = {"url": "https://crm.example.com/hook", "enabled": "on", "event_types_shown": "1"}
+    none = owner.post(owner.m("/integration/outgoing"), form)
+    assert none.status_code == 422 and 'id="f-event_types-error"' in none.get_data(as_text=True)
+    some = owner.post(
+        owner.m("/integration/outgoing"),
+        form | {"event_types": ["coupon.created", "level.changed"]},
+    )
+    assert some.status_code == 303
+    with app.app_context():
+        endpoint = get_session().get(WebhookEndpoint, "shop")
+        assert endpoint.event_types == ["coupon.created", "level.changed"]
+    page = owner.get(owner.m("/integration/outgoing")).get_data(as_text=True)
+    assert 'value="level.changed" checked' in page and 'value="points.earned" checked' not in page
+    assert owner.post(owner.m("/integration/outgoing/ping")).status_code == 303
+    assert _actions(app)[-1] == "webhook_endpoint.pinged"

@@ -184,7 +184,7 @@ def test_templates_endpoints_and_rates_from_the_command_are_audited(app, engine)
     [endpoint] = audited(engine, "webhook_endpoint.updated")
     assert (endpoint.before, endpoint.after) == (
         None,
-        {"url": "https://crm.example/hooks", "enabled": True},
+        {"url": "https://crm.example/hooks", "enabled": True, "event_types": None},
     )
     cli(app, "rates", "set", "USD", "0.92", "--merchant", "shop")
     [rate] = audited(engine, "exchange_rate.set")

@@ -11,13 +11,14 @@ the message is ``dead``. Delivery is at least once: the host deduplicates on
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import secrets
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -86,7 +87,7 @@ class OutboxSink:
     """Writes an outbox row for each outgoing event, inside the event's transaction."""
 
     def record(self, session: Session, event: DomainEvent) -> None:
-        if event.type not in OUTGOING_TYPES or not _has_endpoint(session, event.merchant_id):
+        if event.type not in OUTGOING_TYPES or not _wants(session, event.merchant_id, event.type):
             return
         payload = {
             "type": event.type,
@@ -109,6 +110,45 @@ class OutboxSink:
 
     def deliver(self, event: DomainEvent) -> None:
         """Nothing to do after commit: the delivery job posts the rows."""
+
+
+#: ``set_endpoint(event_types=KEEP)``: leave the endpoint's event types as they are.
+KEEP = object()
+
+
+@dataclass(frozen=True, kw_only=True)
+class PingResult:
+    """How the endpoint answered a test ping."""
+
+    url: str
+    message_id: str
+    #: The HTTP status, or ``None`` when no answer came (see ``error``).
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+    @property
+    def ok(self) -> bool:
+        """The endpoint answered 2xx."""
+        return self.error is None
+
+
+def _checked_types(chosen: Iterable[str] | None) -> list[str] | None:
+    if chosen is None:
+        return None
+    wanted = sorted(set(chosen))
+    unknown = [t for t in wanted if t not in OUTGOING_TYPES]
+    if unknown:
+        raise ValidationError(f"unknown event type {unknown[0]!r}", field="event_types")
+    if not wanted:
+        raise ValidationError(
+            "choose at least one event (or untick Send webhooks)", field="event_types"
+        )
+    return None if set(wanted) == OUTGOING_TYPES else wanted
+
+
+def _endpoint_document(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    return {"url": endpoint.url, "enabled": endpoint.enabled, "event_types": endpoint.event_types}
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,22 +210,29 @@ def set_endpoint(
     now: datetime,
     enabled: bool = True,
     actor: Actor | str = SYSTEM,
+    event_types: Iterable[str] | object | None = KEEP,
 ) -> WebhookEndpoint:
-    """Create or change the merchant's endpoint (audited as ``webhook_endpoint.updated``)."""
+    """Create or change the merchant's endpoint (audited as ``webhook_endpoint.updated``).
+
+    ``event_types``: the outgoing types it receives (at least one of
+    :data:`OUTGOING_TYPES`), ``None`` for all of them; left out, they stay as they were.
+    """
     get_merchant(session, merchant_id)
     if not url.startswith(("http://", "https://")) or len(url) > 500:
         raise ValidationError("the URL must be http(s) and at most 500 characters", field="url")
     endpoint = session.get(WebhookEndpoint, merchant_id)
-    before = None if endpoint is None else {"url": endpoint.url, "enabled": endpoint.enabled}
+    before = None if endpoint is None else _endpoint_document(endpoint)
     if endpoint is None:
         endpoint = WebhookEndpoint(merchant_id=merchant_id, created_at=now)
         session.add(endpoint)
     endpoint.url = url
     endpoint.enabled = enabled
+    if event_types is not KEEP:
+        endpoint.event_types = _checked_types(event_types)  # type: ignore[arg-type]
     endpoint.updated_at = now
     session.flush()
     session.info.pop(_ENDPOINTS, None)
-    after = {"url": endpoint.url, "enabled": endpoint.enabled}
+    after = _endpoint_document(endpoint)
     if before != after:
         record_change(
             session,
@@ -199,6 +246,69 @@ def set_endpoint(
             now=now,
         )
     return endpoint
+
+
+def ping_endpoint(
+    session: Session,
+    *,
+    merchant_id: str,
+    now: datetime,
+    settings: OutboxSettings,
+    actor: Actor | str = SYSTEM,
+    post: Poster | None = None,
+) -> PingResult:
+    """Post a signed ``ping`` event to the merchant's endpoint now, and say how it answered.
+
+    Signed like every message, with a fresh ``webhook-id``; nothing is queued or retried,
+    and it is sent even while the endpoint is switched off (to test it before turning it
+    on). Audited as ``webhook_endpoint.pinged`` with the answer.
+    """
+    endpoint = session.get(WebhookEndpoint, merchant_id)
+    if endpoint is None:
+        raise NotFound("set the endpoint's URL first", field="url")
+    signing = active_secrets(session, merchant_id, now=now)
+    message_id = "msg_" + secrets.token_hex(12)
+    status_code, error = None, None
+    started = time.monotonic()
+    if not signing:
+        error = "the merchant has no active signing secret: create one under Webhook secrets"
+    else:
+        payload = {
+            "type": "ping",
+            "timestamp": now.isoformat(),
+            "merchant_id": merchant_id,
+            "data": {"message": "a test from the loyalty admin pages"},
+        }
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        headers = signature_headers(
+            signing, msg_id=message_id, timestamp=int(now.timestamp()), body=body
+        )
+        headers |= {"content-type": "application/json", "user-agent": "loyalty-plugin"}
+        try:
+            status_code = (post or http_post)(endpoint.url, body, headers, settings.timeout_seconds)
+        except OSError as failure:
+            error = f"{type(failure).__name__}: {failure}"
+        else:
+            error = None if 200 <= status_code < 300 else f"HTTP {status_code}"
+    result = PingResult(
+        url=endpoint.url,
+        message_id=message_id,
+        status_code=status_code,
+        error=error[:500] if error else None,
+        duration_ms=int((time.monotonic() - started) * 1000),
+    )
+    record_change(
+        session,
+        merchant_id=merchant_id,
+        actor=actor,
+        action="webhook_endpoint.pinged",
+        target_type="webhook_endpoint",
+        target_id=merchant_id,
+        before=None,
+        after=dataclasses.asdict(result),
+        now=now,
+    )
+    return result
 
 
 def retry_message(
@@ -268,18 +378,22 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def _has_endpoint(session: Session, merchant_id: str) -> bool:
-    """Whether the merchant wants webhooks. A yes is cached for the session's life; a no is
-    asked again, so an endpoint set up meanwhile is never missed by a long-lived session."""
-    cache = session.info.setdefault(_ENDPOINTS, set())
-    if merchant_id in cache:
-        return True
-    enabled = session.scalar(
-        select(WebhookEndpoint.enabled).where(WebhookEndpoint.merchant_id == merchant_id)
-    )
-    if enabled:
-        cache.add(merchant_id)
-    return bool(enabled)
+def _wants(session: Session, merchant_id: str, event_type: str) -> bool:
+    """Whether the merchant's endpoint is on and receives ``event_type``. A yes is cached
+    for the session's life (with the types chosen); a no is asked again, so an endpoint set
+    up meanwhile is never missed by a long-lived session."""
+    cache: dict[str, frozenset[str] | None] = session.info.setdefault(_ENDPOINTS, {})
+    if merchant_id not in cache:
+        row = session.execute(
+            select(WebhookEndpoint.enabled, WebhookEndpoint.event_types).where(
+                WebhookEndpoint.merchant_id == merchant_id
+            )
+        ).first()
+        if row is None or not row.enabled:
+            return False
+        cache[merchant_id] = None if row.event_types is None else frozenset(row.event_types)
+    chosen = cache[merchant_id]
+    return chosen is None or event_type in chosen
 
 
 def _claim(session: Session, now: datetime, limit: int) -> list[_Claimed]:

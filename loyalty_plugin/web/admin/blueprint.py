@@ -162,6 +162,8 @@ ROUTES: tuple[AdminRoute, ...] = (
                view=integration.integration_outgoing, role=OWNER),
     AdminRoute(rule="/m/<merchant_id>/integration/outgoing",
                view=integration.integration_outgoing_save, role=OWNER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/integration/outgoing/ping",
+               view=integration.integration_outgoing_ping, role=OWNER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/integration/outgoing/<int:message_id>/retry",
                view=integration.integration_outgoing_retry, role=OWNER, methods=POST),
     # spending: paying with points, coupon conversion, the rewards catalogue (views/spending.py)

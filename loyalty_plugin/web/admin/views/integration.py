@@ -341,6 +341,10 @@ def integration_outgoing_save(merchant_id: str) -> ResponseReturnValue:
                 merchant_id=merchant_id,
                 url=form.get("url", "").strip(),
                 enabled=form.get("enabled") == "on",
+                # The form lists the types with a marker; a post without it keeps them.
+                event_types=(
+                    form.getlist("event_types") if form.get("event_types_shown") else outbox.KEEP
+                ),
                 now=utcnow(),
                 actor=access.current().actor,
             ),
@@ -348,6 +352,30 @@ def integration_outgoing_save(merchant_id: str) -> ResponseReturnValue:
     except LoyaltyError as error:
         return _outgoing_page(merchant_id, values=form, errors=field_errors(error), status=422)
     access.flash("The endpoint is saved.")
+    return redirect(url_for("admin.integration_outgoing", merchant_id=merchant_id), 303)
+
+
+def integration_outgoing_ping(merchant_id: str) -> ResponseReturnValue:
+    """Post a signed ``ping`` to the endpoint now and show how it answered."""
+    settings = outbox.OutboxSettings.from_config(current_app.config)
+    try:
+        result = run_in_transaction(
+            get_session(),
+            lambda s: outbox.ping_endpoint(
+                s,
+                merchant_id=merchant_id,
+                now=utcnow(),
+                settings=settings,
+                actor=access.current().actor,
+            ),
+        )
+    except LoyaltyError as error:
+        return _outgoing_page(merchant_id, errors=field_errors(error), status=422)
+    answer = f"HTTP {result.status_code}" if result.status_code else result.error
+    if result.ok:
+        access.flash(f"Ping {result.message_id} delivered: {answer} in {result.duration_ms} ms.")
+    else:
+        access.flash(f"Ping {result.message_id} failed: {answer} after {result.duration_ms} ms.")
     return redirect(url_for("admin.integration_outgoing", merchant_id=merchant_id), 303)
 
 
@@ -382,6 +410,13 @@ def _outgoing_page(
     if values is None:
         values = {"url": endpoint.url if endpoint else "",
                   "enabled": "on" if endpoint is None or endpoint.enabled else ""}  # fmt: skip
+    chosen = (
+        set(values.getlist("event_types"))
+        if hasattr(values, "getlist")
+        else set(endpoint.event_types or outbox.OUTGOING_TYPES)
+        if endpoint
+        else set(outbox.OUTGOING_TYPES)
+    )
     errors = errors or {}
     return _render(
         "admin/integration/outgoing.html",
@@ -389,6 +424,7 @@ def _outgoing_page(
         endpoint=endpoint,
         messages=outbox.list_messages(session, merchant_id=merchant_id),
         events=sorted(outbox.OUTGOING_TYPES),
+        chosen=chosen,
         values=values,
         errors=errors,
         form_error=sentence(errors["form"]) if "form" in errors else None,
