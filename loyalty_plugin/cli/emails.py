@@ -18,7 +18,7 @@ from loyalty_plugin.email.templates import TEMPLATES
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import EmailMessage, EmailStatus
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.messaging import email_templates
+from loyalty_plugin.services.messaging import email_outbox, email_templates
 from loyalty_plugin.services.messaging.notifications import (
     notification_prefs,
     set_notification_prefs,
@@ -203,19 +203,56 @@ def settings(
 
 @emails.command("list")
 @click.option("--status", type=click.Choice([s.value for s in EmailStatus]))
+@click.option("--merchant", "merchant_id", help="Only this merchant's e-mails.")
 @click.option("--limit", default=50, show_default=True)
 @with_appcontext
-def list_messages(status: str | None, limit: int) -> None:
-    """Queued and sent e-mails, newest first."""
+def list_messages(status: str | None, limit: int, merchant_id: str | None = None) -> None:
+    """Queued, sent, failed and cancelled e-mails, newest first."""
     query = select(EmailMessage).order_by(EmailMessage.id.desc()).limit(limit)
     if status:
         query = query.where(EmailMessage.status == EmailStatus(status))
+    if merchant_id:
+        query = query.where(EmailMessage.merchant_id == merchant_id)
     for row in get_session().scalars(query):
         click.echo(
             f"{row.id:>8} {row.status.value:<7} {row.template:<16} {row.merchant_id:<12} "
             f"{row.to_address or '-':<30} attempts {row.attempts} {row.last_error or ''}"
         )
     get_session().rollback()
+
+
+@emails.command("retry")
+@click.argument("email_id", type=int)
+@click.option("--merchant", "merchant_id", required=True)
+@click.option("--by", help="Who decides it, for the audit trail (default: you).")
+@with_appcontext
+def retry_message(email_id: int, merchant_id: str, by: str | None) -> None:
+    """Queue failed e-mail EMAIL_ID again (the Outbox screen's Retry); audited."""
+    _outbox_action(email_outbox.retry_email, email_id, merchant_id, by, "queued again")
+
+
+@emails.command("cancel")
+@click.argument("email_id", type=int)
+@click.option("--merchant", "merchant_id", required=True)
+@click.option("--by", help="Who decides it, for the audit trail (default: you).")
+@with_appcontext
+def cancel_message(email_id: int, merchant_id: str, by: str | None) -> None:
+    """Cancel queued e-mail EMAIL_ID: it is never sent (the Outbox screen's Cancel); audited."""
+    _outbox_action(email_outbox.cancel_email, email_id, merchant_id, by, "cancelled")
+
+
+def _outbox_action(action, email_id: int, merchant_id: str, by: str | None, done: str) -> None:
+    actor = cli_actor(by)
+    try:
+        run_in_transaction(
+            get_session(),
+            lambda s: action(
+                s, merchant_id=merchant_id, email_id=email_id, now=utcnow(), actor=actor
+            ),
+        )
+    except LoyaltyError as error:
+        raise click.UsageError(error.message) from None
+    click.echo(f"e-mail {email_id} {done}")
 
 
 @emails.command("send-due")

@@ -13,8 +13,10 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from loyalty_plugin.cli.actor import cli_actor
+from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.extensions import get_session
-from loyalty_plugin.jobs.runner import JobRunner, UnknownJob
+from loyalty_plugin.jobs.runner import JobRunner, Outcome, UnknownJob
 from loyalty_plugin.jobs.schedule import describe, slot_for
 from loyalty_plugin.jobs.scheduler import build_scheduler
 from loyalty_plugin.models import JobRun
@@ -97,18 +99,36 @@ def list_jobs(as_json: bool) -> None:
     type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"]),
     help="Run as if it were this time (UTC), e.g. to catch up or to test.",
 )
+@click.option(
+    "--merchant",
+    "merchant_id",
+    help="Do this merchant's share only (recorded with the merchant and audited).",
+)
+@click.option("--by", help="Who asks for it, for the run and the audit trail (default: you).")
 @with_appcontext
-def run_job(name: str, at: datetime | None) -> None:
+def run_job(
+    name: str, at: datetime | None, merchant_id: str | None = None, by: str | None = None
+) -> None:
     """Run job NAME once now, with a progress bar; exit 1 if it fails or is busy."""
     _log_to_stderr()
-    runner = _runner()
-    bar = _ProgressBar(name)
-    try:
-        outcome = runner.run_now(name, at=at.replace(tzinfo=UTC) if at else None, progress=bar)
-    except UnknownJob as error:
-        raise click.BadParameter(str(error), param_hint="NAME") from None
-    finally:
-        bar.close()
+    if merchant_id is not None and at is not None:
+        raise click.UsageError("--at and --merchant do not go together")
+    if merchant_id is not None:
+        outcome = _run_for_merchant(name, merchant_id, by)
+    else:
+        runner = _runner()
+        bar = _ProgressBar(name)
+        try:
+            outcome = runner.run_now(
+                name,
+                at=at.replace(tzinfo=UTC) if at else None,
+                progress=bar,
+                started_by=cli_actor(by).label,
+            )
+        except UnknownJob as error:
+            raise click.BadParameter(str(error), param_hint="NAME") from None
+        finally:
+            bar.close()
     if outcome.status == "skipped":
         click.echo(f"{name} not run: {outcome.detail}", err=True)
         sys.exit(1)
@@ -123,11 +143,13 @@ def run_job(name: str, at: datetime | None) -> None:
 @jobs.command("history")
 @click.argument("name", required=False)
 @click.option("--limit", default=20, show_default=True)
+@click.option("--merchant", "merchant_id", help="Only runs that did this merchant's work.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @with_appcontext
-def history(name: str | None, limit: int, as_json: bool) -> None:
+def history(name: str | None, limit: int, as_json: bool, merchant_id: str | None = None) -> None:
     """The latest runs (of job NAME, or of all): when, who, how they ended."""
-    runs = [_run_row(run) for run in recent_runs(get_session(), job=name, limit=limit)]
+    found = recent_runs(get_session(), job=name, limit=limit, merchant_id=merchant_id)
+    runs = [_run_row(run) for run in found]
     get_session().rollback()
     if as_json:
         from loyalty_plugin.cli import echo_json
@@ -141,6 +163,25 @@ def history(name: str | None, limit: int, as_json: bool) -> None:
         )
         if run["error"]:
             click.echo("       " + run["error"].splitlines()[0])
+
+
+def _run_for_merchant(name: str, merchant_id: str, by: str | None) -> Outcome:
+    from loyalty_plugin.jobs.overview import run_for_merchant
+    from loyalty_plugin.services.ledger.accounts import get_merchant
+
+    try:
+        get_merchant(get_session(), merchant_id)
+        get_session().rollback()
+        return run_for_merchant(
+            current_app._get_current_object(),
+            name,
+            merchant_id=merchant_id,
+            actor=cli_actor(by),
+            now=datetime.now(UTC),
+        )
+    except LoyaltyError as error:
+        hint = "--merchant" if error.field in ("merchant_id", "merchant") else "NAME"
+        raise click.BadParameter(error.message, param_hint=hint) from None
 
 
 class _ProgressBar:
@@ -193,6 +234,8 @@ def _run_row(run: JobRun) -> dict[str, Any]:
         "total": run.total,
         "seconds": run.duration,
         "error": run.error,
+        "merchant_id": run.merchant_id,
+        "started_by": run.started_by,
     }
 
 

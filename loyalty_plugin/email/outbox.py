@@ -14,7 +14,7 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, true, update
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.models import EmailAttempt, EmailMessage, EmailStatus
@@ -78,12 +78,21 @@ def fit_key(key: str, limit: int = 160) -> str:
     return f"{key[: limit - 65]}:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
-def claim_due(session: Session, *, now: datetime, limit: int, hold: timedelta) -> list[int]:
-    """Ids of up to ``limit`` due messages, now held for ``hold`` by the caller."""
+def claim_due(
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    hold: timedelta,
+    merchant_id: str | None = None,
+) -> list[int]:
+    """Ids of up to ``limit`` due messages (of one merchant, or all), held for ``hold``."""
+    mine = true() if merchant_id is None else EmailMessage.merchant_id == merchant_id
     ids = list(
         session.scalars(
             select(EmailMessage.id)
             .where(
+                mine,
                 EmailMessage.status == EmailStatus.QUEUED,
                 EmailMessage.next_attempt_at <= now,
                 or_(EmailMessage.claimed_until.is_(None), EmailMessage.claimed_until < now),

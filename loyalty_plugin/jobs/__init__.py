@@ -28,7 +28,7 @@ def builtin_jobs() -> list[Job]:
     from loyalty_plugin.jobs import emails, expiry, levels, reminders, reports, spending, webhooks
 
     day = 86_400
-    return [
+    jobs = [
         Job(
             name="expire-points",
             run=expiry.expire_points,
@@ -103,6 +103,8 @@ def builtin_jobs() -> list[Job]:
             description="forget API idempotency keys past their retention",
         ),
     ]
+    # Every built-in job honours ``JobContext.merchant_id`` in all its queries.
+    return [replace(job, per_merchant=True) for job in jobs]
 
 
 def all_jobs(app: Flask) -> dict[str, Job]:
@@ -129,11 +131,12 @@ def all_jobs(app: Flask) -> dict[str, Job]:
     return by_name
 
 
-def _with_app(function: Callable[[Flask], Any]) -> Callable[[JobContext], Any]:
-    """Adapt a job written as ``function(app)`` (it opens its own context and session)."""
+def _with_app(function: Callable[..., Any]) -> Callable[[JobContext], Any]:
+    """Adapt a job written as ``function(app, merchant_id=...)`` (it opens its own context
+    and session)."""
 
     def run(ctx: JobContext) -> Any:
-        return function(ctx.app)
+        return function(ctx.app, merchant_id=ctx.merchant_id)
 
     run.__name__ = run.__qualname__ = function.__name__
     run.__doc__ = function.__doc__

@@ -94,7 +94,10 @@ def send_emails(ctx: JobContext) -> dict[str, int]:
     hold = timedelta(seconds=int(ctx.config["LOYALTY_JOB_LEASE_SECONDS"]))
     try:
         while ids := run_in_transaction(
-            ctx.session, lambda s: outbox.claim_due(s, now=ctx.now, limit=BATCH, hold=hold)
+            ctx.session,
+            lambda s: outbox.claim_due(
+                s, now=ctx.now, limit=BATCH, hold=hold, merchant_id=ctx.merchant_id
+            ),
         ):
             claimed = time.monotonic()
             for email_id in ids:

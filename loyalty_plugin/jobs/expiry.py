@@ -36,8 +36,16 @@ class Totals:
 def expire_points(ctx: JobContext) -> int:
     """Expire every lot past its date, then the points of idle accounts; lots expired."""
     size = int(ctx.config["LOYALTY_EXPIRY_BATCH_SIZE"])
-    dated = run_date_expiry(ctx.session, now=ctx.now, batch_size=size, progress=ctx.progress)
-    idle = run_inactivity_expiry(ctx.session, now=ctx.now, batch_size=size)
+    dated = run_date_expiry(
+        ctx.session,
+        now=ctx.now,
+        batch_size=size,
+        progress=ctx.progress,
+        merchant_id=ctx.merchant_id,
+    )
+    idle = run_inactivity_expiry(
+        ctx.session, now=ctx.now, batch_size=size, merchant_id=ctx.merchant_id
+    )
     return dated.lots + idle.lots
 
 
@@ -47,16 +55,20 @@ def run_date_expiry(
     now: datetime,
     batch_size: int = 2000,
     progress: Callable[..., None] | None = None,
+    merchant_id: str | None = None,
 ) -> Totals:
-    """Expire all lots due by ``now``, ``batch_size`` lots a transaction, in account order."""
+    """Expire all lots due by ``now``, ``batch_size`` lots a transaction, in account order
+    (of one merchant, or all)."""
     totals = Totals()
-    total = run_in_transaction(session, lambda s: expiry.count_due_lots(s, now=now))
+    total = run_in_transaction(
+        session, lambda s: expiry.count_due_lots(s, now=now, merchant_id=merchant_id)
+    )
     after = 0
     while True:
         batch = run_in_transaction(
             session,
             lambda s, after=after: expiry.expire_due_batch(
-                s, now=now, after_account=after, limit=batch_size
+                s, now=now, after_account=after, limit=batch_size, merchant_id=merchant_id
             ),
         )
         if batch.done:
@@ -67,10 +79,14 @@ def run_date_expiry(
             progress(totals.lots, max(total, totals.lots))
 
 
-def run_inactivity_expiry(session: Session, *, now: datetime, batch_size: int = 500) -> Totals:
+def run_inactivity_expiry(
+    session: Session, *, now: datetime, batch_size: int = 500, merchant_id: str | None = None
+) -> Totals:
     """Expire all points of accounts idle longer than their merchant allows."""
     totals = Totals()
-    cutoffs = run_in_transaction(session, lambda s: expiry.inactivity_cutoffs(s, now=now))
+    cutoffs = run_in_transaction(
+        session, lambda s: expiry.inactivity_cutoffs(s, now=now, merchant_id=merchant_id)
+    )
     for merchant_id, cutoff in sorted(cutoffs.items()):
         after = 0
         while True:

@@ -26,6 +26,9 @@ class JobContext:
     now: datetime
     #: ``progress(done, total=None)``: report rows done; also renews the run's lease.
     progress: Callable[..., None] = field(default=lambda done, total=None: None)
+    #: A run for one merchant only ("run now" in the admin pages); ``None``: every merchant.
+    #: A job honours it in every query it makes, so one merchant never runs another's work.
+    merchant_id: str | None = None
 
     @property
     def config(self) -> Mapping[str, Any]:
@@ -48,6 +51,9 @@ class Job:
     description: str = ""
     #: ``False`` when ``LOYALTY_JOB_SCHEDULE`` switched the job off (``jobs run`` still works).
     enabled: bool = True
+    #: Whether ``run`` honours ``JobContext.merchant_id`` (a merchant's owner may run it for
+    #: their shop). Plugins' jobs say so themselves; the default keeps them operator-only.
+    per_merchant: bool = False
 
     def __post_init__(self) -> None:
         if self.every_seconds < 1 or not 0 <= self.offset_seconds < self.every_seconds:

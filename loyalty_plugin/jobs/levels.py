@@ -21,7 +21,7 @@ BATCH = 2000
 
 def review_levels(ctx: JobContext) -> int:
     """Re-decide every member's level in every program with levels; the moves made."""
-    return run_reviews(ctx.session, now=ctx.now, progress=ctx.progress)
+    return run_reviews(ctx.session, now=ctx.now, progress=ctx.progress, merchant_id=ctx.merchant_id)
 
 
 def run_reviews(
@@ -30,9 +30,13 @@ def run_reviews(
     now: datetime,
     batch_size: int = BATCH,
     progress: Callable[..., None] | None = None,
+    merchant_id: str | None = None,
 ) -> int:
-    """Review all programs with levels, ``batch_size`` accounts a transaction."""
-    programs = run_in_transaction(session, lambda s: levels.level_programs(s, at=now))
+    """Review all programs with levels (of one merchant, or all), ``batch_size`` accounts a
+    transaction."""
+    programs = run_in_transaction(
+        session, lambda s: levels.level_programs(s, at=now, merchant_id=merchant_id)
+    )
     moves = done = 0
     for program in programs:
         after = 0

@@ -21,8 +21,9 @@ BATCH = 500
 
 def send_expiry_reminders(ctx: JobContext) -> dict[str, int]:
     """Queue every reminder now due: points by lot and offset, then coupons."""
-    lots = _drain(ctx, lambda s: reminders.expiry_reminder_batch(s, now=ctx.now, limit=BATCH))
-    coupons = _drain(ctx, lambda s: reminders.coupon_reminder_batch(s, now=ctx.now, limit=BATCH))
+    scope = {"now": ctx.now, "limit": BATCH, "merchant_id": ctx.merchant_id}
+    lots = _drain(ctx, lambda s: reminders.expiry_reminder_batch(s, **scope))
+    coupons = _drain(ctx, lambda s: reminders.coupon_reminder_batch(s, **scope))
     return {"lots": lots, "coupons": coupons}
 
 
@@ -33,7 +34,10 @@ def send_birthday_greetings(ctx: JobContext) -> dict[str, int]:
     batches done, and the next run skips what they did.
     """
     hooks = loyalty_state(ctx.app).plugin_manager.hook
-    due = run_in_transaction(ctx.session, lambda s: reminders.birthdays_today(s, now=ctx.now))
+    due = run_in_transaction(
+        ctx.session,
+        lambda s: reminders.birthdays_today(s, now=ctx.now, merchant_id=ctx.merchant_id),
+    )
     done = {"bonuses": 0, "emails": 0}
     for merchant_id, today, ids in due:
         for start in range(0, len(ids), BATCH):

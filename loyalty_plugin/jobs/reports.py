@@ -14,5 +14,5 @@ from loyalty_plugin.services.reports.rollup import roll_up
 
 def roll_up_reports(ctx: JobContext) -> dict[str, int]:
     """Roll the entries after each merchant's watermark up into its daily totals."""
-    run = roll_up(ctx.session)
+    run = roll_up(ctx.session, merchant_id=ctx.merchant_id)
     return {"entries": run.entries, "watermark": run.watermark, "waited_out": int(run.waited_out)}

@@ -56,6 +56,10 @@ class UnknownJob(LookupError):
     """No job of that name is registered."""
 
 
+class NotPerMerchant(ValueError):
+    """The job cannot run for one merchant alone (it does not honour ``merchant_id``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """How one attempt to run a job ended."""
@@ -108,12 +112,33 @@ class JobRunner:
         return self._run(job, slot=slot, trigger="schedule", now=now)
 
     def run_now(
-        self, name: str, *, at: datetime | None = None, progress: ProgressCallback | None = None
+        self,
+        name: str,
+        *,
+        at: datetime | None = None,
+        progress: ProgressCallback | None = None,
+        merchant_id: str | None = None,
+        started_by: str | None = None,
     ) -> Outcome:
-        """Run the job once now, outside its schedule (``loyalty jobs run NAME``)."""
+        """Run the job once now, outside its schedule (``loyalty jobs run NAME``).
+
+        With ``merchant_id`` the job does that merchant's share only (a job that cannot is
+        refused with :class:`NotPerMerchant`). The run takes the job's one lease, as a
+        scheduled run does, so it never overlaps the scheduler's run of the same job.
+        """
         job = self.job(name)
+        if merchant_id is not None and not job.per_merchant:
+            raise NotPerMerchant(f"job {name!r} runs for every merchant at once")
         now = self.clock()
-        return self._run(job, slot=now, trigger="manual", now=at or now, progress=progress)
+        return self._run(
+            job,
+            slot=now,
+            trigger="manual",
+            now=at or now,
+            progress=progress,
+            merchant_id=merchant_id,
+            started_by=started_by,
+        )
 
     def _run(
         self,
@@ -123,6 +148,8 @@ class JobRunner:
         trigger: str,
         now: datetime,
         progress: ProgressCallback | None = None,
+        merchant_id: str | None = None,
+        started_by: str | None = None,
     ) -> Outcome:
         lease = timedelta(seconds=job.lease_seconds or self.default_lease)
         try:
@@ -136,6 +163,8 @@ class JobRunner:
                     owner=self.owner,
                     now=self.clock(),
                     lease=lease,
+                    merchant_id=merchant_id,
+                    started_by=started_by,
                 )
             )
         except Exception as error:
@@ -155,7 +184,7 @@ class JobRunner:
         )
         tracker = _Tracker(self, job, claim, lease, progress)
         started = time.monotonic()
-        result, error = self._call(job, now=now, tracker=tracker)
+        result, error = self._call(job, now=now, tracker=tracker, merchant_id=merchant_id)
         rows = _count(result, tracker.done)
         self._record_end(job, lambda s: self._finish(s, job, claim, rows, tracker.total, error))
         seconds = time.monotonic() - started
@@ -165,11 +194,18 @@ class JobRunner:
         )
         return Outcome(job.name, status, claim.run_id, rows, seconds, error)
 
-    def _call(self, job: Job, *, now: datetime, tracker: _Tracker) -> tuple[Any, str | None]:
+    def _call(
+        self, job: Job, *, now: datetime, tracker: _Tracker, merchant_id: str | None = None
+    ) -> tuple[Any, str | None]:
         """Run the job in an app context; its result, or the error as text."""
         try:
             with self.app.app_context():
-                context = JobContext(app=self.app, session=job_session(self.app), now=now)
+                context = JobContext(
+                    app=self.app,
+                    session=job_session(self.app),
+                    now=now,
+                    merchant_id=merchant_id,
+                )
                 context.progress = tracker
                 return job.run(context), None
         except LeaseLost as error:

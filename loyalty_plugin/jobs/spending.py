@@ -23,7 +23,8 @@ def release_stale_holds(ctx: JobContext) -> int:
     """Release holds nobody captured within the merchant's ``hold_minutes``."""
     total = 0
     while batch := run_in_transaction(
-        ctx.session, lambda s: release_hold_batch(s, now=ctx.now, limit=BATCH)
+        ctx.session,
+        lambda s: release_hold_batch(s, now=ctx.now, limit=BATCH, merchant_id=ctx.merchant_id),
     ):
         total += len(batch)
         ctx.progress(total)
@@ -34,7 +35,8 @@ def expire_coupons(ctx: JobContext) -> int:
     """Mark coupons past their expiry as expired (and give points back where set)."""
     total = 0
     while batch := run_in_transaction(
-        ctx.session, lambda s: expire_coupon_batch(s, now=ctx.now, limit=BATCH)
+        ctx.session,
+        lambda s: expire_coupon_batch(s, now=ctx.now, limit=BATCH, merchant_id=ctx.merchant_id),
     ):
         total += len(batch)
         ctx.progress(total)
@@ -45,4 +47,6 @@ def purge_idempotency_keys(ctx: JobContext) -> int:
     """Forget API idempotency records older than ``LOYALTY_IDEMPOTENCY_RETENTION_DAYS``."""
     days = int(ctx.config["LOYALTY_IDEMPOTENCY_RETENTION_DAYS"])
     cutoff = ctx.now - timedelta(days=max(days, 7))
-    return run_in_transaction(ctx.session, lambda s: purge_keys(s, older_than=cutoff))
+    return run_in_transaction(
+        ctx.session, lambda s: purge_keys(s, older_than=cutoff, merchant_id=ctx.merchant_id)
+    )

@@ -18,7 +18,7 @@ def job_session(app: Flask) -> Session:
     return bind_session(state.db.session, state.plugin_manager)
 
 
-def retry_host_events(app: Flask) -> dict[str, int]:
+def retry_host_events(app: Flask, *, merchant_id: str | None = None) -> dict[str, int]:
     """Run due pending events again and recheck waiting ones; counts by new status."""
     with app.app_context():
         return retry_due(
@@ -26,12 +26,16 @@ def retry_host_events(app: Flask) -> dict[str, int]:
             hooks=loyalty_state(app).plugin_manager.hook,
             settings=IntakeSettings.from_config(app.config),
             now=utcnow(),
+            merchant_id=merchant_id,
         )
 
 
-def deliver_outbox(app: Flask) -> dict[str, int]:
+def deliver_outbox(app: Flask, *, merchant_id: str | None = None) -> dict[str, int]:
     """Post due outgoing webhooks; counts of delivered, retried and dead messages."""
     with app.app_context():
         return deliver_due(
-            job_session(app), now=utcnow(), settings=OutboxSettings.from_config(app.config)
+            job_session(app),
+            now=utcnow(),
+            settings=OutboxSettings.from_config(app.config),
+            merchant_id=merchant_id,
         )

@@ -41,6 +41,8 @@ class EmailStatus(enum.StrEnum):
     SENT = "sent"
     #: Given up: a permanent refusal, or every attempt used.
     FAILED = "failed"
+    #: Taken out of the queue by staff before it was sent; never sent.
+    CANCELLED = "cancelled"
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:

@@ -37,6 +37,7 @@ class JobRun(Base):
     __table_args__ = (
         UniqueConstraint("job", "scheduled_for"),
         Index("ix_job_runs_status_lease", "status", "lease_until"),
+        Index("ix_job_runs_merchant", "merchant_id", "job"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -65,6 +66,10 @@ class JobRun(Base):
     total: Mapped[int | None] = mapped_column(BigInteger)
     #: The error of a failed run (type, message and the end of the traceback).
     error: Mapped[str | None] = mapped_column(Text)
+    #: The merchant a run was scoped to ("run now" in the admin pages); ``None``: all of them.
+    merchant_id: Mapped[str | None] = mapped_column(String(64))
+    #: Who asked for a manual run (an actor label: ``staff:12``, ``cli:alice``...).
+    started_by: Mapped[str | None] = mapped_column(String(200))
 
     @property
     def duration(self) -> float | None:

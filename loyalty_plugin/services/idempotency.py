@@ -160,11 +160,12 @@ def release_key(session: Session, *, record_id: int, claimed_at: datetime) -> No
     session.execute(delete(IdempotencyRecord).where(*_lease(record_id, claimed_at)))
 
 
-def purge_keys(session: Session, *, older_than: datetime) -> int:
-    """Delete records created before ``older_than``; returns how many."""
-    return session.execute(
-        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < older_than)
-    ).rowcount
+def purge_keys(session: Session, *, older_than: datetime, merchant_id: str | None = None) -> int:
+    """Delete records created before ``older_than`` (of one merchant, or all); how many."""
+    old = IdempotencyRecord.created_at < older_than
+    if merchant_id is not None:
+        old = old & (IdempotencyRecord.merchant_id == merchant_id)
+    return session.execute(delete(IdempotencyRecord).where(old)).rowcount
 
 
 def _lease(record_id: int, claimed_at: datetime) -> tuple[ColumnElement[bool], ...]:

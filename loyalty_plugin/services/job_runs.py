@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -48,8 +48,14 @@ def claim_run(
     owner: str,
     now: datetime,
     lease: timedelta,
+    merchant_id: str | None = None,
+    started_by: str | None = None,
 ) -> Claim | Skip:
-    """Take the job's lease and record the run, or say why another process has it."""
+    """Take the job's lease and record the run, or say why another process has it.
+
+    A run for one merchant (``merchant_id``) takes the same lease as a run for all, so
+    the two never overlap.
+    """
     _abandon_dead_runs(session, job=job, now=now)
     done = session.scalar(
         select(JobRun.status).where(JobRun.job == job, JobRun.scheduled_for == scheduled_for)
@@ -69,6 +75,8 @@ def claim_run(
         started_at=now,
         lease_until=now + lease,
         rows=0,
+        merchant_id=merchant_id,
+        started_by=started_by,
     )
     try:
         with session.begin_nested():
@@ -134,19 +142,41 @@ def finish_run(
     )
 
 
-def last_runs(session: Session) -> dict[str, JobRun]:
-    """The latest run of every job that ran, by job name."""
-    latest = select(JobRun.job, func.max(JobRun.id).label("id")).group_by(JobRun.job).subquery()
+def last_runs(session: Session, *, merchant_id: str | None = None) -> dict[str, JobRun]:
+    """The latest run of every job that ran, by job name.
+
+    With ``merchant_id``: of the runs that did that merchant's work (those for every
+    merchant, and its own), never another merchant's.
+    """
+    latest = (
+        select(JobRun.job, func.max(JobRun.id).label("id"))
+        .where(_visible_to(merchant_id))
+        .group_by(JobRun.job)
+        .subquery()
+    )
     runs = session.scalars(select(JobRun).join(latest, latest.c.id == JobRun.id))
     return {run.job: run for run in runs}
 
 
-def recent_runs(session: Session, *, job: str | None = None, limit: int = 50) -> list[JobRun]:
-    """Runs newest first, of one job or all (for the admin pages and ``loyalty jobs``)."""
-    query = select(JobRun).order_by(JobRun.id.desc()).limit(limit)
+def recent_runs(
+    session: Session,
+    *,
+    job: str | None = None,
+    limit: int = 50,
+    merchant_id: str | None = None,
+) -> list[JobRun]:
+    """Runs newest first, of one job or all (for the admin pages and ``loyalty jobs``);
+    with ``merchant_id``, those that did its work (see :func:`last_runs`)."""
+    query = select(JobRun).where(_visible_to(merchant_id)).order_by(JobRun.id.desc()).limit(limit)
     if job is not None:
         query = query.where(JobRun.job == job)
     return list(session.scalars(query))
+
+
+def _visible_to(merchant_id: str | None) -> ColumnElement[bool]:
+    if merchant_id is None:
+        return true()
+    return or_(JobRun.merchant_id.is_(None), JobRun.merchant_id == merchant_id)
 
 
 def prune_runs(session: Session, *, job: str, before: datetime, idle_before: datetime) -> int:

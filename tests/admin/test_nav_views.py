@@ -31,12 +31,12 @@ def _labels(page: str, name: str) -> list[str]:
         ("staff", ["Reports", "Customers", "Setup"], ["Dashboard", "Journal", "Aging", "Exports"]),
         (
             "manager",
-            ["Reports", "Customers", "Setup", "Integration"],
+            ["Reports", "Customers", "Setup", "Integration", "Operations"],
             ["Dashboard", "Journal", "Aging", "Exports", "Audit"],
         ),
         (
             "owner",
-            ["Reports", "Customers", "Setup", "Integration"],
+            ["Reports", "Customers", "Setup", "Integration", "Operations"],
             ["Dashboard", "Journal", "Aging", "Exports", "Audit"],
         ),
     ],

@@ -29,7 +29,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import LoyaltyError, NotFound, ValidationError
@@ -213,18 +213,27 @@ def accept(
 
 
 def retry_due(
-    session: Session, *, hooks: Any, settings: IntakeSettings, now: datetime, limit: int = 100
+    session: Session,
+    *,
+    hooks: Any,
+    settings: IntakeSettings,
+    now: datetime,
+    limit: int = 100,
+    merchant_id: str | None = None,
 ) -> dict[str, int]:
-    """Run the pending events whose retry time has come, and recheck waiting ones.
+    """Run the pending events whose retry time has come, and recheck waiting ones (of one
+    merchant, or all).
 
     :returns: how many ended in each status.
     """
+    mine = true() if merchant_id is None else WebhookEvent.merchant_id == merchant_id
     due = run_in_transaction(
         session,
         lambda s: list(
             s.scalars(
                 select(WebhookEvent.id)
                 .where(
+                    mine,
                     WebhookEvent.status.in_((InboxStatus.PENDING, InboxStatus.WAITING)),
                     WebhookEvent.next_attempt_at <= now,
                 )

@@ -210,9 +210,14 @@ def _date_due(now: datetime) -> ColumnElement[bool]:
     return and_(Lot.holds_points, Lot.expires_at <= now)
 
 
-def count_due_lots(session: Session, *, now: datetime) -> int:
-    """Lots with points left whose expiry date has passed."""
-    return session.scalar(select(func.count()).select_from(Lot).where(_date_due(now))) or 0
+def count_due_lots(session: Session, *, now: datetime, merchant_id: str | None = None) -> int:
+    """Lots with points left whose expiry date has passed (of one merchant, or all)."""
+    due = (
+        _date_due(now)
+        if merchant_id is None
+        else and_(_date_due(now), Lot.merchant_id == merchant_id)
+    )
+    return session.scalar(select(func.count()).select_from(Lot).where(due)) or 0
 
 
 def expire_due_batch(
@@ -222,15 +227,18 @@ def expire_due_batch(
     after_account: int = 0,
     limit: int = 2000,
     actor: str = SYSTEM,
+    merchant_id: str | None = None,
 ) -> Batch:
     """Expire every due lot of the accounts owning the next ``limit`` due lots.
 
     Accounts are taken in id order after ``after_account``; all of an account's due lots
-    go in the same batch, so each account gets one entry per run.
+    go in the same batch, so each account gets one entry per run. With ``merchant_id``,
+    that merchant's accounts only.
     """
+    mine = true() if merchant_id is None else Lot.merchant_id == merchant_id
     candidates = session.scalars(
         select(Lot.account_id)
-        .where(Lot.account_id > after_account, _date_due(now))
+        .where(Lot.account_id > after_account, _date_due(now), mine)
         .order_by(Lot.account_id)
         .limit(limit)
     ).all()
@@ -252,13 +260,16 @@ def expire_due_batch(
 # -- inactivity expiry -------------------------------------------------------------------
 
 
-def inactivity_cutoffs(session: Session, *, now: datetime) -> dict[str, datetime]:
+def inactivity_cutoffs(
+    session: Session, *, now: datetime, merchant_id: str | None = None
+) -> dict[str, datetime]:
     """Per merchant with inactivity expiry on: accounts idle since before this expire."""
-    rows = session.execute(
-        select(ExpirySettings.merchant_id, ExpirySettings.inactivity_months).where(
-            ExpirySettings.inactivity_months.is_not(None)
-        )
+    query = select(ExpirySettings.merchant_id, ExpirySettings.inactivity_months).where(
+        ExpirySettings.inactivity_months.is_not(None)
     )
+    if merchant_id is not None:
+        query = query.where(ExpirySettings.merchant_id == merchant_id)
+    rows = session.execute(query)
     return {merchant: inactivity_cutoff(months, now) for merchant, months in rows}
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import NotFound, ValidationError
@@ -166,12 +166,14 @@ def deliver_due(
     settings: OutboxSettings,
     post: Poster | None = None,
     limit: int = 50,
+    merchant_id: str | None = None,
 ) -> dict[str, int]:
-    """Post the messages that are due; returns how many were delivered, retried, dead."""
+    """Post the messages that are due (of one merchant, or all); how many were delivered,
+    retried, dead."""
     post = post or http_post
     counts = {"delivered": 0, "retry": 0, "dead": 0}
     started = time.monotonic()
-    for message in run_in_transaction(session, lambda s: _claim(s, now, limit)):
+    for message in run_in_transaction(session, lambda s: _claim(s, now, limit, merchant_id)):
         elapsed = time.monotonic() - started
         if elapsed > LEASE.total_seconds() / 2:
             # Past half the lease another worker may take the rest; they wait for it instead.
@@ -396,11 +398,18 @@ def _wants(session: Session, merchant_id: str, event_type: str) -> bool:
     return chosen is None or event_type in chosen
 
 
-def _claim(session: Session, now: datetime, limit: int) -> list[_Claimed]:
+def _claim(
+    session: Session, now: datetime, limit: int, merchant_id: str | None = None
+) -> list[_Claimed]:
     """Take due messages for one lease, so that concurrent workers do not post them twice."""
+    mine = true() if merchant_id is None else OutboxMessage.merchant_id == merchant_id
     rows = session.scalars(
         select(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+        .where(
+            mine,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.next_attempt_at <= now,
+        )
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -42,10 +42,12 @@ from loyalty_plugin.services.messaging.notifications import notification_prefs, 
 from loyalty_plugin.services.spending.settings import merchant_settings
 
 
-def expiry_reminder_batch(session: Session, *, now: datetime, limit: int = 500) -> int:
+def expiry_reminder_batch(
+    session: Session, *, now: datetime, limit: int = 500, merchant_id: str | None = None
+) -> int:
     """Send the due expiry reminders of up to about ``limit`` lots; how many lots."""
     handled = 0
-    for merchant in session.scalars(select(Merchant).order_by(Merchant.id)).all():
+    for merchant in _merchants(session, merchant_id):
         offsets = sorted(expiry_policy(session, merchant.id).reminder_days)
         lower = 0
         for offset in offsets:
@@ -132,10 +134,12 @@ def _remind(
     return len(rows)
 
 
-def coupon_reminder_batch(session: Session, *, now: datetime, limit: int = 500) -> int:
+def coupon_reminder_batch(
+    session: Session, *, now: datetime, limit: int = 500, merchant_id: str | None = None
+) -> int:
     """Queue reminders for customers' unused coupons about to expire; how many."""
     queued = 0
-    for merchant in session.scalars(select(Merchant).order_by(Merchant.id)).all():
+    for merchant in _merchants(session, merchant_id):
         prefs = notification_prefs(session, merchant.id)
         if not prefs.enabled(Message.COUPON_EXPIRING):
             continue
@@ -194,13 +198,15 @@ def _coupons_to_remind(
     return [row for row, key in zip(rows, keys, strict=True) if key not in done]
 
 
-def birthdays_today(session: Session, *, now: datetime) -> list[tuple[str, date, list[int]]]:
+def birthdays_today(
+    session: Session, *, now: datetime, merchant_id: str | None = None
+) -> list[tuple[str, date, list[int]]]:
     """Per merchant: its date today (its time zone) and the customers born that day.
 
     Customers born on 29 February count on 28 February in other years.
     """
     found = []
-    for merchant in session.scalars(select(Merchant).order_by(Merchant.id)).all():
+    for merchant in _merchants(session, merchant_id):
         today = now.astimezone(ZoneInfo(merchant.timezone)).date()
         ids = session.scalars(
             select(Customer.id)
@@ -285,3 +291,11 @@ def _born_on(month: int, day: int, *, leap_day: bool) -> Any:
 
 def _is_feb_28_non_leap(day: Any) -> bool:
     return day.month == 2 and day.day == 28 and (day + timedelta(days=1)).month == 3
+
+
+def _merchants(session: Session, merchant_id: str | None) -> list[Merchant]:
+    """Every merchant in id order, or the one a scoped run is for."""
+    query = select(Merchant).order_by(Merchant.id)
+    if merchant_id is not None:
+        query = query.where(Merchant.id == merchant_id)
+    return list(session.scalars(query))

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, true, update
 from sqlalchemy.orm import Session, lazyload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -223,14 +223,19 @@ def restore_coupons_for_invoice(
 
 
 def expire_coupons(
-    session: Session, *, now: datetime, actor: str = SYSTEM, limit: int = 1000
+    session: Session,
+    *,
+    now: datetime,
+    actor: str = SYSTEM,
+    limit: int = 1000,
+    merchant_id: str | None = None,
 ) -> list[Coupon]:
     """Mark up to ``limit`` unused coupons past their expiry as expired; give points back where set.
 
     Two statements per batch, however many coupons: one ``SELECT`` of the due coupons and
     one guarded ``UPDATE``. Only the refunds (a ledger entry each) cost one write per coupon.
     """
-    due = _lock_due_coupons(session, now=now, limit=limit)
+    due = _lock_due_coupons(session, now=now, limit=limit, merchant_id=merchant_id)
     if not due:
         return []
     expired = _expire_batch(session, due, now=now)
@@ -584,7 +589,9 @@ def _transition(
     return result.rowcount == 1
 
 
-def _lock_due_coupons(session: Session, *, now: datetime, limit: int) -> Sequence[Coupon]:
+def _lock_due_coupons(
+    session: Session, *, now: datetime, limit: int, merchant_id: str | None = None
+) -> Sequence[Coupon]:
     """The oldest active coupons past their expiry, locked for this transaction.
 
     ``SKIP LOCKED`` passes over a coupon being redeemed right now (PostgreSQL, MariaDB); the
@@ -594,7 +601,11 @@ def _lock_due_coupons(session: Session, *, now: datetime, limit: int) -> Sequenc
     return session.scalars(
         select(Coupon)
         .options(lazyload(Coupon.account))  # lock the coupons only, not their accounts
-        .where(Coupon.status == CouponStatus.ACTIVE, Coupon.expires_at <= now)
+        .where(
+            Coupon.status == CouponStatus.ACTIVE,
+            Coupon.expires_at <= now,
+            true() if merchant_id is None else Coupon.merchant_id == merchant_id,
+        )
         .order_by(Coupon.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

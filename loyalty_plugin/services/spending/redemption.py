@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -310,12 +310,19 @@ def return_points_for_refund(
 
 
 def release_stale_holds(
-    session: Session, *, now: datetime, actor: str = SYSTEM, limit: int = 500
+    session: Session,
+    *,
+    now: datetime,
+    actor: str = SYSTEM,
+    limit: int = 500,
+    merchant_id: str | None = None,
 ) -> list[Redemption]:
-    """Release holds nobody captured before their ``expires_at`` (the stale-holds job)."""
+    """Release holds nobody captured before their ``expires_at`` (the stale-holds job); of
+    one merchant, or all."""
+    mine = true() if merchant_id is None else Redemption.merchant_id == merchant_id
     stale = session.execute(
         select(Redemption.merchant_id, Redemption.id)
-        .where(Redemption.status == RedemptionStatus.HELD, Redemption.expires_at <= now)
+        .where(mine, Redemption.status == RedemptionStatus.HELD, Redemption.expires_at <= now)
         .order_by(Redemption.id)
         .limit(limit)
     ).all()

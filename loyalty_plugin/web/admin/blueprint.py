@@ -26,7 +26,9 @@ from loyalty_plugin.web.admin.views import (
     emails,
     expiry,
     integration,
+    jobs,
     levels,
+    outbox,
     portal_embedding,
     programs,
     reports,
@@ -252,11 +254,25 @@ ROUTES: tuple[AdminRoute, ...] = (
                role=MANAGER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/emails/<name>/test", view=emails.emails_test,
                role=MANAGER, methods=POST),
+    # operations: the scheduled jobs and "run now" for this shop (views/jobs.py), the e-mail
+    # outbox (views/outbox.py); bodies hold customers' portal links: managers and owners
+    AdminRoute(rule="/m/<merchant_id>/jobs", view=jobs.jobs, role=MANAGER),
+    AdminRoute(rule="/m/<merchant_id>/jobs/<name>/run", view=jobs.jobs_run, role=OWNER,
+               methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/outbox", view=outbox.outbox, role=MANAGER),
+    AdminRoute(rule="/m/<merchant_id>/outbox/<int:email_id>", view=outbox.outbox_email,
+               role=MANAGER),
+    AdminRoute(rule="/m/<merchant_id>/outbox/<int:email_id>/body.html",
+               view=outbox.outbox_email_html, role=MANAGER),
+    AdminRoute(rule="/m/<merchant_id>/outbox/<int:email_id>/retry", view=outbox.outbox_retry,
+               role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/outbox/<int:email_id>/cancel", view=outbox.outbox_cancel,
+               role=MANAGER, methods=POST),
 )  # fmt: skip
 
 #: The bar's sections, in this order; each shows its screens as a second row. An entry
 #: without a section (or with one not named here) is still shown, under "More" (last).
-SECTIONS: tuple[str, ...] = ("Reports", "Customers", "Setup", "Integration")
+SECTIONS: tuple[str, ...] = ("Reports", "Customers", "Setup", "Integration", "Operations")
 
 #: The navigation bar: screens add their entry here, with a ``section`` from
 #: :data:`SECTIONS` (``position`` orders the entries inside their section).
@@ -306,6 +322,10 @@ NAV: list[NavItem] = [
     NavItem(label="E-mails", endpoint="admin.emails", role=STAFF, position=78, section="Setup"),
     NavItem(
         label="Staff", endpoint="admin.staff_list", role=OWNER, position=90, section="Integration"
+    ),
+    NavItem(label="Jobs", endpoint="admin.jobs", role=MANAGER, position=95, section="Operations"),
+    NavItem(
+        label="Outbox", endpoint="admin.outbox", role=MANAGER, position=96, section="Operations"
     ),
 ]
 

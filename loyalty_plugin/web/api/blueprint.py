@@ -27,6 +27,7 @@ from loyalty_plugin.web.api import (
     cards,
     expiry,
     imports,
+    operations,
     programs,
     reports,
     views,
@@ -188,6 +189,7 @@ ROUTES += tuple(Route(**route) for route in audit.ROUTES)
 ROUTES += tuple(Route(**route) for route in cards.ROUTES)
 ROUTES += tuple(Route(**route) for route in admin_links.ROUTES)
 ROUTES += tuple(Route(**route) for route in expiry.ROUTES)
+ROUTES += tuple(Route(**route) for route in operations.ROUTES)
 
 blueprint = handle_errors(Blueprint("api", __name__, url_prefix="/api/v1"))
 blueprint.ARGUMENTS_PARSER = ExactJSONParser()
