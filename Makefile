@@ -44,7 +44,7 @@ bench: $(BIN)/loyalty ## Run the benchmarks against the local PostgreSQL.
 	$(BIN)/python bench/ledger.py
 
 screenshots: $(BIN)/loyalty ## Retake the portal's, admin pages' and Perfex settings' screenshots in docs/screenshots/ (Chromium).
-	LOYALTY_SCREENSHOTS=1 $(BIN)/pytest tests/pages/test_screenshots.py tests/pages/test_perfex_settings.py $(wildcard tests/admin/test_*screenshots.py) -q
+	LOYALTY_SCREENSHOTS=1 $(BIN)/pytest tests/pages/test_screenshots.py tests/pages/test_portal_languages.py tests/pages/test_perfex_settings.py $(wildcard tests/admin/test_*screenshots.py) -q
 
 perfex-module: ## Zip the Perfex CRM module into dist/ for Setup -> Modules -> Upload.
 	@mkdir -p dist

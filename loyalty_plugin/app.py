@@ -26,6 +26,9 @@ class LoyaltyPlugin:
         state = LoyaltyState(db=_bind_database(app), plugin_manager=_plugin_manager(app))
         app.extensions["loyalty"] = state
         app.before_request(_bind_request_session)
+        from loyalty_plugin.web import i18n
+
+        i18n.init_app(app)
         prefix = url_prefix if url_prefix is not None else app.config["LOYALTY_URL_PREFIX"]
         for blueprint in _blueprints():
             app.register_blueprint(blueprint, url_prefix=prefix + (blueprint.url_prefix or ""))

@@ -34,9 +34,12 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from loyalty_plugin.domain.errors import ValidationError
 from loyalty_plugin.domain.notifications import Category
 from loyalty_plugin.email.templates import DEFAULTS_DIR, PARTS, Sources, TemplateSpec
+from loyalty_plugin.i18n import translations
 
 #: The oldest Jinja whose sandbox has no known escape.
 MIN_JINJA = (3, 1, 6)
+#: The translation functions every template may call, and its language (``de``).
+GETTEXT = frozenset({"_", "gettext", "ngettext", "pgettext", "npgettext", "language"})
 #: Longest source accepted for one part of a template.
 MAX_SOURCE = 100_000
 #: The name HTML parts extend to get the shared e-mail layout, and where its file is.
@@ -83,6 +86,8 @@ class Formatting:
     locale: str = "en"
     currency: str = "EUR"
     tz: tzinfo = UTC
+    #: The language of the default templates' text (``loyalty_plugin/i18n.py``).
+    language: str = "en"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +107,12 @@ def environment(fmt: Formatting, *, html: bool) -> ImmutableSandboxedEnvironment
         finalize=_blank_none,
         keep_trailing_newline=True,
         loader=FunctionLoader(_load_layout) if html else None,
+        extensions=["jinja2.ext.i18n"],
     )
     env.filters.update(_filters(fmt))
+    # ``{{ _("...") }}`` and ``{{ ngettext(...) }}`` in the customer's language.
+    env.install_gettext_translations(translations(fmt.language), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["language"] = fmt.language
     return env
 
 
@@ -157,7 +166,7 @@ def _check_part(
 
 
 def _names(spec: TemplateSpec, part: str, tree: nodes.Template) -> list[Problem]:
-    unknown = meta.find_undeclared_variables(tree) - spec.variable_names
+    unknown = meta.find_undeclared_variables(tree) - spec.variable_names - GETTEXT
     known = ", ".join(sorted(spec.variable_names))
     return [
         Problem(part, _line_of(tree, name), f"unknown variable {name!r} (available: {known})")

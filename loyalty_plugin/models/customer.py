@@ -52,6 +52,9 @@ class Customer(Base):
     email_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     sms_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     card_number: Mapped[str | None] = mapped_column(String(64))
+    #: The customer's language as the host sent it (``de_DE``); the portal and e-mails
+    #: use it when we ship its language, else the merchant's (``loyalty_plugin/i18n.py``).
+    locale: Mapped[str | None] = mapped_column(String(16))
     #: Created on first sight (an event or API call named them): no profile from the host
     #: yet; ``customer.created`` or ``customer.updated`` fills it in.
     profile_pending: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -14,6 +14,7 @@ from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
 from marshmallow import (
     EXCLUDE,
     Schema,
@@ -100,6 +101,16 @@ def _not_negative(value: Decimal) -> None:
         raise ValidationError(NOT_NEGATIVE)
 
 
+def _locale(value: str | None) -> None:
+    """A locale Babel knows (``de_DE``, ``sw-KE``), stored as given."""
+    if value is None:
+        return
+    try:
+        Locale.parse(value.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        raise ValidationError(f"unknown locale {value!r}") from None
+
+
 class _Schema(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -136,6 +147,8 @@ class CustomerSchema(_Schema):
     email_opt_in = fields.Boolean()
     sms_opt_in = fields.Boolean()
     card_number = _text(64)
+    #: The customer's language (``de``, ``de_DE``, ``sw-KE``): the portal's and e-mails'.
+    locale = fields.String(validate=[validate.Length(max=16), _locale], allow_none=True)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> CustomerProfile:

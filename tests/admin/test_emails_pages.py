@@ -22,7 +22,7 @@ from tests.email.conftest import Inbox
 from tests.pages.conftest import LiveServer
 from tests.pages.test_screenshots import WIDTHS, at_width, look, shots  # noqa: F401
 
-MISTAKE = "{{ points|number } of your points"
+MISTAKE = "{{ days_left } days left"
 FIXED = "{{ points|number }} of your points"
 
 
@@ -48,11 +48,13 @@ def open_expiry_reminder(page: Page) -> None:
 def edit_with_a_mistake_then_fix(page: Page, customer_id: int) -> None:
     text = page.get_by_label("Text part")
     original = text.input_value()
-    text.fill(original.replace("{{ points|number }} of your", MISTAKE, 1))
+    text.fill(original.replace("{% set when %}", MISTAKE + "{% set when %}", 1))
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator("#f-body_text-error")).to_have_text("Line 3: unexpected '}'.")
     assert MISTAKE in page.get_by_label("Text part").input_value()  # what was typed stays
-    page.get_by_label("Text part").fill(original.replace("Hi {{", "Hello {{", 1))
+    page.get_by_label("Text part").fill(
+        original.replace('_("Hi %(name)s,"', '_("Hello %(name)s,"', 1)
+    )
     page.get_by_label("Preview with customer number").fill(str(customer_id))
     page.get_by_role("button", name="Preview").click()
     expect(page.get_by_test_id("preview-text")).to_contain_text("Hello Zoé,")
@@ -78,7 +80,7 @@ def test_a_manager_fixes_previews_and_test_sends_the_expiry_reminder(
     with app.app_context():
         saved = get_session().scalars(select(EmailTemplate)).one()
     assert saved.name == "points_expiring"
-    assert saved.body_text.startswith("Hello {{ customer.first_name }}")
+    assert saved.body_text.startswith('{{ _("Hello %(name)s,", name=customer.first_name) }}')
     expect(page.get_by_test_id("preview-text")).to_contain_text("Hello Ana,")  # made-up
     page.get_by_label("Send to").fill("qa@example.com")
     page.get_by_role("button", name="Send test e-mail").click()
@@ -119,7 +121,7 @@ def test_the_email_pages_fit_the_screen(
     page.get_by_test_id("preview-frame").scroll_into_view_if_needed()
     page.screenshot(path=str(shots / f"admin-email-preview-{width}.png"))
     text = page.get_by_label("Text part")
-    text.fill(text.input_value().replace("{{ links.portal }}", "{{ links.shop }}"))
+    text.fill(text.input_value().replace("links.portal", "links.shop"))
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator("#f-body_text-error")).to_be_visible()
     look(page, shots, f"admin-email-error-{width}", "points_expiring")

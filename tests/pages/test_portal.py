@@ -89,7 +89,8 @@ def sign_in(page: Page, app: Flask, live_server: LiveServer, account: Account, *
 def test_overview_in_the_merchants_locale_and_zone(
     app: Flask, live_server: LiveServer, page: Page, session: Session, ana: Account
 ) -> None:
-    """Balance, expiring points (a Tokyo date), level and what is still needed, in German."""
+    """Balance, expiring points (a Tokyo date), level and what is still needed, in German:
+    the merchant's locale sets the words as well as the numbers (docs/portal.md#languages)."""
     set_notification_prefs(
         session, merchant_id="shop", prefs=NotificationPrefs(locale="de_DE"), now=utcnow(),
         actor="t",
@@ -107,14 +108,15 @@ def test_overview_in_the_merchants_locale_and_zone(
     earn(session, ana, 50)
     sign_in(page, app, live_server, ana)
     expect(page).to_have_url(re.compile(r"/loyalty/portal$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Hello, Ana")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Hallo Ana")
     expect(page.get_by_test_id("balance")).to_have_text("1.250")
     tokyo_day = format_date(day + timedelta(days=1), format="long", locale="de_DE")
-    expect(page.get_by_test_id("expiring")).to_contain_text(f"1.200 points expire on {tokyo_day}")
+    expiring = page.get_by_test_id("expiring")
+    expect(expiring).to_contain_text(f"1.200 Punkte verfallen am {tokyo_day}")
     expect(page.get_by_test_id("level")).to_have_text("Bronze")
-    expect(page.get_by_test_id("needed")).to_contain_text("750 points more to reach Silver")
+    expect(page.get_by_test_id("needed")).to_contain_text("Noch 750 Punkte bis Silver")
     expect(page.locator("progress")).to_have_attribute("value", "62")
-    expect(page.get_by_role("table")).to_contain_text("Invoice INV-7")
+    expect(page.get_by_role("table")).to_contain_text("Rechnung INV-7")
     assert page.locator("html").get_attribute("lang") == "de-DE"
 
 

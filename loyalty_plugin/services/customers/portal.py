@@ -25,6 +25,7 @@ from loyalty_plugin.domain.coupons import CouponStatus, Package
 from loyalty_plugin.domain.errors import LoyaltyError, NotFound
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.levels import Level
+from loyalty_plugin.i18n import N_, language_for, language_of
 from loyalty_plugin.models import (
     Account,
     Coupon,
@@ -39,6 +40,7 @@ from loyalty_plugin.models.redemption import Redemption, RedemptionStatus
 from loyalty_plugin.services.customers.statements import Standing, account_of, ledger_page, standing
 from loyalty_plugin.services.ledger.accounts import find_customer, get_merchant
 from loyalty_plugin.services.levels import memberships as levels
+from loyalty_plugin.services.messaging.notifications import notification_prefs
 from loyalty_plugin.services.spending.coupons import convert_points_to_coupon
 from loyalty_plugin.services.spending.settings import coupon_rules, merchant_settings
 
@@ -53,23 +55,23 @@ COUPONS_SHOWN = 50
 #: customers' ids or event ids, are bookkeeping and never shown).
 SHOWN_REFS = frozenset({"invoice", "coupon"})
 #: What points earned on an event (not an invoice) are called, by the event's trigger.
-BONUSES = {"registration": "Welcome bonus", "birthday": "Birthday bonus"}
+BONUSES = {"registration": N_("Welcome bonus"), "birthday": N_("Birthday bonus")}
 #: Kinds whose reason was typed by a person for the customer (others are bookkeeping).
 _REASONED = frozenset({EntryKind.ADJUST, EntryKind.TRANSFER, EntryKind.TRANSFER_IN})
 #: What each kind of ledger entry is called on the customer's points log.
 LABELS = {
-    EntryKind.EARN: "Points earned",
-    EntryKind.REDEEM: "Points spent",
-    EntryKind.HOLD: "Points reserved for an order",
-    EntryKind.RELEASE: "Reserved points returned",
-    EntryKind.EXPIRE: "Points expired",
-    EntryKind.REVERSE: "Correction",
-    EntryKind.ADJUST: "Adjustment by our team",
-    EntryKind.TRANSFER: "Points given to another member",
-    EntryKind.TRANSFER_IN: "Points received from another member",
-    EntryKind.MERGE_OUT: "Points moved to your other membership",
-    EntryKind.MERGE_IN: "Points from a membership merged into yours",
-    EntryKind.MIGRATION: "Points brought from our previous programme",
+    EntryKind.EARN: N_("Points earned"),
+    EntryKind.REDEEM: N_("Points spent"),
+    EntryKind.HOLD: N_("Points reserved for an order"),
+    EntryKind.RELEASE: N_("Reserved points returned"),
+    EntryKind.EXPIRE: N_("Points expired"),
+    EntryKind.REVERSE: N_("Correction"),
+    EntryKind.ADJUST: N_("Adjustment by our team"),
+    EntryKind.TRANSFER: N_("Points given to another member"),
+    EntryKind.TRANSFER_IN: N_("Points received from another member"),
+    EntryKind.MERGE_OUT: N_("Points moved to your other membership"),
+    EntryKind.MERGE_IN: N_("Points from a membership merged into yours"),
+    EntryKind.MIGRATION: N_("Points brought from our previous programme"),
 }
 
 #: Kinds whose lot's expiry date the points log shows.
@@ -186,6 +188,32 @@ def open_portal(session: Session, access: PortalAccess) -> Customer:
     if customer.merged_into_id is not None:
         return session.get_one(Customer, customer.merged_into_id)
     return customer
+
+
+def language(session: Session, customer: Customer) -> tuple[str, str]:
+    """The customer's portal language and the locale of its numbers and dates.
+
+    Their own locale when the host sent one we ship, else the merchant's (the e-mails'
+    locale, ``loyalty emails settings --locale``), else English.
+    """
+    merchant_locale = notification_prefs(session, customer.merchant_id).locale
+    shown = customer.locale if language_of(customer.locale) else merchant_locale
+    return language_for(customer.locale, merchant_locale), shown
+
+
+def customer_of_token(session: Session, secret: str, token: str) -> Customer | None:
+    """The customer a token of ours names, expired or not (``None`` for anything else).
+
+    Only to write an error page in their language: it grants nothing.
+    """
+    try:
+        merchant_id, customer_id = URLSafeSerializer(secret, salt=_SALT).loads(token)[:2]
+    except (BadSignature, ValueError, TypeError, IndexError, KeyError):
+        return None
+    if not isinstance(merchant_id, str) or not isinstance(customer_id, int):
+        return None
+    customer = session.get(Customer, customer_id)
+    return customer if customer is not None and customer.merchant_id == merchant_id else None
 
 
 def frame_ancestors(session: Session, merchant_id: str) -> list[str]:
@@ -593,26 +621,34 @@ def label_of(entry: LedgerEntry, names: _Names) -> str:
         trigger = (entry.details or {}).get("trigger") or {}
         name = trigger.get("name") if isinstance(trigger, dict) else None
         if ref in BONUSES or not name:
-            return BONUSES.get(ref or "", "Bonus points")
+            return BONUSES.get(ref or "", N_("Bonus points"))
         return str(name)[:1].upper() + str(name)[1:]
     if kind == EntryKind.HOLD:
         status = names.holds.get(entry.id)
         if status == RedemptionStatus.CAPTURED:
-            return "Points spent"
+            return N_("Points spent")
         if status in (RedemptionStatus.RELEASED, RedemptionStatus.EXPIRED):
-            return "Points reserved, then returned"
-        return "Points reserved for an order"
+            return N_("Points reserved, then returned")
+        return N_("Points reserved for an order")
     if kind == EntryKind.REDEEM and ref == "membership":
-        return "Membership bought with points"
+        return N_("Membership bought with points")
     if kind == EntryKind.REVERSE and ref == "coupon":
         if "expired unused" in (entry.reason or ""):
-            return "Points returned (coupon expired unused)"
-        return "Points returned (coupon cancelled)"
+            return N_("Points returned (coupon expired unused)")
+        return N_("Points returned (coupon cancelled)")
     if kind == EntryKind.REVERSE and ref == "invoice":
-        why = "order cancelled" if "cancel" in (entry.reason or "") else "refund"
+        cancelled = "cancel" in (entry.reason or "")
         if names.reversed.get(entry.reverses_entry_id or 0) == EntryKind.HOLD:
-            return f"Points returned ({why})"
-        return f"Points taken back ({why})"
+            return (
+                N_("Points returned (order cancelled)")
+                if cancelled
+                else N_("Points returned (refund)")
+            )
+        return (
+            N_("Points taken back (order cancelled)")
+            if cancelled
+            else N_("Points taken back (refund)")
+        )
     return LABELS.get(kind, str(kind).replace("_", " ").capitalize())
 
 
@@ -621,8 +657,8 @@ def _reference(entry: LedgerEntry, names: _Names) -> tuple[str | None, str | Non
     if entry.reference_type not in SHOWN_REFS or not entry.reference_id:
         return None, None
     if entry.reference_type == "invoice":
-        return "Invoice", names.invoices.get(entry.reference_id, entry.reference_id)
-    return "Coupon", entry.reference_id
+        return N_("Invoice"), names.invoices.get(entry.reference_id, entry.reference_id)
+    return N_("Coupon"), entry.reference_id
 
 
 def _group_of(groups: CouponGroups, coupon: Coupon, now: datetime) -> list[Coupon]:

@@ -32,6 +32,7 @@ PROFILE_FIELDS = frozenset(
         "email_opt_in",
         "sms_opt_in",
         "card_number",
+        "locale",
     }
 )
 

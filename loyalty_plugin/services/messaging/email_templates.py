@@ -27,7 +27,14 @@ from loyalty_plugin.email.render import (
     render,
 )
 from loyalty_plugin.email.send import EmailSender, Envelope, build_message, new_message_id
-from loyalty_plugin.email.templates import TEMPLATES, Sources, default_sources, get_spec
+from loyalty_plugin.email.templates import (
+    TEMPLATES,
+    Sources,
+    TemplateSpec,
+    default_sources,
+    get_spec,
+)
+from loyalty_plugin.i18n import language_for, language_of
 from loyalty_plugin.models import Customer, EmailMessage, EmailTemplate
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.audit import SYSTEM, Actor, as_actor, record_change
@@ -37,12 +44,18 @@ from loyalty_plugin.services.messaging.notifications import common_context, noti
 log = logging.getLogger(__name__)
 
 
-def formatting(session: Session, merchant_id: str) -> Formatting:
-    """The merchant's locale, currency and time zone."""
+def formatting(session: Session, merchant_id: str, *, locale: str | None = None) -> Formatting:
+    """The merchant's locale (or ``locale``, a customer's), currency and time zone, and the
+    language of the text: the customer's when we ship it, else the merchant's, else English.
+    """
     merchant = get_merchant(session, merchant_id)
     prefs = notification_prefs(session, merchant_id)
+    shown = locale if language_of(locale) else prefs.locale
     return Formatting(
-        locale=prefs.locale, currency=merchant.currency, tz=ZoneInfo(merchant.timezone)
+        locale=shown,
+        currency=merchant.currency,
+        tz=ZoneInfo(merchant.timezone),
+        language=language_for(locale, prefs.locale),
     )
 
 
@@ -80,6 +93,7 @@ def list_templates(session: Session, *, merchant_id: str) -> list[TemplateSummar
         )
     }
     summaries = []
+    fmt = formatting(session, merchant_id)
     for name, spec in TEMPLATES.items():
         row = edits.get(name)
         summaries.append(
@@ -87,7 +101,7 @@ def list_templates(session: Session, *, merchant_id: str) -> list[TemplateSummar
                 name=name,
                 description=spec.description,
                 category=spec.category.value,
-                subject=row.subject if row else default_sources(name).subject.strip(),
+                subject=row.subject if row else _default_subject(spec, fmt),
                 edited=row is not None,
                 enabled=prefs.enabled(Message(name)),
                 updated_at=row.updated_at if row else None,
@@ -95,6 +109,16 @@ def list_templates(session: Session, *, merchant_id: str) -> list[TemplateSummar
             )
         )
     return summaries
+
+
+def _default_subject(spec: TemplateSpec, fmt: Formatting) -> str:
+    """A default's subject as a customer reads it (made-up data, the merchant's language):
+    its source is a call of the translation layer."""
+    try:
+        return render(spec, default_sources(spec.name), spec.sample_context(), fmt).subject
+    except Exception:  # a list line is never worth an error page
+        log.warning("template %s: subject not rendered", spec.name, exc_info=True)
+        return default_sources(spec.name).subject.strip()
 
 
 def preview_template(
@@ -287,7 +311,8 @@ def render_message(
     """
     spec = get_spec(message.template)
     context = stored.load(message.context) | extra
-    fmt = formatting(session, message.merchant_id)
+    customer = session.get(Customer, message.customer_id) if message.customer_id else None
+    fmt = formatting(session, message.merchant_id, locale=customer.locale if customer else None)
     sources, edited = template_sources(session, merchant_id=message.merchant_id, name=spec.name)
     if edited:
         try:

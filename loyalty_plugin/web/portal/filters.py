@@ -13,20 +13,21 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from loyalty_plugin.domain.ledger import EntryKind
+from loyalty_plugin.i18n import N_
 
 #: The kinds a customer filters by, in their words, and the entries each covers.
 KINDS: dict[str, tuple[str, frozenset[EntryKind]]] = {
     "earned": (
-        "Earned",
+        N_("Earned"),
         frozenset({EntryKind.EARN, EntryKind.MIGRATION, EntryKind.TRANSFER_IN, EntryKind.MERGE_IN}),
     ),
     "spent": (
-        "Spent",
+        N_("Spent"),
         frozenset({EntryKind.REDEEM, EntryKind.HOLD, EntryKind.TRANSFER, EntryKind.MERGE_OUT}),
     ),
-    "expired": ("Expired", frozenset({EntryKind.EXPIRE})),
-    "adjusted": ("Adjusted by our team", frozenset({EntryKind.ADJUST})),
-    "refunded": ("Refunds and returns", frozenset({EntryKind.REVERSE, EntryKind.RELEASE})),
+    "expired": (N_("Expired"), frozenset({EntryKind.EXPIRE})),
+    "adjusted": (N_("Adjusted by our team"), frozenset({EntryKind.ADJUST})),
+    "refunded": (N_("Refunds and returns"), frozenset({EntryKind.REVERSE, EntryKind.RELEASE})),
 }
 
 
@@ -59,11 +60,11 @@ def read_filters(query: Mapping[str, str], *, timezone: str) -> LogFilters:
     start, end = query.get("from", "").strip(), query.get("to", "").strip()
     errors: dict[str, str] = {}
     if kind and kind not in KINDS:
-        errors["kind"] = "Choose one of the kinds in the list."
+        errors["kind"] = N_("Choose one of the kinds in the list.")
     zone = ZoneInfo(timezone)
     first, last = _day(start, "from", errors), _day(end, "to", errors)
     if first and last and last < first:
-        errors["to"] = "The end date is before the start date."
+        errors["to"] = N_("The end date is before the start date.")
     return LogFilters(
         kind=kind,
         start=start,
@@ -81,5 +82,5 @@ def _day(text: str, name: str, errors: dict[str, str]) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        errors[name] = "Enter a date such as 2026-05-31."
+        errors[name] = N_("Enter a date such as 2026-05-31.")
         return None

@@ -17,16 +17,18 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from flask import Response, current_app, render_template, request
+from flask import Response, current_app, g, render_template, request
 from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from loyalty_plugin.email.links import portal_valid_for
 from loyalty_plugin.extensions import get_session
+from loyalty_plugin.i18n import N_
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.customers.portal import shop_of_token
 from loyalty_plugin.services.messaging import portal_links
 from loyalty_plugin.services.transaction import run_in_transaction
+from loyalty_plugin.web.i18n import template_context
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +91,8 @@ def ask_new_link() -> ResponseReturnValue:
     return _page("new_link_sent", 200, shop=shop, address=typed)
 
 
-STALE = "This form was too old or not from this page. Please send it again."
-NOT_AN_ADDRESS = "Enter the e-mail address you gave us, such as name@example.com."
+STALE = N_("This form was too old or not from this page. Please send it again.")
+NOT_AN_ADDRESS = N_("Enter the e-mail address you gave us, such as name@example.com.")
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -130,9 +132,15 @@ def _looks_like_an_address(text: str) -> bool:
 
 
 def _page(state: str, status: int, *, nonce: str | None = None, **context: object) -> Response:
-    response = Response(
-        render_template("portal/message.html", state=state, status=status, **context), status
+    # views imports this module: read its helpers at call time.
+    from loyalty_plugin.web.portal.views import _language_of_token
+
+    if "portal_language" not in g:
+        g.portal_language = _language_of_token()
+    page = render_template(
+        "portal/message.html", state=state, status=status, **template_context(), **context
     )
+    response = Response(page, status)
     if nonce is not None:
         # views imports this module: read its cookie options at call time.
         from loyalty_plugin.web.portal.views import _cookie_options

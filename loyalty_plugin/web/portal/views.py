@@ -8,6 +8,7 @@ framed, and loads nothing from another origin.
 from __future__ import annotations
 
 import logging
+import re
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,6 +20,7 @@ from loyalty_plugin.database import is_unavailable
 from loyalty_plugin.domain.errors import IdempotencyConflict, InsufficientPoints, LoyaltyError
 from loyalty_plugin.email.render import environment
 from loyalty_plugin.extensions import get_session
+from loyalty_plugin.models import Customer
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.customers import portal
 from loyalty_plugin.services.customers.statements import account_of, standing
@@ -26,6 +28,7 @@ from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.messaging.email_templates import formatting
 from loyalty_plugin.services.transaction import run_in_transaction
 from loyalty_plugin.web.errors import RETRY_AFTER_SECONDS
+from loyalty_plugin.web.i18n import gettext, ngettext, template_context
 from loyalty_plugin.web.portal import new_link
 from loyalty_plugin.web.portal.filters import KINDS, read_filters
 from loyalty_plugin.web.portal.forms import ConvertForm, new_form, parse_points, read_form
@@ -71,7 +74,10 @@ def overview() -> ResponseReturnValue:
     """Balance, expiring points, level and progress, latest activity."""
     data = portal.overview(get_session(), g.portal_customer, now=utcnow())
     return _render(
-        "portal/overview.html", balance=data.standing.balance, data=data, page_title="My points"
+        "portal/overview.html",
+        balance=data.standing.balance,
+        data=data,
+        page_title=gettext("My points"),
     )
 
 
@@ -102,7 +108,7 @@ def points() -> ResponseReturnValue:
         log=log_page,
         filters=chosen,
         kinds=KINDS,
-        page_title="Points history",
+        page_title=gettext("Points history"),
     )
 
 
@@ -116,7 +122,7 @@ def convert() -> ResponseReturnValue:
     form = read_form(_secret(), g.portal_access, request.form)
     points = parse_points(form)
     if points is None:
-        return _coupons_page(_with_error(form, "Enter the points as a whole number."), 422)
+        return _coupons_page(_with_error(form, gettext("Enter the points as a whole number.")), 422)
     customer = g.portal_customer
     try:
         coupon = run_in_transaction(
@@ -126,7 +132,7 @@ def convert() -> ResponseReturnValue:
             ),
         )
     except LoyaltyError as error:
-        message = _message(error, _formats(customer.merchant_id))
+        message = _message(error, _formats(customer))
         if isinstance(error, IdempotencyConflict):
             form = new_form(_secret(), g.portal_access)  # the used key cannot be sent again
         return _coupons_page(_with_error(form, message), 422)
@@ -140,7 +146,9 @@ def with_slash() -> ResponseReturnValue:
 
 def sign_out() -> ResponseReturnValue:
     """Forget the portal cookie on this device."""
-    page = render_template("portal/message.html", state="signed_out_done", shop=_shop(True))
+    page = render_template(
+        "portal/message.html", state="signed_out_done", shop=_shop(True), **template_context()
+    )
     response = Response(page)
     response.delete_cookie(COOKIE, **_cookie_options())
     return response
@@ -164,6 +172,7 @@ def load_customer() -> None:
     except portal.PortalLinkInvalid:
         raise SignedOut from None
     g.portal_access = access
+    g.portal_language = portal.language(get_session(), g.portal_customer)[0]
 
 
 def secure_headers(response: Response) -> Response:
@@ -250,7 +259,7 @@ def _coupons_page(form: ConvertForm, status: int = 200) -> ResponseReturnValue:
         level=level.current if level else None,
         form=form,
         created=next((c for c in groups.active if c.code == created), None),
-        page_title="My coupons",
+        page_title=gettext("My coupons"),
     )
 
 
@@ -262,7 +271,7 @@ def _render(
     The caller passes the balance it already read, so no page reads the standing twice.
     """
     session, customer = get_session(), g.portal_customer
-    formats = _formats(customer.merchant_id)
+    formats = _formats(customer)
     return (
         render_template(
             template,
@@ -271,6 +280,7 @@ def _render(
             merchant=get_merchant(session, customer.merchant_id),
             customer=customer,
             balance=balance,
+            **template_context(),
             **context,
         ),
         status,
@@ -278,8 +288,18 @@ def _render(
 
 
 def _message_page(state: str, status: int, **context: Any) -> ResponseReturnValue:
-    shop = _shop(state not in ("unavailable", "error"))
-    page = render_template("portal/message.html", state=state, status=status, shop=shop, **context)
+    may_ask_database = state not in ("unavailable", "error")
+    shop = _shop(may_ask_database)
+    if may_ask_database and "portal_language" not in g:
+        g.portal_language = _language_of_token()
+    page = render_template(
+        "portal/message.html",
+        state=state,
+        status=status,
+        shop=shop,
+        **template_context(),
+        **context,
+    )
     return page, status
 
 
@@ -328,13 +348,26 @@ def _token() -> str | None:
     return (request.view_args or {}).get("token") or posted or request.cookies.get(COOKIE)
 
 
+def _language_of_token() -> str | None:
+    """The language of the customer a link or cookie of ours names, for an error page."""
+    token = _token()
+    try:
+        customer = portal.customer_of_token(get_session(), _secret(), token) if token else None
+        return portal.language(get_session(), customer)[0] if customer else None
+    except Exception:  # the page is shown in English rather than not at all
+        log.warning("portal: no language for the %s page", request.path, exc_info=True)
+        return None
+
+
 def _with_error(form: ConvertForm, message: str) -> ConvertForm:
     return ConvertForm(form_key=form.form_key, csrf=form.csrf, points=form.points, error=message)
 
 
-def _formats(merchant_id: str) -> SimpleNamespace:
-    """The e-mails' filters (number, money, date, datetime) for the merchant, and its language."""
-    fmt = formatting(get_session(), merchant_id)
+def _formats(customer: Customer) -> SimpleNamespace:
+    """The e-mails' filters (number, money, date, datetime) in the customer's locale (else
+    the merchant's), and the page's ``lang``."""
+    _language, locale = portal.language(get_session(), customer)
+    fmt = formatting(get_session(), customer.merchant_id, locale=locale)
     filters = environment(fmt, html=True).filters
     names = ("number", "money", "date", "datetime")
     return SimpleNamespace(
@@ -345,13 +378,36 @@ def _formats(merchant_id: str) -> SimpleNamespace:
 def _message(error: LoyaltyError, f: SimpleNamespace) -> str:
     """What went wrong, for the customer."""
     if isinstance(error, InsufficientPoints):
-        return (
-            f"You do not have enough points: you asked for {f.number(error.requested)} "
-            f"and have {f.number(error.available)} available."
+        return gettext(
+            "You do not have enough points: you asked for %(requested)s and have "
+            "%(available)s available.",
+            requested=f.number(error.requested),
+            available=f.number(error.available),
         )
     if isinstance(error, IdempotencyConflict):
-        return "This form was already sent with other points. Please try again."
-    text = error.message
+        return gettext("This form was already sent with other points. Please try again.")
+    return _refusal(error.message, f)
+
+
+def _refusal(text: str, f: SimpleNamespace) -> str:
+    """A refusal of the coupon rules (``domain/coupons.py``) in the customer's language."""
+    numbers = [int(n) for n in re.findall(r"\d+", text)]
+    if text.startswith("at least") and numbers:
+        return ngettext(
+            "At least %(points)s point is needed.",
+            "At least %(points)s points are needed.",
+            numbers[0],
+            points=f.number(numbers[0]),
+        )
+    if text.startswith("choose one of the packages"):
+        offered = ", ".join(f.number(n) for n in numbers)
+        return gettext("Choose one of the coupons: %(offered)s points.", offered=offered)
+    if "worth anything" in text:
+        return gettext("Too few points to make a coupon worth anything.")
+    if "zero" in text or "greater than 0" in text:
+        return gettext("Points must not be zero.")
+    if "cannot be turned into coupons" in text:
+        return gettext("Points cannot be turned into coupons here.")
     return text[:1].upper() + text[1:].rstrip(".") + "."
 
 

@@ -1,0 +1,25 @@
+"""customers: the locale the host sent (the portal's and e-mails' language)
+
+Revision ID: b8d4e1f07a25
+Revises: a7f3c2e9b1d4
+Create Date: 2026-12-06 01:45:00
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = "b8d4e1f07a25"
+down_revision = "a7f3c2e9b1d4"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("locale", sa.String(length=16), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.drop_column("locale")
