@@ -1,7 +1,7 @@
 """customers: the locale the host sent (the portal's and e-mails' language)
 
 Revision ID: b8d4e1f07a25
-Revises: a7f3c2e9b1d4
+Revises: c3f8a1d6e2b7
 Create Date: 2026-12-06 01:45:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = "b8d4e1f07a25"
-down_revision = "a7f3c2e9b1d4"
+down_revision = "c3f8a1d6e2b7"
 branch_labels = None
 depends_on = None
 
