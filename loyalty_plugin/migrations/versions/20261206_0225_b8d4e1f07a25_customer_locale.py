@@ -1,8 +1,8 @@
 """customers: the locale the host sent (the portal's and e-mails' language)
 
 Revision ID: b8d4e1f07a25
-Revises: c3f8a1d6e2b7
-Create Date: 2026-12-06 01:45:00
+Revises: e5b9d3a7c1f4
+Create Date: 2026-12-06 02:25:00
 """
 
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = "b8d4e1f07a25"
-down_revision = "c3f8a1d6e2b7"
+down_revision = "e5b9d3a7c1f4"
 branch_labels = None
 depends_on = None
 
