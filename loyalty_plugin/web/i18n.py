@@ -40,10 +40,12 @@ def gettext(message: str, **variables: Any) -> str:
         return domain.gettext(message, **variables)
 
 
-def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
-    """The singular or plural (by the language's rules for ``num``), formatted."""
+def ngettext(singular: str, plural: str, count: Any, /, **variables: Any) -> str:
+    """The singular or plural (by the language's rules for ``count``), formatted; ``num``
+    is the count unless given (formatted: ``num=f.number(n)``)."""
     with force_locale(language()):
-        return domain.ngettext(singular, plural, _count(num), **variables)
+        text = domain.get_translations().ungettext(singular, plural, _count(count))
+    return text % ({"num": count} | variables)
 
 
 @pass_eval_context
@@ -55,11 +57,11 @@ def _template_gettext(ctx: EvalContext, message: str, **variables: Any) -> str:
 
 @pass_eval_context
 def _template_ngettext(
-    ctx: EvalContext, singular: str, plural: str, num: int, **variables: Any
+    ctx: EvalContext, singular: str, plural: str, count: Any, /, **variables: Any
 ) -> str:
     with force_locale(language()):
-        text = domain.get_translations().ungettext(singular, plural, _count(num))
-    return _formatted(ctx, text, {"num": num} | variables)
+        text = domain.get_translations().ungettext(singular, plural, _count(count))
+    return _formatted(ctx, text, {"num": count} | variables)
 
 
 def _count(num: Any) -> int:

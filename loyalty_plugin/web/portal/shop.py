@@ -150,7 +150,7 @@ def _buy(
     except NotFound:
         abort(404)
     except LoyaltyError as error:
-        message = _message(error, _formats(g.portal_customer.merchant_id))
+        message = _message(error, _formats(g.portal_customer))
         if isinstance(error, IdempotencyConflict):
             form = new_form(_secret(), g.portal_access)  # the used key cannot be sent again
         return again(_with_error(form, message), 422)
