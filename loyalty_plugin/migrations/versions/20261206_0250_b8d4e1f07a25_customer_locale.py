@@ -1,8 +1,8 @@
 """customers: the locale the host sent (the portal's and e-mails' language)
 
 Revision ID: b8d4e1f07a25
-Revises: c3f1a8d92b47
-Create Date: 2026-12-06 02:35:00
+Revises: b5d2e8f4a917
+Create Date: 2026-12-06 02:50:00
 """
 
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = "b8d4e1f07a25"
-down_revision = "c3f1a8d92b47"
+down_revision = "b5d2e8f4a917"
 branch_labels = None
 depends_on = None
 
