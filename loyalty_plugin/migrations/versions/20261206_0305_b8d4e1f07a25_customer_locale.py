@@ -1,8 +1,8 @@
 """customers: the locale the host sent (the portal's and e-mails' language)
 
 Revision ID: b8d4e1f07a25
-Revises: b5d2e8f4a917
-Create Date: 2026-12-06 02:50:00
+Revises: d4a6f1c8e2b9
+Create Date: 2026-12-06 03:05:00
 """
 
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = "b8d4e1f07a25"
-down_revision = "b5d2e8f4a917"
+down_revision = "d4a6f1c8e2b9"
 branch_labels = None
 depends_on = None
 
