@@ -1,8 +1,8 @@
 """customers: the locale the host sent (the portal's and e-mails' language)
 
 Revision ID: b8d4e1f07a25
-Revises: d4a6f1c8e2b9
-Create Date: 2026-12-06 03:05:00
+Revises: 4c8d2e6a1f3b
+Create Date: 2026-12-06 03:15:00
 """
 
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = "b8d4e1f07a25"
-down_revision = "d4a6f1c8e2b9"
+down_revision = "4c8d2e6a1f3b"
 branch_labels = None
 depends_on = None
 
