@@ -121,3 +121,36 @@ def test_an_owner_edits_the_merchant_and_the_currency_locks(app, admin_client) -
         assert actions.count("merchant.updated") == 1 and "notifications.updated" in actions
     manager = admin_client(role="manager")
     assert manager.post(manager.m("/settings/merchant"), data=form).status_code == 403
+
+
+def test_an_owner_sets_an_exchange_rate_as_the_command_does(app, admin_client) -> None:
+    """A rate from a day of the merchant is recorded (audited exchange_rate.set); a bad rate
+    or the merchant's own currency re-renders at the field."""
+    from loyalty_plugin.extensions import get_session
+    from loyalty_plugin.models import ExchangeRate
+
+    owner = admin_client(role="owner")
+    form = {"currency": "usd", "rate": "0.92", "from": "2026-12-01"}
+    assert owner.post(owner.m("/settings/rates"), data=form).status_code == 303
+    page = owner.get(owner.m("/settings")).get_data(as_text=True)
+    assert "1 USD = 0.92 from 2026-12-01 00:00 UTC." in page and "0.92 EUR" in page
+    bad = owner.post(owner.m("/settings/rates"), data=form | {"rate": "lots"})
+    assert bad.status_code == 422 and 'id="f-rate-error"' in bad.get_data(as_text=True)
+    own = owner.post(owner.m("/settings/rates"), data=form | {"currency": "EUR"})
+    assert own.status_code == 422 and "needs no rate" in own.get_data(as_text=True)
+    with app.app_context():
+        (rate,) = get_session().query(ExchangeRate).all()
+        assert (rate.currency, str(rate.rate)[:4]) == ("USD", "0.92")
+    assert _actions_of(app).count("exchange_rate.set") == 1
+    manager = admin_client(role="manager")
+    assert manager.post(manager.m("/settings/rates"), data=form).status_code == 403
+
+
+def _actions_of(app) -> list[str]:
+    from sqlalchemy import select
+
+    from loyalty_plugin.extensions import get_session
+    from loyalty_plugin.models import AuditEntry
+
+    with app.app_context():
+        return list(get_session().scalars(select(AuditEntry.action)))

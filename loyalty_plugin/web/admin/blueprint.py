@@ -224,6 +224,8 @@ ROUTES: tuple[AdminRoute, ...] = (
     # merchant settings (views/settings.py), a tab of Integration (so named for the bar)
     AdminRoute(rule="/m/<merchant_id>/settings", view=settings.merchant_settings, role=OWNER,
                endpoint="integration_settings"),
+    AdminRoute(rule="/m/<merchant_id>/settings/rates", view=settings.exchange_rate_save,
+               role=OWNER, methods=POST, endpoint="integration_rate_save"),
     AdminRoute(rule="/m/<merchant_id>/settings/merchant",
                view=settings.merchant_particulars_save, role=OWNER, methods=POST,
                endpoint="integration_particulars_save"),
