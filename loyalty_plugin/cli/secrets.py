@@ -23,7 +23,13 @@ from loyalty_plugin.services.merchants.secrets import (
     revoke_secret,
     rotate_secret,
 )
-from loyalty_plugin.services.messaging.outbox import set_endpoint
+from loyalty_plugin.services.messaging.outbox import (
+    KEEP,
+    OUTGOING_TYPES,
+    OutboxSettings,
+    ping_endpoint,
+    set_endpoint,
+)
 from loyalty_plugin.services.transaction import run_in_transaction
 
 T = TypeVar("T")
@@ -137,9 +143,17 @@ def endpoints() -> None:
 @click.option("--merchant", "merchant_id", required=True, help="Merchant id.")
 @click.option("--url", required=True, help="The host's webhook URL.")
 @click.option("--disable", is_flag=True, help="Keep the URL but send nothing.")
+@click.option(
+    "--event",
+    "events",
+    multiple=True,
+    type=click.Choice(sorted(OUTGOING_TYPES | {"all"})),
+    help="An event type to send (repeat it); 'all' for every type. Left out: unchanged.",
+)
 @with_appcontext
-def set_command(merchant_id: str, url: str, disable: bool) -> None:
-    """Set the URL outgoing webhooks of a merchant are posted to."""
+def set_command(merchant_id: str, url: str, disable: bool, events: tuple[str, ...]) -> None:
+    """Set the URL outgoing webhooks of a merchant are posted to, and which events go."""
+    chosen = KEEP if not events else None if "all" in events else list(events)
     endpoint = _run(
         lambda s: set_endpoint(
             s,
@@ -148,10 +162,31 @@ def set_command(merchant_id: str, url: str, disable: bool) -> None:
             now=utcnow(),
             enabled=not disable,
             actor=cli_actor(),
+            event_types=chosen,
         )
     )
     state = "enabled" if endpoint.enabled else "disabled"
-    click.echo(f"{merchant_id}: webhooks go to {endpoint.url} ({state})")
+    types = ", ".join(endpoint.event_types) if endpoint.event_types else "every event"
+    click.echo(f"{merchant_id}: webhooks go to {endpoint.url} ({state}; {types})")
+
+
+@endpoints.command("ping")
+@click.option("--merchant", "merchant_id", required=True, help="Merchant id.")
+@with_appcontext
+def ping_command(merchant_id: str) -> None:
+    """Post a signed test ``ping`` to the merchant's endpoint and say how it answered."""
+    settings = OutboxSettings.from_config(current_app.config)
+    result = _run(
+        lambda s: ping_endpoint(
+            s, merchant_id=merchant_id, now=utcnow(), settings=settings, actor=cli_actor()
+        )
+    )
+    answer = f"HTTP {result.status_code}" if result.status_code is not None else "no answer"
+    took = f"{result.duration_ms} ms (webhook-id {result.message_id})"
+    click.echo(f"{result.url}: {answer} in {took}")
+    if not result.ok:
+        click.echo(f"failed: {result.error}", err=True)
+        raise SystemExit(1)
 
 
 @endpoints.command("list")
@@ -161,4 +196,6 @@ def list_endpoints() -> None:
     for row in job_session(current_app).scalars(
         select(WebhookEndpoint).order_by(WebhookEndpoint.merchant_id)
     ):
-        click.echo(f"{row.merchant_id:<16} {'enabled' if row.enabled else 'disabled':<9} {row.url}")
+        types = ",".join(row.event_types) if row.event_types else "all"
+        state = "enabled" if row.enabled else "disabled"
+        click.echo(f"{row.merchant_id:<16} {state:<9} {row.url}  events: {types}")

@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 from loyalty_plugin.cli import main
+from loyalty_plugin.domain.signatures import verify
 from loyalty_plugin.host import process_event
+from loyalty_plugin.models.base import utcnow
 from tests.webhooks.conftest import SECRET, customer, event, invoice, ledger_points
+from tests.webhooks.test_outbox import receiver  # noqa: F401
 
 HOOKS = Path(__file__).resolve().parents[2] / "hooks"
 VECTORS = json.loads(
@@ -52,6 +55,29 @@ def test_endpoints_are_set_and_listed(cli) -> None:
     cli("endpoints", "set", "--merchant", "default", "--url", "http://127.0.0.1:9/hook")
     listed = cli("endpoints", "list").output
     assert "default" in listed and "http://127.0.0.1:9/hook" in listed
+
+
+def test_endpoints_choose_their_events_and_are_pinged(cli, receiver) -> None:  # noqa: F811
+    """--event narrows what is sent ('all' widens it again); ping posts a signed ping and
+    exits 1 with the reason when the endpoint does not answer 2xx."""
+    url = ["--merchant", "default", "--url", receiver.url]
+    chosen = cli("endpoints", "set", *url, "--event", "coupon.created", "--event", "points.earned")
+    assert "coupon.created, points.earned" in chosen.output
+    assert "events: coupon.created,points.earned" in cli("endpoints", "list").output
+    assert "(enabled; coupon.created, points.earned)" in cli("endpoints", "set", *url).output
+    assert "every event" in cli("endpoints", "set", *url, "--event", "all").output
+    assert cli("endpoints", "set", *url, "--event", "points.stolen").exit_code == 2
+    started = utcnow()
+    pinged = cli("endpoints", "ping", "--merchant", "default")
+    assert pinged.exit_code == 0, pinged.output
+    assert f"{receiver.url}: HTTP 204 in " in pinged.output
+    headers, body = receiver.requests[0]
+    assert json.loads(body)["type"] == "ping" and headers["webhook-id"] in pinged.output
+    assert verify([SECRET], headers=headers, body=body, now=started) == SECRET
+    receiver.answers = [500]
+    failed = cli("endpoints", "ping", "--merchant", "default")
+    assert failed.exit_code == 1 and "failed: HTTP 500" in failed.output
+    assert cli("endpoints", "ping", "--merchant", "nobody").exit_code == 2
 
 
 def test_send_event_signs_and_posts_a_file(cli, served, host, tmp_path) -> None:
