@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.levels import Downgrade, LevelScheme, Measure, Period
+from loyalty_plugin.i18n import N_
 from loyalty_plugin.models import Customer, LevelHistory
 from loyalty_plugin.services.customers.portal import LevelView, level_view
 from loyalty_plugin.services.customers.statements import account_of, standing
@@ -78,26 +79,33 @@ def level_page(session: Session, customer: Customer, *, now: datetime) -> LevelP
 
 
 def why(reason: str, measure: Measure) -> str:
-    """A history row's reason as the customer reads it."""
-    counted = "purchases" if measure == Measure.MONEY else "points earned"
+    """A history row's reason as the customer reads it (in English, marked for the
+    translation layer: the page shows it through ``_()``)."""
     if "carried over" in reason:
-        return "Carried over from a membership merged into yours"
+        return N_("Carried over from a membership merged into yours")
     if reason.startswith("given:"):
-        return "Given to you by our team"
+        return N_("Given to you by our team")
     if reason == "bought level ended":
-        return "Your bought membership ended"
+        return N_("Your bought membership ended")
     if reason.endswith("level ended"):
-        return "The level given to you ended"
+        return N_("The level given to you ended")
+    money = measure == Measure.MONEY
     words = {
-        "qualified": f"Reached with your {counted}",
-        "upgrade": f"Reached with your {counted}",
-        "new version": "Our levels changed",
-        "below threshold": f"Your {counted} fell below what the level needs",
-        "review": "Level review",
-        "bought": "Bought with points",
-        "bought (extended)": "Extended with points",
+        "qualified": N_("Reached with your purchases")
+        if money
+        else N_("Reached with your points earned"),
+        "new version": N_("Our levels changed"),
+        "below threshold": (
+            N_("Your purchases fell below what the level needs")
+            if money
+            else N_("Your points earned fell below what the level needs")
+        ),
+        "review": N_("Level review"),
+        "bought": N_("Bought with points"),
+        "bought (extended)": N_("Extended with points"),
     }
-    return words.get(reason, "Level changed")
+    words["upgrade"] = words["qualified"]
+    return words.get(reason, N_("Level changed"))
 
 
 def _move(scheme: LevelScheme, row: LevelHistory) -> LevelMove:

@@ -11,6 +11,7 @@ from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.customers import portal_preferences
 from loyalty_plugin.services.customers.statements import standing
 from loyalty_plugin.services.transaction import run_in_transaction
+from loyalty_plugin.web.i18n import gettext
 from loyalty_plugin.web.portal.forms import new_form, read_form
 from loyalty_plugin.web.portal.views import _render, _secret
 
@@ -28,7 +29,7 @@ def change_preferences() -> ResponseReturnValue:
     read_form(_secret(), g.portal_access, request.form)
     channel, answer = request.form.get("channel", ""), request.form.get("given", "")
     if answer not in ANSWERS:
-        return _page(errors={"given": "Choose yes or no."}, status=422)
+        return _page(errors={"given": gettext("Choose yes or no.")}, status=422)
     customer = g.portal_customer
     try:
         run_in_transaction(
@@ -38,7 +39,9 @@ def change_preferences() -> ResponseReturnValue:
             ),
         )
     except ValidationError as error:
-        return _page(errors={error.field or "channel": "Choose e-mail or SMS."}, status=422)
+        return _page(
+            errors={error.field or "channel": gettext("Choose e-mail or SMS.")}, status=422
+        )
     return redirect(url_for("portal.preferences", saved=channel), 303)
 
 
@@ -52,5 +55,5 @@ def _page(*, errors: dict[str, str] | None = None, status: int = 200) -> Respons
         form=new_form(_secret(), g.portal_access),
         saved=request.args.get("saved"),
         errors=errors or {},
-        page_title="Preferences",
+        page_title=gettext("Preferences"),
     )

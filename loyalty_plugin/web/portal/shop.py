@@ -7,18 +7,25 @@ and the balance after, with a form carrying the one-time key and CSRF value of
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from flask import abort, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-from loyalty_plugin.domain.errors import IdempotencyConflict, LoyaltyError, NotFound
+from loyalty_plugin.domain.errors import (
+    IdempotencyConflict,
+    InvalidOperation,
+    LoyaltyError,
+    NotFound,
+)
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.customers import portal_level, portal_shop
 from loyalty_plugin.services.customers.statements import standing
 from loyalty_plugin.services.transaction import run_in_transaction
+from loyalty_plugin.web.i18n import gettext, ngettext
 from loyalty_plugin.web.portal.forms import ConvertForm, new_form, read_form
 from loyalty_plugin.web.portal.views import _formats, _message, _render, _secret, _with_error
 
@@ -34,7 +41,7 @@ def rewards() -> ResponseReturnValue:
         balance=position.balance,
         available=position.available,
         offers=portal_shop.reward_catalogue(session, customer, now=now),
-        page_title="Rewards",
+        page_title=gettext("Rewards"),
     )
 
 
@@ -66,7 +73,7 @@ def _reward_page(reward_id: int, form: ConvertForm, status: int = 200) -> Respon
         balance=standing(session, customer, now=now).balance,
         offer=offer,
         form=form,
-        page_title=f"Buy {offer.reward.name}",
+        page_title=gettext("Buy %(reward)s", reward=offer.reward.name),
     )
 
 
@@ -83,7 +90,7 @@ def memberships() -> ResponseReturnValue:
         available=position.available,
         offers=portal_shop.membership_offers(session, customer, now=now),
         bought=request.args.get("bought"),
-        page_title="Memberships",
+        page_title=gettext("Memberships"),
     )
 
 
@@ -116,7 +123,7 @@ def _membership_page(level: str, form: ConvertForm, status: int = 200) -> Respon
         offer=offer,
         now=now,
         form=form,
-        page_title=f"Buy {offer.level.name}",
+        page_title=gettext("Buy %(level)s", level=offer.level.name),
     )
 
 
@@ -130,7 +137,7 @@ def level() -> ResponseReturnValue:
         "portal/level.html",
         balance=standing(session, customer, now=now).balance,
         page=portal_level.level_page(session, customer, now=now),
-        page_title="My level",
+        page_title=gettext("My level"),
     )
 
 
@@ -150,11 +157,35 @@ def _buy(
     except NotFound:
         abort(404)
     except LoyaltyError as error:
-        message = _message(error, _formats(g.portal_customer))
+        message = _refused(error) or _message(error, _formats(g.portal_customer))
         if isinstance(error, IdempotencyConflict):
             form = new_form(_secret(), g.portal_access)  # the used key cannot be sent again
         return again(_with_error(form, message), 422)
     return redirect(done(bought), 303)
+
+
+def _refused(error: LoyaltyError) -> str | None:
+    """Why the shop refused a purchase, in the customer's language (the services' reasons,
+    ``services/spending/rewards.py`` and ``services/levels/memberships.py``, are English)."""
+    if not isinstance(error, InvalidOperation):
+        return None
+    text = error.message
+    if "per customer" in text:
+        limit = int(next(iter(re.findall(r"\d+", text)), 1))
+        return ngettext(
+            "This reward can be bought once per customer.",
+            "This reward can be bought %(num)s times per customer.",
+            limit,
+        )
+    if "out of stock" in text:
+        return gettext("Sorry, this reward is sold out.")
+    if "on offer" in text:
+        return gettext("This reward is not on offer right now.")
+    if "higher level" in text:
+        return gettext("Your level is already higher.")
+    if "cannot be bought" in text:
+        return gettext("This membership is not for sale.")
+    return None
 
 
 def _found(read: Callable[[], Any]) -> Any:
