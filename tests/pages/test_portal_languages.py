@@ -9,6 +9,7 @@ phone width with ``LOYALTY_SCREENSHOTS=1``.
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.orm import Session
 
+from loyalty_plugin.domain.coupons import CouponKind, CouponValue
 from loyalty_plugin.domain.notifications import NotificationPrefs
 from loyalty_plugin.models import Account, Customer
 from loyalty_plugin.models.base import utcnow
@@ -24,6 +26,7 @@ from loyalty_plugin.services.customers import portal
 from loyalty_plugin.services.earning.programs import create_program
 from loyalty_plugin.services.ledger.entries import Reference
 from loyalty_plugin.services.messaging.notifications import set_notification_prefs
+from loyalty_plugin.services.spending.rewards import create_reward
 from tests.browser import LiveServer
 from tests.pages.test_portal import TIERS, ana, earn, sign_in  # noqa: F401 (ana: a fixture)
 from tests.pages.test_screenshots import WIDTHS, at_width, look, shots  # noqa: F401 (shots)
@@ -150,7 +153,8 @@ def test_the_german_portal_fits_the_screen(
     ana: Account,  # noqa: F811
     shots: Path,  # noqa: F811
 ) -> None:
-    """German words are longer: the overview and the history still fit a phone."""
+    """German words are longer: the overview, the history, the rewards and the level page
+    still fit a phone."""
     german_shop(session)
     with_levels(session)
     for number, points in enumerate((1200, 340, 85, 1), start=1):
@@ -163,6 +167,16 @@ def test_the_german_portal_fits_the_screen(
     look(page, shots, f"portal-de-points-{width}", "Punkteverlauf")
     page.goto(live_server.url("/loyalty/portal/coupons"))
     look(page, shots, f"portal-de-coupons-{width}", "Meine Gutscheine")
+    create_reward(
+        session, merchant_id="shop", name="5-€-Gutschein", points=500, now=utcnow(),
+        value=CouponValue(kind=CouponKind.AMOUNT, amount=Decimal("5.00"), currency="EUR"),
+        per_customer_limit=2, coupon_valid_days=30,
+    )  # fmt: skip
+    session.commit()
+    page.goto(live_server.url("/loyalty/portal/rewards"))
+    look(page, shots, f"portal-de-rewards-{width}", "Prämien")
+    page.goto(live_server.url("/loyalty/portal/level"))
+    look(page, shots, f"portal-de-level-{width}", "Meine Stufe")
 
 
 def test_a_host_with_its_own_flask_babel_keeps_it(database_url: str, engine: Any) -> None:
