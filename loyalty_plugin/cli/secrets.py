@@ -174,7 +174,7 @@ def set_command(merchant_id: str, url: str, disable: bool, events: tuple[str, ..
 @click.option("--merchant", "merchant_id", required=True, help="Merchant id.")
 @with_appcontext
 def ping_command(merchant_id: str) -> None:
-    """Post a signed test ``ping`` to the merchant's endpoint and say how it answered."""
+    """Post a signed test ping to the merchant's endpoint and say how it answered."""
     settings = OutboxSettings.from_config(current_app.config)
     result = _run(
         lambda s: ping_endpoint(
