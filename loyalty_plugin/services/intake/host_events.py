@@ -424,6 +424,10 @@ def on_refund(ctx: Context, data: RefundData) -> dict[str, Any]:
     )
     if returned:
         result["points_returned"] = sum(r.entry.points for r in returned)
+        # What the customer kept of them, that refund_reversed may take back.
+        result["points_returned_kept"] = result["points_returned"] + sum(
+            r.expired_again.points for r in returned if r.expired_again is not None
+        )
     if released := release_waiting(ctx, _refund_on(data.invoice_id, data.refund.id)):
         result["released"] = released
     return result
@@ -436,7 +440,8 @@ def on_refund_reversed(ctx: Context, data: RefundReversedData) -> dict[str, Any]
     lines, kept in its own event's result), and each program gives back the points the
     invoice keeps again, once. One that arrives before its refund waits for it; a refund
     counted before refunds could be reversed, by line, is refused (``422``). Points the
-    refund returned to the customer from a redemption on the invoice stay with them.
+    refund returned from a redemption on the invoice are taken back (``points_taken_back``),
+    unless the invoice is cancelled.
     """
     invoice = _known_invoice(ctx, data.invoice_id)
     result: dict[str, Any] = {
@@ -467,7 +472,32 @@ def on_refund_reversed(ctx: Context, data: RefundReversedData) -> dict[str, Any]
         lines_value=value if by_line else None,
     )
     result["refunded_total"] = str(quantize(invoice.refunded_total, invoice.currency))
-    return result | programs
+    result |= programs
+    if taken := _take_back_returned(ctx, invoice, original.event_id):
+        result["points_taken_back"] = taken
+    return result
+
+
+def _take_back_returned(ctx: Context, invoice: Invoice, event_id: int | None) -> int:
+    """Take back the points a reversed refund returned from a redemption on the invoice
+    (none while it is cancelled: the cancellation gave them all back)."""
+    row = ctx.session.get(WebhookEvent, event_id) if event_id is not None else None
+    counted = (row.result or {}) if row is not None else {}
+    kept = int(counted.get("points_returned_kept", counted.get("points_returned", 0)))
+    if kept <= 0 or invoice.status == InvoiceStatus.CANCELLED:
+        return 0
+    total, refunded = invoice.total, max(Decimal(0), invoice.refunded_total)
+    share = min(Decimal(1), refunded / total) if total else Decimal(refunded > 0)
+    entries = redemption.take_back_for_reversed_refund(
+        ctx.session,
+        merchant_id=ctx.merchant.id,
+        invoice_id=invoice.host_invoice_id,
+        share=share,
+        limit=kept,
+        now=ctx.now,
+        actor=ACTOR,
+    )
+    return -sum(e.points for e in entries)
 
 
 def _refund_on(invoice_id: str, refund_id: str) -> str:

@@ -372,6 +372,64 @@ def spend(
     return entry
 
 
+def take_back(
+    session: Session,
+    *,
+    account_id: int,
+    points: int,
+    now: datetime,
+    actor: str,
+    reason: str,
+    reference: Reference | None = None,
+    idempotency_key: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> LedgerEntry | None:
+    """Spend again ``points`` a refund had returned from a redemption (a ``redeem`` entry).
+
+    The engine's default shortfall policy, as for a refund's reversal of earned points
+    (``reverse(take_shortfall_from_other_lots=True, owe_set_aside=True)``): the points come
+    out of the spendable lots, soonest-expiring first; of what they lack, the part the
+    customer still has set aside (on hold, in unused coupons) is owed as ``account.debt``,
+    the rest (spent for good) is forgiven. Returns None when nothing could be taken.
+    """
+    check_points(points)
+    _check_clock(now)
+    request = rules.fingerprint(
+        op="take_back",
+        account=account_id,
+        points=points,
+        reference=_ref_key(reference),
+        reason=reason,
+    )
+    account = lock_account(session, account_id)
+    if replay := _replay(session, account.merchant_id, idempotency_key, request):
+        return replay
+    lots = _spendable_lots(session, account.id, now)
+    taken = min(points, sum(v.remaining for v in lots))
+    moves = rules.allocate_fifo(lots, taken) if taken else []
+    owed = min(points - taken, points_set_aside(session, account.id))
+    if not taken and not owed:
+        return None
+    entry = _append(
+        session,
+        account,
+        kind=EntryKind.REDEEM,
+        points=-(taken + owed),
+        now=now,
+        actor=actor,
+        reference=reference,
+        reason=reason,
+        details=_with_debt_change(details, owed),
+        idempotency_key=idempotency_key,
+        request_hash=request,
+        moves=moves,
+    )
+    account.debt += owed
+    account.lifetime_redeemed += taken + owed
+    _notify(session, account, entry, PointsRedeemed, points=taken + owed)
+    return entry
+
+
 def adjust(
     session: Session,
     *,

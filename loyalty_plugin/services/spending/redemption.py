@@ -309,6 +309,72 @@ def return_points_for_refund(
     return returned
 
 
+def take_back_for_reversed_refund(
+    session: Session,
+    *,
+    merchant_id: str,
+    invoice_id: str,
+    share: Decimal,
+    limit: int,
+    now: datetime,
+    actor: str,
+) -> list[LedgerEntry]:
+    """A refund was reversed: take back the points it returned from the invoice's
+    redemptions, so that each has returned only what ``share`` (the fraction of the invoice
+    still refunded, 0 to 1) calls for, as :func:`return_points_for_refund` would have.
+
+    Each take-back is a new ``redeem`` entry under :func:`ledger.take_back`'s shortfall
+    policy (spendable points first, the part still set aside owed as debt, the rest
+    forgiven); ``returned_points`` comes down by what is taken or forgiven, so a later
+    refund returns its share again. At most ``limit`` points in all: what that refund
+    returned and the customer kept (a cancellation's return is not a refund's). Calling
+    again with the same share takes nothing more.
+    """
+    if not isinstance(share, Decimal) or not 0 <= share <= 1:
+        raise ValidationError("share is a Decimal from 0 to 1", field="share")
+    taken = []
+    for found in _locked_for_invoice(session, merchant_id, invoice_id):
+        if found.status != RedemptionStatus.CAPTURED:
+            continue
+        found, account = _lock(session, found.merchant_id, found.id)
+        target = int((found.points * share).to_integral_value(rounding=ROUND_HALF_UP))
+        take = min(limit, found.returned_points - target)
+        if take <= 0:
+            continue
+        written = _entries_of(session, found)
+        entry = ledger.take_back(
+            session,
+            account_id=account.id,
+            points=take,
+            now=now,
+            actor=actor,
+            reason=f"invoice {found.invoice_id} refund reversed: returned points taken back",
+            reference=Reference("invoice", found.invoice_id),
+            idempotency_key=f"redemption:{found.id}:taken_back:{written}",
+            details={"redemption_id": found.id},
+        )
+        found.returned_points -= take
+        limit -= take
+        session.flush()
+        if entry is not None:
+            taken.append(entry)
+    return taken
+
+
+def _entries_of(session: Session, redemption: Redemption) -> int:
+    """How many entries returned or took back points of ``redemption`` (their keys'
+    prefix): a key counting them is new each time the same target comes round again."""
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                LedgerEntry.merchant_id == redemption.merchant_id,
+                LedgerEntry.idempotency_key.like(f"redemption:{redemption.id}:%"),
+            )
+        )
+        or 0
+    )
+
+
 def release_stale_holds(
     session: Session,
     *,
@@ -399,7 +465,9 @@ def _return(
         now=now,
         actor=actor,
         reason=f"invoice {redemption.invoice_id} {why}: points returned",
-        idempotency_key=f"redemption:{redemption.id}:returned:{target}",
+        # After a take-back (a reversed refund) the same target may be returned again.
+        idempotency_key=f"redemption:{redemption.id}:returned:{target}"
+        + (f":{written}" if (written := _entries_of(session, redemption)) else ""),
     )
     redemption.returned_points = target
     account.lifetime_redeemed -= give

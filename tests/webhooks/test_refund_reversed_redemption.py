@@ -1,0 +1,150 @@
+"""``invoice.refund_reversed`` takes back the redemption points its refund returned (#16).
+
+Before: an invoice paid in part with points (a captured hold of 20), a refund of half
+returned 10 of them, and reversing that refund gave back the 6 earned points it took but
+left the 10 returned points with the customer.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from loyalty_plugin.domain.errors import InsufficientPoints
+from loyalty_plugin.domain.redemption import DraftInvoice
+from loyalty_plugin.models import Account, Redemption
+from loyalty_plugin.services.ledger.integrity import verify_ledger
+from loyalty_plugin.services.spending.redemption import hold_points, release_redemption
+from tests.webhooks.conftest import balance, customer, event, invoice, signed
+from tests.webhooks.test_concurrency import post_all, served  # noqa: F401 - fixture
+from tests.webhooks.test_refund_reversed import refund, reversed_
+
+
+def clock() -> datetime:
+    """The served app's clock (the real one)."""
+    return datetime.now(UTC)
+
+
+def hold(
+    session, now, invoice_id: str, points: int, total: str = "125", merchant_id: str = "shop"
+) -> Redemption:
+    held = hold_points(
+        session,
+        merchant_id=merchant_id,
+        customer_id="c1",
+        now=now,
+        actor="api",
+        invoice=DraftInvoice(id=invoice_id, currency="EUR", total=Decimal(total)),
+        points=points,
+    )
+    session.commit()
+    return held
+
+
+@pytest.fixture
+def refunded(send, shop, now):
+    """c1: 50 registration points, 20 of them paid INV-1 (125.00, earns 12); a refund of
+    62.50 took 6 earned points and returned 10 of the 20: balance 46."""
+    assert send(event("customer.created", {"customer": customer()})).status == 200
+    held = hold(shop, now, "INV-1", 20)
+    paid = send(event("invoice.paid", {"invoice": invoice(redemption_id=held.id)}))
+    assert paid.body["result"]["redemption"]["status"] == "captured"
+    answer = send(refund("R1", "62.50"))
+    assert answer.body["result"]["points_returned"] == 10
+    assert balance(shop) == 50 - 20 + 12 - 6 + 10
+    return send
+
+
+def debt(session) -> int:
+    session.expire_all()
+    return session.scalars(select(Account.debt)).one()
+
+
+def test_the_returned_points_are_taken_back_once(refunded, shop) -> None:
+    answer = refunded(reversed_("R1"))
+    assert answer.status == 200, answer.body
+    result = answer.body["result"]
+    assert (result["points_earned"], result["points_taken_back"]) == (6, 10)
+    assert balance(shop) == 50 - 20 + 12
+    again = refunded(reversed_("R1"))
+    assert "points_taken_back" not in again.body["result"]
+    assert balance(shop) == 42
+    assert shop.scalars(select(Redemption.returned_points)).one() == 0
+    assert verify_ledger(shop) == []
+
+
+def test_a_later_refund_returns_them_again(refunded, shop) -> None:
+    """After the take-back, a new refund of the same share returns its 10 points again."""
+    refunded(reversed_("R1"))
+    answer = refunded(refund("R2", "62.50"))
+    assert answer.body["result"]["points_returned"] == 10
+    assert balance(shop) == 46
+    assert verify_ledger(shop) == []
+
+
+def test_points_set_aside_meanwhile_are_owed(refunded, shop, now) -> None:
+    """All 46 held on invoice B: the reversal earns 6 back, takes those 6 and owes 4 (debt);
+    releasing B repays the debt: 42, as if the refund never happened."""
+    held = hold(shop, now, "B", 46, total="1000")
+    answer = refunded(reversed_("R1"))
+    assert answer.body["result"]["points_taken_back"] == 10
+    assert (balance(shop), debt(shop)) == (-4, 4)
+    assert verify_ledger(shop) == []
+    release_redemption(shop, merchant_id="shop", redemption_id=held.id, now=now, actor="api")
+    shop.commit()
+    assert (balance(shop), debt(shop)) == (42, 0)
+    assert verify_ledger(shop) == []
+
+
+def test_a_reversal_while_cancelled_takes_nothing(refunded, shop) -> None:
+    """The cancellation returned all 20 held points: the reversal takes none of them."""
+    refunded(event("invoice.cancelled", {"invoice_id": "INV-1"}))
+    answer = refunded(reversed_("R1"))
+    assert "points_taken_back" not in answer.body["result"]
+    assert balance(shop) == 50
+    assert verify_ledger(shop) == []
+
+
+@pytest.mark.backends("postgresql", "mariadb")
+def test_a_reversal_racing_a_spend_of_the_returned_points(served, host) -> None:  # noqa: F811
+    """The reversal and a hold of all 46 points at once on real threads: either the hold
+    wins (and 4 are owed) or the reversal does (and the hold is refused); never both free."""
+    with host.app_context():
+        session = host.extensions["loyalty"].db.session
+        created = signed(event("customer.created", {"customer": customer()}), msg_id="c1")
+        assert post_all(served, [created])[0][0] == 200
+        held = hold(session, clock(), "INV-1", 20, merchant_id="default")
+        paid = event("invoice.paid", {"invoice": invoice(redemption_id=held.id)})
+        assert post_all(served, [signed(paid, msg_id="paid")])[0][0] == 200
+        assert post_all(served, [signed(refund("R1", "62.50"), msg_id="r1")])[0][0] == 200
+        assert balance(session) == 46
+    outcome: dict[str, object] = {}
+    barrier = threading.Barrier(2)
+
+    def spend() -> None:
+        with host.app_context():
+            session = host.extensions["loyalty"].db.session
+            barrier.wait()
+            try:
+                outcome["hold"] = hold(
+                    session, clock(), "B", 46, total="1000", merchant_id="default"
+                ).id
+            except InsufficientPoints:
+                session.rollback()
+                outcome["hold"] = None
+
+    thread = threading.Thread(target=spend)
+    thread.start()
+    barrier.wait()
+    answer = post_all(served, [signed(reversed_("R1"), msg_id="reversed")])
+    thread.join()
+    assert answer[0][0] == 200, answer
+    with host.app_context():
+        session = host.extensions["loyalty"].db.session
+        expected = (-4, 4) if outcome["hold"] is not None else (42, 0)
+        assert (balance(session), debt(session)) == expected, outcome
+        assert verify_ledger(session) == []
