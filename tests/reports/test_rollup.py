@@ -230,9 +230,12 @@ def test_an_entry_still_in_flight_holds_the_watermark_back(session, backend, dat
 
         # A roll-up started now waits for the slow one, then counts both.
         finished: list[object] = []
-        waiting = threading.Thread(
-            target=lambda: finished.append(roll_up(Session(engine), settle_seconds=30))
-        )
+
+        def roll_up_in_its_own_session() -> None:
+            with Session(engine) as own:  # closed here: a leaked connection warns later
+                finished.append(roll_up(own, settle_seconds=30))
+
+        waiting = threading.Thread(target=roll_up_in_its_own_session)
         waiting.start()
         threading.Event().wait(0.3)
         assert not finished
