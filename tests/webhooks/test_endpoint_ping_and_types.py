@@ -48,7 +48,11 @@ def test_a_ping_is_signed_and_its_answer_shown(shop, receiver, now) -> None:  # 
     assert down.status_code is None and down.error.startswith("URLError")
     shop.commit()
     assert shop.scalars(select(OutboxMessage)).all() == []
-    pings = shop.scalars(select(AuditEntry).where(AuditEntry.action == "webhook_endpoint.pinged"))
+    pings = shop.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.action == "webhook_endpoint.pinged")
+        .order_by(AuditEntry.id)
+    )
     assert [p.after["status_code"] for p in pings] == [204, 500, None]
 
 
