@@ -220,7 +220,11 @@ def test_stale_holds_are_released_by_the_job(customer, db, configure) -> None:
     assert released[0].status == RedemptionStatus.EXPIRED
     db.refresh(account)
     assert account.balance == 100
-    kinds = db.scalars(select(LedgerEntry.kind).where(LedgerEntry.account_id == account.id))
+    kinds = db.scalars(
+        select(LedgerEntry.kind)
+        .where(LedgerEntry.account_id == account.id)
+        .order_by(LedgerEntry.id)
+    )
     assert list(kinds) == ["earn", "hold", "release"]
     assert db.scalar(select(Allocation.points).order_by(Allocation.id.desc()).limit(1)) == 80
 

@@ -22,7 +22,8 @@ from loyalty_plugin.services.ledger.integrity import verify_ledger
 
 
 def entries(session: Session, account_id: int) -> list[LedgerEntry]:
-    return list(session.scalars(select(LedgerEntry).where(LedgerEntry.account_id == account_id)))
+    query = select(LedgerEntry).where(LedgerEntry.account_id == account_id)
+    return list(session.scalars(query.order_by(LedgerEntry.id)))
 
 
 def remaining(session: Session, entry: LedgerEntry) -> int:
