@@ -9,6 +9,7 @@ ledger entries (one per program that counts) and answers what it did as a webhoo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -95,22 +96,10 @@ def refund_with_programs(
     ``lines_value``: what the refund's lines are worth on the invoice (see
     :func:`program_earning.refund_invoice`).
     """
-    lines: dict[str, Decimal] = {}
-    for item in refund.items:
-        lines[item.line_id] = lines.get(item.line_id, Decimal(0)) + item.qty
-    outcome = program_earning.refund_invoice(
-        session,
-        merchant_id=merchant_id,
-        invoice_id=invoice_id,
-        refund_id=refund.id,
-        amount=refund.amount,
-        lines=lines or None,
-        lines_value=lines_value,
-        now=now,
-        actor=ACTOR,
-        extra_kinds=plugin_rule_kinds(hooks),
-    )
-    return outcome.to_dict() | _levels(session, merchant_id, invoice_id=invoice_id, now=now)
+    return _apply_refund(
+        program_earning.refund_invoice, session, merchant_id, invoice_id, refund, hooks, now,
+        lines_value,
+    )  # fmt: skip
 
 
 def reverse_refund_with_programs(
@@ -124,10 +113,27 @@ def reverse_refund_with_programs(
     lines_value: Decimal | None = None,
 ) -> dict[str, Any]:
     """Give back, under every program, what ``refund`` (as it was counted) took."""
+    return _apply_refund(
+        program_earning.reverse_refund, session, merchant_id, invoice_id, refund, hooks, now,
+        lines_value,
+    )  # fmt: skip
+
+
+def _apply_refund(
+    engine: Callable[..., Any],
+    session: Session,
+    merchant_id: str,
+    invoice_id: str,
+    refund: Refund,
+    hooks: Any,
+    now: datetime,
+    lines_value: Decimal | None,
+) -> dict[str, Any]:
+    """Run ``engine`` (refund or its reversal) on the refund's quantities per line."""
     lines: dict[str, Decimal] = {}
     for item in refund.items:
         lines[item.line_id] = lines.get(item.line_id, Decimal(0)) + item.qty
-    outcome = program_earning.reverse_refund(
+    outcome = engine(
         session,
         merchant_id=merchant_id,
         invoice_id=invoice_id,
