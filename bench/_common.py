@@ -31,6 +31,9 @@ from loyalty_plugin.database import engine_options, prepare_engine
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/loyalty_bench"
 URL_VARIABLE = "LOYALTY_BENCH_DATABASE_URL"
+#: Set to ``1`` by the smoke runs in ``tests/test_bench_*.py``: their figures mean nothing,
+#: so they neither wait for a benchmark another process is timing nor make it wait.
+SMOKE_VARIABLE = "LOYALTY_BENCH_SMOKE"
 
 
 def add_database_arguments(parser: argparse.ArgumentParser) -> None:
@@ -163,10 +166,12 @@ def fresh_database(
     """Create the database at ``url`` (dropping any leftover), migrate it, drop it afterwards.
 
     ``sql`` statements run right after the migrations: a schema experiment for this run only.
-    ``exclusive=False`` skips waiting for other benchmarks (for a script that times nothing).
+    ``exclusive=False`` skips waiting for other benchmarks (for a script that times nothing),
+    as does a smoke run (``LOYALTY_BENCH_SMOKE=1``).
     """
     parsed = _checked_url(url)
     create = f'CREATE DATABASE "{parsed.database}"'
+    exclusive = exclusive and os.environ.get(SMOKE_VARIABLE) != "1"
     alone = _one_benchmark_at_a_time(parsed) if exclusive else contextlib.nullcontext()
     with alone, _database(parsed, keep=keep, create=create) as engine:
         migrations.upgrade(engine)

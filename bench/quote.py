@@ -145,7 +145,10 @@ def run(app: Any, token: str, *, clients: int, samples: int, warmup: int) -> lis
             mine_q.time(
                 lambda: _ok(client.post(f"{PREFIX}/checkout/quote", json=body, headers=auth))
             )
-            hold = body | {"points": 1, "invoice": body["invoice"] | {"id": f"{number}-{i}"}}
+            # The phase's client count is part of the invoice id: holds on an invoice paid in
+            # an earlier phase are refused (409 "already paid with points").
+            invoice = body["invoice"] | {"id": f"x{clients}-{number}-{i}"}
+            hold = body | {"points": 1, "invoice": invoice}
             mine_h.time(lambda h=hold: _hold_and_capture(client, h, auth))
             if i >= warmup:
                 with lock:

@@ -80,7 +80,7 @@ def main() -> None:
             events = signed_events(args.max_events, customers=args.customers)
             warm = run_load(port, events[: args.warmup], clients=args.clients, seconds=60)
             results, elapsed = timed_load(port, events[args.warmup :], args)
-            health = health_rate(port, clients=args.clients, seconds=5)
+            health = health_rate(port, clients=args.clients, seconds=args.health_seconds)
         check(engine, results, warm)
         tps = pgbench(engine, clients=args.clients, seconds=args.pgbench_seconds)
     report(results, elapsed, tps, health, args)
@@ -95,6 +95,9 @@ def parse_args() -> argparse.Namespace:
     add_server_arguments(parser, threads=4, help="threads per gunicorn worker")
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--pgbench-seconds", type=int, default=15)
+    parser.add_argument(
+        "--health-seconds", type=float, default=5, help="duration of the GET /health baseline"
+    )
     return parser.parse_args()
 
 
