@@ -8,12 +8,10 @@ database.
 from loyalty_plugin.domain.rules.invoice import (
     SHIPPING_LINE,
     WHOLE_INVOICE_LINE,
-    BaseLine,
     Conversion,
     CustomerView,
     InvoiceView,
     LineView,
-    earning_lines,
 )
 from loyalty_plugin.domain.rules.kinds import (
     BIRTHDAY,
@@ -29,6 +27,7 @@ from loyalty_plugin.domain.rules.kinds import (
     register_rule_kind,
     rule_kinds,
 )
+from loyalty_plugin.domain.rules.lines import BaseLine, earning_lines
 from loyalty_plugin.domain.rules.settings import (
     DEFAULT_EXCLUDED_TAGS,
     CategoryTree,

@@ -15,7 +15,8 @@ from decimal import Decimal
 from typing import Any, ClassVar, Self, TypeVar
 
 from loyalty_plugin.domain.errors import ValidationError
-from loyalty_plugin.domain.rules.invoice import BaseLine, CustomerView, InvoiceView
+from loyalty_plugin.domain.rules.invoice import CustomerView, InvoiceView
+from loyalty_plugin.domain.rules.lines import BaseLine
 from loyalty_plugin.domain.rules.settings import CategoryTree, Exclusions, Limit, Period
 
 ZERO = Decimal(0)
