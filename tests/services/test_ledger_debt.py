@@ -15,6 +15,7 @@ from loyalty_plugin.domain.errors import InsufficientPoints, InvalidOperation, V
 from loyalty_plugin.models import Account, LedgerEntry, Lot
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.integrity import verify_ledger
+from loyalty_plugin.services.ledger.transfers import lock_pair, move_lots
 from tests.services.test_ledger_stateful import LedgerMachine
 
 
@@ -94,6 +95,47 @@ def test_points_given_back_by_a_reversed_redemption_repay_the_debt(
     session.commit()
     assert (back.points, back.details) == (60, {"debt_change": -60})
     assert account_state(session, account.id) == (-40, 40)
+    assert verify_ledger(session) == []
+
+
+def _in_debt(session: Session, account: Account, now: datetime, owed: int) -> None:
+    earned = ledger.earn(session, account_id=account.id, points=owed, now=now, actor="t")
+    ledger.spend(session, account_id=account.id, points=owed, now=now, actor="t")
+    ledger.reverse(session, entry_id=earned.id, now=now, actor="t", shortfall_as_debt=True)
+
+
+def _merge(session: Session, merged: Account, survivor: Account, now: datetime):
+    pair = lock_pair(session, merged.id, survivor.id)
+    return move_lots(session, merged=pair[0], survivor=pair[1], now=now, actor="t", reason="m")
+
+
+def test_points_merged_in_repay_the_survivors_debt(
+    session: Session, make_account, now: datetime
+) -> None:
+    """The survivor owes 70; the merged customer brings 50: all 50 repay, 20 still owed."""
+    survivor, merged = make_account(), make_account()
+    _in_debt(session, survivor, now, 70)
+    ledger.earn(session, account_id=merged.id, points=50, now=now, actor="t")
+    moved = _merge(session, merged, survivor, now)
+    session.commit()
+    assert (moved.into.points, moved.into.details["debt_change"]) == (50, -50)
+    assert account_state(session, survivor.id) == (-20, 20)
+    assert ledger.spendable_points(session, survivor.id, now) == 0
+    assert verify_ledger(session) == []
+
+
+def test_a_merged_customers_debt_is_repaid_from_the_survivors_points(
+    session: Session, make_account, now: datetime
+) -> None:
+    """The merged customer owes 30; the survivor holds 100: 30 repaid, 70 left, no debt."""
+    survivor, merged = make_account(), make_account()
+    ledger.earn(session, account_id=survivor.id, points=100, now=now, actor="t")
+    _in_debt(session, merged, now, 30)
+    moved = _merge(session, merged, survivor, now)
+    session.commit()
+    assert (moved.into.points, moved.into.details.get("debt_change", 0)) == (-30, 0)
+    assert account_state(session, survivor.id) == (70, 0)
+    assert ledger.spendable_points(session, survivor.id, now) == 70
     assert verify_ledger(session) == []
 
 

@@ -245,7 +245,7 @@ def test_after_a_merge_the_merged_entries_act_on_the_survivor(session, pair, now
 
 
 def test_merge_moves_debt_holds_and_refuses_bad_pairs(session, pair, now) -> None:
-    """Debt moves with the points; an open hold moves; self, unknown and chains refused."""
+    """Debt moves with the points and Ben's 10 repay it; self, unknown and chains refused."""
     ana, ben = pair
     ledger.earn(session, account_id=ben.id, points=10, now=now, actor="t")
     got = ledger.earn(session, account_id=ana.id, points=200, now=now, actor="t")
@@ -256,7 +256,8 @@ def test_merge_moves_debt_holds_and_refuses_bad_pairs(session, pair, now) -> Non
     result = merge(session, now)
     session.commit()
     assert (result.debt, balance(session, ana), ana.debt) == (200, 0, 0)
-    assert (balance(session, ben), ben.debt) == (-190, 200)
+    assert (balance(session, ben), ben.debt) == (-190, 190)
+    assert ledger.spendable_points(session, ben.id, now) == 0
     assert verify_ledger(session) == []
     for merged, survivor, field in (("c2", "c2", "into_customer_id"), ("c9", "c2", "customer_id"),
                                     ("c2", "c1", "into_customer_id")):  # fmt: skip

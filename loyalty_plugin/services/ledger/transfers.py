@@ -13,7 +13,8 @@ their expiry and history: a ``merge_out`` entry empties the lots (one allocation
 lots change account, and a ``merge_in`` entry fills them again. The lots keep their id and
 the credit entry that made them, so a later refund of a merged customer's invoice, or the
 release of their hold, finds its points on the survivor (``lock_account`` follows
-``Account.merged_into_id``). Points owed (``debt``) move with the points.
+``Account.merged_into_id``). Points owed (``debt``) move with the points, and are
+repaid at once from the points either customer brings, as incoming points always repay debt.
 
 Both lock the two accounts in id order, whoever is sender, so two transfers in opposite
 directions queue instead of deadlocking.
@@ -30,7 +31,7 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain import ledger as rules
 from loyalty_plugin.domain.errors import InvalidOperation, ValidationError
 from loyalty_plugin.domain.ledger import Allocation as Move
-from loyalty_plugin.domain.ledger import EntryKind
+from loyalty_plugin.domain.ledger import EntryKind, LotView
 from loyalty_plugin.domain.points import check_points
 from loyalty_plugin.models import Account, LedgerEntry, Lot
 from loyalty_plugin.services.ledger.entries import (
@@ -38,6 +39,7 @@ from loyalty_plugin.services.ledger.entries import (
     _append,
     _apply_moves,
     _check_clock,
+    _open_lots,
     _replay,
     _take_fifo,
     _with_debt_change,
@@ -258,6 +260,7 @@ def move_lots(
     for lot in lots:
         lot.account_id = survivor.id
     if out is not None:
+        moves, repaid = _refill(session, survivor, full, survivor.debt + debt, now)
         into = _append(
             session,
             survivor,
@@ -268,11 +271,11 @@ def move_lots(
             reference=Reference("merge", str(out.id)),
             reason=reason,
             details=_with_debt_change(
-                {"merge": {"from_account_id": merged.id, "from_entry_id": out.id}}, debt
+                {"merge": {"from_account_id": merged.id, "from_entry_id": out.id}}, debt - repaid
             ),
-            moves=[Move(lot.id, left) for lot, left in full],
+            moves=moves,
         )
-        survivor.debt += debt
+        survivor.debt += debt - repaid
     _move_counters(merged, survivor)
     merged.merged_into_id = survivor.id
     session.execute(
@@ -283,6 +286,30 @@ def move_lots(
     )
     session.flush()
     return LotsMoved(out=out, into=into, points=points, debt=debt, lots=len(lots))
+
+
+def _refill(
+    session: Session, survivor: Account, full: list[tuple[Lot, int]], owed: int, now: datetime
+) -> tuple[list[Move], int]:
+    """``merge_in``'s moves: the merged lots refilled, less what repays ``owed`` at once.
+
+    Points that arrive repay debt first, as an earn or a transfer does, whichever of the
+    two customers owed it: a survivor never holds spendable points beside points owed.
+    Returns the moves (one per lot) and the points repaid.
+    """
+    net = {lot.id: left for lot, left in full}
+    if not owed:
+        return [Move(lot_id, points) for lot_id, points in net.items()], 0
+    own = [view for view in _open_lots(session, survivor.id, now) if view.id not in net]
+    arriving = [
+        LotView(lot.id, left, lot.earned_at, lot.expires_at)
+        for lot, left in full
+        if lot.expires_at is None or lot.expires_at > now
+    ]
+    repaid = min(owed, sum(view.remaining for view in own + arriving))
+    for move in rules.allocate_fifo(own + arriving, repaid):
+        net[move.lot_id] = net.get(move.lot_id, 0) + move.points
+    return [Move(lot_id, points) for lot_id, points in net.items() if points], repaid
 
 
 def _move_counters(merged: Account, survivor: Account) -> None:
