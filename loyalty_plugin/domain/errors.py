@@ -8,15 +8,33 @@ class LoyaltyError(Exception):
 
     code = "loyalty_error"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        reason: str | None = None,
+        facts: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        #: Why, as a stable word a program can act on (``reward_sold_out``); ``None``: only
+        #: the ``code`` and the English ``message`` say.
+        self.reason = reason
+        #: The numbers the message names (``{"limit": 2}``), for a caller's own wording.
+        self.facts = facts or {}
 
     def to_dict(self) -> dict[str, object]:
-        """The error as the API's ``{"code", "message", "fields"}`` shape."""
+        """The error as the API's ``{"code", "message", "fields"}`` shape (plus ``reason``
+        and ``facts`` where the error has them)."""
         fields = {self.field: [self.message]} if self.field else {}
-        return {"code": self.code, "message": self.message, "fields": fields}
+        body: dict[str, object] = {"code": self.code, "message": self.message, "fields": fields}
+        if self.reason:
+            body["reason"] = self.reason
+        if self.facts:
+            body["facts"] = self.facts
+        return body
 
 
 class ValidationError(LoyaltyError):

@@ -256,6 +256,8 @@ class ProgramEarning:
     program: ProgramDefinition
     awards: tuple[Award, ...]
     multiplier: Decimal = ONE
+    #: The customer's level when the points were counted (the multiplier's reason).
+    level: str | None = None
     #: The earning amount of an invoice, in the program's currency.
     base: Decimal | None = None
     conversion: Conversion | None = None
@@ -305,6 +307,7 @@ def evaluate_invoice(
         program=program,
         awards=(),
         multiplier=program.multiplier_for(customer),
+        level=customer.level,
         base=base,
         conversion=conversion,
         line_qty={bl.id: bl.line.qty for bl in lines if not bl.synthetic},
@@ -338,7 +341,10 @@ def evaluate_event(program: ProgramDefinition, *, event: EventContext) -> Progra
         for award in rule.event_awards(event)
     ]
     return ProgramEarning(
-        program=program, awards=tuple(awards), multiplier=program.multiplier_for(event.customer)
+        program=program,
+        awards=tuple(awards),
+        multiplier=program.multiplier_for(event.customer),
+        level=event.customer.level,
     )
 
 
@@ -437,7 +443,7 @@ def breakdown(
     """
     earlier = [item.points for item in before.items] if before else []
     earning_settings = earning.program.earning
-    return {
+    shown = {
         "program": earning.program.label(),
         "currency": earning.program.currency,
         "exchange_rate": earning.conversion.to_json() if earning.conversion else None,
@@ -459,6 +465,51 @@ def breakdown(
             for i, item in enumerate(settlement.items)
         ],
     }
+    return shown | _level_bonus(earning, settlement, before, shown["breakdown"])
+
+
+def _level_bonus(
+    earning: ProgramEarning,
+    settlement: Settlement,
+    before: Settlement | None,
+    items: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The level multiplier's own share: each item's ``base_points`` before it, and the rest.
+
+    "Shoes x2: 40 points, Gold bonus x1.5: 20 points": the items' ``base_points`` and the
+    bonus's ``points`` add up to the entry's points, as the items' ``points`` do.
+    """
+    if earning.multiplier in (ONE, ZERO) or not settlement.items:
+        return {}
+    base = _unmultiplied(earning, settlement)
+    earlier = _unmultiplied(earning, before) if before else []
+    for i, (item, counted) in enumerate(zip(items, base, strict=True)):
+        item["base_points"] = counted - (earlier[i] if i < len(earlier) else 0)
+    points = settlement.points - (before.points if before else 0)
+    levels = earning.program.levels.levels if earning.program.levels else ()
+    name = next((lv.name for lv in levels if lv.key == earning.level), None)
+    bonus = points - sum(item["base_points"] for item in items)
+    return {
+        "level_bonus": {
+            "level": earning.level,
+            "name": name,
+            "multiplier": str(earning.multiplier),
+            "points": bonus,
+        }
+    }
+
+
+def _unmultiplied(earning: ProgramEarning, settlement: Settlement) -> list[int]:
+    """Each item's whole points rounded again without the level multiplier."""
+    awards = [replace(i.award, exact=i.exact / earning.multiplier) for i in settlement.items]
+    rounded = iter(
+        settle(
+            awards,
+            rounding=earning.program.earning.rounding,
+            scope=earning.program.earning.rounding_scope,
+        ).items
+    )
+    return [next(rounded).points if award.exact else 0 for award in awards]
 
 
 def _shown(exact: Decimal) -> str:

@@ -89,10 +89,9 @@ def _under(path: str, prefix: str) -> bool:
 
 
 def _domain_error(error: LoyaltyError) -> Response:
-    body = error.to_dict()
-    return error_response(
-        STATUS.get(type(error), 422), body["code"], body["message"], body["fields"]
-    )
+    response = jsonify(error=error.to_dict())
+    response.status_code = STATUS.get(type(error), 422)
+    return response
 
 
 def _database_error(error: Exception) -> Response | HTTPException:

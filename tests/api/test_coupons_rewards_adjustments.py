@@ -147,11 +147,17 @@ def test_reward_stock_and_per_customer_limit(api, customer) -> None:
     first = api.post(buy, {"customer_id": "42"})
     assert first.status_code == 201 and first.json["product_ids"] == ["coffee"]
     assert first.json["reward_id"] == reward["id"]
-    assert api.post(buy, {"customer_id": "42"}).status_code == 409
+    again = api.post(buy, {"customer_id": "42"})
+    assert again.status_code == 409
+    assert (again.json["error"]["reason"], again.json["error"]["facts"]) == (
+        "reward_limit_reached",
+        {"limit": 1},
+    )
     assert api.post(buy, {"customer_id": "43"}).status_code == 201
     customer("44", 5000)
     sold_out = api.post(buy, {"customer_id": "44"})
     assert sold_out.status_code == 409 and "stock" in sold_out.json["error"]["message"]
+    assert sold_out.json["error"]["reason"] == "reward_sold_out"
     assert balance(api) == 4700
     listed = api.get("/rewards").json["data"]
     assert listed[0]["stock"] == 0

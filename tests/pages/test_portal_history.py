@@ -20,7 +20,7 @@ from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.accounts import account_for_host_customer, find_customer
 from loyalty_plugin.services.spending.coupons import cancel_coupon
 from tests.browser import LiveServer
-from tests.levels.conftest import Host, db, host  # noqa: F401 (fixtures)
+from tests.levels.conftest import TIERS, Host, db, host  # noqa: F401 (fixtures)
 from tests.pages.test_portal import BROWSER_BACKENDS
 
 PORTAL = "/loyalty/portal"
@@ -65,6 +65,27 @@ def test_an_earning_reads_its_breakdown_by_line(
     page = client.get(f"{PORTAL}/points?kind=earned").data.decode()
     assert "Shoes \u00d72: 40 points" in page and "Socks: 10 points" in page
     assert "L1" not in page and "per_amount" not in page
+
+
+def test_a_level_bonus_shows_its_own_points(
+    app: Flask,
+    client: Any,
+    host: Host,  # noqa: F811
+    db: Session,  # noqa: F811
+) -> None:
+    """At Gold (x1.5) 50.00 earns 75: "Shoes x2: 40, Socks: 10, Gold bonus x1.5: 25"."""
+    body = {"key": "main", "name": "Main", "status": "active", "levels": {"tiers": TIERS},
+            "rules": [{"kind": "per_amount", "points": "1", "per": "1"}]}  # fmt: skip
+    host.api("POST", "/programs", body, scope="admin")
+    host.pay("c1", "9000", "20000.00")
+    assert host.level("c1")["level"] == "gold"
+    host.pay("c1", "9001", "50.00", number="INV-2026-9001", items=[SHOES, SOCKS])
+    sign_in(app, client, db)
+    page = client.get(f"{PORTAL}/points?kind=earned").data.decode()
+    assert "Shoes \u00d72: 40 points" in page and "Socks: 10 points" in page
+    assert "Gold bonus \u00d71.5: 25 points" in page
+    assert "Including your level bonus" not in page
+    assert 'data-testid="lifetime-earned">20,075 points<' in page
 
 
 def test_filters_by_kind_and_date_stay_in_the_address(

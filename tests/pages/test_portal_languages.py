@@ -142,9 +142,19 @@ def test_an_expired_link_says_so_in_the_customer_s_language(
     assert "<h1>This link does not work</h1>" in forged  # no customer known: English
 
 
+#: Each shipped language's shop locale and the headings its pages must show.
+SHOPS = {
+    "de": ("de_DE", ("Hallo Ana", "Punkteverlauf", "Meine Gutscheine", "Prämien", "Meine Stufe")),
+    "sw": ("sw_KE", ("Habari, Ana", "Historia ya pointi", "Kuponi zangu", "Zawadi",
+                     "Kiwango changu")),
+}  # fmt: skip
+
+
 @pytest.mark.backends("sqlite")
+@pytest.mark.parametrize("language", SHOPS)
 @pytest.mark.parametrize("width", WIDTHS)
-def test_the_german_portal_fits_the_screen(
+def test_each_language_s_portal_fits_the_screen(
+    language: str,
     width: str,
     app: Flask,
     live_server: LiveServer,
@@ -153,30 +163,35 @@ def test_the_german_portal_fits_the_screen(
     ana: Account,  # noqa: F811
     shots: Path,  # noqa: F811
 ) -> None:
-    """German words are longer: the overview, the history, the rewards and the level page
-    still fit a phone."""
-    german_shop(session)
+    """German and Swahili words are longer: the overview, the history, the coupons, the
+    rewards and the level page still fit a phone, and read in the shop's language."""
+    locale, (hello, history, coupons, rewards, level) = SHOPS[language]
+    set_notification_prefs(
+        session, merchant_id="shop", prefs=NotificationPrefs(locale=locale), now=utcnow(),
+        actor="t",
+    )  # fmt: skip
+    session.commit()
     with_levels(session)
     for number, points in enumerate((1200, 340, 85, 1), start=1):
         earn(session, ana, points, reference=Reference("invoice", f"RE-2026-{1000 + number}"),
              expires_at=expiring_in(20 * number))  # fmt: skip
     page = at_width(browser, width)()
     sign_in(page, app, live_server, ana)
-    look(page, shots, f"portal-de-overview-{width}", "Hallo Ana")
+    look(page, shots, f"portal-{language}-overview-{width}", hello)
     page.goto(live_server.url("/loyalty/portal/points"))
-    look(page, shots, f"portal-de-points-{width}", "Punkteverlauf")
+    look(page, shots, f"portal-{language}-points-{width}", history)
     page.goto(live_server.url("/loyalty/portal/coupons"))
-    look(page, shots, f"portal-de-coupons-{width}", "Meine Gutscheine")
+    look(page, shots, f"portal-{language}-coupons-{width}", coupons)
     create_reward(
-        session, merchant_id="shop", name="5-€-Gutschein", points=500, now=utcnow(),
+        session, merchant_id="shop", name="5-€-Gutschein" if language == "de" else "Vocha ya €5",
+        points=500, now=utcnow(), per_customer_limit=2, coupon_valid_days=30,
         value=CouponValue(kind=CouponKind.AMOUNT, amount=Decimal("5.00"), currency="EUR"),
-        per_customer_limit=2, coupon_valid_days=30,
     )  # fmt: skip
     session.commit()
     page.goto(live_server.url("/loyalty/portal/rewards"))
-    look(page, shots, f"portal-de-rewards-{width}", "Prämien")
+    look(page, shots, f"portal-{language}-rewards-{width}", rewards)
     page.goto(live_server.url("/loyalty/portal/level"))
-    look(page, shots, f"portal-de-level-{width}", "Meine Stufe")
+    look(page, shots, f"portal-{language}-level-{width}", level)
 
 
 def test_a_host_with_its_own_flask_babel_keeps_it(database_url: str, engine: Any) -> None:

@@ -253,10 +253,18 @@ class LevelView:
 
 @dataclass(frozen=True, kw_only=True)
 class Counted:
-    """One part of an earning as stored on its entry: "Shoes x2: 40 points"."""
+    """One part of an earning as stored on its entry: "Shoes x2: 40 points".
+
+    ``label`` is the host's line name, or (``ours``) a message of ours to translate; a part
+    with ``times`` is the level bonus, ``label`` then naming the level (empty: unnamed).
+    """
 
     label: str
     points: int
+    #: How many of the line were bought (``None``: one, or not a line).
+    qty: Decimal | None = None
+    ours: bool = False
+    times: Decimal | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -277,7 +285,8 @@ class LogLine:
     expires_at: datetime | None
     #: For an earning: how it was counted, by rule and line, in the customer's words.
     breakdown: tuple[Counted, ...] = ()
-    #: The level bonus included in an earning's points (``None``: none).
+    #: The level bonus included in an earning's points, where the entry does not say how
+    #: many points it gave (entries written before it did; ``None``: none).
     bonus: Decimal | None = None
 
 
@@ -559,10 +568,10 @@ def _line(row: Any, names: _Names) -> LogLine:
 
 #: What a rule that counts the whole invoice gave, by its kind.
 WHOLE_INVOICE = {
-    "per_order": "Points for your order",
-    "first_purchase": "First purchase bonus",
-    "registration": "Welcome bonus",
-    "birthday": "Birthday bonus",
+    "per_order": N_("Points for your order"),
+    "first_purchase": N_("First purchase bonus"),
+    "registration": N_("Welcome bonus"),
+    "birthday": N_("Birthday bonus"),
 }
 
 
@@ -571,40 +580,54 @@ def _counted(entry: LedgerEntry, names: _Names) -> tuple[Counted, ...]:
 
     Rule ids and line ids are bookkeeping: a line is named as the invoice named it
     ("Shoes x2" with a multiplication sign); a rule on the whole invoice by what it does.
+    Where the entry kept its level bonus apart, the lines show their points before it and
+    the bonus is a part of its own ("Gold bonus x1.5: 20 points").
     """
-    stored = (entry.details or {}).get("breakdown") or []
+    details = entry.details or {}
+    stored = details.get("breakdown") or []
+    bonus = details.get("level_bonus") if isinstance(details.get("level_bonus"), dict) else None
     invoice = entry.reference_id if entry.reference_type == "invoice" else None
     lines = names.lines.get(invoice or "", {})
     parts = []
     for item in stored if isinstance(stored, list) else []:
-        points = int(item.get("points") or 0)
-        if points == 0:
-            continue
-        parts.append(Counted(label=_part_label(item, lines), points=points))
+        points = int((item.get("base_points") if bonus else item.get("points")) or 0)
+        if points:
+            parts.append(_part(item, lines, points))
+    if bonus and int(bonus.get("points") or 0):
+        times = _decimal(bonus.get("multiplier"))
+        parts.append(Counted(label=str(bonus.get("name") or ""), points=int(bonus["points"]),
+                             times=times.normalize() if times else None))  # fmt: skip
     return tuple(parts)
 
 
-def _part_label(item: dict[str, Any], lines: dict[str, dict[str, Any]]) -> str:
+def _part(item: dict[str, Any], lines: dict[str, dict[str, Any]], points: int) -> Counted:
     line_id = item.get("line")
     if line_id is None:
-        return WHOLE_INVOICE.get(str(item.get("kind")), "Points on your purchase")
+        kind = WHOLE_INVOICE.get(str(item.get("kind")), N_("Points on your purchase"))
+        return Counted(label=kind, points=points, ours=True)
     line = lines.get(str(line_id)) or {}
-    name = str(line.get("name") or "An item")
-    qty = line.get("qty")
+    qty = _decimal(line.get("qty"))
+    shown = None if qty is None or qty == 1 else qty.normalize()
+    if line.get("name"):
+        return Counted(label=str(line["name"]), points=points, qty=shown)
+    return Counted(label=N_("An item"), points=points, qty=shown, ours=True)
+
+
+def _decimal(value: Any) -> Decimal | None:
     try:
-        count = Decimal(str(qty)) if qty is not None else Decimal(1)
+        return None if value is None else Decimal(str(value))
     except ArithmeticError:
-        count = Decimal(1)
-    return name if count == 1 else f"{name} \u00d7{count.normalize():f}"
+        return None
 
 
 def _bonus(entry: LedgerEntry) -> Decimal | None:
-    """The level multiplier an earning's points include (``None`` for none)."""
-    try:
-        multiplier = Decimal(str((entry.details or {}).get("multiplier") or "1"))
-    except ArithmeticError:
+    """The level multiplier an older earning's points include (``None`` for none, or when
+    the entry keeps the bonus's points apart: :func:`_counted` shows them)."""
+    details = entry.details or {}
+    multiplier = _decimal(details.get("multiplier") or "1")
+    if multiplier is None or multiplier == 1 or details.get("level_bonus"):
         return None
-    return None if multiplier == 1 else multiplier.normalize()
+    return multiplier.normalize()
 
 
 def _lines_by_id(items: Any) -> dict[str, dict[str, Any]]:

@@ -665,6 +665,7 @@ def _evaluation_json(earning: ProgramEarning) -> dict[str, Any]:
             for a in earning.awards
         ],
         "multiplier": str(earning.multiplier),
+        "level": earning.level,
         "base": None if earning.base is None else str(earning.base),
         "conversion": earning.conversion.to_json() if earning.conversion else None,
         "line_qty": {line: str(qty) for line, qty in earning.line_qty.items()},
@@ -694,6 +695,7 @@ def _restore(
             for a in data["awards"]
         ),
         multiplier=Decimal(data["multiplier"]),
+        level=data.get("level"),
         base=None if data["base"] is None else Decimal(data["base"]),
         conversion=None
         if conversion is None

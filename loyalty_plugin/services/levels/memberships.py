@@ -555,7 +555,9 @@ def give_level(
     account_id = ledger.lock_account(session, account_id).id
     membership = _current(session, program, account_id, now)
     if program.scheme.rank(level) < program.scheme.rank(membership.earned_level):
-        raise InvalidOperation("the customer already earns a higher level", field="level")
+        raise InvalidOperation(
+            "the customer already earns a higher level", field="level", reason="level_higher"
+        )
     before, held = membership.level, _given_document(program, membership)
     membership.level, membership.source, membership.expires_at = level, Source.GIVEN, until
     _record_manual(
@@ -610,7 +612,9 @@ def buy_membership(
     program = _program_for(session, merchant_id, program_key, now)
     wanted = _level_of(program, level)
     if wanted.price_points is None or wanted.duration_days is None:
-        raise InvalidOperation(f"level {level!r} cannot be bought", field="level")
+        raise InvalidOperation(
+            f"level {level!r} cannot be bought", field="level", reason="level_not_for_sale"
+        )
     account_id = ledger.lock_account(session, account_id).id
     if idempotency_key is not None and _bought_with_key(
         session, program, account_id, level, idempotency_key
@@ -618,7 +622,9 @@ def buy_membership(
         return _current(session, program, account_id, now)
     membership = _current(session, program, account_id, now)
     if program.scheme.rank(level) < program.scheme.rank(membership.level):
-        raise InvalidOperation("the customer already holds a higher level", field="level")
+        raise InvalidOperation(
+            "the customer already holds a higher level", field="level", reason="level_higher"
+        )
     entry = ledger.spend(
         session,
         account_id=account_id,

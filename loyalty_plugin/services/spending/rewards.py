@@ -233,9 +233,13 @@ def purchase_reward(
     ):
         return bought
     if not reward.active:
-        raise InvalidOperation("this reward is not on offer", field="reward_id")
+        raise InvalidOperation(
+            "this reward is not on offer", field="reward_id", reason="reward_not_on_offer"
+        )
     if not reward.on_offer(now):
-        raise InvalidOperation(_outside_dates(reward, now), field="reward_id")
+        raise InvalidOperation(
+            _outside_dates(reward, now), field="reward_id", reason="reward_not_on_offer"
+        )
     if reward.per_customer_limit is not None:
         bought = session.scalar(
             select(func.count(Coupon.id)).where(
@@ -249,6 +253,8 @@ def purchase_reward(
             raise InvalidOperation(
                 f"this reward can be bought {times.format(reward.per_customer_limit)} per customer",
                 field="reward_id",
+                reason="reward_limit_reached",
+                facts={"limit": reward.per_customer_limit},
             )
     _take_from_stock(session, reward)
     return buy_coupon(
@@ -302,7 +308,9 @@ def _take_from_stock(session: Session, reward: Reward) -> None:
     ).rowcount
     session.refresh(reward)
     if taken != 1:
-        raise InvalidOperation("this reward is out of stock", field="reward_id")
+        raise InvalidOperation(
+            "this reward is out of stock", field="reward_id", reason="reward_sold_out"
+        )
 
 
 def _apply(reward: Reward, changes: dict[str, Any]) -> None:

@@ -7,7 +7,6 @@ and the balance after, with a form carrying the one-time key and CSRF value of
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,11 +15,11 @@ from flask.typing import ResponseReturnValue
 
 from loyalty_plugin.domain.errors import (
     IdempotencyConflict,
-    InvalidOperation,
     LoyaltyError,
     NotFound,
 )
 from loyalty_plugin.extensions import get_session
+from loyalty_plugin.i18n import N_
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.customers import portal_level, portal_shop
 from loyalty_plugin.services.customers.statements import standing
@@ -164,28 +163,26 @@ def _buy(
     return redirect(done(bought), 303)
 
 
+#: What the shop says for each reason a purchase is refused (``LoyaltyError.reason``).
+REFUSALS = {
+    "reward_sold_out": N_("Sorry, this reward is sold out."),
+    "reward_not_on_offer": N_("This reward is not on offer right now."),
+    "level_higher": N_("Your level is already higher."),
+    "level_not_for_sale": N_("This membership is not for sale."),
+}
+
+
 def _refused(error: LoyaltyError) -> str | None:
-    """Why the shop refused a purchase, in the customer's language (the services' reasons,
-    ``services/spending/rewards.py`` and ``services/levels/memberships.py``, are English)."""
-    if not isinstance(error, InvalidOperation):
-        return None
-    text = error.message
-    if "per customer" in text:
-        limit = int(next(iter(re.findall(r"\d+", text)), 1))
+    """Why the shop refused a purchase, in the customer's language, from its reason code."""
+    if error.reason == "reward_limit_reached":
+        limit = int(error.facts.get("limit", 1))  # type: ignore[call-overload]
         return ngettext(
             "This reward can be bought once per customer.",
             "This reward can be bought %(num)s times per customer.",
             limit,
         )
-    if "out of stock" in text:
-        return gettext("Sorry, this reward is sold out.")
-    if "on offer" in text:
-        return gettext("This reward is not on offer right now.")
-    if "higher level" in text:
-        return gettext("Your level is already higher.")
-    if "cannot be bought" in text:
-        return gettext("This membership is not for sale.")
-    return None
+    message = REFUSALS.get(error.reason or "")
+    return gettext(message) if message else None
 
 
 def _found(read: Callable[[], Any]) -> Any:
