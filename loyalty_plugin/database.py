@@ -60,12 +60,38 @@ def is_unavailable(error: BaseException) -> bool:
     return bool(args) and args[0] in _UNAVAILABLE_MYSQL
 
 
+#: ``Connection.info`` key set when MariaDB rolled back the whole transaction under us.
+TRANSACTION_LOST = "loyalty_transaction_lost"
+#: MariaDB errors after which the transaction is gone: a deadlock (InnoDB rolls back the
+#: whole transaction, not the statement) and a savepoint that no longer exists.
+_LOST_MYSQL = {1213, 1305}
+
+
 def prepare_engine(engine: Engine) -> Engine:
-    """Apply per-backend connection setup; SQLite gets WAL and ``BEGIN IMMEDIATE``."""
+    """Apply per-backend connection setup; SQLite gets WAL and ``BEGIN IMMEDIATE``; on
+    MariaDB a transaction the server rolled back is marked (:data:`TRANSACTION_LOST`)."""
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
+    if engine.dialect.name == "mysql":
+        event.listen(engine, "handle_error", _mark_lost)
+        event.listen(engine, "rollback", _clear_lost)
+        event.listen(engine, "commit", _clear_lost)
     return engine
+
+
+def _mark_lost(context: Any) -> None:
+    # After a deadlock MariaDB has rolled back everything and silently starts a new
+    # transaction with the next statement: code that caught the error in a savepoint would
+    # go on and commit half a unit of work without its locks. The mark makes
+    # :func:`~loyalty_plugin.services.transaction.run_in_transaction` refuse that commit.
+    args = getattr(context.original_exception, "args", ())
+    if context.connection is not None and args and args[0] in _LOST_MYSQL:
+        context.connection.info[TRANSACTION_LOST] = True
+
+
+def _clear_lost(connection: Any) -> None:
+    connection.info.pop(TRANSACTION_LOST, None)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

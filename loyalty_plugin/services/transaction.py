@@ -10,6 +10,8 @@ from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
+from loyalty_plugin.database import TRANSACTION_LOST
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -63,9 +65,14 @@ def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction
     return False
 
 
+class TransactionLost(Exception):
+    """The database rolled the transaction back under a savepoint that caught the error
+    (a MariaDB deadlock); committing what followed would commit half a unit of work."""
+
+
 def is_retryable(error: BaseException) -> bool:
     """True for a lost race: a duplicate insert, a deadlock, a serialization failure."""
-    if isinstance(error, IntegrityError):
+    if isinstance(error, IntegrityError | TransactionLost):
         return True
     if not isinstance(error, DBAPIError) or error.orig is None:
         return False
@@ -78,6 +85,16 @@ def is_retryable(error: BaseException) -> bool:
     return "database is locked" in str(orig)
 
 
+def _refuse_if_lost(session: Session) -> None:
+    """Refuse to commit what ran after MariaDB rolled the transaction back (a deadlock)."""
+    if isinstance(session, scoped_session):
+        session = session()
+    if not session.in_transaction() or session.get_bind().dialect.name != "mysql":
+        return
+    if session.connection().info.get(TRANSACTION_LOST):
+        raise TransactionLost("the database rolled this transaction back (a deadlock)")
+
+
 def run_in_transaction(session: Session, work: Callable[[Session], T], *, attempts: int = 3) -> T:
     """Run ``work(session)`` and commit; on a lost race roll back and run it again.
 
@@ -88,6 +105,7 @@ def run_in_transaction(session: Session, work: Callable[[Session], T], *, attemp
     for attempt in range(1, attempts + 1):
         try:
             result = work(session)
+            _refuse_if_lost(session)
             session.commit()
             return result
         except Exception as error:
