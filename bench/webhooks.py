@@ -6,7 +6,13 @@ for a bounded time and count. It prints sustained events/s and p50/p99 latency, 
 pgbench on the same server (a one-row UPDATE per transaction, same number of clients) as the
 physical reference: the goal is at least half of pgbench's TPS.
 
-    python bench/webhooks.py                       # ~1 minute
+With ``--mode both`` (the default) the same run then measures the high-load intake
+(``LOYALTY_WEBHOOK_INTAKE=queue``): gunicorn restarted in queue mode takes new events for as
+long (intake events/s, against ``GET /health``), then ``--apply-workers`` processes of
+``loyalty intake work --drain`` apply the queue (applied events/s, against the synchronous
+path's events/s). ``ledger verify`` is run at the end and its verdict printed.
+
+    python bench/webhooks.py                       # ~1.5 minutes
     python bench/webhooks.py --seconds 5 --clients 4 --workers 2   # a smoke run
 
 Like every benchmark here it creates, migrates and drops its own database (see
@@ -47,7 +53,7 @@ from bench._common import (
 )
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.signatures import signature_headers
-from loyalty_plugin.models import Customer, Invoice, LedgerEntry
+from loyalty_plugin.models import Customer, InboxStatus, Invoice, LedgerEntry, WebhookEvent
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.ledger.integrity import verify_ledger
 from loyalty_plugin.services.merchants.registration import create_merchant
@@ -71,19 +77,38 @@ class Results:
             self.statuses[status] = self.statuses.get(status, 0) + 1
 
 
+@dataclass
+class Queued:
+    """The high-load intake's figures: intake alone, then the workers' drain."""
+
+    intake: Results
+    intake_seconds: float
+    applied: int
+    apply_seconds: float
+
+
 def main() -> None:
     args = parse_args()
+    queued: Queued | None = None
+    results = Results()
+    elapsed = health = 0.0
     with fresh_database(args.url, keep=args.keep, sql=args.sql) as engine:
         seed(engine, customers=args.customers)
         url = engine.url.render_as_string(hide_password=False)
+        events = signed_events(args.max_events, customers=args.customers)
         with served(url, workers=args.workers, threads=args.threads) as port:
-            events = signed_events(args.max_events, customers=args.customers)
             warm = run_load(port, events[: args.warmup], clients=args.clients, seconds=60)
-            results, elapsed = timed_load(port, events[args.warmup :], args)
+            # With both modes each gets half of the events left after the warm-up.
+            half = args.warmup + (len(events) - args.warmup) // 2
+            if args.mode in ("sync", "both"):
+                sync_events = events[args.warmup : half if args.mode == "both" else None]
+                results, elapsed = timed_load(port, sync_events, args)
             health = health_rate(port, clients=args.clients, seconds=args.health_seconds)
-        check(engine, results, warm)
+        if args.mode in ("queue", "both"):
+            queued = queue_run(url, events[half if args.mode == "both" else args.warmup :], args)
+        violations = check(engine, results, warm, queued)
         tps = pgbench(engine, clients=args.clients, seconds=args.pgbench_seconds)
-    report(results, elapsed, tps, health, args)
+    report(results, elapsed, tps, health, args, queued, violations)
 
 
 def parse_args() -> argparse.Namespace:
@@ -97,6 +122,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pgbench-seconds", type=int, default=15)
     parser.add_argument(
         "--health-seconds", type=float, default=5, help="duration of the GET /health baseline"
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("sync", "queue", "both"),
+        default="both",
+        help="synchronous path, high-load intake (LOYALTY_WEBHOOK_INTAKE=queue), or both",
+    )
+    parser.add_argument(
+        "--apply-workers", type=int, default=2, help="`loyalty intake work` processes"
     )
     return parser.parse_args()
 
@@ -117,28 +151,71 @@ def seed(engine: sa.Engine, *, customers: int) -> None:
 
 
 class served:
-    """gunicorn serving ``create_app()`` on a free loopback port."""
+    """gunicorn serving ``create_app()`` on a free loopback port (``queue``: the high-load
+    intake)."""
 
-    def __init__(self, url: str, *, workers: int, threads: int) -> None:
-        self.url, self.workers, self.threads = url, workers, threads
+    def __init__(self, url: str, *, workers: int, threads: int, queue: bool = False) -> None:
+        self.url, self.workers, self.threads, self.queue = url, workers, threads, queue
 
     def __enter__(self) -> int:
         self.port = free_port()
         self.instance = tempfile.mkdtemp(prefix="loyalty-bench-")
         options = ["--keep-alive", "30", "--log-level", "warning"]
-        self.process = start_gunicorn(
-            self.url,
-            port=self.port,
-            instance=self.instance,
-            workers=self.workers,
-            threads=self.threads,
-            options=options,
-        )
+        # start_gunicorn passes this process's environment on.
+        os.environ["LOYALTY_WEBHOOK_INTAKE"] = "queue" if self.queue else "sync"
+        try:
+            self.process = start_gunicorn(
+                self.url,
+                port=self.port,
+                instance=self.instance,
+                workers=self.workers,
+                threads=self.threads,
+                options=options,
+            )
+        finally:
+            os.environ.pop("LOYALTY_WEBHOOK_INTAKE", None)
         return self.port
 
     def __exit__(self, *_: object) -> None:
         stop_gunicorn(self.process)
         shutil.rmtree(self.instance, ignore_errors=True)
+
+
+def queue_run(url: str, events: list, args: argparse.Namespace) -> Queued:
+    """Intake alone for ``--seconds`` (no worker running), then the workers drain it."""
+    with served(url, workers=args.workers, threads=args.threads, queue=True) as port:
+        intake, intake_seconds = timed_load(port, events, args)
+    applied, apply_seconds = drain_queue(url, workers=args.apply_workers)
+    return Queued(intake, intake_seconds, applied, apply_seconds)
+
+
+def drain_queue(url: str, *, workers: int) -> tuple[int, float]:
+    """Run ``workers`` processes of ``loyalty intake work --drain``; events applied, seconds."""
+    instance = tempfile.mkdtemp(prefix="loyalty-bench-")
+    env = os.environ | {
+        "LOYALTY_DATABASE_URL": url,
+        "LOYALTY_INSTANCE_PATH": instance,
+        "LOYALTY_SECRET_KEY": "bench",
+        "LOYALTY_PLUGIN_ENTRY_POINTS": "false",
+        "LOYALTY_SCHEDULER": "off",
+        "LOYALTY_WEBHOOK_INTAKE": "queue",
+    }
+    command = [sys.executable, "-m", "loyalty_plugin", "intake", "work", "--drain"]
+    started = time.monotonic()
+    processes = [
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        for _ in range(workers)
+    ]
+    applied = 0
+    for process in processes:
+        output, _ = process.communicate()
+        if process.returncode:
+            raise SystemExit(f"loyalty intake work failed with status {process.returncode}")
+        match = re.search(rb"applied (\d+) host events", output)
+        applied += int(match.group(1)) if match else 0
+    seconds = time.monotonic() - started
+    shutil.rmtree(instance, ignore_errors=True)
+    return applied, seconds
 
 
 def signed_events(count: int, *, customers: int) -> list[tuple[bytes, dict[str, str]]]:
@@ -228,9 +305,16 @@ def timed_load(port: int, events: list, args: argparse.Namespace) -> tuple[Resul
     return results, time.monotonic() - started
 
 
-def check(engine: sa.Engine, results: Results, warm: Results) -> None:
-    """Every event answered 200, counted once, earned once, and the ledger sound."""
+def check(engine: sa.Engine, results: Results, warm: Results, queued: Queued | None) -> int:
+    """Every event answered (200, or 202 in the queue), counted once, earned once, nothing
+    left queued; the ledger's violations (``ledger verify``), which must be none."""
     answered = sum(results.statuses.values()) + sum(warm.statuses.values())
+    statuses = set(results.statuses) | set(warm.statuses)
+    if queued is not None:
+        answered += sum(queued.intake.statuses.values())
+        if set(queued.intake.statuses) - {202}:
+            statuses.add(min(set(queued.intake.statuses) - {202}))
+    left = 0
     with Session(engine) as session:
         invoices = session.scalar(sa.select(sa.func.count()).select_from(Invoice))
         # The default program gives 1 point per 10.00: an invoice under 10.00 earns nothing.
@@ -241,12 +325,16 @@ def check(engine: sa.Engine, results: Results, warm: Results) -> None:
             sa.select(sa.func.count()).where(LedgerEntry.kind == EntryKind.EARN)
         )
         violations = verify_ledger(session)
-    if set(results.statuses) != {200} or invoices != answered or earned != earning or violations:
+        left = session.scalar(
+            sa.select(sa.func.count()).where(WebhookEvent.status != InboxStatus.PROCESSED)
+        )
+    if statuses - {200} or invoices != answered or earned != earning or violations or left:
         raise SystemExit(
             f"check failed: statuses {results.statuses}, {invoices} invoices for {answered} "
             f"answers, {earned} earnings for {earning} invoices of 10.00 or more, "
-            f"{len(violations)} ledger violations"
+            f"{left} events not processed, {len(violations)} ledger violations"
         )
+    return len(violations)
 
 
 def pgbench(engine: sa.Engine, *, clients: int, seconds: int) -> float:
@@ -290,32 +378,68 @@ def pgbench(engine: sa.Engine, *, clients: int, seconds: int) -> float:
     return float(match.group(1))
 
 
+def percentile(latencies: list[float], share: float) -> float:
+    """The ``share`` percentile of sorted ``latencies``, in ms."""
+    if not latencies:
+        return 0.0
+    return latencies[min(len(latencies) - 1, int(share * len(latencies)))] * 1000
+
+
 def report(
-    results: Results, elapsed: float, tps: float, health: float, args: argparse.Namespace
+    results: Results,
+    elapsed: float,
+    tps: float,
+    health: float,
+    args: argparse.Namespace,
+    queued: Queued | None,
+    violations: int,
 ) -> None:
     latencies = sorted(results.latencies)
-    rate = len(latencies) / elapsed
-
-    def percentile(share: float) -> float:
-        return latencies[min(len(latencies) - 1, int(share * len(latencies)))] * 1000
-
+    rate = len(latencies) / elapsed if elapsed else 0.0
     print(
         f"\n{len(latencies)} signed invoice.paid events in {elapsed:.1f} s; "
         f"gunicorn {args.workers} workers x {args.threads} threads, {args.clients} clients\n"
     )
-    print(
-        table(
-            ["measure", "value"],
-            [
-                ("webhooks: events/s", f"{rate:.0f}"),
-                ("webhooks: p50 latency", f"{percentile(0.50):.1f} ms"),
-                ("webhooks: p99 latency", f"{percentile(0.99):.1f} ms"),
-                ("GET /health (the stack's floor): req/s", f"{health:.0f}"),
-                ("pgbench one-row UPDATE: TPS", f"{tps:.0f}"),
-                ("webhooks / pgbench", f"{rate / tps:.0%} (goal: at least 50%)"),
-            ],
-        )
-    )
+    rows = []
+    if latencies:
+        rows += [
+            ("webhooks: events/s", f"{rate:.0f}"),
+            ("webhooks: p50 latency", f"{percentile(latencies, 0.50):.1f} ms"),
+            ("webhooks: p99 latency", f"{percentile(latencies, 0.99):.1f} ms"),
+        ]
+    rows += [
+        ("GET /health (the stack's floor): req/s", f"{health:.0f}"),
+        ("pgbench one-row UPDATE: TPS", f"{tps:.0f}"),
+    ]
+    if latencies:
+        rows.append(("webhooks / pgbench", f"{rate / tps:.0%} (goal: at least 50%)"))
+        rows.append(("webhooks / GET /health", f"{rate / health:.0%} (goal: at least 40%)"))
+    if queued is not None:
+        rows += queue_rows(queued, rate, health, args)
+    rows.append(("ledger verify", "clean" if violations == 0 else f"{violations} violations"))
+    print(table(["measure", "value"], rows))
+
+
+def queue_rows(
+    queued: Queued, rate: float, health: float, args: argparse.Namespace
+) -> list[tuple[str, str]]:
+    """The high-load intake's lines of the table."""
+    latencies = sorted(queued.intake.latencies)
+    intake = len(latencies) / queued.intake_seconds if queued.intake_seconds else 0.0
+    applied = queued.applied / queued.apply_seconds if queued.apply_seconds else 0.0
+    rows = [
+        ("queue intake (202): events/s", f"{intake:.0f}"),
+        ("queue intake: p50 latency", f"{percentile(latencies, 0.50):.1f} ms"),
+        ("queue intake: p99 latency", f"{percentile(latencies, 0.99):.1f} ms"),
+        ("queue intake / GET /health", f"{intake / health:.0%} (goal: at least 70%)"),
+        (
+            f"queue applied by {args.apply_workers} workers: events/s",
+            f"{applied:.0f} ({queued.applied} in {queued.apply_seconds:.1f} s)",
+        ),
+    ]
+    if rate:
+        rows.append(("queue applied / webhooks", f"{applied / rate:.1f}x (goal: at least 2x)"))
+    return rows
 
 
 if __name__ == "__main__":

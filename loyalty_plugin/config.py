@@ -42,6 +42,12 @@ DEFAULTS: dict[str, Any] = {
     # Largest webhook body accepted, in bytes; a larger one is answered 413 and not stored.
     "LOYALTY_WEBHOOK_MAX_BYTES": 1_048_576,
     "LOYALTY_API_MAX_BYTES": 1_048_576,
+    # Webhook intake: `sync` applies each event in its request (200 with the points);
+    # `queue` (high-load) stores it and answers 202 at once, and `loyalty intake work`
+    # (or the apply-host-events job) applies stored events in batches.
+    "LOYALTY_WEBHOOK_INTAKE": "sync",
+    # Host events a queue worker applies per transaction.
+    "LOYALTY_INTAKE_BATCH_SIZE": 100,
     # Failed processing attempts after which a host event is dead-lettered.
     "LOYALTY_WEBHOOK_MAX_ATTEMPTS": 10,
     # Seconds before the first retry of a failed host event or outgoing webhook (doubles).

@@ -20,6 +20,7 @@ from loyalty_plugin.cli.emails import emails
 from loyalty_plugin.cli.events import events
 from loyalty_plugin.cli.expiry import expiry
 from loyalty_plugin.cli.imports import balances, customers
+from loyalty_plugin.cli.intake import intake
 from loyalty_plugin.cli.jobs import jobs, scheduler
 from loyalty_plugin.cli.keys import keys
 from loyalty_plugin.cli.ledger import ledger
@@ -129,7 +130,7 @@ def echo_json(data: Any) -> None:
 for command in (db_group, demo, ledger, merchants, accounts):
     main.add_command(command)
 
-for command in (events, outbox, plugins, secrets, endpoints, send_event):
+for command in (events, intake, outbox, plugins, secrets, endpoints, send_event):
     main.add_command(command)
 
 for command in (scheduler, jobs, emails, expiry):

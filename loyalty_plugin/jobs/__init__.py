@@ -57,6 +57,12 @@ def builtin_jobs() -> list[Job]:
             description="send queued e-mails over SMTP, with retries",
         ),
         Job(
+            name="apply-host-events",
+            run=_with_app(webhooks.apply_host_events),
+            every_seconds=5,
+            description="apply host events the high-load intake queued, in batches",
+        ),
+        Job(
             name="retry-host-events",
             run=_with_app(webhooks.retry_host_events),
             every_seconds=15,

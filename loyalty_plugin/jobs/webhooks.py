@@ -1,6 +1,9 @@
-"""Jobs of the webhook machinery: retry host events, deliver outgoing webhooks."""
+"""Jobs of the webhook machinery: apply queued and retry failed host events, deliver
+outgoing webhooks."""
 
 from __future__ import annotations
+
+import time
 
 from flask import Flask
 from sqlalchemy.orm import Session
@@ -8,6 +11,7 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.extensions import loyalty_state
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.plugins import bind_session
+from loyalty_plugin.services.intake.queue import Batch, apply_queued
 from loyalty_plugin.services.intake.webhooks import IntakeSettings, retry_due
 from loyalty_plugin.services.messaging.outbox import OutboxSettings, deliver_due
 
@@ -28,6 +32,39 @@ def retry_host_events(app: Flask, *, merchant_id: str | None = None) -> dict[str
             now=utcnow(),
             merchant_id=merchant_id,
         )
+
+
+#: Longest a run of the apply-host-events job drains the queue before it lets the next run.
+DRAIN_SECONDS = 60.0
+
+
+def apply_host_events(
+    app: Flask, *, merchant_id: str | None = None, seconds: float = DRAIN_SECONDS
+) -> dict[str, int]:
+    """Apply queued host events (high-load intake) batch after batch until the queue is
+    empty or ``seconds`` have passed; counts by new status."""
+    counts: dict[str, int] = {}
+    deadline = time.monotonic() + seconds
+    with app.app_context():
+        settings = IntakeSettings.from_config(app.config)
+        hooks = loyalty_state(app).plugin_manager.hook
+        while time.monotonic() < deadline:
+            batch = apply_queued(
+                job_session(app),
+                hooks=hooks,
+                settings=settings,
+                now=utcnow(),
+                merchant_id=merchant_id,
+            )
+            _add(counts, batch)
+            if batch.done == 0:
+                break
+    return counts
+
+
+def _add(counts: dict[str, int], batch: Batch) -> None:
+    for status, count in batch.statuses.items():
+        counts[status] = counts.get(status, 0) + count
 
 
 def deliver_outbox(app: Flask, *, merchant_id: str | None = None) -> dict[str, int]:

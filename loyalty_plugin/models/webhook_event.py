@@ -34,6 +34,9 @@ class InboxStatus(enum.StrEnum):
     REJECTED = "rejected"
     #: Gave up after the retry limit; an operator can retry it (``loyalty events retry``).
     DEAD = "dead"
+    #: Stored by the high-load intake (``LOYALTY_WEBHOOK_INTAKE=queue``), not applied yet:
+    #: a worker (``loyalty intake work``) applies it in a batch, in arrival order per lane.
+    QUEUED = "queued"
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
@@ -49,6 +52,10 @@ class WebhookEvent(Base):
         Index("ix_webhook_events_due", "status", "next_attempt_at"),
         Index("ix_webhook_events_waiting", "merchant_id", "waiting_for"),
         Index("ix_webhook_events_received", "received_at"),
+        # The queue: workers claim queued rows in arrival order, and look for an earlier
+        # queued row of the same lane (customer) before applying one.
+        Index("ix_webhook_events_queue", "status", "id"),
+        Index("ix_webhook_events_lane", "lane", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -77,6 +84,10 @@ class WebhookEvent(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     #: The answer's ``result`` once processed, or its ``error`` once rejected.
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: The queue's ordering key, set by the high-load intake: ``customer:<host id>`` (or
+    #: ``invoice:<id>`` for an event naming an invoice not known yet); events of one lane are
+    #: applied in arrival order. ``None``: ordered with nothing.
+    lane: Mapped[str | None] = mapped_column(String(160))
 
 
 class EventKey(Base):

@@ -13,6 +13,10 @@ behind the first on the unique (merchant, ``webhook-id``) key and then answer
   back, and :func:`retry_due` runs it again with exponential backoff until the attempt
   limit, after which it is ``dead`` and waits for an operator.
 
+With the high-load intake (``LOYALTY_WEBHOOK_INTAKE=queue``) a verified delivery is only
+stored, ``queued`` (202 ``accepted``), and a worker applies it later
+(:mod:`loyalty_plugin.services.intake.queue`); the outcomes are the same.
+
 :func:`process_host_event` is the same path for a host written in Python: no signature, the
 rest identical.
 """
@@ -44,6 +48,7 @@ from loyalty_plugin.schemas.body import InvalidJSON, is_json_type, parse_json
 from loyalty_plugin.schemas.webhooks import InvalidEvent, load_event
 from loyalty_plugin.services.audit import Actor, record_change
 from loyalty_plugin.services.intake import host_events
+from loyalty_plugin.services.intake.lanes import lane_of
 from loyalty_plugin.services.merchants.secrets import active_secrets
 from loyalty_plugin.services.spending.settings import merchant_settings
 from loyalty_plugin.services.transaction import run_in_transaction
@@ -56,6 +61,8 @@ PRIVATE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 JSON_ONLY = "send the body as JSON, with the header 'Content-Type: application/json'"
 #: Longest pause between two retries of a failing event.
 MAX_BACKOFF = timedelta(hours=6)
+#: ``LOYALTY_WEBHOOK_INTAKE``: apply each event in its request, or store it for a worker.
+INTAKE_MODES = ("sync", "queue")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,15 +75,24 @@ class IntakeSettings:
     retry_base: timedelta = timedelta(seconds=30)
     #: Failed attempts after which an event is dead-lettered.
     max_attempts: int = 10
+    #: High-load intake: store verified deliveries as ``queued`` for a worker (202).
+    queue: bool = False
+    #: Events a worker applies per transaction.
+    batch_size: int = 100
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> IntakeSettings:
         """The settings from the ``LOYALTY_*`` configuration."""
+        mode = str(config["LOYALTY_WEBHOOK_INTAKE"]).strip().lower()
+        if mode not in INTAKE_MODES:
+            raise ValueError(f"LOYALTY_WEBHOOK_INTAKE is one of {', '.join(INTAKE_MODES)}")
         return cls(
             default_merchant=config["LOYALTY_DEFAULT_MERCHANT"],
             max_body_bytes=int(config["LOYALTY_WEBHOOK_MAX_BYTES"]),
             retry_base=timedelta(seconds=int(config["LOYALTY_RETRY_BASE_SECONDS"])),
             max_attempts=int(config["LOYALTY_WEBHOOK_MAX_ATTEMPTS"]),
+            queue=mode == "queue",
+            batch_size=max(1, int(config["LOYALTY_INTAKE_BATCH_SIZE"])),
         )
 
 
@@ -199,6 +215,8 @@ def accept(
         found[:] = [delivery]
         if (existing := _find(s, delivery)) is not None:
             return _repeat(existing, delivery)
+        if settings.queue:
+            return _enqueue(s, delivery, now)
         return _validate_and_handle(s, delivery, hooks, settings, now)
 
     try:
@@ -564,6 +582,17 @@ def _insert(
     )
     session.add(row)
     return row
+
+
+def _enqueue(session: Session, delivery: Delivery, now: datetime) -> Answer:
+    """Store a delivery for a worker, unvalidated, with its type and lane when readable."""
+    row = _insert(session, delivery, status=InboxStatus.QUEUED, now=now)
+    with contextlib.suppress(InvalidJSON):
+        document = parse_json(delivery.body)
+        _note_type(row, document)
+        row.lane = lane_of(session, document, merchant_id=delivery.merchant_id)
+    session.flush()  # the answer names the stored row's id
+    return Answer(202, {"status": "accepted", "event_id": row.id, "event_status": "queued"})
 
 
 def _validate_and_handle(

@@ -29,6 +29,7 @@ STATUS_LABELS = {
     InboxStatus.PENDING: "Failed, will retry",
     InboxStatus.DEAD: "Dead",
     InboxStatus.REJECTED: "Rejected",
+    InboxStatus.QUEUED: "Queued",
 }
 
 

@@ -1,0 +1,85 @@
+"""``loyalty intake``: the high-load intake's workers and its queue."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from loyalty_plugin.cli.jobs import _log_to_stderr
+from loyalty_plugin.extensions import loyalty_state
+from loyalty_plugin.jobs.webhooks import job_session
+from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services.intake.queue import apply_queued, queue_backlog
+from loyalty_plugin.services.intake.webhooks import IntakeSettings
+
+
+@click.group()
+def intake() -> None:
+    """The high-load intake: apply queued host events, see the queue."""
+
+
+@intake.command("work")
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 10_000),
+    help="Events per transaction (default: LOYALTY_INTAKE_BATCH_SIZE).",
+)
+@click.option(
+    "--idle",
+    default=0.2,
+    show_default=True,
+    type=click.FloatRange(0.01, 60),
+    help="Seconds to sleep when the queue is empty.",
+)
+@click.option("--once", is_flag=True, help="Apply one batch and stop.")
+@click.option("--drain", is_flag=True, help="Apply batches until the queue is empty, then stop.")
+@click.option("--merchant", "merchant_id", help="Only this merchant's events.")
+@with_appcontext
+def work(batch: int | None, idle: float, once: bool, drain: bool, merchant_id: str | None) -> None:
+    """Apply queued host events in batches until stopped (SIGTERM or Ctrl-C).
+
+    Run one or more next to the web workers when LOYALTY_WEBHOOK_INTAKE=queue. On
+    PostgreSQL and MariaDB several workers, on one machine or several, share the queue:
+    each claims rows nobody else holds. On SQLite run one. A stopped worker finishes its
+    batch first; a killed one leaves its batch queued for the others.
+    """
+    _log_to_stderr()
+    app = current_app._get_current_object()
+    settings = IntakeSettings.from_config(app.config)
+    hooks = loyalty_state(app).plugin_manager.hook
+    stop = threading.Event()
+    if not (once or drain):
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        click.echo("intake worker running; stop with Ctrl-C or SIGTERM", err=True)
+    applied = 0
+    while not stop.is_set():
+        done = apply_queued(
+            job_session(app),
+            hooks=hooks,
+            settings=settings,
+            now=utcnow(),
+            limit=batch,
+            merchant_id=merchant_id,
+        )
+        applied += done.done
+        if once or (drain and done.claimed == 0):
+            break
+        if done.done == 0:  # empty, or every claimed lane held by another worker
+            stop.wait(idle)
+    click.echo(f"applied {applied} host events")
+
+
+@intake.command("status")
+@with_appcontext
+def status() -> None:
+    """How many host events are queued, and how long the oldest has waited."""
+    count, age = queue_backlog(job_session(current_app), now=utcnow())
+    mode = "queue" if IntakeSettings.from_config(current_app.config).queue else "sync"
+    click.echo(f"intake mode: {mode}")
+    click.echo(f"queued: {count}")
+    click.echo(f"oldest waited: {age:.1f} s")

@@ -1,0 +1,313 @@
+"""The high-load intake: store and answer 202 at once, apply later in batches, exactly once."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import defaultdict
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from loyalty_plugin import hookimpl
+from loyalty_plugin.cli.intake import intake
+from loyalty_plugin.models import InboxStatus, WebhookEvent
+from loyalty_plugin.services.intake.queue import apply_queued, queue_backlog
+from loyalty_plugin.services.intake.webhooks import IntakeSettings, retry_due
+from loyalty_plugin.services.ledger.integrity import verify_ledger
+from loyalty_plugin.services.merchants.registration import create_merchant
+from tests.webhooks.conftest import customer, event, invoice, ledger_points, stored
+from tests.webhooks.generate import generate_events
+from tests.webhooks.test_exactly_once import deliver, ledger_of
+
+QUEUE = IntakeSettings(default_merchant="shop", queue=True, batch_size=10, max_attempts=3)
+PAID = event("invoice.paid", {"invoice": invoice(customer=customer())})
+
+
+@pytest.fixture
+def queued_host(host):
+    """The app with ``LOYALTY_WEBHOOK_INTAKE=queue``."""
+    host.config["LOYALTY_WEBHOOK_INTAKE"] = "queue"
+    return host
+
+
+def drain(app) -> str:
+    """Run ``loyalty intake work --drain``; returns its output."""
+    result = app.test_cli_runner().invoke(intake, ["work", "--drain"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def statuses(session: Session) -> dict[str, str]:
+    session.expire_all()
+    rows = session.execute(
+        select(WebhookEvent.webhook_id, WebhookEvent.status).order_by(WebhookEvent.id)
+    )
+    return {webhook_id: status.value for webhook_id, status in rows}
+
+
+def test_a_queued_webhook_is_answered_202_and_applied_by_a_worker(queued_host, post) -> None:
+    """Queue mode: 202 ``accepted`` with nothing applied; a copy is a duplicate; the
+    worker applies it once, as the synchronous path would have."""
+    response = post(PAID)
+    assert response.status_code == 202
+    assert response.json["status"] == "accepted"
+    assert response.json["event_status"] == "queued"
+    assert stored(queued_host) == [("msg_1", "queued", "invoice.paid")]
+    assert ledger_points(queued_host) == []
+    again = post(PAID)
+    assert (again.status_code, again.json["status"]) == (200, "duplicate")
+
+    assert "applied 1 host events" in drain(queued_host)
+    assert stored(queued_host) == [("msg_1", "processed", "invoice.paid")]
+    assert ledger_points(queued_host) == [("earn", 50), ("earn", 12)]
+    assert drain(queued_host).strip() == "applied 0 host events"
+
+
+def test_the_queue_still_checks_the_signature(queued_host, post) -> None:
+    """A bad signature is refused (401) and nothing is stored, as without the queue."""
+    response = post(PAID, secret="whsec_" + "A" * 32)
+    assert response.status_code == 401
+    assert stored(queued_host) == []
+
+
+def test_an_invalid_queued_event_is_rejected_by_the_worker(queued_host, post) -> None:
+    """The worker rejects what the synchronous path would have answered 422."""
+    bad = event("invoice.paid", {"invoice": invoice(total="-5")})
+    assert post(bad).status_code == 202
+    drain(queued_host)
+    with queued_host.app_context():
+        row = queued_host.extensions["loyalty"].db.session.scalars(select(WebhookEvent)).one()
+        assert row.status == InboxStatus.REJECTED
+        assert row.result["http_status"] == 422
+        assert row.result["error"]["code"] == "invalid_event"
+
+
+class FailOn:
+    """A plugin whose database work fails for one invoice until ``fixed``."""
+
+    def __init__(self, invoice_id: str) -> None:
+        self.invoice_id = invoice_id
+        self.fixed = False
+
+    @hookimpl
+    def host_event_received(self, session, event):
+        invoice_data = getattr(event.data, "invoice", None)
+        if not self.fixed and invoice_data is not None and invoice_data.id == self.invoice_id:
+            session.execute(text("SELECT * FROM table_that_is_not_there"))
+
+
+def queue_invoices(session: Session, pm, now, ids: list[str]) -> None:
+    deliver_settings = QUEUE
+    from loyalty_plugin.services.intake.webhooks import process_host_event
+
+    for number, invoice_id in enumerate(ids):
+        body = event("invoice.paid", {"invoice": invoice(invoice_id, customer=customer())})
+        answer = process_host_event(
+            session, body, event_id=f"q-{number}", hooks=pm.hook, settings=deliver_settings, now=now
+        )
+        assert answer.status == 202, answer.body
+
+
+def test_a_failing_event_is_retried_and_does_not_undo_its_batch(shop, pm, now) -> None:
+    """One event of a batch fails: the others are applied in the same batch; it is pending
+    with the synchronous path's backoff, dead after the attempt limit, and the retry job
+    applies it once the failure has passed."""
+    plugin = FailOn("INV-2")
+    pm.register(plugin)
+    queue_invoices(shop, pm, now, ["INV-1", "INV-2", "INV-3"])
+
+    batch = apply_queued(shop, hooks=pm.hook, settings=QUEUE, now=now)
+    assert batch.statuses == {"processed": 2, "pending": 1}
+    assert statuses(shop) == {"q-0": "processed", "q-1": "pending", "q-2": "processed"}
+    row = shop.scalars(select(WebhookEvent).where(WebhookEvent.webhook_id == "q-1")).one()
+    assert row.attempts == 1
+    assert row.next_attempt_at is not None
+    assert "table_that_is_not_there" in row.last_error
+    assert ledger_points(shop) == [("earn", 50), ("earn", 12), ("earn", 12)]
+
+    plugin.fixed = True
+    later = row.next_attempt_at
+    assert retry_due(shop, hooks=pm.hook, settings=QUEUE, now=later) == {"processed": 1}
+    assert statuses(shop)["q-1"] == "processed"
+    assert verify_ledger(shop) == []
+
+
+def test_an_event_failing_every_time_ends_dead(shop, pm, now) -> None:
+    """After ``max_attempts`` failures (the worker's and the retries') it is dead."""
+    pm.register(FailOn("INV-1"))
+    queue_invoices(shop, pm, now, ["INV-1"])
+    apply_queued(shop, hooks=pm.hook, settings=QUEUE, now=now)
+    for _ in range(QUEUE.max_attempts):
+        row = shop.scalars(select(WebhookEvent)).one()
+        if row.next_attempt_at is None:
+            break
+        retry_due(shop, hooks=pm.hook, settings=QUEUE, now=row.next_attempt_at)
+        shop.expire_all()
+    assert statuses(shop) == {"q-0": "dead"}
+
+
+@pytest.mark.backends("postgresql", "mariadb")
+def test_a_lane_held_by_another_worker_waits_its_turn(shop, pm, now, clean_engine) -> None:
+    """While one worker holds a customer's first event, another worker skips it, leaves
+    that customer's later event queued and applies another customer's event."""
+    from loyalty_plugin.services.intake.webhooks import process_host_event
+
+    sends = [("a-1", "c1", "INV-1"), ("a-2", "c1", "INV-2"), ("b-1", "c2", "INV-3")]
+    for webhook_id, host_id, invoice_id in sends:
+        body = event(
+            "invoice.paid",
+            {"invoice": invoice(invoice_id, customer_id=host_id, customer=customer(host_id))},
+        )
+        answer = process_host_event(
+            shop, body, event_id=webhook_id, hooks=pm.hook, settings=QUEUE, now=now
+        )
+        assert answer.status == 202
+    lanes = shop.scalars(select(WebhookEvent.lane).order_by(WebhookEvent.id)).all()
+    assert lanes == ["customer:c1", "customer:c1", "customer:c2"]
+
+    with Session(clean_engine) as holder:
+        held = holder.scalars(
+            select(WebhookEvent)
+            .order_by(WebhookEvent.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).one()
+        assert held.webhook_id == "a-1"
+        other = apply_queued(shop, hooks=pm.hook, settings=QUEUE, now=now)
+        assert (other.claimed, other.deferred, other.done) == (2, 1, 1)
+        holder.rollback()
+    assert statuses(shop) == {"a-1": "queued", "a-2": "queued", "b-1": "processed"}
+    apply_queued(shop, hooks=pm.hook, settings=QUEUE, now=now)
+    assert set(statuses(shop).values()) == {"processed"}
+
+
+def test_a_refund_takes_its_invoices_customer_as_lane(shop, pm, now) -> None:
+    """An event naming only an invoice is ordered with that invoice's customer when the
+    invoice is known, else with the invoice."""
+    from loyalty_plugin.services.intake.webhooks import process_host_event
+
+    def send(webhook_id: str, body: dict[str, Any]) -> None:
+        answer = process_host_event(
+            shop, body, event_id=webhook_id, hooks=pm.hook, settings=QUEUE, now=now
+        )
+        assert answer.status == 202
+
+    send("early", event("invoice.cancelled", {"invoice_id": "INV-9"}))
+    queue_invoices(shop, pm, now, ["INV-1"])
+    apply_queued(shop, hooks=pm.hook, settings=QUEUE, now=now)
+    send("late", event("invoice.cancelled", {"invoice_id": "INV-1"}))
+    lanes = dict(shop.execute(select(WebhookEvent.webhook_id, WebhookEvent.lane)).all())
+    assert lanes == {"early": "invoice:INV-9", "q-0": "customer:c1", "late": "customer:c1"}
+
+
+def test_backlog_counts_queued_events_and_the_oldest_age(shop, pm, now) -> None:
+    """``queue_backlog``: how many are queued and how long the oldest has waited."""
+    assert queue_backlog(shop, now=now) == (0, 0.0)
+    queue_invoices(shop, pm, now, ["INV-1", "INV-2"])
+    assert queue_backlog(shop, now=now + timedelta(seconds=90)) == (2, 90.0)
+
+
+class Order:
+    """Records the order host events are handled in, across threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.seen: list[tuple[int, str]] = []
+
+    @hookimpl
+    def host_event_received(self, session, event):
+        with self.lock:
+            self.seen.append((event.event_id, threading.current_thread().name))
+
+
+@pytest.mark.concurrency
+@pytest.mark.backends("postgresql", "mariadb")
+def test_two_workers_apply_every_event_once_in_order_per_customer(
+    session, clean_engine, pm, now
+) -> None:
+    """Two workers in threads share a queue of 600 shuffled copies of 200 events: each
+    event is applied once (the ledger equals one ordered synchronous pass), each
+    customer's events in arrival order, and the ledger verifies clean."""
+    for merchant_id in ("ordered", "queued"):
+        create_merchant(session, merchant_id=merchant_id, name=merchant_id, currency="EUR")
+    session.commit()
+    deliver(session, generate_events(200, merchant_id="ordered"), pm.hook, now)
+    copies = generate_events(200, merchant_id="queued") * 3
+    random.Random(5).shuffle(copies)
+    settings = IntakeSettings(queue=True, batch_size=10)
+    for item in copies:
+        body = {k: v for k, v in item.items() if k != "webhook_id"}
+        from loyalty_plugin.services.intake.webhooks import process_host_event
+
+        answer = process_host_event(
+            session, body, event_id=item["webhook_id"], hooks=pm.hook, settings=settings, now=now
+        )
+        assert answer.status in (200, 202)
+    order = Order()
+    pm.register(order)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with Session(clean_engine, expire_on_commit=False) as mine:
+                barrier.wait()
+                idle = 0
+                while idle < 3:
+                    batch = apply_queued(mine, hooks=pm.hook, settings=settings, now=now)
+                    idle = idle + 1 if batch.claimed == 0 else 0
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, name=f"worker-{n}") for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+    session.expire_all()
+    left = session.scalar(select(func.count()).where(WebhookEvent.status == InboxStatus.QUEUED))
+    assert left == 0
+    # An event that waited for an invoice another worker was applying at that moment is
+    # rechecked by the retry job (as on the synchronous path under concurrent requests).
+    retry_due(session, hooks=pm.hook, settings=settings, now=now + timedelta(days=1))
+    session.expire_all()
+    unfinished = session.scalar(
+        select(func.count()).where(
+            WebhookEvent.merchant_id == "queued",
+            WebhookEvent.status.not_in((InboxStatus.PROCESSED, InboxStatus.REJECTED)),
+        )
+    )
+    assert unfinished == 0
+    got, expected = ledger_of(session, "queued"), ledger_of(session, "ordered")
+    differing = {
+        (part, key): (got[part].get(key), expected[part].get(key))
+        for part in ("accounts", "references")
+        for key in got[part].keys() | expected[part].keys()
+        if got[part].get(key) != expected[part].get(key)
+    }
+    assert differing == {}
+    assert verify_ledger(session) == []
+    assert {name for _, name in order.seen} >= {"worker-1", "worker-2"}
+    # The last handling of each event is the committed one (a retried batch handles twice).
+    last: dict[int, int] = {}
+    for position, (event_id, name) in enumerate(order.seen):
+        if name != "MainThread":  # not the retry job's recheck of waiting events
+            last[event_id] = position
+    lanes = dict(
+        session.execute(
+            select(WebhookEvent.id, WebhookEvent.lane).where(WebhookEvent.merchant_id == "queued")
+        ).all()
+    )
+    by_lane: dict[str, list[int]] = defaultdict(list)
+    for event_id, _position in sorted(last.items(), key=lambda item: item[1]):
+        if lanes.get(event_id):
+            by_lane[lanes[event_id]].append(event_id)
+    assert by_lane
+    for lane, ids in by_lane.items():
+        assert ids == sorted(ids), lane
