@@ -105,9 +105,7 @@ def test_three_shuffled_copies_reach_the_same_ledger_as_one_ordered_pass(
     assert verify_ledger(session) == []
     left = session.scalar(
         select(func.count()).where(
-            WebhookEvent.status.in_(
-                (InboxStatus.WAITING, InboxStatus.PENDING, InboxStatus.QUEUED)
-            )
+            WebhookEvent.status.in_((InboxStatus.WAITING, InboxStatus.PENDING, InboxStatus.QUEUED))
         )
     )
     assert left == 0
