@@ -102,7 +102,8 @@ def _blueprints() -> list[Blueprint]:
     from loyalty_plugin.web.admin.blueprint import blueprint as admin
     from loyalty_plugin.web.email.blueprint import blueprint as email
     from loyalty_plugin.web.health import blueprint as health
+    from loyalty_plugin.web.metrics import blueprint as metrics
     from loyalty_plugin.web.portal.blueprint import blueprint as portal
     from loyalty_plugin.web.webhooks.blueprint import blueprint as webhooks
 
-    return [health, webhooks, email, portal, admin]
+    return [health, metrics, webhooks, email, portal, admin]

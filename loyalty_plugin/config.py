@@ -46,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     # `queue` (high-load) stores it and answers 202 at once, and `loyalty intake work`
     # (or the apply-host-events job) applies stored events in batches.
     "LOYALTY_WEBHOOK_INTAKE": "sync",
+    # Serve Prometheus metrics at <prefix>/metrics (to an API key with the admin scope).
+    "LOYALTY_METRICS": False,
     # Host events a queue worker applies per transaction.
     "LOYALTY_INTAKE_BATCH_SIZE": 100,
     # Failed processing attempts after which a host event is dead-lettered.

@@ -36,6 +36,7 @@ from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.models import InboxStatus, WebhookEvent
 from loyalty_plugin.schemas.body import InvalidJSON, parse_json
 from loyalty_plugin.schemas.webhooks import InvalidEvent, load_event
+from loyalty_plugin.services import metrics
 from loyalty_plugin.services.intake import host_events
 from loyalty_plugin.services.intake.webhooks import (
     IntakeSettings,
@@ -94,6 +95,9 @@ def apply_queued(
         log.exception("a batch of %d queued host events failed; applying them one by one", limit)
         batch = _apply_singly(session, list(claimed), hooks, settings, now)
     _log_batch(batch)
+    for event_type, status, seconds in batch.applied:
+        metrics.count_event(event_type, status)
+        metrics.observe_applied(seconds, mode="queue")
     return batch
 
 

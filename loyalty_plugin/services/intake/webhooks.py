@@ -46,6 +46,7 @@ from loyalty_plugin.domain.signatures import (
 from loyalty_plugin.models import InboxStatus, Merchant, WebhookEvent
 from loyalty_plugin.schemas.body import InvalidJSON, is_json_type, parse_json
 from loyalty_plugin.schemas.webhooks import InvalidEvent, load_event
+from loyalty_plugin.services import metrics
 from loyalty_plugin.services.audit import Actor, record_change
 from loyalty_plugin.services.intake import host_events
 from loyalty_plugin.services.intake.lanes import lane_of
@@ -207,8 +208,13 @@ def accept(
     and returns the delivery, or the answer that refuses it (never stored).
     """
     found: list[Delivery] = []
+    stored: list[WebhookEvent] = []
+    #: (type, status) of the stored row, read before the commit expires it.
+    outcomes: list[tuple[str | None, str]] = []
 
     def work(s: Session) -> Answer:
+        stored.clear()
+        outcomes.clear()
         delivery = identify(s)
         if isinstance(delivery, Answer):
             return delivery
@@ -216,18 +222,32 @@ def accept(
         if (existing := _find(s, delivery)) is not None:
             return _repeat(existing, delivery)
         if settings.queue:
-            return _enqueue(s, delivery, now)
-        return _validate_and_handle(s, delivery, hooks, settings, now)
+            return _noted(_enqueue(s, delivery, now, stored), stored, outcomes)
+        answer = _validate_and_handle(s, delivery, hooks, settings, now, stored)
+        return _noted(answer, stored, outcomes)
 
     try:
-        return run_in_transaction(session, work, attempts=4)
+        answer = run_in_transaction(session, work, attempts=4)
     except LoyaltyError as error:
-        return _store_outcome(session, found[0], now=now, refused=error)
+        answer = _store_outcome(session, found[0], now=now, refused=error, outcomes=outcomes)
     except Exception as error:
         if not found:
             raise
         log.exception("host event %s failed; queued for a retry", found[0].webhook_id)
-        return _store_outcome(session, found[0], now=now, failure=error, settings=settings)
+        answer = _store_outcome(
+            session, found[0], now=now, failure=error, settings=settings, outcomes=outcomes
+        )
+    for event_type, status in outcomes:
+        metrics.count_event(event_type, status)
+    return answer
+
+
+def _noted(
+    answer: Answer, rows: list[WebhookEvent], outcomes: list[tuple[str | None, str]]
+) -> Answer:
+    """``answer``, with the rows' (type, status) noted for the metrics."""
+    outcomes[:] = [(row.event_type, row.status.value) for row in rows]
+    return answer
 
 
 def retry_due(
@@ -584,9 +604,12 @@ def _insert(
     return row
 
 
-def _enqueue(session: Session, delivery: Delivery, now: datetime) -> Answer:
+def _enqueue(
+    session: Session, delivery: Delivery, now: datetime, stored: list[WebhookEvent]
+) -> Answer:
     """Store a delivery for a worker, unvalidated, with its type and lane when readable."""
     row = _insert(session, delivery, status=InboxStatus.QUEUED, now=now)
+    stored.append(row)
     with contextlib.suppress(InvalidJSON):
         document = parse_json(delivery.body)
         _note_type(row, document)
@@ -596,10 +619,16 @@ def _enqueue(session: Session, delivery: Delivery, now: datetime) -> Answer:
 
 
 def _validate_and_handle(
-    session: Session, delivery: Delivery, hooks: Any, settings: IntakeSettings, now: datetime
+    session: Session,
+    delivery: Delivery,
+    hooks: Any,
+    settings: IntakeSettings,
+    now: datetime,
+    stored: list[WebhookEvent],
 ) -> Answer:
     """Read the body, store it with what was learnt, and handle it if valid."""
     row = _insert(session, delivery, status=InboxStatus.PENDING, now=now)
+    stored.append(row)
     try:
         document = parse_json(delivery.body)
     except InvalidJSON as error:
@@ -640,10 +669,13 @@ def _store_outcome(
     refused: LoyaltyError | None = None,
     failure: Exception | None = None,
     settings: IntakeSettings | None = None,
+    outcomes: list[tuple[str | None, str]] | None = None,
 ) -> Answer:
     """After the processing transaction rolled back: keep the delivery, rejected or pending."""
+    noted = [] if outcomes is None else outcomes
 
     def work(s: Session) -> Answer:
+        noted.clear()
         if (existing := _find(s, delivery)) is not None:
             return _repeat(existing, delivery)
         row = _insert(s, delivery, status=InboxStatus.PENDING, now=now)
@@ -655,7 +687,7 @@ def _store_outcome(
             assert settings is not None and failure is not None  # noqa: S101
             _schedule_retry(row, failure, settings, now)
         s.flush()  # the answer names the stored row's id
-        return _answer(row)
+        return _noted(_answer(row), [row], noted)
 
     return run_in_transaction(session, work)
 

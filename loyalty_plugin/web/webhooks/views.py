@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from loyalty_plugin.extensions import get_session, loyalty_state
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.intake.webhooks import IntakeSettings, receive_webhook
+from loyalty_plugin.services.metrics import observe_intake
 from loyalty_plugin.web.errors import error_response
 
 
@@ -19,6 +22,7 @@ def receive() -> ResponseReturnValue:
         return error_response(413, "payload_too_large", f"the body is over {limit} bytes")
     # Read at most one byte past the limit, also when no Content-Length was sent.
     body = request.stream.read(limit + 1)
+    started = time.perf_counter()
     answer = receive_webhook(
         get_session(),
         body=body,
@@ -27,4 +31,6 @@ def receive() -> ResponseReturnValue:
         settings=settings,
         now=utcnow(),
     )
+    mode = "queue" if settings.queue else "sync"
+    observe_intake(time.perf_counter() - started, mode=mode, code=answer.status)
     return jsonify(answer.body), answer.status
