@@ -31,7 +31,12 @@ from loyalty_plugin.models.program import (
     RuleClaim,
 )
 from loyalty_plugin.models.redemption import Redemption, RedemptionStatus
-from loyalty_plugin.models.report import ReportAccountMonth, ReportDay, ReportRollup
+from loyalty_plugin.models.report import (
+    ReportAccountMonth,
+    ReportAccountPoints,
+    ReportDay,
+    ReportRollup,
+)
 from loyalty_plugin.models.settings import MerchantSettings
 from loyalty_plugin.models.staff import (
     AdminLinkNonce,
@@ -96,6 +101,7 @@ __all__ = [
     "Redemption",
     "RedemptionStatus",
     "ReportAccountMonth",
+    "ReportAccountPoints",
     "ReportDay",
     "ReportRollup",
     "Reward",

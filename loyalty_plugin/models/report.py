@@ -71,3 +71,32 @@ class ReportAccountMonth(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
     #: Points of ``earn`` and ``migration`` entries and credit adjustments.
     issued: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ReportAccountPoints(Base):
+    """The points left in one account's lots, counting every entry up to the watermark.
+
+    Rolled up with :class:`ReportDay` (same watermark) from the append-only side of the
+    lots: each lot's points go to the account of the entry that created it, and each
+    allocation's points to the account of its entry (a merge empties the lots on the
+    merged account and fills them on the survivor, so the lots' current account agrees).
+    With the lots created and the allocations written after the watermark, this is every
+    account's open points, less the lots past their expiry that the expiry job has not
+    expired yet; the aging report ranks the accounts by it.
+    """
+
+    __tablename__ = "report_account_points"
+
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    #: The sum of the lots' points and of the allocations on them, up to the watermark.
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# The aging report's ranking, biggest first and then by account id: read in index order.
+Index(
+    "ix_report_account_points_rank",
+    ReportAccountPoints.merchant_id,
+    ReportAccountPoints.points.desc(),
+    ReportAccountPoints.account_id,
+)

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, false, func, literal, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    case,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import ValidationError
@@ -32,6 +41,7 @@ from loyalty_plugin.models import Account, Customer, Lot
 from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.reports.calendar import bucket, instant
 from loyalty_plugin.services.reports.dashboard import open_lots
+from loyalty_plugin.services.reports.ranking import ranked_accounts, ranked_cards
 
 #: Rows per page of an aging report.
 PAGE_SIZE = 50
@@ -100,35 +110,16 @@ def aging(
     # Every lot falls in one age band and one expiry month: the points are summed per pair
     # (at most 70 groups), not once per column.
     totals = _figures(session.execute(lots.add_columns(*cells, _points()).group_by(*cells)))
-    if by is AgingBy.CUSTOMER:
-        key: Any = Lot.account_id
-        ranked = lots.add_columns(key.label("key"), func.sum(Lot.remaining).label("total"))
-        ranked = ranked.group_by(key).order_by(func.sum(Lot.remaining).desc(), key)
+    found: list[Any]
+    if by is AgingBy.GROUP:
+        key: Any = Customer.customer_group
+        found, count = _ranked_groups(session, lots, page)
     else:
-        key = Customer.customer_group if by is AgingBy.GROUP else Customer.card_number
-        per_account = (
-            lots.add_columns(Lot.account_id, func.sum(Lot.remaining).label("total"))
-            .group_by(Lot.account_id)
-            .subquery("per_account")
+        rank = ranked_accounts if by is AgingBy.CUSTOMER else ranked_cards
+        key = Lot.account_id if by is AgingBy.CUSTOMER else Customer.card_number
+        found, count = rank(
+            session, merchant_id=merchant_id, zone=zone, now=now, page=page, size=PAGE_SIZE
         )
-        name = func.min(
-            Customer.customer_group if by is AgingBy.GROUP else Customer.host_customer_id
-        )
-        ranked = (
-            select(key.label("key"), name.label("name"), func.sum(per_account.c.total))
-            .select_from(per_account)
-            .join(Account, Account.id == per_account.c.account_id)
-            .join(Customer, Customer.id == Account.customer_id)
-            .group_by(key)
-            .order_by(func.sum(per_account.c.total).desc(), key.is_(None), key)
-        )
-    # The page and, in the same statement, how many rows there are in all.
-    found = session.execute(
-        ranked.add_columns(func.count().over().label("rows"))
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    ).all()
-    count = found[0].rows if found else _count(session, ranked)
     rows = _page_rows(session, lots, by, key, cells, found)
     return AgingReport(
         by=by,
@@ -175,6 +166,32 @@ def _page_rows(
         }
         return [_row(*names[k], per_key[k]) for k in keys]
     return [_row(row.key, row.name, per_key[row.key]) for row in found]
+
+
+def _ranked_groups(session: Session, lots: Any, page: int) -> tuple[list[Any], int]:
+    """One page of customer groups ranked by their open points, and how many there are."""
+    key = Customer.customer_group
+    per_account = (
+        lots.add_columns(Lot.account_id, func.sum(Lot.remaining).label("total"))
+        .group_by(Lot.account_id)
+        .subquery("per_account")
+    )
+    name = func.min(Customer.customer_group)
+    ranked = (
+        select(key.label("key"), name.label("name"), func.sum(per_account.c.total))
+        .select_from(per_account)
+        .join(Account, Account.id == per_account.c.account_id)
+        .join(Customer, Customer.id == Account.customer_id)
+        .group_by(key)
+        .order_by(func.sum(per_account.c.total).desc(), key.is_(None), key)
+    )
+    # The page and, in the same statement, how many rows there are in all.
+    found = session.execute(
+        ranked.add_columns(func.count().over().label("rows"))
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    ).all()
+    return found, int(found[0].rows if found else _count(session, ranked))
 
 
 def _count(session: Session, ranked: Any) -> int:

@@ -43,9 +43,12 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.reports import local_midnight, local_today
 from loyalty_plugin.models import (
+    Allocation,
     LedgerEntry,
+    Lot,
     Merchant,
     ReportAccountMonth,
+    ReportAccountPoints,
     ReportDay,
     ReportRollup,
 )
@@ -185,6 +188,7 @@ def _roll_up_batch(session: Session, merchant_id: str, target: int, batch: int) 
         high = low + (high - low) // 2  # entries spread over years: a smaller batch
     added = _add_days(session, state, days, high)
     _add_account_months(session, state, days, high)
+    _add_account_points(session, state, high)
     state.entry_id = high
     return added, high >= target
 
@@ -200,9 +204,8 @@ def _state(session: Session, merchant_id: str) -> ReportRollup:
     elif state.zone != zone:
         # The merchant moved to another time zone: its days start at other instants.
         session.execute(delete(ReportDay).where(ReportDay.merchant_id == merchant_id))
-        session.execute(
-            delete(ReportAccountMonth).where(ReportAccountMonth.merchant_id == merchant_id)
-        )
+        for table in (ReportAccountMonth, ReportAccountPoints):
+            session.execute(delete(table).where(table.merchant_id == merchant_id))
         state.zone, state.entry_id = zone, 0
     return state
 
@@ -287,21 +290,75 @@ def _add_account_months(session: Session, state: ReportRollup, days: list[date],
 
 def _add_issued(session: Session) -> Any:
     """``INSERT`` a month's points, or add them to the row already there."""
-    table = ReportAccountMonth.__table__
+    return _upsert_adding(
+        session, ReportAccountMonth.__table__, ["merchant_id", "month", "account_id"], "issued"
+    )
+
+
+def _add_account_points(session: Session, state: ReportRollup, high: int) -> None:
+    """Add the lots created and the allocations written after the watermark up to ``high``
+    to the points left per account (each counted on its entry's account)."""
+    rows = session.execute(account_points_after(state.merchant_id, state.entry_id, high)).all()
+    values = [
+        {"merchant_id": state.merchant_id, "account_id": account, "points": int(points)}
+        for account, points in rows
+    ]
+    statement = _upsert_adding(
+        session, ReportAccountPoints.__table__, ["merchant_id", "account_id"], "points"
+    )
+    for start in range(0, len(values), 1000):
+        session.execute(statement, values[start : start + 1000])
+
+
+def account_points_after(merchant_id: str, low: Any, high: Any = None) -> Select[Any]:
+    """Points per account of the lots created and the allocations written by the entries
+    after ``low`` (up to ``high``): what they changed in the accounts' lots.
+
+    A lot counts on the account of the entry that created it, an allocation on its
+    entry's account, never on the lot's current account: entries are append-only, and a
+    merge moves the points with its own two entries' allocations.
+    """
+
+    def upto(column: Any) -> ColumnElement[bool]:
+        return literal(True) if high is None else column <= high
+
+    lots = (
+        select(LedgerEntry.account_id.label("account_id"), Lot.points.label("points"))
+        .join(LedgerEntry, LedgerEntry.id == Lot.entry_id)
+        .where(Lot.merchant_id == merchant_id, Lot.entry_id > low, upto(Lot.entry_id))
+    )
+    moves = (
+        select(LedgerEntry.account_id.label("account_id"), Allocation.points.label("points"))
+        .join(LedgerEntry, LedgerEntry.id == Allocation.entry_id)
+        .where(
+            Allocation.merchant_id == merchant_id,
+            Allocation.entry_id > low,
+            upto(Allocation.entry_id),
+        )
+    )
+    both = union_all(lots, moves).subquery("changed")
+    return select(both.c.account_id, func.sum(both.c.points).label("points")).group_by(
+        both.c.account_id
+    )
+
+
+def _upsert_adding(session: Session, table: Any, keys: list[str], column: str) -> Any:
+    """``INSERT`` a row, or add its ``column`` to the row already there."""
     dialect = session.get_bind().dialect.name
     if dialect in ("mysql", "mariadb"):
         from sqlalchemy.dialects import mysql
 
         statement = mysql.insert(table)
-        return statement.on_duplicate_key_update(issued=table.c.issued + statement.inserted.issued)
+        return statement.on_duplicate_key_update(
+            {column: table.c[column] + statement.inserted[column]}
+        )
     if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql as backend
     else:
         from sqlalchemy.dialects import sqlite as backend  # type: ignore[no-redef]
     statement = backend.insert(table)
     return statement.on_conflict_do_update(
-        index_elements=["merchant_id", "month", "account_id"],
-        set_={"issued": table.c.issued + statement.excluded.issued},
+        index_elements=keys, set_={column: table.c[column] + statement.excluded[column]}
     )
 
 
