@@ -35,6 +35,7 @@ from loyalty_plugin.models.report import (
     ReportAccountMonth,
     ReportAccountPoints,
     ReportDay,
+    ReportLotDay,
     ReportRollup,
 )
 from loyalty_plugin.models.settings import MerchantSettings
@@ -103,6 +104,7 @@ __all__ = [
     "ReportAccountMonth",
     "ReportAccountPoints",
     "ReportDay",
+    "ReportLotDay",
     "ReportRollup",
     "Reward",
     "RuleClaim",

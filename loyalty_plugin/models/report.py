@@ -100,3 +100,27 @@ Index(
     ReportAccountPoints.points.desc(),
     ReportAccountPoints.account_id,
 )
+
+
+class ReportLotDay(Base):
+    """The points left in one merchant's lots earned on one day and expiring on another.
+
+    Rolled up with :class:`ReportDay` (same watermark) from the lots created and the
+    allocations written up to it, by the lots' own earning and expiry days (in the
+    merchant's time zone; :data:`NEVER` for lots that never expire). The aging report's
+    totals add up these rows, the live tail and the overdue lots per pair of days instead
+    of reading every open lot; only the lots earned on the days an age band starts in are
+    read one by one.
+    """
+
+    __tablename__ = "report_lot_days"
+
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    earned_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    #: :data:`NEVER` for lots without an expiry date.
+    expires_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+#: ``expires_on`` of the lots that never expire.
+NEVER = date(9999, 12, 31)

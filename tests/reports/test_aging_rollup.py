@@ -8,7 +8,7 @@ lot summed here in Python: the totals, each page of each grouping, and how many 
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -36,6 +36,20 @@ def profile(session: Session, ids: list[int]) -> None:
         customer = session.get(Account, account_id).customer
         customer.customer_group = GROUPS[n % len(GROUPS)]
         customer.card_number = f"K{n:03d}" if n % 3 else None
+    session.commit()
+
+
+def around_cutoffs(session: Session, ids: list[int], rng: random.Random) -> None:
+    """Lots earned right around the instants the age bands start at (NOW less so many
+    days), some expiring just before or after NOW, at a month's turn, or never."""
+    for cut in age_cutoffs(NOW):
+        for offset in (-180, -1, 0, 1, 240):
+            at = cut + timedelta(minutes=offset)
+            month_turn = datetime(2026, 4, 30, 22, 0, tzinfo=UTC)  # midnight in Madrid
+            expiry = rng.choice([None, NOW - timedelta(hours=1), NOW + timedelta(hours=1),
+                                 month_turn, at + timedelta(days=400)])  # fmt: skip
+            ledger.earn(session, account_id=rng.choice(ids[:13]), points=rng.randint(1, 90),
+                        now=at, actor="t", expires_at=expiry)  # fmt: skip
     session.commit()
 
 
@@ -126,6 +140,7 @@ def test_rolled_up_or_not_aging_is_the_sum_of_the_open_lots(session, monkeypatch
     rng = random.Random(seed)
     ids = make_shop(session)
     profile(session, ids)
+    around_cutoffs(session, ids, rng)
     write(session, ids, rng, 150)
     move(session, ids, rng, 15)
     check(session)
@@ -134,6 +149,7 @@ def test_rolled_up_or_not_aging_is_the_sum_of_the_open_lots(session, monkeypatch
     assert run.entries > 0
     check(session)
 
+    around_cutoffs(session, ids, rng)
     for _ in range(3):  # the live tail, over lots already rolled up
         write(session, ids, rng, 25)
         move(session, ids, rng, 6)

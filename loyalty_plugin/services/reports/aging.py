@@ -2,11 +2,12 @@
 
 Open points are what is left in lots that have not reached their expiry (the dashboard's
 outstanding points). A lot's age is counted in whole days since it was earned; its expiry
-month is the calendar month of ``expires_at`` in the merchant's time zone. Four or five
-queries whatever the data size: the merchant; the totals, summed per (age band, expiry
-month) pair; the page's keys ranked by their open points with how many rows there are
-(one window count); the figures of those keys alone; and for customers, their names. The
-ranking sums only ``remaining`` per account (from the open lots' index alone); the bands
+month is the calendar month of ``expires_at`` in the merchant's time zone. A fixed number
+of queries whatever the data size: the merchant; the totals (:mod:`.aging_totals`, from
+the points kept per earning and expiry day); the page's keys ranked by their open points
+with how many rows there are; the figures of those keys alone; and for customers, their
+names. Customers and cards are ranked from the points kept per account (:mod:`.ranking`);
+groups by summing ``remaining`` per account (from the open lots' index alone). The bands
 and months are worked out for the lots of the page's rows only.
 """
 
@@ -39,6 +40,7 @@ from loyalty_plugin.domain.reports import (
 )
 from loyalty_plugin.models import Account, Customer, Lot
 from loyalty_plugin.services.ledger.accounts import get_merchant
+from loyalty_plugin.services.reports.aging_totals import aging_totals
 from loyalty_plugin.services.reports.calendar import bucket, instant
 from loyalty_plugin.services.reports.dashboard import open_lots
 from loyalty_plugin.services.reports.ranking import ranked_accounts, ranked_cards
@@ -107,9 +109,7 @@ def aging(
     starts = month_starts(now, zone)
     cells = _cells(now, [local_midnight(day, zone) for day in starts])
     lots = select().select_from(Lot).where(open_lots(merchant_id, now))
-    # Every lot falls in one age band and one expiry month: the points are summed per pair
-    # (at most 70 groups), not once per column.
-    totals = _figures(session.execute(lots.add_columns(*cells, _points()).group_by(*cells)))
+    totals = aging_totals(session, merchant_id=merchant_id, zone=zone, now=now)
     found: list[Any]
     if by is AgingBy.GROUP:
         key: Any = Customer.customer_group
@@ -201,15 +201,6 @@ def _count(session: Session, ranked: Any) -> int:
 
 def _points() -> ColumnElement[int]:
     return func.coalesce(func.sum(Lot.remaining), 0)
-
-
-def _figures(rows: Any) -> list[int]:
-    """Points per age band then per expiry month, from (band, month, points) rows."""
-    figures = [0] * (len(AGE_BANDS) + EXPIRY_MONTHS + 2)
-    for band, month, points in rows:
-        figures[int(band)] += int(points)
-        figures[len(AGE_BANDS) + int(month)] += int(points)
-    return figures
 
 
 def _cells(now: datetime, month_bounds: list[datetime]) -> list[ColumnElement[int]]:

@@ -22,7 +22,6 @@ from sqlalchemy import (
     Select,
     and_,
     case,
-    false,
     func,
     literal,
     literal_column,
@@ -61,7 +60,7 @@ class _Changed:
 
 
 @dataclass(frozen=True)
-class _Pinned:
+class Pinned:
     """The merchant's watermark when the ranking began (``None``: nothing kept in its zone).
 
     The kept rows and the watermark move together in one transaction of the job, and the
@@ -75,7 +74,9 @@ class _Pinned:
 
     def rows(self) -> ColumnElement[bool]:
         """The merchant's kept rows, if they count."""
-        return KEPT.merchant_id == self.merchant_id if self.mark is not None else false()
+        # A bound flag rather than false(): and_() would fold false() into the whole
+        # condition, and a join on it would lose its columns (a cross join on MariaDB).
+        return and_(KEPT.merchant_id == self.merchant_id, literal(self.mark is not None))
 
     def still(self) -> ColumnElement[bool]:
         """True while the watermark is still ``mark`` (a column of the last statement)."""
@@ -87,16 +88,17 @@ class _Pinned:
         return func.coalesce(now.scalar_subquery(), -1) == literal(self.mark)
 
 
-def _pin(session: Session, merchant_id: str, zone: str) -> _Pinned:
+def pin_watermark(session: Session, merchant_id: str, zone: str) -> Pinned:
+    """The merchant's watermark now, if its totals are counted in ``zone``."""
     mark = session.scalar(
         select(ReportRollup.entry_id).where(
             ReportRollup.merchant_id == merchant_id, ReportRollup.zone == zone
         )
     )
-    return _Pinned(merchant_id, zone, None if mark is None else int(mark))
+    return Pinned(merchant_id, zone, None if mark is None else int(mark))
 
 
-def open_changes(pinned: _Pinned, now: datetime) -> Select[Any]:
+def open_changes(pinned: Pinned, now: datetime) -> Select[Any]:
     """Per account (one row or more each), what its open points differ from its kept
     figure by: the lots and allocations after the watermark, less the overdue lots."""
     tail = account_points_after(pinned.merchant_id, literal(pinned.mark or 0)).subquery("tail")
@@ -109,7 +111,7 @@ def open_changes(pinned: _Pinned, now: datetime) -> Select[Any]:
     return select(both.c.account_id, both.c.points)
 
 
-def _changed(session: Session, pinned: _Pinned, now: datetime) -> dict[int, _Changed]:
+def _changed(session: Session, pinned: Pinned, now: datetime) -> dict[int, _Changed]:
     """The accounts the changes touched, with their exact open points (one statement)."""
     changes = open_changes(pinned, now).cte("changes")
     rows = union_all(
@@ -145,7 +147,7 @@ def _holding(changed: list[_Changed], kept_count: int) -> int:
     )
 
 
-def _held(pinned: _Pinned) -> Any:
+def _held(pinned: Pinned) -> Any:
     """How many kept accounts hold points, as a scalar."""
     return select(func.count()).where(pinned.rows(), KEPT.points > literal_column("0"))
 
@@ -157,11 +159,11 @@ def _stable(
     session: Session,
     merchant_id: str,
     zone: str,
-    ranking: Callable[[_Pinned], tuple[Ranking, bool]],
+    ranking: Callable[[Pinned], tuple[Ranking, bool]],
 ) -> Ranking:
     """``ranking`` at a pinned watermark, again if the job moved it meanwhile."""
     for _attempt in range(ATTEMPTS):
-        result, still = ranking(_pin(session, merchant_id, zone))
+        result, still = ranking(pin_watermark(session, merchant_id, zone))
         if still:
             break
     return result
@@ -203,7 +205,7 @@ def ranked_cards(
 
 
 def _ranked_accounts(
-    session: Session, pinned: _Pinned, *, now: datetime, page: int, size: int
+    session: Session, pinned: Pinned, *, now: datetime, page: int, size: int
 ) -> tuple[Ranking, bool]:
     changed = _changed(session, pinned, now)
     top = session.execute(
@@ -221,7 +223,7 @@ def _ranked_accounts(
 
 
 def _ranked_cards(
-    session: Session, pinned: _Pinned, *, now: datetime, page: int, size: int
+    session: Session, pinned: Pinned, *, now: datetime, page: int, size: int
 ) -> tuple[Ranking, bool]:
     changed = _changed(session, pinned, now)
     carded = (
@@ -255,7 +257,7 @@ class _NoCard(Ranked):
 
 
 def _without_card(
-    session: Session, pinned: _Pinned, now: datetime, changed: dict[int, _Changed]
+    session: Session, pinned: Pinned, now: datetime, changed: dict[int, _Changed]
 ) -> tuple[_NoCard, int, bool]:
     """The customers without a card as one row (their open points, the first customer
     id), how many kept accounts hold points, and whether the watermark stayed put."""

@@ -50,8 +50,10 @@ from loyalty_plugin.models import (
     ReportAccountMonth,
     ReportAccountPoints,
     ReportDay,
+    ReportLotDay,
     ReportRollup,
 )
+from loyalty_plugin.models.report import NEVER
 from loyalty_plugin.services.reports.calendar import bucket, instant
 from loyalty_plugin.services.transaction import run_in_transaction
 
@@ -189,6 +191,7 @@ def _roll_up_batch(session: Session, merchant_id: str, target: int, batch: int) 
     added = _add_days(session, state, days, high)
     _add_account_months(session, state, days, high)
     _add_account_points(session, state, high)
+    _add_lot_days(session, state, high)
     state.entry_id = high
     return added, high >= target
 
@@ -204,7 +207,7 @@ def _state(session: Session, merchant_id: str) -> ReportRollup:
     elif state.zone != zone:
         # The merchant moved to another time zone: its days start at other instants.
         session.execute(delete(ReportDay).where(ReportDay.merchant_id == merchant_id))
-        for table in (ReportAccountMonth, ReportAccountPoints):
+        for table in (ReportAccountMonth, ReportAccountPoints, ReportLotDay):
             session.execute(delete(table).where(table.merchant_id == merchant_id))
         state.zone, state.entry_id = zone, 0
     return state
@@ -340,6 +343,55 @@ def account_points_after(merchant_id: str, low: Any, high: Any = None) -> Select
     return select(both.c.account_id, func.sum(both.c.points).label("points")).group_by(
         both.c.account_id
     )
+
+
+def _add_lot_days(session: Session, state: ReportRollup, high: int) -> None:
+    """Add the lots created and the allocations written after the watermark up to ``high``
+    to the points left per earning and expiry day (the lots' own days, in the zone)."""
+    sums: dict[tuple[date, date], int] = defaultdict(int)
+    for earned_at, expires_at, points in session.execute(
+        lot_changes_after(state.merchant_id, state.entry_id, high)
+    ):
+        sums[lot_days(earned_at, expires_at, state.zone)] += int(points)
+    values = [
+        {"merchant_id": state.merchant_id, "earned_on": earned, "expires_on": expires,
+         "points": points}
+        for (earned, expires), points in sums.items()
+        if points
+    ]  # fmt: skip
+    statement = _upsert_adding(
+        session, ReportLotDay.__table__, ["merchant_id", "earned_on", "expires_on"], "points"
+    )
+    for start in range(0, len(values), 1000):
+        session.execute(statement, values[start : start + 1000])
+
+
+def lot_days(earned_at: datetime, expires_at: datetime | None, zone: str) -> tuple[date, date]:
+    """A lot's earning day and expiry day in ``zone`` (:data:`NEVER`: it does not expire)."""
+    expires = NEVER if expires_at is None else local_today(expires_at, zone)
+    return local_today(earned_at, zone), expires
+
+
+def lot_changes_after(merchant_id: str, low: Any, high: Any = None) -> Select[Any]:
+    """``(earned_at, expires_at, points)`` of the lots created and of the allocations
+    written by the entries after ``low`` (up to ``high``), one row each."""
+
+    def upto(column: Any) -> ColumnElement[bool]:
+        return literal(True) if high is None else column <= high
+
+    lots = select(Lot.earned_at, Lot.expires_at, Lot.points).where(
+        Lot.merchant_id == merchant_id, Lot.entry_id > low, upto(Lot.entry_id)
+    )
+    moves = (
+        select(Lot.earned_at, Lot.expires_at, Allocation.points)
+        .join(Lot, Lot.id == Allocation.lot_id)
+        .where(
+            Allocation.merchant_id == merchant_id,
+            Allocation.entry_id > low,
+            upto(Allocation.entry_id),
+        )
+    )
+    return union_all(lots, moves)
 
 
 def _upsert_adding(session: Session, table: Any, keys: list[str], column: str) -> Any:
