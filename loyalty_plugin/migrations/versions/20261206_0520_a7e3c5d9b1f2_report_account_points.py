@@ -7,15 +7,15 @@ Existing merchants' watermarks are reset so that the next run fills the new tabl
 the first entry.
 
 Revision ID: a7e3c5d9b1f2
-Revises: b8d4e1f07a25
-Create Date: 2026-12-06 05:00:00
+Revises: e7a3c9b15d42
+Create Date: 2026-12-06 05:20:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "a7e3c5d9b1f2"
-down_revision = "b8d4e1f07a25"
+down_revision = "e7a3c9b15d42"
 branch_labels = None
 depends_on = None
 
