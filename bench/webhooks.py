@@ -132,6 +132,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--apply-workers", type=int, default=2, help="`loyalty intake work` processes"
     )
+    parser.add_argument(
+        "--apply-threads",
+        type=int,
+        default=4,
+        help="worker threads per `loyalty intake work` process (--threads)",
+    )
     return parser.parse_args()
 
 
@@ -185,12 +191,15 @@ def queue_run(url: str, events: list, args: argparse.Namespace) -> Queued:
     """Intake alone for ``--seconds`` (no worker running), then the workers drain it."""
     with served(url, workers=args.workers, threads=args.threads, queue=True) as port:
         intake, intake_seconds = timed_load(port, events, args)
-    applied, apply_seconds = drain_queue(url, workers=args.apply_workers)
+    applied, apply_seconds = drain_queue(
+        url, workers=args.apply_workers, threads=args.apply_threads
+    )
     return Queued(intake, intake_seconds, applied, apply_seconds)
 
 
-def drain_queue(url: str, *, workers: int) -> tuple[int, float]:
-    """Run ``workers`` processes of ``loyalty intake work --drain``; events applied, seconds."""
+def drain_queue(url: str, *, workers: int, threads: int) -> tuple[int, float]:
+    """Run ``workers`` processes of ``loyalty intake work --drain --threads THREADS``; events
+    applied, seconds."""
     instance = tempfile.mkdtemp(prefix="loyalty-bench-")
     env = os.environ | {
         "LOYALTY_DATABASE_URL": url,
@@ -201,6 +210,7 @@ def drain_queue(url: str, *, workers: int) -> tuple[int, float]:
         "LOYALTY_WEBHOOK_INTAKE": "queue",
     }
     command = [sys.executable, "-m", "loyalty_plugin", "intake", "work", "--drain"]
+    command += ["--threads", str(threads)]
     started = time.monotonic()
     processes = [
         subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -433,7 +443,7 @@ def queue_rows(
         ("queue intake: p99 latency", f"{percentile(latencies, 0.99):.1f} ms"),
         ("queue intake / GET /health", f"{intake / health:.0%} (goal: at least 70%)"),
         (
-            f"queue applied by {args.apply_workers} workers: events/s",
+            f"queue applied by {args.apply_workers}x{args.apply_threads} workers: events/s",
             f"{applied:.0f} ({queued.applied} in {queued.apply_seconds:.1f} s)",
         ),
     ]

@@ -83,13 +83,14 @@ SMOKES = (
     Smoke(
         "webhooks",
         "--seconds 1 --max-events 40 --warmup 5 --clients 2 --workers 1 --threads 2 "
-        "--customers 10 --pgbench-seconds 1 --health-seconds 0.5 --apply-workers 1",
+        "--customers 10 --pgbench-seconds 1 --health-seconds 0.5 "
+        "--apply-workers 1 --apply-threads 2",
         (
             "webhooks: events/s",
             "GET /health (the stack's floor): req/s",
             "pgbench one-row UPDATE: TPS",
             "queue intake (202): events/s",
-            "queue applied by 1 workers: events/s",
+            "queue applied by 1x2 workers: events/s",
             "queue applied / webhooks",
             "ledger verify",
         ),

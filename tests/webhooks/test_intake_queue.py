@@ -311,3 +311,19 @@ def test_two_workers_apply_every_event_once_in_order_per_customer(
     assert by_lane
     for lane, ids in by_lane.items():
         assert ids == sorted(ids), lane
+
+
+@pytest.mark.backends("postgresql", "mariadb")
+def test_worker_threads_share_the_queue(queued_host, post) -> None:
+    """``loyalty intake work --drain --threads 3``: every queued event applied once."""
+    for number in range(12):
+        body = event("invoice.paid", {"invoice": invoice(f"INV-{number}", customer=customer())})
+        assert post(body, msg_id=f"msg_{number}").status_code == 202
+    result = queued_host.test_cli_runner().invoke(
+        intake, ["work", "--drain", "--threads", "3", "--batch", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "applied 12 host events" in result.output
+    assert {status for _, status, _ in stored(queued_host)} == {"processed"}
+    assert ledger_points(queued_host)[0] == ("earn", 50)
+    assert len(ledger_points(queued_host)) == 13
