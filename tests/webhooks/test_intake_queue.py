@@ -19,7 +19,7 @@ from loyalty_plugin.services.intake.queue import apply_queued, queue_backlog
 from loyalty_plugin.services.intake.webhooks import IntakeSettings, retry_due
 from loyalty_plugin.services.ledger.integrity import verify_ledger
 from loyalty_plugin.services.merchants.registration import create_merchant
-from tests.webhooks.conftest import customer, event, invoice, ledger_points, stored
+from tests.webhooks.conftest import customer, event, invoice, ledger_points, signed, stored
 from tests.webhooks.generate import generate_events
 from tests.webhooks.test_exactly_once import deliver, ledger_of
 
@@ -327,3 +327,23 @@ def test_worker_threads_share_the_queue(queued_host, post) -> None:
     assert {status for _, status, _ in stored(queued_host)} == {"processed"}
     assert ledger_points(queued_host)[0] == ("earn", 50)
     assert len(ledger_points(queued_host)) == 13
+
+
+@pytest.mark.concurrency
+@pytest.mark.backends("postgresql", "mariadb")
+def test_twenty_copies_at_once_are_queued_once(queued_host) -> None:
+    """The same delivery 20 times at once in queue mode: one 202 accepted, 19 duplicates,
+    one row; the worker then earns once."""
+    from tests.conftest import serving
+    from tests.webhooks.test_concurrency import THREADS, post_all
+
+    queued_host.config["SQLALCHEMY_ENGINE_OPTIONS"] = queued_host.config[
+        "SQLALCHEMY_ENGINE_OPTIONS"
+    ] | {"pool_size": THREADS + 2}
+    with serving(queued_host) as base:
+        answers = post_all(f"{base}/loyalty/webhooks", [signed(PAID)] * THREADS)
+    statuses = sorted((code, body.get("status")) for code, body in answers)
+    assert statuses == [(200, "duplicate")] * (THREADS - 1) + [(202, "accepted")]
+    assert stored(queued_host) == [("msg_1", "queued", "invoice.paid")]
+    drain(queued_host)
+    assert ledger_points(queued_host) == [("earn", 50), ("earn", 12)]
