@@ -24,7 +24,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.models import (
@@ -32,6 +33,7 @@ from loyalty_plugin.models import (
     EmailStatus,
     InboxStatus,
     JobRun,
+    LedgerEntry,
     OutboxMessage,
     OutboxStatus,
     WebhookEvent,
@@ -59,6 +61,14 @@ APPLY_SECONDS = Histogram(
     ["mode"],
     buckets=BUCKETS,
 )
+#: Sessions of the current database waiting for a lock, by dialect.
+_LOCK_WAITS = {
+    "postgresql": (
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    ),
+    "mysql": "SELECT count(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'",
+}
 #: The statuses counted from the database at scrape time (small sets, indexed by status).
 OPEN_STATUSES = (
     InboxStatus.QUEUED,
@@ -94,6 +104,37 @@ class DatabaseCollector(Collector):
         yield from self._inbox()
         yield from self._outgoing()
         yield from self._jobs()
+        yield from self._ledger()
+
+    def _ledger(self) -> Iterator[GaugeMetricFamily]:
+        last = self.session.scalar(select(func.max(LedgerEntry.id))) or 0
+        yield GaugeMetricFamily(
+            "loyalty_ledger_last_entry_id",
+            "Id of the newest ledger entry: its rate() is ledger operations per second",
+            value=last,
+        )
+        waiting = self._lock_waits()
+        if waiting is not None:
+            yield GaugeMetricFamily(
+                "loyalty_database_lock_waits",
+                "Database sessions waiting for a lock now (account locks, mostly)",
+                value=waiting,
+            )
+
+    def _lock_waits(self) -> int | None:
+        """Sessions of this database waiting for a lock; ``None`` when it cannot be read
+        (MariaDB without the PROCESS privilege)."""
+        dialect = self.session.get_bind().dialect.name
+        if dialect == "sqlite":
+            return 0
+        query = _LOCK_WAITS.get(dialect)
+        if query is None:
+            return None
+        try:
+            with self.session.begin_nested():
+                return int(self.session.scalar(text(query)) or 0)
+        except DBAPIError:
+            return None
 
     def _inbox(self) -> Iterator[GaugeMetricFamily]:
         stored = GaugeMetricFamily(

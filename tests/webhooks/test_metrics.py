@@ -90,6 +90,9 @@ def test_metrics_count_events_backlog_and_latency(metrics_host, client, post) ->
     assert sample(text, "loyalty_intake_backlog") == 0
     assert sample(text, "loyalty_intake_backlog_oldest_seconds") == 0
     assert sample(text, "loyalty_host_event_apply_seconds_count", mode="queue") >= 1
+    # Three entries: the registration bonus and one earning per invoice.
+    assert sample(text, "loyalty_ledger_last_entry_id") >= 3
+    assert sample(text, "loyalty_database_lock_waits") == 0
 
 
 def documented_rules() -> list[dict]:
