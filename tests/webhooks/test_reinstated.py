@@ -15,6 +15,7 @@ from tests.webhooks.conftest import (
     event,
     invoice,
     ledger_points,
+    replace_default_program,
     signed,
 )
 from tests.webhooks.test_concurrency import post_all, served  # noqa: F401 - fixture
@@ -138,3 +139,59 @@ def test_a_reinstatement_racing_a_cancellation_settles_by_order(served, host) ->
         expected = 50 if status == InvoiceStatus.CANCELLED else 62
         assert balance(session) == expected
         assert verify_ledger(session) == []
+
+
+def paid_by(payment_id: str, amount: str, **item: str) -> dict:
+    """``invoice.payment_recorded`` for INV-1 (125.00); ``item`` adds to its one line."""
+    lines = [{"id": "L1", "qty": 1, "total": "125.00"} | item]
+    return event(
+        "invoice.payment_recorded",
+        {"invoice": invoice(items=lines), "payment": {"id": payment_id, "amount": amount}},
+    )
+
+
+def test_a_payment_recorded_while_cancelled_counts_once_reinstated(registered, shop) -> None:
+    """100.00 paid, the invoice cancelled, the last 25.00 recorded meanwhile: reinstated, it
+    is paid in full and earns its 12 points (not 0), once."""
+    registered(paid_by("P1", "100.00"))
+    registered(CANCELLED)
+    while_cancelled = registered(paid_by("P2", "25.00"))
+    assert while_cancelled.body["result"]["points_earned"] == 0
+    assert balance(shop) == 50
+    back = registered(REINSTATED)
+    assert back.body["result"]["points_earned"] == 12
+    assert balance(shop) == 62
+    assert shop.scalar(select(Invoice.status)) == InvoiceStatus.PAID
+    registered(REINSTATED)
+    registered(paid_by("P2", "25.00"))
+    assert balance(shop) == 62
+    assert verify_ledger(shop) == []
+
+
+def test_product_rules_see_the_stored_lines_when_reinstated(registered, shop, now) -> None:
+    """A rule on product SHOE: the stored line keeps its product, so the invoice paid in
+    full while cancelled earns the product's points when reinstated."""
+    rules = [{"kind": "product", "products": ["SHOE"], "points_per_unit": "7"}]
+    replace_default_program(shop, now=now, rules=rules)
+    registered(paid_by("P1", "100.00", product_id="SHOE"))
+    registered(CANCELLED)
+    registered(paid_by("P2", "25.00", product_id="SHOE"))
+    registered(REINSTATED)
+    assert balance(shop) == 50 + 7
+    assert verify_ledger(shop) == []
+
+
+def test_each_payment_programs_count_a_payment_made_while_cancelled(registered, shop, now) -> None:
+    """Earning on each payment: 100.00 earns 10, the cancellation takes them, 25.00 comes
+    meanwhile; reinstated, the invoice holds 12."""
+    replace_default_program(shop, now=now, earn_on="each_payment")
+    registered(paid_by("P1", "100.00"))
+    assert balance(shop) == 60
+    registered(CANCELLED)
+    registered(paid_by("P2", "25.00"))
+    assert balance(shop) == 50
+    registered(REINSTATED)
+    assert balance(shop) == 62
+    registered(paid_by("P2", "25.00"))
+    assert balance(shop) == 62
+    assert verify_ledger(shop) == []

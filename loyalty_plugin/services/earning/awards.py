@@ -52,11 +52,13 @@ def earn_with_programs(
     paid_in_full: bool = True,
     payment: Payment | None = None,
     paid_again: Decimal = Decimal(0),
+    cancelled: bool = False,
 ) -> dict[str, Any]:
     """Earn on a paid invoice (or one recorded payment) under the merchant's programs.
 
     The answer's ``paid_with_points`` is the invoice money paid with points or a points
-    coupon (the host sent the invoice after that discount) and whether it earned.
+    coupon (the host sent the invoice after that discount) and whether it earned. On a
+    ``cancelled`` invoice nothing is earned: the programs are evaluated for a reinstatement.
     """
     with_points = _paid_with_points(session, merchant_id, facts)
     invoice = invoice_view(facts, paid_with_points=with_points)
@@ -72,6 +74,7 @@ def earn_with_programs(
         occurred_at=occurred_at,
         paid_again=paid_again,
         extra_kinds=plugin_rule_kinds(hooks),
+        cancelled=cancelled,
     )
     paid = {
         "amount": str(quantize(with_points, facts.currency)),
@@ -189,9 +192,17 @@ def cancel_with_programs(
 
 
 def reinstate_with_programs(
-    session: Session, *, merchant_id: str, invoice_id: str, hooks: Any, now: datetime
+    session: Session,
+    *,
+    merchant_id: str,
+    invoice_id: str,
+    hooks: Any,
+    now: datetime,
+    paid: Decimal | None = None,
+    paid_in_full: bool = False,
 ) -> dict[str, Any]:
-    """Give back, under every program, what a cancelled invoice earns once live again."""
+    """Give back, under every program, what a cancelled invoice earns once live again,
+    counting what was ``paid`` meanwhile (``paid_in_full``: it is paid)."""
     outcome = program_earning.reinstate_invoice(
         session,
         merchant_id=merchant_id,
@@ -199,6 +210,8 @@ def reinstate_with_programs(
         now=now,
         actor=ACTOR,
         extra_kinds=plugin_rule_kinds(hooks),
+        paid=paid,
+        paid_in_full=paid_in_full,
     )
     return outcome.to_dict() | _levels(session, merchant_id, invoice_id=invoice_id, now=now)
 

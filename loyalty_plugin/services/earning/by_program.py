@@ -146,19 +146,30 @@ def earn_on_invoice(
     occurred_at: datetime | None = None,
     paid_again: Decimal = ZERO,
     extra_kinds: Iterable[type[Rule]] = (),
+    cancelled: bool = False,
 ) -> Outcome:
     """Earn on a paid invoice, or on one payment for programs that earn on each payment.
 
     The programs in force at ``occurred_at`` (default ``now``) are evaluated the first time
     only; later calls reuse that evaluation. Calling again with the same facts earns nothing.
     ``paid_again``: money the invoice's payments add up to beyond its total (see
-    :func:`pay_again`).
+    :func:`pay_again`). ``cancelled``: the invoice is cancelled, so nothing is earned; it
+    is only evaluated (once, while its lines are at hand), and :func:`reinstate_invoice`
+    earns on what was paid meanwhile.
     """
     account = open_account(session, merchant_id=merchant_id, customer_id=customer.id)
     account = ledger.lock_account(session, account.id)
     pairs: list[tuple[InvoiceEarning, ProgramEarning | None]]
     pairs = [(row, None) for row in _rows(session, merchant_id, invoice.id)]
     work = _Work(session, now, actor, Outcome())
+    if cancelled:
+        if not pairs:
+            at = occurred_at or now
+            pairs, _why = _evaluate(session, account.id, customer, invoice, at, now, extra_kinds)
+            for row, _earning in pairs:
+                row.cancelled_at = now
+        work.outcome.reason = "the invoice is cancelled: what is paid counts if it is reinstated"
+        return work.outcome
     if not pairs:
         at = occurred_at or now
         pairs, work.outcome.reason = _evaluate(
@@ -294,12 +305,16 @@ def reinstate_invoice(
     now: datetime,
     actor: str,
     extra_kinds: Iterable[type[Rule]] = (),
+    paid: Decimal | None = None,
+    paid_in_full: bool = False,
 ) -> Outcome:
     """A cancelled invoice is live again: each program gives back what it reversed beyond
     what the invoice's refunds call for, as a new earn entry (a reversal is never undone).
 
     The row's ``reversed`` drops by the points given back, so later refunds and a second
-    cancellation take them from that entry. A row not cancelled is left alone.
+    cancellation take them from that entry. A row not cancelled is left alone. ``paid``
+    (the invoice's payments so far) and ``paid_in_full`` count what was paid while it was
+    cancelled: the invoice then earns on it as if paid now.
     """
     work = _Work(session, now, actor, Outcome())
     for row in _locked_rows(session, merchant_id, invoice_id):
@@ -307,6 +322,8 @@ def reinstate_invoice(
             continue
         row.cancelled_at = None
         earning = _restore(session, row, extra_kinds)
+        paid_before = row.paid
+        row.paid = _paid_meanwhile(row, earning, paid, paid_in_full=paid_in_full)
         settings = earning.program.earning
         wanted = targets(
             earning.awards,
@@ -321,8 +338,19 @@ def reinstate_invoice(
             _credit_again(work, row, earning, given, trigger=trigger)
             row.reversed -= given
         work.outcome.record(earning.program, earned=given)
-        _reconcile(work, row, earning, paid_before=row.paid, trigger=trigger)
+        _reconcile(work, row, earning, paid_before=paid_before, trigger=trigger)
     return work.outcome
+
+
+def _paid_meanwhile(
+    row: InvoiceEarning, earning: ProgramEarning, paid: Decimal | None, *, paid_in_full: bool
+) -> Decimal:
+    """The money a reinstated row counts, payments recorded while it was cancelled included."""
+    if paid_in_full:
+        return max(row.paid, row.total)
+    if paid is not None and earning.program.earn_on is EarnOn.EACH_PAYMENT:
+        return max(row.paid, min(row.total, paid))
+    return row.paid
 
 
 def pay_again(

@@ -37,6 +37,7 @@ from loyalty_plugin.domain.host_events import (
     HostEvent,
     InvoiceData,
     MergeData,
+    Payment,
     Refund,
     RefundData,
     RefundLine,
@@ -363,6 +364,8 @@ def on_payment(ctx: Context, data: InvoiceData) -> dict[str, Any]:
         elif invoice.status == InvoiceStatus.OPEN and invoice.paid_total >= invoice.total:
             result |= _earn_on_invoice(ctx, invoice, customer, facts)
             result |= _capture_redemption(ctx, facts)
+        elif invoice.status == InvoiceStatus.CANCELLED:
+            result |= _count_while_cancelled(ctx, invoice, customer, facts, data.payment)
         elif invoice.status == InvoiceStatus.OPEN:
             result |= earning.earn_with_programs(
                 ctx.session,
@@ -569,6 +572,35 @@ def on_cancel(ctx: Context, data: CancelData) -> dict[str, Any]:
     return result | _with_settled(ctx, invoice, programs)
 
 
+def _count_while_cancelled(
+    ctx: Context,
+    invoice: Invoice,
+    customer: Customer,
+    facts: InvoiceFacts,
+    payment: Payment | None,
+) -> dict[str, Any]:
+    """A payment (``None``: the whole invoice) on a cancelled invoice earns nothing now.
+
+    Paid in full, the invoice keeps when; its programs are evaluated while its lines are at
+    hand, so that :func:`on_reinstate` earns on what was paid meanwhile.
+    """
+    if payment is None or invoice.paid_total >= invoice.total:
+        invoice.paid_at = invoice.paid_at or ctx.now
+    earning.earn_with_programs(
+        ctx.session,
+        merchant_id=ctx.merchant.id,
+        customer=customer,
+        facts=facts,
+        hooks=ctx.hooks,
+        now=ctx.now,
+        occurred_at=ctx.event.occurred_at,
+        paid_in_full=payment is None,
+        payment=payment,
+        cancelled=True,
+    )
+    return {"points_earned": 0, "reason": "the invoice is cancelled: it earns if reinstated"}
+
+
 def on_reinstate(ctx: Context, data: CancelData) -> dict[str, Any]:
     """``invoice.reinstated``: a cancelled invoice is live again and earns again.
 
@@ -591,6 +623,8 @@ def on_reinstate(ctx: Context, data: CancelData) -> dict[str, Any]:
         invoice_id=data.invoice_id,
         hooks=ctx.hooks,
         now=ctx.now,
+        paid=invoice.paid_total,
+        paid_in_full=invoice.paid_at is not None,
     )
     return result | programs
 
@@ -871,7 +905,7 @@ def _earn_on_invoice(
     if invoice.status == InvoiceStatus.PAID:
         return {"points_earned": 0, "already_counted": True, "reason": "the invoice earned already"}
     if invoice.status == InvoiceStatus.CANCELLED:
-        return {"points_earned": 0, "reason": "the invoice was cancelled"}
+        return _count_while_cancelled(ctx, invoice, customer, facts, None)
     invoice.status = InvoiceStatus.PAID
     invoice.paid_at = ctx.now
     return earning.earn_with_programs(
