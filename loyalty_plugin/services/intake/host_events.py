@@ -367,17 +367,7 @@ def on_payment(ctx: Context, data: InvoiceData) -> dict[str, Any]:
         elif invoice.status == InvoiceStatus.CANCELLED:
             result |= _count_while_cancelled(ctx, invoice, customer, facts, data.payment)
         elif invoice.status == InvoiceStatus.OPEN:
-            result |= earning.earn_with_programs(
-                ctx.session,
-                merchant_id=ctx.merchant.id,
-                customer=customer,
-                facts=facts,
-                hooks=ctx.hooks,
-                now=ctx.now,
-                occurred_at=ctx.event.occurred_at,
-                paid_in_full=False,
-                payment=data.payment,
-            )
+            result |= _earn_on_payment(ctx, customer, facts, data.payment)
     result["paid_total"] = str(quantize(invoice.paid_total, invoice.currency))
     if released := release_waiting(ctx, f"invoice:{invoice.host_invoice_id}"):
         result["released"] = released
@@ -586,7 +576,20 @@ def _count_while_cancelled(
     """
     if payment is None or invoice.paid_total >= invoice.total:
         invoice.paid_at = invoice.paid_at or ctx.now
-    earning.earn_with_programs(
+    _earn_on_payment(ctx, customer, facts, payment, cancelled=True)
+    return {"points_earned": 0, "reason": "the invoice is cancelled: it earns if reinstated"}
+
+
+def _earn_on_payment(
+    ctx: Context,
+    customer: Customer,
+    facts: InvoiceFacts,
+    payment: Payment | None,
+    *,
+    cancelled: bool = False,
+) -> dict[str, Any]:
+    """Earn on one payment of an open invoice (``None``: the whole invoice, paid)."""
+    return earning.earn_with_programs(
         ctx.session,
         merchant_id=ctx.merchant.id,
         customer=customer,
@@ -596,9 +599,8 @@ def _count_while_cancelled(
         occurred_at=ctx.event.occurred_at,
         paid_in_full=payment is None,
         payment=payment,
-        cancelled=True,
+        cancelled=cancelled,
     )
-    return {"points_earned": 0, "reason": "the invoice is cancelled: it earns if reinstated"}
 
 
 def on_reinstate(ctx: Context, data: CancelData) -> dict[str, Any]:
