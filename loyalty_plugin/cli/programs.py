@@ -259,6 +259,13 @@ def simulate_command(
         f"total: {total['invoices']} invoice(s), {total['points']} points, "
         f"worth {total['value']} {report['currency']}"
     )
+    for rule, tally in report.get("conditions", {}).items():
+        seen = tally["invoices_matched"] + tally["invoices_failed"]
+        click.echo(
+            f"rule {rule}: conditions held on {tally['invoices_matched']} of {seen} invoice(s)"
+        )
+        for name, count in tally["failed"].items():
+            click.echo(f"  {name} did not hold on {count}")
     for skipped in report["skipped"]:
         click.echo(f"skipped line {skipped['line']}: {skipped['error']}", err=True)
 

@@ -8,7 +8,7 @@ programs`). :func:`reversal_target` still reverses invoices that the retired int
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
 
 from loyalty_plugin.domain.errors import ValidationError
@@ -48,8 +48,12 @@ class InvoiceFacts:
     transaction_fee: Decimal | None = None
     channel: str | None = None
     location: str | None = None
+    #: The store or branch (rule conditions: ``where.stores``, ``where.store_groups``).
+    store_id: str | None = None
     redemption_id: str | None = None
     items: tuple[LineItem, ...] = ()
+    #: When the invoice was paid, if known (a replayed event's ``occurred_at``).
+    occurred_at: datetime | None = None
     #: ``total`` in the merchant's currency; set by :func:`in_merchant_currency`.
     merchant_total: Decimal | None = None
 

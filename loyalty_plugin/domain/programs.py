@@ -20,6 +20,7 @@ from loyalty_plugin.domain.levels import LevelScheme, scheme_from_settings
 from loyalty_plugin.domain.rules import (
     INVOICE,
     Award,
+    BaseLine,
     CategoryTree,
     Conversion,
     CustomerView,
@@ -35,6 +36,12 @@ from loyalty_plugin.domain.rules import (
     earning_lines,
     rule_kinds,
     settle,
+)
+from loyalty_plugin.domain.rules.conditions import (
+    ConditionCheck,
+    ConditionContext,
+    MerchantFacts,
+    check_conditions,
 )
 from loyalty_plugin.domain.rules.kinds import decimal
 
@@ -64,6 +71,17 @@ class Combination(enum.StrEnum):
     BEST = "best"
     #: When it gives points, it is the only program that counts.
     EXCLUSIVE = "exclusive"
+
+
+class Conflicts(enum.StrEnum):
+    """What happens when several rules of one criteria group earn on the same line."""
+
+    #: Every rule adds up (default: how programs always earned).
+    ADD = "add"
+    #: The most specific rule wins: a product rule over a category rule over the rest.
+    MOST_SPECIFIC = "most_specific"
+    #: The rule giving the line the most points wins.
+    BEST = "best"
 
 
 class ReversalPolicy(enum.StrEnum):
@@ -115,6 +133,7 @@ class ProgramDefinition:
     version_id: int | None = None
     priority: int = 0
     combination: Combination = Combination.STACK
+    conflicts: Conflicts = Conflicts.ADD
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     audience: Audience = field(default_factory=Audience)
@@ -181,6 +200,7 @@ def definition_from_settings(
         currency=settings["currency"],
         priority=int(settings.get("priority", 0)),
         combination=Combination(settings.get("combination", Combination.STACK)),
+        conflicts=Conflicts(settings.get("conflicts", Conflicts.ADD)),
         starts_at=_when(settings.get("starts_at")),
         ends_at=_when(settings.get("ends_at")),
         audience=_audience(settings.get("audience") or {}),
@@ -263,6 +283,10 @@ class ProgramEarning:
     conversion: Conversion | None = None
     #: Quantity of each invoice line (refunds by line are measured against it).
     line_qty: Mapping[str, Decimal] = field(default_factory=dict)
+    #: For each rule with conditions: which matched and which did not.
+    conditions: Mapping[str, ConditionCheck] = field(default_factory=dict)
+    #: Awards a conflict inside the program set aside: who won and why.
+    set_aside: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def settlement(self) -> Settlement:
@@ -295,8 +319,13 @@ def evaluate_invoice(
     invoice: InvoiceView,
     customer: CustomerView,
     conversion: Conversion,
+    merchant: MerchantFacts | None = None,
 ) -> ProgramEarning | None:
-    """The program's awards on ``invoice``, or ``None`` if its audience leaves ``customer`` out."""
+    """The program's awards on ``invoice``, or ``None`` if its audience leaves ``customer`` out.
+
+    Rules whose :mod:`conditions <loyalty_plugin.domain.rules.conditions>` do not hold give
+    nothing; then the program's ``conflicts`` setting settles rules competing for a line.
+    """
     if not program.audience.admits(customer):
         return None
     lines = earning_lines(invoice, program.earning, conversion)
@@ -321,30 +350,119 @@ def evaluate_invoice(
         categories=program.categories,
         rate=conversion.rate,
     )
-    awards = [
-        award
-        for rule in program.rules
-        if INVOICE in rule.triggers and not rule.exclude.leaves_out_customer(customer)
-        for award in rule.invoice_awards(ctx)
-    ]
-    return replace(earning, awards=tuple(awards))
+    facts = _condition_context(invoice, customer, merchant, eligible, program.categories)
+    checks: dict[str, ConditionCheck] = {}
+    awards: list[Award] = []
+    for rule in program.rules:
+        if INVOICE not in rule.triggers or rule.exclude.leaves_out_customer(customer):
+            continue
+        if rule.conditions:
+            checks[rule.id] = check = check_conditions(rule.conditions, facts)
+            if not check.ok:
+                continue
+        awards.extend(rule.invoice_awards(ctx))
+    kept, set_aside = resolve_conflicts(awards, program.rules, program.conflicts)
+    return replace(earning, awards=tuple(kept), conditions=checks, set_aside=tuple(set_aside))
+
+
+def _condition_context(
+    invoice: InvoiceView,
+    customer: CustomerView,
+    merchant: MerchantFacts | None,
+    lines: Sequence[BaseLine],
+    categories: CategoryTree,
+) -> ConditionContext:
+    return ConditionContext(
+        customer=customer,
+        at=invoice.occurred_at,
+        day=invoice.date,
+        channel=invoice.channel,
+        store_id=invoice.store_id,
+        merchant=merchant or MerchantFacts(),
+        lines=tuple(bl.line for bl in lines),
+        categories=categories,
+    )
+
+
+def resolve_conflicts(
+    awards: Sequence[Award], rules: Sequence[Rule], mode: Conflicts
+) -> tuple[list[Award], list[dict[str, Any]]]:
+    """The awards that count under ``mode``, and those set aside with who won and why.
+
+    Only line awards of rules in the same criteria group compete; invoice-wide awards
+    (per order, brackets, fees) always add up. Ties go to the rule listed first.
+    """
+    if mode is Conflicts.ADD:
+        return list(awards), []
+    by_id = {rule.id: (index, rule) for index, rule in enumerate(rules)}
+    contests: dict[tuple[str, str], dict[str, Decimal]] = {}
+    for award in awards:
+        if award.line is not None:
+            key = (award.line, by_id[award.rule][1].group)
+            points = contests.setdefault(key, {})
+            points[award.rule] = points.get(award.rule, ZERO) + award.exact
+    losers: dict[tuple[str, str], tuple[str, str]] = {}
+    set_aside: list[dict[str, Any]] = []
+    for (line, _group), points in contests.items():
+        if len(points) < 2:
+            continue
+        winner = min(points, key=lambda r: _rank(mode, by_id[r], points[r]))
+        for rule_id in points:
+            if rule_id != winner:
+                why = _why_lost(mode, by_id[winner][1], by_id[rule_id][1], points, rule_id)
+                losers[(line, rule_id)] = (winner, why)
+                set_aside.append(
+                    {"rule": rule_id, "line": line, "exact": _shown(points[rule_id]),
+                     "won_by": winner, "why": why}
+                )  # fmt: skip
+    kept = [a for a in awards if a.line is None or (a.line, a.rule) not in losers]
+    return kept, set_aside
+
+
+def _rank(mode: Conflicts, entry: tuple[int, Rule], exact: Decimal) -> tuple[Any, ...]:
+    index, rule = entry
+    if mode is Conflicts.MOST_SPECIFIC:
+        return (-rule.specificity, -exact, index)
+    return (-exact, index)
+
+
+_SPECIFIC = {3: "product", 2: "category", 1: "line tag", 0: "every line"}
+
+
+def _why_lost(
+    mode: Conflicts, winner: Rule, loser: Rule, points: Mapping[str, Decimal], loser_id: str
+) -> str:
+    if mode is Conflicts.MOST_SPECIFIC and winner.specificity > loser.specificity:
+        return (
+            f"most_specific: {winner.id!r} ({_SPECIFIC[winner.specificity]}) is more specific "
+            f"than {loser.id!r} ({_SPECIFIC[loser.specificity]})"
+        )
+    if points[winner.id] > points[loser_id]:
+        return f"{mode.value}: {winner.id!r} gives more points on the line"
+    return f"{mode.value}: a tie, {winner.id!r} is listed first"
 
 
 def evaluate_event(program: ProgramDefinition, *, event: EventContext) -> ProgramEarning | None:
     """The program's awards for a registration, birthday or custom event."""
     if not program.audience.admits(event.customer):
         return None
-    awards = [
-        award
-        for rule in program.rules
-        if event.trigger in rule.triggers
-        for award in rule.event_awards(event)
-    ]
+    facts = ConditionContext(customer=event.customer, at=event.at, merchant=event.merchant)
+    checks: dict[str, ConditionCheck] = {}
+    awards: list[Award] = []
+    for rule in program.rules:
+        if event.trigger not in rule.triggers:
+            continue
+        if rule.conditions:
+            checks[rule.id] = check = check_conditions(rule.conditions, facts)
+            if not check.ok:
+                continue
+        awards.extend(rule.event_awards(event))
     return ProgramEarning(
         program=program,
         awards=tuple(awards),
         multiplier=program.multiplier_for(event.customer),
         level=event.customer.level,
+        conditions=checks,
     )
 
 
@@ -381,6 +499,10 @@ def why_no_invoice_points(
         return f"the earning amount {base} is below the minimum {program.earning.minimum_amount}"
     if not any(INVOICE in rule.triggers for rule in program.rules):
         return "no rule of the program earns on invoices"
+    failed = {rule: check.failed for rule, check in earning.conditions.items() if not check.ok}
+    if not earning.awards and failed:
+        rule, why = next(iter(failed.items()))
+        return f"the conditions of rule {rule!r} do not hold ({'; '.join(why)})"
     if not earning.awards:
         return "no rule of the program matches the invoice's lines or customer"
     return f"the earning amount {base} earns less than one point"
@@ -464,8 +586,22 @@ def breakdown(
             }
             for i, item in enumerate(settlement.items)
         ],
-    }
+    } | explained(earning)
     return shown | _level_bonus(earning, settlement, before, shown["breakdown"])
+
+
+def explained(earning: ProgramEarning) -> dict[str, Any]:
+    """The conditions that held for each rule that earned, and the awards a conflict set
+    aside (keys present only when there is something to say)."""
+    earned = {item.rule for item in earning.awards}
+    conditions = {
+        rule: list(check.matched)
+        for rule, check in earning.conditions.items()
+        if check.ok and rule in earned
+    }
+    return ({"conditions": conditions} if conditions else {}) | (
+        {"set_aside": [dict(item) for item in earning.set_aside]} if earning.set_aside else {}
+    )
 
 
 def _level_bonus(

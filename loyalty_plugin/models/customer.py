@@ -48,6 +48,8 @@ class Customer(Base):
     #: Every group the host puts the customer in (``groups``); with ``customer_group``,
     #: what program audiences and rule exclusions look at.
     customer_groups: Mapped[list[str] | None] = mapped_column(JSON)
+    #: Tags the host puts on the customer (``vip``, ``student``): rule conditions read them.
+    tags: Mapped[list[str] | None] = mapped_column(JSON)
     enrolled: Mapped[bool] = mapped_column(Boolean, default=True)
     email_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     sms_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -63,6 +63,8 @@ class Invoice(Base):
     #: The invoice lines as the host sent them (refunds by line are valued with them).
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     paid_at: Mapped[datetime | None]
+    #: When the host says the invoice was paid (the paying event's ``occurred_at``).
+    paid_occurred_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

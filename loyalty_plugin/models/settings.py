@@ -73,5 +73,7 @@ class MerchantSettings(Base):
     #: Origins of the host's pages that may show the customer portal in a frame
     #: (``https://shop.example``); empty: no page may (``docs/portal.md#embedding``).
     portal_frame_ancestors: Mapped[list[str] | None] = mapped_column(JSON, default=list)
+    #: Store groups rule conditions name: ``{"north": ["S1", "S2"]}`` (group to store ids).
+    store_groups: Mapped[dict[str, list[str]] | None] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(128))

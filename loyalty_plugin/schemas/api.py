@@ -814,6 +814,17 @@ class SettingsSchema(Schema):
             "empty: none may"
         },
     )
+    store_groups = fields.Dict(
+        keys=fields.String(validate=validate.Length(1, 64)),
+        values=fields.List(
+            fields.String(validate=validate.Length(1, 64)), validate=validate.Length(1, 500)
+        ),
+        validate=validate.Length(0, 200),
+        metadata={
+            "description": "store groups rule conditions name: group to store ids, "
+            '{"north": ["S1", "S2"]}'
+        },
+    )
     updated_at = fields.DateTime(dump_only=True)
     updated_by = fields.String(dump_only=True, allow_none=True)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +36,7 @@ from loyalty_plugin.domain.levels import (
 from loyalty_plugin.domain.money import check_currency, parse_money
 from loyalty_plugin.domain.programs import (
     Combination,
+    Conflicts,
     EarnOn,
     ProgramStatus,
     ReversalPolicy,
@@ -49,6 +50,7 @@ from loyalty_plugin.domain.rules import (
     RoundingScope,
     Rule,
 )
+from loyalty_plugin.domain.rules.conditions import WEEKDAYS
 from loyalty_plugin.schemas.common import AwareDateTime
 
 #: The ``format`` of a declarative programs file.
@@ -243,12 +245,97 @@ class LimitSchema(Schema):
     per = Choice(Period, required=True)
 
 
+class DayField(fields.Date):
+    """A date ``YYYY-MM-DD``, stored as that text."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return super()._deserialize(value, attr, data, **kwargs).isoformat()
+
+
+class ClockField(fields.String):
+    """A local time of day ``HH:MM``, stored as that text."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            clock = time.fromisoformat(text)
+        except ValueError:
+            raise ValidationError("must be a time of day, HH:MM (00:00 to 23:59)") from None
+        if clock.second or clock.microsecond or clock.tzinfo:
+            raise ValidationError("must be a time of day, HH:MM (00:00 to 23:59)")
+        return f"{clock:%H:%M}"
+
+
+class DateRangeSchema(Schema):
+    start = DayField(data_key="from", attribute="from", load_default=None, allow_none=True)
+    end = DayField(data_key="to", attribute="to", load_default=None, allow_none=True)
+
+    @validates_schema
+    def _ordered(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data.get("from") and data.get("to") and data["to"] < data["from"]:
+            raise ValidationError("must not be before from", "to")
+
+
+class HourRangeSchema(Schema):
+    start = ClockField(data_key="from", attribute="from", required=True)
+    end = ClockField(data_key="to", attribute="to", required=True)
+
+    @validates_schema
+    def _not_empty(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data.get("from") is not None and data.get("from") == data.get("to"):
+            raise ValidationError("must differ from from (22:00-02:00 crosses midnight)", "to")
+
+
+class WhenSchema(Schema):
+    dates = fields.Nested(DateRangeSchema)
+    weekdays = fields.List(fields.String(validate=validate.OneOf(WEEKDAYS)))
+    hours = fields.List(fields.Nested(HourRangeSchema))
+
+
+class WhereSchema(Schema):
+    stores = Names()
+    store_groups = Names()
+
+
+def Days(**kwargs: Any) -> fields.Integer:
+    """A number of days, 1 to 3650."""
+    return fields.Integer(strict=True, validate=validate.Range(1, 3650), **kwargs)
+
+
+class WhoSchema(Schema):
+    groups = Names()
+    levels = Names()
+    tags = Names()
+    registered_within_days = Days()
+    inactive_days = Days()
+
+
+class WhatSchema(Schema):
+    products = Names()
+    categories = Names()
+    tags = Names()
+
+
+class ConditionsSchema(Schema):
+    """When, where, through which channel, for whom and on what a rule earns
+    (docs/programs.md#conditions). Every part optional; all given must hold."""
+
+    when = fields.Nested(WhenSchema)
+    where = fields.Nested(WhereSchema)
+    channels = fields.List(fields.String(validate=validate.Length(1, 64)))
+    who = fields.Nested(WhoSchema)
+    what = fields.Nested(WhatSchema)
+
+
 class RuleSchema(Schema):
-    """What every rule has: an ``id`` (unique in its program), a ``kind`` and exclusions."""
+    """What every rule has: an ``id`` (unique in its program), a ``kind`` and exclusions;
+    optionally ``conditions`` and a criteria ``group``."""
 
     id = fields.String(validate=validate.Regexp(KEY_PATTERN, error="use a-z, 0-9, - and _"))
     kind = fields.String(required=True)
     exclude = fields.Nested(ExclusionsSchema)
+    conditions = fields.Nested(ConditionsSchema)
+    group = fields.String(validate=validate.Length(1, 64))
 
     @pre_load
     def _exclude_defaults(self, data: Any, **_kwargs: Any) -> Any:
@@ -426,6 +513,8 @@ class ProgramSettingsSchema(Schema):
     currency = CurrencyField(required=True)
     priority = fields.Integer(strict=True, load_default=0, validate=validate.Range(-1000, 1000))
     combination = Choice(Combination, load_default=Combination.STACK.value)
+    #: Rules of one criteria group earning on one line: absent means ``add``, as before.
+    conflicts = Choice(Conflicts)
     starts_at = AwareDateTime(allow_none=True, load_default=None)
     ends_at = AwareDateTime(allow_none=True, load_default=None)
     audience = fields.Nested(AudienceSchema)
@@ -644,6 +733,7 @@ class ProgramBodySchema(Schema):
     currency = fields.String(metadata={"description": "default: the merchant's"})
     priority = fields.Raw()
     combination = fields.Raw(metadata={"description": "stack, best or exclusive"})
+    conflicts = fields.Raw(metadata={"description": "add (default), most_specific or best"})
     starts_at = fields.Raw()
     ends_at = fields.Raw()
     audience = fields.Raw()

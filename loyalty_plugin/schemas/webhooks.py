@@ -143,6 +143,12 @@ class CustomerSchema(_Schema):
         validate=validate.Length(max=50),
         allow_none=True,
     )
+    #: Tags the host puts on the customer (``vip``, ``student``); rule conditions read them.
+    tags = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        validate=validate.Length(max=50),
+        allow_none=True,
+    )
     enrolled = fields.Boolean()
     email_opt_in = fields.Boolean()
     sms_opt_in = fields.Boolean()
@@ -157,6 +163,8 @@ class CustomerSchema(_Schema):
             groups = list(dict.fromkeys(data["customer_groups"] or ()))
             data["customer_groups"] = groups
             data.setdefault("customer_group", groups[0] if groups else None)
+        if "tags" in data:
+            data["tags"] = list(dict.fromkeys(data["tags"] or ()))
         return CustomerProfile(id=host_id, fields=data)
 
 
@@ -209,8 +217,11 @@ class InvoiceSchema(_Schema):
     shipping_total = MoneyField(allow_none=True, validate=_not_negative)
     total = MoneyField(required=True, validate=_not_negative)
     transaction_fee = MoneyField(allow_none=True, validate=_not_negative)
+    #: The sales channel: ``online``, ``pos``, ``app``, ``marketplace`` or any label.
     channel = _text(64)
     location = _text(64)
+    #: The store or branch the sale was made in (rule conditions read it).
+    store_id = HostId(allow_none=True)
     redemption_id = HostId(allow_none=True)
     items = fields.List(fields.Nested(LineItemSchema), load_default=list)
     #: A loyalty card's number, when the till knows only the card.

@@ -63,6 +63,12 @@ class InvoiceView:
     exchange_rate: Decimal | None = None
     #: The invoice's date as the host sent it, if it did.
     date: dt.date | None = None
+    #: When the invoice was paid (the event's ``occurred_at``): time conditions read it.
+    occurred_at: dt.datetime | None = None
+    #: The sales channel the host sent (``online``, ``pos``, ``app``... any label).
+    channel: str | None = None
+    #: The store or branch the host sent.
+    store_id: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("total", "discount_total", "tax_total", "shipping_total"):
@@ -88,6 +94,12 @@ class CustomerView:
     level: str | None = None
     #: True when this is the customer's first invoice that earns with the merchant.
     first_purchase: bool = False
+    #: Tags the host put on the customer.
+    tags: frozenset[str] = frozenset()
+    #: When the customer registered (was first known to the merchant).
+    registered_at: dt.datetime | None = None
+    #: When the customer last bought before this invoice (win-back conditions).
+    last_purchase_at: dt.datetime | None = None
 
     def all_groups(self) -> frozenset[str]:
         """``groups`` and ``group`` together."""

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Self, TypeVar
 
 from loyalty_plugin.domain.errors import ValidationError
+from loyalty_plugin.domain.rules.conditions import Conditions, MerchantFacts
 from loyalty_plugin.domain.rules.invoice import CustomerView, InvoiceView
 from loyalty_plugin.domain.rules.lines import BaseLine
 from loyalty_plugin.domain.rules.settings import CategoryTree, Exclusions, Limit, Period
@@ -55,11 +57,14 @@ class InvoiceContext:
     rate: Decimal
 
     def lines_for(self, rule: Rule) -> Iterable[BaseLine]:
-        """The lines ``rule`` may earn on after its own exclusions."""
-        exclude = rule.exclude
-        if not (exclude.products or exclude.categories or exclude.tags):
-            return self.lines
-        return [bl for bl in self.lines if not exclude.leaves_out_line(bl.line, self.categories)]
+        """The lines ``rule`` may earn on after its own exclusions and ``what`` conditions."""
+        exclude, what = rule.exclude, rule.conditions.what
+        lines: Iterable[BaseLine] = self.lines
+        if exclude.products or exclude.categories or exclude.tags:
+            lines = [bl for bl in lines if not exclude.leaves_out_line(bl.line, self.categories)]
+        if what:
+            lines = [bl for bl in lines if what.selects(bl.line, self.categories)]
+        return lines
 
     def amount_for(self, rule: Rule) -> Decimal:
         """The total earning amount left to ``rule``."""
@@ -74,6 +79,9 @@ class EventContext:
     customer: CustomerView
     name: str | None = None
     properties: Mapping[str, Any] = field(default_factory=dict)
+    #: When the event happened, and the merchant's facts: rule conditions read them.
+    at: datetime | None = None
+    merchant: MerchantFacts = field(default_factory=MerchantFacts)
 
 
 def decimal(value: object) -> Decimal:
@@ -112,6 +120,16 @@ class Rule:
     id: str
     exclude: Exclusions = field(default_factory=Exclusions)
     limit: Limit | None = None
+    #: When, where, through which channel, for whom and on what the rule earns.
+    conditions: Conditions = field(default_factory=Conditions)
+    #: The criteria group: rules of one group compete for a line when the program's
+    #: ``conflicts`` setting is not ``add``.
+    group: str = ""
+
+    @property
+    def specificity(self) -> int:
+        """How specific the rule's lines are: 3 products, 2 categories, 1 tags, 0 all."""
+        return self.conditions.what.specificity
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Self:
@@ -120,10 +138,12 @@ class Rule:
 
     @classmethod
     def common(cls, config: Mapping[str, Any]) -> dict[str, Any]:
-        """The fields every rule has: ``id``, ``exclude`` and ``limit``."""
+        """The fields every rule has: ``id``, ``exclude``, ``limit``, ``conditions``, ``group``."""
         limit = config.get("limit")
         return {
             "id": str(config["id"]),
+            "conditions": Conditions.from_config(config.get("conditions")),
+            "group": str(config.get("group") or ""),
             "exclude": Exclusions.from_config(config.get("exclude")),
             "limit": (
                 Limit(int(limit["count"]), Period(limit["per"])) if limit else cls.default_limit
@@ -267,6 +287,10 @@ class ProductRule(_Selected):
     def options(cls, config: Mapping[str, Any]) -> dict[str, Any]:
         return super().options(config) | {"products": frozenset(config["products"])}
 
+    @property
+    def specificity(self) -> int:
+        return 3
+
     def selects(self, bl: BaseLine, ctx: InvoiceContext) -> bool:
         return bl.line.product_id in self.products or bl.line.sku in self.products
 
@@ -282,6 +306,10 @@ class CategoryRule(_Selected):
     @classmethod
     def options(cls, config: Mapping[str, Any]) -> dict[str, Any]:
         return super().options(config) | {"categories": frozenset(config["categories"])}
+
+    @property
+    def specificity(self) -> int:
+        return max(2, self.conditions.what.specificity)
 
     def selects(self, bl: BaseLine, ctx: InvoiceContext) -> bool:
         return ctx.categories.within(bl.line.category_id, self.categories)

@@ -14,7 +14,7 @@ never commits.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -36,6 +36,7 @@ from loyalty_plugin.domain.programs import (
     evaluate_event,
     evaluate_invoice,
     explain,
+    explained,
     why_no_event_points,
     why_no_invoice_points,
 )
@@ -49,6 +50,7 @@ from loyalty_plugin.domain.rules import (
     Rule,
     targets,
 )
+from loyalty_plugin.domain.rules.conditions import ConditionCheck, MerchantFacts
 from loyalty_plugin.models import (
     Customer,
     InvoiceEarning,
@@ -64,6 +66,9 @@ from loyalty_plugin.services.earning.rule_engine import (
     customer_view,
     definition_of,
     evaluate_programs,
+    last_purchase_at,
+    merchant_facts,
+    needs_last_purchase,
     programs_in_force,
 )
 from loyalty_plugin.services.ledger import entries as ledger
@@ -464,8 +469,12 @@ def earn_on_event(
         customer=customer_view(session, customer, now=now),
         name=name,
         properties=dict(properties or {}),
+        at=at,
     )
     programs = programs_in_force(session, merchant_id=merchant_id, at=at, extra_kinds=extra_kinds)
+    merchant = session.get(Merchant, merchant_id)
+    assert merchant is not None  # noqa: S101 - the customer belongs to it
+    event = replace(event, merchant=merchant_facts(session, merchant, programs))
     earnings = [e for p in programs if (e := evaluate_event(p, event=event)) and e.awards]
     work = _Work(session, now, actor, Outcome())
     if not earnings:
@@ -473,8 +482,6 @@ def earn_on_event(
         return work.outcome
     account = open_account(session, merchant_id=merchant_id, customer_id=customer.id)
     account = ledger.lock_account(session, account.id)
-    merchant = session.get(Merchant, merchant_id)
-    assert merchant is not None  # noqa: S101 - the customer belongs to it
     day = day or at.astimezone(ZoneInfo(merchant.timezone)).date()
     slots = {e.program.key: _slots(session, e, customer, day) for e in earnings}
     usable = [
@@ -625,10 +632,17 @@ def _evaluate(
     if not programs:
         return [], _none_in_force(at)
     view = customer_view(session, customer, account_id=account_id, invoice_id=invoice.id, now=now)
+    if needs_last_purchase(programs):
+        last = last_purchase_at(session, customer, invoice_id=invoice.id, before=at)
+        view = replace(view, last_purchase_at=last)
+    invoice = replace(invoice, occurred_at=at)
     rates = RateBook(session, merchant, at)
-    winners = evaluate_programs(programs, invoice=invoice, customer=view, rates=rates)
+    facts = merchant_facts(session, merchant, programs)
+    winners = evaluate_programs(
+        programs, invoice=invoice, customer=view, rates=rates, merchant=facts
+    )
     if not winners:
-        return [], _no_invoice_points(programs, invoice, view, rates)
+        return [], _no_invoice_points(programs, invoice, view, rates, facts)
     pairs = [(_new_row(merchant.id, account_id, invoice, e, now), e) for e in winners]
     session.add_all(row for row, _ in pairs)
     session.flush()
@@ -636,7 +650,11 @@ def _evaluate(
 
 
 def _no_invoice_points(
-    programs: list[ProgramDefinition], invoice: InvoiceView, view: CustomerView, rates: RateBook
+    programs: list[ProgramDefinition],
+    invoice: InvoiceView,
+    view: CustomerView,
+    rates: RateBook,
+    facts: MerchantFacts,
 ) -> str:
     """Each program's reason for giving the invoice nothing, as one sentence."""
     reasons = {}
@@ -646,7 +664,9 @@ def _no_invoice_points(
             program_currency=program.currency,
             event_rate=invoice.exchange_rate,
         )
-        earning = evaluate_invoice(program, invoice=invoice, customer=view, conversion=conversion)
+        earning = evaluate_invoice(
+            program, invoice=invoice, customer=view, conversion=conversion, merchant=facts
+        )
         reasons[program.key] = why_no_invoice_points(
             program, invoice=invoice, customer=view, earning=earning
         )
@@ -697,7 +717,7 @@ def _evaluation_json(earning: ProgramEarning) -> dict[str, Any]:
         "base": None if earning.base is None else str(earning.base),
         "conversion": earning.conversion.to_json() if earning.conversion else None,
         "line_qty": {line: str(qty) for line, qty in earning.line_qty.items()},
-    }
+    } | explained(earning)
 
 
 def _restore(
@@ -734,6 +754,11 @@ def _restore(
             to_currency=conversion["to"],
         ),
         line_qty={line: Decimal(qty) for line, qty in data["line_qty"].items()},
+        conditions={
+            rule: ConditionCheck(matched=tuple(matched))
+            for rule, matched in (data.get("conditions") or {}).items()
+        },
+        set_aside=tuple(data.get("set_aside") or ()),
     )
 
 

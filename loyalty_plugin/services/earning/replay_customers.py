@@ -34,6 +34,8 @@ class _Known:
     group: str | None
     enrolled: bool
     level: str | None
+    tags: frozenset[str] = frozenset()
+    registered_at: datetime | None = None
 
 
 class ReplayCustomers:
@@ -44,6 +46,8 @@ class ReplayCustomers:
         self._known: dict[str, _Known | None] = {}
         #: Paid invoices per stored customer id.
         self._paid: dict[int, int] = {}
+        #: When each stored customer last paid an invoice.
+        self._last_paid: dict[int, datetime | None] = {}
         #: Host invoice id -> the stored customer it was paid by (replayed invoices only).
         self._paid_by: dict[str, int] = {}
         self._invoices: set[str] = set()
@@ -66,8 +70,11 @@ class ReplayCustomers:
             self._paid_by.update({host_id: customer_id for host_id, customer_id in rows})
         self._invoices.update(invoices)
 
-    def view(self, host_customer_id: str, invoice_id: str, *, first: bool) -> CustomerView:
-        """The customer of this invoice; ``first``: their first invoice in the replay."""
+    def view(
+        self, host_customer_id: str, invoice_id: str, *, first: bool, at: datetime | None = None
+    ) -> CustomerView:
+        """The customer of this invoice; ``first``: their first invoice in the replay;
+        ``at``: when it was paid (a purchase stored before then counts for win-backs)."""
         if host_customer_id not in self._known or invoice_id not in self._invoices:
             self.load([(host_customer_id, invoice_id)])
         known = self._known[host_customer_id]
@@ -80,6 +87,9 @@ class ReplayCustomers:
             enrolled=known.enrolled,
             level=known.level,
             first_purchase=first and others == 0,
+            tags=known.tags,
+            registered_at=known.registered_at,
+            last_purchase_at=_before(self._last_paid.get(known.id), at),
         )
 
     def _load_customers(self, host_ids: Sequence[str]) -> None:
@@ -103,11 +113,14 @@ class ReplayCustomers:
                     Customer.host_customer_id,
                     Customer.customer_group,
                     Customer.enrolled,
+                    Customer.tags,
+                    Customer.created_at,
                 ).where(Customer.id.in_(ids))
             )
         }
         levels = self._levels(ids)
-        self._paid.update(self._paid_counts(ids))
+        for customer_id, (paid, last) in self._paid_counts(ids).items():
+            self._paid[customer_id], self._last_paid[customer_id] = paid, last
         for host in host_ids:
             row = stored.get(target[host]) if host in target else None
             self._known[host] = (
@@ -119,6 +132,8 @@ class ReplayCustomers:
                     row.customer_group,
                     row.enrolled,
                     levels.get(row.id),
+                    frozenset(row.tags or ()),
+                    row.created_at,
                 )
             )
 
@@ -143,9 +158,10 @@ class ReplayCustomers:
                 levels[customer_id] = earned if ended else level
         return levels
 
-    def _paid_counts(self, ids: Sequence[int]) -> dict[int, int]:
+    def _paid_counts(self, ids: Sequence[int]) -> dict[int, tuple[int, datetime | None]]:
+        moment = func.coalesce(Invoice.paid_occurred_at, Invoice.paid_at)
         rows = self.session.execute(
-            select(Invoice.customer_id, func.count())
+            select(Invoice.customer_id, func.count(), func.max(moment))
             .where(
                 Invoice.merchant_id == self.merchant_id,
                 Invoice.status == InvoiceStatus.PAID,
@@ -153,7 +169,12 @@ class ReplayCustomers:
             )
             .group_by(Invoice.customer_id)
         )
-        return {customer_id: count for customer_id, count in rows}
+        return {customer_id: (count, last) for customer_id, count, last in rows}
+
+
+def _before(moment: datetime | None, at: datetime | None) -> datetime | None:
+    """``moment`` if it is before ``at`` (or ``at`` is not known), else ``None``."""
+    return moment if moment is not None and (at is None or moment < at) else None
 
 
 def _chunks(items: Sequence[str]) -> Iterable[list[str]]:

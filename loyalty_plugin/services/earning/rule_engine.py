@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from loyalty_plugin.domain.earning import InvoiceFacts
@@ -27,6 +27,7 @@ from loyalty_plugin.domain.programs import (
     evaluate_invoice,
 )
 from loyalty_plugin.domain.rules import Conversion, CustomerView, InvoiceView, LineView, Rule
+from loyalty_plugin.domain.rules.conditions import MerchantFacts
 from loyalty_plugin.models import (
     Account,
     Customer,
@@ -36,6 +37,7 @@ from loyalty_plugin.models import (
     InvoiceStatus,
     Membership,
     Merchant,
+    MerchantSettings,
     Program,
     ProgramVersion,
 )
@@ -252,6 +254,52 @@ def customer_view(
         enrolled=customer.enrolled,
         level=customer_level(session, customer, now=now),
         first_purchase=first,
+        tags=frozenset(customer.tags or ()),
+        registered_at=customer.created_at,
+    )
+
+
+def needs_last_purchase(programs: Iterable[ProgramDefinition]) -> bool:
+    """True when a rule of ``programs`` has a win-back condition (one more query then)."""
+    return any(
+        rule.conditions.who.inactive_days is not None
+        for program in programs
+        for rule in program.rules
+    )
+
+
+def last_purchase_at(
+    session: Session, customer: Customer, *, invoice_id: str, before: datetime
+) -> datetime | None:
+    """When the customer last paid another invoice of the merchant, before ``before``.
+
+    The paying event's ``occurred_at`` counts (the moment the plugin recorded the payment
+    for invoices paid before it was kept).
+    """
+    moment = func.coalesce(Invoice.paid_occurred_at, Invoice.paid_at)
+    return session.scalar(
+        select(func.max(moment)).where(
+            Invoice.merchant_id == customer.merchant_id,
+            Invoice.customer_id == customer.id,
+            Invoice.status == InvoiceStatus.PAID,
+            Invoice.host_invoice_id != invoice_id,
+            moment < before,
+        )
+    )
+
+
+def merchant_facts(
+    session: Session, merchant: Merchant, programs: Iterable[ProgramDefinition]
+) -> MerchantFacts:
+    """The merchant's time zone and store groups, as the rules of ``programs`` read them
+    (store groups are read only when a rule names one)."""
+    named = any(rule.conditions.store_groups for program in programs for rule in program.rules)
+    groups = named and session.scalar(
+        select(MerchantSettings.store_groups).where(MerchantSettings.merchant_id == merchant.id)
+    )
+    return MerchantFacts(
+        timezone=merchant.timezone,
+        store_groups={name: frozenset(stores) for name, stores in (groups or {}).items()},
     )
 
 
@@ -286,6 +334,9 @@ def invoice_view(facts: InvoiceFacts, *, paid_with_points: Decimal = ZERO) -> In
         paid_with_points=paid_with_points,
         exchange_rate=facts.exchange_rate,
         date=facts.date,
+        occurred_at=facts.occurred_at,
+        channel=facts.channel,
+        store_id=facts.store_id,
         lines=tuple(
             LineView(
                 id=item.id,
@@ -308,6 +359,7 @@ def evaluate_programs(
     invoice: InvoiceView,
     customer: CustomerView,
     rates: RateBook,
+    merchant: MerchantFacts | None = None,
 ) -> list[ProgramEarning]:
     """Every program's earning on the invoice, combined (only those that count remain)."""
     earnings = []
@@ -318,7 +370,7 @@ def evaluate_programs(
             event_rate=invoice.exchange_rate,
         )
         earning = evaluate_invoice(
-            program, invoice=invoice, customer=customer, conversion=conversion
+            program, invoice=invoice, customer=customer, conversion=conversion, merchant=merchant
         )
         if earning is not None:
             earnings.append(earning)

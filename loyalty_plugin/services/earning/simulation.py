@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import islice
 from typing import Any
@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain.earning import InvoiceFacts
 from loyalty_plugin.domain.errors import LoyaltyError, ValidationError
 from loyalty_plugin.domain.money import quantize
-from loyalty_plugin.domain.programs import ProgramDefinition, evaluate_invoice
+from loyalty_plugin.domain.programs import ProgramDefinition, ProgramEarning, evaluate_invoice
 from loyalty_plugin.domain.rules import Rule
+from loyalty_plugin.domain.rules.conditions import ConditionCheck, MerchantFacts
 from loyalty_plugin.models.webhook_event import InboxStatus, WebhookEvent
+from loyalty_plugin.schemas.common import AwareDateTime
 from loyalty_plugin.schemas.programs import flatten_errors
 from loyalty_plugin.schemas.webhooks import InvoiceSchema
 from loyalty_plugin.services.earning.programs import (
@@ -32,7 +34,12 @@ from loyalty_plugin.services.earning.programs import (
     version_in_force,
 )
 from loyalty_plugin.services.earning.replay_customers import ReplayCustomers
-from loyalty_plugin.services.earning.rule_engine import RateBook, definition_of, invoice_view
+from loyalty_plugin.services.earning.rule_engine import (
+    RateBook,
+    definition_of,
+    invoice_view,
+    merchant_facts,
+)
 from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.spending.settings import merchant_settings
 
@@ -55,6 +62,13 @@ class Simulation:
     point_value: Decimal
     customers: dict[str, CustomerTotal] = field(default_factory=dict)
     skipped: list[tuple[int, str]] = field(default_factory=list)
+    #: Rules with conditions: how often each condition matched and failed.
+    conditions: dict[str, ConditionTally] = field(default_factory=dict)
+
+    def count_conditions(self, earning: ProgramEarning | None) -> None:
+        """Tally which conditions of each rule held on one invoice."""
+        for rule, check in (earning.conditions if earning else {}).items():
+            self.conditions.setdefault(rule, ConditionTally()).add(check)
 
     @property
     def invoices(self) -> int:
@@ -89,6 +103,39 @@ class Simulation:
                 "value": str(self.value(self.points)),
             },
             "skipped": [{"line": line, "error": error} for line, error in self.skipped],
+        } | (
+            {"conditions": {rule: t.to_dict() for rule, t in self.conditions.items()}}
+            if self.conditions
+            else {}
+        )
+
+
+@dataclass
+class ConditionTally:
+    """One rule's conditions over a replay: invoices where all held, and per condition
+    (``when.hours``, ``who.inactive_days``...) how often it matched and failed."""
+
+    invoices_matched: int = 0
+    invoices_failed: int = 0
+    matched: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, int] = field(default_factory=dict)
+
+    def add(self, check: ConditionCheck) -> None:
+        if check.ok:
+            self.invoices_matched += 1
+        else:
+            self.invoices_failed += 1
+        for texts, counts in ((check.matched, self.matched), (check.failed, self.failed)):
+            for text in texts:
+                name = text.split(":", 1)[0]
+                counts[name] = counts.get(name, 0) + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "invoices_matched": self.invoices_matched,
+            "invoices_failed": self.invoices_failed,
+            "matched": dict(sorted(self.matched.items())),
+            "failed": dict(sorted(self.failed.items())),
         }
 
 
@@ -132,6 +179,7 @@ def simulate(
     )
     seen: set[str] = set()
     rates = RateBook(session, merchant, now)
+    place = merchant_facts(session, merchant, [definition])
     customers = ReplayCustomers(session, merchant_id, now=now)
     for batch in _batches(invoices):
         parsed = _parse_all(batch)
@@ -140,10 +188,11 @@ def simulate(
             try:
                 if isinstance(facts, Exception):
                     raise facts
-                customer_id, earning = _evaluate(definition, facts, customers, rates, seen)
+                customer_id, earning = _evaluate(definition, facts, customers, rates, seen, place)
             except (LoyaltyError, SchemaError, json.JSONDecodeError, TypeError) as error:
                 result.skipped.append((number, _message(error)))
                 continue
+            result.count_conditions(earning)
             total = result.customers.setdefault(customer_id, CustomerTotal())
             total.invoices += 1
             total.points += 0 if earning is None else earning.points
@@ -286,6 +335,7 @@ def compare_versions(
         current=None if in_force is None else VersionTotals(version=in_force.number),
     )
     rates = RateBook(session, merchant, now)
+    place = merchant_facts(session, merchant, [draft] + ([current] if current else []))
     customers = ReplayCustomers(session, merchant_id, now=now)
     parsed = _parse_all(reversed(events))  # oldest first: first purchases in order
     customers.load(_pairs(parsed))
@@ -297,7 +347,7 @@ def compare_versions(
             try:
                 if isinstance(facts, Exception):
                     raise facts
-                _customer, earning = _evaluate(definition, facts, customers, rates, seen)
+                _customer, earning = _evaluate(definition, facts, customers, rates, seen, place)
             except (LoyaltyError, SchemaError, json.JSONDecodeError, TypeError) as error:
                 if totals is result.draft:
                     result.skipped.append((number, _message(error)))
@@ -325,14 +375,28 @@ def _parse_all(items: Iterable[tuple[int, Any]]) -> list[tuple[int, InvoiceFacts
 
 
 def _facts(item: Any) -> InvoiceFacts:
-    """The invoice of an item: alone, as ``{"invoice": ...}``, or a whole event."""
+    """The invoice of an item: alone, as ``{"invoice": ...}``, or a whole event (whose
+    ``occurred_at`` is when it was paid, for time conditions)."""
     if isinstance(item, Exception):
         raise item
+    occurred_at = None
     if isinstance(item, dict) and "data" in item:
+        occurred_at = _moment(item.get("occurred_at"))
         item = item["data"]
     if isinstance(item, dict) and "invoice" in item:
         item = item["invoice"]
-    return InvoiceSchema().load(item)["invoice"]
+    facts = InvoiceSchema().load(item)["invoice"]
+    return facts if occurred_at is None else replace(facts, occurred_at=occurred_at)
+
+
+def _moment(value: Any) -> datetime | None:
+    """An event's ``occurred_at`` (UTC when it names no zone), or ``None``."""
+    if value is None:
+        return None
+    try:
+        return AwareDateTime(default_timezone=UTC).deserialize(value)
+    except SchemaError:
+        raise SchemaError({"occurred_at": ["must be an ISO 8601 date-time"]}) from None
 
 
 def _pairs(parsed: list[tuple[int, InvoiceFacts | Exception]]) -> list[tuple[str, str]]:
@@ -357,19 +421,20 @@ def _evaluate(
     customers: ReplayCustomers,
     rates: RateBook,
     seen: set[str],
+    place: MerchantFacts,
 ) -> tuple[str, Any]:
     """The invoice's customer and its evaluation with the awards (``None``: the program's
     audience leaves the customer out)."""
     customer_id = str(facts.customer_id)
     first = customer_id not in seen
     seen.add(customer_id)
-    view = customers.view(customer_id, str(facts.id), first=first)
     invoice = invoice_view(facts)
+    view = customers.view(customer_id, str(facts.id), first=first, at=invoice.occurred_at)
     conversion = rates.conversion(
         invoice_currency=invoice.currency,
         program_currency=program.currency,
         event_rate=invoice.exchange_rate,
     )
     return customer_id, evaluate_invoice(
-        program, invoice=invoice, customer=view, conversion=conversion
+        program, invoice=invoice, customer=view, conversion=conversion, merchant=place
     )

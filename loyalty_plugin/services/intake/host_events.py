@@ -910,6 +910,7 @@ def _earn_on_invoice(
         return _count_while_cancelled(ctx, invoice, customer, facts, None)
     invoice.status = InvoiceStatus.PAID
     invoice.paid_at = ctx.now
+    invoice.paid_occurred_at = ctx.event.occurred_at
     return earning.earn_with_programs(
         ctx.session,
         merchant_id=ctx.merchant.id,

@@ -28,6 +28,7 @@ PROFILE_FIELDS = frozenset(
         "date_of_birth",
         "customer_group",
         "customer_groups",
+        "tags",
         "enrolled",
         "email_opt_in",
         "sms_opt_in",

@@ -311,7 +311,22 @@ def rule_config(kind: str, form: Mapping[str, Any]) -> dict[str, Any]:
         }
     if kind not in EVENTS:
         rule["exclude"] = {name: _list(form, f"exclude_{name}") for name in EXCLUSIONS}
-    return {k: v for k, v in rule.items() if v not in (None, "") or k in ("id", "points")}
+    rule["conditions"] = _conditions(form.get("conditions", ""))
+    rule["group"] = form.get("group", "").strip()
+    return {
+        k: v for k, v in rule.items() if v not in (None, "", {}) or k in ("id", "points", "exclude")
+    }
+
+
+def _conditions(text: str) -> Any:
+    """The conditions typed as JSON; text that is not JSON goes to the schema as it is,
+    which refuses it at the ``conditions`` field."""
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
 def rule_form(rule: Mapping[str, Any]) -> dict[str, Any]:
@@ -334,6 +349,9 @@ def rule_form(rule: Mapping[str, Any]) -> dict[str, Any]:
         values["limit_count"] = str(rule["limit"]["count"])
         values["limit_per"] = rule["limit"]["per"]
     values["when"] = "\n".join(f"{k}={v}" for k, v in (rule.get("when") or {}).items())
+    if rule.get("conditions"):
+        values["conditions"] = json.dumps(rule["conditions"], indent=1)
+    values["group"] = rule.get("group") or ""
     return values
 
 
@@ -344,6 +362,8 @@ def error_field(path: str) -> str:
         return parts[1]
     if len(parts) >= 3 and parts[0] == "rules" and parts[1].isdigit():
         name = parts[2]
+        if name == "conditions":
+            return "conditions"
         if name in ("exclude", "limit") and len(parts) >= 4:
             return f"{name}_{parts[3]}"
         return "form" if name == "_schema" else name
@@ -431,6 +451,8 @@ def _errors(
             name = error_field(path)
             if name == "form" and path not in ("_schema", ""):
                 text = f"{path}: {text}"
+            elif name == "conditions" and path.startswith(f"{own}conditions."):
+                text = f"{path.removeprefix(f'{own}conditions.')}: {text}"
         errors.setdefault(name, sentence(text))
     return errors
 
