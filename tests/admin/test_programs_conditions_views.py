@@ -34,6 +34,8 @@ def test_conditions_and_group_are_saved_and_read_back(app, admin_client) -> None
     assert _rule(manager, "spring", form).status_code == 303
     assert _stored_rules(app)[0]["conditions"] == WHEN
     assert _stored_rules(app)[0]["group"] == "base"
+    page = manager.get(manager.m("/programs/spring")).get_data(as_text=True)
+    assert "2 points per €10 spent; only on tue, at 14:00-17:00" in page
     editor = manager.get(manager.m("/programs/spring/rules/tue")).get_data(as_text=True)
     assert "14:00" in editor and 'value="base"' in editor
     again = _rule(manager, "spring", form | {"original": "tue", "points": "3"})

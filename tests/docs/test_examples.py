@@ -29,7 +29,7 @@ from tests.docs.examples import (
 )
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-PAGES = ("integration.md", "api.md")
+PAGES = ("integration.md", "api.md", "programs.md")
 
 
 @pytest.mark.parametrize("page", PAGES)

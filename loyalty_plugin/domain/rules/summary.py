@@ -143,7 +143,43 @@ def describe_rule(
     else:
         text = f"a {kind} rule (from a plugin)"
     clause = exclusions(rule.get("exclude"), labels)
-    return f"{text}, {clause}" if clause else text
+    text = f"{text}, {clause}" if clause else text
+    only = conditions(rule.get("conditions"), labels)
+    return f"{text}; {only}" if only else text
 
 
-__all__ = ["amount", "describe_rule", "exclusions", "names", "points"]
+def conditions(config: Mapping[str, Any] | None, labels: Mapping[str, str] | None = None) -> str:
+    """A rule's conditions as a clause starting with ``only``; ``""`` when none."""
+    config = config or {}
+    when, where = config.get("when") or {}, config.get("where") or {}
+    who, what = config.get("who") or {}, config.get("what") or {}
+    parts: list[str] = []
+    dates = when.get("dates") or {}
+    if dates.get("from") or dates.get("to"):
+        parts.append(f"from {dates.get('from') or 'the start'} to {dates.get('to') or 'the end'}")
+    if when.get("weekdays"):
+        parts.append(f"on {names(when['weekdays'])}")
+    if when.get("hours"):
+        parts.append("at " + names([f"{h['from']}-{h['to']}" for h in when["hours"]]))
+    stores = list(where.get("stores") or []) + [
+        f"group {g}" for g in where.get("store_groups") or []
+    ]
+    if stores:
+        parts.append(f"in store {names(stores)}")
+    if config.get("channels"):
+        parts.append(f"through {names(config['channels'])}")
+    for key, word in (("groups", "group"), ("levels", "level"), ("tags", "tag")):
+        if who.get(key):
+            parts.append(f"for customer {word} {names(who[key])}")
+    if who.get("registered_within_days"):
+        parts.append(f"in the first {who['registered_within_days']} days after registering")
+    if who.get("inactive_days"):
+        parts.append(f"after {who['inactive_days']} days without a purchase")
+    lines = list(what.get("products") or []) + list(what.get("categories") or [])
+    lines += [f"tag {t}" for t in what.get("tags") or []]
+    if lines:
+        parts.append(f"on {names(lines, labels)}")
+    return f"only {', '.join(parts)}" if parts else ""
+
+
+__all__ = ["amount", "conditions", "describe_rule", "exclusions", "names", "points"]
