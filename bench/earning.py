@@ -1,4 +1,4 @@
-"""How fast is earning on a 200-line invoice against 5 programs of 50 rules each?
+"""How fast is earning on a 200-line invoice against 250 and against 5,000 rules?
 
 Two operations are timed, each on fresh invoices of the same shape:
 
@@ -8,18 +8,31 @@ Two operations are timed, each on fresh invoices of the same shape:
 * ``earn``: the whole unit of work of a paid invoice, committed: lock the account,
   evaluate, store each program's evaluation and write one ledger entry per program.
 
-Both print milliseconds per invoice and SQL statements per invoice, measured at 20 lines
-and at the full line count, to show that the number of queries does not grow with lines.
+Each is run with the rule index off (every rule tried on every invoice, as before issue 18)
+and on (only the rules filed under the invoice's products, categories, channel, store and
+level), in the same run, and prints milliseconds and SQL statements per invoice.
 
-    python bench/earning.py                           # 200 lines, 200 samples
-    python bench/earning.py --samples 20 --warmup 3   # a smoke run
+Two rule mixes, each spread over ``--programs`` programs:
+
+* ``kinds``: every built-in invoice kind in turn, a seventh of them ``per_amount`` rules
+  that earn on every line (the mix of the 57 ms figure of issue 18), on 500 products and
+  40 categories;
+* ``segmented``: thousands of offers as issue 18 means them: one base rate per program,
+  then product offers (2 products each), category offers, and offers gated by channel,
+  store, level, or products with a weekday, on 5,000 products and 400 categories.
+
+    python bench/earning.py                       # kinds 250, segmented 250 and 5,000
+    python bench/earning.py --samples 10 --warmup 2   # a smoke run
+    python bench/earning.py --runs kinds:250 --runs segmented:5000
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import count
@@ -30,7 +43,9 @@ from _common import Samples, add_database_arguments, fresh_database, quiet_gc, s
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from loyalty_plugin.domain.programs import ProgramDefinition
 from loyalty_plugin.domain.rules import InvoiceView, LineView
+from loyalty_plugin.domain.rules.index import RuleIndex
 from loyalty_plugin.models import Customer, Merchant
 from loyalty_plugin.services.earning.by_program import earn_on_invoice
 from loyalty_plugin.services.earning.programs import create_program
@@ -38,18 +53,63 @@ from loyalty_plugin.services.earning.rule_engine import (
     RateBook,
     customer_view,
     evaluate_programs,
+    merchant_facts,
     programs_in_force,
 )
 from loyalty_plugin.services.ledger.accounts import open_account
 from loyalty_plugin.services.transaction import run_in_transaction
 
-CATEGORIES = {f"c{i}": (f"c{i // 4}" if i >= 4 else None) for i in range(40)}
-PRODUCTS = [f"P{i}" for i in range(500)]
+
+@dataclass(frozen=True)
+class Catalog:
+    """The products and the category tree (child to parent) the invoices draw from."""
+
+    products: list[str]
+    categories: dict[str, str | None]
+
+
+SMALL = Catalog(
+    products=[f"P{i}" for i in range(500)],
+    categories={f"c{i}": (f"c{i // 4}" if i >= 4 else None) for i in range(40)},
+)
+LARGE = Catalog(
+    products=[f"P{i}" for i in range(5000)],
+    categories={f"c{i}": (f"c{i // 8}" if i >= 8 else None) for i in range(400)},
+)
 TAGS = [frozenset(), frozenset(), frozenset(), frozenset({"promotional"}), frozenset({"sale"})]
+CHANNELS = ["online", "pos", "app", "marketplace"]
+STORES = [f"S{i}" for i in range(50)]
+LEVELS = ["bronze", "silver", "gold"]
+
+
+def segmented_rules(program: int, rng: random.Random, count_: int) -> list[dict[str, Any]]:
+    """One base rate, then offers on a few products, a category, a channel, a store..."""
+    products, cats = LARGE.products, list(LARGE.categories)
+    makers: list[Callable[[], dict[str, Any]]] = [
+        lambda: {"kind": "product", "products": rng.sample(products, 2), "points_per_unit": "2"},
+        lambda: {"kind": "product", "products": rng.sample(products, 2), "points": "2",
+                 "per": "10"},
+        lambda: {"kind": "product", "products": rng.sample(products, 2), "points_per_unit": "1"},
+        lambda: {"kind": "category", "categories": [rng.choice(cats)], "points": "2", "per": "10"},
+        lambda: {"kind": "per_order", "points": 10,
+                 "conditions": {"channels": [rng.choice(CHANNELS)]}},
+        lambda: {"kind": "per_amount", "points": "1", "per": "20",
+                 "conditions": {"where": {"stores": [rng.choice(STORES)]}}},
+        lambda: {"kind": "per_order", "points": 5,
+                 "conditions": {"who": {"levels": [rng.choice(LEVELS)]}}},
+        lambda: {"kind": "per_amount", "points": "1", "per": "10",
+                 "conditions": {"what": {"products": rng.sample(products, 3)},
+                                "when": {"weekdays": [rng.choice(["sat", "sun"])]}}},
+    ]  # fmt: skip
+    rules = [{"id": f"p{program}-base", "kind": "per_amount", "points": "1", "per": "10"}]
+    for index in range(count_ - 1):
+        rules.append(makers[index % len(makers)]() | {"id": f"p{program}-r{index}"})
+    return rules
 
 
 def rules_for(program: int, rng: random.Random, count_: int) -> list[dict[str, Any]]:
     """``count_`` rules of every built-in invoice kind, with exclusions sprinkled in."""
+    PRODUCTS, CATEGORIES = SMALL.products, SMALL.categories
     makers: list[Callable[[int], dict[str, Any]]] = [
         lambda i: {"kind": "per_amount", "points": "1", "per": str(rng.choice([5, 10, 20]))},
         lambda i: {"kind": "product", "products": rng.sample(PRODUCTS, 20), "points_per_unit": "2"},
@@ -71,26 +131,30 @@ def rules_for(program: int, rng: random.Random, count_: int) -> list[dict[str, A
     return rules
 
 
-def set_up(engine: sa.Engine, *, programs: int, rules: int, now: datetime) -> int:
+def set_up(
+    engine: sa.Engine, *, merchant: str, mix: str, programs: int, rules: int, now: datetime
+) -> int:
     """The merchant, one customer and the active programs; returns the customer's id."""
     rng = random.Random(5)
+    make = segmented_rules if mix == "segmented" else rules_for
+    catalog = LARGE if mix == "segmented" else SMALL
     with Session(engine, expire_on_commit=False) as session:
-        session.add(Merchant(id="bench", name="Bench", currency="EUR"))
+        session.add(Merchant(id=merchant, name="Bench", currency="EUR"))
         session.flush()
-        customer = Customer(merchant_id="bench", host_customer_id="c1", first_name="B")
+        customer = Customer(merchant_id=merchant, host_customer_id="c1", first_name="B")
         session.add(customer)
         session.flush()
-        open_account(session, merchant_id="bench", customer_id=customer.id)
+        open_account(session, merchant_id=merchant, customer_id=customer.id)
         for number in range(programs):
             create_program(
                 session,
-                merchant_id="bench",
+                merchant_id=merchant,
                 definition={
                     "key": f"program-{number}",
                     "name": f"Program {number}",
                     "status": "active",
-                    "categories": CATEGORIES,
-                    "rules": rules_for(number, rng, rules),
+                    "categories": catalog.categories,
+                    "rules": make(number, rng, rules),
                 },
                 now=now - timedelta(days=1),
                 actor="bench",
@@ -99,15 +163,17 @@ def set_up(engine: sa.Engine, *, programs: int, rules: int, now: datetime) -> in
         return customer.id
 
 
-def invoice(number: int, lines: int, rng: random.Random) -> InvoiceView:
-    """An invoice of ``lines`` lines over many products, categories and tags."""
+def invoice(number: int, lines: int, rng: random.Random, catalog: Catalog) -> InvoiceView:
+    """An invoice of ``lines`` lines over many products, categories and tags, from one of
+    the stores, through one of the channels."""
+    categories = list(catalog.categories)
     items = tuple(
         LineView(
             id=f"L{i}",
             qty=Decimal(rng.randint(1, 4)),
             amount=Decimal(rng.randint(100, 20000)) / 100,
-            product_id=rng.choice(PRODUCTS),
-            category_id=rng.choice(list(CATEGORIES)),
+            product_id=rng.choice(catalog.products),
+            category_id=rng.choice(categories),
             tags=rng.choice(TAGS),
         )
         for i in range(lines)
@@ -119,7 +185,23 @@ def invoice(number: int, lines: int, rng: random.Random) -> InvoiceView:
         total=total,
         lines=items,
         transaction_fee=Decimal("12.50"),
+        channel=rng.choice(CHANNELS),
+        store_id=rng.choice(STORES),
     )
+
+
+@contextmanager
+def rule_index(enabled: bool) -> Iterator[None]:
+    """The rule index on, or off: every rule tried on every invoice (before issue 18)."""
+    if enabled:
+        yield
+        return
+    indexed = ProgramDefinition.__dict__["rule_index"]
+    ProgramDefinition.rule_index = property(lambda _self: RuleIndex())  # type: ignore[assignment,method-assign]
+    try:
+        yield
+    finally:
+        ProgramDefinition.rule_index = indexed  # type: ignore[method-assign]
 
 
 class QueryCounter:
@@ -135,11 +217,15 @@ class QueryCounter:
 
 def evaluate(session: Session, customer: Customer, bill: InvoiceView, now: datetime) -> int:
     """Load and evaluate every program on ``bill``; returns the points (nothing written)."""
-    merchant = session.get(Merchant, "bench")
-    programs = programs_in_force(session, merchant_id="bench", at=now)
+    merchant = session.get(Merchant, customer.merchant_id)
+    programs = programs_in_force(session, merchant_id=customer.merchant_id, at=now)
     view = customer_view(session, customer, invoice_id=bill.id)
     earned = evaluate_programs(
-        programs, invoice=bill, customer=view, rates=RateBook(session, merchant, now)
+        programs,
+        invoice=replace(bill, occurred_at=now),
+        customer=view,
+        rates=RateBook(session, merchant, now),
+        merchant=merchant_facts(session, merchant, programs),
     )
     session.rollback()
     return sum(e.points for e in earned)
@@ -151,7 +237,7 @@ def earn(session: Session, customer: Customer, bill: InvoiceView, now: datetime)
         session,
         lambda s: earn_on_invoice(
             s,
-            merchant_id="bench",
+            merchant_id=customer.merchant_id,
             customer=customer,
             invoice=bill,
             now=now,
@@ -172,6 +258,7 @@ def measure(
     warmup: int,
     numbers: count,
     now: datetime,
+    catalog: Catalog,
 ) -> tuple[Samples, float, int]:
     """Time ``operation`` on fresh invoices; returns the samples, queries per call, points."""
     rng = random.Random(lines)
@@ -180,14 +267,14 @@ def measure(
     points = 0
     with Session(engine, expire_on_commit=False) as session:
         customer = session.get(Customer, customer_id)
-        bills = [invoice(next(numbers), lines, rng) for _ in range(warmup + samples)]
+        bills = [invoice(next(numbers), lines, rng, catalog) for _ in range(warmup + samples)]
         for bill in bills[:warmup]:
             operation(session, customer, bill, now)
         quiet_gc()
         counter.statements = 0
         for bill in bills[warmup:]:
             timed.time(lambda bill=bill: operation(session, customer, bill, now))
-        points = operation(session, customer, invoice(next(numbers), lines, rng), now)
+        points = operation(session, customer, invoice(next(numbers), lines, rng, catalog), now)
     event.remove(engine, "before_cursor_execute", counter._count)
     return timed, counter.statements / samples, points
 
@@ -197,32 +284,58 @@ def main() -> None:
     add_database_arguments(parser)
     parser.add_argument("--lines", type=int, default=200, help="invoice lines (default 200)")
     parser.add_argument("--programs", type=int, default=5, help="active programs (default 5)")
-    parser.add_argument("--rules", type=int, default=50, help="rules per program (default 50)")
-    parser.add_argument("--samples", type=int, default=200, help="timed invoices per row")
-    parser.add_argument("--warmup", type=int, default=20, help="untimed invoices first")
+    parser.add_argument(
+        "--runs",
+        action="append",
+        help="MIX:RULES, rules in all programs together (default: kinds:250, "
+        "segmented:250, segmented:5000)",
+    )
+    parser.add_argument("--samples", type=int, default=50, help="timed invoices per row")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed invoices first")
     args = parser.parse_args()
+    runs = [r.split(":") for r in args.runs or ["kinds:250", "segmented:250", "segmented:5000"]]
     now = datetime.now(UTC)
     numbers = count(1)
+    rows = []
     with fresh_database(args.url, keep=args.keep, sql=args.sql) as engine:
-        with step(f"{args.programs} programs of {args.rules} rules"):
-            customer_id = set_up(engine, programs=args.programs, rules=args.rules, now=now)
-        settle(engine)
-        rows = []
-        for operation in (evaluate, earn):
-            for lines in sorted({20, args.lines}):
-                with step(f"{operation.__name__}, {lines} lines"):
-                    timed, queries, points = measure(
-                        engine, customer_id, operation, lines=lines, samples=args.samples,
-                        warmup=args.warmup, numbers=numbers, now=now,
-                    )  # fmt: skip
-                rows.append((operation.__name__, lines, timed.p50, timed.p99, queries, points))
-        print()
-        print(
-            table(
-                ["operation", "lines", "p50 ms", "p99 ms", "queries/invoice", "points (last)"],
-                rows,
-            )
+        for mix, total in runs:
+            per_program = max(1, int(total) // args.programs)
+            merchant = f"bench-{mix}-{total}"
+            with step(f"{mix}: {args.programs} programs of {per_program} rules"):
+                customer_id = set_up(engine, merchant=merchant, mix=mix, programs=args.programs,
+                                     rules=per_program, now=now)  # fmt: skip
+            settle(engine)
+            catalog = LARGE if mix == "segmented" else SMALL
+            for operation in (evaluate, earn):
+                for indexed in (False, True):
+                    label = (
+                        f"{operation.__name__}, {mix} {total}, index {'on' if indexed else 'off'}"
+                    )
+                    with step(label), rule_index(indexed):
+                        timed, queries, points = measure(
+                            engine, customer_id, operation, lines=args.lines,
+                            samples=args.samples, warmup=args.warmup, numbers=numbers, now=now,
+                            catalog=catalog,
+                        )  # fmt: skip
+                    rows.append((mix, per_program * args.programs, operation.__name__,
+                                 "on" if indexed else "off", timed.p50, timed.p99, queries,
+                                 points))  # fmt: skip
+    print()
+    print(
+        table(
+            [
+                "mix",
+                "rules",
+                "operation",
+                "index",
+                "p50 ms",
+                "p99 ms",
+                "queries/invoice",
+                "points (last)",
+            ],
+            rows,
         )
+    )
 
 
 if __name__ == "__main__":

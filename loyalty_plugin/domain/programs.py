@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from loyalty_plugin.domain.expiry import ExpiryKind, ExpiryPolicy
@@ -43,6 +44,7 @@ from loyalty_plugin.domain.rules.conditions import (
     MerchantFacts,
     check_conditions,
 )
+from loyalty_plugin.domain.rules.index import RuleIndex
 from loyalty_plugin.domain.rules.kinds import decimal
 
 ONE = Decimal(1)
@@ -150,6 +152,11 @@ class ProgramDefinition:
     redemption: Mapping[str, Any] = field(default_factory=dict)
     #: Membership levels (``None``: the program has none).
     levels: LevelScheme | None = None
+
+    @cached_property
+    def rule_index(self) -> RuleIndex:
+        """The rules by what they can match (built once: a version never changes)."""
+        return RuleIndex.of(self.rules)
 
     def is_live(self, at: datetime) -> bool:
         """True when ``at`` is within the program's start and end dates."""
@@ -320,11 +327,14 @@ def evaluate_invoice(
     customer: CustomerView,
     conversion: Conversion,
     merchant: MerchantFacts | None = None,
+    use_index: bool = True,
 ) -> ProgramEarning | None:
     """The program's awards on ``invoice``, or ``None`` if its audience leaves ``customer`` out.
 
     Rules whose :mod:`conditions <loyalty_plugin.domain.rules.conditions>` do not hold give
     nothing; then the program's ``conflicts`` setting settles rules competing for a line.
+    With ``use_index``, only the rules the :attr:`~ProgramDefinition.rule_index` finds for
+    the invoice are tried (the same awards; rules left out are not in ``conditions``).
     """
     if not program.audience.admits(customer):
         return None
@@ -351,16 +361,28 @@ def evaluate_invoice(
         rate=conversion.rate,
     )
     facts = _condition_context(invoice, customer, merchant, eligible, program.categories)
+    candidates = (
+        program.rule_index.candidates(
+            program.rules,
+            invoice=invoice,
+            lines=eligible,
+            customer=customer,
+            categories=program.categories,
+            merchant=facts.merchant,
+        )
+        if use_index
+        else [(rule, None) for rule in program.rules]
+    )
     checks: dict[str, ConditionCheck] = {}
     awards: list[Award] = []
-    for rule in program.rules:
+    for rule, lines in candidates:
         if INVOICE not in rule.triggers or rule.exclude.leaves_out_customer(customer):
             continue
         if rule.conditions:
             checks[rule.id] = check = check_conditions(rule.conditions, facts)
             if not check.ok:
                 continue
-        awards.extend(rule.invoice_awards(ctx))
+        awards.extend(rule.invoice_awards(ctx if lines is None else replace(ctx, lines=lines)))
     kept, set_aside = resolve_conflicts(awards, program.rules, program.conflicts)
     return replace(earning, awards=tuple(kept), conditions=checks, set_aside=tuple(set_aside))
 

@@ -665,7 +665,12 @@ def _no_invoice_points(
             event_rate=invoice.exchange_rate,
         )
         earning = evaluate_invoice(
-            program, invoice=invoice, customer=view, conversion=conversion, merchant=facts
+            program,
+            invoice=invoice,
+            customer=view,
+            conversion=conversion,
+            merchant=facts,
+            use_index=False,  # every rule, so that failed conditions can be named
         )
         reasons[program.key] = why_no_invoice_points(
             program, invoice=invoice, customer=view, earning=earning

@@ -436,5 +436,10 @@ def _evaluate(
         event_rate=invoice.exchange_rate,
     )
     return customer_id, evaluate_invoice(
-        program, invoice=invoice, customer=view, conversion=conversion, merchant=place
+        program,
+        invoice=invoice,
+        customer=view,
+        conversion=conversion,
+        merchant=place,
+        use_index=False,  # every rule: the replay counts each one's conditions
     )
