@@ -317,7 +317,7 @@ def main() -> None:
                             samples=args.samples, warmup=args.warmup, numbers=numbers, now=now,
                             catalog=catalog,
                         )  # fmt: skip
-                    rows.append((mix, per_program * args.programs, operation.__name__,
+                    rows.append((operation.__name__, mix, per_program * args.programs,
                                  "on" if indexed else "off", timed.p50, timed.p99, queries,
                                  points))  # fmt: skip
     print()

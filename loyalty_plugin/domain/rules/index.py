@@ -16,8 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from loyalty_plugin.domain.rules.conditions import MerchantFacts
-from loyalty_plugin.domain.rules.invoice import BaseLine, CustomerView, InvoiceView
+from loyalty_plugin.domain.rules.invoice import CustomerView, InvoiceView
 from loyalty_plugin.domain.rules.kinds import CategoryRule, ProductRule, Rule
+from loyalty_plugin.domain.rules.lines import BaseLine
 from loyalty_plugin.domain.rules.settings import CategoryTree
 
 #: The dimensions a rule can be filed under, most selective first.
