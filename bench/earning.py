@@ -324,9 +324,9 @@ def main() -> None:
     print(
         table(
             [
+                "operation",
                 "mix",
                 "rules",
-                "operation",
                 "index",
                 "p50 ms",
                 "p99 ms",
