@@ -295,9 +295,10 @@ class ProgramEarning:
     #: Awards a conflict inside the program set aside: who won and why.
     set_aside: tuple[Mapping[str, Any], ...] = ()
 
-    @property
+    @cached_property
     def settlement(self) -> Settlement:
-        """The whole points, rounded as the program says."""
+        """The whole points, rounded as the program says (once: an earning never changes,
+        and combining programs asks for the points of each several times)."""
         return self.settle()
 
     @property

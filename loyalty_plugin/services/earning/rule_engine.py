@@ -13,8 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, exists, func, inspect, or_, select
+from sqlalchemy.orm import Session, aliased, defer, undefer
 
 from loyalty_plugin.domain.earning import InvoiceFacts
 from loyalty_plugin.domain.errors import ValidationError
@@ -81,11 +81,7 @@ def definition_of(
 ) -> ProgramDefinition:
     """The version's settings as a :class:`ProgramDefinition` (cached: versions never change)."""
     kinds = tuple(extra_kinds)
-    key = (
-        (program.id, program.key, program.name),
-        (version.id, version.number, version.settings_hash),
-        tuple(sorted(k.kind for k in kinds)),
-    )
+    key = _cache_key(program, version, kinds)
     cached = _DEFINITIONS.get(key)
     if cached is not None:
         return cached
@@ -104,6 +100,16 @@ def definition_of(
     return definition
 
 
+def _cache_key(
+    program: Program, version: ProgramVersion, kinds: tuple[type[Rule], ...]
+) -> tuple[Any, ...]:
+    return (
+        (program.id, program.key, program.name),
+        (version.id, version.number, version.settings_hash),
+        tuple(sorted(k.kind for k in kinds)),
+    )
+
+
 def programs_in_force(
     session: Session,
     *,
@@ -114,18 +120,37 @@ def programs_in_force(
     """The versions of the merchant's active programs in force at ``at``, in one query.
 
     A version is in force from its ``effective_from`` until the next version's; programs
-    whose start and end dates leave ``at`` out are dropped.
+    whose start and end dates leave ``at`` out are dropped. Settings are read only for
+    versions not parsed yet (one more query, the first time), so a program of thousands
+    of rules is not read and parsed again for every invoice.
     """
-    rows = versions_in_force(session, at=at, merchant_id=merchant_id)
+    rows = versions_in_force(session, at=at, merchant_id=merchant_id, with_settings=False)
     kinds = tuple(extra_kinds)
+    _load_settings(session, [v for p, v in rows if _cache_key(p, v, kinds) not in _DEFINITIONS])
     definitions = [definition_of(p, v, extra_kinds=kinds) for p, v in rows]
     return [d for d in definitions if d.is_live(at)]
 
 
+def _load_settings(session: Session, versions: list[ProgramVersion]) -> None:
+    """Read the settings of ``versions`` that are not loaded yet, in one query."""
+    missing = [v for v in versions if "settings" in inspect(v).unloaded]
+    if missing:
+        session.scalars(
+            select(ProgramVersion)
+            .where(ProgramVersion.id.in_([v.id for v in missing]))
+            .options(undefer(ProgramVersion.settings))
+        ).all()
+
+
 def versions_in_force(
-    session: Session, *, at: datetime, merchant_id: str | None = None
+    session: Session, *, at: datetime, merchant_id: str | None = None, with_settings: bool = True
 ) -> list[tuple[Program, ProgramVersion]]:
-    """Each active program (of ``merchant_id``, or of every merchant) with its version at ``at``."""
+    """Each active program (of ``merchant_id``, or of every merchant) with its version at ``at``.
+
+    ``with_settings=False`` leaves the settings JSON out (loaded when first read): a
+    version's parsed definition is cached, and a program of thousands of rules is a large
+    document to read and parse again for every invoice.
+    """
     newer = aliased(ProgramVersion)
     superseded = exists().where(
         newer.program_id == ProgramVersion.program_id,
@@ -150,6 +175,8 @@ def versions_in_force(
     )
     if merchant_id is not None:
         query = query.where(Program.merchant_id == merchant_id)
+    if not with_settings:
+        query = query.options(defer(ProgramVersion.settings))
     return [(p, v) for p, v in session.execute(query).all()]
 
 
