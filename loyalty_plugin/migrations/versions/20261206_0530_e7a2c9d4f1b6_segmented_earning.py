@@ -1,7 +1,7 @@
 """segmented earning: customer tags, store groups, the moment an invoice was paid
 
 Revision ID: e7a2c9d4f1b6
-Revises: b8d4e1f07a25
+Revises: e7a3c9b15d42
 Create Date: 2026-12-06 05:30:00
 """
 
@@ -12,7 +12,7 @@ import loyalty_plugin.models.base
 
 
 revision = "e7a2c9d4f1b6"
-down_revision = "b8d4e1f07a25"
+down_revision = "e7a3c9b15d42"
 branch_labels = None
 depends_on = None
 
