@@ -1,8 +1,8 @@
 """segmented earning: customer tags, store groups, the moment an invoice was paid
 
 Revision ID: e7a2c9d4f1b6
-Revises: e7a3c9b15d42
-Create Date: 2026-12-06 05:30:00
+Revises: f2c8b4e6a9d1
+Create Date: 2026-12-06 06:00:00
 """
 
 from alembic import op
@@ -12,7 +12,7 @@ import loyalty_plugin.models.base
 
 
 revision = "e7a2c9d4f1b6"
-down_revision = "e7a3c9b15d42"
+down_revision = "f2c8b4e6a9d1"
 branch_labels = None
 depends_on = None
 
