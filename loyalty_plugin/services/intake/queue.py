@@ -9,8 +9,10 @@
 * it applies only the rows that come first in their lane (customer): a row whose lane has
   an earlier queued row that another worker holds waits for the next batch, so each
   customer's events are applied in arrival order;
-* each event runs in a savepoint with the synchronous path's handler
-  (:func:`~loyalty_plugin.services.intake.host_events.handle`): an event the rules refuse is
+* events run with the synchronous path's handler
+  (:func:`~loyalty_plugin.services.intake.host_events.handle`), first all in one go (what
+  the transaction remembers serves the whole batch); if one raises, the batch is rolled back
+  and applied again with each event in a savepoint: an event the rules refuse is
   ``rejected``, one that fails on something passing is ``pending`` with the same backoff and
   ``dead`` state as the synchronous path's retry (:func:`~.webhooks.retry_due` takes it
   from there), and neither undoes the rest of its batch;
@@ -86,14 +88,25 @@ def apply_queued(
     limit = limit or settings.batch_size
     claimed: list[int] = []
 
-    def work(s: Session) -> Batch:
-        return _apply_batch(s, limit, merchant_id, claimed, hooks, settings, now)
+    def work(s: Session, *, savepoints: bool) -> Batch:
+        return _apply_batch(
+            s, limit, merchant_id, claimed, hooks, settings, now, savepoints=savepoints
+        )
 
     try:
-        batch = run_in_transaction(session, work)
-    except Exception:
-        log.exception("a batch of %d queued host events failed; applying them one by one", limit)
-        batch = _apply_singly(session, list(claimed), hooks, settings, now)
+        # Optimistic: no savepoint per event, so what a transaction remembers (a merchant's
+        # programs...) serves the whole batch. Any event that raises sends the batch to
+        # the careful path below, where it is kept apart from the others.
+        batch = run_in_transaction(session, lambda s: work(s, savepoints=False))
+    except Exception as error:
+        log.info("a batch of queued host events met %s; applying it event by event", error)
+        try:
+            batch = run_in_transaction(session, lambda s: work(s, savepoints=True))
+        except Exception:
+            log.exception(
+                "a batch of %d queued host events failed; applying them one by one", limit
+            )
+            batch = _apply_singly(session, list(claimed), hooks, settings, now)
     _log_batch(batch)
     for event_type, status, seconds in batch.applied:
         metrics.count_event(event_type, status)
@@ -125,13 +138,18 @@ def _apply_batch(
     settings: IntakeSettings,
     now: datetime,
     only: int | None = None,
+    *,
+    savepoints: bool = True,
 ) -> Batch:
     rows = _claim(session, limit, merchant_id, only)
     claimed[:] = [row.id for row in rows]
     ready = _first_in_lane(session, rows)
     batch = Batch(claimed=len(rows), deferred=len(rows) - len(ready))
     for row in ready:
-        _apply_one(session, row, hooks, settings, now)
+        if savepoints:
+            _apply_one(session, row, hooks, settings, now)
+        else:
+            _handle(session, row, hooks, settings, now)
         status = row.status.value
         batch.statuses[status] = batch.statuses.get(status, 0) + 1
         age = (now - _aware(row.received_at, now)).total_seconds()
