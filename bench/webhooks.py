@@ -12,6 +12,10 @@ long (intake events/s, against ``GET /health``), then ``--apply-workers`` proces
 ``loyalty intake work --drain`` apply the queue (applied events/s, against the synchronous
 path's events/s). ``ledger verify`` is run at the end and its verdict printed.
 
+It also counts the SQL statements of a new-invoice event on the synchronous path (issue 20's
+goal: at most 8) with an SQLAlchemy ``before_cursor_execute`` listener on the app run
+in-process after the load: measured, not estimated.
+
     python bench/webhooks.py                       # ~1.5 minutes
     python bench/webhooks.py --seconds 5 --clients 4 --workers 2   # a smoke run
 
@@ -51,6 +55,7 @@ from bench._common import (
     stop_gunicorn,
     table,
 )
+from loyalty_plugin import create_app
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.signatures import signature_headers
 from loyalty_plugin.models import Customer, InboxStatus, Invoice, LedgerEntry, WebhookEvent
@@ -106,9 +111,10 @@ def main() -> None:
             health = health_rate(port, clients=args.clients, seconds=args.health_seconds)
         if args.mode in ("queue", "both"):
             queued = queue_run(url, events[half if args.mode == "both" else args.warmup :], args)
-        violations = check(engine, results, warm, queued)
+        statements = statements_per_event(url, customers=args.customers, events=args.count_events)
+        violations = check(engine, results, warm, queued, extra=args.count_events + 2)
         tps = pgbench(engine, clients=args.clients, seconds=args.pgbench_seconds)
-    report(results, elapsed, tps, health, args, queued, violations)
+    report(results, elapsed, tps, health, args, queued, violations, statements)
 
 
 def parse_args() -> argparse.Namespace:
@@ -122,6 +128,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pgbench-seconds", type=int, default=15)
     parser.add_argument(
         "--health-seconds", type=float, default=5, help="duration of the GET /health baseline"
+    )
+    parser.add_argument(
+        "--count-events", type=int, default=20, help="new-invoice events whose SQL is counted"
     )
     parser.add_argument(
         "--mode",
@@ -228,11 +237,14 @@ def drain_queue(url: str, *, workers: int, threads: int) -> tuple[int, float]:
     return applied, seconds
 
 
-def signed_events(count: int, *, customers: int) -> list[tuple[bytes, dict[str, str]]]:
-    """``count`` invoice.paid events, signed now (valid for 5 minutes)."""
+def signed_events(
+    count: int, *, customers: int, prefix: str = "B", start: int = 0
+) -> list[tuple[bytes, dict[str, str]]]:
+    """``count`` invoice.paid events numbered from ``start``, signed now (valid for 5
+    minutes); invoice ids and webhook ids start with ``prefix``."""
     now = int(time.time())
     events = []
-    for number in range(count):
+    for number in range(start, start + count):
         total = f"{(number * 37) % 50000 / 100 + 5:.2f}"
         body = json.dumps(
             {
@@ -240,7 +252,7 @@ def signed_events(count: int, *, customers: int) -> list[tuple[bytes, dict[str, 
                 "occurred_at": "2026-03-01T10:00:00Z",
                 "data": {
                     "invoice": {
-                        "id": f"B{number}",
+                        "id": f"{prefix}{number}",
                         "customer_id": f"c{number % customers}",
                         "currency": "EUR",
                         "total": total,
@@ -249,7 +261,9 @@ def signed_events(count: int, *, customers: int) -> list[tuple[bytes, dict[str, 
                 },
             }
         ).encode()
-        headers = signature_headers([SECRET], msg_id=f"bench-{number}", timestamp=now, body=body)
+        headers = signature_headers(
+            [SECRET], msg_id=f"bench-{prefix}{number}", timestamp=now, body=body
+        )
         events.append((body, headers | {"content-type": "application/json"}))
     return events
 
@@ -315,10 +329,57 @@ def timed_load(port: int, events: list, args: argparse.Namespace) -> tuple[Resul
     return results, time.monotonic() - started
 
 
-def check(engine: sa.Engine, results: Results, warm: Results, queued: Queued | None) -> int:
+def statements_per_event(url: str, *, customers: int, events: int) -> float:
+    """SQL statements per new-invoice ``invoice.paid`` event on the synchronous path, counted
+    by an SQLAlchemy ``before_cursor_execute`` listener on the app run in-process (the Flask
+    test client), after two events of warm-up.
+
+    The customers have earned before (the load), so this is the steady state: a new invoice
+    of a known customer. ``BEGIN`` and ``COMMIT`` are not cursor executions and not counted.
+    """
+    app = create_app(
+        {
+            "LOYALTY_DATABASE_URL": url,
+            "LOYALTY_SECRET_KEY": "bench",
+            "LOYALTY_PLUGIN_ENTRY_POINTS": False,
+            "LOYALTY_SCHEDULER": "off",
+            "LOYALTY_WEBHOOK_INTAKE": "sync",
+        }
+    )
+    client = app.test_client()
+    # From 100 on, every total is over 10.00: each event earns points.
+    posts = signed_events(events + 2, customers=customers, prefix="S", start=100)
+    for body, headers in posts[:2]:
+        _posted(client, body, headers)
+    with app.app_context():
+        engine = app.extensions["loyalty"].db.engine
+    count = [0]
+
+    def counted(*_: object) -> None:
+        count[0] += 1
+
+    sa.event.listen(engine, "before_cursor_execute", counted)
+    for body, headers in posts[2:]:
+        _posted(client, body, headers)
+    sa.event.remove(engine, "before_cursor_execute", counted)
+    engine.dispose()
+    return count[0] / events
+
+
+def _posted(client: object, body: bytes, headers: dict[str, str]) -> None:
+    response = client.post(PATH, data=body, headers=headers)  # type: ignore[attr-defined]
+    if response.status_code != 200 or response.json["status"] != "processed":
+        raise SystemExit(f"{response.status_code}: {response.get_data(as_text=True)}")
+
+
+def check(
+    engine: sa.Engine, results: Results, warm: Results, queued: Queued | None, *, extra: int = 0
+) -> int:
     """Every event answered (200, or 202 in the queue), counted once, earned once, nothing
-    left queued; the ledger's violations (``ledger verify``), which must be none."""
-    answered = sum(results.statuses.values()) + sum(warm.statuses.values())
+    left queued; the ledger's violations (``ledger verify``), which must be none.
+
+    ``extra``: events sent besides (those of :func:`statements_per_event`)."""
+    answered = sum(results.statuses.values()) + sum(warm.statuses.values()) + extra
     statuses = set(results.statuses) | set(warm.statuses)
     if queued is not None:
         answered += sum(queued.intake.statuses.values())
@@ -403,6 +464,7 @@ def report(
     args: argparse.Namespace,
     queued: Queued | None,
     violations: int,
+    statements: float,
 ) -> None:
     latencies = sorted(results.latencies)
     rate = len(latencies) / elapsed if elapsed else 0.0
@@ -424,6 +486,7 @@ def report(
     if latencies:
         rows.append(("webhooks / pgbench", f"{rate / tps:.0%} (goal: at least 50%)"))
         rows.append(("webhooks / GET /health", f"{rate / health:.0%} (goal: at least 40%)"))
+    rows.append(("SQL statements per new-invoice event", f"{statements:.1f} (goal: at most 8)"))
     if queued is not None:
         rows += queue_rows(queued, rate, health, args)
     rows.append(("ledger verify", "clean" if violations == 0 else f"{violations} violations"))

@@ -84,10 +84,12 @@ SMOKES = (
         "webhooks",
         "--seconds 1 --max-events 40 --warmup 5 --clients 2 --workers 1 --threads 2 "
         "--customers 10 --pgbench-seconds 1 --health-seconds 0.5 "
-        "--apply-workers 1 --apply-threads 2",
+        "--apply-workers 1 --apply-threads 2 --count-events 2",
         (
             "webhooks: events/s",
             "GET /health (the stack's floor): req/s",
+            "webhooks / GET /health",
+            "SQL statements per new-invoice event",
             "pgbench one-row UPDATE: TPS",
             "queue intake (202): events/s",
             "queue applied by 1x2 workers: events/s",

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, union_all
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.coupons import CouponStatus
@@ -278,22 +278,20 @@ def _paid_with_points(session: Session, merchant_id: str, facts: InvoiceFacts) -
 
     Summed in Python: on SQLite the amounts are decimal text, which SQL would add as floats.
     """
-    redeemed = session.scalars(
-        select(Redemption.amount).where(
-            Redemption.merchant_id == merchant_id,
-            Redemption.invoice_id == facts.id,
-            Redemption.currency == facts.currency,
-            Redemption.status.in_([RedemptionStatus.HELD, RedemptionStatus.CAPTURED]),
-        )
+    redeemed = select(Redemption.amount).where(
+        Redemption.merchant_id == merchant_id,
+        Redemption.invoice_id == facts.id,
+        Redemption.currency == facts.currency,
+        Redemption.status.in_([RedemptionStatus.HELD, RedemptionStatus.CAPTURED]),
     )
-    coupons = session.scalars(
-        select(Coupon.amount).where(
-            Coupon.merchant_id == merchant_id,
-            Coupon.redeemed_invoice_id == facts.id,
-            Coupon.status == CouponStatus.REDEEMED,
-            Coupon.points.is_not(None),
-            Coupon.currency == facts.currency,
-            Coupon.amount.is_not(None),
-        )
+    coupons = select(Coupon.amount).where(
+        Coupon.merchant_id == merchant_id,
+        Coupon.redeemed_invoice_id == facts.id,
+        Coupon.status == CouponStatus.REDEEMED,
+        Coupon.points.is_not(None),
+        Coupon.currency == facts.currency,
+        Coupon.amount.is_not(None),
     )
-    return sum((amount for amount in (*redeemed, *coupons) if amount), Decimal(0))
+    # One statement for both (issue 20).
+    amounts = session.scalars(union_all(redeemed, coupons))
+    return sum((amount for amount in amounts if amount), Decimal(0))

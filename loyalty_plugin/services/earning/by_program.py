@@ -162,8 +162,12 @@ def earn_on_invoice(
     is only evaluated (once, while its lines are at hand), and :func:`reinstate_invoice`
     earns on what was paid meanwhile.
     """
-    account = open_account(session, merchant_id=merchant_id, customer_id=customer.id)
-    account = ledger.lock_account(session, account.id)
+    account = ledger.lock_customer_account(
+        session, merchant_id=merchant_id, customer_id=customer.id
+    )
+    if account is None:
+        account = open_account(session, merchant_id=merchant_id, customer_id=customer.id)
+        account = ledger.lock_account(session, account.id)
     pairs: list[tuple[InvoiceEarning, ProgramEarning | None]]
     pairs = [(row, None) for row in _rows(session, merchant_id, invoice.id)]
     work = _Work(session, now, actor, Outcome())
@@ -644,8 +648,9 @@ def _evaluate(
     if not winners:
         return [], _no_invoice_points(programs, invoice, view, rates, facts)
     pairs = [(_new_row(merchant.id, account_id, invoice, e, now), e) for e in winners]
+    # Not flushed here: the next flush (the ledger's) inserts the rows with what the
+    # earning set on them, one INSERT each instead of an INSERT and two UPDATEs.
     session.add_all(row for row, _ in pairs)
-    session.flush()
     return pairs, None
 
 
@@ -844,8 +849,11 @@ def _reconcile(
     earned = max(0, earned_target - row.earned)
     if earned:
         before = _state(row, earning, paid=paid_before)
-        _credit(work, row, earning, earned, state=state, before=before, trigger=trigger)
-        row.earned = earned_target
+        earned_before, row.earned = row.earned, earned_target  # written by the ledger's flush
+        _credit(
+            work, row, earning, earned, state=state, before=before, trigger=trigger,
+            earned_before=earned_before,
+        )  # fmt: skip
     taken = 0
     if reversed_target > row.reversed:
         taken = _take_back(work, row, earning, reversed_target - row.reversed, trigger)
@@ -871,19 +879,24 @@ def _credit(
     state: InvoiceState,
     before: InvoiceState,
     trigger: dict[str, Any],
+    earned_before: int,
 ) -> None:
-    """One earn entry for ``points``, explained line by line, pending and expiring as set."""
+    """One earn entry for ``points``, explained line by line, pending and expiring as set.
+
+    ``earned_before``: what the row had earned before these points (``row.earned`` is
+    already set to the new total, so that the row is written in the same flush).
+    """
     program = earning.program
     merchant = work.session.get(Merchant, row.merchant_id)
     assert merchant is not None  # noqa: S101 - foreign key
     pending = work.now + timedelta(days=program.pending_days) if program.pending_days else None
-    earlier = earning.settle(factor=before.earn_factor) if row.earned else None
+    earlier = earning.settle(factor=before.earn_factor) if earned_before else None
     details = breakdown(earning, earning.settle(factor=state.earn_factor), before=earlier) | {
         "trigger": trigger,
         "paid_share": str(state.paid_share()),
         "pending_until": pending.isoformat() if pending else None,
     }
-    key = f"invoice:{row.invoice_id}:program:{row.program_id}:earned:{row.earned + points}"
+    key = f"invoice:{row.invoice_id}:program:{row.program_id}:earned:{earned_before + points}"
     entry = ledger.earn(
         work.session,
         account_id=row.account_id,

@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, func, inspect, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, inspect, or_, select
 from sqlalchemy.orm import Session, aliased, defer, undefer
 
 from loyalty_plugin.domain.earning import InvoiceFacts
@@ -42,6 +42,7 @@ from loyalty_plugin.models import (
     ProgramVersion,
 )
 from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services.memo import remembered
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -150,7 +151,25 @@ def versions_in_force(
     ``with_settings=False`` leaves the settings JSON out (loaded when first read): a
     version's parsed definition is cached, and a program of thousands of rules is a large
     document to read and parse again for every invoice.
+
+    Read once per transaction and arguments (an earning asks three times), again after a
+    program or version is written.
     """
+    return list(
+        remembered(
+            session,
+            ("versions_in_force", at, merchant_id, with_settings),
+            lambda: _versions_in_force(
+                session, at=at, merchant_id=merchant_id, with_settings=with_settings
+            ),
+            watch=(Program, ProgramVersion),
+        )
+    )
+
+
+def _versions_in_force(
+    session: Session, *, at: datetime, merchant_id: str | None, with_settings: bool
+) -> list[tuple[Program, ProgramVersion]]:
     newer = aliased(ProgramVersion)
     superseded = exists().where(
         newer.program_id == ProgramVersion.program_id,
@@ -248,16 +267,24 @@ def customer_level(
     A given or bought level past its end at ``now`` (the caller's clock; default: the
     wall clock) counts as the earned one until the review job catches up.
     """
-    row = session.execute(
+    row = session.execute(_membership(customer)).first()
+    return None if row is None else _held_level(*row, now=now)
+
+
+def _membership(customer: Customer) -> Select[tuple[str, str, datetime | None]]:
+    """The customer's membership in the oldest program with levels (one row at most)."""
+    return (
         select(Membership.level, Membership.earned_level, Membership.expires_at)
         .join(Account, Account.id == Membership.account_id)
         .where(Account.customer_id == customer.id)
         .order_by(Membership.program_id)
         .limit(1)
-    ).first()
-    if row is None:
-        return None
-    level, earned, expires_at = row
+    )
+
+
+def _held_level(
+    level: str | None, earned: str | None, expires_at: datetime | None, *, now: datetime | None
+) -> str | None:
     return earned if expires_at is not None and expires_at <= (now or utcnow()) else level
 
 
@@ -271,15 +298,16 @@ def customer_view(
 ) -> CustomerView:
     """What rules may know of the customer at ``now`` (default: the wall clock);
     ``first_purchase`` is about ``invoice_id``."""
-    first = False
-    if invoice_id is not None:
-        first = not _has_other_purchase(session, customer, account_id, invoice_id)
+    if invoice_id is None:
+        first, level = False, customer_level(session, customer, now=now)
+    else:
+        first, level = _first_purchase_and_level(session, customer, account_id, invoice_id, now)
     return CustomerView(
         id=customer.host_customer_id,
         group=customer.customer_group,
         groups=frozenset(customer.customer_groups or ()),
         enrolled=customer.enrolled,
-        level=customer_level(session, customer, now=now),
+        level=level,
         first_purchase=first,
         tags=frozenset(customer.tags or ()),
         registered_at=customer.created_at,
@@ -330,9 +358,32 @@ def merchant_facts(
     )
 
 
-def _has_other_purchase(
-    session: Session, customer: Customer, account_id: int | None, invoice_id: str
-) -> bool:
+def _first_purchase_and_level(
+    session: Session,
+    customer: Customer,
+    account_id: int | None,
+    invoice_id: str,
+    now: datetime | None,
+) -> tuple[bool, str | None]:
+    """Whether ``invoice_id`` is the customer's first purchase, and their level: one
+    statement for both (issue 20)."""
+    membership = _membership(customer)
+    other, *held = session.execute(
+        select(
+            _other_purchase(customer, account_id, invoice_id),
+            *(
+                membership.with_only_columns(c).scalar_subquery()
+                for c in membership.selected_columns
+            ),
+        )
+    ).one()
+    return not other, None if held[0] is None else _held_level(*held, now=now)
+
+
+def _other_purchase(
+    customer: Customer, account_id: int | None, invoice_id: str
+) -> ColumnElement[bool]:
+    """Whether the customer paid or earned on an invoice other than ``invoice_id``."""
     paid = exists().where(
         Invoice.merchant_id == customer.merchant_id,
         Invoice.customer_id == customer.id,
@@ -344,7 +395,7 @@ def _has_other_purchase(
         InvoiceEarning.account_id == account_id,
         InvoiceEarning.invoice_id != invoice_id,
     )
-    return bool(session.scalar(select(or_(paid, earned))))
+    return or_(paid, earned)
 
 
 def invoice_view(facts: InvoiceFacts, *, paid_with_points: Decimal = ZERO) -> InvoiceView:

@@ -50,7 +50,7 @@ from loyalty_plugin.services import metrics
 from loyalty_plugin.services.audit import Actor, record_change
 from loyalty_plugin.services.intake import host_events
 from loyalty_plugin.services.intake.lanes import lane_of
-from loyalty_plugin.services.merchants.secrets import active_secrets
+from loyalty_plugin.services.merchants.secrets import merchant_with_secrets
 from loyalty_plugin.services.spending.settings import merchant_settings
 from loyalty_plugin.services.transaction import run_in_transaction
 
@@ -143,11 +143,11 @@ def receive_webhook(
 
     def identify(s: Session) -> Delivery | Answer:
         try:
-            merchant_id = _verified_merchant(s, lowered, body, settings, now)
+            merchant = _verified_merchant(s, lowered, body, settings, now)
         except Unverified as refusal:
             return refusal.answer()
         return Delivery(
-            merchant=s.get_one(Merchant, merchant_id),
+            merchant=merchant,
             webhook_id=lowered["webhook-id"],
             body=body,
             headers=stored,
@@ -524,7 +524,7 @@ class Unverified(Exception):
 
 def _verified_merchant(
     session: Session, headers: dict[str, str], body: bytes, settings: IntakeSettings, now: datetime
-) -> str:
+) -> Merchant:
     """The merchant whose secret signed the body; raises :class:`Unverified`.
 
     The headers are checked before the body is read, and the body is checked only under
@@ -544,9 +544,9 @@ def _verified_merchant(
             "assumed: send merchant_id)"
         )
     )
-    if session.get(Merchant, merchant_id) is None:
+    merchant, secrets = merchant_with_secrets(session, merchant_id, now=now)
+    if merchant is None:
         raise Unverified(f"merchant {merchant_id!r} does not exist{assumed}", field="merchant_id")
-    secrets = active_secrets(session, merchant_id, now=now)
     if not secrets:
         raise Unverified(
             f"merchant {merchant_id!r} has no active signing secret{assumed}; make one with "
@@ -560,7 +560,7 @@ def _verified_merchant(
             f"no signature matches an active secret of merchant {merchant_id!r}{assumed}",
             field="webhook-signature",
         ) from None
-    return merchant_id
+    return merchant
 
 
 def _claimed_merchant(body: bytes, default: str) -> tuple[str, bool]:

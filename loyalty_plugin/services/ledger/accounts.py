@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import NotFound, ValidationError
 from loyalty_plugin.models import Account, Customer, Merchant
+from loyalty_plugin.services.memo import recall, remember
 
 #: Profile fields a host may set on a customer.
 PROFILE_FIELDS = frozenset(
@@ -53,8 +54,17 @@ def find_customer(
 
     The host id of a merged customer names the survivor from then on (a merge points
     every merged record straight at the survivor, so this is one step); with
-    ``follow_merge=False``, the merged record itself.
+    ``follow_merge=False``, the merged record itself. A customer found earlier in the
+    transaction is taken from the identity map (an event looks its customer up twice).
     """
+    key = ("customer", merchant_id, str(host_customer_id))
+    if (customer := recall(session, key)) is not None and (
+        customer in session
+        and customer.merchant_id == merchant_id
+        and customer.host_customer_id == str(host_customer_id)
+        and customer.merged_into_id is None
+    ):
+        return customer
     customer = session.scalars(
         select(Customer).where(
             Customer.merchant_id == merchant_id,
@@ -63,6 +73,8 @@ def find_customer(
     ).one_or_none()
     if follow_merge and customer is not None and customer.merged_into_id is not None:
         return session.get_one(Customer, customer.merged_into_id)
+    if customer is not None and customer.merged_into_id is None:
+        remember(session, key, customer)  # by reference: the identity map holds it weakly
     return customer
 
 

@@ -49,6 +49,7 @@ from loyalty_plugin.models import (
     RedemptionStatus,
 )
 from loyalty_plugin.services.events import publish
+from loyalty_plugin.services.memo import recall, remember
 
 SYSTEM = "system"
 
@@ -118,6 +119,8 @@ def earn(
     if replay := _replay(session, account.merchant_id, idempotency_key, request):
         return replay
     repaid = min(account.debt, points)
+    # Counted before the entry is flushed: one UPDATE of the account instead of two.
+    account.lifetime_earned += points if kind == EntryKind.EARN else 0
     entry = _append(
         session,
         account,
@@ -140,7 +143,6 @@ def earn(
         session.flush()
         _apply_moves(session, entry, [Move(lot.id, -repaid)])
         account.debt -= repaid
-    account.lifetime_earned += points if kind == EntryKind.EARN else 0
     if kind == EntryKind.EARN:
         _notify(session, account, entry, PointsEarned, reason=reason)
     return entry
@@ -666,6 +668,13 @@ def lock_account(session: Session, account_id: int) -> Account:
     and returned, so a change that waited for the merge's lock (or came after it) is made
     to the survivor, whose lots the merged points now are.
     """
+    held = recall(session, ("locked account", account_id))
+    if held is not None and held in session:
+        # Locked earlier in this transaction: the row as locked, and as changed since, so
+        # no second SELECT ... FOR UPDATE (issue 20). Kept by reference: the identity map
+        # holds rows weakly.
+        session.flush()  # as the SELECT's autoflush did: callers expect pending writes out
+        return held
     account = _lock_one(session, account_id)
     seen = {account.id}
     while account.merged_into_id is not None:
@@ -673,7 +682,33 @@ def lock_account(session: Session, account_id: int) -> Account:
         if account.id in seen:
             raise AssertionError(f"account {account_id} is merged in a circle")
         seen.add(account.id)
+    for locked in seen:
+        remember(session, ("locked account", locked), account)
     return account
+
+
+def lock_customer_account(
+    session: Session, *, merchant_id: str, customer_id: int
+) -> Account | None:
+    """The customer's account, locked as by :func:`lock_account`, in one statement when it
+    exists and is not merged; ``None`` when the customer has no account yet."""
+    account = session.scalars(
+        select(Account)
+        .where(Account.merchant_id == merchant_id, Account.customer_id == customer_id)
+        .with_for_update(of=Account)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if account is None or account.merged_into_id is not None:
+        return None if account is None else lock_account(session, account.id)
+    remember(session, ("locked account", account.id), account)
+    remember(session, ("account of customer", merchant_id, customer_id), account.id)
+    return account
+
+
+def locked_account_of(session: Session, *, merchant_id: str, customer_id: int) -> int | None:
+    """The id of the customer's account if :func:`lock_customer_account` locked it in this
+    transaction, else ``None``."""
+    return recall(session, ("account of customer", merchant_id, customer_id))
 
 
 def _lock_one(session: Session, account_id: int) -> Account:
@@ -758,6 +793,10 @@ def _notify(
     **fields: Any,
 ) -> None:
     """Publish what ``entry`` did (outbox now, hooks after commit); a replay publishes nothing."""
+    # The operation's last writes go out now, as they did when the account's customer was
+    # loaded here (its SELECT flushed them): an account locked once per transaction no
+    # longer has that load (issue 20).
+    session.flush()
     values: dict[str, Any] = {
         "merchant_id": account.merchant_id,
         "occurred_at": entry.created_at,
@@ -902,10 +941,10 @@ def _append(
         reverses_entry_id=reverses.id if reverses else None,
         created_at=now,
     )
+    account.updated_at = now  # before the flush: one UPDATE of the account
     session.add(entry)
     session.flush()
     _apply_moves(session, entry, moves)
-    account.updated_at = now
     return entry
 
 

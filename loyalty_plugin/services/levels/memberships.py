@@ -238,6 +238,14 @@ def update_levels_after(
     invoice_id: str | None = None,
 ) -> list[Move]:
     """:func:`update_levels` for the customer, or for whoever earned on ``invoice_id``."""
+    if customer is not None and (
+        locked := ledger.locked_account_of(
+            session, merchant_id=merchant_id, customer_id=customer.id
+        )
+    ):
+        return update_levels(
+            session, merchant_id=merchant_id, account_id=locked, now=now, actor=actor
+        )
     if customer is not None:
         query = select(Account.id).where(
             Account.merchant_id == merchant_id, Account.customer_id == customer.id
@@ -826,10 +834,10 @@ def _held(membership: Membership, now: datetime) -> str:
 
 
 def _merchant_of(session: Session, account_id: int) -> str:
-    merchant = session.scalar(select(Account.merchant_id).where(Account.id == account_id))
-    if merchant is None:
+    account = session.get(Account, account_id)  # usually in the identity map (locked)
+    if account is None:
         raise NotFound(f"account {account_id} does not exist", field="account")
-    return merchant
+    return account.merchant_id
 
 
 def summary(

@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
 from loyalty_plugin.domain.signatures import new_secret, secret_key
-from loyalty_plugin.models import WebhookSecret
+from loyalty_plugin.models import Merchant, WebhookSecret
 from loyalty_plugin.services.audit import SYSTEM, Actor, record_change
 from loyalty_plugin.services.idempotency import claim_fact
 from loyalty_plugin.services.ledger.accounts import get_merchant
@@ -164,6 +164,26 @@ def _record(
 def active_secrets(session: Session, merchant_id: str, *, now: datetime) -> list[str]:
     """The merchant's secrets that verify and sign at ``now``, newest first."""
     return [row.secret for row in session.scalars(_active(merchant_id, now))]
+
+
+def merchant_with_secrets(
+    session: Session, merchant_id: str, *, now: datetime
+) -> tuple[Merchant | None, list[str]]:
+    """The merchant (``None`` if unknown) and its :func:`active_secrets`, in one statement
+    (the webhook intake needs both for every delivery)."""
+    active = and_(
+        WebhookSecret.merchant_id == Merchant.id,
+        or_(WebhookSecret.revoked_at.is_(None), WebhookSecret.revoked_at > now),
+    )
+    rows = session.execute(
+        select(Merchant, WebhookSecret.secret)
+        .outerjoin(WebhookSecret, active)
+        .where(Merchant.id == merchant_id)
+        .order_by(WebhookSecret.id.desc())
+    ).all()
+    if not rows:
+        return None, []
+    return rows[0][0], [secret for _merchant, secret in rows if secret is not None]
 
 
 def _active(merchant_id: str, now: datetime) -> Select[tuple[WebhookSecret]]:
