@@ -941,10 +941,12 @@ def _append(
         reverses_entry_id=reverses.id if reverses else None,
         created_at=now,
     )
-    account.updated_at = now  # before the flush: one UPDATE of the account
     session.add(entry)
     session.flush()
     _apply_moves(session, entry, moves)
+    # Set after the flush on purpose: a later change to the account in the same operation
+    # (a counter, the debt) then still writes this time, not the wall clock of onupdate.
+    account.updated_at = now
     return entry
 
 
