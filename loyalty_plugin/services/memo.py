@@ -48,6 +48,11 @@ def remembered(
     return value
 
 
+def forget(session: Session, key: Hashable) -> None:
+    """Drop what was remembered for ``key``."""
+    _memo(session).pop(key, None)
+
+
 def remember(session: Session, key: Hashable, value: object) -> None:
     """Record ``value`` for ``key`` until the transaction ends (see :func:`remembered`)."""
     _memo(session)[key] = (value, ())

@@ -42,7 +42,7 @@ from loyalty_plugin.models import (
     ProgramVersion,
 )
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.memo import remembered
+from loyalty_plugin.services.memo import forget, remembered
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -155,16 +155,23 @@ def versions_in_force(
     Read once per transaction and arguments (an earning asks three times), again after a
     program or version is written.
     """
-    return list(
-        remembered(
+    key = ("versions_in_force", at, merchant_id, with_settings)
+
+    def rows() -> list[tuple[Program, ProgramVersion]]:
+        return remembered(
             session,
-            ("versions_in_force", at, merchant_id, with_settings),
+            key,
             lambda: _versions_in_force(
                 session, at=at, merchant_id=merchant_id, with_settings=with_settings
             ),
             watch=(Program, ProgramVersion),
         )
-    )
+
+    found = rows()
+    if any(inspect(program).expired or inspect(version).expired for program, version in found):
+        forget(session, key)  # expired since (expire_all): one query beats a refresh per row
+        found = rows()
+    return list(found)
 
 
 def _versions_in_force(
