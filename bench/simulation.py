@@ -40,7 +40,10 @@ class PerInvoiceCustomers:
     def load(self, pairs: Any) -> None:
         """Nothing loads ahead."""
 
-    def view(self, host_customer_id: str, invoice_id: str, *, first: bool) -> CustomerView:
+    def view(
+        self, host_customer_id: str, invoice_id: str, *, first: bool, at: datetime | None = None
+    ) -> CustomerView:
+        """As ``ReplayCustomers.view``; ``at`` is not needed here (no win-back rule)."""
         known = find_customer(self.session, self.merchant_id, host_customer_id)
         if known is None:
             return CustomerView(id=host_customer_id, first_purchase=first)

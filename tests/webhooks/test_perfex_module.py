@@ -110,6 +110,17 @@ class Perfex:
     def statuses(self) -> list[tuple[str, str]]:
         return [(row["webhook_id"], row["status"]) for row in self("queue")]
 
+    def delivered(self) -> set[str]:
+        """The queue's statuses once cron has sent the pending rows again: on a loaded
+        machine a send may outlive the module's 2 s timeout and wait for cron, as it would
+        in a shop (the plugin then answers the resend as a duplicate)."""
+        for _ in range(3):
+            if all(status != "pending" for _, status in self.statuses()):
+                break
+            self("later")
+            self("cron")
+        return {status for _, status in self.statuses()}
+
 
 @pytest.fixture
 def perfex(perfex_dsn: str, served: str) -> Perfex:
@@ -145,7 +156,7 @@ def test_paid_in_two_payments_earns_once_and_a_deleted_payment_takes_its_share(
 
     perfex("delete_payment", payment=second)  # 25.00 of 125.00: 12.5 exact points keep 10
     assert ledger_points(host) == [("earn", 50), ("earn", 12), ("reverse", -2)]
-    assert all(status == "sent" for _, status in perfex.statuses())
+    assert perfex.delivered() == {"sent"}, perfex("queue")
     events = [(w, t) for w, _, t in stored(host) if not w.startswith("perfex-test-")]
     assert [t for _, t in events] == ["customer.created", "invoice.paid", "invoice.refunded"]
     assert stored(host)[0][1:] == ("rejected", "perfex.connection_test")  # changed no points
@@ -165,7 +176,7 @@ def test_a_payment_deleted_and_recorded_again_earns_as_if_never_deleted(
     again = perfex("payment", invoice=invoice, amount="25.00")
     perfex("fire", hook="after_payment_added", argument=again)
     assert ledger_points(host) == [("earn", 50), ("earn", 12), ("reverse", -2), ("earn", 2)]
-    assert all(status == "sent" for _, status in perfex.statuses())
+    assert perfex.delivered() == {"sent"}, perfex("queue")
     kinds = [t for _, _, t in stored(host)]
     assert kinds[1:] == ["invoice.paid", "invoice.refunded", "invoice.payment_recorded"]
 
@@ -201,7 +212,7 @@ def test_a_refund_or_credit_deleted_in_perfex_gives_its_points_back(
     assert sum(points for _, points in taken_off) == 0, "the 40.00 is unpaid again"
     perfex("payment", invoice=other, amount="40.00")
     assert ledger_points(host)[6 + len(taken_off) :] == [("earn", 4)], "paid in money: it earns"
-    assert all(status == "sent" for _, status in perfex.statuses())
+    assert perfex.delivered() == {"sent"}, perfex("queue")
 
 
 def test_every_customer_group_reaches_the_plugin(perfex: Perfex, host: Any) -> None:
@@ -417,7 +428,7 @@ def test_two_cron_runs_at_once_send_each_event_once(perfex_dsn: str) -> None:
         server.shutdown()
         server.server_close()
     assert sorted(Recorder.received) == sorted(f"perfex-client-{n}-created" for n in range(1, 13))
-    assert {status for _, status in perfex.statuses()} == {"sent"}
+    assert perfex.delivered() == {"sent"}, perfex("queue")
 
 
 def test_an_uncancelled_invoice_earns_its_points_again_once(perfex: Perfex, host: Any) -> None:
