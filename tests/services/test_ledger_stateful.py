@@ -196,6 +196,34 @@ class LedgerMachine(RuleBasedStateMachine):
         self.expected_balance = self._balance()
         assert entry.reverses_entry_id == entry_id
 
+    @rule(target=entries, points=st.integers(1, 300))
+    def take_back(self, points: int) -> object:
+        """Returned points taken back (a reversed refund): the ``reverse`` rule may undo it."""
+        entry = self._apply(
+            lambda s: ledger.take_back(
+                s, account_id=self.account.id, points=points, now=self.now, actor="prop",
+                reason="refund reversed",
+            )
+        )  # fmt: skip
+        self.expected_balance = self._balance()
+        return None if entry is None else entry.id
+
+    @rule(entry_id=entries, part=st.none() | st.integers(1, 300))
+    def reverse_as_debt(self, entry_id: int | None, part: int | None) -> None:
+        """A reversal that owes what the lots lack: later credits repay the debt."""
+        if entry_id is None:
+            return
+        try:
+            self._apply(
+                lambda s: ledger.reverse(
+                    s, entry_id=entry_id, points=part, now=self.now, actor="prop",
+                    shortfall_as_debt=True,
+                )
+            )  # fmt: skip
+        except (ValidationError, InvalidOperation):
+            return
+        self.expected_balance = self._balance()
+
     @rule(points=st.integers(-300, 300).filter(bool))
     def adjust(self, points: int) -> None:
         try:
@@ -250,8 +278,10 @@ class LedgerMachine(RuleBasedStateMachine):
             select(func.coalesce(func.sum(Lot.points), 0)).where(Lot.account_id == account_id)
         )
         balance = self._balance()
+        debt = self.account.debt
         s.rollback()
-        assert entry_sum == lot_sum == balance == self.expected_balance
+        assert entry_sum == lot_sum - debt == balance == self.expected_balance
+        assert debt >= 0
         assert negative == 0
         assert granted + allocated == lot_sum
         assert verify_ledger(s) == []

@@ -16,9 +16,14 @@ from sqlalchemy import select
 
 from loyalty_plugin.domain.errors import InsufficientPoints
 from loyalty_plugin.domain.redemption import DraftInvoice
-from loyalty_plugin.models import Account, Redemption
+from loyalty_plugin.models import Account, LedgerEntry, Redemption
+from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.integrity import verify_ledger
-from loyalty_plugin.services.spending.redemption import hold_points, release_redemption
+from loyalty_plugin.services.spending.redemption import (
+    capture_redemption,
+    hold_points,
+    release_redemption,
+)
 from tests.webhooks.conftest import balance, customer, event, invoice, signed
 from tests.webhooks.test_concurrency import post_all, served  # noqa: F401 - fixture
 from tests.webhooks.test_refund_reversed import refund, reversed_
@@ -147,4 +152,134 @@ def test_a_reversal_racing_a_spend_of_the_returned_points(served, host) -> None:
         session = host.extensions["loyalty"].db.session
         expected = (-4, 4) if outcome["hold"] is not None else (42, 0)
         assert (balance(session), debt(session)) == expected, outcome
+        assert verify_ledger(session) == []
+
+
+def test_a_full_refund_after_an_undone_refund_returns_all_20(refunded, shop) -> None:
+    """Half refunded, that refund undone, then the whole invoice refunded: all 20 points
+    come back (10 from the hold, 10 from the take-back) and the 12 earned go; 50 again.
+    Before: ``422`` ("only 10 points of entry N can still be reversed")."""
+    refunded(reversed_("R1"))
+    answer = refunded(refund("R3", "125.00"))
+    assert answer.status == 200, answer.body
+    assert answer.body["result"]["points_returned"] == 20
+    assert (balance(shop), debt(shop)) == (50, 0)
+    assert shop.scalars(select(Redemption.returned_points)).one() == 20
+    assert refunded(refund("R3", "125.00")).status == 200
+    assert balance(shop) == 50
+    assert verify_ledger(shop) == []
+
+
+def test_a_full_refund_while_the_take_back_is_still_owed(refunded, shop, now) -> None:
+    """All 46 held on B, so the take-back owed 4: the full refund cuts that debt instead of
+    crediting lots, and releasing B leaves 50 with no debt."""
+    held = hold(shop, now, "B", 46, total="1000")
+    refunded(reversed_("R1"))
+    assert (balance(shop), debt(shop)) == (-4, 4)
+    answer = refunded(refund("R3", "125.00"))
+    assert answer.status == 200, answer.body
+    assert answer.body["result"]["points_returned"] == 20
+    assert verify_ledger(shop) == []
+    release_redemption(shop, merchant_id="shop", redemption_id=held.id, now=now, actor="api")
+    shop.commit()
+    assert (balance(shop), debt(shop)) == (50, 0)
+    assert verify_ledger(shop) == []
+
+
+def test_a_full_refund_after_the_owed_points_were_repaid(refunded, shop, now) -> None:
+    """The take-back owed 4, and releasing B repaid them; the full refund then gives those
+    4 back as points (a lot of their own): 50, no debt."""
+    held = hold(shop, now, "B", 46, total="1000")
+    refunded(reversed_("R1"))
+    release_redemption(shop, merchant_id="shop", redemption_id=held.id, now=now, actor="api")
+    shop.commit()
+    assert (balance(shop), debt(shop)) == (42, 0)
+    answer = refunded(refund("R3", "125.00"))
+    assert answer.status == 200, answer.body
+    assert answer.body["result"]["points_returned"] == 20
+    assert (balance(shop), debt(shop)) == (50, 0)
+    assert verify_ledger(shop) == []
+
+
+def test_points_forgiven_by_the_take_back_are_not_returned_twice(refunded, shop, now) -> None:
+    """All 46 spent for good on B: the reversal takes back the 6 it earns again and forgives
+    4. A full refund then returns 16, not 20: with R1's 10 less the 6 taken, the customer
+    got the 20 points they paid with back exactly once. Before: ``returned_points`` came
+    down by the forgiven 4 too, so the refund returned 4 points a second time."""
+    held = hold(shop, now, "B", 46, total="1000")
+    capture_redemption(
+        shop, merchant_id="shop", redemption_id=held.id, invoice_id="B", now=now, actor="api"
+    )
+    shop.commit()
+    assert refunded(reversed_("R1")).body["result"]["points_taken_back"] == 6
+    assert shop.scalars(select(Redemption.returned_points).filter_by(invoice_id="INV-1")).one() == 4
+    answer = refunded(refund("R3", "125.00"))
+    assert answer.status == 200, answer.body
+    assert answer.body["result"]["points_returned"] == 16
+    assert verify_ledger(shop) == []
+
+
+def test_reversing_a_take_back_that_owed_points_cuts_the_debt(refunded, shop, now) -> None:
+    """``ledger.reverse`` of the take-back (6 from lots, 4 owed) gives the 6 back to their
+    lots and cuts the 4 of debt. Before: it wrote +10 but moved only 6 (ledger verify
+    failed: entry points = allocations + lot created - debt)."""
+    hold(shop, now, "B", 46, total="1000")
+    refunded(reversed_("R1"))
+    taken = shop.scalars(
+        select(LedgerEntry).where(LedgerEntry.idempotency_key.like("redemption:%:taken_back:%"))
+    ).one()
+    assert (taken.points, taken.details["debt_change"]) == (-10, 4)
+    before = (balance(shop), debt(shop))
+    ledger.reverse(shop, entry_id=taken.id, now=now, actor="staff:1")
+    shop.commit()
+    assert (balance(shop), debt(shop)) == (before[0] + 10, before[1] - 4)
+    assert verify_ledger(shop) == []
+
+
+@pytest.mark.backends("postgresql", "mariadb")
+def test_a_full_refund_after_an_undone_refund_racing_a_hold(served, host) -> None:  # noqa: F811
+    """After R1 was refunded and undone (balance 42), the full refund and a hold of all 42
+    points on B run at once on real threads. Whichever wins, once B is released the
+    customer has the 50 registration points back and owes nothing."""
+    with host.app_context():
+        session = host.extensions["loyalty"].db.session
+        created = signed(event("customer.created", {"customer": customer()}), msg_id="c1")
+        assert post_all(served, [created])[0][0] == 200
+        held = hold(session, clock(), "INV-1", 20, merchant_id="default")
+        paid = event("invoice.paid", {"invoice": invoice(redemption_id=held.id)})
+        assert post_all(served, [signed(paid, msg_id="paid")])[0][0] == 200
+        assert post_all(served, [signed(refund("R1", "62.50"), msg_id="r1")])[0][0] == 200
+        assert post_all(served, [signed(reversed_("R1"), msg_id="undo")])[0][0] == 200
+        assert balance(session) == 42
+    outcome: dict[str, object] = {}
+    barrier = threading.Barrier(2)
+
+    def spend() -> None:
+        with host.app_context():
+            session = host.extensions["loyalty"].db.session
+            barrier.wait()
+            try:
+                outcome["hold"] = hold(
+                    session, clock(), "B", 42, total="1000", merchant_id="default"
+                ).id
+            except InsufficientPoints:
+                session.rollback()
+                outcome["hold"] = None
+
+    thread = threading.Thread(target=spend)
+    thread.start()
+    barrier.wait()
+    answer = post_all(served, [signed(refund("R3", "125.00"), msg_id="r3")])
+    thread.join()
+    assert answer[0][0] == 200, answer
+    with host.app_context():
+        session = host.extensions["loyalty"].db.session
+        assert verify_ledger(session) == []
+        if outcome["hold"] is not None:
+            release_redemption(
+                session, merchant_id="default", redemption_id=outcome["hold"], now=clock(),
+                actor="api",
+            )  # fmt: skip
+            session.commit()
+        assert (balance(session), debt(session)) == (50, 0), outcome
         assert verify_ledger(session) == []

@@ -416,10 +416,10 @@ def on_refund(ctx: Context, data: RefundData) -> dict[str, Any]:
         actor=ACTOR,
     )
     if returned:
-        result["points_returned"] = sum(r.entry.points for r in returned)
+        result["points_returned"] = sum(r.points for r in returned)
         # What the customer kept of them, that refund_reversed may take back.
         result["points_returned_kept"] = result["points_returned"] + sum(
-            r.expired_again.points for r in returned if r.expired_again is not None
+            r.points_expired_again for r in returned
         )
     if released := release_waiting(ctx, _refund_on(data.invoice_id, data.refund.id)):
         result["released"] = released

@@ -509,7 +509,9 @@ def reverse(
     coupons bought with points; see :func:`points_set_aside`) becomes debt, and the rest
     is not reversed. A debit is given back to the
     very lots it consumed, latest-expiring first (repaying any debt first); points returned
-    to a lot that has expired in the meantime expire again in a second entry.
+    to a lot that has expired in the meantime expire again in a second entry. What a debit
+    owed (a :func:`take_back` short of spendable points) comes back last: it cuts the debt,
+    or, where later points have repaid that debt, comes back as a new lot with no expiry.
     """
     _check_clock(now)
     original = session.get(LedgerEntry, entry_id)
@@ -552,11 +554,9 @@ def reverse(
             as_debt=shortfall_as_debt,
             owe_set_aside=owe_set_aside,
         )
-        signed = sum(m.points for m in moves) - debt_change
+        signed, fresh = sum(m.points for m in moves) - debt_change, 0
     else:
-        moves = rules.allocate_restore(_net_taken(session, original), wanted)
-        moves, repaid = _repay_from(moves, account.debt)
-        debt_change = -repaid
+        moves, debt_change, fresh = _give_back_debit(session, original, account.debt, wanted)
         signed = wanted
     kind = EntryKind.RELEASE if original.kind == EntryKind.HOLD else EntryKind.REVERSE
     entry = _append(
@@ -574,6 +574,8 @@ def reverse(
         moves=moves,
         reverses=original,
     )
+    if fresh:
+        _open_lot(session, entry, now=now, expires_at=None, available_from=None, points=fresh)
     account.debt += debt_change
     _adjust_lifetime(account, original.kind, -signed)
     if kind == EntryKind.REVERSE:
@@ -977,13 +979,16 @@ def _open_lot(
     expires_at: datetime | None,
     available_from: datetime | None,
     level: str | None = None,
+    points: int | None = None,
 ) -> Lot:
+    """The lot ``entry`` creates: all its points, or ``points`` of them."""
+    points = entry.points if points is None else points
     lot = Lot(
         merchant_id=entry.merchant_id,
         account_id=entry.account_id,
         entry_id=entry.id,
-        points=entry.points,
-        remaining=entry.points,
+        points=points,
+        remaining=points,
         earned_at=now,
         available_from=available_from or now,
         expires_at=expires_at,
@@ -1017,6 +1022,24 @@ def _net_taken(session: Session, original: LedgerEntry) -> list[Move]:
             order.append(lot_id)
         net[lot_id] += points
     return [Move(lot_id, net[lot_id]) for lot_id in order if net[lot_id] < 0]
+
+
+def _give_back_debit(
+    session: Session, original: LedgerEntry, debt: int, wanted: int
+) -> tuple[list[Move], int, int]:
+    """The moves that give ``wanted`` points of a debit back, the change of debt, and the
+    points left for a new lot.
+
+    The lots the debit still holds points of come first (latest-expiring first); then what
+    it owed, which cuts the account's ``debt`` while there is any and is a new lot's once
+    later points have repaid it. Points given back to lots repay other debt first.
+    """
+    taken = _net_taken(session, original)
+    from_lots = min(wanted, -sum(move.points for move in taken))
+    owed_back = wanted - from_lots
+    cut = min(owed_back, debt)
+    moves, repaid = _repay_from(rules.allocate_restore(taken, from_lots), debt - cut)
+    return moves, -(cut + repaid), owed_back - cut
 
 
 def _take_back_credit(

@@ -47,11 +47,25 @@ from loyalty_plugin.services.spending.settings import merchant_settings, redempt
 
 @dataclass(frozen=True, slots=True)
 class ReturnedPoints:
-    """Points a refund gave back from one redemption, and any that expired again at once."""
+    """Points a refund gave back from one redemption, and any that expired again at once.
+
+    ``entries`` are the hold's release, then the reversals of points a reversed refund had
+    taken back (:func:`take_back_for_reversed_refund`) once the hold has none left.
+    """
 
     redemption: Redemption
-    entry: LedgerEntry
-    expired_again: LedgerEntry | None
+    entries: list[LedgerEntry]
+    expired_again: list[LedgerEntry]
+
+    @property
+    def points(self) -> int:
+        """The points given back."""
+        return sum(entry.points for entry in self.entries)
+
+    @property
+    def points_expired_again(self) -> int:
+        """The points (negative) that expired again at once."""
+        return sum(entry.points for entry in self.expired_again)
 
 
 def with_level(rules: RedemptionRules, terms: levels.LevelTerms | None) -> RedemptionRules:
@@ -325,8 +339,9 @@ def take_back_for_reversed_refund(
 
     Each take-back is a new ``redeem`` entry under :func:`ledger.take_back`'s shortfall
     policy (spendable points first, the part still set aside owed as debt, the rest
-    forgiven); ``returned_points`` comes down by what is taken or forgiven, so a later
-    refund returns its share again. At most ``limit`` points in all: what that refund
+    forgiven); ``returned_points`` comes down by what is taken or owed, so a later refund
+    returns that again (and :func:`_return` reverses the take-back to do it), while what
+    was forgiven the customer already has. At most ``limit`` points in all: what that refund
     returned and the customer kept (a cancellation's return is not a refund's). Calling
     again with the same share takes nothing more.
     """
@@ -353,7 +368,8 @@ def take_back_for_reversed_refund(
             idempotency_key=f"redemption:{found.id}:taken_back:{written}",
             details={"redemption_id": found.id},
         )
-        found.returned_points -= take
+        # Forgiven points stay returned: a later refund must not give them a second time.
+        found.returned_points += entry.points if entry is not None else 0
         limit -= take
         session.flush()
         if entry is not None:
@@ -458,32 +474,83 @@ def _return(
     give = target - redemption.returned_points
     if give <= 0:
         return None
-    entry = ledger.reverse(
-        session,
-        entry_id=redemption.hold_entry_id,
-        points=give,
-        now=now,
-        actor=actor,
-        reason=f"invoice {redemption.invoice_id} {why}: points returned",
-        # After a take-back (a reversed refund) the same target may be returned again.
-        idempotency_key=f"redemption:{redemption.id}:returned:{target}"
-        + (f":{written}" if (written := _entries_of(session, redemption)) else ""),
-    )
+    # After a take-back (a reversed refund) the same target may be returned again.
+    written = _entries_of(session, redemption)
+    key = f"redemption:{redemption.id}:returned:{target}" + (f":{written}" if written else "")
+    reason = f"invoice {redemption.invoice_id} {why}: points returned"
+    hold = session.get(LedgerEntry, redemption.hold_entry_id)
+    sources = [
+        (hold, key),
+        *((taken, f"{key}:from:{taken.id}") for taken in _taken_back(session, redemption)),
+    ]
+    entries, left = [], give
+    for source, source_key in sources:
+        part = min(left, -source.points - _reversed_of(session, source))
+        if part <= 0:
+            continue
+        entries.append(
+            ledger.reverse(
+                session, entry_id=source.id, points=part, now=now, actor=actor, reason=reason,
+                idempotency_key=source_key,
+            )
+        )  # fmt: skip
+        if source.id == hold.id:  # a take-back's reversal counts its own lifetime change
+            account.lifetime_redeemed -= part
+        left -= part
+        if not left:
+            break
+    if left:
+        raise AssertionError(f"redemption {redemption.id}: {left} points have no entry to return")
     redemption.returned_points = target
-    account.lifetime_redeemed -= give
     session.flush()
     expired = session.scalars(
-        select(LedgerEntry).where(
+        select(LedgerEntry)
+        .where(
             LedgerEntry.account_id == account.id,
             LedgerEntry.kind == EntryKind.EXPIRE,
-            LedgerEntry.id > entry.id,
+            LedgerEntry.id > entries[0].id,
         )
-    ).first()
+        .order_by(LedgerEntry.id)
+    ).all()
+    for entry in entries:
+        if entry.reverses_entry_id == hold.id:  # a reversal publishes its own event
+            _publish_returned(session, redemption, account, entry)
+    return ReturnedPoints(redemption=redemption, entries=entries, expired_again=list(expired))
+
+
+def _taken_back(session: Session, redemption: Redemption) -> list[LedgerEntry]:
+    """The entries that took back points a refund had returned, latest first."""
+    return list(
+        session.scalars(
+            select(LedgerEntry)
+            .where(
+                LedgerEntry.merchant_id == redemption.merchant_id,
+                LedgerEntry.kind == EntryKind.REDEEM,
+                LedgerEntry.idempotency_key.like(f"redemption:{redemption.id}:taken_back:%"),
+            )
+            .order_by(LedgerEntry.id.desc())
+        )
+    )
+
+
+def _reversed_of(session: Session, entry: LedgerEntry) -> int:
+    """Points of ``entry`` already given back by reversals."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+            LedgerEntry.reverses_entry_id == entry.id
+        )
+    )
+    return int(total or 0)
+
+
+def _publish_returned(
+    session: Session, redemption: Redemption, account: Account, entry: LedgerEntry
+) -> None:
     publish(
         session,
         PointsReversed(
             merchant_id=redemption.merchant_id,
-            occurred_at=now,
+            occurred_at=entry.created_at,
             customer_id=account.customer.host_customer_id,
             entry_id=entry.id,
             points=entry.points,
@@ -492,7 +559,6 @@ def _return(
             reference=f"invoice:{redemption.invoice_id}",
         ),
     )
-    return ReturnedPoints(redemption=redemption, entry=entry, expired_again=expired)
 
 
 def _lock(session: Session, merchant_id: str, redemption_id: int) -> tuple[Redemption, Account]:
