@@ -75,6 +75,9 @@ class Redemption(Base):
     hold_entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"))
     #: Points given back after capture by refunds or a cancellation.
     returned_points: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Points the last cancellation returned that did not expire again at once: what a
+    #: reinstatement takes back (at most).
+    cancel_returned: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     #: A hold still ``held`` at this time is released by the stale-holds job.
     expires_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(128))

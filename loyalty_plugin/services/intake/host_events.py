@@ -479,18 +479,22 @@ def _take_back_returned(ctx: Context, invoice: Invoice, event_id: int | None) ->
     kept = int(counted.get("points_returned_kept", counted.get("points_returned", 0)))
     if kept <= 0 or invoice.status == InvoiceStatus.CANCELLED:
         return 0
-    total, refunded = invoice.total, max(Decimal(0), invoice.refunded_total)
-    share = min(Decimal(1), refunded / total) if total else Decimal(refunded > 0)
     entries = redemption.take_back_for_reversed_refund(
         ctx.session,
         merchant_id=ctx.merchant.id,
         invoice_id=invoice.host_invoice_id,
-        share=share,
+        share=_refunded_share(invoice),
         limit=kept,
         now=ctx.now,
         actor=ACTOR,
     )
     return -sum(e.points for e in entries)
+
+
+def _refunded_share(invoice: Invoice) -> Decimal:
+    """The fraction of the invoice refunded so far (0 to 1)."""
+    total, refunded = invoice.total, max(Decimal(0), invoice.refunded_total)
+    return min(Decimal(1), refunded / total) if total else Decimal(refunded > 0)
 
 
 def _refund_on(invoice_id: str, refund_id: str) -> str:
@@ -610,8 +614,9 @@ def on_reinstate(ctx: Context, data: CancelData) -> dict[str, Any]:
     refunds still call for (:func:`~loyalty_plugin.services.earning.by_program.
     reinstate_invoice`); the invoice is paid again if it was, else open. An invoice that is
     not cancelled answers ``"not_cancelled": true`` and changes nothing, so a second copy,
-    or one for an invoice never cancelled, neither doubles nor loses a point. Points held or
-    spent on the invoice that the cancellation gave back stay with the customer.
+    or one for an invoice never cancelled, neither doubles nor loses a point. Points spent
+    on the invoice (a captured hold) that the cancellation gave back are taken back
+    (``points_taken_back``); a hold the cancellation released is not held again.
     """
     invoice = _known_invoice(ctx, data.invoice_id)
     result: dict[str, Any] = {"invoice_id": data.invoice_id, "points_earned": 0}
@@ -628,7 +633,18 @@ def on_reinstate(ctx: Context, data: CancelData) -> dict[str, Any]:
         paid=invoice.paid_total,
         paid_in_full=invoice.paid_at is not None,
     )
-    return result | programs
+    result |= programs
+    taken = redemption.take_back_on_reinstatement(
+        ctx.session,
+        merchant_id=ctx.merchant.id,
+        invoice_id=invoice.host_invoice_id,
+        share=_refunded_share(invoice),
+        now=ctx.now,
+        actor=ACTOR,
+    )
+    if taken:
+        result["points_taken_back"] = -sum(entry.points for entry in taken)
+    return result
 
 
 #: The handler of each event type.

@@ -288,11 +288,12 @@ def release_redemptions_for_invoice(
                     reason=f"invoice {invoice_id} cancelled",
                 )
             )
-        elif (
-            redemption.status == RedemptionStatus.CAPTURED
-            and _return(session, redemption, Decimal(1), now, actor, "cancelled") is not None
-        ):
-            changed.append(redemption)
+        elif redemption.status == RedemptionStatus.CAPTURED:
+            returned = _return(session, redemption, Decimal(1), now, actor, "cancelled")
+            if returned is not None:
+                kept = returned.points + returned.points_expired_again
+                returned.redemption.cancel_returned = max(0, kept)
+                changed.append(redemption)
     return changed
 
 
@@ -312,8 +313,7 @@ def return_points_for_refund(
     0.3 then 0.6. Points go back to their original lots with their original expiry; those
     whose lot has expired since expire again in an ``expire`` entry, returned alongside.
     """
-    if not isinstance(share, Decimal) or not 0 <= share <= 1:
-        raise ValidationError("share is a Decimal from 0 to 1", field="share")
+    _check_share(share)
     returned = []
     for redemption in _locked_for_invoice(session, merchant_id, invoice_id):
         if redemption.status == RedemptionStatus.CAPTURED:
@@ -345,36 +345,91 @@ def take_back_for_reversed_refund(
     returned and the customer kept (a cancellation's return is not a refund's). Calling
     again with the same share takes nothing more.
     """
-    if not isinstance(share, Decimal) or not 0 <= share <= 1:
-        raise ValidationError("share is a Decimal from 0 to 1", field="share")
+    _check_share(share)
     taken = []
     for found in _locked_for_invoice(session, merchant_id, invoice_id):
         if found.status != RedemptionStatus.CAPTURED:
             continue
         found, account = _lock(session, found.merchant_id, found.id)
-        target = int((found.points * share).to_integral_value(rounding=ROUND_HALF_UP))
-        take = min(limit, found.returned_points - target)
+        take = min(limit, found.returned_points - _share_of(found, share))
         if take <= 0:
             continue
-        written = _entries_of(session, found)
-        entry = ledger.take_back(
-            session,
-            account_id=account.id,
-            points=take,
-            now=now,
-            actor=actor,
-            reason=f"invoice {found.invoice_id} refund reversed: returned points taken back",
-            reference=Reference("invoice", found.invoice_id),
-            idempotency_key=f"redemption:{found.id}:taken_back:{written}",
-            details={"redemption_id": found.id},
-        )
-        # Forgiven points stay returned: a later refund must not give them a second time.
-        found.returned_points += entry.points if entry is not None else 0
+        entry = _take_back(session, found, account, take, now, actor, "refund reversed")
         limit -= take
-        session.flush()
         if entry is not None:
             taken.append(entry)
     return taken
+
+
+def take_back_on_reinstatement(
+    session: Session,
+    *,
+    merchant_id: str,
+    invoice_id: str,
+    share: Decimal,
+    now: datetime,
+    actor: str,
+) -> list[LedgerEntry]:
+    """A cancelled invoice is live again: take back the points its cancellation returned
+    from the invoice's redemptions, so that each has returned only what ``share`` (the
+    fraction of the invoice refunded, 0 to 1) calls for.
+
+    At most what the cancellation returned and the customer kept (none that expired again
+    at once), under :func:`ledger.take_back`'s shortfall policy, as
+    :func:`take_back_for_reversed_refund` takes; a later refund returns its share again.
+    Calling again takes nothing more.
+    """
+    _check_share(share)
+    taken = []
+    for found in _locked_for_invoice(session, merchant_id, invoice_id):
+        if found.status != RedemptionStatus.CAPTURED:
+            continue
+        found, account = _lock(session, found.merchant_id, found.id)
+        take = min(found.cancel_returned, found.returned_points - _share_of(found, share))
+        found.cancel_returned = 0
+        if take > 0 and (
+            entry := _take_back(session, found, account, take, now, actor, "reinstated")
+        ):
+            taken.append(entry)
+    return taken
+
+
+def _take_back(
+    session: Session,
+    redemption: Redemption,
+    account: Account,
+    points: int,
+    now: datetime,
+    actor: str,
+    why: str,
+) -> LedgerEntry | None:
+    """Take back ``points`` the redemption had returned (a ``redeem`` entry, or None)."""
+    written = _entries_of(session, redemption)
+    entry = ledger.take_back(
+        session,
+        account_id=account.id,
+        points=points,
+        now=now,
+        actor=actor,
+        reason=f"invoice {redemption.invoice_id} {why}: returned points taken back",
+        reference=Reference("invoice", redemption.invoice_id),
+        idempotency_key=f"redemption:{redemption.id}:taken_back:{written}",
+        details={"redemption_id": redemption.id},
+    )
+    # Forgiven points stay returned: a later refund must not give them a second time.
+    redemption.returned_points += entry.points if entry is not None else 0
+    session.flush()
+    return entry
+
+
+def _share_of(redemption: Redemption, share: Decimal) -> int:
+    """The points of ``redemption`` that ``share`` of its invoice calls for."""
+    return int((redemption.points * share).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def _check_share(share: Decimal) -> None:
+    if not isinstance(share, Decimal) or not 0 <= share <= 1:
+        raise ValidationError("share is a Decimal from 0 to 1", field="share")
 
 
 def _entries_of(session: Session, redemption: Redemption) -> int:
@@ -470,7 +525,7 @@ def _return(
     why: str,
 ) -> ReturnedPoints | None:
     redemption, account = _lock(session, redemption.merchant_id, redemption.id)
-    target = int((redemption.points * share).to_integral_value(rounding=ROUND_HALF_UP))
+    target = _share_of(redemption, share)
     give = target - redemption.returned_points
     if give <= 0:
         return None

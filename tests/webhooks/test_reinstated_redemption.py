@@ -1,0 +1,154 @@
+"""``invoice.reinstated`` takes back the points its cancellation returned from a points
+payment on the invoice (#16).
+
+Before: an invoice paid in part with points (a captured hold of 20) was cancelled, which
+gave the 20 back, and reinstated, which earned its 12 again but left the customer the 20
+as well: the invoice was paid once more and the points spent on it were free.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from loyalty_plugin.domain.errors import InsufficientPoints
+from loyalty_plugin.models import Redemption
+from loyalty_plugin.services.ledger.integrity import verify_ledger
+from loyalty_plugin.services.spending.redemption import release_redemption
+from tests.webhooks.conftest import balance, customer, event, invoice, signed
+from tests.webhooks.test_concurrency import post_all, served  # noqa: F401 - fixture
+from tests.webhooks.test_refund_reversed import refund
+from tests.webhooks.test_refund_reversed_redemption import clock, debt, hold
+
+
+def cancelled() -> dict:
+    return event("invoice.cancelled", {"invoice_id": "INV-1"})
+
+
+def reinstated() -> dict:
+    return event("invoice.reinstated", {"invoice_id": "INV-1"})
+
+
+@pytest.fixture
+def paid(send, shop, now):
+    """c1: 50 registration points, 20 of them paid INV-1 (125.00, earns 12): balance 42."""
+    assert send(event("customer.created", {"customer": customer()})).status == 200
+    held = hold(shop, now, "INV-1", 20)
+    answer = send(event("invoice.paid", {"invoice": invoice(redemption_id=held.id)}))
+    assert answer.body["result"]["redemption"]["status"] == "captured"
+    assert balance(shop) == 42
+    return send
+
+
+def returned(session) -> int:
+    session.expire_all()
+    return session.scalars(select(Redemption.returned_points).filter_by(invoice_id="INV-1")).one()
+
+
+def test_a_reinstatement_takes_back_what_the_cancellation_returned(paid, shop) -> None:
+    assert paid(cancelled()).status == 200
+    assert balance(shop) == 50
+    answer = paid(reinstated())
+    assert answer.status == 200, answer.body
+    result = answer.body["result"]
+    assert (result["points_earned"], result["points_taken_back"]) == (12, 20)
+    assert (balance(shop), returned(shop)) == (42, 0)
+    again = paid(reinstated())
+    assert "points_taken_back" not in again.body["result"]
+    assert balance(shop) == 42
+    assert verify_ledger(shop) == []
+
+
+def test_a_refund_before_the_cancellation_stays_returned(paid, shop) -> None:
+    """Half refunded (10 returned, 6 earned taken), cancelled (the other 10 returned),
+    reinstated: only the cancellation's 10 are taken back, as after the refund alone."""
+    assert paid(refund("R1", "62.50")).body["result"]["points_returned"] == 10
+    assert balance(shop) == 46
+    paid(cancelled())
+    answer = paid(reinstated())
+    assert answer.body["result"]["points_taken_back"] == 10
+    assert (balance(shop), returned(shop)) == (46, 10)
+    assert verify_ledger(shop) == []
+
+
+def test_a_later_refund_returns_them_again(paid, shop) -> None:
+    paid(cancelled())
+    paid(reinstated())
+    answer = paid(refund("R1", "125.00"))
+    assert answer.status == 200, answer.body
+    assert answer.body["result"]["points_returned"] == 20
+    assert (balance(shop), debt(shop)) == (50, 0)
+    assert verify_ledger(shop) == []
+
+
+def test_cancelled_and_reinstated_twice(paid, shop) -> None:
+    for _ in range(2):
+        paid(cancelled())
+        assert balance(shop) == 50
+        assert paid(reinstated()).body["result"]["points_taken_back"] == 20
+        assert balance(shop) == 42
+    assert verify_ledger(shop) == []
+
+
+def test_points_set_aside_meanwhile_are_owed(paid, shop, now) -> None:
+    """All 50 held on B after the cancellation: the reinstatement earns 12, takes them and
+    owes 8 (debt); releasing B repays it: 42, as if the invoice was never cancelled."""
+    paid(cancelled())
+    held = hold(shop, now, "B", 50, total="1000")
+    answer = paid(reinstated())
+    assert answer.body["result"]["points_taken_back"] == 20
+    assert (balance(shop), debt(shop)) == (-8, 8)
+    assert verify_ledger(shop) == []
+    release_redemption(shop, merchant_id="shop", redemption_id=held.id, now=now, actor="api")
+    shop.commit()
+    assert (balance(shop), debt(shop)) == (42, 0)
+    assert verify_ledger(shop) == []
+
+
+@pytest.mark.backends("postgresql", "mariadb")
+def test_a_reinstatement_racing_a_hold(served, host) -> None:  # noqa: F811
+    """The reinstatement and a hold of all 50 points at once on real threads: once B is
+    released the customer has 42 and owes nothing, whichever came first."""
+    with host.app_context():
+        session = host.extensions["loyalty"].db.session
+        created = signed(event("customer.created", {"customer": customer()}), msg_id="c1")
+        assert post_all(served, [created])[0][0] == 200
+        held = hold(session, clock(), "INV-1", 20, merchant_id="default")
+        paid_ = event("invoice.paid", {"invoice": invoice(redemption_id=held.id)})
+        assert post_all(served, [signed(paid_, msg_id="paid")])[0][0] == 200
+        assert post_all(served, [signed(cancelled(), msg_id="cancel")])[0][0] == 200
+        assert balance(session) == 50
+    outcome: dict[str, object] = {}
+    barrier = threading.Barrier(2)
+
+    def spend() -> None:
+        with host.app_context():
+            session = host.extensions["loyalty"].db.session
+            barrier.wait()
+            try:
+                outcome["hold"] = hold(
+                    session, clock(), "B", 50, total="1000", merchant_id="default"
+                ).id
+            except InsufficientPoints:
+                session.rollback()
+                outcome["hold"] = None
+
+    thread = threading.Thread(target=spend)
+    thread.start()
+    barrier.wait()
+    answer = post_all(served, [signed(reinstated(), msg_id="reinstated")])
+    thread.join()
+    assert answer[0][0] == 200, answer
+    with host.app_context():
+        session = host.extensions["loyalty"].db.session
+        assert verify_ledger(session) == []
+        if outcome["hold"] is not None:
+            release_redemption(
+                session, merchant_id="default", redemption_id=outcome["hold"], now=clock(),
+                actor="api",
+            )  # fmt: skip
+            session.commit()
+        assert (balance(session), debt(session)) == (42, 0), outcome
+        assert verify_ledger(session) == []
