@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from loyalty_plugin.domain.errors import InsufficientPoints
-from loyalty_plugin.models import Redemption
+from loyalty_plugin.models import Account, Redemption
+from loyalty_plugin.services.customers import portal
 from loyalty_plugin.services.ledger.integrity import verify_ledger
 from loyalty_plugin.services.spending.redemption import release_redemption
 from tests.webhooks.conftest import balance, customer, event, invoice, signed
@@ -152,3 +153,25 @@ def test_a_reinstatement_racing_a_hold(served, host) -> None:  # noqa: F811
             session.commit()
         assert (balance(session), debt(session)) == (42, 0), outcome
         assert verify_ledger(session) == []
+
+
+def labels(session) -> list[str]:
+    """The points history's labels, oldest first."""
+    session.expire_all()
+    account = session.scalars(select(Account)).one()
+    return [line.label for line in reversed(portal.points_log(session, account, page=1).lines)]
+
+
+def test_the_history_says_why_points_were_taken_back_and_returned(paid, shop) -> None:
+    """Taken back on reinstatement, taken back when a refund was undone, and returned by a
+    later refund through the take-back's reversal: each in a customer's words (the
+    reversal read "Points taken back (refund)", the take-backs "Points spent")."""
+    paid(cancelled())
+    paid(reinstated())
+    assert labels(shop)[-1] == "Points taken back (order reinstated)"
+    paid(refund("R1", "62.50"))
+    paid(event("invoice.refund_reversed", {"invoice_id": "INV-1", "refund_id": "R1"}))
+    assert labels(shop)[-1] == "Points taken back (refund undone)"
+    paid(refund("R2", "125.00"))
+    assert "Points returned (refund)" in labels(shop)[-3:]
+    assert "Points taken back (refund)" in labels(shop)[-3:]  # the 12 earned ones

@@ -655,13 +655,18 @@ def label_of(entry: LedgerEntry, names: _Names) -> str:
         return N_("Points reserved for an order")
     if kind == EntryKind.REDEEM and ref == "membership":
         return N_("Membership bought with points")
+    if kind == EntryKind.REDEEM and ref == "invoice" and "taken back" in (entry.reason or ""):
+        if "reinstated" in (entry.reason or ""):
+            return N_("Points taken back (order reinstated)")
+        return N_("Points taken back (refund undone)")
     if kind == EntryKind.REVERSE and ref == "coupon":
         if "expired unused" in (entry.reason or ""):
             return N_("Points returned (coupon expired unused)")
         return N_("Points returned (coupon cancelled)")
     if kind == EntryKind.REVERSE and ref == "invoice":
         cancelled = "cancel" in (entry.reason or "")
-        if names.reversed.get(entry.reverses_entry_id or 0) == EntryKind.HOLD:
+        # A hold's points, or points a take-back took again, come back to the customer.
+        if names.reversed.get(entry.reverses_entry_id or 0) in (EntryKind.HOLD, EntryKind.REDEEM):
             return (
                 N_("Points returned (order cancelled)")
                 if cancelled
