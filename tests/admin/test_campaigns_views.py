@@ -102,3 +102,18 @@ def test_a_bad_campaign_re_renders_and_staff_only_read(app, admin_client) -> Non
     assert clerk.post(clerk.m("/campaigns"), data=NEW).status_code == 403
     assert clerk.post(clerk.m(f"/campaigns/{campaign.id}/end"), data={}).status_code == 403
     assert manager.get(manager.m("/campaigns/999999")).status_code == 404
+
+
+def test_a_percentage_reads_as_written_on_every_page(app, admin_client) -> None:
+    """10 % off, not "10.0000 % off": PostgreSQL and MariaDB give the column's four places."""
+    manager = admin_client(role="manager")
+    made = manager.post(manager.m("/campaigns"), data=NEW)
+    assert made.status_code == 303
+    pages = {
+        "campaign": manager.get(made.headers["Location"]),
+        "campaigns": manager.get(manager.m("/campaigns")),
+        "coupons": manager.get(manager.m("/coupons")),
+    }
+    for name, page in pages.items():
+        text = html.unescape(page.get_data(as_text=True))
+        assert "10 % off" in text and "10.0000" not in text, name
