@@ -69,6 +69,61 @@ def debt(session) -> int:
     return session.scalars(select(Account.debt)).one()
 
 
+def paid_with_20_points(served, host, *after: dict) -> None:  # noqa: F811
+    """On the served app: c1 (50 points) pays INV-1 with 20 of them, then ``after`` events."""
+    with host.app_context():
+        session = host.extensions["loyalty"].db.session
+        created = signed(event("customer.created", {"customer": customer()}), msg_id="c1")
+        assert post_all(served, [created])[0][0] == 200
+        held = hold(session, clock(), "INV-1", 20, merchant_id="default")
+        paid = event("invoice.paid", {"invoice": invoice(redemption_id=held.id)})
+        assert post_all(served, [signed(paid, msg_id="paid")])[0][0] == 200
+        for n, body in enumerate(after):
+            assert post_all(served, [signed(body, msg_id=f"after-{n}")])[0][0] == 200
+
+
+def race_a_hold(served, host, points: int, body: dict) -> int | None:  # noqa: F811
+    """Send ``body`` while a thread holds ``points`` on invoice B, both at once; the hold's
+    id, or None if it was refused for want of points. The ledger verifies after."""
+    outcome: dict[str, int | None] = {}
+    barrier = threading.Barrier(2)
+
+    def spend() -> None:
+        with host.app_context():
+            session = host.extensions["loyalty"].db.session
+            barrier.wait()
+            try:
+                outcome["hold"] = hold(
+                    session, clock(), "B", points, total="1000", merchant_id="default"
+                ).id
+            except InsufficientPoints:
+                session.rollback()
+                outcome["hold"] = None
+
+    thread = threading.Thread(target=spend)
+    thread.start()
+    barrier.wait()
+    answer = post_all(served, [signed(body, msg_id="raced")])
+    thread.join()
+    assert answer[0][0] == 200, answer
+    with host.app_context():
+        assert verify_ledger(host.extensions["loyalty"].db.session) == []
+    return outcome["hold"]
+
+
+def released(host, hold_id: int | None) -> tuple[int, int]:
+    """Release the hold (if any) on the served app's database; then (balance, debt)."""
+    with host.app_context():
+        session = host.extensions["loyalty"].db.session
+        if hold_id is not None:
+            release_redemption(
+                session, merchant_id="default", redemption_id=hold_id, now=clock(), actor="api"
+            )
+            session.commit()
+        assert verify_ledger(session) == []
+        return balance(session), debt(session)
+
+
 def test_the_returned_points_are_taken_back_once(refunded, shop) -> None:
     answer = refunded(reversed_("R1"))
     assert answer.status == 200, answer.body
@@ -118,41 +173,14 @@ def test_a_reversal_while_cancelled_takes_nothing(refunded, shop) -> None:
 def test_a_reversal_racing_a_spend_of_the_returned_points(served, host) -> None:  # noqa: F811
     """The reversal and a hold of all 46 points at once on real threads: either the hold
     wins (and 4 are owed) or the reversal does (and the hold is refused); never both free."""
+    paid_with_20_points(served, host, refund("R1", "62.50"))
+    with host.app_context():
+        assert balance(host.extensions["loyalty"].db.session) == 46
+    held = race_a_hold(served, host, 46, reversed_("R1"))
     with host.app_context():
         session = host.extensions["loyalty"].db.session
-        created = signed(event("customer.created", {"customer": customer()}), msg_id="c1")
-        assert post_all(served, [created])[0][0] == 200
-        held = hold(session, clock(), "INV-1", 20, merchant_id="default")
-        paid = event("invoice.paid", {"invoice": invoice(redemption_id=held.id)})
-        assert post_all(served, [signed(paid, msg_id="paid")])[0][0] == 200
-        assert post_all(served, [signed(refund("R1", "62.50"), msg_id="r1")])[0][0] == 200
-        assert balance(session) == 46
-    outcome: dict[str, object] = {}
-    barrier = threading.Barrier(2)
-
-    def spend() -> None:
-        with host.app_context():
-            session = host.extensions["loyalty"].db.session
-            barrier.wait()
-            try:
-                outcome["hold"] = hold(
-                    session, clock(), "B", 46, total="1000", merchant_id="default"
-                ).id
-            except InsufficientPoints:
-                session.rollback()
-                outcome["hold"] = None
-
-    thread = threading.Thread(target=spend)
-    thread.start()
-    barrier.wait()
-    answer = post_all(served, [signed(reversed_("R1"), msg_id="reversed")])
-    thread.join()
-    assert answer[0][0] == 200, answer
-    with host.app_context():
-        session = host.extensions["loyalty"].db.session
-        expected = (-4, 4) if outcome["hold"] is not None else (42, 0)
-        assert (balance(session), debt(session)) == expected, outcome
-        assert verify_ledger(session) == []
+        expected = (-4, 4) if held is not None else (42, 0)
+        assert (balance(session), debt(session)) == expected, held
 
 
 def test_a_full_refund_after_an_undone_refund_returns_all_20(refunded, shop) -> None:
@@ -241,45 +269,6 @@ def test_a_full_refund_after_an_undone_refund_racing_a_hold(served, host) -> Non
     """After R1 was refunded and undone (balance 42), the full refund and a hold of all 42
     points on B run at once on real threads. Whichever wins, once B is released the
     customer has the 50 registration points back and owes nothing."""
-    with host.app_context():
-        session = host.extensions["loyalty"].db.session
-        created = signed(event("customer.created", {"customer": customer()}), msg_id="c1")
-        assert post_all(served, [created])[0][0] == 200
-        held = hold(session, clock(), "INV-1", 20, merchant_id="default")
-        paid = event("invoice.paid", {"invoice": invoice(redemption_id=held.id)})
-        assert post_all(served, [signed(paid, msg_id="paid")])[0][0] == 200
-        assert post_all(served, [signed(refund("R1", "62.50"), msg_id="r1")])[0][0] == 200
-        assert post_all(served, [signed(reversed_("R1"), msg_id="undo")])[0][0] == 200
-        assert balance(session) == 42
-    outcome: dict[str, object] = {}
-    barrier = threading.Barrier(2)
-
-    def spend() -> None:
-        with host.app_context():
-            session = host.extensions["loyalty"].db.session
-            barrier.wait()
-            try:
-                outcome["hold"] = hold(
-                    session, clock(), "B", 42, total="1000", merchant_id="default"
-                ).id
-            except InsufficientPoints:
-                session.rollback()
-                outcome["hold"] = None
-
-    thread = threading.Thread(target=spend)
-    thread.start()
-    barrier.wait()
-    answer = post_all(served, [signed(refund("R3", "125.00"), msg_id="r3")])
-    thread.join()
-    assert answer[0][0] == 200, answer
-    with host.app_context():
-        session = host.extensions["loyalty"].db.session
-        assert verify_ledger(session) == []
-        if outcome["hold"] is not None:
-            release_redemption(
-                session, merchant_id="default", redemption_id=outcome["hold"], now=clock(),
-                actor="api",
-            )  # fmt: skip
-            session.commit()
-        assert (balance(session), debt(session)) == (50, 0), outcome
-        assert verify_ledger(session) == []
+    paid_with_20_points(served, host, refund("R1", "62.50"), reversed_("R1"))
+    held = race_a_hold(served, host, 42, refund("R3", "125.00"))
+    assert released(host, held) == (50, 0), held

@@ -8,20 +8,23 @@ as well: the invoice was paid once more and the points spent on it were free.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import select
 
-from loyalty_plugin.domain.errors import InsufficientPoints
 from loyalty_plugin.models import Account, Redemption
 from loyalty_plugin.services.customers import portal
 from loyalty_plugin.services.ledger.integrity import verify_ledger
 from loyalty_plugin.services.spending.redemption import release_redemption
-from tests.webhooks.conftest import balance, customer, event, invoice, signed
+from tests.webhooks.conftest import balance, customer, event, invoice
 from tests.webhooks.test_concurrency import post_all, served  # noqa: F401 - fixture
 from tests.webhooks.test_refund_reversed import refund
-from tests.webhooks.test_refund_reversed_redemption import clock, debt, hold
+from tests.webhooks.test_refund_reversed_redemption import (
+    debt,
+    hold,
+    paid_with_20_points,
+    race_a_hold,
+    released,
+)
 
 
 def cancelled() -> dict:
@@ -112,47 +115,9 @@ def test_points_set_aside_meanwhile_are_owed(paid, shop, now) -> None:
 def test_a_reinstatement_racing_a_hold(served, host) -> None:  # noqa: F811
     """The reinstatement and a hold of all 50 points at once on real threads: once B is
     released the customer has 42 and owes nothing, whichever came first."""
-    with host.app_context():
-        session = host.extensions["loyalty"].db.session
-        created = signed(event("customer.created", {"customer": customer()}), msg_id="c1")
-        assert post_all(served, [created])[0][0] == 200
-        held = hold(session, clock(), "INV-1", 20, merchant_id="default")
-        paid_ = event("invoice.paid", {"invoice": invoice(redemption_id=held.id)})
-        assert post_all(served, [signed(paid_, msg_id="paid")])[0][0] == 200
-        assert post_all(served, [signed(cancelled(), msg_id="cancel")])[0][0] == 200
-        assert balance(session) == 50
-    outcome: dict[str, object] = {}
-    barrier = threading.Barrier(2)
-
-    def spend() -> None:
-        with host.app_context():
-            session = host.extensions["loyalty"].db.session
-            barrier.wait()
-            try:
-                outcome["hold"] = hold(
-                    session, clock(), "B", 50, total="1000", merchant_id="default"
-                ).id
-            except InsufficientPoints:
-                session.rollback()
-                outcome["hold"] = None
-
-    thread = threading.Thread(target=spend)
-    thread.start()
-    barrier.wait()
-    answer = post_all(served, [signed(reinstated(), msg_id="reinstated")])
-    thread.join()
-    assert answer[0][0] == 200, answer
-    with host.app_context():
-        session = host.extensions["loyalty"].db.session
-        assert verify_ledger(session) == []
-        if outcome["hold"] is not None:
-            release_redemption(
-                session, merchant_id="default", redemption_id=outcome["hold"], now=clock(),
-                actor="api",
-            )  # fmt: skip
-            session.commit()
-        assert (balance(session), debt(session)) == (42, 0), outcome
-        assert verify_ledger(session) == []
+    paid_with_20_points(served, host, cancelled())
+    held = race_a_hold(served, host, 50, reinstated())
+    assert released(host, held) == (42, 0), held
 
 
 def labels(session) -> list[str]:
