@@ -45,7 +45,8 @@ from loyalty_plugin.domain.rules.conditions import (
     check_conditions,
 )
 from loyalty_plugin.domain.rules.index import RuleIndex
-from loyalty_plugin.domain.rules.kinds import decimal
+from loyalty_plugin.domain.rules.kinds import BONUS_CAMPAIGN, decimal
+from loyalty_plugin.domain.rules.settlement import SettledAward
 
 ONE = Decimal(1)
 ZERO = Decimal(0)
@@ -294,6 +295,9 @@ class ProgramEarning:
     conditions: Mapping[str, ConditionCheck] = field(default_factory=dict)
     #: Awards a conflict inside the program set aside: who won and why.
     set_aside: tuple[Mapping[str, Any], ...] = ()
+    #: The bonus campaigns that applied: what each wanted, gave, and whether its budget
+    #: ran out (:func:`loyalty_plugin.domain.bonus_campaigns.explanation`).
+    bonus_campaigns: tuple[Mapping[str, Any], ...] = ()
 
     @cached_property
     def settlement(self) -> Settlement:
@@ -622,8 +626,11 @@ def explained(earning: ProgramEarning) -> dict[str, Any]:
         for rule, check in earning.conditions.items()
         if check.ok and rule in earned
     }
-    return ({"conditions": conditions} if conditions else {}) | (
-        {"set_aside": [dict(item) for item in earning.set_aside]} if earning.set_aside else {}
+    campaigns = [dict(item) for item in earning.bonus_campaigns]
+    return (
+        ({"conditions": conditions} if conditions else {})
+        | ({"set_aside": [dict(item) for item in earning.set_aside]} if earning.set_aside else {})
+        | ({"bonus_campaigns": campaigns} if campaigns else {})
     )
 
 
@@ -660,7 +667,8 @@ def _level_bonus(
 
 def _unmultiplied(earning: ProgramEarning, settlement: Settlement) -> list[int]:
     """Each item's whole points rounded again without the level multiplier."""
-    awards = [replace(i.award, exact=i.exact / earning.multiplier) for i in settlement.items]
+    multiplier = earning.multiplier
+    awards = [replace(i.award, exact=_before_level(i, multiplier)) for i in settlement.items]
     rounded = iter(
         settle(
             awards,
@@ -669,6 +677,11 @@ def _unmultiplied(earning: ProgramEarning, settlement: Settlement) -> list[int]:
         ).items
     )
     return [next(rounded).points if award.exact else 0 for award in awards]
+
+
+def _before_level(item: SettledAward, multiplier: Decimal) -> Decimal:
+    """An item's exact points before the level multiplier (a campaign's were never under it)."""
+    return item.exact if item.award.kind == BONUS_CAMPAIGN else item.exact / multiplier
 
 
 def _shown(exact: Decimal) -> str:

@@ -4,6 +4,7 @@ from loyalty_plugin.models.adjustment import Adjustment, AdjustmentStatus
 from loyalty_plugin.models.api_key import ApiKey, ApiKeyMerchant, ApiScope
 from loyalty_plugin.models.audit import AuditEntry
 from loyalty_plugin.models.base import Base
+from loyalty_plugin.models.bonus_campaign import BonusCampaign, BonusCampaignGrant
 from loyalty_plugin.models.card import Card, CardBatch, CardSource, CardStatus
 from loyalty_plugin.models.coupon import Coupon, CouponCampaign, Reward
 from loyalty_plugin.models.customer import Customer
@@ -62,6 +63,8 @@ __all__ = [
     "ApiScope",
     "AuditEntry",
     "Base",
+    "BonusCampaign",
+    "BonusCampaignGrant",
     "Card",
     "CardBatch",
     "CardSource",

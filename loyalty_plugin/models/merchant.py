@@ -23,3 +23,6 @@ class Merchant(Base):
     #: IANA time zone used for calendar rules (birthdays, end-of-month expiry).
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The latest end of the merchant's bonus campaigns not ended early (``None``: none):
+    #: an invoice paid after it reads no campaign, so earning spends no query on them.
+    bonus_campaigns_until: Mapped[datetime | None]

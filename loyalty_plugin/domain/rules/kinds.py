@@ -28,6 +28,9 @@ INVOICE = "invoice"
 REGISTRATION = "registration"
 BIRTHDAY = "birthday"
 CUSTOM = "custom"
+#: The kind of an award a bonus campaign gave (:mod:`loyalty_plugin.domain.bonus_campaigns`):
+#: whole points, already multiplied, so the level multiplier leaves it alone.
+BONUS_CAMPAIGN = "bonus_campaign"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

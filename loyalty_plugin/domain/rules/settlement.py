@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from loyalty_plugin.domain.rules.kinds import Award
+from loyalty_plugin.domain.rules.kinds import BONUS_CAMPAIGN, Award
 from loyalty_plugin.domain.rules.settings import Rounding, RoundingScope
 
 ZERO = Decimal(0)
@@ -45,13 +45,24 @@ def settle(
     multiplier: Decimal = ONE,
     factor: Callable[[Award], Decimal] | None = None,
 ) -> Settlement:
-    """Round ``awards`` (each times ``multiplier`` and ``factor(award)``) to whole points."""
-    scaled = [(a, a.exact * multiplier * (factor(a) if factor else ONE)) for a in awards if a.exact]
+    """Round ``awards`` (each times ``multiplier`` and ``factor(award)``) to whole points.
+
+    A bonus campaign's award is not multiplied: its points were computed on multiplied ones.
+    """
+    scaled = [
+        (a, a.exact * _times(a, multiplier) * (factor(a) if factor else ONE))
+        for a in awards
+        if a.exact
+    ]
     if scope is RoundingScope.LINE:
         items = tuple(SettledAward(a, x, rounding.apply(x)) for a, x in scaled)
         return Settlement(sum(i.points for i in items), items)
     total = rounding.apply(sum((x for _, x in scaled), ZERO))
     return Settlement(total, _share_out(scaled, total))
+
+
+def _times(award: Award, multiplier: Decimal) -> Decimal:
+    return ONE if award.kind == BONUS_CAMPAIGN else multiplier
 
 
 def _share_out(scaled: list[tuple[Award, Decimal]], total: int) -> tuple[SettledAward, ...]:

@@ -61,6 +61,7 @@ from loyalty_plugin.models import (
     ProgramVersion,
     RuleClaim,
 )
+from loyalty_plugin.services.earning.bonus_campaigns import add_bonus_campaigns
 from loyalty_plugin.services.earning.rule_engine import (
     RateBook,
     customer_view,
@@ -647,6 +648,10 @@ def _evaluate(
     )
     if not winners:
         return [], _no_invoice_points(programs, invoice, view, rates, facts)
+    winners = add_bonus_campaigns(
+        session, merchant=merchant, account_id=account_id, invoice=invoice, customer=view,
+        facts=facts, earnings=winners, at=at, now=now,
+    )  # fmt: skip
     pairs = [(_new_row(merchant.id, account_id, invoice, e, now), e) for e in winners]
     # Not flushed here: the next flush (the ledger's) inserts the rows with what the
     # earning set on them, one INSERT each instead of an INSERT and two UPDATEs.
@@ -769,6 +774,7 @@ def _restore(
             for rule, matched in (data.get("conditions") or {}).items()
         },
         set_aside=tuple(data.get("set_aside") or ()),
+        bonus_campaigns=tuple(data.get("bonus_campaigns") or ()),
     )
 
 

@@ -1,0 +1,478 @@
+"""Bonus campaigns (#18): create, change, end, list; and what they add to an invoice's earning.
+
+Every action is one function here, which the API, the admin screen and the program file
+call. Not coupon campaigns (:mod:`loyalty_plugin.services.spending.campaigns`).
+
+**Budgets.** A campaign's ``given`` counter is its budget: the campaigns that apply to an
+invoice are locked (``SELECT ... FOR UPDATE``, in id order so two invoices never wait on
+each other in a circle), each is granted what it wants or **the rest of its budget** (the
+tighter of the total and the per-customer one), and the counter grows by exactly that, in
+the earning's transaction. So ``given`` never passes ``budget``, however many invoices race,
+and a rolled-back earning gives its points back to the budget. The per-customer budget is
+counted from :class:`~loyalty_plugin.models.BonusCampaignGrant` rows, written while the
+customer's account is locked by the earning. The budget is charged once per invoice, when
+the invoice is first evaluated, for the whole bonus; **refunds and cancellations do not give
+budget back** (the points they reverse are reversed like any others, the budget stays spent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.bonus_campaigns import (
+    BonusCampaignDefinition,
+    Wanted,
+    campaign_award,
+    campaign_conditions,
+    explanation,
+    grant,
+    wanted_points,
+)
+from loyalty_plugin.domain.errors import InvalidOperation, NotFound
+from loyalty_plugin.domain.programs import ProgramEarning
+from loyalty_plugin.domain.rules import CustomerView, InvoiceView
+from loyalty_plugin.domain.rules.conditions import ConditionContext, MerchantFacts
+from loyalty_plugin.models import BonusCampaign, BonusCampaignGrant, Merchant, MerchantSettings
+from loyalty_plugin.schemas.bonus_campaigns import conditions_json, load_bonus_campaign
+from loyalty_plugin.schemas.programs import to_json
+from loyalty_plugin.services.audit import Actor, as_actor, jsonable, record_change
+from loyalty_plugin.services.ledger.accounts import get_merchant
+
+#: The fields of a campaign row an import or update sets (besides ``conditions``).
+_FIELDS = (
+    "name", "starts_at", "ends_at", "multiplier", "points", "budget", "budget_per_customer",
+    "priority",
+)  # fmt: skip
+
+
+# -- managing campaigns -------------------------------------------------------------------
+
+
+def campaign_document(campaign: BonusCampaign, *, now: datetime | None = None) -> dict[str, Any]:
+    """A campaign as the API, the program file and the admin screen show it."""
+    remaining = None if campaign.budget is None else max(0, campaign.budget - campaign.given)
+    return {
+        "key": campaign.key,
+        "name": campaign.name,
+        "program": campaign.program_key,
+        "conditions": campaign.conditions,
+        "starts_at": campaign.starts_at.isoformat(),
+        "ends_at": campaign.ends_at.isoformat(),
+        "multiplier": None if campaign.multiplier is None else str(campaign.multiplier),
+        "points": campaign.points,
+        "budget": campaign.budget,
+        "budget_per_customer": campaign.budget_per_customer,
+        "priority": campaign.priority,
+        "given": campaign.given,
+        "remaining": remaining,
+        "status": campaign_status(campaign, now=now),
+        "ended_at": None if campaign.ended_at is None else campaign.ended_at.isoformat(),
+    }
+
+
+def definition_document(campaign: BonusCampaign) -> dict[str, Any]:
+    """The campaign as written in the program file (no counters, no state)."""
+    shown = campaign_document(campaign)
+    return {k: v for k, v in shown.items() if k not in ("given", "remaining", "status", "ended_at")}
+
+
+def campaign_status(campaign: BonusCampaign, *, now: datetime | None = None) -> str:
+    """``scheduled``, ``running``, ``exhausted`` (its budget is spent) or ``ended``."""
+    moment = now or datetime.now(campaign.starts_at.tzinfo)
+    if campaign.ended_at is not None or moment >= campaign.ends_at:
+        return "ended"
+    if campaign.budget is not None and campaign.given >= campaign.budget:
+        return "exhausted"
+    return "scheduled" if moment < campaign.starts_at else "running"
+
+
+def list_bonus_campaigns(session: Session, merchant_id: str) -> list[BonusCampaign]:
+    """The merchant's campaigns, latest start first."""
+    return list(
+        session.scalars(
+            select(BonusCampaign)
+            .where(BonusCampaign.merchant_id == merchant_id)
+            .order_by(BonusCampaign.starts_at.desc(), BonusCampaign.key)
+        )
+    )
+
+
+def get_bonus_campaign(session: Session, merchant_id: str, key: str) -> BonusCampaign:
+    """The merchant's campaign ``key``, or :class:`NotFound`."""
+    found = _find(session, merchant_id, key)
+    if found is None:
+        raise NotFound(f"bonus campaign {key!r} does not exist", field="key")
+    return found
+
+
+def create_bonus_campaign(
+    session: Session,
+    *,
+    merchant_id: str,
+    definition: Any,
+    now: datetime,
+    actor: Actor | str,
+    prefix: str = "",
+) -> BonusCampaign:
+    """Create a campaign from a definition validated by :func:`load_bonus_campaign`."""
+    get_merchant(session, merchant_id)
+    loaded = load_bonus_campaign(definition, prefix=prefix)
+    if _find(session, merchant_id, loaded["key"]) is not None:
+        raise InvalidOperation(
+            f"bonus campaign {loaded['key']!r} already exists", field=f"{prefix}key"
+        )
+    campaign = BonusCampaign(
+        merchant_id=merchant_id, key=loaded["key"], given=0, created_at=now, updated_at=now
+    )
+    _apply(campaign, loaded)
+    session.add(campaign)
+    session.flush()
+    _after_change(session, campaign, as_actor(actor), "bonus_campaign.created", None, now=now)
+    return campaign
+
+
+def update_bonus_campaign(
+    session: Session,
+    *,
+    merchant_id: str,
+    key: str,
+    changes: Any,
+    now: datetime,
+    actor: Actor | str,
+    prefix: str = "",
+) -> BonusCampaign:
+    """Change a campaign not ended yet; fields left out keep their value. A budget is never
+    set below what the campaign gave already."""
+    campaign = _locked(session, merchant_id, key)
+    if campaign.ended_at is not None:
+        raise InvalidOperation(f"bonus campaign {key!r} has ended", field=f"{prefix}key")
+    before = jsonable(campaign_document(campaign, now=now))
+    loaded = load_bonus_campaign(changes, current=definition_document(campaign), prefix=prefix)
+    if loaded["budget"] is not None and loaded["budget"] < campaign.given:
+        raise InvalidOperation(
+            f"the campaign gave {campaign.given} points already: the budget cannot be less",
+            field=f"{prefix}budget",
+        )
+    _apply(campaign, loaded)
+    if before != jsonable(campaign_document(campaign, now=now)):
+        campaign.updated_at = now
+    session.flush()
+    _after_change(session, campaign, as_actor(actor), "bonus_campaign.updated", before, now=now)
+    return campaign
+
+
+def end_bonus_campaign(
+    session: Session, *, merchant_id: str, key: str, now: datetime, actor: Actor | str
+) -> BonusCampaign:
+    """End a campaign now: invoices paid from now on get nothing from it."""
+    campaign = _locked(session, merchant_id, key)
+    if campaign.ended_at is not None:
+        raise InvalidOperation(f"bonus campaign {key!r} has ended already", field="key")
+    before = jsonable(campaign_document(campaign, now=now))
+    campaign.ended_at = now
+    campaign.ends_at = min(campaign.ends_at, now)
+    campaign.updated_at = now
+    session.flush()
+    _after_change(session, campaign, as_actor(actor), "bonus_campaign.ended", before, now=now)
+    return campaign
+
+
+def import_bonus_campaigns(
+    session: Session,
+    *,
+    merchant_id: str,
+    items: Sequence[Any],
+    now: datetime,
+    actor: Actor | str,
+    prefix: str = "bonus_campaigns.",
+) -> dict[str, list[str]]:
+    """Make the campaigns of a program file exist as written, by key (campaigns left out
+    are left alone; an ended one is not changed). Importing again changes nothing."""
+    report: dict[str, list[str]] = {"created": [], "changed": [], "unchanged": []}
+    for index, item in enumerate(items):
+        at = f"{prefix}{index}."
+        key = item.get("key") if isinstance(item, dict) else None
+        found = _find(session, merchant_id, key) if isinstance(key, str) else None
+        if found is None:
+            create_bonus_campaign(
+                session, merchant_id=merchant_id, definition=item, now=now, actor=actor, prefix=at
+            )
+            report["created"].append(str(key))
+            continue
+        before = definition_document(found)
+        loaded = load_bonus_campaign(item, prefix=at)
+        if to_json(loaded | {"conditions": conditions_json(loaded)}) == to_json(
+            load_bonus_campaign(before) | {"conditions": found.conditions}
+        ):
+            report["unchanged"].append(found.key)
+            continue
+        update_bonus_campaign(
+            session, merchant_id=merchant_id, key=found.key, changes=item, now=now,
+            actor=actor, prefix=at,
+        )  # fmt: skip
+        report["changed"].append(found.key)
+    return report
+
+
+def _find(session: Session, merchant_id: str, key: str) -> BonusCampaign | None:
+    return session.scalar(
+        select(BonusCampaign).where(
+            BonusCampaign.merchant_id == merchant_id, BonusCampaign.key == key
+        )
+    )
+
+
+def _locked(session: Session, merchant_id: str, key: str) -> BonusCampaign:
+    campaign = get_bonus_campaign(session, merchant_id, key)
+    session.refresh(campaign, with_for_update=True)
+    return campaign
+
+
+def _apply(campaign: BonusCampaign, loaded: dict[str, Any]) -> None:
+    for name in _FIELDS:
+        setattr(campaign, name, loaded[name])
+    campaign.program_key = loaded["program"]
+    campaign.conditions = conditions_json(loaded)
+
+
+def _after_change(
+    session: Session,
+    campaign: BonusCampaign,
+    actor: Actor,
+    action: str,
+    before: dict[str, Any] | None,
+    *,
+    now: datetime,
+) -> None:
+    """Audit the change and keep the merchant's ``bonus_campaigns_until`` true."""
+    after = jsonable(campaign_document(campaign, now=now))
+    merchant = session.get(Merchant, campaign.merchant_id)
+    assert merchant is not None  # noqa: S101 - foreign key
+    merchant.bonus_campaigns_until = session.scalar(
+        select(func.max(BonusCampaign.ends_at)).where(
+            BonusCampaign.merchant_id == campaign.merchant_id, BonusCampaign.ended_at.is_(None)
+        )
+    )
+    if before == after:
+        return
+    record_change(
+        session,
+        merchant_id=campaign.merchant_id,
+        actor=actor,
+        action=action,
+        target_type="bonus_campaign",
+        target_id=campaign.key,
+        before=before,
+        after=after,
+        now=now,
+    )
+
+
+# -- earning --------------------------------------------------------------------------------
+
+
+def campaigns_in_force(
+    session: Session, merchant: Merchant, at: datetime
+) -> list[BonusCampaignDefinition]:
+    """The merchant's campaigns running at ``at``, highest priority first (no query when
+    the merchant has none running that late)."""
+    until = merchant.bonus_campaigns_until
+    if until is None or at >= until:
+        return []
+    rows = session.scalars(
+        select(BonusCampaign).where(
+            BonusCampaign.merchant_id == merchant.id,
+            BonusCampaign.ended_at.is_(None),
+            BonusCampaign.starts_at <= at,
+            BonusCampaign.ends_at > at,
+        )
+    )
+    found = [_definition(row) for row in rows]
+    return sorted(found, key=lambda c: (-c.priority, c.key))
+
+
+def _definition(row: BonusCampaign) -> BonusCampaignDefinition:
+    return BonusCampaignDefinition(
+        id=row.id,
+        key=row.key,
+        name=row.name,
+        program=row.program_key,
+        conditions=campaign_conditions(row.conditions),
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        multiplier=row.multiplier,
+        points=row.points,
+        priority=row.priority,
+    )
+
+
+def add_bonus_campaigns(
+    session: Session,
+    *,
+    merchant: Merchant,
+    account_id: int,
+    invoice: InvoiceView,
+    customer: CustomerView,
+    facts: MerchantFacts,
+    earnings: list[ProgramEarning],
+    at: datetime,
+    now: datetime,
+) -> list[ProgramEarning]:
+    """``earnings`` (the programs that count, in order) with the campaigns running at ``at``
+    added to the program each rides on, their budgets charged. Call once per invoice."""
+    campaigns = campaigns_in_force(session, merchant, at)
+    if not campaigns or not earnings:
+        return earnings
+    facts = _with_store_groups(session, merchant, facts, campaigns)
+    wanted = _wanted(campaigns, earnings, invoice, customer, facts)
+    if not wanted:
+        return earnings
+    granted = _charge(session, merchant.id, account_id, invoice.id, [w for _, w in wanted], now)
+    result = list(earnings)
+    for (index, want), points in zip(wanted, granted, strict=True):
+        earning = result[index]
+        awards = earning.awards + ((campaign_award(want, points),) if points else ())
+        shown = (*earning.bonus_campaigns, explanation(want, points))
+        result[index] = replace(earning, awards=awards, bonus_campaigns=shown)
+    return result
+
+
+def _wanted(
+    campaigns: Iterable[BonusCampaignDefinition],
+    earnings: list[ProgramEarning],
+    invoice: InvoiceView,
+    customer: CustomerView,
+    facts: MerchantFacts,
+) -> list[tuple[int, Wanted]]:
+    """Each campaign that applies, with the index of the earning it rides on."""
+    found = []
+    for campaign in campaigns:
+        index = _rides_on(campaign, earnings)
+        if index is None:
+            continue
+        earning = earnings[index]
+        program = earning.program
+        ctx = ConditionContext(
+            customer=customer, at=invoice.occurred_at, day=invoice.date,
+            channel=invoice.channel, store_id=invoice.store_id, merchant=facts,
+            lines=invoice.lines, categories=program.categories,
+        )  # fmt: skip
+        want = wanted_points(
+            campaign,
+            awards=earning.awards,
+            multiplier=earning.multiplier,
+            rounding=program.earning.rounding,
+            ctx=ctx,
+            categories=program.categories,
+        )
+        if want is not None and want.points > 0:
+            found.append((index, want))
+    return found
+
+
+def _rides_on(campaign: BonusCampaignDefinition, earnings: list[ProgramEarning]) -> int | None:
+    for index, earning in enumerate(earnings):
+        if campaign.program in (None, earning.program.key):
+            return index
+    return None
+
+
+def _charge(
+    session: Session,
+    merchant_id: str,
+    account_id: int,
+    invoice_id: str,
+    wanted: list[Wanted],
+    now: datetime,
+) -> list[int]:
+    """Grant each wanted bonus what its budgets allow, and count it; in ``wanted``'s order.
+
+    The campaign rows are locked in id order first; ``given`` is then read from the locked
+    rows and raised by a conditional UPDATE that can never pass the budget.
+    """
+    ids = sorted({w.campaign.id for w in wanted})
+    rows = {
+        row.id: (row.budget, row.budget_per_customer, row.given)
+        for row in session.execute(
+            select(
+                BonusCampaign.id,
+                BonusCampaign.budget,
+                BonusCampaign.budget_per_customer,
+                BonusCampaign.given,
+            )
+            .where(BonusCampaign.id.in_(ids))
+            .order_by(BonusCampaign.id)
+            .with_for_update()
+        )
+    }
+    granted = []
+    for want in wanted:
+        budget, each, given = rows[want.campaign.id]
+        total_left = None if budget is None else budget - given
+        customer_left = None if each is None else each - _given_to(session, want, account_id)
+        points = grant(want.points, total_left=total_left, customer_left=customer_left)
+        if points:
+            _count(session, want.campaign.id, points)
+            rows[want.campaign.id] = (budget, each, given + points)
+        session.add(
+            BonusCampaignGrant(
+                merchant_id=merchant_id, campaign_id=want.campaign.id, account_id=account_id,
+                invoice_id=invoice_id, wanted=want.points, points=points, created_at=now,
+            )
+        )  # fmt: skip
+        granted.append(points)
+    return granted
+
+
+def _given_to(session: Session, want: Wanted, account_id: int) -> int:
+    """What the campaign gave the customer's account so far (the account is locked)."""
+    session.flush()
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(BonusCampaignGrant.points), 0)).where(
+                BonusCampaignGrant.campaign_id == want.campaign.id,
+                BonusCampaignGrant.account_id == account_id,
+            )
+        )
+        or 0
+    )
+
+
+def _count(session: Session, campaign_id: int, points: int) -> None:
+    """Raise the counter; the condition makes passing the budget impossible even if the
+    row were not locked (the lock makes it never refuse)."""
+    done = session.execute(
+        update(BonusCampaign)
+        .where(
+            BonusCampaign.id == campaign_id,
+            (BonusCampaign.budget.is_(None))
+            | (BonusCampaign.given + points <= BonusCampaign.budget),
+        )
+        .values(given=BonusCampaign.given + points)
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        raise InvalidOperation(f"bonus campaign {campaign_id} would pass its budget")
+
+
+def _with_store_groups(
+    session: Session,
+    merchant: Merchant,
+    facts: MerchantFacts,
+    campaigns: Sequence[BonusCampaignDefinition],
+) -> MerchantFacts:
+    """``facts`` with the merchant's store groups, when a campaign names one and the
+    programs' rules did not need them."""
+    if facts.store_groups or not any(c.conditions.store_groups for c in campaigns):
+        return facts
+    groups = session.scalar(
+        select(MerchantSettings.store_groups).where(MerchantSettings.merchant_id == merchant.id)
+    )
+    stores = {name: frozenset(ids) for name, ids in (groups or {}).items()}
+    return replace(facts, store_groups=stores)
