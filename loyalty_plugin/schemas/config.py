@@ -143,6 +143,8 @@ class ConfigDocumentSchema(Schema):
     emails = fields.Nested(ConfigEmailsSchema)
     #: Checked one by one by :func:`loyalty_plugin.schemas.programs.load_programs`.
     programs = fields.List(fields.Raw())
+    #: Checked one by one by the bonus campaign service when imported.
+    bonus_campaigns = fields.List(fields.Raw())
     rewards = fields.List(fields.Nested(ConfigRewardSchema))
 
     @validates_schema(skip_on_field_errors=False)

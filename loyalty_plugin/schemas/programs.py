@@ -631,6 +631,9 @@ class ProgramFileSchema(Schema):
     format = fields.String(required=True, validate=validate.Equal(FILE_FORMAT))
     merchant = fields.String(load_default=None, allow_none=True)
     programs = fields.List(fields.Raw(), required=True)
+    #: Bonus campaigns (#18), checked one by one by
+    #: :func:`loyalty_plugin.schemas.bonus_campaigns.load_bonus_campaign`.
+    bonus_campaigns = fields.List(fields.Raw(), load_default=None)
 
 
 def split_definition(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

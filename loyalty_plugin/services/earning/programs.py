@@ -33,6 +33,7 @@ from loyalty_plugin.schemas.programs import (
     settings_hash,
 )
 from loyalty_plugin.services.audit import SYSTEM, Actor, as_actor, jsonable, record_change
+from loyalty_plugin.services.earning import bonus_campaigns
 from loyalty_plugin.services.idempotency import claim_fact
 from loyalty_plugin.services.ledger.accounts import get_merchant
 
@@ -322,7 +323,13 @@ def export_programs(session: Session, *, merchant_id: str) -> dict[str, Any]:
     programs = [program_document(p) for p in list_programs(session, merchant_id)]
     for document in programs:
         document.pop("version")
-    return {"format": FILE_FORMAT, "merchant": merchant_id, "programs": programs}
+    campaigns = [
+        bonus_campaigns.definition_document(c)
+        for c in bonus_campaigns.list_bonus_campaigns(session, merchant_id)
+    ]
+    return {"format": FILE_FORMAT, "merchant": merchant_id, "programs": programs} | (
+        {"bonus_campaigns": campaigns} if campaigns else {}
+    )
 
 
 @dataclass
@@ -335,9 +342,14 @@ class ImportReport:
     activated: list[str] = field(default_factory=list)
     archived: list[str] = field(default_factory=list)
     paused: list[str] = field(default_factory=list)
+    #: What the file's ``bonus_campaigns`` did: created, changed, unchanged (by key).
+    bonus_campaigns: dict[str, list[str]] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, list[str]]:
-        return {k: list(v) for k, v in self.__dict__.items()}
+    def to_dict(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {
+            k: list(v) for k, v in self.__dict__.items() if k != "bonus_campaigns"
+        }
+        return shown | ({"bonus_campaigns": self.bonus_campaigns} if self.bonus_campaigns else {})
 
 
 def import_programs(
@@ -378,6 +390,11 @@ def import_programs(
             actor=as_actor(actor),
             extra_kinds=extra_kinds,
         )
+    if envelope.get("bonus_campaigns") is not None:
+        report.bonus_campaigns = bonus_campaigns.import_bonus_campaigns(
+            session, merchant_id=merchant_id, items=envelope["bonus_campaigns"], now=now,
+            actor=actor,
+        )  # fmt: skip
     return report
 
 

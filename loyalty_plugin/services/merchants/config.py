@@ -41,7 +41,7 @@ from loyalty_plugin.schemas.config import (
 )
 from loyalty_plugin.schemas.programs import FILE_FORMAT, InvalidProgram
 from loyalty_plugin.services.audit import Actor, as_actor, record_change
-from loyalty_plugin.services.earning import programs
+from loyalty_plugin.services.earning import bonus_campaigns, programs
 from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.ledger.expiry import expiry_policy, set_expiry_policy
 from loyalty_plugin.services.messaging import email_templates
@@ -79,6 +79,7 @@ def export_config(session: Session, *, merchant_id: str) -> dict[str, Any]:
     get_merchant(session, merchant_id)
     policy = expiry_policy(session, merchant_id)
     prefs = notification_prefs(session, merchant_id)
+    program_file = programs.export_programs(session, merchant_id=merchant_id)
     return {
         "format": CONFIG_FORMAT,
         "merchant": merchant_id,
@@ -101,9 +102,9 @@ def export_config(session: Session, *, merchant_id: str) -> dict[str, Any]:
             "reply_to": prefs.reply_to,
             "templates": dict(_edited_templates(session, merchant_id)),
         },
-        "programs": programs.export_programs(session, merchant_id=merchant_id)["programs"],
+        "programs": program_file["programs"],
         "rewards": [_reward_document(r) for r in _rewards_by_name(session, merchant_id).values()],
-    }
+    } | {k: v for k, v in program_file.items() if k == "bonus_campaigns"}
 
 
 def decimal_text(value: Any) -> str:
@@ -210,6 +211,7 @@ def import_config(
         context.expiry(loaded.get("expiry"), loaded.get("reminders"))
         context.emails(loaded.get("emails"), loaded.get("reminders"))
         context.programs(document.get("programs"))
+        context.bonus_campaigns(document.get("bonus_campaigns"))
         context.rewards(loaded.get("rewards"))
         session.flush()
         # Reload what was written, so values compare as stored ("1.5" reads back as "1.50").
@@ -383,6 +385,20 @@ class _Apply:
                     now=self.now,
                     actor=self.actor,
                 )
+
+    def bonus_campaigns(self, items: list[Any] | None) -> None:
+        """Create or change each bonus campaign by key; those left out are left alone."""
+        if items is None:
+            return
+        try:
+            bonus_campaigns.import_bonus_campaigns(
+                self.session, merchant_id=self.merchant_id, items=items, now=self.now,
+                actor=self.actor,
+            )  # fmt: skip
+        except InvalidProgram as error:
+            raise InvalidConfig(error.fields) from None
+        except LoyaltyError as error:
+            raise InvalidConfig({"bonus_campaigns": [error.message]}) from None
 
     def _nothing_for_archived(self, items: list[Any]) -> None:
         """Refuse bringing back a program archived here (an import would skip it silently)."""

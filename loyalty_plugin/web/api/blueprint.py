@@ -24,6 +24,7 @@ from loyalty_plugin.schemas.body import is_json_type
 from loyalty_plugin.web.api import (
     admin_links,
     audit,
+    bonus_campaigns,
     cards,
     expiry,
     imports,
@@ -183,6 +184,7 @@ ROUTES: tuple[Route, ...] = (
           response=s.SettingsSchema),
 )  # fmt: skip
 ROUTES += tuple(Route(**route) for route in programs.ROUTES)
+ROUTES += tuple(Route(**route) for route in bonus_campaigns.ROUTES)
 ROUTES += tuple(Route(**route) for route in imports.ROUTES)
 ROUTES += tuple(Route(**route) for route in reports.ROUTES)
 ROUTES += tuple(Route(**route) for route in audit.ROUTES)
