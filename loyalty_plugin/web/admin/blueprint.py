@@ -19,6 +19,7 @@ from loyalty_plugin.web.admin.access import AdminRoute, NavItem
 from loyalty_plugin.web.admin.views import (
     approvals,
     audit,
+    bonus_campaigns,
     campaigns,
     cards,
     coupons,
@@ -194,6 +195,13 @@ ROUTES: tuple[AdminRoute, ...] = (
                view=campaigns.campaign_save, role=MANAGER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/campaigns/<int:campaign_id>/end",
                view=campaigns.campaign_end, role=MANAGER, methods=POST),
+    # bonus campaigns: list, make, end (views/bonus_campaigns.py)
+    AdminRoute(rule="/m/<merchant_id>/bonus-campaigns", view=bonus_campaigns.bonus_campaigns_list,
+               role=STAFF),
+    AdminRoute(rule="/m/<merchant_id>/bonus-campaigns",
+               view=bonus_campaigns.bonus_campaign_create, role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/bonus-campaigns/<key>/end",
+               view=bonus_campaigns.bonus_campaign_end, role=MANAGER, methods=POST),
     # programs, their rule editors, simulating a draft (views/programs.py)
     AdminRoute(rule="/m/<merchant_id>/programs", view=programs.programs_list, role=STAFF),
     AdminRoute(rule="/m/<merchant_id>/programs", view=programs.programs_create, role=MANAGER,
@@ -320,6 +328,13 @@ NAV: list[NavItem] = [
     ),
     NavItem(
         label="Programs", endpoint="admin.programs_list", role=STAFF, position=72, section="Setup"
+    ),
+    NavItem(
+        label="Bonus campaigns",
+        endpoint="admin.bonus_campaigns_list",
+        role=STAFF,
+        position=72,
+        section="Setup",
     ),
     NavItem(label="E-mails", endpoint="admin.emails", role=STAFF, position=78, section="Setup"),
     NavItem(
