@@ -156,9 +156,14 @@ def import_(file: IO[bytes], merchant_id: str | None, as_json: bool) -> None:
     if as_json:
         echo_json(report.to_dict())
         return
-    for what, keys in report.to_dict().items():
+    shown = report.to_dict()
+    campaigns = shown.pop("bonus_campaigns", {})
+    for what, keys in shown.items():
         if keys:
             click.echo(f"{what}: {', '.join(keys)}")
+    for what, keys in campaigns.items():
+        if keys:
+            click.echo(f"bonus campaigns {what}: {', '.join(keys)}")
 
 
 @programs.command("activate")

@@ -277,3 +277,25 @@ def _now() -> Any:
     from loyalty_plugin.models.base import utcnow
 
     return utcnow()
+
+
+def test_the_cli_imports_and_exports_campaigns_with_the_programs(
+    app: Any, shop: Host, tmp_path: Any
+) -> None:
+    """`loyalty programs export` writes them; `import` says what it did with them."""
+    import json
+
+    from loyalty_plugin.cli import main
+
+    campaign(shop)
+    runner = app.test_cli_runner()
+    exported = runner.invoke(main, ["programs", "export", "--merchant", "shop"])
+    assert exported.exit_code == 0, exported.output
+    document = json.loads(exported.output)
+    document["bonus_campaigns"].append(SHOES_WEEKEND | {"key": "second"})
+    path = tmp_path / "programs.json"
+    path.write_text(json.dumps(document))
+    imported = runner.invoke(main, ["programs", "import", str(path), "--merchant", "shop"])
+    assert imported.exit_code == 0, imported.output
+    assert "bonus campaigns created: second" in imported.output
+    assert "bonus campaigns unchanged: shoes-weekend" in imported.output

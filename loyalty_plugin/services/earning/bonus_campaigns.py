@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -64,7 +65,7 @@ def campaign_document(campaign: BonusCampaign, *, now: datetime | None = None) -
         "conditions": campaign.conditions,
         "starts_at": campaign.starts_at.isoformat(),
         "ends_at": campaign.ends_at.isoformat(),
-        "multiplier": None if campaign.multiplier is None else str(campaign.multiplier),
+        "multiplier": None if campaign.multiplier is None else _plain(campaign.multiplier),
         "points": campaign.points,
         "budget": campaign.budget,
         "budget_per_customer": campaign.budget_per_customer,
@@ -205,11 +206,8 @@ def import_bonus_campaigns(
             )
             report["created"].append(str(key))
             continue
-        before = definition_document(found)
         loaded = load_bonus_campaign(item, prefix=at)
-        if to_json(loaded | {"conditions": conditions_json(loaded)}) == to_json(
-            load_bonus_campaign(before) | {"conditions": found.conditions}
-        ):
+        if _comparable(loaded) == _comparable(load_bonus_campaign(definition_document(found))):
             report["unchanged"].append(found.key)
             continue
         update_bonus_campaign(
@@ -218,6 +216,22 @@ def import_bonus_campaigns(
         )  # fmt: skip
         report["changed"].append(found.key)
     return report
+
+
+def _plain(value: Decimal) -> str:
+    """A stored decimal without the trailing zeros NUMERIC gives it (``3.0000`` is ``3``)."""
+    return format(value.normalize(), "f")
+
+
+def _comparable(loaded: dict[str, Any]) -> Any:
+    """A loaded campaign as JSON with instants in UTC and decimals plain (an unchanged
+    campaign compares equal whatever offset or trailing zeros the file wrote)."""
+    shown = dict(loaded)
+    for name in ("starts_at", "ends_at"):
+        shown[name] = shown[name].astimezone(UTC)
+    if shown.get("multiplier") is not None:
+        shown["multiplier"] = _plain(shown["multiplier"])
+    return to_json(shown | {"conditions": conditions_json(loaded)})
 
 
 def _find(session: Session, merchant_id: str, key: str) -> BonusCampaign | None:
@@ -306,7 +320,7 @@ def _definition(row: BonusCampaign) -> BonusCampaignDefinition:
         conditions=campaign_conditions(row.conditions),
         starts_at=row.starts_at,
         ends_at=row.ends_at,
-        multiplier=row.multiplier,
+        multiplier=None if row.multiplier is None else Decimal(_plain(row.multiplier)),
         points=row.points,
         priority=row.priority,
     )
