@@ -299,3 +299,16 @@ def test_the_cli_imports_and_exports_campaigns_with_the_programs(
     assert imported.exit_code == 0, imported.output
     assert "bonus campaigns created: second" in imported.output
     assert "bonus campaigns unchanged: shoes-weekend" in imported.output
+
+
+def test_a_win_back_campaign_reads_the_last_purchase_itself(shop: Host) -> None:
+    """No rule needs the last purchase; the campaign's ``inactive_days`` still reads it."""
+    campaign(
+        shop, key="win-back", multiplier=None, points=40,
+        conditions={"who": {"inactive_days": 90}},
+    )  # fmt: skip
+    first = send_at(shop, "2026-01-10T12:00:00+00:00", "invoice.paid", shoes_invoice("INV-0"))
+    assert first["points_earned"] == 15
+    assert send_at(shop, DURING, "invoice.paid", shoes_invoice("INV-1"))["points_earned"] == 55
+    shown = shop.ledger("c1")[0]["details"]["bonus_campaigns"][0]
+    assert shown["conditions"][0].startswith("who.inactive_days: last purchase 147 day(s)")

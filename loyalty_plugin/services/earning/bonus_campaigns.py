@@ -17,7 +17,7 @@ budget back** (the points they reverse are reversed like any others, the budget 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -337,13 +337,21 @@ def add_bonus_campaigns(
     earnings: list[ProgramEarning],
     at: datetime,
     now: datetime,
+    last_purchase: Callable[[], datetime | None] | None = None,
 ) -> list[ProgramEarning]:
     """``earnings`` (the programs that count, in order) with the campaigns running at ``at``
-    added to the program each rides on, their budgets charged. Call once per invoice."""
+    added to the program each rides on, their budgets charged. Call once per invoice.
+
+    ``last_purchase`` reads the customer's last purchase, for a win-back campaign when
+    the programs' rules did not need it.
+    """
     campaigns = campaigns_in_force(session, merchant, at)
     if not campaigns or not earnings:
         return earnings
     facts = _with_store_groups(session, merchant, facts, campaigns)
+    winback = any(c.conditions.who.inactive_days is not None for c in campaigns)
+    if winback and customer.last_purchase_at is None and last_purchase is not None:
+        customer = replace(customer, last_purchase_at=last_purchase())
     wanted = _wanted(campaigns, earnings, invoice, customer, facts)
     if not wanted:
         return earnings

@@ -651,6 +651,7 @@ def _evaluate(
     winners = add_bonus_campaigns(
         session, merchant=merchant, account_id=account_id, invoice=invoice, customer=view,
         facts=facts, earnings=winners, at=at, now=now,
+        last_purchase=lambda: last_purchase_at(session, customer, invoice_id=invoice.id, before=at),
     )  # fmt: skip
     pairs = [(_new_row(merchant.id, account_id, invoice, e, now), e) for e in winners]
     # Not flushed here: the next flush (the ledger's) inserts the rows with what the
