@@ -1,8 +1,8 @@
 """bonus campaigns: time-boxed extra points with budgets, and what each gave (#18)
 
 Revision ID: b7c3e9a1d5f2
-Revises: e7a2c9d4f1b6
-Create Date: 2026-12-06 21:30:00
+Revises: c4a1d7e9b3f5
+Create Date: 2026-12-06 22:30:00
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 from loyalty_plugin.models.base import Money, UTCDateTime
 
 revision = "b7c3e9a1d5f2"
-down_revision = "e7a2c9d4f1b6"
+down_revision = "c4a1d7e9b3f5"
 branch_labels = None
 depends_on = None
 
