@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections import defaultdict
 from datetime import timedelta
 from typing import Any
@@ -13,8 +14,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from loyalty_plugin import hookimpl
-from loyalty_plugin.cli.intake import intake
+from loyalty_plugin.cli.intake import Loop, intake
 from loyalty_plugin.models import InboxStatus, WebhookEvent
+from loyalty_plugin.services.earning.bonus_campaigns import create_bonus_campaign
 from loyalty_plugin.services.intake.queue import apply_queued, queue_backlog
 from loyalty_plugin.services.intake.webhooks import IntakeSettings, retry_due
 from loyalty_plugin.services.ledger.integrity import verify_ledger
@@ -347,3 +349,40 @@ def test_twenty_copies_at_once_are_queued_once(queued_host) -> None:
     assert stored(queued_host) == [("msg_1", "queued", "invoice.paid")]
     drain(queued_host)
     assert ledger_points(queued_host) == [("earn", 50), ("earn", 12)]
+
+
+def test_a_running_worker_sees_a_campaign_started_after_its_first_batch(
+    queued_host, post, clean_engine, now
+) -> None:
+    """A worker that keeps running reads each batch afresh: a bonus campaign made in another
+    session after the worker's first event gives the second event its 100 points. Before,
+    the worker's one long-lived session kept the merchant row it first read (no campaign)."""
+    stop = threading.Event()
+    loop = Loop(queued_host, stop=stop, batch=10, idle=0.05, once=False, drain=False)
+    worker = threading.Thread(target=loop.run, args=(None,))
+    worker.start()
+    try:
+        assert post(PAID).status_code == 202
+        _wait_until(lambda: loop.applied == 1)
+        with Session(clean_engine) as other:
+            create_bonus_campaign(
+                other, merchant_id="default", now=now, actor="api",
+                definition={"key": "now", "name": "Now", "points": 100,
+                            "starts_at": (now - timedelta(days=1)).isoformat(),
+                            "ends_at": (now + timedelta(days=30)).isoformat()},
+            )  # fmt: skip
+            other.commit()
+        second = event("invoice.paid", {"invoice": invoice("INV-2", customer=customer())})
+        assert post(second, msg_id="msg_2").status_code == 202
+        _wait_until(lambda: loop.applied == 2)
+    finally:
+        stop.set()
+        worker.join()
+    assert ledger_points(queued_host) == [("earn", 50), ("earn", 12), ("earn", 112)]
+
+
+def _wait_until(done, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, "the worker did not get there in time"
+        time.sleep(0.02)
