@@ -29,6 +29,7 @@ from loyalty_plugin.services.customers.portal import shop_of_token
 from loyalty_plugin.services.messaging import portal_links
 from loyalty_plugin.services.transaction import run_in_transaction
 from loyalty_plugin.web.i18n import template_context
+from loyalty_plugin.web.portal import portal_access
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def expired_page(token: str | None, *, status: int, shop: str | None) -> Respons
 def ask_new_link() -> ResponseReturnValue:
     """``POST /portal/new-link``: check the form, ask for a link, answer the same either way."""
     link, typed = request.form.get("link", ""), request.form.get("email", "").strip()
-    owner = portal_links.expired_link_owner(_secret(), link)
+    owner = portal_links.expired_link_owner(portal_access.secret(), link)
     shop = _shop_name(link)
     if owner is None:
         return _page("invalid", 404, shop=shop)
@@ -102,7 +103,7 @@ def _new_form(
     token: str | None, *, email: str = "", error: str | None = None
 ) -> tuple[AskForm | None, str | None]:
     """A fresh form and its cookie nonce, or ``(None, None)`` when no form is offered."""
-    owner = portal_links.expired_link_owner(_secret(), token) if token else None
+    owner = portal_links.expired_link_owner(portal_access.secret(), token) if token else None
     if owner is None or token is None:
         return None, None
     if not portal_links.link_requests_open(get_session(), merchant_id=owner.merchant_id):
@@ -132,20 +133,14 @@ def _looks_like_an_address(text: str) -> bool:
 
 
 def _page(state: str, status: int, *, nonce: str | None = None, **context: object) -> Response:
-    # views imports this module: read its helpers at call time.
-    from loyalty_plugin.web.portal.views import _language_of_token
-
     if "portal_language" not in g:
-        g.portal_language = _language_of_token()
+        g.portal_language = portal_access.language_of_token()
     page = render_template(
         "portal/message.html", state=state, status=status, **template_context(), **context
     )
     response = Response(page, status)
     if nonce is not None:
-        # views imports this module: read its cookie options at call time.
-        from loyalty_plugin.web.portal.views import _cookie_options
-
-        options = _cookie_options()
+        options = portal_access.cookie_options()
         if options["samesite"] == "Lax":  # not framed by the host: never sent cross-site
             options["samesite"] = "Strict"
         response.set_cookie(COOKIE, nonce, max_age=FORM_MAX_AGE, **options)
@@ -153,7 +148,7 @@ def _page(state: str, status: int, *, nonce: str | None = None, **context: objec
 
 
 def _shop_name(token: str) -> str | None:
-    merchant = shop_of_token(get_session(), _secret(), token) if token else None
+    merchant = shop_of_token(get_session(), portal_access.secret(), token) if token else None
     return merchant.name if merchant else None
 
 
@@ -162,8 +157,4 @@ def _fingerprint(token: str) -> str:
 
 
 def _signer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(_secret(), salt=_SALT)
-
-
-def _secret() -> str:
-    return str(current_app.config["LOYALTY_SECRET_KEY"])
+    return URLSafeTimedSerializer(portal_access.secret(), salt=_SALT)

@@ -12,8 +12,9 @@ from loyalty_plugin.services.customers import portal_preferences
 from loyalty_plugin.services.customers.statements import standing
 from loyalty_plugin.services.transaction import run_in_transaction
 from loyalty_plugin.web.i18n import gettext
+from loyalty_plugin.web.portal import portal_access
 from loyalty_plugin.web.portal.forms import new_form, read_form
-from loyalty_plugin.web.portal.views import _render, _secret
+from loyalty_plugin.web.portal.views import render_page
 
 #: What the button posts for "yes, send me" and "no, stop".
 ANSWERS = {"yes": True, "no": False}
@@ -26,7 +27,7 @@ def preferences() -> ResponseReturnValue:
 
 def change_preferences() -> ResponseReturnValue:
     """Give or withdraw one channel's consent, recorded with its time and source."""
-    read_form(_secret(), g.portal_access, request.form)
+    read_form(portal_access.secret(), g.portal_access, request.form)
     channel, answer = request.form.get("channel", ""), request.form.get("given", "")
     if answer not in ANSWERS:
         return _page(errors={"given": gettext("Choose yes or no.")}, status=422)
@@ -47,12 +48,12 @@ def change_preferences() -> ResponseReturnValue:
 
 def _page(*, errors: dict[str, str] | None = None, status: int = 200) -> ResponseReturnValue:
     session, customer = get_session(), g.portal_customer
-    return _render(
+    return render_page(
         "portal/preferences.html",
         status=status,
         balance=standing(session, customer, now=utcnow()).balance,
         consents=portal_preferences.preferences(session, customer),
-        form=new_form(_secret(), g.portal_access),
+        form=new_form(portal_access.secret(), g.portal_access),
         saved=request.args.get("saved"),
         errors=errors or {},
         page_title=gettext("Preferences"),

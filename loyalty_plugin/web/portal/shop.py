@@ -25,8 +25,9 @@ from loyalty_plugin.services.customers import portal_level, portal_shop
 from loyalty_plugin.services.customers.statements import standing
 from loyalty_plugin.services.transaction import run_in_transaction
 from loyalty_plugin.web.i18n import gettext, ngettext
+from loyalty_plugin.web.portal import portal_access
 from loyalty_plugin.web.portal.forms import ConvertForm, new_form, read_form
-from loyalty_plugin.web.portal.views import _formats, _message, _render, _secret, _with_error
+from loyalty_plugin.web.portal.views import customer_formats, message_for, render_page, with_error
 
 # -- rewards -------------------------------------------------------------------------------
 
@@ -35,7 +36,7 @@ def rewards() -> ResponseReturnValue:
     """The rewards on offer, with what each costs and whether the customer can buy it."""
     session, customer, now = get_session(), g.portal_customer, utcnow()
     position = standing(session, customer, now=now)
-    return _render(
+    return render_page(
         "portal/rewards.html",
         balance=position.balance,
         available=position.available,
@@ -46,12 +47,12 @@ def rewards() -> ResponseReturnValue:
 
 def reward_confirm(reward_id: int) -> ResponseReturnValue:
     """ "Buy this reward?": its cost, the balance after, and the button."""
-    return _reward_page(reward_id, new_form(_secret(), g.portal_access))
+    return _reward_page(reward_id, new_form(portal_access.secret(), g.portal_access))
 
 
 def reward_buy(reward_id: int) -> ResponseReturnValue:
     """Buy the reward; the coupon that delivers it is shown on the coupons page."""
-    form = read_form(_secret(), g.portal_access, request.form)
+    form = read_form(portal_access.secret(), g.portal_access, request.form)
     customer = g.portal_customer
     return _buy(
         lambda s: portal_shop.buy_reward(
@@ -66,7 +67,7 @@ def reward_buy(reward_id: int) -> ResponseReturnValue:
 def _reward_page(reward_id: int, form: ConvertForm, status: int = 200) -> ResponseReturnValue:
     session, customer, now = get_session(), g.portal_customer, utcnow()
     offer = _found(lambda: portal_shop.reward_offer(session, customer, reward_id, now=now))
-    return _render(
+    return render_page(
         "portal/reward_confirm.html",
         status=status,
         balance=standing(session, customer, now=now).balance,
@@ -83,7 +84,7 @@ def memberships() -> ResponseReturnValue:
     """The levels that can be bought with points: price, duration, benefits."""
     session, customer, now = get_session(), g.portal_customer, utcnow()
     position = standing(session, customer, now=now)
-    return _render(
+    return render_page(
         "portal/memberships.html",
         balance=position.balance,
         available=position.available,
@@ -95,12 +96,12 @@ def memberships() -> ResponseReturnValue:
 
 def membership_confirm(level: str) -> ResponseReturnValue:
     """ "Buy this membership?": price, duration, the end date and the balance after."""
-    return _membership_page(level, new_form(_secret(), g.portal_access))
+    return _membership_page(level, new_form(portal_access.secret(), g.portal_access))
 
 
 def membership_buy(level: str) -> ResponseReturnValue:
     """Buy the membership; the memberships page then shows its end date."""
-    form = read_form(_secret(), g.portal_access, request.form)
+    form = read_form(portal_access.secret(), g.portal_access, request.form)
     customer = g.portal_customer
     return _buy(
         lambda s: portal_shop.buy_membership(
@@ -115,7 +116,7 @@ def membership_buy(level: str) -> ResponseReturnValue:
 def _membership_page(level: str, form: ConvertForm, status: int = 200) -> ResponseReturnValue:
     session, customer, now = get_session(), g.portal_customer, utcnow()
     offer = _found(lambda: portal_shop.membership_offer(session, customer, level, now=now))
-    return _render(
+    return render_page(
         "portal/membership_confirm.html",
         status=status,
         balance=standing(session, customer, now=now).balance,
@@ -132,7 +133,7 @@ def _membership_page(level: str, form: ConvertForm, status: int = 200) -> Respon
 def level() -> ResponseReturnValue:
     """The level held, until when, what counts toward the next, and the level history."""
     session, customer, now = get_session(), g.portal_customer, utcnow()
-    return _render(
+    return render_page(
         "portal/level.html",
         balance=standing(session, customer, now=now).balance,
         page=portal_level.level_page(session, customer, now=now),
@@ -156,10 +157,11 @@ def _buy(
     except NotFound:
         abort(404)
     except LoyaltyError as error:
-        message = _refused(error) or _message(error, _formats(g.portal_customer))
+        message = _refused(error) or message_for(error, customer_formats(g.portal_customer))
         if isinstance(error, IdempotencyConflict):
-            form = new_form(_secret(), g.portal_access)  # the used key cannot be sent again
-        return again(_with_error(form, message), 422)
+            # The used key cannot be sent again.
+            form = new_form(portal_access.secret(), g.portal_access)
+        return again(with_error(form, message), 422)
     return redirect(done(bought), 303)
 
 

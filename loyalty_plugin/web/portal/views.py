@@ -12,7 +12,7 @@ import re
 from types import SimpleNamespace
 from typing import Any
 
-from flask import Response, current_app, g, redirect, render_template, request, url_for
+from flask import Response, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
@@ -29,13 +29,13 @@ from loyalty_plugin.services.messaging.email_templates import formatting
 from loyalty_plugin.services.transaction import run_in_transaction
 from loyalty_plugin.web.errors import RETRY_AFTER_SECONDS
 from loyalty_plugin.web.i18n import gettext, ngettext, template_context
-from loyalty_plugin.web.portal import new_link
+from loyalty_plugin.web.portal import new_link, portal_access
 from loyalty_plugin.web.portal.filters import KINDS, read_filters
 from loyalty_plugin.web.portal.forms import ConvertForm, new_form, parse_points, read_form
 
 log = logging.getLogger(__name__)
 
-COOKIE = "loyalty_portal"
+COOKIE = portal_access.COOKIE
 #: Endpoints open without the portal cookie.
 PUBLIC = {"portal.open_link", "portal.static", "portal.with_slash", "portal.ask_new_link"}
 CSP = (
@@ -62,18 +62,18 @@ class SignedOut(Exception):
 
 def open_link(token: str) -> ResponseReturnValue:
     """The link from an e-mail or the host: remember it in a cookie, then show the overview."""
-    access = portal.read_token(_secret(), token, now=utcnow())
+    access = portal.read_token(portal_access.secret(), token, now=utcnow())
     portal.open_portal(get_session(), access)
     g.portal_frames = portal.frame_ancestors(get_session(), access.merchant_id)
     response = redirect(url_for("portal.overview"), 303)
-    response.set_cookie(COOKIE, token, expires=access.expires_at, **_cookie_options())
+    response.set_cookie(COOKIE, token, expires=access.expires_at, **portal_access.cookie_options())
     return response
 
 
 def overview() -> ResponseReturnValue:
     """Balance, expiring points, level and progress, latest activity."""
     data = portal.overview(get_session(), g.portal_customer, now=utcnow())
-    return _render(
+    return render_page(
         "portal/overview.html",
         balance=data.standing.balance,
         data=data,
@@ -100,7 +100,7 @@ def points() -> ResponseReturnValue:
         if account is not None and not chosen.errors
         else portal.LogPage(lines=[], page=1, pages=1, total=0)
     )
-    return _render(
+    return render_page(
         "portal/points.html",
         status=400 if chosen.errors else 200,
         balance=0 if account is None else account.balance,
@@ -114,15 +114,15 @@ def points() -> ResponseReturnValue:
 
 def coupons() -> ResponseReturnValue:
     """The customer's coupons and, where allowed, the form to get one with points."""
-    return _coupons_page(new_form(_secret(), g.portal_access))
+    return _coupons_page(new_form(portal_access.secret(), g.portal_access))
 
 
 def convert() -> ResponseReturnValue:
     """Turn points into a coupon; on a problem show the form again with the reason."""
-    form = read_form(_secret(), g.portal_access, request.form)
+    form = read_form(portal_access.secret(), g.portal_access, request.form)
     points = parse_points(form)
     if points is None:
-        return _coupons_page(_with_error(form, gettext("Enter the points as a whole number.")), 422)
+        return _coupons_page(with_error(form, gettext("Enter the points as a whole number.")), 422)
     customer = g.portal_customer
     try:
         coupon = run_in_transaction(
@@ -132,10 +132,11 @@ def convert() -> ResponseReturnValue:
             ),
         )
     except LoyaltyError as error:
-        message = _message(error, _formats(customer))
+        message = message_for(error, customer_formats(customer))
         if isinstance(error, IdempotencyConflict):
-            form = new_form(_secret(), g.portal_access)  # the used key cannot be sent again
-        return _coupons_page(_with_error(form, message), 422)
+            # The used key cannot be sent again.
+            form = new_form(portal_access.secret(), g.portal_access)
+        return _coupons_page(with_error(form, message), 422)
     return redirect(url_for("portal.coupons", created=coupon.code), 303)
 
 
@@ -150,7 +151,7 @@ def sign_out() -> ResponseReturnValue:
         "portal/message.html", state="signed_out_done", shop=_shop(True), **template_context()
     )
     response = Response(page)
-    response.delete_cookie(COOKIE, **_cookie_options())
+    response.delete_cookie(COOKIE, **portal_access.cookie_options())
     return response
 
 
@@ -165,7 +166,7 @@ def load_customer() -> None:
     if not token:
         raise SignedOut
     try:
-        access = portal.read_token(_secret(), token, now=utcnow())
+        access = portal.read_token(portal_access.secret(), token, now=utcnow())
         g.portal_customer = portal.open_portal(get_session(), access)
     except portal.PortalLinkExpired:
         raise SignedOut(expired=True) from None
@@ -182,7 +183,7 @@ def secure_headers(response: Response) -> Response:
         if request.endpoint == "portal.static" and name == "Cache-Control":
             continue
         response.headers.setdefault(name, value)
-    frames = _frame_origins()
+    frames = portal_access.frame_origins()
     response.headers.setdefault("Content-Security-Policy", CSP.format(frames=" ".join(frames)))
     if frames == ["'none'"]:
         # Older browsers know only this header, which cannot name an origin.
@@ -198,12 +199,12 @@ def link_invalid(_error: Exception) -> ResponseReturnValue:
 
 
 def link_expired(_error: Exception) -> ResponseReturnValue:
-    return new_link.expired_page(_token(), status=410, shop=_shop(True))
+    return new_link.expired_page(portal_access.token(), status=410, shop=_shop(True))
 
 
 def signed_out(error: SignedOut) -> ResponseReturnValue:
     if error.expired:
-        return new_link.expired_page(_token(), status=403, shop=_shop(True))
+        return new_link.expired_page(portal_access.token(), status=403, shop=_shop(True))
     return _message_page("signed_out", 403)
 
 
@@ -249,7 +250,7 @@ def _coupons_page(form: ConvertForm, status: int = 200) -> ResponseReturnValue:
     offer = portal.coupon_offer(session, customer, available=position.available)
     level = portal.level_view(session, customer.merchant_id, position.level, now=now)
     created = request.args.get("created")
-    return _render(
+    return render_page(
         "portal/coupons.html",
         status=status,
         balance=position.balance,
@@ -263,7 +264,7 @@ def _coupons_page(form: ConvertForm, status: int = 200) -> ResponseReturnValue:
     )
 
 
-def _render(
+def render_page(
     template: str, *, balance: int, status: int = 200, **context: Any
 ) -> ResponseReturnValue:
     """A page with the merchant's formatting, the customer and their ``balance`` in the header.
@@ -271,7 +272,7 @@ def _render(
     The caller passes the balance it already read, so no page reads the standing twice.
     """
     session, customer = get_session(), g.portal_customer
-    formats = _formats(customer)
+    formats = customer_formats(customer)
     return (
         render_template(
             template,
@@ -291,7 +292,7 @@ def _message_page(state: str, status: int, **context: Any) -> ResponseReturnValu
     may_ask_database = state not in ("unavailable", "error")
     shop = _shop(may_ask_database)
     if may_ask_database and "portal_language" not in g:
-        g.portal_language = _language_of_token()
+        g.portal_language = portal_access.language_of_token()
     page = render_template(
         "portal/message.html",
         state=state,
@@ -310,60 +311,23 @@ def _shop(may_ask_database: bool) -> str | None:
     """
     if not may_ask_database:
         return None
-    token = _token()
+    token = portal_access.token()
     try:
         if "portal_customer" in g:
             return get_merchant(get_session(), g.portal_customer.merchant_id).name
-        merchant = portal.shop_of_token(get_session(), _secret(), token) if token else None
+        secret = portal_access.secret()
+        merchant = portal.shop_of_token(get_session(), secret, token) if token else None
     except Exception:  # a name on an error page is never worth a second error
         log.warning("portal: no shop name for the %s page", request.path, exc_info=True)
         return None
     return merchant.name if merchant else None
 
 
-def _frame_origins() -> list[str]:
-    """The ``frame-ancestors`` sources: the merchant's host origins, else ``'none'``.
-
-    Known once the cookie or the link names the merchant (expired or not, so a framed
-    portal can show its "link expired" page); never asked of a database that just failed.
-    """
-    if "portal_frames" not in g:
-        g.portal_frames = []
-        merchant_id = g.portal_customer.merchant_id if "portal_customer" in g else None
-        token = _token()
-        try:
-            if merchant_id is None and token and not g.get("portal_database_down"):
-                merchant = portal.shop_of_token(get_session(), _secret(), token)
-                merchant_id = merchant.id if merchant else None
-            if merchant_id is not None:
-                g.portal_frames = portal.frame_ancestors(get_session(), merchant_id)
-        except Exception:  # refusing frames is the safe answer to any trouble here
-            log.warning("portal: no frame origins for %s", request.path, exc_info=True)
-    return g.portal_frames or ["'none'"]
-
-
-def _token() -> str | None:
-    """The link this request came with: in the address, the new-link form, or the cookie."""
-    posted = request.form.get("link") if request.endpoint == "portal.ask_new_link" else None
-    return (request.view_args or {}).get("token") or posted or request.cookies.get(COOKIE)
-
-
-def _language_of_token() -> str | None:
-    """The language of the customer a link or cookie of ours names, for an error page."""
-    token = _token()
-    try:
-        customer = portal.customer_of_token(get_session(), _secret(), token) if token else None
-        return portal.language(get_session(), customer)[0] if customer else None
-    except Exception:  # the page is shown in English rather than not at all
-        log.warning("portal: no language for the %s page", request.path, exc_info=True)
-        return None
-
-
-def _with_error(form: ConvertForm, message: str) -> ConvertForm:
+def with_error(form: ConvertForm, message: str) -> ConvertForm:
     return ConvertForm(form_key=form.form_key, csrf=form.csrf, points=form.points, error=message)
 
 
-def _formats(customer: Customer) -> SimpleNamespace:
+def customer_formats(customer: Customer) -> SimpleNamespace:
     """The e-mails' filters (number, money, date, datetime) in the customer's locale (else
     the merchant's), and the page's ``lang``."""
     _language, locale = portal.language(get_session(), customer)
@@ -375,7 +339,7 @@ def _formats(customer: Customer) -> SimpleNamespace:
     )
 
 
-def _message(error: LoyaltyError, f: SimpleNamespace) -> str:
+def message_for(error: LoyaltyError, f: SimpleNamespace) -> str:
     """What went wrong, for the customer."""
     if isinstance(error, InsufficientPoints):
         return gettext(
@@ -409,34 +373,3 @@ def _refusal(text: str, f: SimpleNamespace) -> str:
     if "cannot be turned into coupons" in text:
         return gettext("Points cannot be turned into coupons here.")
     return text[:1].upper() + text[1:].rstrip(".") + "."
-
-
-def _public_https() -> bool:
-    return str(current_app.config.get("LOYALTY_PUBLIC_URL") or "").startswith("https://")
-
-
-def _secret() -> str:
-    return str(current_app.config["LOYALTY_SECRET_KEY"])
-
-
-def _cookie_path() -> str:
-    return url_for("portal.overview")
-
-
-def _cookie_options() -> dict[str, Any]:
-    """``Lax``, or for a portal the host may frame ``SameSite=None; Secure; Partitioned``.
-
-    Framed, the portal is a third party in the host's page: its cookie is sent there only
-    as ``SameSite=None``, which browsers take only when ``Secure``, and browsers that block
-    third-party cookies keep it only when ``Partitioned`` (CHIPS: a cookie jar of its own
-    per host site). See docs/portal.md#embedding-in-the-hosts-pages.
-    """
-    framed = _frame_origins() != ["'none'"]
-    return {
-        "path": _cookie_path(),
-        # Behind a proxy that ends TLS the request looks like http: the public URL says.
-        "secure": framed or request.is_secure or _public_https(),
-        "httponly": True,
-        "samesite": "None" if framed else "Lax",
-        "partitioned": framed,
-    }
