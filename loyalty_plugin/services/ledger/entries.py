@@ -10,19 +10,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain import ledger as rules
 from loyalty_plugin.domain.coupons import CouponStatus
 from loyalty_plugin.domain.errors import (
-    IdempotencyConflict,
     InvalidOperation,
     LoyaltyError,
     NotFound,
@@ -36,8 +33,7 @@ from loyalty_plugin.domain.events import (
     PointsReversed,
 )
 from loyalty_plugin.domain.ledger import Allocation as Move
-from loyalty_plugin.domain.ledger import EntryKind, LotView, OpeningLot
-from loyalty_plugin.domain.money import check_currency, check_money
+from loyalty_plugin.domain.ledger import EntryKind, OpeningLot
 from loyalty_plugin.domain.points import check_points
 from loyalty_plugin.models import (
     Account,
@@ -49,29 +45,24 @@ from loyalty_plugin.models import (
     RedemptionStatus,
 )
 from loyalty_plugin.services.events import publish
+from loyalty_plugin.services.ledger.postings import (
+    Money,
+    Reference,
+    append_entry,
+    apply_moves,
+    check_clock,
+    in_spending_order,
+    open_lot,
+    open_lots,
+    replayed,
+    spendable,
+    spendable_lots,
+    take_fifo,
+    with_debt_change,
+)
 from loyalty_plugin.services.memo import recall, remember
 
 SYSTEM = "system"
-
-
-@dataclass(frozen=True, slots=True)
-class Reference:
-    """The host object an entry is about: an invoice, a payment, a coupon..."""
-
-    type: str
-    id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Money:
-    """An amount with its currency, checked to be ``Decimal`` and ISO 4217."""
-
-    amount: Decimal
-    currency: str
-
-    def __post_init__(self) -> None:
-        check_money(self.amount)
-        object.__setattr__(self, "currency", check_currency(self.currency))
 
 
 def earn(
@@ -97,7 +88,7 @@ def earn(
     fallback redemption.
     """
     check_points(points)
-    _check_clock(now)
+    check_clock(now)
     if kind not in (EntryKind.EARN, EntryKind.ADJUST):
         raise ValidationError(f"cannot credit points as {kind}", field="kind")
     if expires_at is not None and expires_at <= now:
@@ -116,12 +107,12 @@ def earn(
         reason=reason,
     )
     account = lock_account(session, account_id)
-    if replay := _replay(session, account.merchant_id, idempotency_key, request):
+    if replay := replayed(session, account.merchant_id, idempotency_key, request):
         return replay
     repaid = min(account.debt, points)
     # Counted before the entry is flushed: one UPDATE of the account instead of two.
     account.lifetime_earned += points if kind == EntryKind.EARN else 0
-    entry = _append(
+    entry = append_entry(
         session,
         account,
         kind=kind,
@@ -131,17 +122,17 @@ def earn(
         money=money,
         reference=reference,
         reason=reason,
-        details=_with_debt_change(details, -repaid),
+        details=with_debt_change(details, -repaid),
         idempotency_key=idempotency_key,
         request_hash=request,
     )
-    lot = _open_lot(
+    lot = open_lot(
         session, entry, now=now, expires_at=expires_at, available_from=available_from, level=level
     )
     if repaid:
         # Points owed from an earlier reversal are paid first, out of the new lot.
         session.flush()
-        _apply_moves(session, entry, [Move(lot.id, -repaid)])
+        apply_moves(session, entry, [Move(lot.id, -repaid)])
         account.debt -= repaid
     if kind == EntryKind.EARN:
         _notify(session, account, entry, PointsEarned, reason=reason)
@@ -165,7 +156,7 @@ def open_balance(
     lots raise :class:`InvalidOperation`. No notification is sent: these points are not
     news to the customer. Returns the entries and whether they were written now.
     """
-    _check_clock(now)
+    check_clock(now)
     request = check_opening(lots, now)
     account = lock_account(session, account_id)
     existing = _opening_entries(session, account.merchant_id, account.id)
@@ -178,7 +169,7 @@ def open_balance(
     entries = []
     for lot in sorted(lots, key=lambda x: (x.earned_at, x.expires_at is None, x.points)):
         repaid = min(account.debt, lot.points)
-        entry = _append(
+        entry = append_entry(
             session,
             account,
             kind=EntryKind.MIGRATION,
@@ -186,10 +177,10 @@ def open_balance(
             now=now,
             actor=actor,
             reason=reason,
-            details=_with_debt_change({"earned_at": lot.earned_at.isoformat()}, -repaid),
+            details=with_debt_change({"earned_at": lot.earned_at.isoformat()}, -repaid),
             request_hash=request,
         )
-        new = _open_lot(
+        new = open_lot(
             session,
             entry,
             now=lot.earned_at,
@@ -198,7 +189,7 @@ def open_balance(
         )
         if repaid:
             session.flush()
-            _apply_moves(session, entry, [Move(new.id, -repaid)])
+            apply_moves(session, entry, [Move(new.id, -repaid)])
             account.debt -= repaid
         entries.append(entry)
     return entries, True
@@ -221,7 +212,7 @@ def open_balances(
     the error refusing it. An account owing points takes the one-account path, which
     repays the debt first.
     """
-    _check_clock(now)
+    check_clock(now)
     results: dict[int, bool | LoyaltyError] = {}
     requests: dict[int, str] = {}
     for account_id, lots in balances.items():
@@ -337,7 +328,7 @@ def spend(
     Raises :class:`InsufficientPoints` and writes nothing when the account has too few.
     """
     check_points(points)
-    _check_clock(now)
+    check_clock(now)
     if kind not in (EntryKind.REDEEM, EntryKind.HOLD, EntryKind.TRANSFER):
         raise ValidationError(f"cannot spend as {kind}", field="kind")
     request = rules.fingerprint(
@@ -350,10 +341,10 @@ def spend(
         reason=reason,
     )
     account = lock_account(session, account_id)
-    if replay := _replay(session, account.merchant_id, idempotency_key, request):
+    if replay := replayed(session, account.merchant_id, idempotency_key, request):
         return replay
-    moves = _take_fifo(session, account.id, now, points)
-    entry = _append(
+    moves = take_fifo(session, account.id, now, points)
+    entry = append_entry(
         session,
         account,
         kind=kind,
@@ -395,7 +386,7 @@ def take_back(
     the rest (spent for good) is forgiven. Returns None when nothing could be taken.
     """
     check_points(points)
-    _check_clock(now)
+    check_clock(now)
     request = rules.fingerprint(
         op="take_back",
         account=account_id,
@@ -404,15 +395,15 @@ def take_back(
         reason=reason,
     )
     account = lock_account(session, account_id)
-    if replay := _replay(session, account.merchant_id, idempotency_key, request):
+    if replay := replayed(session, account.merchant_id, idempotency_key, request):
         return replay
-    lots = _spendable_lots(session, account.id, now)
+    lots = spendable_lots(session, account.id, now)
     taken = min(points, sum(v.remaining for v in lots))
     moves = rules.allocate_fifo(lots, taken) if taken else []
     owed = min(points - taken, points_set_aside(session, account.id))
     if not taken and not owed:
         return None
-    entry = _append(
+    entry = append_entry(
         session,
         account,
         kind=EntryKind.REDEEM,
@@ -421,7 +412,7 @@ def take_back(
         actor=actor,
         reference=reference,
         reason=reason,
-        details=_with_debt_change(details, owed),
+        details=with_debt_change(details, owed),
         idempotency_key=idempotency_key,
         request_hash=request,
         moves=moves,
@@ -465,10 +456,10 @@ def adjust(
         )
     request = rules.fingerprint(op="adjust", account=account_id, points=points, reason=reason)
     account = lock_account(session, account_id)
-    if replay := _replay(session, account.merchant_id, idempotency_key, request):
+    if replay := replayed(session, account.merchant_id, idempotency_key, request):
         return replay
-    moves = _take_fifo(session, account.id, now, -points)
-    return _append(
+    moves = take_fifo(session, account.id, now, -points)
+    return append_entry(
         session,
         account,
         kind=EntryKind.ADJUST,
@@ -513,7 +504,7 @@ def reverse(
     owed (a :func:`take_back` short of spendable points) comes back last: it cuts the debt,
     or, where later points have repaid that debt, comes back as a new lot with no expiry.
     """
-    _check_clock(now)
+    check_clock(now)
     original = session.get(LedgerEntry, entry_id)
     if original is None:
         raise NotFound(f"ledger entry {entry_id} does not exist", field="entry_id")
@@ -535,7 +526,7 @@ def reverse(
         op="reverse", entry=entry_id, points=points, reason=reason, reference=_ref_key(reference)
     )
     account = lock_account(session, original.account_id)
-    if replay := _replay(session, account.merchant_id, idempotency_key, request):
+    if replay := replayed(session, account.merchant_id, idempotency_key, request):
         return replay
     left = abs(original.points) - _already_reversed(session, original)
     wanted = left if points is None else check_points(points)
@@ -559,7 +550,7 @@ def reverse(
         moves, debt_change, fresh = _give_back_debit(session, original, account.debt, wanted)
         signed = wanted
     kind = EntryKind.RELEASE if original.kind == EntryKind.HOLD else EntryKind.REVERSE
-    entry = _append(
+    entry = append_entry(
         session,
         account,
         kind=kind,
@@ -568,14 +559,14 @@ def reverse(
         actor=actor,
         reference=reference or _entry_reference(original),
         reason=reason,
-        details=_with_debt_change(details, debt_change),
+        details=with_debt_change(details, debt_change),
         idempotency_key=idempotency_key,
         request_hash=request,
         moves=moves,
         reverses=original,
     )
     if fresh:
-        _open_lot(session, entry, now=now, expires_at=None, available_from=None, points=fresh)
+        open_lot(session, entry, now=now, expires_at=None, available_from=None, points=fresh)
     account.debt += debt_change
     _adjust_lifetime(account, original.kind, -signed)
     if kind == EntryKind.REVERSE:
@@ -589,7 +580,7 @@ def expire_due_lots(
     session: Session, *, account_id: int, now: datetime, actor: str = SYSTEM
 ) -> LedgerEntry | None:
     """Expire what remains of the account's lots due by ``now``, as one entry (or none)."""
-    _check_clock(now)
+    check_clock(now)
     account = lock_account(session, account_id)
     due = session.scalars(
         select(Lot)
@@ -599,7 +590,7 @@ def expire_due_lots(
     if not due:
         return None
     moves = [Move(lot.id, -lot.remaining) for lot in due]
-    entry = _append(
+    entry = append_entry(
         session,
         account,
         kind=EntryKind.EXPIRE,
@@ -620,7 +611,7 @@ def check_opening(lots: Sequence[OpeningLot], now: datetime) -> str:
         raise ValidationError("an opening balance needs at least one lot", field="points")
     for lot in lots:
         check_points(lot.points)
-        _check_clock(lot.earned_at)
+        check_clock(lot.earned_at)
         if lot.earned_at > now:
             raise ValidationError("the earn date is in the future", field="earned_at")
         if lot.expires_at is not None and lot.expires_at <= now:
@@ -729,7 +720,7 @@ def spendable_points(session: Session, account_id: int, now: datetime) -> int:
     """Points the account could spend at ``now``: not pending, not past expiry."""
     # Summed by the database: an account may have thousands of open lots.
     total = session.scalar(
-        select(func.coalesce(func.sum(Lot.remaining), 0)).where(*_spendable(account_id, now))
+        select(func.coalesce(func.sum(Lot.remaining), 0)).where(*spendable(account_id, now))
     )
     return int(total or 0)
 
@@ -742,7 +733,7 @@ def spendable_by_level(
     Consecutive lots earned at the same level are merged, so an account's thousand lots
     of one level are one run.
     """
-    query = _in_spending_order(select(Lot.remaining, Lot.level), account_id, now)
+    query = in_spending_order(select(Lot.remaining, Lot.level), account_id, now)
     runs: list[tuple[int, str | None]] = []
     for remaining, level in session.execute(query):
         if runs and runs[-1][1] == level:
@@ -818,11 +809,6 @@ def _reference_text(entry: LedgerEntry) -> str | None:
     return f"{entry.reference_type}:{entry.reference_id}"
 
 
-def _check_clock(now: datetime) -> None:
-    if not isinstance(now, datetime) or now.tzinfo is None:
-        raise ValidationError("the clock must give an aware datetime", field="now")
-
-
 def _money_key(money: Money | None) -> tuple[str, str] | None:
     return None if money is None else (str(money.amount), money.currency)
 
@@ -835,167 +821,6 @@ def _entry_reference(entry: LedgerEntry) -> Reference | None:
     if entry.reference_type is None or entry.reference_id is None:
         return None
     return Reference(entry.reference_type, entry.reference_id)
-
-
-def _replay(
-    session: Session, merchant_id: str, key: str | None, request_hash: str
-) -> LedgerEntry | None:
-    """The entry an earlier call with this key wrote, if the request is the same."""
-    if key is None:
-        return None
-    if not key.strip() or len(key) > 255:
-        raise ValidationError(
-            "idempotency key must be 1 to 255 characters", field="idempotency_key"
-        )
-    existing = session.scalars(
-        select(LedgerEntry).where(
-            LedgerEntry.merchant_id == merchant_id, LedgerEntry.idempotency_key == key
-        )
-    ).one_or_none()
-    if existing is None:
-        return None
-    if existing.request_hash != request_hash:
-        raise IdempotencyConflict(key)
-    return existing
-
-
-def _spendable(account_id: int, now: datetime) -> tuple[Any, ...]:
-    """The conditions of a lot the account can spend from at ``now``."""
-    return (
-        Lot.account_id == account_id,
-        Lot.holds_points,
-        Lot.available_from <= now,
-        (Lot.expires_at.is_(None)) | (Lot.expires_at > now),
-    )
-
-
-#: Lots read first for a spend; most spends are covered by the soonest-expiring few.
-_FIRST_LOTS = 64
-
-
-def _take_fifo(session: Session, account_id: int, now: datetime, points: int) -> list[Move]:
-    """Allocate ``points`` in spending order, reading only as many lots as it needs.
-
-    The database sorts the spendable lots in :func:`rules.spending_order`; a first page
-    usually covers the spend, so an account with thousands of lots is not read whole.
-    """
-    query = _in_spending_order(
-        select(Lot.id, Lot.remaining, Lot.earned_at, Lot.expires_at), account_id, now
-    )
-    lots = [LotView(*row) for row in session.execute(query.limit(_FIRST_LOTS))]
-    if len(lots) == _FIRST_LOTS and sum(lot.remaining for lot in lots) < points:
-        lots = [LotView(*row) for row in session.execute(query)]
-    return rules.allocate_fifo(lots, points)
-
-
-def _in_spending_order(query: Select[Any], account_id: int, now: datetime) -> Select[Any]:
-    """``query`` over the account's spendable lots, in :func:`rules.spending_order`."""
-    return query.where(*_spendable(account_id, now)).order_by(
-        case((Lot.expires_at.is_(None), 1), else_=0), Lot.expires_at, Lot.earned_at, Lot.id
-    )
-
-
-def _spendable_lots(session: Session, account_id: int, now: datetime) -> list[LotView]:
-    rows = session.execute(
-        select(Lot.id, Lot.remaining, Lot.earned_at, Lot.expires_at).where(
-            *_spendable(account_id, now)
-        )
-    )
-    return [LotView(*row) for row in rows]
-
-
-def _append(
-    session: Session,
-    account: Account,
-    *,
-    kind: EntryKind,
-    points: int,
-    now: datetime,
-    actor: str,
-    money: Money | None = None,
-    reference: Reference | None = None,
-    reason: str | None = None,
-    details: dict[str, Any] | None = None,
-    idempotency_key: str | None = None,
-    request_hash: str | None = None,
-    moves: list[Move] = (),  # type: ignore[assignment]
-    reverses: LedgerEntry | None = None,
-) -> LedgerEntry:
-    """Write one entry and its allocations, and move the balance and lots with it."""
-    if not actor:
-        raise ValidationError("an actor is required", field="actor")
-    account.balance += points
-    entry = LedgerEntry(
-        merchant_id=account.merchant_id,
-        account_id=account.id,
-        kind=kind,
-        points=points,
-        balance_after=account.balance,
-        amount=money.amount if money else None,
-        currency=money.currency if money else None,
-        reference_type=reference.type if reference else None,
-        reference_id=reference.id if reference else None,
-        idempotency_key=idempotency_key,
-        request_hash=request_hash,
-        actor=actor,
-        reason=reason,
-        details=details,
-        reverses_entry_id=reverses.id if reverses else None,
-        created_at=now,
-    )
-    session.add(entry)
-    session.flush()
-    _apply_moves(session, entry, moves)
-    # Set after the flush on purpose: a later change to the account in the same operation
-    # (a counter, the debt) then still writes this time, not the wall clock of onupdate.
-    account.updated_at = now
-    return entry
-
-
-def _apply_moves(session: Session, entry: LedgerEntry, moves: list[Move]) -> None:
-    if not moves:
-        return
-    lots = {
-        lot.id: lot
-        for lot in session.scalars(select(Lot).where(Lot.id.in_({m.lot_id for m in moves})))
-    }
-    for move in moves:
-        lot = lots[move.lot_id]
-        lot.remaining += move.points
-        if not 0 <= lot.remaining <= lot.points:
-            raise AssertionError(f"lot {lot.id} would hold {lot.remaining} of {lot.points}")
-        session.add(
-            Allocation(
-                merchant_id=entry.merchant_id, entry_id=entry.id, lot_id=lot.id, points=move.points
-            )
-        )
-
-
-def _open_lot(
-    session: Session,
-    entry: LedgerEntry,
-    *,
-    now: datetime,
-    expires_at: datetime | None,
-    available_from: datetime | None,
-    level: str | None = None,
-    points: int | None = None,
-) -> Lot:
-    """The lot ``entry`` creates: all its points, or ``points`` of them."""
-    points = entry.points if points is None else points
-    lot = Lot(
-        merchant_id=entry.merchant_id,
-        account_id=entry.account_id,
-        entry_id=entry.id,
-        points=points,
-        remaining=points,
-        earned_at=now,
-        available_from=available_from or now,
-        expires_at=expires_at,
-        level=level,
-    )
-    session.add(lot)
-    return lot
 
 
 def _already_reversed(session: Session, original: LedgerEntry) -> int:
@@ -1065,7 +890,7 @@ def _take_back_credit(
     shortfall = wanted - take
     if shortfall and from_others:
         # A debt is only recorded once nothing is left anywhere, pending points included.
-        lots = _open_lots if as_debt else _spendable_lots
+        lots = open_lots if as_debt else spendable_lots
         others = [v for v in lots(session, account_id, now) if v.id != lot.id]
         taken = min(shortfall, sum(v.remaining for v in others))
         if taken:
@@ -1087,18 +912,6 @@ def _take_back_credit(
     return moves, owed
 
 
-def _open_lots(session: Session, account_id: int, now: datetime) -> list[LotView]:
-    """Lots holding points that have not expired, pending ones included."""
-    rows = session.execute(
-        select(Lot.id, Lot.remaining, Lot.earned_at, Lot.expires_at).where(
-            Lot.account_id == account_id,
-            Lot.holds_points,
-            (Lot.expires_at.is_(None)) | (Lot.expires_at > now),
-        )
-    )
-    return [LotView(*row) for row in rows]
-
-
 def _repay_from(moves: list[Move], debt: int) -> tuple[list[Move], int]:
     """Keep up to ``debt`` of the points ``moves`` give back, to repay it; returns the rest."""
     repaid = min(debt, sum(m.points for m in moves))
@@ -1109,13 +922,6 @@ def _repay_from(moves: list[Move], debt: int) -> tuple[list[Move], int]:
         if move.points - cut:
             kept.append(Move(move.lot_id, move.points - cut))
     return list(reversed(kept)), repaid
-
-
-def _with_debt_change(details: dict[str, Any] | None, change: int) -> dict[str, Any] | None:
-    """``details`` noting how the entry changed the account's debt (if it did)."""
-    if not change:
-        return details
-    return {**(details or {}), "debt_change": change}
 
 
 def _adjust_lifetime(account: Account, original_kind: EntryKind, points_back: int) -> None:

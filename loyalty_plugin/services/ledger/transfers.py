@@ -34,16 +34,16 @@ from loyalty_plugin.domain.ledger import Allocation as Move
 from loyalty_plugin.domain.ledger import EntryKind, LotView
 from loyalty_plugin.domain.points import check_points
 from loyalty_plugin.models import Account, LedgerEntry, Lot
-from loyalty_plugin.services.ledger.entries import (
+from loyalty_plugin.services.ledger.entries import lock_account
+from loyalty_plugin.services.ledger.postings import (
     Reference,
-    _append,
-    _apply_moves,
-    _check_clock,
-    _open_lots,
-    _replay,
-    _take_fifo,
-    _with_debt_change,
-    lock_account,
+    append_entry,
+    apply_moves,
+    check_clock,
+    open_lots,
+    replayed,
+    take_fifo,
+    with_debt_change,
 )
 
 
@@ -96,14 +96,14 @@ def transfer(
     many now; pending and expired points cannot be given.
     """
     check_points(points)
-    _check_clock(now)
+    check_clock(now)
     if not isinstance(reason, str) or not reason.strip():
         raise ValidationError("a reason is required", field="reason")
     request = rules.fingerprint(
         op="transfer", sender=from_account_id, receiver=to_account_id, points=points, reason=reason
     )
     sender, receiver = lock_pair(session, from_account_id, to_account_id)
-    if replay := _replay(session, sender.merchant_id, idempotency_key, request):
+    if replay := replayed(session, sender.merchant_id, idempotency_key, request):
         return Transfer(sent=replay, received=received_by(session, replay), replayed=True)
     if sender.id == receiver.id:
         raise ValidationError("points cannot be given to the same customer", field="to_customer_id")
@@ -111,8 +111,8 @@ def transfer(
         raise ValidationError(
             "points stay with the merchant they were earned with", field="to_customer_id"
         )
-    moves = _take_fifo(session, sender.id, now, points)
-    sent = _append(
+    moves = take_fifo(session, sender.id, now, points)
+    sent = append_entry(
         session,
         sender,
         kind=EntryKind.TRANSFER,
@@ -147,7 +147,7 @@ def lots_to_give(
     Raises :class:`InsufficientPoints` as the transfer would.
     """
     check_points(points)
-    moves = _take_fifo(session, account_id, now, points)
+    moves = take_fifo(session, account_id, now, points)
     lots = _lots(session, [move.lot_id for move in moves])
     return [(-move.points, lots[move.lot_id]) for move in moves]
 
@@ -185,7 +185,7 @@ def _receive(
             "from_customer_id": sender.customer.host_customer_id,
         }
     }
-    entry = _append(
+    entry = append_entry(
         session,
         receiver,
         kind=EntryKind.TRANSFER_IN,
@@ -194,7 +194,7 @@ def _receive(
         actor=sent.actor,
         reference=Reference("transfer", str(sent.id)),
         reason=sent.reason,
-        details=_with_debt_change(details, -repaid),
+        details=with_debt_change(details, -repaid),
     )
     lot = Lot(
         merchant_id=receiver.merchant_id,
@@ -210,7 +210,7 @@ def _receive(
     session.add(lot)
     if repaid:
         session.flush()
-        _apply_moves(session, entry, [Move(lot.id, -repaid)])
+        apply_moves(session, entry, [Move(lot.id, -repaid)])
         receiver.debt -= repaid
     return entry
 
@@ -229,7 +229,7 @@ def move_lots(
     Marks ``merged`` as merged into ``survivor`` (and whatever was merged into ``merged``
     before, so a chain is one step). Its lifetime counters move too.
     """
-    _check_clock(now)
+    check_clock(now)
     if merged.id == survivor.id or merged.merchant_id != survivor.merchant_id:
         raise InvalidOperation("a customer can only be merged into another", field="customer_id")
     lots = list(
@@ -244,7 +244,7 @@ def move_lots(
     points, debt = sum(left for _lot, left in full), merged.debt
     out = into = None
     if points or debt:
-        out = _append(
+        out = append_entry(
             session,
             merged,
             kind=EntryKind.MERGE_OUT,
@@ -253,7 +253,7 @@ def move_lots(
             actor=actor,
             reference=Reference("customer", survivor.customer.host_customer_id),
             reason=reason,
-            details=_with_debt_change({"merge": {"into_account_id": survivor.id}}, -debt),
+            details=with_debt_change({"merge": {"into_account_id": survivor.id}}, -debt),
             moves=[Move(lot.id, -left) for lot, left in full],
         )
         merged.debt = 0
@@ -261,7 +261,7 @@ def move_lots(
         lot.account_id = survivor.id
     if out is not None:
         moves, repaid = _refill(session, survivor, full, survivor.debt + debt, now)
-        into = _append(
+        into = append_entry(
             session,
             survivor,
             kind=EntryKind.MERGE_IN,
@@ -270,7 +270,7 @@ def move_lots(
             actor=actor,
             reference=Reference("merge", str(out.id)),
             reason=reason,
-            details=_with_debt_change(
+            details=with_debt_change(
                 {"merge": {"from_account_id": merged.id, "from_entry_id": out.id}}, debt - repaid
             ),
             moves=moves,
@@ -300,7 +300,7 @@ def _refill(
     net = {lot.id: left for lot, left in full}
     if not owed:
         return [Move(lot_id, points) for lot_id, points in net.items()], 0
-    own = [view for view in _open_lots(session, survivor.id, now) if view.id not in net]
+    own = [view for view in open_lots(session, survivor.id, now) if view.id not in net]
     arriving = [
         LotView(lot.id, left, lot.earned_at, lot.expires_at)
         for lot, left in full
