@@ -591,6 +591,7 @@ def _earn_on_payment(
     payment: Payment | None,
     *,
     cancelled: bool = False,
+    paid_again: Decimal = Decimal(0),
 ) -> dict[str, Any]:
     """Earn on one payment of an open invoice (``None``: the whole invoice, paid)."""
     return earning.earn_with_programs(
@@ -603,6 +604,7 @@ def _earn_on_payment(
         occurred_at=ctx.event.occurred_at,
         paid_in_full=payment is None,
         payment=payment,
+        paid_again=paid_again,
         cancelled=cancelled,
     )
 
@@ -927,16 +929,7 @@ def _earn_on_invoice(
     invoice.status = InvoiceStatus.PAID
     invoice.paid_at = ctx.now
     invoice.paid_occurred_at = ctx.event.occurred_at
-    return earning.earn_with_programs(
-        ctx.session,
-        merchant_id=ctx.merchant.id,
-        customer=customer,
-        facts=facts,
-        hooks=ctx.hooks,
-        now=ctx.now,
-        occurred_at=ctx.event.occurred_at,
-        paid_again=_paid_again(invoice),
-    )
+    return _earn_on_payment(ctx, customer, facts, None, paid_again=_paid_again(invoice))
 
 
 def _capture_redemption(ctx: Context, facts: InvoiceFacts) -> dict[str, Any]:
