@@ -14,7 +14,7 @@ start crosses midnight (``22:00-02:00``) and belongs to the day it starts on: Fr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -125,7 +125,7 @@ class Conditions:
     what: What = field(default_factory=What)
 
     def __bool__(self) -> bool:
-        return self != _NONE
+        return self is not _NONE and self != _NONE
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | None) -> Conditions:
@@ -213,16 +213,24 @@ class ConditionCheck:
         return {"matched": list(self.matched), "failed": list(self.failed)}
 
 
-def check_conditions(conditions: Conditions, ctx: ConditionContext) -> ConditionCheck:
-    """Test every condition of ``conditions`` on ``ctx``; all must hold."""
+def check_conditions(
+    conditions: Conditions, ctx: ConditionContext, *, lines: Sequence[LineView] | None = None
+) -> ConditionCheck:
+    """Test every condition of ``conditions`` on ``ctx``; all must hold.
+
+    ``lines``, when given, are the lines of ``ctx`` that can meet ``what`` (in order, a
+    superset of those it selects): the rule index knows them, sparing a pass over them all.
+    """
     matched: list[str] = []
     failed: list[str] = []
-    for name, held, detail in _checks(conditions, ctx):
+    for name, held, detail in _checks(conditions, ctx, lines):
         (matched if held else failed).append(f"{name}: {detail}")
     return ConditionCheck(tuple(matched), tuple(failed))
 
 
-def _checks(c: Conditions, ctx: ConditionContext) -> Iterable[tuple[str, bool, str]]:
+def _checks(
+    c: Conditions, ctx: ConditionContext, lines: Sequence[LineView] | None
+) -> Iterable[tuple[str, bool, str]]:
     if c.when:
         yield from _when(c.when, ctx)
     if c.stores or c.store_groups:
@@ -231,7 +239,7 @@ def _checks(c: Conditions, ctx: ConditionContext) -> Iterable[tuple[str, bool, s
         yield "channels", ctx.channel in c.channels, f"channel {ctx.channel!r}"
     yield from _who(c.who, ctx)
     if c.what:
-        yield _what(c.what, ctx)
+        yield _what(c.what, ctx, ctx.lines if lines is None else lines)
 
 
 def _when(when: When, ctx: ConditionContext) -> Iterable[tuple[str, bool, str]]:
@@ -311,9 +319,9 @@ def _inactive(days: int, ctx: ConditionContext) -> tuple[str, bool, str]:
     return name, gap >= timedelta(days=days), f"last purchase {gap.days} day(s) before"
 
 
-def _what(what: What, ctx: ConditionContext) -> tuple[str, bool, str]:
+def _what(what: What, ctx: ConditionContext, lines: Sequence[LineView]) -> tuple[str, bool, str]:
     tree = ctx.categories or CategoryTree()
-    chosen = [line.id for line in ctx.lines if what.selects(line, tree)]
+    chosen = [line.id for line in lines if what.selects(line, tree)]
     if not chosen:
         return "what", False, "no line matches"
     return "what", True, f"line(s) {', '.join(chosen)}"

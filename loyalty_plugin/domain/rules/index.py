@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from loyalty_plugin.domain.rules.conditions import MerchantFacts
-from loyalty_plugin.domain.rules.invoice import CustomerView, InvoiceView
+from loyalty_plugin.domain.rules.invoice import CustomerView, InvoiceView, LineView
 from loyalty_plugin.domain.rules.kinds import CategoryRule, ProductRule, Rule
 from loyalty_plugin.domain.rules.lines import BaseLine
 from loyalty_plugin.domain.rules.settings import CategoryTree
@@ -56,19 +56,26 @@ class RuleIndex:
         customer: CustomerView,
         categories: CategoryTree,
         merchant: MerchantFacts,
+        lookup: LineLookup | None = None,
     ) -> list[tuple[Rule, tuple[BaseLine, ...] | None]]:
         """The rules that may earn on ``invoice``, in the program's order, each with the
         lines it may earn on when the index knows them (``None``: every line).
 
         A rule filed under products or categories can earn only on lines of those, so it
         is given only them: the work then grows with the matches, not rules x lines.
+        ``lookup`` shares the invoice's lines by key between the programs evaluating it.
         """
         if not self.keyed:
             return [(rule, None) for rule in rules]
         found: dict[int, list[BaseLine] | None] = dict.fromkeys(self.always)
-        by_key = _lines_by_key(lines, categories)
-        for key, matched in by_key.items():
-            for position in self.keyed.get(key, ()):
+        by_key = (lookup or LineLookup()).by_key(invoice.lines, categories)
+        base_of = {id(base.line): base for base in lines}
+        for key, views in by_key.items():
+            positions = self.keyed.get(key)
+            if not positions:
+                continue
+            matched = [base_of[id(v)] for v in views if id(v) in base_of]
+            for position in positions:
                 found.setdefault(position, []).extend(matched)  # type: ignore[union-attr]
         for key in _context_keys(invoice, customer, merchant):
             for position in self.keyed.get(key, ()):
@@ -86,6 +93,13 @@ def _in_order(lines: list[BaseLine], order: Mapping[int, int]) -> tuple[BaseLine
         return (lines[0],)
     unique = {id(line): line for line in lines}
     return tuple(sorted(unique.values(), key=lambda line: order[id(line)]))
+
+
+def keyed_by_what(rule: Rule) -> bool:
+    """True when the rule is filed under its ``what`` products or categories: the lines
+    the index gives it are then every line its ``what`` can select (see :func:`keys_of`)."""
+    what = rule.conditions.what
+    return not isinstance(rule, ProductRule) and bool(what.products or what.categories)
 
 
 def keys_of(rule: Rule) -> set[tuple[str, str]]:
@@ -110,21 +124,42 @@ def keys_of(rule: Rule) -> set[tuple[str, str]]:
     return set()
 
 
-def _lines_by_key(
-    lines: Sequence[BaseLine], categories: CategoryTree
-) -> dict[tuple[str, str], list[BaseLine]]:
+class LineLookup:
+    """An invoice's lines under each product, sku and category key, worked out once per
+    invoice and category tree and shared by every program that evaluates the invoice."""
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: list[tuple[Sequence[LineView], CategoryTree, dict[Key, list[LineView]]]] = []
+
+    def by_key(
+        self, lines: Sequence[LineView], categories: CategoryTree
+    ) -> dict[Key, list[LineView]]:
+        """The lines under each key (a category's ancestors included)."""
+        for seen, tree, found in self._seen:
+            if seen is lines and (tree is categories or tree.parents == categories.parents):
+                return found
+        found = _lines_by_key(lines, categories)
+        self._seen.append((lines, categories, found))
+        return found
+
+
+Key = tuple[str, str]
+
+
+def _lines_by_key(lines: Sequence[LineView], categories: CategoryTree) -> dict[Key, list[LineView]]:
     """The lines under each product, sku and category key (ancestors included)."""
-    found: dict[tuple[str, str], list[BaseLine]] = {}
+    found: dict[Key, list[LineView]] = {}
     lineages: dict[str, tuple[str, ...]] = {}
-    for base in lines:
-        line = base.line
+    for line in lines:
         keys = {(PRODUCT, v) for v in (line.product_id, line.sku) if v is not None}
         if line.category_id is not None:
             if line.category_id not in lineages:
                 lineages[line.category_id] = categories.lineage(line.category_id)
             keys.update((CATEGORY, c) for c in lineages[line.category_id])
         for key in keys:
-            found.setdefault(key, []).append(base)
+            found.setdefault(key, []).append(line)
     return found
 
 

@@ -9,6 +9,7 @@ points than the whole one earned.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -29,12 +30,36 @@ class SettledAward:
     points: int
 
 
-@dataclass(frozen=True, slots=True)
 class Settlement:
-    """Whole points and the awards they come from (their ``points`` add up to the total)."""
+    """Whole points and the awards they come from (their ``points`` add up to the total).
 
-    points: int
-    items: tuple[SettledAward, ...] = ()
+    The items are shared out only when asked for: choosing between programs and the
+    targets of a refund need the total alone, and sharing it out over hundreds of line
+    awards is most of a settlement's cost.
+    """
+
+    __slots__ = ("_items", "_share", "points")
+
+    def __init__(
+        self,
+        points: int,
+        items: tuple[SettledAward, ...] = (),
+        *,
+        share: Callable[[], tuple[SettledAward, ...]] | None = None,
+    ) -> None:
+        self.points = points
+        self._items = None if share is not None else items
+        self._share = share
+
+    @property
+    def items(self) -> tuple[SettledAward, ...]:
+        if self._items is None:
+            self._items = self._share() if self._share is not None else ()
+            self._share = None
+        return self._items
+
+    def __repr__(self) -> str:
+        return f"Settlement(points={self.points!r}, items={self.items!r})"
 
 
 def settle(
@@ -49,16 +74,28 @@ def settle(
 
     A bonus campaign's award is not multiplied: its points were computed on multiplied ones.
     """
-    scaled = [
-        (a, a.exact * _times(a, multiplier) * (factor(a) if factor else ONE))
-        for a in awards
-        if a.exact
-    ]
+    scaled = _scaled(awards, multiplier, factor)
     if scope is RoundingScope.LINE:
-        items = tuple(SettledAward(a, x, rounding.apply(x)) for a, x in scaled)
+        apply = rounding.apply
+        items = tuple(SettledAward(a, x, apply(x)) for a, x in scaled)
         return Settlement(sum(i.points for i in items), items)
     total = rounding.apply(sum((x for _, x in scaled), ZERO))
-    return Settlement(total, _share_out(scaled, total))
+    return Settlement(total, share=lambda: _share_out(scaled, total))
+
+
+def _scaled(
+    awards: Sequence[Award], multiplier: Decimal, factor: Callable[[Award], Decimal] | None
+) -> list[tuple[Award, Decimal]]:
+    """Each award that gives something, with its exact points scaled.
+
+    Multiplying by ``Decimal(1)`` changes neither a ``Decimal``'s value nor its exponent
+    (``1.0`` would), so the common case (no multiplier, no factor) skips the products.
+    """
+    if factor is None and multiplier == ONE and multiplier.as_tuple().exponent == 0:
+        return [(a, a.exact) for a in awards if a.exact]
+    if factor is None:
+        return [(a, a.exact * _times(a, multiplier)) for a in awards if a.exact]
+    return [(a, a.exact * _times(a, multiplier) * factor(a)) for a in awards if a.exact]
 
 
 def _times(award: Award, multiplier: Decimal) -> Decimal:
@@ -67,14 +104,17 @@ def _times(award: Award, multiplier: Decimal) -> Decimal:
 
 def _share_out(scaled: list[tuple[Award, Decimal]], total: int) -> tuple[SettledAward, ...]:
     """Split ``total`` over the awards: floors first, then the largest fractions get +1."""
-    floors = [Rounding.DOWN.apply(x) for _, x in scaled]
+    floor = Rounding.DOWN.apply
+    floors = [floor(x) for _, x in scaled]
     left = total - sum(floors)
-    order = sorted(range(len(scaled)), key=lambda i: (-(scaled[i][1] - floors[i]), i))
-    for i in order:
-        if left <= 0:
-            break
-        floors[i] += 1
-        left -= 1
+    if left > 0:
+        # The ``left`` largest fractions, ties to the first: what sorting them all and
+        # taking the first ``left`` gives, without sorting hundreds of awards.
+        size = min(left, len(scaled))
+        fractions = [x - f for (_, x), f in zip(scaled, floors, strict=True)]
+        for i in heapq.nsmallest(size, range(len(scaled)), key=lambda i: (-fractions[i], i)):
+            floors[i] += 1
+        left -= size
     if left > 0 and scaled:
         # Rounding up a total of exact zeros: give the extra point to the first award.
         floors[0] += left

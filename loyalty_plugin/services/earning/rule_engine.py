@@ -28,6 +28,7 @@ from loyalty_plugin.domain.programs import (
 )
 from loyalty_plugin.domain.rules import Conversion, CustomerView, InvoiceView, LineView, Rule
 from loyalty_plugin.domain.rules.conditions import MerchantFacts
+from loyalty_plugin.domain.rules.index import LineLookup
 from loyalty_plugin.models import (
     Account,
     Customer,
@@ -448,6 +449,7 @@ def evaluate_programs(
 ) -> list[ProgramEarning]:
     """Every program's earning on the invoice, combined (only those that count remain)."""
     earnings = []
+    lookup = LineLookup()
     for program in programs:
         conversion = rates.conversion(
             invoice_currency=invoice.currency,
@@ -455,8 +457,9 @@ def evaluate_programs(
             event_rate=invoice.exchange_rate,
         )
         earning = evaluate_invoice(
-            program, invoice=invoice, customer=customer, conversion=conversion, merchant=merchant
-        )
+            program, invoice=invoice, customer=customer, conversion=conversion,
+            merchant=merchant, lookup=lookup,
+        )  # fmt: skip
         if earning is not None:
             earnings.append(earning)
     return combine(earnings)

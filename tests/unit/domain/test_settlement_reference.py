@@ -70,7 +70,7 @@ awards = st.lists(
     awards=awards,
     rounding=st.sampled_from(list(Rounding)),
     scope=st.sampled_from(list(RoundingScope)),
-    multiplier=st.sampled_from([ONE, Decimal("1.25"), Decimal("1.1"), Decimal(2)]),
+    multiplier=st.sampled_from([ONE, Decimal("1.0"), Decimal("1.25"), Decimal("1.1"), Decimal(2)]),
     factor=st.sampled_from([None, Decimal("0.5"), Decimal("0.37"), Decimal(0)]),
 )
 def test_settlement_equals_the_reference(awards, rounding, scope, multiplier, factor) -> None:
