@@ -19,7 +19,10 @@ Two rule mixes, each spread over ``--programs`` programs:
   40 categories;
 * ``segmented``: thousands of offers as issue 18 means them: one base rate per program,
   then product offers (2 products each), category offers, and offers gated by channel,
-  store, level, or products with a weekday, on 5,000 products and 400 categories.
+  store, level, or products with a weekday, on 5,000 products and 400 categories; and
+  50 running bonus campaigns (``--campaigns``) at every size, a third with budgets:
+  ``evaluate`` applies them as a simulation does (nothing charged), ``earn`` charges
+  their budgets.
 
     python bench/earning.py                       # kinds 250, segmented 250 and 5,000
     python bench/earning.py --samples 10 --warmup 2   # a smoke run
@@ -47,6 +50,11 @@ from loyalty_plugin.domain.programs import ProgramDefinition
 from loyalty_plugin.domain.rules import InvoiceView, LineView
 from loyalty_plugin.domain.rules.index import RuleIndex
 from loyalty_plugin.models import Customer, Merchant
+from loyalty_plugin.services.earning.bonus_campaigns import (
+    create_bonus_campaign,
+    wanted_bonuses,
+    with_bonuses,
+)
 from loyalty_plugin.services.earning.by_program import earn_on_invoice
 from loyalty_plugin.services.earning.programs import create_program
 from loyalty_plugin.services.earning.rule_engine import (
@@ -107,6 +115,32 @@ def segmented_rules(program: int, rng: random.Random, count_: int) -> list[dict[
     return rules
 
 
+def campaigns(rng: random.Random, count_: int, now: datetime) -> list[dict[str, Any]]:
+    """``count_`` running campaigns gated as offers are: a level, a channel, a store, a
+    category, products; multipliers and fixed points, a third with budgets."""
+    cats, products = list(LARGE.categories), LARGE.products
+    gates: list[Callable[[], dict[str, Any]]] = [
+        lambda: {"who": {"levels": [rng.choice(LEVELS)]},
+                 "what": {"categories": [rng.choice(cats)]}},
+        lambda: {"channels": [rng.choice(CHANNELS)]},
+        lambda: {"where": {"stores": [rng.choice(STORES)]}},
+        lambda: {"what": {"categories": [rng.choice(cats)]}},
+        lambda: {"what": {"products": rng.sample(products, 5)}},
+    ]  # fmt: skip
+    made = []
+    for index in range(count_):
+        bonus = {"multiplier": rng.choice(["1.5", "2", "3"])} if index % 3 else {"points": 25}
+        budget = {"budget": 10_000_000, "budget_per_customer": 1_000_000} if index % 3 == 1 else {}
+        made.append(
+            {"key": f"campaign-{index}", "name": f"Campaign {index}",
+             "starts_at": (now - timedelta(days=1)).isoformat(),
+             "ends_at": (now + timedelta(days=30)).isoformat(),
+             "conditions": gates[index % len(gates)](), "priority": index % 4}
+            | bonus | budget
+        )  # fmt: skip
+    return made
+
+
 def rules_for(program: int, rng: random.Random, count_: int) -> list[dict[str, Any]]:
     """``count_`` rules of every built-in invoice kind, with exclusions sprinkled in."""
     PRODUCTS, CATEGORIES = SMALL.products, SMALL.categories
@@ -132,9 +166,17 @@ def rules_for(program: int, rng: random.Random, count_: int) -> list[dict[str, A
 
 
 def set_up(
-    engine: sa.Engine, *, merchant: str, mix: str, programs: int, rules: int, now: datetime
+    engine: sa.Engine,
+    *,
+    merchant: str,
+    mix: str,
+    programs: int,
+    rules: int,
+    bonus_campaigns: int,
+    now: datetime,
 ) -> int:
-    """The merchant, one customer and the active programs; returns the customer's id."""
+    """The merchant, one customer, the active programs and the running bonus campaigns;
+    returns the customer's id."""
     rng = random.Random(5)
     make = segmented_rules if mix == "segmented" else rules_for
     catalog = LARGE if mix == "segmented" else SMALL
@@ -158,6 +200,10 @@ def set_up(
                 },
                 now=now - timedelta(days=1),
                 actor="bench",
+            )
+        for campaign in campaigns(rng, bonus_campaigns, now):
+            create_bonus_campaign(
+                session, merchant_id=merchant, definition=campaign, now=now, actor="bench"
             )
         session.commit()
         return customer.id
@@ -216,17 +262,23 @@ class QueryCounter:
 
 
 def evaluate(session: Session, customer: Customer, bill: InvoiceView, now: datetime) -> int:
-    """Load and evaluate every program on ``bill``; returns the points (nothing written)."""
+    """Load and evaluate every program on ``bill``, and the running bonus campaigns as a
+    simulation applies them (no budget charged); returns the points (nothing written)."""
     merchant = session.get(Merchant, customer.merchant_id)
+    assert merchant is not None
     programs = programs_in_force(session, merchant_id=customer.merchant_id, at=now)
     view = customer_view(session, customer, invoice_id=bill.id)
+    bill = replace(bill, occurred_at=now)
+    facts = merchant_facts(session, merchant, programs)
     earned = evaluate_programs(
-        programs,
-        invoice=replace(bill, occurred_at=now),
-        customer=view,
-        rates=RateBook(session, merchant, now),
-        merchant=merchant_facts(session, merchant, programs),
-    )
+        programs, invoice=bill, customer=view, rates=RateBook(session, merchant, now),
+        merchant=facts,
+    )  # fmt: skip
+    wanted = wanted_bonuses(
+        session, merchant=merchant, invoice=bill, customer=view, facts=facts, earnings=earned,
+        at=now,
+    )  # fmt: skip
+    earned = with_bonuses(earned, wanted, [w.points for _, w in wanted])
     session.rollback()
     return sum(e.points for e in earned)
 
@@ -290,6 +342,12 @@ def main() -> None:
         help="MIX:RULES, rules in all programs together (default: kinds:250, "
         "segmented:250, segmented:5000)",
     )
+    parser.add_argument(
+        "--campaigns",
+        type=int,
+        default=50,
+        help="running bonus campaigns in a segmented run (default 50, at every size)",
+    )
     parser.add_argument("--samples", type=int, default=50, help="timed invoices per row")
     parser.add_argument("--warmup", type=int, default=5, help="untimed invoices first")
     args = parser.parse_args()
@@ -301,9 +359,13 @@ def main() -> None:
         for mix, total in runs:
             per_program = max(1, int(total) // args.programs)
             merchant = f"bench-{mix}-{total}"
-            with step(f"{mix}: {args.programs} programs of {per_program} rules"):
+            bonus = args.campaigns if mix == "segmented" else 0
+            with step(
+                f"{mix}: {args.programs} programs of {per_program} rules, {bonus} bonus campaigns"
+            ):
                 customer_id = set_up(engine, merchant=merchant, mix=mix, programs=args.programs,
-                                     rules=per_program, now=now)  # fmt: skip
+                                     rules=per_program, bonus_campaigns=bonus,
+                                     now=now)  # fmt: skip
             settle(engine)
             catalog = LARGE if mix == "segmented" else SMALL
             for operation in (evaluate, earn):
@@ -317,7 +379,7 @@ def main() -> None:
                             samples=args.samples, warmup=args.warmup, numbers=numbers, now=now,
                             catalog=catalog,
                         )  # fmt: skip
-                    rows.append((operation.__name__, mix, per_program * args.programs,
+                    rows.append((operation.__name__, mix, per_program * args.programs, bonus,
                                  "on" if indexed else "off", timed.p50, timed.p99, queries,
                                  points))  # fmt: skip
     print()
@@ -327,6 +389,7 @@ def main() -> None:
                 "operation",
                 "mix",
                 "rules",
+                "campaigns",
                 "index",
                 "p50 ms",
                 "p99 ms",

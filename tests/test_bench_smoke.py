@@ -38,7 +38,8 @@ class Smoke:
 SMOKES = (
     Smoke(
         "earning",
-        "--lines 20 --programs 1 --runs kinds:2 --runs segmented:9 --samples 2 --warmup 1",
+        "--lines 20 --programs 1 --runs kinds:2 --runs segmented:9 --campaigns 2 --samples 2 "
+        "--warmup 1",
         ("evaluate", "earn"),
     ),
     Smoke(

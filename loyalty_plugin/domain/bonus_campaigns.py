@@ -93,15 +93,14 @@ def wanted_points(
         points = campaign.points or 0
         return Wanted(campaign, points, check, f"+{points} points")
     what = campaign.conditions.what
-    chosen = {line.id for line in ctx.lines if not what or what.selects(line, categories)}
-    base = sum(
-        (
-            a.exact * multiplier
-            for a in awards
-            if a.kind != BONUS_CAMPAIGN and (not what or a.line in chosen)
-        ),
-        ZERO,
-    )
+    if what:
+        chosen = {line.id for line in ctx.lines if what.selects(line, categories)}
+        exacts = [a.exact for a in awards if a.kind != BONUS_CAMPAIGN and a.line in chosen]
+    else:
+        exacts = [a.exact for a in awards if a.kind != BONUS_CAMPAIGN]
+    # Times Decimal(1) changes nothing, not even the exponent, so it is left out.
+    plain = multiplier == ONE and multiplier.as_tuple().exponent == 0
+    base = sum(exacts if plain else (x * multiplier for x in exacts), ZERO)
     extra = rounding.apply(base * (campaign.multiplier - ONE))
     return Wanted(campaign, max(0, extra), check, f"x{campaign.multiplier} on {_shown(base)}")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from loyalty_plugin.domain.rules.conditions import MerchantFacts
+from loyalty_plugin.domain.rules.conditions import Conditions, MerchantFacts
 from loyalty_plugin.domain.rules.invoice import CustomerView, InvoiceView, LineView
 from loyalty_plugin.domain.rules.kinds import CategoryRule, ProductRule, Rule
 from loyalty_plugin.domain.rules.lines import BaseLine
@@ -104,7 +104,7 @@ def keyed_by_what(rule: Rule) -> bool:
 
 def keys_of(rule: Rule) -> set[tuple[str, str]]:
     """The keys a rule is filed under (none: it is always a candidate)."""
-    what, conditions = rule.conditions.what, rule.conditions
+    what = rule.conditions.what
     products = set(rule.products) if isinstance(rule, ProductRule) else set(what.products)
     if products:
         return {(PRODUCT, p) for p in products}
@@ -113,6 +113,23 @@ def keys_of(rule: Rule) -> set[tuple[str, str]]:
     )
     if cats:
         return {(CATEGORY, c) for c in cats}
+    return _gate_keys(rule.conditions)
+
+
+def condition_keys(conditions: Conditions) -> set[tuple[str, str]]:
+    """The keys conditions alone are filed under, as :func:`keys_of` files a rule's: an
+    invoice none of whose keys (:func:`invoice_keys`) is among them cannot meet them
+    (none: they may meet any invoice). A bonus campaign is filed so."""
+    what = conditions.what
+    if what.products:
+        return {(PRODUCT, p) for p in what.products}
+    if what.categories:
+        return {(CATEGORY, c) for c in what.categories}
+    return _gate_keys(conditions)
+
+
+def _gate_keys(conditions: Conditions) -> set[tuple[str, str]]:
+    """The channel, store (and store group) or level keys of the first gate set."""
     if conditions.channels:
         return {(CHANNEL, c) for c in conditions.channels}
     if conditions.stores or conditions.store_groups:
@@ -160,6 +177,21 @@ def _lines_by_key(lines: Sequence[LineView], categories: CategoryTree) -> dict[K
             keys.update((CATEGORY, c) for c in lineages[line.category_id])
         for key in keys:
             found.setdefault(key, []).append(line)
+    return found
+
+
+def invoice_keys(
+    invoice: InvoiceView,
+    *,
+    customer: CustomerView,
+    categories: CategoryTree,
+    merchant: MerchantFacts,
+    lookup: LineLookup | None = None,
+) -> set[tuple[str, str]]:
+    """Every key of an invoice: its lines' products, skus and categories (with their
+    ancestors), its channel, store and the store's groups, and the customer's level."""
+    found = set((lookup or LineLookup()).by_key(invoice.lines, categories))
+    found.update(_context_keys(invoice, customer, merchant))
     return found
 
 

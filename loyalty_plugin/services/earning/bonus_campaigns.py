@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.bonus_campaigns import (
@@ -37,8 +37,9 @@ from loyalty_plugin.domain.bonus_campaigns import (
 )
 from loyalty_plugin.domain.errors import InvalidOperation, NotFound
 from loyalty_plugin.domain.programs import ProgramEarning
-from loyalty_plugin.domain.rules import CustomerView, InvoiceView
+from loyalty_plugin.domain.rules import CategoryTree, CustomerView, InvoiceView, LineView
 from loyalty_plugin.domain.rules.conditions import ConditionContext, MerchantFacts
+from loyalty_plugin.domain.rules.index import LineLookup, condition_keys, invoice_keys
 from loyalty_plugin.models import BonusCampaign, BonusCampaignGrant, Merchant, MerchantSettings
 from loyalty_plugin.schemas.bonus_campaigns import conditions_json, load_bonus_campaign
 from loyalty_plugin.schemas.programs import to_json
@@ -345,17 +346,43 @@ def add_bonus_campaigns(
     ``last_purchase`` reads the customer's last purchase, for a win-back campaign when
     the programs' rules did not need it.
     """
+    wanted = wanted_bonuses(
+        session, merchant=merchant, invoice=invoice, customer=customer, facts=facts,
+        earnings=earnings, at=at, last_purchase=last_purchase,
+    )  # fmt: skip
+    if not wanted:
+        return earnings
+    granted = _charge(session, merchant.id, account_id, invoice.id, [w for _, w in wanted], now)
+    return with_bonuses(earnings, wanted, granted)
+
+
+def wanted_bonuses(
+    session: Session,
+    *,
+    merchant: Merchant,
+    invoice: InvoiceView,
+    customer: CustomerView,
+    facts: MerchantFacts,
+    earnings: list[ProgramEarning],
+    at: datetime,
+    last_purchase: Callable[[], datetime | None] | None = None,
+) -> list[tuple[int, Wanted]]:
+    """What each campaign running at ``at`` wants on the invoice, with the index of the
+    earning it rides on; no budget charged (a simulation grants what is wanted)."""
     campaigns = campaigns_in_force(session, merchant, at)
     if not campaigns or not earnings:
-        return earnings
+        return []
     facts = _with_store_groups(session, merchant, facts, campaigns)
     winback = any(c.conditions.who.inactive_days is not None for c in campaigns)
     if winback and customer.last_purchase_at is None and last_purchase is not None:
         customer = replace(customer, last_purchase_at=last_purchase())
-    wanted = _wanted(campaigns, earnings, invoice, customer, facts)
-    if not wanted:
-        return earnings
-    granted = _charge(session, merchant.id, account_id, invoice.id, [w for _, w in wanted], now)
+    return _wanted(campaigns, earnings, invoice, customer, facts)
+
+
+def with_bonuses(
+    earnings: list[ProgramEarning], wanted: list[tuple[int, Wanted]], granted: Sequence[int]
+) -> list[ProgramEarning]:
+    """``earnings`` with each wanted bonus added to its earning as ``granted`` says."""
     result = list(earnings)
     for (index, want), points in zip(wanted, granted, strict=True):
         earning = result[index]
@@ -372,18 +399,35 @@ def _wanted(
     customer: CustomerView,
     facts: MerchantFacts,
 ) -> list[tuple[int, Wanted]]:
-    """Each campaign that applies, with the index of the earning it rides on."""
+    """Each campaign that applies, with the index of the earning it rides on.
+
+    A campaign is tested only when the invoice has one of the keys its conditions are
+    filed under (:func:`~loyalty_plugin.domain.rules.index.condition_keys`): one that
+    has none could not apply, so thousands of campaigns cost a set lookup each.
+    """
     found = []
+    lookup = LineLookup()
+    keys: dict[int, set[tuple[str, str]]] = {}
     for campaign in campaigns:
         index = _rides_on(campaign, earnings)
         if index is None:
             continue
         earning = earnings[index]
         program = earning.program
+        filed = condition_keys(campaign.conditions)
+        if filed:
+            if id(program) not in keys:
+                keys[id(program)] = invoice_keys(
+                    invoice, customer=customer, categories=program.categories,
+                    merchant=facts, lookup=lookup,
+                )  # fmt: skip
+            if filed.isdisjoint(keys[id(program)]):
+                continue
         ctx = ConditionContext(
             customer=customer, at=invoice.occurred_at, day=invoice.date,
             channel=invoice.channel, store_id=invoice.store_id, merchant=facts,
-            lines=invoice.lines, categories=program.categories,
+            lines=_lines_for(campaign, filed, invoice, lookup, program.categories),
+            categories=program.categories,
         )  # fmt: skip
         want = wanted_points(
             campaign,
@@ -396,6 +440,24 @@ def _wanted(
         if want is not None and want.points > 0:
             found.append((index, want))
     return found
+
+
+def _lines_for(
+    campaign: BonusCampaignDefinition,
+    filed: set[tuple[str, str]],
+    invoice: InvoiceView,
+    lookup: LineLookup,
+    categories: CategoryTree,
+) -> tuple[LineView, ...]:
+    """The invoice's lines the campaign's ``what`` may select: when it is filed under its
+    ``what`` products or categories, only the lines under those keys (in the invoice's
+    order, so the breakdown names them as before); else every line."""
+    what = campaign.conditions.what
+    if not (what.products or what.categories):
+        return invoice.lines
+    by_key = lookup.by_key(invoice.lines, categories)
+    under = {id(line) for key in filed for line in by_key.get(key, ())}
+    return tuple(line for line in invoice.lines if id(line) in under)
 
 
 def _rides_on(campaign: BonusCampaignDefinition, earnings: list[ProgramEarning]) -> int | None:
@@ -416,7 +478,9 @@ def _charge(
     """Grant each wanted bonus what its budgets allow, and count it; in ``wanted``'s order.
 
     The campaign rows are locked in id order first; ``given`` is then read from the locked
-    rows and raised by a conditional UPDATE that can never pass the budget.
+    rows and raised by a conditional UPDATE that can never pass the budget. However many
+    campaigns apply, that is four statements: the lock, what they gave the customer, the
+    counters' UPDATE and the grants' INSERT (each campaign applies once per invoice).
     """
     ids = sorted({w.campaign.id for w in wanted})
     rows = {
@@ -433,15 +497,17 @@ def _charge(
             .with_for_update()
         )
     }
-    granted = []
+    given_to = _given_to(session, [i for i in ids if rows[i][1] is not None], account_id)
+    granted, counted = [], {}
     for want in wanted:
         budget, each, given = rows[want.campaign.id]
         total_left = None if budget is None else budget - given
-        customer_left = None if each is None else each - _given_to(session, want, account_id)
+        customer_left = None if each is None else each - given_to.get(want.campaign.id, 0)
         points = grant(want.points, total_left=total_left, customer_left=customer_left)
         if points:
-            _count(session, want.campaign.id, points)
+            counted[want.campaign.id] = counted.get(want.campaign.id, 0) + points
             rows[want.campaign.id] = (budget, each, given + points)
+            given_to[want.campaign.id] = given_to.get(want.campaign.id, 0) + points
         session.add(
             BonusCampaignGrant(
                 merchant_id=merchant_id, campaign_id=want.campaign.id, account_id=account_id,
@@ -449,38 +515,44 @@ def _charge(
             )
         )  # fmt: skip
         granted.append(points)
+    _count(session, counted)
     return granted
 
 
-def _given_to(session: Session, want: Wanted, account_id: int) -> int:
-    """What the campaign gave the customer's account so far (the account is locked)."""
+def _given_to(session: Session, campaign_ids: list[int], account_id: int) -> dict[int, int]:
+    """What each campaign gave the customer's account so far (the account is locked)."""
+    if not campaign_ids:
+        return {}
     session.flush()
-    return int(
-        session.scalar(
-            select(func.coalesce(func.sum(BonusCampaignGrant.points), 0)).where(
-                BonusCampaignGrant.campaign_id == want.campaign.id,
-                BonusCampaignGrant.account_id == account_id,
-            )
+    found = session.execute(
+        select(BonusCampaignGrant.campaign_id, func.sum(BonusCampaignGrant.points))
+        .where(
+            BonusCampaignGrant.campaign_id.in_(campaign_ids),
+            BonusCampaignGrant.account_id == account_id,
         )
-        or 0
+        .group_by(BonusCampaignGrant.campaign_id)
     )
+    return {campaign_id: int(total or 0) for campaign_id, total in found}
 
 
-def _count(session: Session, campaign_id: int, points: int) -> None:
-    """Raise the counter; the condition makes passing the budget impossible even if the
-    row were not locked (the lock makes it never refuse)."""
+def _count(session: Session, counted: dict[int, int]) -> None:
+    """Raise the counters in one UPDATE; its condition makes passing a budget impossible
+    even if the rows were not locked (the lock makes it never refuse)."""
+    if not counted:
+        return
+    points = case(counted, value=BonusCampaign.id)
     done = session.execute(
         update(BonusCampaign)
         .where(
-            BonusCampaign.id == campaign_id,
+            BonusCampaign.id.in_(list(counted)),
             (BonusCampaign.budget.is_(None))
             | (BonusCampaign.given + points <= BonusCampaign.budget),
         )
         .values(given=BonusCampaign.given + points)
         .execution_options(synchronize_session=False)
     )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
-        raise InvalidOperation(f"bonus campaign {campaign_id} would pass its budget")
+    if done.rowcount != len(counted):  # type: ignore[attr-defined]
+        raise InvalidOperation(f"bonus campaigns {sorted(counted)} would pass a budget")
 
 
 def _with_store_groups(

@@ -9,8 +9,20 @@ from typing import Any
 import pytest
 
 from loyalty_plugin.domain.programs import definition_from_settings, evaluate_invoice
-from loyalty_plugin.domain.rules import Conversion, CustomerView, InvoiceView, LineView
-from loyalty_plugin.domain.rules.conditions import MerchantFacts
+from loyalty_plugin.domain.rules import (
+    CategoryTree,
+    Conversion,
+    CustomerView,
+    InvoiceView,
+    LineView,
+)
+from loyalty_plugin.domain.rules.conditions import (
+    ConditionContext,
+    Conditions,
+    MerchantFacts,
+    check_conditions,
+)
+from loyalty_plugin.domain.rules.index import condition_keys, invoice_keys
 
 CATEGORIES = {f"c{i}": (f"c{i // 3}" if i >= 3 else None) for i in range(12)}
 PRODUCTS = [f"P{i}" for i in range(30)]
@@ -87,3 +99,45 @@ def test_the_index_gives_the_same_awards_as_every_rule(seed: int) -> None:
         indexed, full = (e.awards if e else None for e in both)
         assert indexed == full
         assert both[0].points == both[1].points  # type: ignore[union-attr]
+
+
+def _conditions(rng: random.Random) -> dict[str, Any]:
+    """Random campaign conditions: one to three gates of every kind a campaign can set."""
+    gates = [
+        lambda: {"channels": [rng.choice(["app", "pos"])]},
+        lambda: {"where": {"store_groups": ["north"]}},
+        lambda: {"where": {"stores": [rng.choice(["S1", "S3", "S9"])]}},
+        lambda: {"who": {"levels": [rng.choice(["gold", "silver"])]}},
+        lambda: {"what": {"products": rng.sample(PRODUCTS, 2)}},
+        lambda: {"what": {"categories": [rng.choice(list(CATEGORIES))]}},
+        lambda: {"when": {"weekdays": ["sat"]}},
+    ]
+    found: dict[str, Any] = {}
+    for gate in rng.sample(gates, rng.randint(0, 3)):
+        for key, value in gate().items():
+            found[key] = found.get(key, {}) | value if isinstance(value, dict) else value
+    return found
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_conditions_the_index_leaves_out_could_not_hold(seed: int) -> None:
+    """A bonus campaign is tested only when the invoice has one of its keys: every one
+    left out fails its conditions, and some kept ones hold (#18)."""
+    rng = random.Random(seed)
+    tree = CategoryTree(CATEGORIES)
+    held = 0
+    for _ in range(200):
+        conditions = Conditions.from_config(_conditions(rng))
+        invoice = _invoice(rng)
+        customer = CustomerView(id="c", level=rng.choice([None, "gold", "silver"]))
+        ctx = ConditionContext(
+            customer=customer, channel=invoice.channel, store_id=invoice.store_id,
+            merchant=MERCHANT, lines=invoice.lines, categories=tree,
+        )  # fmt: skip
+        ok = check_conditions(conditions, ctx).ok
+        filed = condition_keys(conditions)
+        keys = invoice_keys(invoice, customer=customer, categories=tree, merchant=MERCHANT)
+        if filed and filed.isdisjoint(keys):
+            assert not ok
+        held += ok
+    assert held > 10
