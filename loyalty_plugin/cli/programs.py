@@ -216,6 +216,18 @@ def _change_status(
     click.echo(f"program {program.key} is {program.status.value}")
 
 
+def _budget_note(bonus: dict[str, Any]) -> str:
+    """What a campaign's budget would have done to the simulated bonus."""
+    if not bonus["budget_would_limit"]:
+        return ""
+    shown = {
+        "budget": f"{bonus['budget_left']} left in its budget",
+        "budget_per_customer": f"at most {bonus['budget_per_customer']} per customer",
+    }
+    limits = [shown[name] for name in bonus["limited_by"]]
+    return f" (a budget would limit it: {', '.join(limits)})"
+
+
 @programs.command("simulate")
 @click.argument("key")
 @click.option(
@@ -271,6 +283,11 @@ def simulate_command(
         )
         for name, count in tally["failed"].items():
             click.echo(f"  {name} did not hold on {count}")
+    for campaign, bonus in report.get("bonus_campaigns", {}).items():
+        click.echo(
+            f"bonus campaign {campaign}: {bonus['points']} points on {bonus['invoices']} "
+            f"invoice(s), budgets not charged{_budget_note(bonus)}"
+        )
     for skipped in report["skipped"]:
         click.echo(f"skipped line {skipped['line']}: {skipped['error']}", err=True)
 

@@ -312,3 +312,63 @@ def test_a_win_back_campaign_reads_the_last_purchase_itself(shop: Host) -> None:
     assert send_at(shop, DURING, "invoice.paid", shoes_invoice("INV-1"))["points_earned"] == 55
     shown = shop.ledger("c1")[0]["details"]["bonus_campaigns"][0]
     assert shown["conditions"][0].startswith("who.inactive_days: last purchase 147 day(s)")
+
+
+def test_a_simulation_applies_campaigns_without_charging_their_budgets(
+    app: Any, shop: Host, db: Session, tmp_path: Any
+) -> None:
+    """`loyalty programs simulate` adds a campaign's bonus as earning would, charges no
+    budget, and says when the budget left would have limited it (#18)."""
+    import json
+
+    from loyalty_plugin.cli import main
+
+    campaign(shop, budget=25, budget_per_customer=20)
+    campaign(shop, key="later", starts_at="2030-01-01T00:00:00+00:00",
+             ends_at="2030-01-02T00:00:00+00:00")  # fmt: skip
+    rows = [
+        {"type": "invoice.paid", "occurred_at": DURING, "data": shoes_invoice(str(n), f"c{n}")}
+        for n in (1, 2)
+    ]
+    invoices = tmp_path / "invoices.jsonl"
+    invoices.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        main, ["programs", "simulate", "main", "--merchant", "shop", "--invoices", str(invoices),
+               "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    # 15 points each, and 3x on the 10 of boots: 20 more each (2 x 20 = 40 > 25 left).
+    assert report["total"]["points"] == 2 * (15 + 20)
+    assert report["bonus_campaigns"] == {
+        "shoes-weekend": {
+            "name": "3x on Shoes", "invoices": 2, "points": 40, "budget_left": 25,
+            "budget_per_customer": 20, "budget_would_limit": True, "limited_by": ["budget"],
+        }
+    }  # fmt: skip
+    assert db.scalar(select(BonusCampaign.given).where(BonusCampaign.key == "shoes-weekend")) == 0
+    text = runner.invoke(
+        main, ["programs", "simulate", "main", "--merchant", "shop", "--invoices", str(invoices)]
+    )
+    assert (
+        "bonus campaign shoes-weekend: 40 points on 2 invoice(s), budgets not charged "
+        "(a budget would limit it: 25 left in its budget)" in text.output
+    )
+
+
+def test_the_admin_simulation_shows_a_campaign_s_points_beside_the_rules(
+    shop: Host, db: Session
+) -> None:
+    """``compare_versions`` (Programs → Simulate) adds the campaign's bonus under its key
+    and leaves its budget as the real earning left it (#18)."""
+    from loyalty_plugin.services.earning.simulation import compare_versions
+
+    campaign(shop, budget=1000)
+    send_at(shop, DURING, "invoice.paid", shoes_invoice("S1"))
+    given = db.scalar(select(BonusCampaign.given).where(BonusCampaign.key == "shoes-weekend"))
+    result = compare_versions(db, merchant_id="shop", key="main", now=_now())
+    assert result.draft.rules.get("shoes-weekend") == 20
+    assert result.draft.points == 35
+    assert given == 20
+    assert db.scalar(select(BonusCampaign.given).where(BonusCampaign.key == "shoes-weekend")) == 20

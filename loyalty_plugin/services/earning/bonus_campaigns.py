@@ -18,7 +18,7 @@ budget back** (the points they reverse are reversed like any others, the budget 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -570,3 +570,90 @@ def _with_store_groups(
     )
     stores = {name: frozenset(ids) for name, ids in (groups or {}).items()}
     return replace(facts, store_groups=stores)
+
+
+# -- simulations ----------------------------------------------------------------------------
+
+
+@dataclass
+class CampaignTally:
+    """What one campaign would give over a replay, and what its budget has left."""
+
+    name: str
+    #: Points left in its total budget now (``None``: no total budget).
+    budget_left: int | None
+    budget_per_customer: int | None
+    invoices: int = 0
+    points: int = 0
+    by_customer: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """As a simulation reports it: ``budget_would_limit`` when the replay wants more
+        than the budget has left, or more for one customer than the per-customer budget
+        (``limited_by`` names which)."""
+        most = max(self.by_customer.values(), default=0)
+        total = self.budget_left is not None and self.points > self.budget_left
+        each = self.budget_per_customer is not None and most > self.budget_per_customer
+        return {
+            "name": self.name,
+            "invoices": self.invoices,
+            "points": self.points,
+            "budget_left": self.budget_left,
+            "budget_per_customer": self.budget_per_customer,
+            "budget_would_limit": total or each,
+            "limited_by": ["budget"] * total + ["budget_per_customer"] * each,
+        }
+
+
+class CampaignReplay:
+    """Bonus campaigns applied to a simulation as earning applies them, without charging
+    their budgets: each gives what it wants, and the tally says when a budget would have
+    given less. Read once (one query) for the whole replay."""
+
+    def __init__(self, session: Session, merchant: Merchant, program_key: str) -> None:
+        rows = session.scalars(
+            select(BonusCampaign).where(
+                BonusCampaign.merchant_id == merchant.id,
+                BonusCampaign.ended_at.is_(None),
+                (BonusCampaign.program_key.is_(None)) | (BonusCampaign.program_key == program_key),
+            )
+        ).all()
+        found = sorted((_definition(row) for row in rows), key=lambda c: (-c.priority, c.key))
+        self.campaigns = found
+        self.tallies = {
+            row.key: CampaignTally(
+                name=row.name,
+                budget_left=None if row.budget is None else max(0, row.budget - row.given),
+                budget_per_customer=row.budget_per_customer,
+            )
+            for row in rows
+        }
+        self._session, self._merchant = session, merchant
+        self._facts: MerchantFacts | None = None
+
+    def apply(
+        self,
+        earning: ProgramEarning,
+        *,
+        invoice: InvoiceView,
+        customer: CustomerView,
+        facts: MerchantFacts,
+        at: datetime,
+    ) -> ProgramEarning:
+        """``earning`` with the campaigns running at ``at`` added (when it gives points)."""
+        live = [c for c in self.campaigns if c.is_live(at)]
+        if not live or earning.points <= 0:
+            return earning
+        if self._facts is None:  # the replay's facts: store groups read once, if needed
+            self._facts = _with_store_groups(self._session, self._merchant, facts, self.campaigns)
+        wanted = _wanted(live, [earning], invoice, customer, self._facts)
+        for _index, want in wanted:
+            tally = self.tallies[want.campaign.key]
+            tally.invoices += 1
+            tally.points += want.points
+            tally.by_customer[customer.id] = tally.by_customer.get(customer.id, 0) + want.points
+        return with_bonuses([earning], wanted, [w.points for _, w in wanted])[0]
+
+    def report(self) -> dict[str, dict[str, Any]]:
+        """Each campaign that would have given something, by key."""
+        return {key: t.to_dict() for key, t in sorted(self.tallies.items()) if t.invoices}

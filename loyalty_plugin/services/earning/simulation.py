@@ -28,6 +28,7 @@ from loyalty_plugin.models.webhook_event import InboxStatus, WebhookEvent
 from loyalty_plugin.schemas.common import AwareDateTime
 from loyalty_plugin.schemas.programs import flatten_errors
 from loyalty_plugin.schemas.webhooks import InvoiceSchema
+from loyalty_plugin.services.earning.bonus_campaigns import CampaignReplay
 from loyalty_plugin.services.earning.programs import (
     get_program,
     latest_version,
@@ -64,6 +65,8 @@ class Simulation:
     skipped: list[tuple[int, str]] = field(default_factory=list)
     #: Rules with conditions: how often each condition matched and failed.
     conditions: dict[str, ConditionTally] = field(default_factory=dict)
+    #: The bonus campaigns that would have given points, by key (budgets not charged).
+    bonus_campaigns: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def count_conditions(self, earning: ProgramEarning | None) -> None:
         """Tally which conditions of each rule held on one invoice."""
@@ -83,30 +86,34 @@ class Simulation:
         return quantize(points * self.point_value, self.currency)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "program": self.program,
-            "version": self.version,
-            "currency": self.currency,
-            "point_value": str(self.point_value),
-            "customers": [
-                {
-                    "customer_id": customer_id,
-                    "invoices": total.invoices,
-                    "points": total.points,
-                    "value": str(self.value(total.points)),
-                }
-                for customer_id, total in sorted(self.customers.items())
-            ],
-            "total": {
-                "invoices": self.invoices,
-                "points": self.points,
-                "value": str(self.value(self.points)),
-            },
-            "skipped": [{"line": line, "error": error} for line, error in self.skipped],
-        } | (
-            {"conditions": {rule: t.to_dict() for rule, t in self.conditions.items()}}
-            if self.conditions
-            else {}
+        return (
+            {
+                "program": self.program,
+                "version": self.version,
+                "currency": self.currency,
+                "point_value": str(self.point_value),
+                "customers": [
+                    {
+                        "customer_id": customer_id,
+                        "invoices": total.invoices,
+                        "points": total.points,
+                        "value": str(self.value(total.points)),
+                    }
+                    for customer_id, total in sorted(self.customers.items())
+                ],
+                "total": {
+                    "invoices": self.invoices,
+                    "points": self.points,
+                    "value": str(self.value(self.points)),
+                },
+                "skipped": [{"line": line, "error": error} for line, error in self.skipped],
+            }
+            | (
+                {"conditions": {rule: t.to_dict() for rule, t in self.conditions.items()}}
+                if self.conditions
+                else {}
+            )
+            | ({"bonus_campaigns": self.bonus_campaigns} if self.bonus_campaigns else {})
         )
 
 
@@ -181,6 +188,7 @@ def simulate(
     rates = RateBook(session, merchant, now)
     place = merchant_facts(session, merchant, [definition])
     customers = ReplayCustomers(session, merchant_id, now=now)
+    replay = Replay(customers, rates, place, CampaignReplay(session, merchant, key), now)
     for batch in _batches(invoices):
         parsed = _parse_all(batch)
         customers.load(_pairs(parsed))
@@ -188,7 +196,7 @@ def simulate(
             try:
                 if isinstance(facts, Exception):
                     raise facts
-                customer_id, earning = _evaluate(definition, facts, customers, rates, seen, place)
+                customer_id, earning = _evaluate(definition, facts, replay, seen)
             except (LoyaltyError, SchemaError, json.JSONDecodeError, TypeError) as error:
                 result.skipped.append((number, _message(error)))
                 continue
@@ -196,6 +204,7 @@ def simulate(
             total = result.customers.setdefault(customer_id, CustomerTotal())
             total.invoices += 1
             total.points += 0 if earning is None else earning.points
+    result.bonus_campaigns = replay.campaigns.report()
     return result
 
 
@@ -341,13 +350,14 @@ def compare_versions(
     customers.load(_pairs(parsed))
     pairs = [(draft, result.draft)] + ([(current, result.current)] if current else [])
     for definition, totals in pairs:
+        replay = Replay(customers, rates, place, CampaignReplay(session, merchant, key), now)
         seen: set[str] = set()
         counted = 0
         for number, facts in parsed:
             try:
                 if isinstance(facts, Exception):
                     raise facts
-                _customer, earning = _evaluate(definition, facts, customers, rates, seen, place)
+                _customer, earning = _evaluate(definition, facts, replay, seen)
             except (LoyaltyError, SchemaError, json.JSONDecodeError, TypeError) as error:
                 if totals is result.draft:
                     result.skipped.append((number, _message(error)))
@@ -415,31 +425,44 @@ def _batches(items: Iterable[tuple[int, Any]]) -> Iterator[list[tuple[int, Any]]
         yield batch
 
 
+@dataclass(frozen=True)
+class Replay:
+    """What every invoice of a replay is evaluated with."""
+
+    customers: ReplayCustomers
+    rates: RateBook
+    place: MerchantFacts
+    #: The bonus campaigns, applied as earning applies them (budgets not charged).
+    campaigns: CampaignReplay
+    now: datetime
+
+
 def _evaluate(
-    program: ProgramDefinition,
-    facts: InvoiceFacts,
-    customers: ReplayCustomers,
-    rates: RateBook,
-    seen: set[str],
-    place: MerchantFacts,
+    program: ProgramDefinition, facts: InvoiceFacts, replay: Replay, seen: set[str]
 ) -> tuple[str, Any]:
-    """The invoice's customer and its evaluation with the awards (``None``: the program's
-    audience leaves the customer out)."""
+    """The invoice's customer and its evaluation with the awards and the campaigns'
+    bonuses (``None``: the program's audience leaves the customer out)."""
     customer_id = str(facts.customer_id)
     first = customer_id not in seen
     seen.add(customer_id)
     invoice = invoice_view(facts)
-    view = customers.view(customer_id, str(facts.id), first=first, at=invoice.occurred_at)
-    conversion = rates.conversion(
+    view = replay.customers.view(customer_id, str(facts.id), first=first, at=invoice.occurred_at)
+    conversion = replay.rates.conversion(
         invoice_currency=invoice.currency,
         program_currency=program.currency,
         event_rate=invoice.exchange_rate,
     )
-    return customer_id, evaluate_invoice(
+    earning = evaluate_invoice(
         program,
         invoice=invoice,
         customer=view,
         conversion=conversion,
-        merchant=place,
+        merchant=replay.place,
         use_index=False,  # every rule: the replay counts each one's conditions
+    )
+    if earning is None:
+        return customer_id, None
+    at = invoice.occurred_at or replay.now
+    return customer_id, replay.campaigns.apply(
+        earning, invoice=replace(invoice, occurred_at=at), customer=view, facts=replay.place, at=at
     )
