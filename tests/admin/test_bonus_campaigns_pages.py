@@ -72,3 +72,55 @@ def test_the_bonus_campaigns_screen_fits_the_screen(
     make_campaign(page)
     make_campaign(page, "Double points for VIPs", "vip-double")
     look(page, shots, f"admin-bonus-campaigns-{width}", "Bonus campaigns")
+
+
+def change_campaign(page: Page, key: str = "shoes-weekend") -> None:
+    """From the list: open a campaign's form, a budget below zero first, then 4x."""
+    page.get_by_test_id(f"edit-{key}").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Change 3x on Shoes")
+    form = page.get_by_test_id("bonus-campaign-edit-form")
+    expect(form.get_by_label("Multiplier")).to_have_value("3")
+    expect(form.get_by_label("Starts")).to_have_value("2031-06-06T00:00")
+    form.get_by_label("Name").fill("4x on Shoes")
+    form.get_by_label("Multiplier").fill("4")
+    form.get_by_label("Budget", exact=True).fill("-5")
+    form.get_by_role("button", name="Save the changes").click()
+    expect(page.locator("#f-budget-error")).to_be_visible()
+    expect(form.get_by_label("Name")).to_have_value("4x on Shoes")
+
+
+def test_a_manager_changes_a_bonus_campaign(
+    app: Flask, live_server: LiveServer, page: Page, staff_member
+) -> None:
+    """Change → a mistake shown at its field, the form kept → saved, the list updated."""
+    manager = staff_member(role="manager", merchant="shop", password=True, name="Mia Manager")
+    sign_in(page, live_server, manager)
+    page.goto(live_server.url("/loyalty/admin/m/shop/"))
+    make_campaign(page)
+    change_campaign(page)
+    form = page.get_by_test_id("bonus-campaign-edit-form")
+    form.get_by_label("Budget", exact=True).fill("2000")
+    form.get_by_role("button", name="Save the changes").click()
+    expect(page.locator(".flash")).to_have_text("4x on Shoes saved.")
+    row = page.locator('tr[data-campaign="shoes-weekend"]')
+    expect(row).to_contain_text("\u00d74")  # the multiplication sign
+    expect(row).to_contain_text("2,000 of 2,000")
+
+
+@pytest.mark.backends("sqlite")
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_bonus_campaign_form_fits_the_screen(
+    width: str,
+    app: Flask,
+    live_server: LiveServer,
+    browser: Browser,
+    staff_member,
+    shots: Path,  # noqa: F811
+) -> None:
+    manager = staff_member(role="manager", merchant="shop", password=True, name="Mia Manager")
+    page = at_width(browser, width)()
+    sign_in(page, live_server, manager)
+    page.goto(live_server.url("/loyalty/admin/m/shop/"))
+    make_campaign(page)
+    change_campaign(page)
+    look(page, shots, f"admin-bonus-campaign-edit-{width}", "Change 3x on Shoes")

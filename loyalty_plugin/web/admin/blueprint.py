@@ -195,11 +195,15 @@ ROUTES: tuple[AdminRoute, ...] = (
                view=campaigns.campaign_save, role=MANAGER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/campaigns/<int:campaign_id>/end",
                view=campaigns.campaign_end, role=MANAGER, methods=POST),
-    # bonus campaigns: list, make, end (views/bonus_campaigns.py)
+    # bonus campaigns: list, make, change, end (views/bonus_campaigns.py)
     AdminRoute(rule="/m/<merchant_id>/bonus-campaigns", view=bonus_campaigns.bonus_campaigns_list,
                role=STAFF),
     AdminRoute(rule="/m/<merchant_id>/bonus-campaigns",
                view=bonus_campaigns.bonus_campaign_create, role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/bonus-campaigns/<key>/edit",
+               view=bonus_campaigns.bonus_campaign_edit, role=MANAGER),
+    AdminRoute(rule="/m/<merchant_id>/bonus-campaigns/<key>/edit",
+               view=bonus_campaigns.bonus_campaign_save, role=MANAGER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/bonus-campaigns/<key>/end",
                view=bonus_campaigns.bonus_campaign_end, role=MANAGER, methods=POST),
     # programs, their rule editors, simulating a draft (views/programs.py)

@@ -1,8 +1,9 @@
 """The Bonus campaigns screen (#18): time-boxed extra points with budgets.
 
-Everyone signed in may read it; managers and owners make and end campaigns. Each form is
-one call of the service the API calls (``POST /bonus-campaigns`` and ``POST .../end``);
-the service's validation errors come back at their fields. Not the coupon Campaigns screen.
+Everyone signed in may read it; managers and owners make, change and end campaigns. Each
+form is one call of the service the API calls (``POST /bonus-campaigns``, ``PATCH
+/bonus-campaigns/{key}`` and ``POST .../end``); the service's validation errors come back
+at their fields. Not the coupon Campaigns screen.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from loyalty_plugin.domain.errors import LoyaltyError, ValidationError
+from loyalty_plugin.domain.errors import LoyaltyError, NotFound, ValidationError
 from loyalty_plugin.extensions import get_session
-from loyalty_plugin.models import StaffRole
+from loyalty_plugin.models import BonusCampaign, StaffRole
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.schemas.programs import InvalidProgram
 from loyalty_plugin.services.earning import bonus_campaigns as svc
@@ -55,6 +56,34 @@ def bonus_campaign_create(merchant_id: str) -> ResponseReturnValue:
         )
     except LoyaltyError as error:
         return _list_page(merchant_id, create=form, errors=_errors(error), status=422)
+    access.flash(f"{campaign.name} saved.")
+    return redirect(url_for("admin.bonus_campaigns_list", merchant_id=merchant_id), 303)
+
+
+def bonus_campaign_edit(merchant_id: str, key: str) -> ResponseReturnValue:
+    """A campaign's form, filled in with what it is now."""
+    session = get_session()
+    campaign = _campaign_or_404(merchant_id, key)
+    zone = get_merchant(session, merchant_id).timezone
+    return _edit_page(merchant_id, key, _form_of(svc.campaign_document(campaign), zone))
+
+
+def bonus_campaign_save(merchant_id: str, key: str) -> ResponseReturnValue:
+    """Change a campaign (one ``update_bonus_campaign``); its key stays."""
+    form = request.form
+    actor = access.current().actor
+    _campaign_or_404(merchant_id, key)
+    try:
+        zone = get_merchant(get_session(), merchant_id).timezone
+        changes = {k: v for k, v in _definition(form, zone).items() if k != "key"}
+        campaign = run_in_transaction(
+            get_session(),
+            lambda s: svc.update_bonus_campaign(
+                s, merchant_id=merchant_id, key=key, changes=changes, now=utcnow(), actor=actor
+            ),
+        )
+    except LoyaltyError as error:
+        return _edit_page(merchant_id, key, form, errors=_errors(error), status=422)
     access.flash(f"{campaign.name} saved.")
     return redirect(url_for("admin.bonus_campaigns_list", merchant_id=merchant_id), 303)
 
@@ -142,6 +171,61 @@ def _conditions(text: str) -> Any:
     except ValueError:
         message = "must be a JSON object (see docs/programs.md)"
         raise ValidationError(message, field="conditions") from None
+
+
+def _campaign_or_404(merchant_id: str, key: str) -> BonusCampaign:
+    try:
+        return svc.get_bonus_campaign(get_session(), merchant_id, key)
+    except NotFound:
+        abort(404)
+
+
+def _form_of(document: Mapping[str, Any], zone: str) -> dict[str, str]:
+    """A campaign's document as the form's fields: local times, numbers as text."""
+    local = ZoneInfo(zone)
+
+    def moment(iso: str) -> str:
+        return datetime.fromisoformat(iso).astimezone(local).strftime("%Y-%m-%dT%H:%M")
+
+    def text(value: Any) -> str:
+        return "" if value is None else str(value)
+
+    return {
+        "key": document["key"],
+        "name": document["name"],
+        "program": text(document["program"]),
+        "starts_at": moment(document["starts_at"]),
+        "ends_at": moment(document["ends_at"]),
+        "gives": "multiplier" if document["multiplier"] is not None else "points",
+        "multiplier": text(document["multiplier"]),
+        "points": text(document["points"]),
+        "budget": text(document["budget"]),
+        "budget_per_customer": text(document["budget_per_customer"]),
+        "priority": text(document["priority"]),
+        "conditions": json.dumps(document["conditions"]) if document["conditions"] else "",
+    }
+
+
+def _edit_page(
+    merchant_id: str,
+    key: str,
+    values: Mapping[str, str],
+    *,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    session = get_session()
+    campaign = svc.get_bonus_campaign(session, merchant_id, key)
+    merchant = get_merchant(session, merchant_id)
+    return render_template(
+        "admin/bonus_campaigns/edit.html",
+        page_title=f"Change {campaign.name}",
+        campaign=svc.campaign_document(campaign, now=utcnow()),
+        programs=[p.key for p in list_programs(session, merchant_id)],
+        values=values,
+        errors=errors or {},
+        zone=merchant.timezone,
+    ), status
 
 
 def _list_page(
