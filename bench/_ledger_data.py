@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import random
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -109,9 +110,9 @@ def ts(moment: datetime | None) -> str:
 
 def create_merchant(connection: sa.Connection, *, at: datetime) -> None:
     connection.exec_driver_sql(
-        "INSERT INTO merchants (id, name, currency, timezone, created_at) "
-        "VALUES (%(id)s, 'Benchmark shop', 'EUR', 'UTC', %(at)s)",
-        {"id": MERCHANT, "at": ts(at)},
+        "INSERT INTO merchants (id, name, currency, timezone, created_at, settings_token) "
+        "VALUES (%(id)s, 'Benchmark shop', 'EUR', 'UTC', %(at)s, %(token)s)",
+        {"id": MERCHANT, "at": ts(at), "token": secrets.token_hex(16)},
     )
 
 

@@ -101,5 +101,9 @@ def test_merchants_without_a_program_get_the_default_program(empty_database) -> 
             )
         ).all()
         since = connection.execute(sa.text("SELECT effective_from FROM program_versions")).scalar()
+        tokens = connection.execute(sa.text("SELECT settings_token FROM merchants")).scalars()
+        tokens = list(tokens)
     assert [tuple(r) for r in rows] == [("old", "default", "active", 1, settings_hash(expected))]
     assert str(since).startswith(DEFAULT_PROGRAM_SINCE.strftime("%Y-%m-%d"))
+    # Merchants made before the settings cache get a token each (issue 20).
+    assert len(set(tokens)) == 2 and all(len(t) == 32 for t in tokens), tokens

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loyalty_plugin.models.base import Base, utcnow
@@ -26,3 +27,12 @@ class Merchant(Base):
     #: The latest end of the merchant's bonus campaigns not ended early (``None``: none):
     #: an invoice paid after it reads no campaign, so earning spends no query on them.
     bonus_campaigns_until: Mapped[datetime | None]
+    #: Bumped in every transaction that writes a cached setting of the merchant
+    #: (``loyalty_plugin/services/settings_cache.py``); read with the row by each event.
+    settings_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Random, set when the row is inserted: a merchant created again (a restored backup,
+    #: a wiped test database) is a new key of the settings cache even at version 0. Empty
+    #: (a row inserted by hand) turns the cache off for the merchant.
+    settings_token: Mapped[str] = mapped_column(
+        String(32), default=lambda: secrets.token_hex(16), server_default=""
+    )

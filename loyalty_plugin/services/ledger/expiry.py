@@ -48,6 +48,7 @@ from loyalty_plugin.services.audit import Actor, as_actor, record_change
 from loyalty_plugin.services.events import publish
 from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.ledger.entries import SYSTEM
+from loyalty_plugin.services.settings_cache import cached
 
 #: The reason written on date-expiry entries (the same as the one-account service writes).
 DATE_REASON = "points reached their expiry date"
@@ -74,7 +75,14 @@ class Batch:
 
 
 def expiry_policy(session: Session, merchant_id: str) -> ExpiryPolicy:
-    """The merchant's expiry policy (the defaults when it never chose one)."""
+    """The merchant's expiry policy (the defaults when it never chose one); kept across
+    requests by :mod:`~loyalty_plugin.services.settings_cache`."""
+    return cached(
+        session, merchant_id, "expiry_policy", lambda: _expiry_policy(session, merchant_id)
+    )
+
+
+def _expiry_policy(session: Session, merchant_id: str) -> ExpiryPolicy:
     row = session.get(ExpirySettings, merchant_id)
     if row is None:
         return ExpiryPolicy()

@@ -19,6 +19,7 @@ from loyalty_plugin.models import Merchant, WebhookSecret
 from loyalty_plugin.services.audit import SYSTEM, Actor, record_change
 from loyalty_plugin.services.idempotency import claim_fact
 from loyalty_plugin.services.ledger.accounts import get_merchant
+from loyalty_plugin.services.settings_cache import note_stamp
 
 
 def create_secret(
@@ -170,20 +171,26 @@ def merchant_with_secrets(
     session: Session, merchant_id: str, *, now: datetime
 ) -> tuple[Merchant | None, list[str]]:
     """The merchant (``None`` if unknown) and its :func:`active_secrets`, in one statement
-    (the webhook intake needs both for every delivery)."""
+    (the webhook intake needs both for every delivery).
+
+    The merchant's settings stamp comes with the row, as columns (an instance already in
+    the identity map would keep its old attributes): the transaction's settings lookups
+    are then answered by :mod:`~loyalty_plugin.services.settings_cache`."""
     active = and_(
         WebhookSecret.merchant_id == Merchant.id,
         or_(WebhookSecret.revoked_at.is_(None), WebhookSecret.revoked_at > now),
     )
     rows = session.execute(
-        select(Merchant, WebhookSecret.secret)
+        select(Merchant, Merchant.settings_token, Merchant.settings_version, WebhookSecret.secret)
         .outerjoin(WebhookSecret, active)
         .where(Merchant.id == merchant_id)
         .order_by(WebhookSecret.id.desc())
     ).all()
     if not rows:
         return None, []
-    return rows[0][0], [secret for _merchant, secret in rows if secret is not None]
+    merchant, token, version, _secret = rows[0]
+    note_stamp(session, merchant_id, token=token, version=version)
+    return merchant, [row.secret for row in rows if row.secret is not None]
 
 
 def _active(merchant_id: str, now: datetime) -> Select[tuple[WebhookSecret]]:

@@ -44,6 +44,7 @@ from loyalty_plugin.models import (
 from loyalty_plugin.services.audit import Actor, as_actor, record_change
 from loyalty_plugin.services.ledger.accounts import find_customer, get_merchant
 from loyalty_plugin.services.levels.memberships import benefits_for, level_names
+from loyalty_plugin.services.settings_cache import cached
 
 #: Columns of :class:`NotificationSettings` that switch one message on or off.
 SWITCHES = {message: message.value for message in Message}
@@ -53,7 +54,17 @@ SWITCHES = {message: message.value for message in Message}
 
 
 def notification_prefs(session: Session, merchant_id: str) -> NotificationPrefs:
-    """The merchant's message settings (the defaults when it never changed them)."""
+    """The merchant's message settings (the defaults when it never changed them); kept
+    across requests by :mod:`~loyalty_plugin.services.settings_cache`."""
+    return cached(
+        session,
+        merchant_id,
+        "notification_prefs",
+        lambda: _notification_prefs(session, merchant_id),
+    )
+
+
+def _notification_prefs(session: Session, merchant_id: str) -> NotificationPrefs:
     row = session.get(NotificationSettings, merchant_id)
     if row is None:
         return NotificationPrefs()

@@ -21,7 +21,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session
@@ -38,6 +38,7 @@ from loyalty_plugin.models import (
 from loyalty_plugin.services.audit import SYSTEM, Actor, record_change
 from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.merchants.secrets import active_secrets
+from loyalty_plugin.services.settings_cache import cached, has_stamp
 from loyalty_plugin.services.transaction import run_in_transaction
 
 log = logging.getLogger(__name__)
@@ -381,21 +382,36 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def _wants(session: Session, merchant_id: str, event_type: str) -> bool:
-    """Whether the merchant's endpoint is on and receives ``event_type``. A yes is cached
-    for the session's life (with the types chosen); a no is asked again, so an endpoint set
-    up meanwhile is never missed by a long-lived session."""
+    """Whether the merchant's endpoint is on and receives ``event_type``.
+
+    Within a transaction that read the merchant's settings stamp (a webhook event), the
+    answer is kept across requests by :mod:`~loyalty_plugin.services.settings_cache`.
+    Otherwise a yes is cached for the session's life (with the types chosen); a no is asked
+    again, so an endpoint set up meanwhile is never missed by a long-lived session."""
+    if has_stamp(session, merchant_id):
+        wanted = cached(session, merchant_id, "endpoint", lambda: _endpoint(session, merchant_id))
+        return wanted is not False and (wanted is None or event_type in wanted)
     cache: dict[str, frozenset[str] | None] = session.info.setdefault(_ENDPOINTS, {})
     if merchant_id not in cache:
-        row = session.execute(
-            select(WebhookEndpoint.enabled, WebhookEndpoint.event_types).where(
-                WebhookEndpoint.merchant_id == merchant_id
-            )
-        ).first()
-        if row is None or not row.enabled:
+        wanted = _endpoint(session, merchant_id)
+        if wanted is False:
             return False
-        cache[merchant_id] = None if row.event_types is None else frozenset(row.event_types)
+        cache[merchant_id] = wanted
     chosen = cache[merchant_id]
     return chosen is None or event_type in chosen
+
+
+def _endpoint(session: Session, merchant_id: str) -> frozenset[str] | Literal[False] | None:
+    """The event types the merchant's endpoint receives (``None``: all), ``False`` if it
+    has none or it is off."""
+    row = session.execute(
+        select(WebhookEndpoint.enabled, WebhookEndpoint.event_types).where(
+            WebhookEndpoint.merchant_id == merchant_id
+        )
+    ).first()
+    if row is None or not row.enabled:
+        return False
+    return None if row.event_types is None else frozenset(row.event_types)
 
 
 def _claim(

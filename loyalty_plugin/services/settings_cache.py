@@ -1,0 +1,181 @@
+"""Per-merchant settings kept across requests, checked against a version stamp (issue 20).
+
+Every event reads its merchant's row (with the signing secrets) first. That row carries a
+random ``settings_token``, set when the row is inserted, and a ``settings_version``, which
+every write of a cached settings model bumps in the writing transaction (a ``before_flush``
+listener: one ``UPDATE merchants SET settings_version = settings_version + 1``, atomic under
+concurrency). :func:`note_stamp` records the stamp read for the rest of that transaction;
+:func:`cached` then answers a lookup from the process-wide snapshot made at the same stamp,
+or runs the query and keeps its answer.
+
+Why this is safe with several processes and machines: the stamp is read in each
+transaction, and a settings change commits together with its bump, so a transaction that
+reads the stamp after the change committed reads a new version and misses the old
+snapshot. A snapshot is read after its stamp, so it is never older than the stamp it is
+kept under. The token makes a merchant deleted and created again (a ``TRUNCATE`` between
+tests, a restored backup) a new key, whose version starts at 0 again; the database's URL
+is in the key too, as several databases can be used in one process.
+
+Only immutable values are kept (frozen dataclasses, tuples, frozensets), never ORM rows.
+A transaction that writes cached settings itself neither reads nor fills the cache until
+it ends: its answers may hold rows that are not committed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+from sqlalchemy import event, update
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, scoped_session
+
+from loyalty_plugin.models import ExpirySettings, Merchant, NotificationSettings, WebhookEndpoint
+
+T = TypeVar("T")
+
+#: The models whose rows are cached: a write of one bumps its merchant's version.
+CACHED_MODELS: tuple[type, ...] = (ExpirySettings, NotificationSettings, WebhookEndpoint)
+#: Merchants kept per process; the least recently used is dropped beyond it.
+MAX_MERCHANTS = 4096
+
+_WRITTEN = "loyalty_settings_written"
+_STAMPS = "loyalty_settings_stamps"
+_TABLES = frozenset(model.__table__.name for model in CACHED_MODELS)  # type: ignore[attr-defined]
+
+
+class _Snapshots:
+    """(database, merchant, token) -> (version, {lookup: value}), bounded, thread-safe."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._rows: OrderedDict[tuple[str, str, str], tuple[int, dict[Hashable, Any]]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str], version: int, name: Hashable) -> tuple[bool, Any]:
+        with self._lock:
+            found = self._rows.get(key)
+            if found is None or found[0] != version or name not in found[1]:
+                return False, None
+            self._rows.move_to_end(key)
+            return True, found[1][name]
+
+    def put(self, key: tuple[str, str, str], version: int, name: Hashable, value: Any) -> None:
+        with self._lock:
+            found = self._rows.get(key)
+            if found is not None and found[0] > version:
+                return  # a reader of an older stamp: keep the newer snapshot
+            values = found[1] if found is not None and found[0] == version else {}
+            self._rows[key] = (version, values | {name: value})
+            self._rows.move_to_end(key)
+            while len(self._rows) > self._size:
+                self._rows.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rows.clear()
+
+
+_SNAPSHOTS = _Snapshots(MAX_MERCHANTS)
+
+
+def note_stamp(session: Session, merchant_id: str, *, token: str, version: int) -> None:
+    """Record the merchant's stamp, read in this transaction, until the transaction ends.
+
+    Unlike :mod:`~loyalty_plugin.services.memo`, a savepoint's end keeps it: it is a value
+    read, not a lock, and a savepoint that wrote settings marks the transaction anyway. An
+    empty token (a row inserted by hand, without one) is no stamp: nothing is cached.
+    """
+    if not token:
+        return
+    _plain(session).info.setdefault(_STAMPS, {})[merchant_id] = (token, version)
+
+
+def has_stamp(session: Session, merchant_id: str) -> bool:
+    """Whether this transaction read the merchant's stamp (its lookups can be cached)."""
+    return merchant_id in _plain(session).info.get(_STAMPS, {})
+
+
+def cached(session: Session, merchant_id: str, name: Hashable, compute: Callable[[], T]) -> T:
+    """``compute()``, or its answer kept at the stamp this transaction read for the merchant.
+
+    Without a stamp in this transaction (a job, the admin pages), or while this transaction
+    writes cached settings, it is ``compute()``.
+    """
+    session = _plain(session)
+    stamp = session.info.get(_STAMPS, {}).get(merchant_id)
+    if stamp is None or _writes_settings(session):
+        return compute()
+    token, version = stamp
+    key = (_database(session), merchant_id, token)
+    hit, value = _SNAPSHOTS.get(key, version, name)
+    if hit:
+        return value  # type: ignore[no-any-return]
+    value = compute()
+    _SNAPSHOTS.put(key, version, name, value)
+    return value
+
+
+def clear() -> None:
+    """Forget every snapshot (never needed for correctness; for tests and operators)."""
+    _SNAPSHOTS.clear()
+
+
+def _plain(session: Session) -> Session:
+    return session() if isinstance(session, scoped_session) else session
+
+
+def _database(session: Session) -> str:
+    return repr(session.get_bind().url)
+
+
+def _writes_settings(session: Session) -> bool:
+    if session.info.get(_WRITTEN):
+        return True
+    return any(
+        isinstance(row, CACHED_MODELS)
+        for rows in (session.new, session.dirty, session.deleted)
+        for row in rows
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_versions(session: Session, _flush: Any, _instances: Any) -> None:
+    # ``session.dirty`` also lists rows whose attributes were set to the same value.
+    merchants = {
+        row.merchant_id
+        for rows in (session.new, session.dirty, session.deleted)
+        for row in rows
+        if isinstance(row, CACHED_MODELS)
+        and (rows is not session.dirty or session.is_modified(row))
+    }
+    if not merchants:
+        return
+    session.info[_WRITTEN] = True
+    session.connection().execute(
+        update(Merchant.__table__)
+        .where(Merchant.__table__.c.id.in_(sorted(merchants)))
+        .values(settings_version=Merchant.__table__.c.settings_version + 1)
+    )
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_WRITTEN, None)
+        session.info.pop(_STAMPS, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_writes(state: ORMExecuteState) -> None:
+    if not (state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    if table is not None and getattr(table, "name", None) in _TABLES:
+        raise RuntimeError(
+            f"bulk UPDATE/DELETE of {table.name} would bypass the settings version "
+            "(loyalty_plugin/services/settings_cache.py): change the rows through the ORM"
+        )

@@ -1,0 +1,188 @@
+"""Per-merchant settings kept across requests never outlive a committed change (issue 20).
+
+Each test lets one event fill the cache through the app, changes a setting in another
+session on its own connection and commits, then checks that the next event uses it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.expiry import ExpiryKind, ExpiryPolicy
+from loyalty_plugin.domain.notifications import Message, NotificationPrefs
+from loyalty_plugin.models import ExpirySettings, Lot, Merchant, OutboxMessage, WebhookSecret
+from loyalty_plugin.services.ledger.expiry import expiry_policy, set_expiry_policy
+from loyalty_plugin.services.merchants.registration import create_merchant
+from loyalty_plugin.services.merchants.secrets import (
+    create_secret,
+    merchant_with_secrets,
+    revoke_secret,
+)
+from loyalty_plugin.services.messaging.notifications import (
+    notification_prefs,
+    set_notification_prefs,
+)
+from loyalty_plugin.services.messaging.outbox import set_endpoint
+from tests.conftest import wipe
+from tests.webhooks.conftest import event, invoice
+
+NEW_SECRET = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+
+
+def _paid(number: int) -> dict[str, Any]:
+    occurred = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    data = {"invoice": invoice(f"N{number}"), "customer": {"id": "c1"}}
+    return event("invoice.paid", data) | {"occurred_at": occurred}
+
+
+def _earn(post: Any, number: int) -> None:
+    answer = post(_paid(number), msg_id=f"msg_{number}")
+    assert answer.status_code == 200, answer.json
+    assert answer.json["status"] == "processed", answer.json
+
+
+def _last_lot_expiry(engine: sa.Engine) -> datetime | None:
+    with Session(engine) as other:
+        return other.scalar(select_last_lot())
+
+
+def select_last_lot() -> sa.Select[tuple[datetime | None]]:
+    return sa.select(Lot.expires_at).order_by(Lot.id.desc()).limit(1)
+
+
+def test_a_committed_expiry_policy_applies_to_the_next_event(
+    post: Any, engine: sa.Engine, now: datetime
+) -> None:
+    """Points earned after another session committed a new expiry policy expire by it."""
+    _earn(post, 1)
+    _earn(post, 2)  # served from the cache
+    assert _last_lot_expiry(engine) is None
+    with Session(engine) as other:
+        policy = ExpiryPolicy(kind=ExpiryKind.DAYS_AFTER_EARNING, days=30)
+        set_expiry_policy(other, merchant_id="default", policy=policy, now=now, actor="test")
+        other.commit()
+    _earn(post, 3)
+    assert _last_lot_expiry(engine) is not None
+
+
+def test_an_endpoint_added_receives_the_next_event(
+    post: Any, engine: sa.Engine, now: datetime
+) -> None:
+    """An endpoint committed in another session gets the very next ``points.earned``."""
+    _earn(post, 1)
+    _earn(post, 2)
+    with Session(engine) as other:
+        assert other.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 0
+        set_endpoint(other, merchant_id="default", url="https://host.test/hook", now=now)
+        other.commit()
+    _earn(post, 3)
+    with Session(engine) as other:
+        assert other.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) >= 1
+
+
+def test_a_revoked_secret_is_refused_at_once(post: Any, engine: sa.Engine, now: datetime) -> None:
+    """Secrets are read with the merchant's row by every event: a revocation holds at once."""
+    _earn(post, 1)
+    with Session(engine) as other:
+        create_secret(other, merchant_id="default", now=now, secret=NEW_SECRET)
+        old = other.scalar(sa.select(WebhookSecret.id).order_by(WebhookSecret.id).limit(1))
+        revoke_secret(other, secret_id=old, now=datetime.now(UTC) - timedelta(seconds=1))
+        other.commit()
+    refused = post(_paid(2), msg_id="msg_2")
+    assert refused.status_code in (401, 403, 422), refused.json
+    accepted = post(_paid(2), msg_id="msg_2", secret=NEW_SECRET)
+    assert accepted.status_code == 200, accepted.json
+
+
+def _in_event(session: Session, merchant_id: str = "m") -> None:
+    """What an event does first: read the merchant with its stamp (and secrets)."""
+    merchant, _secrets = merchant_with_secrets(session, merchant_id, now=datetime.now(UTC))
+    assert merchant is not None
+
+
+def _version(engine: sa.Engine, merchant_id: str = "m") -> int:
+    with Session(engine) as other:
+        return other.scalar(sa.select(Merchant.settings_version).where(Merchant.id == merchant_id))
+
+
+@pytest.fixture
+def merchant(session: Session) -> str:
+    create_merchant(session, merchant_id="m", name="M", currency="EUR")
+    session.commit()
+    return "m"
+
+
+def test_notification_switches_changed_elsewhere_are_read_again(
+    session: Session, engine: sa.Engine, merchant: str, now: datetime
+) -> None:
+    """A switch committed by another session is seen by the next transaction's lookup."""
+    _in_event(session)
+    assert notification_prefs(session, merchant).enabled(Message.POINTS_EARNED)
+    session.commit()
+    with Session(engine) as other:
+        prefs = NotificationPrefs(disabled=frozenset({Message.POINTS_EARNED}))
+        set_notification_prefs(other, merchant_id=merchant, prefs=prefs, now=now, actor="t")
+        other.commit()
+    _in_event(session)
+    assert not notification_prefs(session, merchant).enabled(Message.POINTS_EARNED)
+
+
+def test_a_settings_write_bumps_the_version_once_per_flush(
+    session: Session, engine: sa.Engine, merchant: str, now: datetime
+) -> None:
+    """Each transaction that writes a cached setting bumps the merchant's version once."""
+    assert _version(engine) == 0
+    policy = ExpiryPolicy(kind=ExpiryKind.DAYS_AFTER_EARNING, days=30)
+    set_expiry_policy(session, merchant_id=merchant, policy=policy, now=now, actor="t")
+    session.commit()
+    assert _version(engine) == 1
+    session.commit()  # nothing written: no bump
+    assert _version(engine) == 1
+    session.delete(session.get(ExpirySettings, merchant))
+    session.commit()
+    assert _version(engine) == 2
+
+
+def test_bulk_writes_of_cached_settings_are_refused(session: Session, merchant: str) -> None:
+    """A bulk UPDATE would change settings without the version: refused, not missed."""
+    with pytest.raises(RuntimeError, match="settings version"):
+        session.execute(sa.update(ExpirySettings).values(days=1))
+
+
+def test_uncommitted_settings_are_never_cached(
+    session: Session, engine: sa.Engine, merchant: str, now: datetime
+) -> None:
+    """A transaction that writes settings and rolls back leaves no snapshot of its writes."""
+    _in_event(session)
+    policy = ExpiryPolicy(kind=ExpiryKind.DAYS_AFTER_EARNING, days=5)
+    set_expiry_policy(session, merchant_id=merchant, policy=policy, now=now, actor="t")
+    assert expiry_policy(session, merchant).days == 5
+    session.rollback()
+    _in_event(session)
+    assert expiry_policy(session, merchant) == ExpiryPolicy()
+
+
+def test_a_merchant_made_again_is_a_new_key(
+    session: Session, engine: sa.Engine, merchant: str, now: datetime
+) -> None:
+    """Deleted and made again (a wiped database, a restored backup), a merchant is back at
+    version 0, yet its old snapshot is not served: the row's random token differs."""
+    _in_event(session)
+    assert expiry_policy(session, merchant) == ExpiryPolicy()
+    session.commit()
+    wipe(engine)
+    session.expunge_all()
+    create_merchant(session, merchant_id="m", name="M", currency="EUR")
+    policy = ExpiryPolicy(kind=ExpiryKind.DAYS_AFTER_EARNING, days=9)
+    set_expiry_policy(session, merchant_id="m", policy=policy, now=now, actor="t")
+    session.commit()
+    with Session(engine) as other:
+        other.execute(sa.update(Merchant.__table__).values(settings_version=0))
+        other.commit()
+    _in_event(session)
+    assert expiry_policy(session, merchant).days == 9
