@@ -1,5 +1,9 @@
 """Per-merchant settings kept across requests, checked against a version stamp (issue 20).
 
+Kept: the expiry policy, the notification switches, the webhook endpoint's event types and
+the versions of the active programs (without their settings, which are parsed once per
+version and settings hash by :mod:`~loyalty_plugin.services.earning.rule_engine`).
+
 Every event reads its merchant's row (with the signing secrets) first. That row carries a
 random ``settings_token``, set when the row is inserted, and a ``settings_version``, which
 every write of a cached settings model bumps in the writing transaction (a ``before_flush``
@@ -31,12 +35,25 @@ from typing import Any, TypeVar
 from sqlalchemy import event, update
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, scoped_session
 
-from loyalty_plugin.models import ExpirySettings, Merchant, NotificationSettings, WebhookEndpoint
+from loyalty_plugin.models import (
+    ExpirySettings,
+    Merchant,
+    NotificationSettings,
+    Program,
+    ProgramVersion,
+    WebhookEndpoint,
+)
 
 T = TypeVar("T")
 
 #: The models whose rows are cached: a write of one bumps its merchant's version.
-CACHED_MODELS: tuple[type, ...] = (ExpirySettings, NotificationSettings, WebhookEndpoint)
+CACHED_MODELS: tuple[type, ...] = (
+    ExpirySettings,
+    NotificationSettings,
+    Program,
+    ProgramVersion,
+    WebhookEndpoint,
+)
 #: Merchants kept per process; the least recently used is dropped beyond it.
 MAX_MERCHANTS = 4096
 
@@ -97,6 +114,12 @@ def note_stamp(session: Session, merchant_id: str, *, token: str, version: int) 
 def has_stamp(session: Session, merchant_id: str) -> bool:
     """Whether this transaction read the merchant's stamp (its lookups can be cached)."""
     return merchant_id in _plain(session).info.get(_STAMPS, {})
+
+
+def can_cache(session: Session, merchant_id: str) -> bool:
+    """Whether :func:`cached` would use the cache: a stamp read, no settings written."""
+    session = _plain(session)
+    return has_stamp(session, merchant_id) and not _writes_settings(session)
 
 
 def cached(session: Session, merchant_id: str, name: Hashable, compute: Callable[[], T]) -> T:

@@ -6,6 +6,7 @@ session on its own connection and commits, then checks that the next event uses 
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain.expiry import ExpiryKind, ExpiryPolicy
 from loyalty_plugin.domain.notifications import Message, NotificationPrefs
 from loyalty_plugin.models import ExpirySettings, Lot, Merchant, OutboxMessage, WebhookSecret
+from loyalty_plugin.services.earning.programs import update_program
 from loyalty_plugin.services.ledger.expiry import expiry_policy, set_expiry_policy
 from loyalty_plugin.services.merchants.registration import create_merchant
 from loyalty_plugin.services.merchants.secrets import (
@@ -85,6 +87,47 @@ def test_an_endpoint_added_receives_the_next_event(
         assert other.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) >= 1
 
 
+def _earned(post: Any, number: int) -> int:
+    answer = post(_paid(number), msg_id=f"msg_{number}")
+    assert answer.status_code == 200, answer.json
+    return answer.json["result"]["points_earned"]
+
+
+def _double_the_rate(engine: sa.Engine, *, effective_from: datetime) -> None:
+    rules = [
+        {"id": "base", "kind": "per_amount", "points": "2", "per": "10.00"},
+        {"id": "welcome", "kind": "registration", "points": 50},
+        {"id": "birthday", "kind": "birthday", "points": 100},
+    ]
+    with Session(engine) as other:
+        update_program(
+            other,
+            merchant_id="default",
+            key="default",
+            changes={"rules": rules, "effective_from": effective_from.isoformat()},
+            now=datetime.now(UTC),
+            actor="test",
+        )
+        other.commit()
+
+
+def test_a_new_program_rate_earns_on_the_next_invoice(post: Any, engine: sa.Engine) -> None:
+    """A program version committed in another session earns on the very next invoice."""
+    assert _earned(post, 1) == 12
+    assert _earned(post, 2) == 12  # served from the cache
+    _double_the_rate(engine, effective_from=datetime.now(UTC) - timedelta(seconds=5))
+    assert _earned(post, 3) == 25
+
+
+def test_a_version_taking_effect_later_applies_from_its_date(post: Any, engine: sa.Engine) -> None:
+    """A version cached before its date is chosen once the date has come, without a new
+    read: the cache keeps every version and picks the one in force at each event's date."""
+    _double_the_rate(engine, effective_from=datetime.now(UTC) + timedelta(seconds=2))
+    assert _earned(post, 1) == 12
+    time.sleep(2.5)
+    assert _earned(post, 2) == 25
+
+
 def test_a_revoked_secret_is_refused_at_once(post: Any, engine: sa.Engine, now: datetime) -> None:
     """Secrets are read with the merchant's row by every event: a revocation holds at once."""
     _earn(post, 1)
@@ -136,16 +179,16 @@ def test_a_settings_write_bumps_the_version_once_per_flush(
     session: Session, engine: sa.Engine, merchant: str, now: datetime
 ) -> None:
     """Each transaction that writes a cached setting bumps the merchant's version once."""
-    assert _version(engine) == 0
+    first = _version(engine)  # the default program made with the merchant may have bumped it
     policy = ExpiryPolicy(kind=ExpiryKind.DAYS_AFTER_EARNING, days=30)
     set_expiry_policy(session, merchant_id=merchant, policy=policy, now=now, actor="t")
     session.commit()
-    assert _version(engine) == 1
+    assert _version(engine) == first + 1
     session.commit()  # nothing written: no bump
-    assert _version(engine) == 1
+    assert _version(engine) == first + 1
     session.delete(session.get(ExpirySettings, merchant))
     session.commit()
-    assert _version(engine) == 2
+    assert _version(engine) == first + 2
 
 
 def test_bulk_writes_of_cached_settings_are_refused(session: Session, merchant: str) -> None:

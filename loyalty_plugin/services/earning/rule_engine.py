@@ -44,6 +44,7 @@ from loyalty_plugin.models import (
 )
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.memo import forget, remembered
+from loyalty_plugin.services.settings_cache import cached, can_cache
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -126,10 +127,112 @@ def programs_in_force(
     versions not parsed yet (one more query, the first time), so a program of thousands
     of rules is not read and parsed again for every invoice.
     """
-    rows = versions_in_force(session, at=at, merchant_id=merchant_id, with_settings=False)
     kinds = tuple(extra_kinds)
+    if can_cache(session, merchant_id):
+        return _programs_from_snapshot(session, merchant_id=merchant_id, at=at, kinds=kinds)
+    rows = versions_in_force(session, at=at, merchant_id=merchant_id, with_settings=False)
     _load_settings(session, [v for p, v in rows if _cache_key(p, v, kinds) not in _DEFINITIONS])
     definitions = [definition_of(p, v, extra_kinds=kinds) for p, v in rows]
+    return [d for d in definitions if d.is_live(at)]
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRow:
+    """A version of an active program, without its settings: what the settings cache keeps."""
+
+    program_id: int
+    merchant_id: str
+    key: str
+    name: str
+    version_id: int
+    number: int
+    effective_from: datetime
+    settings_hash: str
+
+
+def program_versions(session: Session, merchant_id: str) -> tuple[VersionRow, ...]:
+    """Every version of the merchant's active programs, ordered by program key; kept across
+    requests by :mod:`~loyalty_plugin.services.settings_cache` (any date is answered from
+    it by :func:`rows_in_force`, so a version taking effect later needs no new read)."""
+
+    def read() -> tuple[VersionRow, ...]:
+        query = (
+            select(
+                Program.id,
+                Program.merchant_id,
+                Program.key,
+                Program.name,
+                ProgramVersion.id,
+                ProgramVersion.number,
+                ProgramVersion.effective_from,
+                ProgramVersion.settings_hash,
+            )
+            .join(ProgramVersion, ProgramVersion.program_id == Program.id)
+            .where(Program.merchant_id == merchant_id, Program.status == ProgramStatus.ACTIVE)
+            .order_by(Program.merchant_id, Program.key)
+        )
+        return tuple(VersionRow(*row) for row in session.execute(query))
+
+    return cached(session, merchant_id, "program_versions", read)
+
+
+def rows_in_force(rows: Iterable[VersionRow], at: datetime) -> list[VersionRow]:
+    """Each program's version in force at ``at`` (as :func:`versions_in_force` chooses it:
+    the latest ``effective_from`` not after ``at``, then the highest number), in the
+    programs' order in ``rows``."""
+    chosen: dict[int, VersionRow] = {}
+    for row in rows:
+        if row.effective_from > at:
+            continue
+        held = chosen.get(row.program_id)
+        if held is None or (row.effective_from, row.number) > (held.effective_from, held.number):
+            chosen[row.program_id] = row
+    return list(chosen.values())
+
+
+def version_settings(session: Session, version_ids: Iterable[int]) -> dict[int, Any]:
+    """The settings of the versions, by id, in one query (none for no ids)."""
+    ids = sorted(set(version_ids))
+    if not ids:
+        return {}
+    query = select(ProgramVersion.id, ProgramVersion.settings).where(ProgramVersion.id.in_(ids))
+    return {version_id: settings for version_id, settings in session.execute(query)}
+
+
+def _programs_from_snapshot(
+    session: Session, *, merchant_id: str, at: datetime, kinds: tuple[type[Rule], ...]
+) -> list[ProgramDefinition]:
+    rows = rows_in_force(program_versions(session, merchant_id), at)
+    kind_names = tuple(sorted(k.kind for k in kinds))
+    keys = {
+        row.version_id: (
+            (row.program_id, row.key, row.name),
+            (row.version_id, row.number, row.settings_hash),
+            kind_names,
+        )
+        for row in rows
+    }
+    # Read into a local dict first: another thread may clear the shared one meanwhile.
+    found = {version_id: _DEFINITIONS.get(key) for version_id, key in keys.items()}
+    settings = version_settings(session, [v for v, d in found.items() if d is None])
+    definitions = []
+    for row in rows:
+        key = keys[row.version_id]
+        definition = found[row.version_id]
+        if definition is None:
+            if len(_DEFINITIONS) >= _CACHE_SIZE:
+                _DEFINITIONS.clear()
+            definition = definition_from_settings(
+                settings[row.version_id],
+                key=row.key,
+                name=row.name,
+                program_id=row.program_id,
+                version=row.number,
+                version_id=row.version_id,
+                extra_kinds=kinds,
+            )
+            _DEFINITIONS[key] = definition
+        definitions.append(definition)
     return [d for d in definitions if d.is_live(at)]
 
 

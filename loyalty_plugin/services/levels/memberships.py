@@ -51,10 +51,16 @@ from loyalty_plugin.models import (
     Merchant,
 )
 from loyalty_plugin.services.audit import Actor, as_actor, record_change
-from loyalty_plugin.services.earning.rule_engine import versions_in_force
+from loyalty_plugin.services.earning.rule_engine import (
+    program_versions,
+    rows_in_force,
+    version_settings,
+    versions_in_force,
+)
 from loyalty_plugin.services.events import publish
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.entries import Reference
+from loyalty_plugin.services.settings_cache import can_cache
 
 ZERO = Decimal(0)
 
@@ -74,6 +80,8 @@ def level_programs(
     session: Session, *, at: datetime, merchant_id: str | None = None
 ) -> list[LevelProgram]:
     """The programs in force at ``at`` whose version defines levels, oldest program first."""
+    if merchant_id is not None and can_cache(session, merchant_id):
+        return _level_programs_from_snapshot(session, at=at, merchant_id=merchant_id)
     found = [
         LevelProgram(
             program_id=program.id,
@@ -84,6 +92,41 @@ def level_programs(
         )
         for program, version in versions_in_force(session, at=at, merchant_id=merchant_id)
         if (scheme := scheme_from_settings(version.settings.get("levels"))) is not None
+    ]
+    return sorted(found, key=lambda lp: lp.program_id)
+
+
+#: Parsed level schemes by (version id, settings hash): the hash is of the settings
+#: themselves, so an id met again in another database cannot lend a wrong scheme.
+_SCHEMES: dict[tuple[int, str], LevelScheme | None] = {}
+_SCHEMES_SIZE = 512
+_UNREAD = object()
+
+
+def _level_programs_from_snapshot(
+    session: Session, *, at: datetime, merchant_id: str
+) -> list[LevelProgram]:
+    """:func:`level_programs` from the settings cache's program versions (issue 20)."""
+    rows = rows_in_force(program_versions(session, merchant_id), at)
+    # Read into a local dict first: another thread may clear the shared one meanwhile.
+    schemes = {r.version_id: _SCHEMES.get((r.version_id, r.settings_hash), _UNREAD) for r in rows}
+    missing = [version_id for version_id, scheme in schemes.items() if scheme is _UNREAD]
+    hashes = {r.version_id: r.settings_hash for r in rows}
+    for version_id, settings in version_settings(session, missing).items():
+        schemes[version_id] = scheme_from_settings(settings.get("levels"))
+        if len(_SCHEMES) >= _SCHEMES_SIZE:
+            _SCHEMES.clear()
+        _SCHEMES[(version_id, hashes[version_id])] = schemes[version_id]
+    found = [
+        LevelProgram(
+            program_id=row.program_id,
+            merchant_id=row.merchant_id,
+            key=row.key,
+            version=row.number,
+            scheme=replace(scheme, timezone=_timezone(session, row.merchant_id)),
+        )
+        for row in rows
+        if isinstance(scheme := schemes[row.version_id], LevelScheme)
     ]
     return sorted(found, key=lambda lp: lp.program_id)
 
