@@ -6,7 +6,6 @@ session on its own connection and commits, then checks that the next event uses 
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,8 +35,8 @@ from tests.webhooks.conftest import event, invoice
 NEW_SECRET = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
 
 
-def _paid(number: int) -> dict[str, Any]:
-    occurred = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _paid(number: int, occurred: datetime | None = None) -> dict[str, Any]:
+    occurred = (occurred or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     data = {"invoice": invoice(f"N{number}"), "customer": {"id": "c1"}}
     return event("invoice.paid", data) | {"occurred_at": occurred}
 
@@ -87,8 +86,8 @@ def test_an_endpoint_added_receives_the_next_event(
         assert other.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) >= 1
 
 
-def _earned(post: Any, number: int) -> int:
-    answer = post(_paid(number), msg_id=f"msg_{number}")
+def _earned(post: Any, number: int, occurred: datetime | None = None) -> int:
+    answer = post(_paid(number, occurred), msg_id=f"msg_{number}")
     assert answer.status_code == 200, answer.json
     return answer.json["result"]["points_earned"]
 
@@ -119,13 +118,15 @@ def test_a_new_program_rate_earns_on_the_next_invoice(post: Any, engine: sa.Engi
     assert _earned(post, 3) == 25
 
 
-def test_a_version_taking_effect_later_applies_from_its_date(post: Any, engine: sa.Engine) -> None:
-    """A version cached before its date is chosen once the date has come, without a new
-    read: the cache keeps every version and picks the one in force at each event's date."""
-    _double_the_rate(engine, effective_from=datetime.now(UTC) + timedelta(seconds=2))
-    assert _earned(post, 1) == 12
-    time.sleep(2.5)
-    assert _earned(post, 2) == 25
+def test_each_event_earns_by_the_version_in_force_at_its_date(post: Any, engine: sa.Engine) -> None:
+    """The cache keeps every version of a program, not the one in force when it was read:
+    each event earns by the version in force at its own ``occurred_at``."""
+    now = datetime.now(UTC)
+    _double_the_rate(engine, effective_from=now - timedelta(hours=1))
+    earlier = now - timedelta(hours=2)
+    assert _earned(post, 1, occurred=earlier) == 12
+    assert _earned(post, 2, occurred=now) == 25  # the same snapshot, another date
+    assert _earned(post, 3, occurred=earlier) == 12
 
 
 def test_a_revoked_secret_is_refused_at_once(post: Any, engine: sa.Engine, now: datetime) -> None:
