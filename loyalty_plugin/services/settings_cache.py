@@ -167,13 +167,14 @@ def _writes_settings(session: Session) -> bool:
 
 @event.listens_for(Session, "before_flush")
 def _bump_versions(session: Session, _flush: Any, _instances: Any) -> None:
-    # ``session.dirty`` also lists rows whose attributes were set to the same value.
+    # ``session.dirty`` also lists rows whose attributes were set to the same value; an
+    # extra bump would only cost a read, a missed one a stale setting.
+    changed = (r for r in session.dirty if isinstance(r, CACHED_MODELS) and session.is_modified(r))
     merchants = {
         row.merchant_id
-        for rows in (session.new, session.dirty, session.deleted)
+        for rows in (session.new, changed, session.deleted)
         for row in rows
         if isinstance(row, CACHED_MODELS)
-        and (rows is not session.dirty or session.is_modified(row))
     }
     if not merchants:
         return
