@@ -65,6 +65,7 @@ from loyalty_plugin.services.earning.rule_engine import (
     programs_in_force,
 )
 from loyalty_plugin.services.ledger.accounts import open_account
+from loyalty_plugin.services.merchants.secrets import merchant_with_secrets
 from loyalty_plugin.services.transaction import run_in_transaction
 
 
@@ -263,8 +264,11 @@ class QueryCounter:
 
 def evaluate(session: Session, customer: Customer, bill: InvoiceView, now: datetime) -> int:
     """Load and evaluate every program on ``bill``, and the running bonus campaigns as a
-    simulation applies them (no budget charged); returns the points (nothing written)."""
-    merchant = session.get(Merchant, customer.merchant_id)
+    simulation applies them (no budget charged); returns the points (nothing written).
+
+    The merchant row is read with its settings stamp, as a webhook event reads it, so the
+    settings cache answers as it does for an event."""
+    merchant, _secrets = merchant_with_secrets(session, customer.merchant_id, now=now)
     assert merchant is not None
     programs = programs_in_force(session, merchant_id=customer.merchant_id, at=now)
     view = customer_view(session, customer, invoice_id=bill.id)
@@ -284,10 +288,12 @@ def evaluate(session: Session, customer: Customer, bill: InvoiceView, now: datet
 
 
 def earn(session: Session, customer: Customer, bill: InvoiceView, now: datetime) -> int:
-    """The whole unit of work of a paid invoice, committed."""
-    outcome = run_in_transaction(
-        session,
-        lambda s: earn_on_invoice(
+    """The whole unit of work of a paid invoice, committed, after reading the merchant row
+    with its settings stamp as a webhook event does."""
+
+    def work(s: Session) -> int:
+        merchant_with_secrets(s, customer.merchant_id, now=now)
+        return earn_on_invoice(
             s,
             merchant_id=customer.merchant_id,
             customer=customer,
@@ -295,9 +301,9 @@ def earn(session: Session, customer: Customer, bill: InvoiceView, now: datetime)
             now=now,
             actor="bench",
             paid_in_full=True,
-        ),
-    )
-    return outcome.points_earned
+        ).points_earned
+
+    return run_in_transaction(session, work)
 
 
 def measure(
