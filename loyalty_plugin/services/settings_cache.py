@@ -1,8 +1,9 @@
 """Per-merchant settings kept across requests, checked against a version stamp (issue 20).
 
-Kept: the expiry policy, the notification switches, the webhook endpoint's event types and
+Kept: the expiry policy, the notification switches, the webhook endpoint's event types,
 the versions of the active programs (without their settings, which are parsed once per
-version and settings hash by :mod:`~loyalty_plugin.services.earning.rule_engine`).
+version and settings hash by :mod:`~loyalty_plugin.services.earning.rule_engine`) and the
+bonus campaigns not ended, parsed (issue 18), without their budget counter ``given``.
 
 Every event reads its merchant's row (with the signing secrets) first. That row carries a
 random ``settings_token``, set when the row is inserted, and a ``settings_version``, which
@@ -32,10 +33,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from sqlalchemy import event, update
+from sqlalchemy import event, inspect, update
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, scoped_session
 
 from loyalty_plugin.models import (
+    BonusCampaign,
     ExpirySettings,
     Merchant,
     NotificationSettings,
@@ -48,12 +50,18 @@ T = TypeVar("T")
 
 #: The models whose rows are cached: a write of one bumps its merchant's version.
 CACHED_MODELS: tuple[type, ...] = (
+    BonusCampaign,
     ExpirySettings,
     NotificationSettings,
     Program,
     ProgramVersion,
     WebhookEndpoint,
 )
+#: Columns of cached models that no snapshot holds, by table: writing only these bumps
+#: nothing, and a bulk UPDATE that sets only these is allowed. A campaign's budget counter
+#: changes with every grant (read under lock when charging, never from a snapshot): a bump
+#: per earning would make every invoice miss the cache.
+UNCACHED_COLUMNS: dict[str, frozenset[str]] = {"bonus_campaigns": frozenset({"given"})}
 #: Merchants kept per process; the least recently used is dropped beyond it.
 MAX_MERCHANTS = 4096
 
@@ -160,19 +168,35 @@ def _writes_settings(session: Session) -> bool:
         return True
     return any(
         isinstance(row, CACHED_MODELS)
-        for rows in (session.new, session.dirty, session.deleted)
+        for rows in (session.new, _changed(session), session.deleted)
         for row in rows
     )
 
 
+def _changed(session: Session) -> list[Any]:
+    """The dirty rows of cached models with a cached column really changed.
+
+    ``session.dirty`` also lists rows whose attributes were set to the same value; an extra
+    bump would only cost a read, a missed one a stale setting.
+    """
+    found = []
+    for row in session.dirty:
+        if not isinstance(row, CACHED_MODELS) or not session.is_modified(row):
+            continue
+        skip = UNCACHED_COLUMNS.get(row.__table__.name, frozenset())
+        state = inspect(row)
+        if not skip or any(
+            attr.history.has_changes() for attr in state.attrs if attr.key not in skip
+        ):
+            found.append(row)
+    return found
+
+
 @event.listens_for(Session, "before_flush")
 def _bump_versions(session: Session, _flush: Any, _instances: Any) -> None:
-    # ``session.dirty`` also lists rows whose attributes were set to the same value; an
-    # extra bump would only cost a read, a missed one a stale setting.
-    changed = (r for r in session.dirty if isinstance(r, CACHED_MODELS) and session.is_modified(r))
     merchants = {
         row.merchant_id
-        for rows in (session.new, changed, session.deleted)
+        for rows in (session.new, _changed(session), session.deleted)
         for row in rows
         if isinstance(row, CACHED_MODELS)
     }
@@ -198,8 +222,18 @@ def _refuse_bulk_writes(state: ORMExecuteState) -> None:
     if not (state.is_update or state.is_delete):
         return
     table = getattr(state.statement, "table", None)
-    if table is not None and getattr(table, "name", None) in _TABLES:
+    name = getattr(table, "name", None)
+    if name in _TABLES and not _sets_only_uncached(state.statement, name):
         raise RuntimeError(
             f"bulk UPDATE/DELETE of {table.name} would bypass the settings version "
             "(loyalty_plugin/services/settings_cache.py): change the rows through the ORM"
         )
+
+
+def _sets_only_uncached(statement: Any, table: str) -> bool:
+    """Whether ``statement`` is an UPDATE that sets only :data:`UNCACHED_COLUMNS`."""
+    allowed = UNCACHED_COLUMNS.get(table)
+    values = getattr(statement, "_values", None)  # SQLAlchemy's SET clause, by column
+    if not allowed or not values or not statement.is_update:
+        return False
+    return all(getattr(column, "key", column) in allowed for column in values)

@@ -16,7 +16,7 @@ from loyalty_plugin.domain.bonus_campaigns import (
 from loyalty_plugin.domain.programs import evaluate_invoice
 from loyalty_plugin.domain.rules import Conversion, CustomerView
 from loyalty_plugin.domain.rules.conditions import ConditionContext
-from loyalty_plugin.services.earning.bonus_campaigns import _wanted
+from loyalty_plugin.services.earning.bonus_campaigns import _wanted, filed
 from tests.unit.domain.test_earning_golden import (
     AT,
     CATEGORIES,
@@ -67,7 +67,7 @@ def test_filed_campaigns_want_what_testing_every_one_wants(seed: int) -> None:
         if earning is None:
             continue
         campaigns = [_campaign(rng, number) for number in range(12)]
-        got = _wanted(campaigns, [earning], invoice, customer, MERCHANT)
+        got = _wanted([filed(c) for c in campaigns], [earning], invoice, customer, MERCHANT)
         ctx = ConditionContext(
             customer=customer, at=invoice.occurred_at, channel=invoice.channel,
             store_id=invoice.store_id, merchant=MERCHANT, lines=invoice.lines,

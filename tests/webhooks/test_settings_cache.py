@@ -15,7 +15,19 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.expiry import ExpiryKind, ExpiryPolicy
 from loyalty_plugin.domain.notifications import Message, NotificationPrefs
-from loyalty_plugin.models import ExpirySettings, Lot, Merchant, OutboxMessage, WebhookSecret
+from loyalty_plugin.models import (
+    BonusCampaign,
+    ExpirySettings,
+    Lot,
+    Merchant,
+    OutboxMessage,
+    WebhookSecret,
+)
+from loyalty_plugin.services.earning.bonus_campaigns import (
+    create_bonus_campaign,
+    end_bonus_campaign,
+    update_bonus_campaign,
+)
 from loyalty_plugin.services.earning.programs import update_program
 from loyalty_plugin.services.ledger.expiry import expiry_policy, set_expiry_policy
 from loyalty_plugin.services.merchants.registration import create_merchant
@@ -230,3 +242,77 @@ def test_a_merchant_made_again_is_a_new_key(
         other.commit()
     _in_event(session)
     assert expiry_policy(session, merchant).days == 9
+
+
+DOUBLE = {"key": "double", "name": "Double points", "multiplier": "2"}
+
+
+def _running(now: datetime, **changes: Any) -> dict[str, Any]:
+    """A campaign on every line of every invoice, running from an hour ago to tomorrow."""
+    window = {
+        "starts_at": (now - timedelta(hours=1)).isoformat(),
+        "ends_at": (now + timedelta(days=1)).isoformat(),
+    }
+    return DOUBLE | window | changes
+
+
+def _in_other_session(engine: sa.Engine, action: Any, **arguments: Any) -> None:
+    with Session(engine) as other:
+        action(other, merchant_id="default", now=datetime.now(UTC), actor="test", **arguments)
+        other.commit()
+
+
+def test_a_bonus_campaign_created_changed_and_ended_elsewhere_applies_to_the_next_invoice(
+    post: Any, engine: sa.Engine
+) -> None:
+    """Campaigns are kept in the settings cache, yet each change committed in another
+    session (created, a new multiplier, ended) holds from the very next invoice."""
+    assert _earned(post, 1) == 12
+    assert _earned(post, 2) == 12  # served from the cache
+    _in_other_session(engine, create_bonus_campaign, definition=_running(datetime.now(UTC)))
+    assert _earned(post, 3) == 24
+    assert _earned(post, 4) == 24  # the campaign served from the cache
+    _in_other_session(engine, update_bonus_campaign, key="double", changes={"multiplier": "3"})
+    assert _earned(post, 5) == 37  # 12.5 x 3, rounded once
+    _in_other_session(engine, end_bonus_campaign, key="double")
+    assert _earned(post, 6) == 12
+
+
+def test_a_grant_neither_bumps_the_version_nor_reads_the_campaigns_again(
+    app: Any, post: Any, engine: sa.Engine
+) -> None:
+    """Charging a budget raises its counter without a settings bump: the next invoice
+    still finds the campaigns in the cache (their definitions are not read again; only the
+    counters, under lock, to charge them)."""
+    definition = _running(datetime.now(UTC), budget=1000)
+    _in_other_session(engine, create_bonus_campaign, definition=definition)
+    assert _earned(post, 1) == 24
+    version = _version(engine, "default")
+    with app.app_context():
+        app_engine = app.extensions["loyalty"].db.engine
+    reads: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "bonus_campaigns.conditions" in statement:
+            reads.append(statement)
+
+    sa.event.listen(app_engine, "before_cursor_execute", note)
+    try:
+        assert _earned(post, 2) == 24
+    finally:
+        sa.event.remove(app_engine, "before_cursor_execute", note)
+    assert _version(engine, "default") == version
+    assert reads == []
+    with Session(engine) as other:
+        assert other.scalar(sa.select(BonusCampaign.given)) == 24
+
+
+def test_only_the_budget_counter_of_a_campaign_may_be_written_in_bulk(
+    session: Session, merchant: str
+) -> None:
+    """``given`` is no cached setting; every other campaign column is."""
+    session.execute(sa.update(BonusCampaign).values(given=BonusCampaign.given + 1))
+    with pytest.raises(RuntimeError, match="settings version"):
+        session.execute(sa.update(BonusCampaign).values(name="renamed"))
+    with pytest.raises(RuntimeError, match="settings version"):
+        session.execute(sa.update(BonusCampaign).values(given=1, ends_at=datetime.now(UTC)))

@@ -45,6 +45,7 @@ from loyalty_plugin.schemas.bonus_campaigns import conditions_json, load_bonus_c
 from loyalty_plugin.schemas.programs import to_json
 from loyalty_plugin.services.audit import Actor, as_actor, jsonable, record_change
 from loyalty_plugin.services.ledger.accounts import get_merchant
+from loyalty_plugin.services.settings_cache import cached, can_cache
 
 #: The fields of a campaign row an import or update sets (besides ``conditions``).
 _FIELDS = (
@@ -292,14 +293,41 @@ def _after_change(
 # -- earning --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class FiledCampaign:
+    """A campaign with the index keys its conditions are filed under (worked out once)."""
+
+    campaign: BonusCampaignDefinition
+    #: :func:`~loyalty_plugin.domain.rules.index.condition_keys` of its conditions.
+    keys: frozenset[tuple[str, str]]
+
+
+def filed(campaign: BonusCampaignDefinition) -> FiledCampaign:
+    """``campaign`` with its index keys."""
+    return FiledCampaign(campaign, frozenset(condition_keys(campaign.conditions)))
+
+
 def campaigns_in_force(
     session: Session, merchant: Merchant, at: datetime
 ) -> list[BonusCampaignDefinition]:
     """The merchant's campaigns running at ``at``, highest priority first (no query when
     the merchant has none running that late)."""
+    return [f.campaign for f in filed_in_force(session, merchant, at)]
+
+
+def filed_in_force(session: Session, merchant: Merchant, at: datetime) -> list[FiledCampaign]:
+    """:func:`campaigns_in_force` with their index keys.
+
+    In an event's transaction (the merchant's settings stamp read, no settings written)
+    the campaigns come from the settings cache: every campaign not ended, parsed and
+    filed once per settings version, and filtered here by time. Their budget counters are
+    not in it; charging reads them under lock. Elsewhere, one query as before.
+    """
     until = merchant.bonus_campaigns_until
     if until is None or at >= until:
         return []
+    if can_cache(session, merchant.id):
+        return [f for f in _campaigns_not_ended(session, merchant.id) if f.campaign.is_live(at)]
     rows = session.scalars(
         select(BonusCampaign).where(
             BonusCampaign.merchant_id == merchant.id,
@@ -308,8 +336,23 @@ def campaigns_in_force(
             BonusCampaign.ends_at > at,
         )
     )
-    found = [_definition(row) for row in rows]
-    return sorted(found, key=lambda c: (-c.priority, c.key))
+    found = sorted((_definition(row) for row in rows), key=lambda c: (-c.priority, c.key))
+    return [filed(c) for c in found]
+
+
+def _campaigns_not_ended(session: Session, merchant_id: str) -> tuple[FiledCampaign, ...]:
+    """Every campaign of the merchant not ended, highest priority first (cached)."""
+
+    def read() -> tuple[FiledCampaign, ...]:
+        rows = session.scalars(
+            select(BonusCampaign).where(
+                BonusCampaign.merchant_id == merchant_id, BonusCampaign.ended_at.is_(None)
+            )
+        )
+        found = sorted((_definition(row) for row in rows), key=lambda c: (-c.priority, c.key))
+        return tuple(filed(c) for c in found)
+
+    return cached(session, merchant_id, "bonus_campaigns", read)
 
 
 def _definition(row: BonusCampaign) -> BonusCampaignDefinition:
@@ -369,14 +412,15 @@ def wanted_bonuses(
 ) -> list[tuple[int, Wanted]]:
     """What each campaign running at ``at`` wants on the invoice, with the index of the
     earning it rides on; no budget charged (a simulation grants what is wanted)."""
-    campaigns = campaigns_in_force(session, merchant, at)
-    if not campaigns or not earnings:
+    in_force = filed_in_force(session, merchant, at)
+    if not in_force or not earnings:
         return []
+    campaigns = [f.campaign for f in in_force]
     facts = _with_store_groups(session, merchant, facts, campaigns)
     winback = any(c.conditions.who.inactive_days is not None for c in campaigns)
     if winback and customer.last_purchase_at is None and last_purchase is not None:
         customer = replace(customer, last_purchase_at=last_purchase())
-    return _wanted(campaigns, earnings, invoice, customer, facts)
+    return _wanted(in_force, earnings, invoice, customer, facts)
 
 
 def with_bonuses(
@@ -393,7 +437,7 @@ def with_bonuses(
 
 
 def _wanted(
-    campaigns: Iterable[BonusCampaignDefinition],
+    campaigns: Iterable[FiledCampaign],
     earnings: list[ProgramEarning],
     invoice: InvoiceView,
     customer: CustomerView,
@@ -408,25 +452,25 @@ def _wanted(
     found = []
     lookup = LineLookup()
     keys: dict[int, set[tuple[str, str]]] = {}
-    for campaign in campaigns:
+    for entry in campaigns:
+        campaign, filed_under = entry.campaign, entry.keys
         index = _rides_on(campaign, earnings)
         if index is None:
             continue
         earning = earnings[index]
         program = earning.program
-        filed = condition_keys(campaign.conditions)
-        if filed:
+        if filed_under:
             if id(program) not in keys:
                 keys[id(program)] = invoice_keys(
                     invoice, customer=customer, categories=program.categories,
                     merchant=facts, lookup=lookup,
                 )  # fmt: skip
-            if filed.isdisjoint(keys[id(program)]):
+            if filed_under.isdisjoint(keys[id(program)]):
                 continue
         ctx = ConditionContext(
             customer=customer, at=invoice.occurred_at, day=invoice.date,
             channel=invoice.channel, store_id=invoice.store_id, merchant=facts,
-            lines=_lines_for(campaign, filed, invoice, lookup, program.categories),
+            lines=_lines_for(campaign, filed_under, invoice, lookup, program.categories),
             categories=program.categories,
         )  # fmt: skip
         want = wanted_points(
@@ -444,7 +488,7 @@ def _wanted(
 
 def _lines_for(
     campaign: BonusCampaignDefinition,
-    filed: set[tuple[str, str]],
+    filed_under: frozenset[tuple[str, str]],
     invoice: InvoiceView,
     lookup: LineLookup,
     categories: CategoryTree,
@@ -456,7 +500,7 @@ def _lines_for(
     if not (what.products or what.categories):
         return invoice.lines
     by_key = lookup.by_key(invoice.lines, categories)
-    under = {id(line) for key in filed for line in by_key.get(key, ())}
+    under = {id(line) for key in filed_under for line in by_key.get(key, ())}
     return tuple(line for line in invoice.lines if id(line) in under)
 
 
@@ -619,7 +663,7 @@ class CampaignReplay:
             )
         ).all()
         found = sorted((_definition(row) for row in rows), key=lambda c: (-c.priority, c.key))
-        self.campaigns = found
+        self.campaigns = [filed(c) for c in found]
         self.tallies = {
             row.key: CampaignTally(
                 name=row.name,
@@ -641,11 +685,12 @@ class CampaignReplay:
         at: datetime,
     ) -> ProgramEarning:
         """``earning`` with the campaigns running at ``at`` added (when it gives points)."""
-        live = [c for c in self.campaigns if c.is_live(at)]
+        live = [f for f in self.campaigns if f.campaign.is_live(at)]
         if not live or earning.points <= 0:
             return earning
         if self._facts is None:  # the replay's facts: store groups read once, if needed
-            self._facts = _with_store_groups(self._session, self._merchant, facts, self.campaigns)
+            every = [f.campaign for f in self.campaigns]
+            self._facts = _with_store_groups(self._session, self._merchant, facts, every)
         wanted = _wanted(live, [earning], invoice, customer, self._facts)
         for _index, want in wanted:
             tally = self.tallies[want.campaign.key]
