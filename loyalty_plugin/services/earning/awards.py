@@ -53,12 +53,15 @@ def earn_with_programs(
     payment: Payment | None = None,
     paid_again: Decimal = Decimal(0),
     cancelled: bool = False,
+    new_invoice: bool = False,
 ) -> dict[str, Any]:
     """Earn on a paid invoice (or one recorded payment) under the merchant's programs.
 
     The answer's ``paid_with_points`` is the invoice money paid with points or a points
     coupon (the host sent the invoice after that discount) and whether it earned. On a
     ``cancelled`` invoice nothing is earned: the programs are evaluated for a reinstatement.
+    ``new_invoice``: the invoice row was created in this transaction (see
+    :func:`program_earning.earn_on_invoice`).
     """
     with_points = _paid_with_points(session, merchant_id, facts)
     invoice = invoice_view(facts, paid_with_points=with_points)
@@ -75,6 +78,7 @@ def earn_with_programs(
         paid_again=paid_again,
         extra_kinds=plugin_rule_kinds(hooks),
         cancelled=cancelled,
+        new_invoice=new_invoice,
     )
     paid = {
         "amount": str(quantize(with_points, facts.currency)),

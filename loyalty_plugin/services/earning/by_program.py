@@ -153,6 +153,7 @@ def earn_on_invoice(
     paid_again: Decimal = ZERO,
     extra_kinds: Iterable[type[Rule]] = (),
     cancelled: bool = False,
+    new_invoice: bool = False,
 ) -> Outcome:
     """Earn on a paid invoice, or on one payment for programs that earn on each payment.
 
@@ -161,7 +162,10 @@ def earn_on_invoice(
     ``paid_again``: money the invoice's payments add up to beyond its total (see
     :func:`pay_again`). ``cancelled``: the invoice is cancelled, so nothing is earned; it
     is only evaluated (once, while its lines are at hand), and :func:`reinstate_invoice`
-    earns on what was paid meanwhile.
+    earns on what was paid meanwhile. ``new_invoice``: the invoice's row was created in
+    this transaction, so no earning row nor earn entry can exist for it (rows are made
+    only for a known invoice, and invoices are never deleted): neither is looked up. The
+    unique keys of both still stand guard.
     """
     account = ledger.lock_customer_account(
         session, merchant_id=merchant_id, customer_id=customer.id
@@ -170,8 +174,8 @@ def earn_on_invoice(
         account = open_account(session, merchant_id=merchant_id, customer_id=customer.id)
         account = ledger.lock_account(session, account.id)
     pairs: list[tuple[InvoiceEarning, ProgramEarning | None]]
-    pairs = [(row, None) for row in _rows(session, merchant_id, invoice.id)]
-    work = _Work(session, now, actor, Outcome())
+    pairs = [] if new_invoice else [(r, None) for r in _rows(session, merchant_id, invoice.id)]
+    work = _Work(session, now, actor, Outcome(), new_invoice=new_invoice)
     if cancelled:
         if not pairs:
             at = occurred_at or now
@@ -829,6 +833,8 @@ class _Work:
     now: datetime
     actor: str
     outcome: Outcome
+    #: The invoice was created in this transaction: its first earn keys are new.
+    new_invoice: bool = False
 
 
 def _reconcile(
@@ -920,6 +926,7 @@ def _credit(
         reason=f"invoice {row.invoice_id} ({program.name}, version {program.version})",
         details=details,
         idempotency_key=key[:255],
+        key_is_new=work.new_invoice and not earned_before,
         level=levels.level_of_new_points(work.session, account_id=row.account_id, now=work.now),
     )
     work.outcome.entry_ids.append(entry.id)

@@ -105,6 +105,8 @@ class Context:
     sightings: list[dict[str, Any]] = field(default_factory=list)
     #: The host's id of the customer a ``card_number`` named (for the plugins' hook).
     card_holders: list[str] = field(default_factory=list)
+    #: Host ids of the invoices this event created: nothing can have earned on them yet.
+    new_invoices: set[str] = field(default_factory=set)
 
     def caller(self) -> first_sight.Caller:
         """This event as the first-sight service sees its caller."""
@@ -606,6 +608,7 @@ def _earn_on_payment(
         payment=payment,
         paid_again=paid_again,
         cancelled=cancelled,
+        new_invoice=facts.id in ctx.new_invoices,
     )
 
 
@@ -819,6 +822,7 @@ def _save_invoice(
             created_at=ctx.now,
         )
         ctx.session.add(invoice)
+        ctx.new_invoices.add(facts.id)
     if invoice.status == InvoiceStatus.OPEN:
         invoice.customer_id = customer.id
         invoice.number = facts.number

@@ -81,11 +81,14 @@ def earn(
     idempotency_key: str | None = None,
     kind: EntryKind = EntryKind.EARN,
     level: str | None = None,
+    key_is_new: bool = False,
 ) -> LedgerEntry:
     """Credit ``points`` as a new lot; pending until ``available_from`` if given.
 
     ``level`` is the membership level the customer holds now, kept on the lot for
-    fallback redemption.
+    fallback redemption. ``key_is_new``: the caller knows no entry can hold
+    ``idempotency_key`` yet (it names a row created in this transaction), so it is not
+    looked up; the unique key still refuses a duplicate.
     """
     check_points(points)
     check_clock(now)
@@ -107,7 +110,9 @@ def earn(
         reason=reason,
     )
     account = lock_account(session, account_id)
-    if replay := replayed(session, account.merchant_id, idempotency_key, request):
+    if not key_is_new and (
+        replay := replayed(session, account.merchant_id, idempotency_key, request)
+    ):
         return replay
     repaid = min(account.debt, points)
     # Counted before the entry is flushed: one UPDATE of the account instead of two.
