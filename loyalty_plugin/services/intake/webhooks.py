@@ -222,11 +222,10 @@ def accept(
         if isinstance(delivery, Answer):
             return delivery
         found[:] = [delivery]
-        if settings.queue and len(tries) == 1:
-            # Stored without looking first: a copy already stored fails on the unique key,
-            # and the retry of the transaction answers it as a repeat (one query saved).
-            return _noted(_enqueue(s, delivery, now, stored), stored, outcomes)
-        if (existing := _find(s, delivery)) is not None:
+        # Stored without looking first: a copy already stored fails on the unique key (in
+        # the sync path at the flush before the handler runs), and the retry of the
+        # transaction answers it as a repeat (one query saved).
+        if len(tries) > 1 and (existing := _find(s, delivery)) is not None:
             return _repeat(existing, delivery)
         if settings.queue:
             return _noted(_enqueue(s, delivery, now, stored), stored, outcomes)
