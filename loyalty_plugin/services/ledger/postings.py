@@ -12,8 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, case, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, case, event, select
+from sqlalchemy.orm import Mapper, Session, object_session
+from sqlalchemy.orm.attributes import flag_modified, get_history
 
 from loyalty_plugin.domain import ledger as rules
 from loyalty_plugin.domain.errors import IdempotencyConflict, ValidationError
@@ -21,6 +22,10 @@ from loyalty_plugin.domain.ledger import Allocation as Move
 from loyalty_plugin.domain.ledger import EntryKind, LotView
 from loyalty_plugin.domain.money import check_currency, check_money
 from loyalty_plugin.models import Account, Allocation, LedgerEntry, Lot
+from loyalty_plugin.services.memo import recall, remember
+
+#: Memo key of the time of the last ledger operation on an account in this transaction.
+_OPERATION_TIME = "account operation time"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +141,11 @@ def append_entry(
     if not actor:
         raise ValidationError("an actor is required", field="actor")
     account.balance += points
+    # Written with the balance: one UPDATE of the account. A later change to the account in
+    # this transaction writes this time too (see _keep_operation_time), not the wall clock
+    # of onupdate.
+    account.updated_at = now
+    remember(session, (_OPERATION_TIME, account.id), now)
     entry = LedgerEntry(
         merchant_id=account.merchant_id,
         account_id=account.id,
@@ -157,10 +167,20 @@ def append_entry(
     session.add(entry)
     session.flush()
     apply_moves(session, entry, moves)
-    # Set after the flush on purpose: a later change to the account in the same operation
-    # (a counter, the debt) then still writes this time, not the wall clock of onupdate.
-    account.updated_at = now
     return entry
+
+
+@event.listens_for(Account, "before_update")
+def _keep_operation_time(_mapper: Mapper[Account], _connection: Any, account: Account) -> None:
+    """An account changed again after a ledger operation of the same transaction (a
+    counter, the debt) is stamped with the operation's time, not onupdate's wall clock."""
+    session = object_session(account)
+    when = None if session is None else recall(session, (_OPERATION_TIME, account.id))
+    if when is None or get_history(account, "updated_at").added:
+        return
+    if session is not None and session.is_modified(account, include_collections=False):
+        account.updated_at = when
+        flag_modified(account, "updated_at")
 
 
 def apply_moves(session: Session, entry: LedgerEntry, moves: list[Move]) -> None:
