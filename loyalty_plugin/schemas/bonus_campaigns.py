@@ -32,9 +32,18 @@ class InvalidBonusCampaign(InvalidProgram):
     code = "invalid_bonus_campaign"
 
 
-def _budget(**kwargs: Any) -> fields.Integer:
+#: The most points a campaign gives or budgets (a 64-bit column holds far more).
+MAX_POINTS = 10**12
+
+
+def _points(**kwargs: Any) -> fields.Integer:
+    """Whole points from 1 to :data:`MAX_POINTS`, or null."""
     return fields.Integer(
-        strict=True, allow_none=True, validate=validate.Range(min=1), load_default=None, **kwargs
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=1, max=MAX_POINTS),
+        load_default=None,
+        **kwargs,
     )
 
 
@@ -53,11 +62,9 @@ class BonusCampaignSchema(Schema):
     starts_at = AwareDateTime(required=True)
     ends_at = AwareDateTime(required=True)
     multiplier = DecimalField(load_default=None, allow_none=True, minimum=None)
-    points = fields.Integer(
-        strict=True, load_default=None, allow_none=True, validate=validate.Range(min=1)
-    )
-    budget = _budget()
-    budget_per_customer = _budget()
+    points = _points()
+    budget = _points()
+    budget_per_customer = _points()
     priority = fields.Integer(strict=True, load_default=0, validate=validate.Range(-1000, 1000))
 
     @validates_schema

@@ -108,6 +108,11 @@ def test_campaigns_are_created_listed_changed_and_ended_through_the_api(shop: Ho
         ({"conditions": {"when": {"weekdays": ["someday"]}}}, "conditions.when.weekdays.0"),
         ({"key": "Not A Key"}, "key"),
         ({"spend": 1}, "spend"),
+        # Before: a budget or points past a 64-bit column answered 500, and an unknown
+        # program was taken (the campaign then rode on no program).
+        ({"budget": 10**30}, "budget"),
+        ({"points": 10**30, "multiplier": None}, "points"),
+        ({"program": "nope"}, "program"),
     ],
 )
 def test_an_invalid_campaign_gets_422_naming_the_field(
@@ -118,6 +123,15 @@ def test_an_invalid_campaign_gets_422_naming_the_field(
     assert answer.status_code == 422, answer.json
     assert answer.json["error"]["code"] == "invalid_bonus_campaign"
     assert field in answer.json["error"]["fields"]
+
+
+def test_a_change_past_the_limits_or_to_an_unknown_program_gets_422(shop: Host) -> None:
+    campaign(shop)
+    path = f"/bonus-campaigns/{SHOES_WEEKEND['key']}"
+    for changes, field in (({"budget": 10**30}, "budget"), ({"program": "nope"}, "program")):
+        answer = admin(shop, "PATCH", path, changes)
+        assert answer.status_code == 422, answer.json
+        assert field in answer.json["error"]["fields"]
 
 
 def test_a_second_campaign_with_the_same_key_is_a_conflict(shop: Host) -> None:

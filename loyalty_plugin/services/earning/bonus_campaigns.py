@@ -40,8 +40,18 @@ from loyalty_plugin.domain.programs import ProgramEarning
 from loyalty_plugin.domain.rules import CategoryTree, CustomerView, InvoiceView, LineView
 from loyalty_plugin.domain.rules.conditions import ConditionContext, MerchantFacts
 from loyalty_plugin.domain.rules.index import LineLookup, condition_keys, invoice_keys
-from loyalty_plugin.models import BonusCampaign, BonusCampaignGrant, Merchant, MerchantSettings
-from loyalty_plugin.schemas.bonus_campaigns import conditions_json, load_bonus_campaign
+from loyalty_plugin.models import (
+    BonusCampaign,
+    BonusCampaignGrant,
+    Merchant,
+    MerchantSettings,
+    Program,
+)
+from loyalty_plugin.schemas.bonus_campaigns import (
+    InvalidBonusCampaign,
+    conditions_json,
+    load_bonus_campaign,
+)
 from loyalty_plugin.schemas.programs import to_json
 from loyalty_plugin.services.audit import Actor, as_actor, jsonable, record_change
 from loyalty_plugin.services.ledger.accounts import get_merchant
@@ -126,6 +136,7 @@ def create_bonus_campaign(
     """Create a campaign from a definition validated by :func:`load_bonus_campaign`."""
     get_merchant(session, merchant_id)
     loaded = load_bonus_campaign(definition, prefix=prefix)
+    _check_program(session, merchant_id, loaded["program"], prefix)
     if _find(session, merchant_id, loaded["key"]) is not None:
         raise InvalidOperation(
             f"bonus campaign {loaded['key']!r} already exists", field=f"{prefix}key"
@@ -157,6 +168,8 @@ def update_bonus_campaign(
         raise InvalidOperation(f"bonus campaign {key!r} has ended", field=f"{prefix}key")
     before = jsonable(campaign_document(campaign, now=now))
     loaded = load_bonus_campaign(changes, current=definition_document(campaign), prefix=prefix)
+    if loaded["program"] != campaign.program_key:
+        _check_program(session, merchant_id, loaded["program"], prefix)
     if loaded["budget"] is not None and loaded["budget"] < campaign.given:
         raise InvalidOperation(
             f"the campaign gave {campaign.given} points already: the budget cannot be less",
@@ -248,6 +261,17 @@ def _locked(session: Session, merchant_id: str, key: str) -> BonusCampaign:
     campaign = get_bonus_campaign(session, merchant_id, key)
     session.refresh(campaign, with_for_update=True)
     return campaign
+
+
+def _check_program(session: Session, merchant_id: str, key: str | None, prefix: str) -> None:
+    """Refuse a campaign naming a program the merchant does not have (it would ride on none)."""
+    if key is None:
+        return
+    known = session.scalar(
+        select(Program.id).where(Program.merchant_id == merchant_id, Program.key == key)
+    )
+    if known is None:
+        raise InvalidBonusCampaign({"program": [f"no program {key!r}"]}, prefix=prefix)
 
 
 def _apply(campaign: BonusCampaign, loaded: dict[str, Any]) -> None:
