@@ -41,7 +41,9 @@ def _points(**kwargs: Any) -> fields.Integer:
     return fields.Integer(
         strict=True,
         allow_none=True,
-        validate=validate.Range(min=1, max=MAX_POINTS),
+        validate=validate.Range(
+            min=1, max=MAX_POINTS, error="Must be a whole number from 1 to {max:,}."
+        ),
         load_default=None,
         **kwargs,
     )

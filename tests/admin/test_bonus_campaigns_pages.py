@@ -85,7 +85,9 @@ def change_campaign(page: Page, key: str = "shoes-weekend") -> None:
     form.get_by_label("Multiplier").fill("4")
     form.get_by_label("Budget", exact=True).fill("-5")
     form.get_by_role("button", name="Save the changes").click()
-    expect(page.locator("#f-budget-error")).to_be_visible()
+    expect(page.locator("#f-budget-error")).to_have_text(
+        "Must be a whole number from 1 to 1,000,000,000,000."
+    )
     expect(form.get_by_label("Name")).to_have_value("4x on Shoes")
 
 
