@@ -7,11 +7,11 @@ settings hash. Evaluating an invoice then runs no query per line or per rule.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, inspect, or_, select
 from sqlalchemy.orm import Session, aliased, defer, undefer
@@ -48,6 +48,7 @@ from loyalty_plugin.services.settings_cache import cached, can_cache
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+T = TypeVar("T")
 
 #: Parsed versions, keyed by everything a definition is built from; bounded, cleared when
 #: full. The program's id, key and name are in the key because ids can come back (MariaDB's
@@ -199,41 +200,56 @@ def version_settings(session: Session, version_ids: Iterable[int]) -> dict[int, 
     return {version_id: settings for version_id, settings in session.execute(query)}
 
 
+_MISSING: Any = object()
+
+
+def parsed_versions(
+    session: Session,
+    rows: Sequence[VersionRow],
+    cache: dict[Any, T],
+    key_of: Callable[[VersionRow], Any],
+    parse: Callable[[VersionRow, Any], T],
+) -> dict[int, T]:
+    """Each row's version parsed, by version id: from ``cache`` (bounded, cleared when
+    full), else parsed from its settings, read for all the missing ones in one query."""
+    # Read into a local dict first: another thread may clear the shared one meanwhile.
+    found = {row.version_id: cache.get(key_of(row), _MISSING) for row in rows}
+    settings = version_settings(session, [v for v, d in found.items() if d is _MISSING])
+    for row in rows:
+        if found[row.version_id] is _MISSING:
+            found[row.version_id] = parse(row, settings[row.version_id])
+            if len(cache) >= _CACHE_SIZE:
+                cache.clear()
+            cache[key_of(row)] = found[row.version_id]
+    return found
+
+
 def _programs_from_snapshot(
     session: Session, *, merchant_id: str, at: datetime, kinds: tuple[type[Rule], ...]
 ) -> list[ProgramDefinition]:
     rows = rows_in_force(program_versions(session, merchant_id), at)
     kind_names = tuple(sorted(k.kind for k in kinds))
-    keys = {
-        row.version_id: (
+
+    def key_of(row: VersionRow) -> tuple[Any, ...]:
+        return (
             (row.program_id, row.key, row.name),
             (row.version_id, row.number, row.settings_hash),
             kind_names,
         )
-        for row in rows
-    }
-    # Read into a local dict first: another thread may clear the shared one meanwhile.
-    found = {version_id: _DEFINITIONS.get(key) for version_id, key in keys.items()}
-    settings = version_settings(session, [v for v, d in found.items() if d is None])
-    definitions = []
-    for row in rows:
-        key = keys[row.version_id]
-        definition = found[row.version_id]
-        if definition is None:
-            if len(_DEFINITIONS) >= _CACHE_SIZE:
-                _DEFINITIONS.clear()
-            definition = definition_from_settings(
-                settings[row.version_id],
-                key=row.key,
-                name=row.name,
-                program_id=row.program_id,
-                version=row.number,
-                version_id=row.version_id,
-                extra_kinds=kinds,
-            )
-            _DEFINITIONS[key] = definition
-        definitions.append(definition)
-    return [d for d in definitions if d.is_live(at)]
+
+    def parse(row: VersionRow, settings: Any) -> ProgramDefinition:
+        return definition_from_settings(
+            settings,
+            key=row.key,
+            name=row.name,
+            program_id=row.program_id,
+            version=row.number,
+            version_id=row.version_id,
+            extra_kinds=kinds,
+        )
+
+    parsed = parsed_versions(session, rows, _DEFINITIONS, key_of, parse)
+    return [d for row in rows if (d := parsed[row.version_id]).is_live(at)]
 
 
 def _load_settings(session: Session, versions: list[ProgramVersion]) -> None:

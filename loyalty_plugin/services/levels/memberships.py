@@ -52,9 +52,9 @@ from loyalty_plugin.models import (
 )
 from loyalty_plugin.services.audit import Actor, as_actor, record_change
 from loyalty_plugin.services.earning.rule_engine import (
+    parsed_versions,
     program_versions,
     rows_in_force,
-    version_settings,
     versions_in_force,
 )
 from loyalty_plugin.services.events import publish
@@ -99,8 +99,6 @@ def level_programs(
 #: Parsed level schemes by (version id, settings hash): the hash is of the settings
 #: themselves, so an id met again in another database cannot lend a wrong scheme.
 _SCHEMES: dict[tuple[int, str], LevelScheme | None] = {}
-_SCHEMES_SIZE = 512
-_UNREAD = object()
 
 
 def _level_programs_from_snapshot(
@@ -108,15 +106,13 @@ def _level_programs_from_snapshot(
 ) -> list[LevelProgram]:
     """:func:`level_programs` from the settings cache's program versions (issue 20)."""
     rows = rows_in_force(program_versions(session, merchant_id), at)
-    # Read into a local dict first: another thread may clear the shared one meanwhile.
-    schemes = {r.version_id: _SCHEMES.get((r.version_id, r.settings_hash), _UNREAD) for r in rows}
-    missing = [version_id for version_id, scheme in schemes.items() if scheme is _UNREAD]
-    hashes = {r.version_id: r.settings_hash for r in rows}
-    for version_id, settings in version_settings(session, missing).items():
-        schemes[version_id] = scheme_from_settings(settings.get("levels"))
-        if len(_SCHEMES) >= _SCHEMES_SIZE:
-            _SCHEMES.clear()
-        _SCHEMES[(version_id, hashes[version_id])] = schemes[version_id]
+    schemes = parsed_versions(
+        session,
+        rows,
+        _SCHEMES,
+        lambda row: (row.version_id, row.settings_hash),
+        lambda _row, settings: scheme_from_settings(settings.get("levels")),
+    )
     found = [
         LevelProgram(
             program_id=row.program_id,
