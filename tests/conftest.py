@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -173,8 +174,20 @@ def app(database_url: str, engine: sa.Engine, tmp_path: Path) -> Iterator[Flask]
     )
     yield app
     with app.app_context():
-        app.extensions["loyalty"].db.engine.dispose()
+        dispose_when_idle(app.extensions["loyalty"].db.engine)
     wipe(engine)
+
+
+def dispose_when_idle(engine: sa.Engine, timeout: float = 10) -> None:
+    """Dispose ``engine`` once no connection is checked out (or after ``timeout`` seconds).
+
+    A live server's request thread may still hold a connection when its test ends;
+    disposing under it would orphan that connection unclosed.
+    """
+    deadline = time.monotonic() + timeout
+    while engine.pool.checkedout() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    engine.dispose()
 
 
 @pytest.fixture

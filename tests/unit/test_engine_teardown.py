@@ -1,0 +1,44 @@
+"""The app fixture's teardown closes every database connection, even one still in use.
+
+A page test's server answers on its own threads: a request may still hold a connection
+when the test ends. Disposing the engine under it orphaned that connection, and the
+driver's garbage-collection warning then failed a later, unrelated test.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import dispose_when_idle, make_engine
+
+pytestmark = pytest.mark.backends("postgresql", "mariadb")
+
+
+def is_closed(dbapi_connection: object) -> bool:
+    if hasattr(dbapi_connection, "closed"):  # psycopg
+        return bool(dbapi_connection.closed)
+    return not dbapi_connection.open  # PyMySQL
+
+
+def test_a_connection_in_use_at_teardown_is_closed_once_returned(database_url: str) -> None:
+    engine = make_engine(database_url)
+    checked_out = threading.Event()
+    used: list[object] = []
+
+    def slow_request() -> None:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+            used.append(connection.connection.dbapi_connection)
+            checked_out.set()
+            time.sleep(0.3)
+
+    worker = threading.Thread(target=slow_request)
+    worker.start()
+    assert checked_out.wait(5)
+    dispose_when_idle(engine, timeout=5)
+    worker.join()
+    assert is_closed(used[0])
