@@ -18,6 +18,9 @@ SEARCH_INDEXES = frozenset(
         "ix_customers_search_email",
         "ix_customers_search_number",
         "ix_customers_search_phone",
+        # The customers whose group differs from the one their kept points are filed
+        # under: partial, on PostgreSQL and SQLite only (migration ``d5b9e3a7c1f4``).
+        "ix_customers_report_group_moved",
     }
 )
 

@@ -36,6 +36,7 @@ from loyalty_plugin.models.report import (
     ReportAccountMonth,
     ReportAccountPoints,
     ReportDay,
+    ReportGroupLotDay,
     ReportLotDay,
     ReportRollup,
 )
@@ -107,6 +108,7 @@ __all__ = [
     "ReportAccountMonth",
     "ReportAccountPoints",
     "ReportDay",
+    "ReportGroupLotDay",
     "ReportLotDay",
     "ReportRollup",
     "Reward",

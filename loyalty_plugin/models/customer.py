@@ -48,6 +48,11 @@ class Customer(Base):
     #: Every group the host puts the customer in (``groups``); with ``customer_group``,
     #: what program audiences and rule exclusions look at.
     customer_groups: Mapped[list[str] | None] = mapped_column(JSON)
+    #: The group the ``roll-up-reports`` job filed the customer's kept open points under
+    #: (``report_group_lot_days``); it differs from ``customer_group`` until the job's next
+    #: run after the group changed, and the aging report moves those customers' points
+    #: itself meanwhile. Written by the job only.
+    report_group: Mapped[str | None] = mapped_column(String(64))
     #: Tags the host puts on the customer (``vip``, ``student``): rule conditions read them.
     tags: Mapped[list[str] | None] = mapped_column(JSON)
     enrolled: Mapped[bool] = mapped_column(Boolean, default=True)

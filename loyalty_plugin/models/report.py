@@ -122,5 +122,28 @@ class ReportLotDay(Base):
     points: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class ReportGroupLotDay(Base):
+    """The points left in the lots of one customer group earned on one day and expiring
+    on another: :class:`ReportLotDay` per group.
+
+    Rolled up with :class:`ReportDay` (same watermark); a customer's points count in the
+    group the job filed them under (``customers.report_group``). When a customer changes
+    group, the job's next run moves their kept points to the new group; until then the
+    aging report moves them itself (the customers whose group differs from the one filed,
+    found through a partial index). ``grouped`` false: customers without a group (the
+    key is ``""`` then, as it must not be null).
+    """
+
+    __tablename__ = "report_group_lot_days"
+
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    grouped: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    customer_group: Mapped[str] = mapped_column(String(64), primary_key=True)
+    earned_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    #: :data:`NEVER` for lots without an expiry date.
+    expires_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 #: ``expires_on`` of the lots that never expire.
 NEVER = date(9999, 12, 31)

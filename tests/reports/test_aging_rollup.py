@@ -1,7 +1,9 @@
-"""The aging report's kept points per account: rolled up or not, it gives the lots' sums.
+"""The aging report's kept points per account and group: rolled up or not, it gives the
+lots' sums.
 
 Random ledgers (earnings, spends, adjustments, reversals, expiries, transfers and merges,
-some after the roll-up and touching lots already rolled up), checked against every open
+some after the roll-up and touching lots already rolled up; customers changing group
+before and after the job filed their points), checked against every open
 lot summed here in Python: the totals, each page of each grouping, and how many rows.
 """
 
@@ -19,12 +21,19 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.database import engine_options
 from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.domain.reports import AGE_BANDS, EXPIRY_MONTHS, age_cutoffs, month_starts
-from loyalty_plugin.models import Account, Customer, Lot, Merchant, ReportAccountPoints
+from loyalty_plugin.models import (
+    Account,
+    Customer,
+    Lot,
+    Merchant,
+    ReportAccountPoints,
+    ReportGroupLotDay,
+)
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.transfers import lock_pair, move_lots, transfer
 from loyalty_plugin.services.reports import aging as aging_module
 from loyalty_plugin.services.reports.aging import aging
-from loyalty_plugin.services.reports.rollup import roll_up
+from loyalty_plugin.services.reports.rollup import lot_days, moved_customers, roll_up
 from tests.reports.test_rollup import MERCHANT, NOW, make_shop, moment, write
 
 GROUPS = ("retail", "retail", "vip", None)
@@ -36,6 +45,14 @@ def profile(session: Session, ids: list[int]) -> None:
         customer = session.get(Account, account_id).customer
         customer.customer_group = GROUPS[n % len(GROUPS)]
         customer.card_number = f"K{n:03d}" if n % 3 else None
+    session.commit()
+
+
+def regroup(session: Session, ids: list[int], rng: random.Random, count: int) -> None:
+    """Move ``count`` random customers to another group (or none, or the empty one)."""
+    for account_id in rng.sample(ids, count):
+        customer = session.get(Account, account_id).customer
+        customer.customer_group = rng.choice(("retail", "vip", "outlet", "", None))
     session.commit()
 
 
@@ -116,6 +133,27 @@ def expected(session: Session, by: str, zone: str) -> tuple[list[int], list[tupl
     return totals, [(key, f[: len(AGE_BANDS)], f[len(AGE_BANDS) :]) for key, f in ranked]
 
 
+def kept_per_group(session: Session) -> dict[tuple, int]:
+    rows = session.scalars(
+        select(ReportGroupLotDay).where(ReportGroupLotDay.merchant_id == MERCHANT)
+    )
+    return {
+        (row.customer_group if row.grouped else None, row.earned_on, row.expires_on): row.points
+        for row in rows
+        if row.points
+    }
+
+
+def lots_per_group(session: Session, zone: str) -> dict[tuple, int]:
+    """Every lot's points left (overdue ones too) per group of its customer and pair of days."""
+    sums: dict[tuple, int] = {}
+    for lot in session.scalars(select(Lot).where(Lot.merchant_id == MERCHANT, Lot.remaining > 0)):
+        group = session.get(Account, lot.account_id).customer.customer_group
+        key = (group, *lot_days(lot.earned_at, lot.expires_at, zone))
+        sums[key] = sums.get(key, 0) + lot.remaining
+    return {key: points for key, points in sums.items() if points}
+
+
 def check(session: Session, zone: str = "Europe/Madrid") -> None:
     session.expire_all()
     for by in ("customer", "group", "card"):
@@ -148,14 +186,23 @@ def test_rolled_up_or_not_aging_is_the_sum_of_the_open_lots(session, monkeypatch
     run = roll_up(session, batch=7)
     assert run.entries > 0
     check(session)
+    regroup(session, ids, rng, 5)  # customers in another group than the one filed
+    check(session)
 
     around_cutoffs(session, ids, rng)
     for _ in range(3):  # the live tail, over lots already rolled up
         write(session, ids, rng, 25)
         move(session, ids, rng, 6)
+        regroup(session, ids, rng, 3)
     check(session)
     roll_up(session)
     check(session)
+    regroup(session, ids, rng, 4)
+    write(session, ids, rng, 10)
+    check(session)
+    roll_up(session)
+    check(session)
+    assert not session.scalar(select(sa.func.count()).where(moved_customers()))
     kept = session.scalars(
         select(ReportAccountPoints).where(ReportAccountPoints.merchant_id == MERCHANT)
     ).all()
@@ -165,10 +212,12 @@ def test_rolled_up_or_not_aging_is_the_sum_of_the_open_lots(session, monkeypatch
     assert {row.account_id: row.points for row in kept if row.points} == {
         account: points for account, points in left.items() if points
     }
+    assert kept_per_group(session) == lots_per_group(session, "Europe/Madrid")
     session.commit()
 
     session.get(Merchant, MERCHANT).timezone = "America/New_York"
     session.commit()
+    regroup(session, ids, rng, 3)
     check(session, "America/New_York")
     roll_up(session)
     check(session, "America/New_York")

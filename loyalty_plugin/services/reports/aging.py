@@ -6,9 +6,10 @@ month is the calendar month of ``expires_at`` in the merchant's time zone. A fix
 of queries whatever the data size: the merchant; the totals (:mod:`.aging_totals`, from
 the points kept per earning and expiry day); the page's keys ranked by their open points
 with how many rows there are; the figures of those keys alone; and for customers, their
-names. Customers and cards are ranked from the points kept per account (:mod:`.ranking`);
-groups by summing ``remaining`` per account (from the open lots' index alone). The bands
-and months are worked out for the lots of the page's rows only.
+names. Customers and cards are ranked from the points kept per account (:mod:`.ranking`),
+and the bands and months are worked out for the lots of the page's rows only. Groups are
+few: every group's figures come from the points kept per group (:mod:`.aging_groups`), and
+their ranking and the totals are added up from them.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from loyalty_plugin.domain.reports import (
 )
 from loyalty_plugin.models import Account, Customer, Lot
 from loyalty_plugin.services.ledger.accounts import get_merchant
+from loyalty_plugin.services.reports.aging_groups import group_figures
 from loyalty_plugin.services.reports.aging_totals import aging_totals
 from loyalty_plugin.services.reports.calendar import bucket, instant
 from loyalty_plugin.services.reports.dashboard import open_lots
@@ -107,24 +109,23 @@ def aging(
         raise ValidationError("pages start at 1", field="page")
     zone = get_merchant(session, merchant_id).timezone or "UTC"
     starts = month_starts(now, zone)
+    months = [f"{day:%Y-%m}" for day in starts[:EXPIRY_MONTHS]]
+    if by is AgingBy.GROUP:
+        return _by_group(session, merchant_id=merchant_id, zone=zone, now=now, page=page,
+                         months=months)  # fmt: skip
     cells = _cells(now, [local_midnight(day, zone) for day in starts])
     lots = select().select_from(Lot).where(open_lots(merchant_id, now))
     totals = aging_totals(session, merchant_id=merchant_id, zone=zone, now=now)
-    found: list[Any]
-    if by is AgingBy.GROUP:
-        key: Any = Customer.customer_group
-        found, count = _ranked_groups(session, lots, page)
-    else:
-        rank = ranked_accounts if by is AgingBy.CUSTOMER else ranked_cards
-        key = Lot.account_id if by is AgingBy.CUSTOMER else Customer.card_number
-        found, count = rank(
-            session, merchant_id=merchant_id, zone=zone, now=now, page=page, size=PAGE_SIZE
-        )
+    rank = ranked_accounts if by is AgingBy.CUSTOMER else ranked_cards
+    key = Lot.account_id if by is AgingBy.CUSTOMER else Customer.card_number
+    found, count = rank(
+        session, merchant_id=merchant_id, zone=zone, now=now, page=page, size=PAGE_SIZE
+    )
     rows = _page_rows(session, lots, by, key, cells, found)
     return AgingReport(
         by=by,
         now=now,
-        months=[f"{day:%Y-%m}" for day in starts[:EXPIRY_MONTHS]],
+        months=months,
         totals=_row(None, None, totals),
         rows=rows,
         page=page,
@@ -168,35 +169,29 @@ def _page_rows(
     return [_row(row.key, row.name, per_key[row.key]) for row in found]
 
 
-def _ranked_groups(session: Session, lots: Any, page: int) -> tuple[list[Any], int]:
-    """One page of customer groups ranked by their open points, and how many there are."""
-    key = Customer.customer_group
-    per_account = (
-        lots.add_columns(Lot.account_id, func.sum(Lot.remaining).label("total"))
-        .group_by(Lot.account_id)
-        .subquery("per_account")
+def _by_group(
+    session: Session, *, merchant_id: str, zone: str, now: datetime, page: int, months: list[str]
+) -> AgingReport:
+    """Every group's figures at once (:mod:`.aging_groups`): ranked, paged and totalled."""
+    figures = group_figures(session, merchant_id=merchant_id, zone=zone, now=now)
+    ranked = sorted(figures.items(), key=_biggest_first)
+    width = len(AGE_BANDS) + EXPIRY_MONTHS + 2
+    totals = [sum(sums[n] for sums in figures.values()) for n in range(width)]
+    shown = ranked[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    return AgingReport(
+        by=AgingBy.GROUP,
+        now=now,
+        months=months,
+        totals=_row(None, None, totals),
+        rows=[_row(group, group, sums) for group, sums in shown],
+        page=page,
+        row_count=len(ranked),
     )
-    name = func.min(Customer.customer_group)
-    ranked = (
-        select(key.label("key"), name.label("name"), func.sum(per_account.c.total))
-        .select_from(per_account)
-        .join(Account, Account.id == per_account.c.account_id)
-        .join(Customer, Customer.id == Account.customer_id)
-        .group_by(key)
-        .order_by(func.sum(per_account.c.total).desc(), key.is_(None), key)
-    )
-    # The page and, in the same statement, how many rows there are in all.
-    found = session.execute(
-        ranked.add_columns(func.count().over().label("rows"))
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    ).all()
-    return found, int(found[0].rows if found else _count(session, ranked))
 
 
-def _count(session: Session, ranked: Any) -> int:
-    """Rows in all, when the page asked for is past the last one."""
-    return int(session.scalar(select(func.count()).select_from(ranked.subquery())) or 0)
+def _biggest_first(item: tuple[str | None, list[int]]) -> tuple[int, bool, str]:
+    group, sums = item
+    return -sum(sums[: len(AGE_BANDS)]), group is None, group or ""
 
 
 def _points() -> ColumnElement[int]:

@@ -65,11 +65,11 @@ def _totals(session: Session, pinned: Pinned, now: datetime) -> tuple[list[int],
     for (earned_on, expires_on), points in net.items():
         if earned_on not in edges and points:
             band = next((n for n, edge in enumerate(edges) if earned_on > edge), len(edges))
-            _add(figures, band, _month(expires_on, starts), points)
-    for earned_at, expires_at, points in session.execute(_live(pinned, now, split)):
+            add_points(figures, band, expiry_column(expires_on, starts), points)
+    for earned_at, expires_at, points in session.execute(live_lots(pinned, now, split)):
         band = sum(1 for cut in age_cutoffs(now) if earned_at <= cut)
         expires_on = NEVER if expires_at is None else local_today(expires_at, zone)
-        _add(figures, band, _month(expires_on, starts), int(points))
+        add_points(figures, band, expiry_column(expires_on, starts), int(points))
     return figures, bool(session.scalar(select(pinned.still())))
 
 
@@ -84,7 +84,7 @@ def _changes(pinned: Pinned, now: datetime) -> Any:
     return union_all(*tail.selects, overdue)
 
 
-def _live(pinned: Pinned, now: datetime, split: list[Days]) -> Any:
+def live_lots(pinned: Pinned, now: datetime, split: list[Days]) -> Any:
     """The open lots of the pairs whose earning day a band starts in, one by one."""
     zone = pinned.zone
 
@@ -106,7 +106,7 @@ def _live(pinned: Pinned, now: datetime, split: list[Days]) -> Any:
     )
 
 
-def _month(expires_on: date, starts: list[date]) -> int | None:
+def expiry_column(expires_on: date, starts: list[date]) -> int | None:
     """The expiry column of a day: a month listed, "later", "never"; ``None`` if past."""
     if expires_on == NEVER:
         return EXPIRY_MONTHS + 1
@@ -116,7 +116,7 @@ def _month(expires_on: date, starts: list[date]) -> int | None:
     return starts.index(first) if first >= starts[0] else None
 
 
-def _add(figures: list[int], band: int, month: int | None, points: int) -> None:
+def add_points(figures: list[int], band: int, month: int | None, points: int) -> None:
     if month is None:
         # Past months: the lots expired already or are overdue, so their points net to 0.
         if points:

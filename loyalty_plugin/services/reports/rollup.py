@@ -37,19 +37,23 @@ from sqlalchemy import (
     select,
     text,
     union_all,
+    update,
 )
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.reports import local_midnight, local_today
 from loyalty_plugin.models import (
+    Account,
     Allocation,
+    Customer,
     LedgerEntry,
     Lot,
     Merchant,
     ReportAccountMonth,
     ReportAccountPoints,
     ReportDay,
+    ReportGroupLotDay,
     ReportLotDay,
     ReportRollup,
 )
@@ -192,6 +196,8 @@ def _roll_up_batch(session: Session, merchant_id: str, target: int, batch: int) 
     _add_account_months(session, state, days, high)
     _add_account_points(session, state, high)
     _add_lot_days(session, state, high)
+    _file_groups(session, state)
+    _add_group_lot_days(session, state, high)
     state.entry_id = high
     return added, high >= target
 
@@ -207,7 +213,7 @@ def _state(session: Session, merchant_id: str) -> ReportRollup:
     elif state.zone != zone:
         # The merchant moved to another time zone: its days start at other instants.
         session.execute(delete(ReportDay).where(ReportDay.merchant_id == merchant_id))
-        for table in (ReportAccountMonth, ReportAccountPoints, ReportLotDay):
+        for table in (ReportAccountMonth, ReportAccountPoints, ReportLotDay, ReportGroupLotDay):
             session.execute(delete(table).where(table.merchant_id == merchant_id))
         state.zone, state.entry_id = zone, 0
     return state
@@ -392,6 +398,153 @@ def lot_changes_after(merchant_id: str, low: Any, high: Any = None) -> Select[An
         )
     )
     return union_all(lots, moves)
+
+
+def _file_groups(session: Session, state: ReportRollup) -> None:
+    """File the customers whose group changed under their group now, with their points.
+
+    A customer's kept points (``report_group_lot_days``, up to the watermark) are their
+    open lots' points less what the entries after the watermark changed (one statement,
+    one snapshot); they move from the group filed to the group now. The customers are
+    locked by id first, so their group cannot change in between.
+    """
+    moved = list(
+        session.scalars(
+            select(Customer.id).where(Customer.merchant_id == state.merchant_id, moved_customers())
+        )
+    )
+    for start in range(0, len(moved), 1000):
+        chunk = moved[start : start + 1000]
+        locked = list(
+            session.scalars(
+                select(Customer.id)
+                .where(Customer.id.in_(chunk), moved_customers())
+                .with_for_update()
+            )
+        )
+        if not locked:
+            continue
+        if state.entry_id:  # nothing is kept below the first entry
+            sums: dict[tuple[str | None, date, date], int] = defaultdict(int)
+            kept = kept_of_customers(state.merchant_id, state.entry_id, Customer.id.in_(locked))
+            for now_in, filed_in, earned_at, expires_at, points in session.execute(kept):
+                days = lot_days(earned_at, expires_at, state.zone)
+                sums[(now_in, *days)] += int(points)
+                sums[(filed_in, *days)] -= int(points)
+            _store_group_days(session, state, sums)
+        session.execute(
+            update(Customer)
+            .where(Customer.id.in_(locked))
+            .values(report_group=Customer.customer_group, updated_at=Customer.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _add_group_lot_days(session: Session, state: ReportRollup, high: int) -> None:
+    """Add the lots created and the allocations written after the watermark up to ``high``
+    to the points per group (the group each entry's customer is filed under), earning and
+    expiry day."""
+    sums: dict[tuple[str | None, date, date], int] = defaultdict(int)
+    changes = group_lot_changes_after(
+        state.merchant_id, state.entry_id, high, group=Customer.report_group
+    )
+    for group, earned_at, expires_at, points in session.execute(changes):
+        sums[(group, *lot_days(earned_at, expires_at, state.zone))] += int(points)
+    _store_group_days(session, state, sums)
+
+
+def _store_group_days(
+    session: Session, state: ReportRollup, sums: dict[tuple[str | None, date, date], int]
+) -> None:
+    values = [
+        {"merchant_id": state.merchant_id, "grouped": group is not None,
+         "customer_group": group or "", "earned_on": earned, "expires_on": expires,
+         "points": points}
+        for (group, earned, expires), points in sums.items()
+        if points
+    ]  # fmt: skip
+    keys = ["merchant_id", "grouped", "customer_group", "earned_on", "expires_on"]
+    statement = _upsert_adding(session, ReportGroupLotDay.__table__, keys, "points")
+    for start in range(0, len(values), 1000):
+        session.execute(statement, values[start : start + 1000])
+
+
+def moved_customers() -> ColumnElement[bool]:
+    """Customers whose group is not the one their kept points are filed under."""
+    return Customer.customer_group.is_distinct_from(Customer.report_group)
+
+
+def group_lot_changes_after(
+    merchant_id: str, low: Any, high: Any = None, *, group: Any = Customer.customer_group
+) -> Select[Any]:
+    """``(group, earned_at, expires_at, points)`` of the lots created and of the
+    allocations written by the entries after ``low`` (up to ``high``), each in ``group``
+    of its entry's customer (as :func:`account_points_after`, by the entry's account)."""
+
+    def upto(column: Any) -> ColumnElement[bool]:
+        return literal(True) if high is None else column <= high
+
+    def customer_of(query: Any, entry_id: Any) -> Any:
+        return (
+            query.join(LedgerEntry, LedgerEntry.id == entry_id)
+            .join(Account, Account.id == LedgerEntry.account_id)
+            .join(Customer, Customer.id == Account.customer_id)
+        )
+
+    lots = customer_of(
+        select(group, Lot.earned_at, Lot.expires_at, Lot.points).select_from(Lot), Lot.entry_id
+    ).where(Lot.merchant_id == merchant_id, Lot.entry_id > low, upto(Lot.entry_id))
+    moves = customer_of(
+        select(group, Lot.earned_at, Lot.expires_at, Allocation.points)
+        .select_from(Allocation)
+        .join(Lot, Lot.id == Allocation.lot_id),
+        Allocation.entry_id,
+    ).where(
+        Allocation.merchant_id == merchant_id,
+        Allocation.entry_id > low,
+        upto(Allocation.entry_id),
+    )
+    return union_all(lots, moves)
+
+
+def kept_of_customers(merchant_id: str, low: Any, customers: Any) -> Select[Any]:
+    """``(group now, group filed, earned_at, expires_at, points)`` whose sum per customer
+    and pair of days is what ``customers`` had kept at the watermark ``low``: their lots'
+    points left now, less the changes of their entries after ``low`` (one snapshot; the
+    entries are found from the customers, through the accounts' entries index)."""
+    columns = (Customer.customer_group, Customer.report_group, Lot.earned_at, Lot.expires_at)
+    holds = (
+        select(*columns, Lot.remaining)
+        .select_from(Lot)
+        .join(Account, Account.id == Lot.account_id)
+        .join(Customer, Customer.id == Account.customer_id)
+        .where(Lot.merchant_id == merchant_id, Lot.holds_points, customers)
+    )
+
+    def theirs(query: Any) -> Any:
+        return (
+            query.join(Account, Account.id == LedgerEntry.account_id)
+            .join(Customer, Customer.id == Account.customer_id)
+            .where(
+                LedgerEntry.merchant_id == merchant_id,
+                LedgerEntry.id > low,
+                Account.merchant_id == merchant_id,
+                customers,
+            )
+        )
+
+    lots = theirs(
+        select(*columns, -Lot.points)
+        .select_from(LedgerEntry)
+        .join(Lot, and_(Lot.merchant_id == merchant_id, Lot.entry_id == LedgerEntry.id))
+    )
+    moves = theirs(
+        select(*columns, -Allocation.points)
+        .select_from(LedgerEntry)
+        .join(Allocation, Allocation.entry_id == LedgerEntry.id)
+        .join(Lot, Lot.id == Allocation.lot_id)
+    )
+    return union_all(holds, lots, moves)
 
 
 def _upsert_adding(session: Session, table: Any, keys: list[str], column: str) -> Any:
