@@ -27,6 +27,7 @@ from loyalty_plugin.domain.reports import (
     AGE_BANDS,
     EXPIRY_MONTHS,
     age_cutoffs,
+    local_midnight,
     local_today,
     month_starts,
 )
@@ -63,6 +64,7 @@ def _figures(
 ) -> tuple[dict[Group, list[int]], bool]:
     """The groups' figures at ``pinned``'s watermark, and whether it stayed put meanwhile."""
     zone = pinned.zone
+    today = local_today(now, zone)
     net: dict[Key, int] = defaultdict(int)
     if pinned.mark is not None:
         kept = select(
@@ -71,13 +73,19 @@ def _figures(
             ReportGroupLotDay.earned_on,
             ReportGroupLotDay.expires_on,
             ReportGroupLotDay.points,
-        ).where(ReportGroupLotDay.merchant_id == pinned.merchant_id, ReportGroupLotDay.points != 0)
+        ).where(
+            ReportGroupLotDay.merchant_id == pinned.merchant_id,
+            ReportGroupLotDay.points != 0,
+            ReportGroupLotDay.expires_on >= today,
+        )
         for grouped, group, earned_on, expires_on, points in session.execute(kept):
             net[(group if grouped else None, earned_on, expires_on)] += int(points)
     for moved, now_in, filed_in, earned_at, expires_at, points in session.execute(
         _changes(pinned, now)
     ):
         earned_on, expires_on = lot_days(earned_at, expires_at, zone)
+        if expires_on < today:  # every such lot is past its expiry: nothing open
+            continue
         net[(now_in, earned_on, expires_on)] += int(points)
         if moved:
             net[(filed_in, earned_on, expires_on)] -= int(points)
@@ -86,16 +94,14 @@ def _figures(
     figures: dict[Group, list[int]] = defaultdict(
         lambda: [0] * (len(AGE_BANDS) + EXPIRY_MONTHS + 2)
     )
-    split = sorted(
-        {(earned_on, expires_on) for _g, earned_on, expires_on in net if earned_on in edges}
-    )
+    split = sorted({(earned, expires) for _g, earned, expires in net if earned in edges})
     for (group, earned_on, expires_on), points in net.items():
         if earned_on not in edges and points:
             band = next((n for n, edge in enumerate(edges) if earned_on > edge), len(edges))
             add_points(figures[group], band, expiry_column(expires_on, starts), points)
-    live = live_lots(pinned, now, split)
     live = (
-        live.add_columns(Customer.customer_group)
+        live_lots(pinned, now, split)
+        .add_columns(Customer.customer_group)
         .join(Account, Account.id == Lot.account_id)
         .join(Customer, Customer.id == Account.customer_id)
     )
@@ -109,9 +115,10 @@ def _figures(
 
 def _changes(pinned: Pinned, now: datetime) -> Any:
     """``(moved, group now, group filed, earned_at, expires_at, points)``: the lots and
-    allocations after the watermark and the overdue lots (negative), in the group of
-    their customer now; and the kept points of the customers whose group changed since
-    the job filed them (``moved``: to be taken off the group filed)."""
+    allocations after the watermark and today's lots past their expiry (negative; those
+    of earlier days are left out with their pairs), in the group of their customer now;
+    and the kept points of the customers whose group changed since the job filed them
+    (``moved``: to be taken off the group filed). One statement, one snapshot."""
     merchant_id = pinned.merchant_id
     tail = group_lot_changes_after(merchant_id, pinned.mark or 0).subquery("tail")
     changes = select(
@@ -122,6 +129,7 @@ def _changes(pinned: Pinned, now: datetime) -> Any:
         tail.c.expires_at,
         tail.c.points,
     )
+    midnight = local_midnight(local_today(now, pinned.zone), pinned.zone)
     overdue = (
         select(
             literal(False),
@@ -137,15 +145,12 @@ def _changes(pinned: Pinned, now: datetime) -> Any:
         .where(
             Lot.merchant_id == merchant_id,
             Lot.holds_points,  # a literal 0: PostgreSQL's partial index matches
+            Lot.expires_at >= instant(midnight),
             Lot.expires_at <= instant(now),
         )
     )
     if pinned.mark is None:  # nothing kept: nothing to move
         return union_all(changes, overdue)
-    moved = kept_of_customers(
-        merchant_id,
-        pinned.mark,
-        and_(Customer.merchant_id == merchant_id, moved_customers()),
-    ).subquery("moved")
-    move = select(literal(True), *moved.c)
-    return union_all(changes, overdue, move)
+    moved = and_(Customer.merchant_id == merchant_id, moved_customers())
+    kept = kept_of_customers(merchant_id, pinned.mark, moved).subquery("kept")
+    return union_all(changes, overdue, select(literal(True), *kept.c))

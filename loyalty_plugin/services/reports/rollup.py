@@ -470,8 +470,13 @@ def _store_group_days(
 
 
 def moved_customers() -> ColumnElement[bool]:
-    """Customers whose group is not the one their kept points are filed under."""
-    return Customer.customer_group.is_distinct_from(Customer.report_group)
+    """Customers whose group is not the one their kept points are filed under.
+
+    Written ``(...) IS TRUE`` as the partial index ``ix_customers_report_group_moved``
+    is: PostgreSQL estimates that form from the statistics kept on the expression (a
+    bare ``IS DISTINCT FROM`` of two columns is guessed at 99.5 % of the customers).
+    """
+    return Customer.customer_group.is_distinct_from(Customer.report_group).is_(True)
 
 
 def group_lot_changes_after(
@@ -518,7 +523,12 @@ def kept_of_customers(merchant_id: str, low: Any, customers: Any) -> Select[Any]
         .select_from(Lot)
         .join(Account, Account.id == Lot.account_id)
         .join(Customer, Customer.id == Account.customer_id)
-        .where(Lot.merchant_id == merchant_id, Lot.holds_points, customers)
+        .where(
+            Lot.merchant_id == merchant_id,
+            Lot.holds_points,
+            Account.merchant_id == merchant_id,
+            customers,
+        )
     )
 
     def theirs(query: Any) -> Any:
