@@ -5,9 +5,10 @@ pair of days (earned on, expires on; ``report_group_lot_days``) up to the waterm
 customer's points in the group it filed them under (``customers.report_group``). A group's
 open points of a pair are that figure, plus what the lots and allocations after the
 watermark changed (in the group of their entry's customer now), less its lots past their
-expiry that the expiry job has not expired yet; the customers whose group changed since
-the job filed them have their kept points moved from the group filed to the group now
-(their open lots less the changes after the watermark; found through a partial index).
+expiry that the expiry job has not expired yet (only today's are read: a pair expiring on
+an earlier day has nothing open); the customers whose group changed since the job filed
+them have their kept points moved from the group filed to the group now (their open lots
+less the changes after the watermark; found through a partial index).
 As for the totals (:mod:`.aging_totals`), the lots earned on the days an age band starts
 in are read one by one. Every group's figures come out at once (groups are few), so the
 ranking, the page's rows and the totals are all added up from them. No statement reads
