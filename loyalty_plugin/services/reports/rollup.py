@@ -192,11 +192,11 @@ def _roll_up_batch(session: Session, merchant_id: str, target: int, batch: int) 
         if len(days) <= MAX_DAYS or high - low <= 1:
             break
         high = low + (high - low) // 2  # entries spread over years: a smaller batch
+    _file_groups(session, state)  # at the watermark still: before the kept rows move
     added = _add_days(session, state, days, high)
     _add_account_months(session, state, days, high)
     _add_account_points(session, state, high)
     _add_lot_days(session, state, high)
-    _file_groups(session, state)
     _add_group_lot_days(session, state, high)
     state.entry_id = high
     return added, high >= target
@@ -406,7 +406,9 @@ def _file_groups(session: Session, state: ReportRollup) -> None:
     A customer's kept points (``report_group_lot_days``, up to the watermark) are their
     open lots' points less what the entries after the watermark changed (one statement,
     one snapshot); they move from the group filed to the group now. The customers are
-    locked by id first, so their group cannot change in between.
+    locked by id first, so their group cannot change in between. A customer none of whose
+    accounts has a kept row (``report_account_points``: one for every account an entry up
+    to the watermark changed), a new one most often, has nothing kept to move.
     """
     moved = list(
         session.scalars(
@@ -424,9 +426,10 @@ def _file_groups(session: Session, state: ReportRollup) -> None:
         )
         if not locked:
             continue
-        if state.entry_id:  # nothing is kept below the first entry
+        holding = _with_kept_rows(session, state.merchant_id, locked) if state.entry_id else []
+        if holding:
             sums: dict[tuple[str | None, date, date], int] = defaultdict(int)
-            kept = kept_of_customers(state.merchant_id, state.entry_id, Customer.id.in_(locked))
+            kept = kept_of_customers(state.merchant_id, state.entry_id, Customer.id.in_(holding))
             for now_in, filed_in, earned_at, expires_at, points in session.execute(kept):
                 days = lot_days(earned_at, expires_at, state.zone)
                 sums[(now_in, *days)] += int(points)
@@ -438,6 +441,25 @@ def _file_groups(session: Session, state: ReportRollup) -> None:
             .values(report_group=Customer.customer_group, updated_at=Customer.updated_at)
             .execution_options(synchronize_session=False)
         )
+
+
+def _with_kept_rows(session: Session, merchant_id: str, customers: list[int]) -> list[int]:
+    """Those of ``customers`` with a kept row for one of their accounts."""
+    return list(
+        session.scalars(
+            select(Customer.id)
+            .where(Customer.id.in_(customers))
+            .where(
+                select(ReportAccountPoints.account_id)
+                .join(Account, Account.id == ReportAccountPoints.account_id)
+                .where(
+                    ReportAccountPoints.merchant_id == merchant_id,
+                    Account.customer_id == Customer.id,
+                )
+                .exists()
+            )
+        )
+    )
 
 
 def _add_group_lot_days(session: Session, state: ReportRollup, high: int) -> None:
