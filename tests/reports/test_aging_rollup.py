@@ -32,6 +32,7 @@ from loyalty_plugin.models import (
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.transfers import lock_pair, move_lots, transfer
 from loyalty_plugin.services.reports import aging as aging_module
+from loyalty_plugin.services.reports import rollup as rollup_module
 from loyalty_plugin.services.reports.aging import aging
 from loyalty_plugin.services.reports.rollup import lot_days, moved_customers, roll_up
 from tests.reports.test_rollup import MERCHANT, NOW, make_shop, moment, write
@@ -175,6 +176,7 @@ def test_rolled_up_or_not_aging_is_the_sum_of_the_open_lots(session, monkeypatch
     (spending, expiring, reversing, transferring and merging lots already rolled up), after
     a second roll-up, and when the merchant moves to another time zone."""
     monkeypatch.setattr(aging_module, "PAGE_SIZE", 3)
+    monkeypatch.setattr(rollup_module, "FILE_CHUNK", 2)  # customers filed a few at a time
     rng = random.Random(seed)
     ids = make_shop(session)
     profile(session, ids)

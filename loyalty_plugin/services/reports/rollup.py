@@ -105,6 +105,8 @@ def roll_up(
         merchants = [merchant_id]
     added = 0
     for merchant in merchants:
+        while run_in_transaction(session, lambda s, m=merchant: _file_empty(s, m)) == FILE_CHUNK:
+            pass
         while True:
             count, done = run_in_transaction(
                 session, lambda s, m=merchant: _roll_up_batch(s, m, target[0], batch)
@@ -400,23 +402,72 @@ def lot_changes_after(merchant_id: str, low: Any, high: Any = None) -> Select[An
     return union_all(lots, moves)
 
 
+#: Customers filed per statement (and, with nothing kept, per transaction).
+FILE_CHUNK = 1000
+
+
+def _file_empty(session: Session, merchant_id: str) -> int:
+    """File up to :data:`FILE_CHUNK` customers whose group changed and who have nothing
+    kept under their group now (in a short transaction of its own, before the batches):
+    how many.
+
+    A customer none of whose accounts has a kept row (``report_account_points``: one for
+    every account an entry up to the watermark changed), a new one most often, has no
+    points in ``report_group_lot_days``: whatever group they are filed under, the kept
+    figures stay right, so no lock is held for long (the first run after the upgrade
+    files every customer this way).
+    """
+    ids = list(
+        session.scalars(
+            select(Customer.id)
+            .where(Customer.merchant_id == merchant_id, moved_customers(), ~_kept_row())
+            .limit(FILE_CHUNK)
+        )
+    )
+    if ids:
+        session.execute(
+            update(Customer)
+            .where(Customer.id.in_(ids))
+            .values(report_group=Customer.customer_group, updated_at=Customer.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+    return len(ids)
+
+
+def _kept_row() -> ColumnElement[bool]:
+    """Whether one of the customer's accounts has a kept row."""
+    return (
+        select(ReportAccountPoints.account_id)
+        .join(Account, Account.id == ReportAccountPoints.account_id)
+        .where(
+            ReportAccountPoints.merchant_id == Customer.merchant_id,
+            Account.customer_id == Customer.id,
+        )
+        .exists()
+    )
+
+
 def _file_groups(session: Session, state: ReportRollup) -> None:
-    """File the customers whose group changed under their group now, with their points.
+    """File the customers whose group changed and who have points kept under their group
+    now, with those points (in the batch's transaction, at its watermark).
 
     A customer's kept points (``report_group_lot_days``, up to the watermark) are their
     open lots' points less what the entries after the watermark changed (one statement,
     one snapshot); they move from the group filed to the group now. The customers are
-    locked by id first, so their group cannot change in between. A customer none of whose
-    accounts has a kept row (``report_account_points``: one for every account an entry up
-    to the watermark changed), a new one most often, has nothing kept to move.
+    locked by id first, so their group cannot change in between. Those with nothing kept
+    are filed by :func:`_file_empty`.
     """
+    if not state.entry_id:  # nothing kept yet
+        return
     moved = list(
         session.scalars(
-            select(Customer.id).where(Customer.merchant_id == state.merchant_id, moved_customers())
+            select(Customer.id).where(
+                Customer.merchant_id == state.merchant_id, moved_customers(), _kept_row()
+            )
         )
     )
-    for start in range(0, len(moved), 1000):
-        chunk = moved[start : start + 1000]
+    for start in range(0, len(moved), FILE_CHUNK):
+        chunk = moved[start : start + FILE_CHUNK]
         locked = list(
             session.scalars(
                 select(Customer.id)
@@ -426,40 +477,19 @@ def _file_groups(session: Session, state: ReportRollup) -> None:
         )
         if not locked:
             continue
-        holding = _with_kept_rows(session, state.merchant_id, locked) if state.entry_id else []
-        if holding:
-            sums: dict[tuple[str | None, date, date], int] = defaultdict(int)
-            kept = kept_of_customers(state.merchant_id, state.entry_id, Customer.id.in_(holding))
-            for now_in, filed_in, earned_at, expires_at, points in session.execute(kept):
-                days = lot_days(earned_at, expires_at, state.zone)
-                sums[(now_in, *days)] += int(points)
-                sums[(filed_in, *days)] -= int(points)
-            _store_group_days(session, state, sums)
+        sums: dict[tuple[str | None, date, date], int] = defaultdict(int)
+        kept = kept_of_customers(state.merchant_id, state.entry_id, Customer.id.in_(locked))
+        for now_in, filed_in, earned_at, expires_at, points in session.execute(kept):
+            days = lot_days(earned_at, expires_at, state.zone)
+            sums[(now_in, *days)] += int(points)
+            sums[(filed_in, *days)] -= int(points)
+        _store_group_days(session, state, sums)
         session.execute(
             update(Customer)
             .where(Customer.id.in_(locked))
             .values(report_group=Customer.customer_group, updated_at=Customer.updated_at)
             .execution_options(synchronize_session=False)
         )
-
-
-def _with_kept_rows(session: Session, merchant_id: str, customers: list[int]) -> list[int]:
-    """Those of ``customers`` with a kept row for one of their accounts."""
-    return list(
-        session.scalars(
-            select(Customer.id)
-            .where(Customer.id.in_(customers))
-            .where(
-                select(ReportAccountPoints.account_id)
-                .join(Account, Account.id == ReportAccountPoints.account_id)
-                .where(
-                    ReportAccountPoints.merchant_id == merchant_id,
-                    Account.customer_id == Customer.id,
-                )
-                .exists()
-            )
-        )
-    )
 
 
 def _add_group_lot_days(session: Session, state: ReportRollup, high: int) -> None:
