@@ -3,6 +3,11 @@
 The ledger is append-only. Points live in *lots* (one per credit); every debit records
 *allocations* (how many points it took from which lot) so that a reversal can put them
 back where they came from, with their original expiry.
+
+An account holds one *unit*: ``points``, or store credit in one currency. Store credit
+goes through the very same operations as integers of the currency's minor unit (cents);
+only the edges (API, earning, display) turn them into ``Decimal`` money
+(:func:`loyalty_plugin.domain.money.to_minor`, :func:`~loyalty_plugin.domain.money.from_minor`).
 """
 
 from __future__ import annotations
@@ -16,6 +21,14 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from loyalty_plugin.domain.errors import InsufficientPoints
+
+#: The unit of a points account (every other unit is a currency code: store credit).
+POINTS = "points"
+
+
+def is_credit(unit: str) -> bool:
+    """True for a store credit unit (a currency code), False for points."""
+    return unit != POINTS
 
 
 class EntryKind(enum.StrEnum):

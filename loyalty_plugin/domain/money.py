@@ -91,3 +91,39 @@ def quantize(amount: Decimal, currency: str) -> Decimal:
     """Round an amount to the currency's minor unit, half-up as receipts do."""
     exponent = get_currency_precision(check_currency(currency))
     return amount.quantize(Decimal(1).scaleb(-exponent), rounding="ROUND_HALF_UP")
+
+
+def minor_digits(currency: str) -> int:
+    """Digits of the currency's minor unit, from CLDR through Babel (EUR 2, JPY 0, BHD 3)."""
+    return int(get_currency_precision(check_currency(currency)))
+
+
+def to_minor(amount: Decimal, currency: str, *, field: str = "amount") -> int:
+    """An exact amount as an integer of the currency's minor unit (``10.50`` EUR → 1050).
+
+    Refuses an amount finer than the minor unit: round it first (:func:`quantize`, or
+    :func:`round_credit` for credit earned).
+    """
+    check_money(amount, field=field)
+    minor = amount.scaleb(minor_digits(currency))
+    if minor != minor.to_integral_value():
+        raise ValidationError(
+            f"{amount} {currency} is finer than the currency's smallest unit", field=field
+        )
+    return int(minor)
+
+
+def from_minor(units: int, currency: str) -> Decimal:
+    """Minor units as money with the currency's digits (1050 EUR → ``Decimal("10.50")``)."""
+    digits = minor_digits(currency)
+    return (Decimal(units).scaleb(-digits)).quantize(Decimal(1).scaleb(-digits))
+
+
+def round_credit(amount: Decimal, currency: str) -> int:
+    """Credit earned, rounded *down* to the minor unit, in minor units.
+
+    Down, as points are by default: a customer is never given a fraction of a cent the
+    merchant did not promise, and the sum of the parts never exceeds the promise.
+    """
+    digits = minor_digits(currency)
+    return int(amount.scaleb(digits).to_integral_value(rounding="ROUND_FLOOR"))

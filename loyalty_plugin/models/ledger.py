@@ -33,16 +33,18 @@ from sqlalchemy import (
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from loyalty_plugin.domain.ledger import EntryKind
+from loyalty_plugin.domain.ledger import POINTS, EntryKind
 from loyalty_plugin.models.base import Base, BigId, utcnow
 
 
 class Account(Base):
-    """A customer's points with one merchant; the row locked by every balance change."""
+    """A customer's points (or store credit in one currency) with one merchant; the row
+    locked by every balance change."""
 
     __tablename__ = "accounts"
     __table_args__ = (
-        UniqueConstraint("merchant_id", "customer_id"),
+        # One account per unit: the points account, and one per currency of store credit.
+        UniqueConstraint("merchant_id", "customer_id", "unit"),
         # The accounts owing points: the reports add their debts to the sum of the entries.
         Index(
             "ix_accounts_debt",
@@ -56,6 +58,9 @@ class Account(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    #: ``points``, or the ISO 4217 code of store credit: then every amount of the account,
+    #: its entries, lots, allocations and debt is in the currency's minor unit (cents).
+    unit: Mapped[str] = mapped_column(String(8), default=POINTS, server_default=POINTS)
     #: Materialized sum of the account's entries, for fast reads.
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
     lifetime_earned: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -85,13 +90,22 @@ class LedgerEntry(Base):
         # The reports' periods: the dashboard's weeks, the journal's days. Kind, points and
         # account are in the index so the dashboard's sums never read the table itself.
         Index(
-            "ix_ledger_entries_created", "merchant_id", "created_at", "kind", "points", "account_id"
+            "ix_ledger_entries_created",
+            "merchant_id",
+            "created_at",
+            "kind",
+            "points",
+            "account_id",
+            "unit",
         ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    #: The account's unit, kept on the entry so that the reports sum one unit from the
+    #: index alone (``points``, or a currency: then ``points`` are minor units).
+    unit: Mapped[str] = mapped_column(String(8), default=POINTS, server_default=POINTS)
     kind: Mapped[EntryKind] = mapped_column(
         Enum(
             EntryKind, native_enum=False, length=16, values_callable=lambda e: [k.value for k in e]
@@ -148,6 +162,7 @@ class Lot(Base):
             "earned_at",
             "remaining",
             "account_id",
+            "unit",
             postgresql_where=text("remaining > 0"),
             sqlite_where=text("remaining > 0"),
         ),
@@ -157,6 +172,8 @@ class Lot(Base):
     merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"))
+    #: The account's unit, as on the entry that created the lot.
+    unit: Mapped[str] = mapped_column(String(8), default=POINTS, server_default=POINTS)
     points: Mapped[int] = mapped_column(BigInteger)
     remaining: Mapped[int] = mapped_column(BigInteger)
     earned_at: Mapped[datetime]

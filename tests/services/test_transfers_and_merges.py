@@ -30,7 +30,7 @@ from loyalty_plugin.models import (
 from loyalty_plugin.services.customers.merge import merge_customers, plan_merge
 from loyalty_plugin.services.customers.transfers import describe, transfer_points
 from loyalty_plugin.services.ledger import entries as ledger
-from loyalty_plugin.services.ledger.accounts import find_customer
+from loyalty_plugin.services.ledger.accounts import find_customer, open_account
 from loyalty_plugin.services.ledger.integrity import verify_ledger
 from loyalty_plugin.services.transaction import run_in_transaction
 from tests.conftest import make_engine
@@ -378,3 +378,26 @@ def test_a_held_redemption_row_follows_the_merge(session, pair, now) -> None:
     merge(session, now)
     session.commit()
     assert session.scalar(select(Redemption.account_id)) == ben.id
+
+
+def test_merge_moves_store_credit_to_the_survivors_account_of_that_currency(
+    session, pair, now
+) -> None:
+    """Ana's EUR credit joins Ben's EUR credit; her USD credit opens his USD account (#19)."""
+    ana, ben = pair
+    ana_eur, ana_usd, ben_eur = (
+        open_account(session, merchant_id="shop", customer_id=customer, unit=unit)
+        for customer, unit in ((ana.customer_id, "EUR"), (ana.customer_id, "USD"),
+                               (ben.customer_id, "EUR"))
+    )  # fmt: skip
+    for account, cents in ((ana_eur, 1050), (ana_usd, 700), (ben_eur, 25)):
+        ledger.earn(session, account_id=account.id, points=cents, now=now, actor="t")
+    session.commit()
+    merge(session, now)
+    session.commit()
+    ben_usd = open_account(session, merchant_id="shop", customer_id=ben.customer_id, unit="USD")
+    assert (balance(session, ana), balance(session, ben)) == (0, 100)
+    assert (balance(session, ana_eur), balance(session, ben_eur)) == (0, 1075)
+    assert (balance(session, ana_usd), balance(session, ben_usd)) == (0, 700)
+    assert session.scalars(select(AuditEntry.after)).one()["credit"] == {"EUR": 1050, "USD": 700}
+    assert verify_ledger(session) == []

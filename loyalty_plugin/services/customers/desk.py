@@ -39,6 +39,7 @@ from loyalty_plugin.services.audit import as_actor
 from loyalty_plugin.services.cards.holders import cards_of
 from loyalty_plugin.services.customers.portal import LABELS, LevelView, level_view
 from loyalty_plugin.services.customers.statements import Standing, ledger_page, standing
+from loyalty_plugin.services.ledger.units import points_only
 from loyalty_plugin.services.levels import memberships as levels
 from loyalty_plugin.services.spending.settings import merchant_settings
 
@@ -232,7 +233,9 @@ def _customer_and_account(
         select(Customer, Account)
         .outerjoin(
             Account,
-            (Account.customer_id == Customer.id) & (Account.merchant_id == Customer.merchant_id),
+            (Account.customer_id == Customer.id)
+            & (Account.merchant_id == Customer.merchant_id)
+            & points_only(Account),
         )
         .where(Customer.id == customer_id, Customer.merchant_id == merchant_id)
     ).one_or_none()

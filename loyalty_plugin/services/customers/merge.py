@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain.coupons import CouponStatus
 from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
 from loyalty_plugin.domain.host_events import birthday_key
+from loyalty_plugin.domain.ledger import POINTS
 from loyalty_plugin.models import (
     Account,
     Adjustment,
@@ -200,6 +201,9 @@ def merge_customers(
     moved = move_lots(
         session, merged=mine, survivor=theirs, now=now, actor=actor.label, reason=reason
     )
+    credit = _move_credit(
+        session, merged=merged, survivor=survivor, now=now, actor=actor.label, reason=reason
+    )
     _move_rows(session, merged=merged, survivor=survivor, mine=mine, theirs=theirs)
     _carry_limits(session, merged=merged, survivor=survivor, now=now)
     _merge_profile(session, merged, survivor)
@@ -224,7 +228,10 @@ def merge_customers(
         target_type="customer",
         target_id=merged.host_customer_id,
         before=before,
-        after=result.as_dict() | {"reason": reason} | _consents(survivor),
+        after=result.as_dict()
+        | {"reason": reason}
+        | ({"credit": credit} if credit else {})
+        | _consents(survivor),
         now=now,
     )
     return result
@@ -296,6 +303,45 @@ def _pair(
             "a customer cannot be merged into themselves", field="into_customer_id"
         )
     return merged, survivor
+
+
+def _move_credit(
+    session: Session,
+    *,
+    merged: Customer,
+    survivor: Customer,
+    now: datetime,
+    actor: str,
+    reason: str,
+) -> dict[str, int]:
+    """Move each store credit account of ``merged`` to the survivor's of the same currency,
+    as the points move (lots, debt, counters); the minor units moved per currency.
+
+    Locked after the points accounts, in currency order: every writer of credit locks the
+    points account first, so no two of them wait on each other in a circle.
+    """
+    units = session.scalars(
+        select(Account.unit)
+        .where(
+            Account.merchant_id == merged.merchant_id,
+            Account.customer_id == merged.id,
+            Account.unit != POINTS,
+            Account.merged_into_id.is_(None),
+        )
+        .order_by(Account.unit)
+    ).all()
+    moved = {}
+    for unit in units:
+        mine = open_account(
+            session, merchant_id=merged.merchant_id, customer_id=merged.id, unit=unit
+        )
+        theirs = open_account(
+            session, merchant_id=merged.merchant_id, customer_id=survivor.id, unit=unit
+        )
+        lock_pair(session, mine.id, theirs.id)
+        lots = move_lots(session, merged=mine, survivor=theirs, now=now, actor=actor, reason=reason)
+        moved[unit] = lots.points
+    return moved
 
 
 def _check_mergeable(merged: Customer, survivor: Customer) -> None:

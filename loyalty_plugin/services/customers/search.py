@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain import cards
 from loyalty_plugin.domain.errors import ValidationError
 from loyalty_plugin.models import Account, Card, CardStatus, Customer
+from loyalty_plugin.services.ledger.units import points_only
 
 #: Customers on one page of results.
 PER_PAGE = 25
@@ -125,7 +126,11 @@ def search_customers(
         .join(ids, ids.c.id == Customer.id)
         .outerjoin(
             Account,
-            and_(Account.customer_id == Customer.id, Account.merchant_id == merchant_id),
+            and_(
+                Account.customer_id == Customer.id,
+                Account.merchant_id == merchant_id,
+                points_only(Account),
+            ),
         )
         .order_by(Customer.id.desc())
         .offset((page - 1) * per_page)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.models import Account, Allocation, Customer, LedgerEntry, Lot, Merchant
 from loyalty_plugin.services.ledger.entries import pending_points, spendable_points
+from loyalty_plugin.services.ledger.units import points_only
 from loyalty_plugin.services.levels import memberships as levels
 from loyalty_plugin.services.spending.redemption import held_points
 
@@ -75,10 +76,12 @@ def customers_by_host_id(
 
 
 def account_of(session: Session, customer: Customer) -> Account | None:
-    """The customer's account with their merchant, if one was ever opened."""
+    """The customer's points account with their merchant, if one was ever opened."""
     return session.scalars(
         select(Account).where(
-            Account.merchant_id == customer.merchant_id, Account.customer_id == customer.id
+            Account.merchant_id == customer.merchant_id,
+            Account.customer_id == customer.id,
+            points_only(Account),
         )
     ).one_or_none()
 

@@ -21,6 +21,7 @@ from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.models import Customer, LedgerEntry
 from loyalty_plugin.services.earning import awards as earning
 from loyalty_plugin.services.idempotency import claim_fact
+from loyalty_plugin.services.ledger.units import points_only
 
 _ALREADY = "this year's birthday bonus was counted already"
 
@@ -69,6 +70,7 @@ def birthday_points_given(session: Session, *, customer: Customer, year: int) ->
     total = session.scalar(
         select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
             LedgerEntry.merchant_id == customer.merchant_id,
+            points_only(LedgerEntry),
             LedgerEntry.reference_type == "birthday",
             LedgerEntry.reference_id == birthday_key(customer.host_customer_id, year),
             LedgerEntry.kind == EntryKind.EARN,

@@ -37,6 +37,7 @@ from loyalty_plugin.domain.ledger import EntryKind, OpeningLot
 from loyalty_plugin.models import Account, Customer, EventKey, LedgerEntry
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.accounts import get_merchant
+from loyalty_plugin.services.ledger.units import points_only
 from loyalty_plugin.services.spending.settings import merchant_settings
 from loyalty_plugin.services.transaction import run_in_transaction
 
@@ -425,7 +426,10 @@ def _accounts(
     found = session.execute(
         select(Customer.host_customer_id, Customer.id, Account.id)
         .outerjoin(
-            Account, (Account.merchant_id == merchant_id) & (Account.customer_id == Customer.id)
+            Account,
+            (Account.merchant_id == merchant_id)
+            & (Account.customer_id == Customer.id)
+            & points_only(Account),
         )
         .where(Customer.merchant_id == merchant_id, Customer.host_customer_id.in_(host_ids))
     ).all()

@@ -10,6 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import NotFound, ValidationError
+from loyalty_plugin.domain.ledger import POINTS
+from loyalty_plugin.domain.money import check_currency
 from loyalty_plugin.models import Account, Customer, Merchant
 from loyalty_plugin.services.memo import recall, remember
 
@@ -117,9 +119,14 @@ def _set_profile(session: Session, customer: Customer, profile: dict[str, Any]) 
     return customer
 
 
-def open_account(session: Session, *, merchant_id: str, customer_id: int) -> Account:
-    """The customer's points account with the merchant, created on first use."""
-    account = _find_account(session, merchant_id, customer_id)
+def open_account(
+    session: Session, *, merchant_id: str, customer_id: int, unit: str = POINTS
+) -> Account:
+    """The customer's account with the merchant, created on first use: points by default,
+    or store credit in the currency ``unit``."""
+    if unit != POINTS:
+        check_currency(unit, field="currency")
+    account = _find_account(session, merchant_id, customer_id, unit)
     if account is not None:
         return account
     customer = session.get(Customer, customer_id)
@@ -127,11 +134,11 @@ def open_account(session: Session, *, merchant_id: str, customer_id: int) -> Acc
         raise NotFound(f"customer {customer_id} does not exist", field="customer_id")
     try:
         with session.begin_nested():
-            account = Account(merchant_id=merchant_id, customer_id=customer_id)
+            account = Account(merchant_id=merchant_id, customer_id=customer_id, unit=unit)
             session.add(account)
     except IntegrityError:
         # Another transaction opened the same account first; use theirs.
-        account = _find_account(session, merchant_id, customer_id)
+        account = _find_account(session, merchant_id, customer_id, unit)
         if account is None:
             raise
     return account
@@ -145,10 +152,14 @@ def account_for_host_customer(session: Session, merchant_id: str, host_customer_
     return open_account(session, merchant_id=merchant_id, customer_id=customer.id)
 
 
-def _find_account(session: Session, merchant_id: str, customer_id: int) -> Account | None:
+def _find_account(
+    session: Session, merchant_id: str, customer_id: int, unit: str = POINTS
+) -> Account | None:
     return session.scalars(
         select(Account).where(
-            Account.merchant_id == merchant_id, Account.customer_id == customer_id
+            Account.merchant_id == merchant_id,
+            Account.customer_id == customer_id,
+            Account.unit == unit,
         )
     ).one_or_none()
 

@@ -273,6 +273,7 @@ def open_balances(
             merchant_id=merchant_id,
             account_id=entry.account_id,
             entry_id=entry.id,
+            unit=entry.unit,
             points=lot.points,
             remaining=lot.points,
             earned_at=lot.earned_at,
@@ -300,6 +301,7 @@ def _opening_entries_for(
         entry = LedgerEntry(
             merchant_id=account.merchant_id,
             account_id=account.id,
+            unit=account.unit,
             kind=EntryKind.MIGRATION,
             points=lot.points,
             balance_after=account.balance,
@@ -686,27 +688,34 @@ def lock_account(session: Session, account_id: int) -> Account:
 
 
 def lock_customer_account(
-    session: Session, *, merchant_id: str, customer_id: int
+    session: Session, *, merchant_id: str, customer_id: int, unit: str = rules.POINTS
 ) -> Account | None:
-    """The customer's account, locked as by :func:`lock_account`, in one statement when it
-    exists and is not merged; ``None`` when the customer has no account yet."""
+    """The customer's account of ``unit`` (points by default), locked as by
+    :func:`lock_account`, in one statement when it exists and is not merged; ``None`` when
+    the customer has no such account yet."""
     account = session.scalars(
         select(Account)
-        .where(Account.merchant_id == merchant_id, Account.customer_id == customer_id)
+        .where(
+            Account.merchant_id == merchant_id,
+            Account.customer_id == customer_id,
+            Account.unit == unit,
+        )
         .with_for_update(of=Account)
         .execution_options(populate_existing=True)
     ).one_or_none()
     if account is None or account.merged_into_id is not None:
         return None if account is None else lock_account(session, account.id)
     remember(session, ("locked account", account.id), account)
-    remember(session, ("account of customer", merchant_id, customer_id), account.id)
+    remember(session, ("account of customer", merchant_id, customer_id, unit), account.id)
     return account
 
 
-def locked_account_of(session: Session, *, merchant_id: str, customer_id: int) -> int | None:
-    """The id of the customer's account if :func:`lock_customer_account` locked it in this
-    transaction, else ``None``."""
-    return recall(session, ("account of customer", merchant_id, customer_id))
+def locked_account_of(
+    session: Session, *, merchant_id: str, customer_id: int, unit: str = rules.POINTS
+) -> int | None:
+    """The id of the customer's account of ``unit`` if :func:`lock_customer_account`
+    locked it in this transaction, else ``None``."""
+    return recall(session, ("account of customer", merchant_id, customer_id, unit))
 
 
 def _lock_one(session: Session, account_id: int) -> Account:
@@ -790,11 +799,17 @@ def _notify(
     event_type: type[DomainEvent],
     **fields: Any,
 ) -> None:
-    """Publish what ``entry`` did (outbox now, hooks after commit); a replay publishes nothing."""
+    """Publish what ``entry`` did (outbox now, hooks after commit); a replay publishes nothing.
+
+    Points events only: store credit is announced by the service that moved it (its
+    amounts are money, not points), so a credit account publishes nothing here.
+    """
     # The operation's last writes go out now, as they did when the account's customer was
     # loaded here (its SELECT flushed them): an account locked once per transaction no
     # longer has that load (issue 20).
     session.flush()
+    if rules.is_credit(account.unit):
+        return
     values: dict[str, Any] = {
         "merchant_id": account.merchant_id,
         "occurred_at": entry.created_at,

@@ -48,6 +48,7 @@ from loyalty_plugin.services.audit import Actor, as_actor, record_change
 from loyalty_plugin.services.events import publish
 from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.ledger.entries import SYSTEM
+from loyalty_plugin.services.ledger.units import points_only
 from loyalty_plugin.services.settings_cache import cached
 
 #: The reason written on date-expiry entries (the same as the one-account service writes).
@@ -215,7 +216,8 @@ def _lot_totals(session: Session, condition: ColumnElement[bool]) -> tuple[int, 
 
 
 def _date_due(now: datetime) -> ColumnElement[bool]:
-    return and_(Lot.holds_points, Lot.expires_at <= now)
+    # Points lots: store credit earns no expiry date yet (its expiry is planned, #19).
+    return and_(Lot.holds_points, Lot.expires_at <= now, points_only(Lot))
 
 
 def count_due_lots(session: Session, *, now: datetime, merchant_id: str | None = None) -> int:
@@ -329,6 +331,8 @@ def _inactive_accounts(merchant_id: str, cutoff: datetime) -> Any:
     )
     return select(Account.id).where(
         Account.merchant_id == merchant_id,
+        # Inactivity takes points; store credit is money the customer keeps.
+        points_only(Account),
         Account.balance > 0,
         Account.created_at < cutoff,
         ~active,
@@ -414,6 +418,7 @@ def _insert_entries(
         select(
             Account.merchant_id,
             Account.id,
+            Account.unit,
             literal(EntryKind.EXPIRE, columns.kind.type),
             -totals.c.total,
             Account.balance - totals.c.total,
@@ -425,7 +430,16 @@ def _insert_entries(
         .join(totals, totals.c.account_id == Account.id)
         .order_by(Account.id)
     )
-    names = ["merchant_id", "account_id", "kind", "points", "balance_after", "actor", "reason"]
+    names = [
+        "merchant_id",
+        "account_id",
+        "unit",
+        "kind",
+        "points",
+        "balance_after",
+        "actor",
+        "reason",
+    ]
     return insert(LedgerEntry).from_select([*names, "details", "created_at"], rows)
 
 

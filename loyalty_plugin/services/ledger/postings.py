@@ -149,6 +149,7 @@ def append_entry(
     entry = LedgerEntry(
         merchant_id=account.merchant_id,
         account_id=account.id,
+        unit=account.unit,
         kind=kind,
         points=points,
         balance_after=account.balance,
@@ -218,6 +219,7 @@ def open_lot(
         merchant_id=entry.merchant_id,
         account_id=entry.account_id,
         entry_id=entry.id,
+        unit=entry.unit,
         points=points,
         remaining=points,
         earned_at=now,

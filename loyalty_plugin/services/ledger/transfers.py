@@ -200,6 +200,7 @@ def _receive(
         merchant_id=receiver.merchant_id,
         account_id=receiver.id,
         entry_id=entry.id,
+        unit=entry.unit,
         points=points,
         remaining=points,
         earned_at=source.earned_at,

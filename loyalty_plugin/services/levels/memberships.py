@@ -60,6 +60,7 @@ from loyalty_plugin.services.earning.rule_engine import (
 from loyalty_plugin.services.events import publish
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.entries import Reference
+from loyalty_plugin.services.ledger.units import points_only
 from loyalty_plugin.services.settings_cache import can_cache
 
 ZERO = Decimal(0)
@@ -161,7 +162,7 @@ def _points(
     query = (
         select(LedgerEntry.account_id, func.sum(LedgerEntry.points))
         .outerjoin(origin, origin.id == LedgerEntry.reverses_entry_id)
-        .where(LedgerEntry.merchant_id == program.merchant_id, counted)
+        .where(LedgerEntry.merchant_id == program.merchant_id, points_only(LedgerEntry), counted)
         .group_by(LedgerEntry.account_id)
     )
     if start is not None:
@@ -188,7 +189,9 @@ def _merged_into(
 ) -> dict[int, int]:
     """Merged accounts and their survivor (those whose survivor is in ``accounts``)."""
     query = select(Account.id, Account.merged_into_id).where(
-        Account.merchant_id == merchant_id, Account.merged_into_id.is_not(None)
+        Account.merchant_id == merchant_id,
+        Account.merged_into_id.is_not(None),
+        points_only(Account),
     )
     if accounts is not None:
         query = query.where(Account.merged_into_id.between(*accounts))
@@ -287,7 +290,9 @@ def update_levels_after(
         )
     if customer is not None:
         query = select(Account.id).where(
-            Account.merchant_id == merchant_id, Account.customer_id == customer.id
+            Account.merchant_id == merchant_id,
+            Account.customer_id == customer.id,
+            points_only(Account),
         )
     else:
         query = select(InvoiceEarning.account_id).where(
@@ -483,6 +488,8 @@ def review_batch(
                 Account.id > after_account,
                 # A merged customer's level is the survivor's now; theirs stays as it was.
                 Account.merged_into_id.is_(None),
+                # Levels go by points: a customer's credit accounts have none.
+                points_only(Account),
             )
             .order_by(Account.id)
             .limit(limit)

@@ -43,6 +43,7 @@ from loyalty_plugin.models import (
 )
 from loyalty_plugin.services.audit import Actor, as_actor, record_change
 from loyalty_plugin.services.ledger.accounts import find_customer, get_merchant
+from loyalty_plugin.services.ledger.units import points_only
 from loyalty_plugin.services.levels.memberships import benefits_for, level_names
 from loyalty_plugin.services.settings_cache import cached
 
@@ -251,7 +252,9 @@ def common_context(session: Session, customer: Customer, *, now: datetime) -> di
     merchant = get_merchant(session, customer.merchant_id)
     account = session.execute(
         select(Account.id, Account.balance).where(
-            Account.merchant_id == customer.merchant_id, Account.customer_id == customer.id
+            Account.merchant_id == customer.merchant_id,
+            Account.customer_id == customer.id,
+            points_only(Account),
         )
     ).first()
     level = None if account is None else benefits_for(session, account_id=account.id, now=now)

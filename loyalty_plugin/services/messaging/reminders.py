@@ -38,6 +38,7 @@ from loyalty_plugin.services.earning import birthdays
 from loyalty_plugin.services.earning.birthdays import JOB_ACTOR
 from loyalty_plugin.services.events import publish
 from loyalty_plugin.services.ledger.expiry import expiry_policy
+from loyalty_plugin.services.ledger.units import points_only
 from loyalty_plugin.services.messaging.notifications import notification_prefs, queue_message
 from loyalty_plugin.services.spending.settings import merchant_settings
 
@@ -74,6 +75,8 @@ def _lots_due_reminder(
         .join(Customer, Customer.id == Account.customer_id)
         .where(
             Lot.merchant_id == merchant_id,
+            # Points reminders; store credit has its own wording (planned, #19 phase 2).
+            points_only(Lot),
             Lot.holds_points,
             Lot.expires_at > now + timedelta(days=lower),
             Lot.expires_at <= now + timedelta(days=offset),

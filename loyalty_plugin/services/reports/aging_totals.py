@@ -29,6 +29,7 @@ from loyalty_plugin.domain.reports import (
 )
 from loyalty_plugin.models import Lot, ReportLotDay
 from loyalty_plugin.models.report import NEVER
+from loyalty_plugin.services.ledger.units import points_only
 from loyalty_plugin.services.reports.calendar import instant
 from loyalty_plugin.services.reports.dashboard import open_lots
 from loyalty_plugin.services.reports.ranking import ATTEMPTS, Pinned, pin_watermark
@@ -77,6 +78,7 @@ def _changes(pinned: Pinned, now: datetime) -> Any:
     """The lots and allocations after the watermark, and the overdue lots (negative)."""
     overdue = select(Lot.earned_at, Lot.expires_at, -Lot.remaining).where(
         Lot.merchant_id == pinned.merchant_id,
+        points_only(Lot),
         Lot.holds_points,  # a literal 0: PostgreSQL's partial index matches
         Lot.expires_at <= instant(now),
     )

@@ -58,6 +58,7 @@ from loyalty_plugin.models import (
     ReportAccountMonth,
 )
 from loyalty_plugin.services.ledger.accounts import get_merchant
+from loyalty_plugin.services.ledger.units import points_only
 from loyalty_plugin.services.reports.calendar import instant, merchant_period
 from loyalty_plugin.services.reports.rollup import (
     all_time_points,
@@ -218,6 +219,7 @@ def open_lots(merchant_id: str, now: datetime) -> ColumnElement[bool]:
     """Lots of the merchant still holding points that have not reached their expiry."""
     return and_(
         Lot.merchant_id == merchant_id,
+        points_only(Lot),
         Lot.holds_points,  # a literal 0: PostgreSQL's partial index matches
         or_(Lot.expires_at.is_(None), Lot.expires_at > instant(now)),
     )
@@ -241,6 +243,7 @@ def open_points(
         .select_from(Lot)
         .where(
             Lot.merchant_id == merchant_id,
+            points_only(Lot),
             Lot.holds_points,  # a literal 0: PostgreSQL's partial index matches
             Lot.expires_at <= instant(horizon),
         )
@@ -256,7 +259,9 @@ def open_points(
         return func.coalesce(func.sum(case((due, Lot.remaining), else_=0)), 0)
 
     debts = select(func.coalesce(func.sum(Account.debt), 0)).where(
-        Account.merchant_id == merchant_id, Account.debt > literal_column("0")
+        Account.merchant_id == merchant_id,
+        Account.debt > literal_column("0"),
+        points_only(Account),
     )
     row = session.execute(
         lots.add_columns(
@@ -364,6 +369,7 @@ def _ranked_from_months(session: Session, *, merchant_id: str, span: Period) -> 
         select(literal(-1).label("list"), LedgerEntry.account_id, literal(0).label("issued"))
         .where(
             LedgerEntry.merchant_id == merchant_id,
+            points_only(LedgerEntry),
             LedgerEntry.id > mark,
             in_period(span),
             issuing(),
@@ -417,6 +423,7 @@ def _exact(
             LedgerEntry.merchant_id == merchant_id,
             issuing(),
             LedgerEntry.account_id.in_(candidates),
+            points_only(LedgerEntry),
             *where,
         )
 
@@ -457,7 +464,12 @@ def _issued_per_account(merchant_id: str, span: Period) -> Any:
     total = func.sum(LedgerEntry.points)
     return (
         select(LedgerEntry.account_id.label("account_id"), total.label("issued"))
-        .where(LedgerEntry.merchant_id == merchant_id, in_period(span), issuing())
+        .where(
+            LedgerEntry.merchant_id == merchant_id,
+            points_only(LedgerEntry),
+            in_period(span),
+            issuing(),
+        )
         .group_by(LedgerEntry.account_id)
         .order_by(total.desc(), LedgerEntry.account_id)
         .limit(TOP)

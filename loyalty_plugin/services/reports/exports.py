@@ -22,6 +22,7 @@ from loyalty_plugin.domain.money import quantize
 from loyalty_plugin.domain.reports import SERIES, Period, series_of, shown_points
 from loyalty_plugin.models import Account, Customer, LedgerEntry
 from loyalty_plugin.services.ledger.accounts import get_merchant
+from loyalty_plugin.services.ledger.units import points_only
 from loyalty_plugin.services.reports.calendar import instant, merchant_period
 from loyalty_plugin.services.reports.dashboard import point_value
 from loyalty_plugin.services.reports.journal import BATCH, JournalFilter, journal_rows
@@ -127,7 +128,7 @@ def _customers(
               Account.lifetime_expired)  # fmt: skip
     query = (
         select(*_CUSTOMER_FIELDS, *(func.coalesce(column, 0) for column in points))
-        .outerjoin(Account, Account.customer_id == Customer.id)
+        .outerjoin(Account, (Account.customer_id == Customer.id) & points_only(Account))
         .where(Customer.merchant_id == merchant_id)
         .order_by(Customer.id)
         .limit(batch)
@@ -164,7 +165,7 @@ def _liability(
     accounts = (
         select(Account.id, Customer.host_customer_id, Customer.first_name, Customer.last_name)
         .join(Customer, Customer.id == Account.customer_id)
-        .where(Account.merchant_id == merchant_id)
+        .where(Account.merchant_id == merchant_id, points_only(Account))
         .order_by(Account.id)
         .limit(batch)
     )
@@ -207,6 +208,7 @@ def _account_sums(
         )
         .where(
             LedgerEntry.merchant_id == merchant_id,
+            points_only(LedgerEntry),
             and_(LedgerEntry.account_id >= first_id, LedgerEntry.account_id <= last_id),
             LedgerEntry.created_at < instant(span.ends_at),
         )

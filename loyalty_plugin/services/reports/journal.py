@@ -21,6 +21,7 @@ from loyalty_plugin.domain.reports import local_midnight
 from loyalty_plugin.models import Account, Customer, LedgerEntry
 from loyalty_plugin.services.cards.holders import card_holder
 from loyalty_plugin.services.ledger.accounts import get_merchant
+from loyalty_plugin.services.ledger.units import points_only
 from loyalty_plugin.services.reports.calendar import instant
 
 #: Entries per page unless asked otherwise, and the most a page may hold.
@@ -136,7 +137,7 @@ def journal_query(session: Session, *, merchant_id: str, where: JournalFilter) -
         select(*_COLUMNS, program.label("program"))
         .join(Account, Account.id == LedgerEntry.account_id)
         .join(Customer, Customer.id == Account.customer_id)
-        .where(LedgerEntry.merchant_id == merchant_id)
+        .where(LedgerEntry.merchant_id == merchant_id, points_only(LedgerEntry))
         .order_by(LedgerEntry.id.desc())
     )
     query = _in_days(session, query, merchant_id=merchant_id, where=where)

@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.models import Account, Customer, Lot, ReportAccountPoints, ReportRollup
+from loyalty_plugin.services.ledger.units import points_only
 from loyalty_plugin.services.reports.calendar import instant
 from loyalty_plugin.services.reports.rollup import account_points_after
 
@@ -104,6 +105,7 @@ def open_changes(pinned: Pinned, now: datetime) -> Select[Any]:
     tail = account_points_after(pinned.merchant_id, literal(pinned.mark or 0)).subquery("tail")
     overdue = select(Lot.account_id.label("account_id"), (-Lot.remaining).label("points")).where(
         Lot.merchant_id == pinned.merchant_id,
+        points_only(Lot),
         Lot.holds_points,  # a literal 0: PostgreSQL's partial index matches
         Lot.expires_at <= instant(now),
     )

@@ -58,6 +58,7 @@ from loyalty_plugin.models import (
     ReportRollup,
 )
 from loyalty_plugin.models.report import NEVER
+from loyalty_plugin.services.ledger.units import points_only
 from loyalty_plugin.services.reports.calendar import bucket, instant
 from loyalty_plugin.services.transaction import run_in_transaction
 
@@ -222,7 +223,10 @@ def _state(session: Session, merchant_id: str) -> ReportRollup:
 
 
 def _after(merchant_id: str, entry_id: Any) -> ColumnElement[bool]:
-    return and_(LedgerEntry.merchant_id == merchant_id, LedgerEntry.id > entry_id)
+    # Points only: store credit is money, reported apart (planned, #19 phase 2).
+    return and_(
+        LedgerEntry.merchant_id == merchant_id, LedgerEntry.id > entry_id, points_only(LedgerEntry)
+    )
 
 
 def _days(first: datetime, last: datetime, zone: str) -> list[date]:
@@ -336,13 +340,19 @@ def account_points_after(merchant_id: str, low: Any, high: Any = None) -> Select
     lots = (
         select(LedgerEntry.account_id.label("account_id"), Lot.points.label("points"))
         .join(LedgerEntry, LedgerEntry.id == Lot.entry_id)
-        .where(Lot.merchant_id == merchant_id, Lot.entry_id > low, upto(Lot.entry_id))
+        .where(
+            Lot.merchant_id == merchant_id,
+            points_only(Lot),
+            Lot.entry_id > low,
+            upto(Lot.entry_id),
+        )
     )
     moves = (
         select(LedgerEntry.account_id.label("account_id"), Allocation.points.label("points"))
         .join(LedgerEntry, LedgerEntry.id == Allocation.entry_id)
         .where(
             Allocation.merchant_id == merchant_id,
+            points_only(LedgerEntry),
             Allocation.entry_id > low,
             upto(Allocation.entry_id),
         )
@@ -388,13 +398,14 @@ def lot_changes_after(merchant_id: str, low: Any, high: Any = None) -> Select[An
         return literal(True) if high is None else column <= high
 
     lots = select(Lot.earned_at, Lot.expires_at, Lot.points).where(
-        Lot.merchant_id == merchant_id, Lot.entry_id > low, upto(Lot.entry_id)
+        Lot.merchant_id == merchant_id, points_only(Lot), Lot.entry_id > low, upto(Lot.entry_id)
     )
     moves = (
         select(Lot.earned_at, Lot.expires_at, Allocation.points)
         .join(Lot, Lot.id == Allocation.lot_id)
         .where(
             Allocation.merchant_id == merchant_id,
+            points_only(Lot),
             Allocation.entry_id > low,
             upto(Allocation.entry_id),
         )

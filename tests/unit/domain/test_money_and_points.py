@@ -5,7 +5,15 @@ from decimal import Decimal
 import pytest
 
 from loyalty_plugin.domain.errors import ValidationError
-from loyalty_plugin.domain.money import check_currency, check_money, parse_money, quantize
+from loyalty_plugin.domain.money import (
+    check_currency,
+    check_money,
+    from_minor,
+    parse_money,
+    quantize,
+    round_credit,
+    to_minor,
+)
 from loyalty_plugin.domain.points import check_points
 
 
@@ -58,3 +66,22 @@ def test_negative_points_only_where_allowed() -> None:
     assert check_points(-5, positive=False) == -5
     with pytest.raises(ValidationError, match="greater than 0"):
         check_points(-5)
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "minor"),
+    [("10.50", "EUR", 1050), ("1500", "JPY", 1500), ("1.234", "BHD", 1234), ("0", "EUR", 0)],
+)
+def test_credit_is_kept_in_the_currencys_minor_unit(amount, currency, minor) -> None:
+    """Store credit is an integer of the minor unit Babel gives the currency (#19)."""
+    assert to_minor(Decimal(amount), currency) == minor
+    assert from_minor(minor, currency) == Decimal(amount)
+    assert str(from_minor(minor, currency)).count(".") == (currency != "JPY")
+
+
+def test_credit_finer_than_the_minor_unit_is_refused_or_rounded_down() -> None:
+    """An exact amount must fit the minor unit; credit earned is rounded down to it."""
+    with pytest.raises(ValidationError):
+        to_minor(Decimal("0.005"), "EUR")
+    assert round_credit(Decimal("10.009"), "EUR") == 1000
+    assert round_credit(Decimal("99.5"), "JPY") == 99
