@@ -75,5 +75,8 @@ class MerchantSettings(Base):
     portal_frame_ancestors: Mapped[list[str] | None] = mapped_column(JSON, default=list)
     #: Store groups rule conditions name: ``{"north": ["S1", "S2"]}`` (group to store ids).
     store_groups: Mapped[dict[str, list[str]] | None] = mapped_column(JSON, default=dict)
+    #: The store credit wallet: the currencies (ISO 4217) in which customers may hold
+    #: credit, earned by rules with a credit ``reward`` (empty or null: points only).
+    credit_currencies: Mapped[list[str] | None] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(128))

@@ -825,6 +825,15 @@ class SettingsSchema(Schema):
             '{"north": ["S1", "S2"]}'
         },
     )
+    credit_currencies = fields.List(
+        fields.String(validate=validate.Length(1, 8)),
+        allow_none=True,
+        validate=validate.Length(0, 20),
+        metadata={
+            "description": "the store credit wallet: currencies (ISO 4217) customers may hold "
+            'credit in, earned by rules with a credit reward, ["EUR"]; empty: points only'
+        },
+    )
     updated_at = fields.DateTime(dump_only=True)
     updated_by = fields.String(dump_only=True, allow_none=True)
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.coupons import CouponRules, Package
+from loyalty_plugin.domain.credit import parse_wallet
 from loyalty_plugin.domain.embedding import parse_origins
 from loyalty_plugin.domain.errors import ValidationError
 from loyalty_plugin.domain.redemption import (
@@ -62,6 +63,11 @@ def redemption_rules(settings: MerchantSettings) -> RedemptionRules:
         pay_shipping=settings.pay_shipping_with_points,
         mode=RedemptionMode(settings.redemption_mode),
     )
+
+
+def credit_wallet(settings: MerchantSettings) -> list[str]:
+    """The currencies the merchant's store credit wallet takes (empty: points only)."""
+    return list(settings.credit_currencies or ())
 
 
 def coupon_rules(settings: MerchantSettings) -> CouponRules:
@@ -145,6 +151,7 @@ def _check(settings: MerchantSettings) -> None:
         raise ValidationError("at least 1 hour", field="waiting_report_hours")
     # Normalised here, so the API, the admin page and the portal's header see one form.
     settings.portal_frame_ancestors = parse_origins(settings.portal_frame_ancestors)
+    settings.credit_currencies = parse_wallet(settings.credit_currencies)
     if settings.hold_minutes < 1:
         raise ValidationError("holds last at least a minute", field="hold_minutes")
     for key in ("min_redeem_points", "coupon_min_points"):

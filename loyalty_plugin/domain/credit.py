@@ -1,0 +1,77 @@
+"""Store credit: the merchant's wallet setting and the credit rules award (issue #19).
+
+Credit is money a customer holds with a merchant. The ledger keeps it as integers of the
+currency's minor unit (see :mod:`loyalty_plugin.domain.ledger`); this module holds the pure
+rules around it: which currencies a merchant's wallet takes, and how much credit a rule's
+``reward`` gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from loyalty_plugin.domain.errors import ValidationError
+from loyalty_plugin.domain.money import check_currency
+
+HUNDRED = Decimal(100)
+
+#: The most currencies one wallet may hold.
+MAX_WALLET_CURRENCIES = 20
+
+
+def parse_wallet(value: object, *, field: str = "credit_currencies") -> list[str]:
+    """The wallet's currencies as upper-case ISO 4217 codes, each once, in the given order.
+
+    ``None`` or an empty list: no wallet (points only). An unknown code is refused naming
+    its place in ``field`` (``credit_currencies.1``), as the API's schema names a bad item.
+    """
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError('a list of ISO 4217 currency codes, like ["EUR"]', field=field)
+    codes: list[str] = []
+    for index, code in enumerate(value):
+        checked = check_currency(code, field=f"{field}.{index}")
+        if checked not in codes:
+            codes.append(checked)
+    if len(codes) > MAX_WALLET_CURRENCIES:
+        raise ValidationError(f"at most {MAX_WALLET_CURRENCIES} currencies", field=field)
+    return codes
+
+
+@dataclass(frozen=True, slots=True)
+class CreditReward:
+    """What a rule gives in store credit besides (or instead of) its points.
+
+    ``percent``: that share of the money the rule's points were computed on (each award's
+    ``base``); ``amount``: a fixed amount once per invoice the rule earns on. Exact money
+    in the program's currency; rounded down to the minor unit only when settled.
+    """
+
+    percent: Decimal | None = None
+    amount: Decimal | None = None
+    #: The rule gives credit instead of its points.
+    instead_of_points: bool = False
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any] | None) -> CreditReward | None:
+        """The reward a stored rule's ``reward`` object describes (``None``: points only)."""
+        if not config:
+            return None
+        percent, amount = config.get("credit_percent"), config.get("credit_amount")
+        return cls(
+            percent=None if percent is None else Decimal(str(percent)),
+            amount=None if amount is None else Decimal(str(amount)),
+            instead_of_points=bool(config.get("instead_of_points", False)),
+        )
+
+    def note(self) -> str:
+        """How the breakdown names it: ``5% back`` or ``fixed credit``."""
+        return f"{self.percent.normalize():f}% back" if self.percent is not None else "fixed credit"
+
+
+#: The ``kind`` of a credit award in a breakdown.
+CREDIT = "credit"
