@@ -59,6 +59,34 @@ class PointsReversed(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CreditEarned(DomainEvent):
+    """Store credit earned (issue #19): money, as decimal strings in the currency."""
+
+    type: ClassVar[str] = "credit.earned"
+    customer_id: str
+    entry_id: int
+    currency: str
+    amount: str
+    balance: str
+    reference: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreditReversed(DomainEvent):
+    """Store credit taken back by a refund or a cancellation (issue #19)."""
+
+    type: ClassVar[str] = "credit.reversed"
+    customer_id: str
+    entry_id: int
+    currency: str
+    amount: str
+    balance: str
+    reverses_entry_id: int
+    reference: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class PointsExpiring(DomainEvent):
     type: ClassVar[str] = "points.expiring"
     customer_id: str

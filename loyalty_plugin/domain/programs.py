@@ -16,8 +16,10 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
+from loyalty_plugin.domain.credit import CREDIT, HUNDRED, CreditReward
 from loyalty_plugin.domain.expiry import ExpiryKind, ExpiryPolicy
 from loyalty_plugin.domain.levels import LevelScheme, scheme_from_settings
+from loyalty_plugin.domain.money import minor_digits
 from loyalty_plugin.domain.rules import (
     INVOICE,
     Award,
@@ -159,6 +161,11 @@ class ProgramDefinition:
         """The rules by what they can match (built once: a version never changes)."""
         return RuleIndex.of(self.rules)
 
+    @cached_property
+    def credit_rewards(self) -> dict[str, CreditReward]:
+        """The rules that give store credit, by id (empty for a points-only program)."""
+        return {rule.id: rule.reward for rule in self.rules if rule.reward is not None}
+
     def is_live(self, at: datetime) -> bool:
         """True when ``at`` is within the program's start and end dates."""
         return (self.starts_at is None or self.starts_at <= at) and (
@@ -298,6 +305,9 @@ class ProgramEarning:
     #: The bonus campaigns that applied: what each wanted, gave, and whether its budget
     #: ran out (:func:`loyalty_plugin.domain.bonus_campaigns.explanation`).
     bonus_campaigns: tuple[Mapping[str, Any], ...] = ()
+    #: Exact store credit (money in the program's currency) the rules with a credit
+    #: ``reward`` give, one award per line or rule (issue #19).
+    credit: tuple[Award, ...] = ()
 
     @cached_property
     def settlement(self) -> Settlement:
@@ -394,7 +404,17 @@ def evaluate_invoice(
                 continue
         awards.extend(rule.invoice_awards(ctx if lines is None else _narrowed(ctx, lines)))
     kept, set_aside = resolve_conflicts(awards, program.rules, program.conflicts)
-    return replace(earning, awards=tuple(kept), conditions=checks, set_aside=tuple(set_aside))
+    rewards = program.credit_rewards
+    if not rewards:
+        return replace(earning, awards=tuple(kept), conditions=checks, set_aside=tuple(set_aside))
+    instead = {rule for rule, reward in rewards.items() if reward.instead_of_points}
+    return replace(
+        earning,
+        awards=tuple(a for a in kept if a.rule not in instead),
+        conditions=checks,
+        set_aside=tuple(set_aside),
+        credit=tuple(credit_awards(kept, rewards)),
+    )
 
 
 def _narrowed(ctx: InvoiceContext, lines: tuple[BaseLine, ...]) -> InvoiceContext:
@@ -581,11 +601,11 @@ def explain(reasons: Mapping[str, str]) -> str:
 def combine(earnings: Sequence[ProgramEarning]) -> list[ProgramEarning]:
     """The earnings that count: an exclusive one alone, else stacking ones plus the best.
 
-    Only programs giving points take part. Ties go to the higher ``priority``, then to
-    the program key in alphabetical order.
+    Only programs giving points (or store credit) take part. Ties go to the higher
+    ``priority``, then to the program key in alphabetical order.
     """
     giving = sorted(
-        (e for e in earnings if e.points > 0),
+        (e for e in earnings if e.points > 0 or e.credit),
         key=lambda e: (-e.program.priority, e.program.key),
     )
     exclusive = [e for e in giving if e.program.combination is Combination.EXCLUSIVE]
@@ -705,3 +725,35 @@ def _shown(exact: Decimal) -> str:
     if exact.as_tuple().exponent < -6:  # type: ignore[operator]
         exact = exact.quantize(Decimal("0.000001"))
     return str(exact)
+
+
+# -- store credit (issue #19) ---------------------------------------------------------
+
+
+def credit_awards(awards: Sequence[Award], rewards: Mapping[str, CreditReward]) -> list[Award]:
+    """The exact credit (money, the program's currency) the rules with a ``reward`` give
+    for their ``awards``: a percent of each award's base, or a fixed amount once per rule."""
+    found: list[Award] = []
+    fixed_done: set[str] = set()
+    for award in awards:
+        reward = rewards.get(award.rule)
+        if reward is None:
+            continue
+        if reward.percent is not None and award.base is not None and award.base > 0:
+            exact = award.base * reward.percent / HUNDRED
+            found.append(
+                Award(rule=award.rule, kind=CREDIT, exact=exact, line=award.line,
+                      base=award.base, note=reward.note())
+            )  # fmt: skip
+        elif reward.amount is not None and award.rule not in fixed_done:
+            fixed_done.add(award.rule)
+            found.append(
+                Award(rule=award.rule, kind=CREDIT, exact=reward.amount, note=reward.note())
+            )
+    return found
+
+
+def in_minor_units(awards: Sequence[Award], currency: str) -> list[Award]:
+    """Credit awards with ``exact`` in minor units, ready for :func:`settle` (rounded down)."""
+    digits = minor_digits(currency)
+    return [replace(a, exact=a.exact.scaleb(digits)) for a in awards]

@@ -195,6 +195,11 @@ class InvoiceEarning(Base):
     earned: Mapped[int] = mapped_column(BigInteger, default=0)
     #: Points taken back by reversals so far.
     reversed: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The currency of the store credit this program gives on the invoice (issue #19),
+    #: ``None`` for none; then what it earned and had taken back, in minor units.
+    credit_unit: Mapped[str | None] = mapped_column(String(8))
+    credit_earned: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    credit_reversed: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     cancelled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

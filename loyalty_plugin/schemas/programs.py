@@ -327,15 +327,48 @@ class ConditionsSchema(Schema):
     what = fields.Nested(WhatSchema)
 
 
+class RewardSchema(Schema):
+    """Store credit a rule gives (issue #19): ``credit_percent`` of the money its points
+    are computed on, or a fixed ``credit_amount`` per invoice; ``instead_of_points``."""
+
+    credit_percent = DecimalField(positive=True, validate=validate.Range(max=100))
+    credit_amount = DecimalField(positive=True)
+    instead_of_points = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def _one_kind(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if ("credit_percent" in data) == ("credit_amount" in data):
+            raise ValidationError("give either credit_percent or credit_amount")
+
+
+#: Rule kinds whose points are computed on money, so that a percent of it can be credit.
+ON_MONEY = frozenset({"per_amount", "transaction_fee", "progressive", "segmented"})
+
+
 class RuleSchema(Schema):
     """What every rule has: an ``id`` (unique in its program), a ``kind`` and exclusions;
-    optionally ``conditions`` and a criteria ``group``."""
+    optionally ``conditions``, a criteria ``group`` and a store credit ``reward``."""
 
     id = fields.String(validate=validate.Regexp(KEY_PATTERN, error="use a-z, 0-9, - and _"))
     kind = fields.String(required=True)
     exclude = fields.Nested(ExclusionsSchema)
     conditions = fields.Nested(ConditionsSchema)
     group = fields.String(validate=validate.Length(1, 64))
+    reward = fields.Nested(RewardSchema)
+
+    @validates_schema
+    def _reward_fits_the_kind(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        reward = data.get("reward")
+        if not reward or "credit_percent" not in reward:
+            return
+        by_ratio = data.get("kind") in ("product", "category") and data.get("per") is not None
+        if data.get("kind") not in ON_MONEY and not by_ratio:
+            raise ValidationError(
+                "credit_percent needs a rule that earns on money (per_amount, progressive, "
+                "segmented, transaction_fee, or product/category by points and per); "
+                "give credit_amount",
+                "reward",
+            )
 
     @pre_load
     def _exclude_defaults(self, data: Any, **_kwargs: Any) -> Any:
@@ -422,6 +455,13 @@ class SegmentedRuleSchema(RuleSchema):
 
 class EventRuleSchema(FixedRuleSchema):
     limit = fields.Nested(LimitSchema, allow_none=True, load_default=None)
+
+    @validates_schema
+    def _no_credit_yet(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data.get("reward"):
+            raise ValidationError(
+                "store credit is earned on invoices; credit for events is planned", "reward"
+            )
 
 
 class CustomEventRuleSchema(EventRuleSchema):

@@ -1,4 +1,8 @@
-"""Random sequences of ledger operations keep every invariant after every step."""
+"""Random sequences of ledger operations keep every invariant after every step.
+
+Both units at once on one customer (#19): the points account and a EUR store credit account
+(minor units), each operation on either; the invariants are checked per unit.
+"""
 
 from __future__ import annotations
 
@@ -32,11 +36,15 @@ from loyalty_plugin.services.transaction import run_in_transaction
 from tests.conftest import wipe
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
+#: The units every customer of the machine holds: points, and store credit in EUR cents.
+UNITS = ("points", "EUR")
+units = st.sampled_from(UNITS)
 
 
 class LedgerMachine(RuleBasedStateMachine):
-    """Earn, spend, reverse, adjust and expire at random on one account; transfer points to
-    and from a second customer, and merge that customer in."""
+    """Earn, spend, reverse, adjust and expire at random on one customer's points and EUR
+    credit accounts; transfer points to and from a second customer, and merge that customer
+    (both units) in."""
 
     engine: sa.Engine
     entries = Bundle("entries")
@@ -58,12 +66,21 @@ class LedgerMachine(RuleBasedStateMachine):
         self.session.flush()
         self.friend = Account(merchant_id=merchant_id, customer_id=friend.id)
         self.session.add(self.friend)
+        self.credit = Account(merchant_id=merchant_id, customer_id=customer.id, unit="EUR")
+        self.friend_credit = Account(merchant_id=merchant_id, customer_id=friend.id, unit="EUR")
+        self.session.add_all([self.credit, self.friend_credit])
         self.session.commit()
         self.merchant_id = merchant_id
         self.merged = False
         self.transfers = 0
         self.now = START
-        self.expected_balance = 0
+        self.expected = dict.fromkeys(UNITS, 0)
+
+    def _mine(self, unit: str) -> Account:
+        return self.account if unit == "points" else self.credit
+
+    def _friends(self, unit: str) -> Account:
+        return self.friend if unit == "points" else self.friend_credit
 
     def teardown(self) -> None:
         if hasattr(self, "session"):
@@ -76,11 +93,14 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(
         target=entries,
+        unit=units,
         points=st.integers(1, 500),
         expires_in=st.none() | st.integers(1, 60),
         pending_for=st.none() | st.integers(1, 10),
     )
-    def earn(self, points: int, expires_in: int | None, pending_for: int | None) -> object:
+    def earn(
+        self, unit: str, points: int, expires_in: int | None, pending_for: int | None
+    ) -> object:
         expires = self.now + timedelta(days=expires_in) if expires_in else None
         pending = self.now + timedelta(days=pending_for) if pending_for else None
         if expires and pending and pending >= expires:
@@ -88,7 +108,7 @@ class LedgerMachine(RuleBasedStateMachine):
         entry = self._apply(
             lambda s: ledger.earn(
                 s,
-                account_id=self.account.id,
+                account_id=self._mine(unit).id,
                 points=points,
                 now=self.now,
                 actor="prop",
@@ -96,20 +116,20 @@ class LedgerMachine(RuleBasedStateMachine):
                 available_from=pending,
             )
         )
-        self.expected_balance += points
+        self.expected[unit] += points
         return entry.id
 
-    @rule(points=st.integers(1, 300), expires_in=st.none() | st.integers(1, 60))
-    def friend_earns(self, points: int, expires_in: int | None) -> None:
+    @rule(unit=units, points=st.integers(1, 300), expires_in=st.none() | st.integers(1, 60))
+    def friend_earns(self, unit: str, points: int, expires_in: int | None) -> None:
         expires = self.now + timedelta(days=expires_in) if expires_in else None
         self._apply(
             lambda s: ledger.earn(
-                s, account_id=self.friend.id, points=points, now=self.now, actor="prop",
-                expires_at=expires,
+                s, account_id=self._friends(unit).id, points=points, now=self.now,
+                actor="prop", expires_at=expires,
             )
         )  # fmt: skip
         if self.merged:  # the merged account hands over: the points are the survivor's
-            self.expected_balance += points
+            self.expected[unit] += points
 
     @rule(points=st.integers(1, 400), outward=st.booleans())
     def transfer(self, points: int, outward: bool) -> None:
@@ -141,7 +161,7 @@ class LedgerMachine(RuleBasedStateMachine):
             )
         )  # fmt: skip
         assert again.replayed and again.sent.id == result.sent.id
-        self.expected_balance = self._balance()
+        self._refresh()
 
     @precondition(lambda self: not getattr(self, "merged", True))
     @rule()
@@ -153,19 +173,20 @@ class LedgerMachine(RuleBasedStateMachine):
             )
         )  # fmt: skip
         self.merged = True
-        self.expected_balance = self._balance()
-        self.session.refresh(self.friend)
-        assert self.friend.balance == 0
+        self._refresh()
+        for friend in (self.friend, self.friend_credit):
+            self.session.refresh(friend)
+            assert friend.balance == 0 and friend.merged_into_id == self._mine(friend.unit).id
         self.session.rollback()
 
-    @rule(target=entries, points=st.integers(1, 600))
-    def spend(self, points: int) -> object:
-        spendable = ledger.spendable_points(self.session, self.account.id, self.now)
+    @rule(target=entries, unit=units, points=st.integers(1, 600))
+    def spend(self, unit: str, points: int) -> object:
+        spendable = ledger.spendable_points(self.session, self._mine(unit).id, self.now)
         self.session.rollback()
         try:
             entry = self._apply(
                 lambda s: ledger.spend(
-                    s, account_id=self.account.id, points=points, now=self.now, actor="prop"
+                    s, account_id=self._mine(unit).id, points=points, now=self.now, actor="prop"
                 )
             )
         except InsufficientPoints as error:
@@ -173,7 +194,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert refused_correctly
             return None
         assert points <= spendable
-        self.expected_balance -= points
+        self.expected[unit] -= points
         return entry.id
 
     @rule(entry_id=entries, part=st.none() | st.integers(1, 300), from_others=st.booleans())
@@ -193,19 +214,19 @@ class LedgerMachine(RuleBasedStateMachine):
             )
         except (ValidationError, InvalidOperation):
             return
-        self.expected_balance = self._balance()
+        self._refresh()
         assert entry.reverses_entry_id == entry_id
 
-    @rule(target=entries, points=st.integers(1, 300))
-    def take_back(self, points: int) -> object:
+    @rule(target=entries, unit=units, points=st.integers(1, 300))
+    def take_back(self, unit: str, points: int) -> object:
         """Returned points taken back (a reversed refund): the ``reverse`` rule may undo it."""
         entry = self._apply(
             lambda s: ledger.take_back(
-                s, account_id=self.account.id, points=points, now=self.now, actor="prop",
+                s, account_id=self._mine(unit).id, points=points, now=self.now, actor="prop",
                 reason="refund reversed",
             )
         )  # fmt: skip
-        self.expected_balance = self._balance()
+        self._refresh()
         return None if entry is None else entry.id
 
     @rule(entry_id=entries, part=st.none() | st.integers(1, 300))
@@ -222,15 +243,15 @@ class LedgerMachine(RuleBasedStateMachine):
             )  # fmt: skip
         except (ValidationError, InvalidOperation):
             return
-        self.expected_balance = self._balance()
+        self._refresh()
 
-    @rule(points=st.integers(-300, 300).filter(bool))
-    def adjust(self, points: int) -> None:
+    @rule(unit=units, points=st.integers(-300, 300).filter(bool))
+    def adjust(self, unit: str, points: int) -> None:
         try:
             self._apply(
                 lambda s: ledger.adjust(
                     s,
-                    account_id=self.account.id,
+                    account_id=self._mine(unit).id,
                     points=points,
                     now=self.now,
                     actor="staff:p",
@@ -240,24 +261,41 @@ class LedgerMachine(RuleBasedStateMachine):
         except InsufficientPoints:
             assert points < 0
             return
-        self.expected_balance += points
+        self.expected[unit] += points
 
     @rule(days=st.integers(1, 40))
     def time_passes_and_lots_expire(self, days: int) -> None:
         self.now += timedelta(days=days)
-        self._apply(lambda s: ledger.expire_due_lots(s, account_id=self.account.id, now=self.now))
-        self.expected_balance = self._balance()
+        for unit in UNITS:
+            account_id = self._mine(unit).id
+            self._apply(
+                lambda s, a=account_id: ledger.expire_due_lots(s, account_id=a, now=self.now)
+            )
+        self._refresh()
 
-    def _balance(self) -> int:
-        self.session.refresh(self.account)
-        return self.account.balance
+    def _balance(self, unit: str = "points") -> int:
+        account = self._mine(unit)
+        self.session.refresh(account)
+        return account.balance
+
+    def _refresh(self) -> None:
+        """Expect what each unit's balance is now (after an operation whose effect the
+        ledger decides: a reversal, a take-back, an expiry, a merge)."""
+        self.expected = {unit: self._balance(unit) for unit in UNITS}
 
     @invariant()
     def entries_lots_and_balance_agree(self) -> None:
+        """Per unit: entries = lots - debt = balance = what the rules expect."""
         if not hasattr(self, "account"):
             return
+        for unit in UNITS:
+            self._agree(unit)
+        assert verify_ledger(self.session) == []
+        self.session.rollback()
+
+    def _agree(self, unit: str) -> None:
         s = self.session
-        account_id = self.account.id
+        account_id = self._mine(unit).id
         entry_sum = s.scalar(
             select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
                 LedgerEntry.account_id == account_id
@@ -277,36 +315,41 @@ class LedgerMachine(RuleBasedStateMachine):
         granted = s.scalar(
             select(func.coalesce(func.sum(Lot.points), 0)).where(Lot.account_id == account_id)
         )
-        balance = self._balance()
-        debt = self.account.debt
+        units_seen = set(
+            s.scalars(select(LedgerEntry.unit).where(LedgerEntry.account_id == account_id))
+        ) | set(s.scalars(select(Lot.unit).where(Lot.account_id == account_id)))
+        balance = self._balance(unit)
+        debt = self._mine(unit).debt
         s.rollback()
-        assert entry_sum == lot_sum - debt == balance == self.expected_balance
+        assert entry_sum == lot_sum - debt == balance == self.expected[unit], unit
         assert debt >= 0
         assert negative == 0
         assert granted + allocated == lot_sum
-        assert verify_ledger(s) == []
-        s.rollback()
+        assert units_seen <= {unit}
 
     @invariant()
     def transfers_and_merges_create_no_points(self) -> None:
         """Earned - spent - expired - reversed over both customers: moves add nothing."""
         if not hasattr(self, "friend"):
             return
+        for unit in UNITS:
+            self._nothing_created(unit)
+
+    def _nothing_created(self, unit: str) -> None:
         s = self.session
+        pair = (self._mine(unit).id, self._friends(unit).id)
         moved = s.scalar(
             select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
-                LedgerEntry.account_id.in_((self.account.id, self.friend.id)),
+                LedgerEntry.account_id.in_(pair),
                 LedgerEntry.kind.in_(MOVE_KINDS),
             )
         )
         both = s.scalar(
-            select(func.coalesce(func.sum(Account.balance), 0)).where(
-                Account.id.in_((self.account.id, self.friend.id))
-            )
+            select(func.coalesce(func.sum(Account.balance), 0)).where(Account.id.in_(pair))
         )
         others = s.scalar(
             select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
-                LedgerEntry.account_id.in_((self.account.id, self.friend.id)),
+                LedgerEntry.account_id.in_(pair),
                 LedgerEntry.kind.not_in(MOVE_KINDS),
             )
         )
@@ -317,7 +360,8 @@ class LedgerMachine(RuleBasedStateMachine):
 
 @pytest.mark.parametrize("examples", [25])
 def test_random_operations_keep_the_ledger_invariants(clean_engine, backend, examples) -> None:
-    """After every step: sum of entries = sum of lot remainders = balance; no lot negative."""
+    """After every step, per unit (points and EUR credit): sum of entries = sum of lot
+    remainders - debt = balance; no lot negative."""
     LedgerMachine.engine = clean_engine
     run_state_machine_as_test(
         LedgerMachine,

@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Self, TypeVar
 
+from loyalty_plugin.domain.credit import CreditReward
 from loyalty_plugin.domain.errors import ValidationError
 from loyalty_plugin.domain.rules.conditions import Conditions, MerchantFacts
 from loyalty_plugin.domain.rules.invoice import CustomerView, InvoiceView
@@ -152,6 +153,8 @@ class Rule:
     #: The criteria group: rules of one group compete for a line when the program's
     #: ``conflicts`` setting is not ``add``.
     group: str = ""
+    #: Store credit the rule gives besides (or instead of) its points (issue #19).
+    reward: CreditReward | None = None
 
     @property
     def specificity(self) -> int:
@@ -165,13 +168,15 @@ class Rule:
 
     @classmethod
     def common(cls, config: Mapping[str, Any]) -> dict[str, Any]:
-        """The fields every rule has: ``id``, ``exclude``, ``limit``, ``conditions``, ``group``."""
+        """The fields every rule has: ``id``, ``exclude``, ``limit``, ``conditions``,
+        ``group`` and ``reward``."""
         limit = config.get("limit")
         return {
             "id": str(config["id"]),
             "conditions": Conditions.from_config(config.get("conditions")),
             "group": str(config.get("group") or ""),
             "exclude": Exclusions.from_config(config.get("exclude")),
+            "reward": CreditReward.from_config(config.get("reward")),
             "limit": (
                 Limit(int(limit["count"]), Period(limit["per"])) if limit else cls.default_limit
             ),

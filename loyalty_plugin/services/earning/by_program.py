@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain.errors import InvalidOperation, ValidationError
 from loyalty_plugin.domain.expiry import expiry_date
 from loyalty_plugin.domain.ledger import EntryKind
+from loyalty_plugin.domain.money import from_minor
 from loyalty_plugin.domain.programs import (
     EarnOn,
     ProgramDefinition,
@@ -61,6 +62,7 @@ from loyalty_plugin.models import (
     ProgramVersion,
     RuleClaim,
 )
+from loyalty_plugin.services.earning import credit
 from loyalty_plugin.services.earning.bonus_campaigns import add_bonus_campaigns
 from loyalty_plugin.services.earning.rule_engine import (
     RateBook,
@@ -97,6 +99,15 @@ class Outcome:
     points_payments_counted: bool = False
     #: Why nothing was earned, when nothing was.
     reason: str | None = None
+    #: Store credit per currency, in minor units: ``{"EUR": {"earned": 1000, ...}}``.
+    credit: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Why a program's credit reward gave no credit (the wallet, the currency).
+    credit_reason: str | None = None
+
+    def count_credit(self, unit: str, what: str, minor: int) -> None:
+        """Add ``minor`` units of ``unit`` to the tally ``what`` (earned, reversed, ...)."""
+        tally = self.credit.setdefault(unit, {"earned": 0, "reversed": 0})
+        tally[what] = tally.get(what, 0) + minor
 
     def record(self, program: ProgramDefinition, *, earned: int = 0, reversed_: int = 0) -> None:
         if earned or reversed_:
@@ -125,7 +136,16 @@ class Outcome:
             answer
             | ({"points_owed": self.points_owed} if self.points_owed else {})
             | ({"points_forgiven": self.points_forgiven} if self.points_forgiven else {})
+            | ({"credit": self.credit_list()} if self.credit else {})
+            | ({"credit_reason": self.credit_reason} if self.credit_reason else {})
         )
+
+    def credit_list(self) -> list[dict[str, str]]:
+        """The credit tally as money: ``[{"currency": "EUR", "earned": "10.00", ...}]``."""
+        return [
+            {"currency": unit} | {what: str(from_minor(n, unit)) for what, n in tally.items()}
+            for unit, tally in sorted(self.credit.items())
+        ]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -657,7 +677,12 @@ def _evaluate(
         facts=facts, earnings=winners, at=at, now=now,
         last_purchase=lambda: last_purchase_at(session, customer, invoice_id=invoice.id, before=at),
     )  # fmt: skip
-    pairs = [(_new_row(merchant.id, account_id, invoice, e, now), e) for e in winners]
+    taken = credit.wallet(session, merchant.id) if any(e.credit for e in winners) else ()
+    pairs = [
+        (_new_row(merchant.id, account_id, invoice, e, now,
+                  credit=credit.credit_unit(e, invoice, taken)), e)
+        for e in winners
+    ]  # fmt: skip
     # Not flushed here: the next flush (the ledger's) inserts the rows with what the
     # earning set on them, one INSERT each instead of an INSERT and two UPDATEs.
     session.add_all(row for row, _ in pairs)
@@ -694,7 +719,13 @@ def _no_invoice_points(
 
 
 def _new_row(
-    merchant_id: str, account_id: int, invoice: InvoiceView, earning: ProgramEarning, now: datetime
+    merchant_id: str,
+    account_id: int,
+    invoice: InvoiceView,
+    earning: ProgramEarning,
+    now: datetime,
+    *,
+    credit: tuple[str | None, str | None] = (None, None),
 ) -> InvoiceEarning:
     assert earning.program.program_id is not None  # noqa: S101 - loaded from the database
     assert earning.program.version_id is not None  # noqa: S101
@@ -711,33 +742,53 @@ def _new_row(
         refunded_unassigned=ZERO,
         refunded_lines={},
         counted=[],
-        evaluation=_evaluation_json(earning),
+        evaluation=_evaluation_json(earning) | ({"credit_refused": credit[1]} if credit[1] else {}),
         earned=0,
         reversed=0,
+        credit_unit=credit[0],
+        credit_earned=0,
+        credit_reversed=0,
         created_at=now,
         updated_at=now,
     )
 
 
-def _evaluation_json(earning: ProgramEarning) -> dict[str, Any]:
+def _award_json(a: Award) -> dict[str, Any]:
     return {
-        "awards": [
-            {
-                "rule": a.rule,
-                "kind": a.kind,
-                "exact": str(a.exact),
-                "line": a.line,
-                "base": None if a.base is None else str(a.base),
-                "note": a.note,
-            }
-            for a in earning.awards
-        ],
-        "multiplier": str(earning.multiplier),
-        "level": earning.level,
-        "base": None if earning.base is None else str(earning.base),
-        "conversion": earning.conversion.to_json() if earning.conversion else None,
-        "line_qty": {line: str(qty) for line, qty in earning.line_qty.items()},
-    } | explained(earning)
+        "rule": a.rule,
+        "kind": a.kind,
+        "exact": str(a.exact),
+        "line": a.line,
+        "base": None if a.base is None else str(a.base),
+        "note": a.note,
+    }
+
+
+def _award_of(a: Mapping[str, Any]) -> Award:
+    return Award(
+        rule=a["rule"],
+        kind=a["kind"],
+        exact=Decimal(a["exact"]),
+        line=a["line"],
+        base=None if a["base"] is None else Decimal(a["base"]),
+        note=a["note"],
+    )
+
+
+def _evaluation_json(earning: ProgramEarning) -> dict[str, Any]:
+    credit = {"credit": [_award_json(a) for a in earning.credit]} if earning.credit else {}
+    return (
+        credit
+        | {
+            "awards": [_award_json(a) for a in earning.awards],
+            "multiplier": str(earning.multiplier),
+            "level": earning.level,
+            "base": None if earning.base is None else str(earning.base),
+            "conversion": earning.conversion.to_json() if earning.conversion else None,
+            "line_qty": {line: str(qty) for line, qty in earning.line_qty.items()},
+        }
+        | explained(earning)
+    )
 
 
 def _restore(
@@ -751,17 +802,8 @@ def _restore(
     conversion = data.get("conversion")
     return ProgramEarning(
         program=definition_of(program, version, extra_kinds=extra_kinds),
-        awards=tuple(
-            Award(
-                rule=a["rule"],
-                kind=a["kind"],
-                exact=Decimal(a["exact"]),
-                line=a["line"],
-                base=None if a["base"] is None else Decimal(a["base"]),
-                note=a["note"],
-            )
-            for a in data["awards"]
-        ),
+        awards=tuple(_award_of(a) for a in data["awards"]),
+        credit=tuple(_award_of(a) for a in data.get("credit") or ()),
         multiplier=Decimal(data["multiplier"]),
         level=data.get("level"),
         base=None if data["base"] is None else Decimal(data["base"]),
@@ -881,6 +923,8 @@ def _reconcile(
         earned += given
     row.updated_at = work.now
     work.outcome.record(earning.program, earned=earned, reversed_=taken)
+    if earning.credit:
+        credit.reconcile(work, row, earning, state=state, trigger=trigger, reverse=reverse_entry)
 
 
 def _credit(
@@ -986,6 +1030,23 @@ def _reverse(
     details: dict[str, Any],
 ) -> int:
     """Reverse ``points`` of one earn entry under ``policy``; returns the points taken."""
+    entry = reverse_entry(work, entry_id, points, policy, reason, details)
+    if entry is None:
+        return 0
+    work.outcome.points_owed += (entry.details or {}).get("debt_change", 0)
+    return -entry.points
+
+
+def reverse_entry(
+    work: _Work,
+    entry_id: int,
+    points: int,
+    policy: ReversalPolicy,
+    reason: str,
+    details: dict[str, Any],
+) -> LedgerEntry | None:
+    """The reversal of ``points`` of one earn entry under ``policy`` (points or credit);
+    ``None`` when nothing is left to take and the policy forgives it."""
     try:
         entry = ledger.reverse(
             work.session,
@@ -1001,10 +1062,9 @@ def _reverse(
             details=details,
         )
     except InvalidOperation:
-        return 0  # already spent, and nothing else to take: forgiven under this policy
+        return None  # already spent, and nothing else to take: forgiven under this policy
     work.outcome.entry_ids.append(entry.id)
-    work.outcome.points_owed += (entry.details or {}).get("debt_change", 0)
-    return -entry.points
+    return entry
 
 
 def _earn_entries(session: Session, row: InvoiceEarning) -> list[tuple[int, int]]:

@@ -54,6 +54,8 @@ OUTGOING_TYPES = frozenset(
         "level.changed",
         "coupon.created",
         "coupon.redeemed",
+        "credit.earned",
+        "credit.reversed",
     }
 )
 #: How long a claimed message is left alone before another worker may take it.

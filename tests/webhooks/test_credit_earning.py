@@ -1,0 +1,127 @@
+"""Store credit earned on invoices beside points (#19), through the webhook intake.
+
+The issue's worked example: a 200.00 invoice with a 5% credit rule and 1 point per 10.00
+gives 10.00 credit and 20 points; a 50% refund takes back 5.00 and 10 points.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from loyalty_plugin.domain.ledger import POINTS
+from loyalty_plugin.models import Account, Customer, LedgerEntry, OutboxMessage, WebhookEndpoint
+from loyalty_plugin.services.ledger.integrity import verify_ledger
+from loyalty_plugin.services.spending.settings import update_settings
+from tests.webhooks.conftest import customer, event, invoice, replace_default_program
+
+FIVE_PERCENT = [
+    {"id": "points", "kind": "per_amount", "points": "1", "per": "10"},
+    {"id": "cashback", "kind": "per_amount", "points": "0", "per": "1",
+     "reward": {"credit_percent": "5", "instead_of_points": True}},
+]  # fmt: skip
+
+
+def balances(session: Session, host_id: str = "c1") -> dict[str, int]:
+    """Each account of the customer by unit: points, and minor units of credit."""
+    session.expire_all()
+    rows = session.execute(
+        select(Account.unit, Account.balance)
+        .join(Customer, Customer.id == Account.customer_id)
+        .where(Customer.host_customer_id == host_id)
+    )
+    return dict(rows.all())
+
+
+@pytest.fixture
+def wallet(shop: Session, now) -> Session:
+    """``shop`` with a EUR credit wallet and the 5% credit program (and 1 point per 10)."""
+    update_settings(
+        shop, merchant_id="shop", changes={"credit_currencies": ["EUR"]}, now=now, actor="t"
+    )
+    replace_default_program(shop, now=now, rules=FIVE_PERCENT)
+    return shop
+
+
+def test_the_worked_example_earns_and_takes_back_credit_and_points(send, wallet) -> None:
+    """200.00 earns 10.00 and 20 points; refunding half takes back 5.00 and 10 points."""
+    send(event("customer.created", {"customer": customer()}))
+    paid = send(event("invoice.paid", {"invoice": invoice(total="200.00")}))
+    result = paid.body["result"]
+    assert result["points_earned"] == 20
+    assert result["credit"] == [{"currency": "EUR", "earned": "10.00", "reversed": "0.00"}]
+    assert balances(wallet) == {POINTS: 20, "EUR": 1000}
+    entry = wallet.scalars(select(LedgerEntry).where(LedgerEntry.unit == "EUR")).one()
+    assert entry.details["credit"]["amount"] == "10.00"
+    assert [(b["rule"], b["amount"]) for b in entry.details["credit"]["breakdown"]] == [
+        ("cashback", "10.00")
+    ]
+    body = {"id": "R1", "amount": "100.00"}
+    refunded = send(event("invoice.refunded", {"invoice_id": "INV-1", "refund": body}))
+    result = refunded.body["result"]
+    assert result["points_reversed"] == 10
+    assert result["credit"] == [{"currency": "EUR", "earned": "0.00", "reversed": "5.00"}]
+    assert balances(wallet) == {POINTS: 10, "EUR": 500}
+    again = send(event("invoice.refunded", {"invoice_id": "INV-1", "refund": body}))
+    assert "credit" not in again.body["result"] and balances(wallet) == {POINTS: 10, "EUR": 500}
+    assert verify_ledger(wallet) == []
+
+
+def test_a_cancellation_takes_all_the_credit_back(send, wallet) -> None:
+    """A cancelled invoice takes back its points and its credit."""
+    send(event("customer.created", {"customer": customer()}))
+    send(event("invoice.paid", {"invoice": invoice(total="80.00")}))
+    assert balances(wallet) == {POINTS: 8, "EUR": 400}
+    send(event("invoice.cancelled", {"invoice_id": "INV-1"}))
+    assert balances(wallet) == {POINTS: 0, "EUR": 0}
+    assert verify_ledger(wallet) == []
+
+
+def test_credit_is_rounded_down_to_the_cent(send, wallet) -> None:
+    """5% of 0.99 is 0.0495: 0.04 of credit, no point."""
+    send(event("customer.created", {"customer": customer()}))
+    answer = send(event("invoice.paid", {"invoice": invoice(total="0.99")}))
+    assert answer.body["result"]["credit"][0]["earned"] == "0.04"
+    assert balances(wallet) == {POINTS: 0, "EUR": 4}
+
+
+def test_no_credit_without_the_wallet_in_the_invoice_currency(send, shop, now) -> None:
+    """Without a wallet (or in another currency) the points come alone, and the answer
+    says why there is no credit."""
+    replace_default_program(shop, now=now, rules=FIVE_PERCENT)
+    send(event("customer.created", {"customer": customer()}))
+    answer = send(event("invoice.paid", {"invoice": invoice(total="200.00")}))
+    assert answer.body["result"]["points_earned"] == 20
+    assert answer.body["result"]["credit_reason"] == (
+        "no store credit: the merchant has no credit wallet"
+    )
+    assert balances(shop) == {POINTS: 20}
+    update_settings(
+        shop, merchant_id="shop", changes={"credit_currencies": ["USD"]}, now=now, actor="t"
+    )
+    shop.commit()
+    answer = send(event("invoice.paid", {"invoice": invoice("INV-2", total="200.00")}))
+    assert answer.body["result"]["credit_reason"] == (
+        "no store credit: the merchant's credit wallet does not take EUR"
+    )
+    assert balances(shop) == {POINTS: 40}
+
+
+def test_credit_earned_goes_out_as_a_credit_webhook(send, wallet, now) -> None:
+    """``credit.earned`` carries the money as decimal strings; points go as before."""
+    wallet.add(WebhookEndpoint(merchant_id="shop", url="https://host.example/hook"))
+    wallet.commit()
+    send(event("customer.created", {"customer": customer()}))
+    send(event("invoice.paid", {"invoice": invoice(total="200.00")}))
+    sent = {
+        m.event_type: m.payload["data"]
+        for m in wallet.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+    }
+    assert sent["points.earned"]["points"] == 20
+    credit = sent["credit.earned"]
+    assert (credit["currency"], credit["amount"], credit["balance"]) == ("EUR", "10.00", "10.00")
+    assert credit["customer_id"] == "c1" and credit["reference"] == "invoice:INV-1"
+    assert Decimal(credit["amount"]) == Decimal("10.00")
