@@ -245,6 +245,20 @@ class GiveLevelArgsSchema(BuyLevelArgsSchema):
     reason = fields.String(required=True, validate=validate.Length(1, 200))
 
 
+class CreditStandingSchema(Schema):
+    """Store credit in one currency (issue #19): money as decimal strings."""
+
+    currency = fields.String(metadata={"description": "ISO 4217"})
+    balance = fields.Decimal(
+        as_string=True, metadata={"description": "credit held, pending included"}
+    )
+    available = fields.Decimal(as_string=True, metadata={"description": "credit spendable now"})
+    pending = fields.Decimal(as_string=True)
+    lifetime_earned = fields.Decimal(as_string=True)
+    lifetime_redeemed = fields.Decimal(as_string=True)
+    owed = fields.Decimal(as_string=True, metadata={"description": "taken back after it was spent"})
+
+
 class StandingSchema(Schema):
     merchant_id = fields.String()
     balance = fields.Integer(metadata={"description": "points in the account, pending included"})
@@ -257,6 +271,11 @@ class StandingSchema(Schema):
     next_expiry_date = fields.Date(allow_none=True)
     next_expiry_points = fields.Integer()
     level = fields.Nested(LevelSummarySchema, allow_none=True)
+    credit = fields.List(
+        fields.Nested(CreditStandingSchema),
+        metadata={"description": "store credit apart from points, one per currency; empty "
+                  "for a points-only merchant"},
+    )  # fmt: skip
 
 
 class CustomerSchema(Schema):

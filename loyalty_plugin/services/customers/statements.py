@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
+from loyalty_plugin.domain.ledger import POINTS
+from loyalty_plugin.domain.money import from_minor
 from loyalty_plugin.models import Account, Allocation, Customer, LedgerEntry, Lot, Merchant
 from loyalty_plugin.services.ledger.entries import pending_points, spendable_points
 from loyalty_plugin.services.ledger.units import points_only
@@ -35,6 +38,23 @@ class Standing:
     next_expiry_points: int
     #: Membership level, next level and what is still needed (``None``: no levels).
     level: dict[str, Any] | None = None
+    #: The customer's store credit with the merchant, one per currency (issue #19); filled
+    #: by :func:`with_credit` where it is shown (the API), empty for points-only merchants.
+    credit: tuple[CreditStanding, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreditStanding:
+    """A customer's store credit in one currency with one merchant, as money."""
+
+    currency: str
+    balance: Decimal
+    available: Decimal
+    pending: Decimal
+    lifetime_earned: Decimal
+    lifetime_redeemed: Decimal
+    #: Credit owed after a refund found it spent (the balance already counts it).
+    owed: Decimal
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,6 +145,36 @@ def standing(session: Session, customer: Customer, *, now: datetime) -> Standing
         level=levels.summary(
             session, merchant_id=customer.merchant_id, account_id=account.id, now=now
         ),
+    )
+
+
+def with_credit(
+    session: Session, found: Standing, customer: Customer, *, now: datetime
+) -> Standing:
+    """``found`` with the customer's store credit accounts (one query when there are none)."""
+    accounts = session.scalars(
+        select(Account)
+        .where(
+            Account.merchant_id == customer.merchant_id,
+            Account.customer_id == customer.id,
+            Account.unit != POINTS,
+            Account.merged_into_id.is_(None),
+        )
+        .order_by(Account.unit)
+    ).all()
+    return replace(found, credit=tuple(_credit_standing(session, a, now) for a in accounts))
+
+
+def _credit_standing(session: Session, account: Account, now: datetime) -> CreditStanding:
+    unit = account.unit
+    return CreditStanding(
+        currency=unit,
+        balance=from_minor(account.balance, unit),
+        available=from_minor(spendable_points(session, account.id, now), unit),
+        pending=from_minor(pending_points(session, account.id, now), unit),
+        lifetime_earned=from_minor(account.lifetime_earned, unit),
+        lifetime_redeemed=from_minor(account.lifetime_redeemed, unit),
+        owed=from_minor(account.debt, unit),
     )
 
 

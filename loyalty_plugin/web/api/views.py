@@ -35,6 +35,7 @@ from loyalty_plugin.services.customers.statements import (
     customers_by_host_id,
     ledger_page,
     standing,
+    with_credit,
 )
 from loyalty_plugin.services.intake import first_sight
 from loyalty_plugin.services.ledger import adjustments
@@ -79,7 +80,9 @@ def customer(query: dict[str, Any], customer_id: str) -> dict[str, Any]:
         "email": profile.email,
         "enrolled": profile.enrolled,
         "profile_pending": profile.profile_pending,
-        "accounts": [standing(session, c, now=now) for c in found],
+        "accounts": [
+            with_credit(session, standing(session, c, now=now), c, now=now) for c in found
+        ],
     }
 
 
