@@ -16,7 +16,7 @@ from loyalty_plugin.models import Account, LedgerEntry, Lot
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.integrity import verify_ledger
 from loyalty_plugin.services.ledger.transfers import lock_pair, move_lots
-from tests.services.test_ledger_stateful import LedgerMachine
+from tests.services.test_ledger_stateful import UNITS, LedgerMachine
 
 
 def account_state(session: Session, account_id: int) -> tuple[int, int]:
@@ -153,7 +153,8 @@ def test_verify_finds_a_debt_that_entries_do_not_explain(
 
 
 class DebtLedgerMachine(LedgerMachine):
-    """The ledger machine with reversals into debt: the invariants hold with debt counted."""
+    """The ledger machine with reversals into debt: the invariants hold with debt counted,
+    per unit (points and EUR credit, #19)."""
 
     @rule(entry_id=LedgerMachine.entries, part=st.none() | st.integers(1, 300))
     def reverse_into_debt(self, entry_id: int | None, part: int | None) -> None:
@@ -172,14 +173,20 @@ class DebtLedgerMachine(LedgerMachine):
             )
         except (ValidationError, InvalidOperation):
             return
-        self.expected_balance = self._balance()
+        self._refresh()
 
     @invariant()
     def entries_lots_and_balance_agree(self) -> None:
         if not hasattr(self, "account"):
             return
+        for unit in UNITS:
+            self._debt_agrees(unit)
+        assert verify_ledger(self.session) == []
+        self.session.rollback()
+
+    def _debt_agrees(self, unit: str) -> None:
         s = self.session
-        account_id = self.account.id
+        account_id = self._mine(unit).id
         entries = s.scalar(
             select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
                 LedgerEntry.account_id == account_id
@@ -190,14 +197,12 @@ class DebtLedgerMachine(LedgerMachine):
         )
         balance, debt = account_state(s, account_id)
         s.rollback()
-        assert entries == balance == self.expected_balance
+        assert entries == balance == self.expected[unit], unit
         assert lots - debt == balance and debt >= 0
-        assert debt == 0 or lots == 0 or self._only_expired_or_pending_left()
-        assert verify_ledger(s) == []
-        s.rollback()
+        assert debt == 0 or lots == 0 or self._only_expired_or_pending_left(account_id)
 
-    def _only_expired_or_pending_left(self) -> bool:
-        return ledger.spendable_points(self.session, self.account.id, self.now) == 0
+    def _only_expired_or_pending_left(self, account_id: int) -> bool:
+        return ledger.spendable_points(self.session, account_id, self.now) == 0
 
 
 def test_random_operations_with_debt_keep_the_invariants(clean_engine, backend) -> None:
