@@ -59,3 +59,15 @@ def test_a_plugin_kind_is_named() -> None:
     assert describe_rule({"kind": "channel_bonus"}, currency="EUR") == (
         "a channel_bonus rule (from a plugin)"
     )
+
+
+def test_a_store_credit_reward_is_part_of_the_sentence() -> None:
+    """5% back as well as points, or a fixed amount instead of them (#19)."""
+    ratio = {"kind": "per_amount", "points": "1", "per": "10"}
+    assert describe_rule(ratio | {"reward": {"credit_percent": "5"}}, currency="EUR") == (
+        "1 point per €10 spent, and 5% back in store credit"
+    )
+    fixed = {"credit_amount": "2.50", "instead_of_points": True}
+    assert describe_rule(ratio | {"reward": fixed}, currency="EUR") == (
+        "€2.50 of store credit instead of 1 point per €10 spent"
+    )

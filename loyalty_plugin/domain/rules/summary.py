@@ -142,10 +142,24 @@ def describe_rule(
         text = f"{points(rule['points'])} for {event} ({_limit(rule, 'once ever')})"
     else:
         text = f"a {kind} rule (from a plugin)"
+    text = _with_credit(text, rule.get("reward"), currency)
     clause = exclusions(rule.get("exclude"), labels)
     text = f"{text}, {clause}" if clause else text
     only = conditions(rule.get("conditions"), labels)
     return f"{text}; {only}" if only else text
+
+
+def _with_credit(text: str, reward: Mapping[str, Any] | None, currency: str) -> str:
+    """The rule's store credit reward (issue #19) added to its sentence."""
+    if not reward:
+        return text
+    if reward.get("credit_percent") is not None:
+        credit = f"{Decimal(str(reward['credit_percent'])).normalize():f}% back in store credit"
+    else:
+        credit = f"{amount(reward.get('credit_amount'), currency)} of store credit"
+    if reward.get("instead_of_points"):
+        return f"{credit} instead of {text}"
+    return f"{text}, and {credit}"
 
 
 def conditions(config: Mapping[str, Any] | None, labels: Mapping[str, str] | None = None) -> str:
