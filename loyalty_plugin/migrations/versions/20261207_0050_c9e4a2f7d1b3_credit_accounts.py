@@ -5,7 +5,7 @@ The reports' covering indexes gain the unit as their last column, so that a poin
 sum still reads the index alone.
 
 Revision ID: c9e4a2f7d1b3
-Revises: b8d2f6a1c3e7
+Revises: d5b9e3a7c1f4
 Create Date: 2026-12-07 00:50:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = "c9e4a2f7d1b3"
-down_revision = "b8d2f6a1c3e7"
+down_revision = "d5b9e3a7c1f4"
 branch_labels = None
 depends_on = None
 

@@ -34,6 +34,7 @@ from loyalty_plugin.domain.reports import (
 )
 from loyalty_plugin.models import Account, Customer, Lot, ReportGroupLotDay
 from loyalty_plugin.models.report import NEVER
+from loyalty_plugin.services.ledger.units import points_only
 from loyalty_plugin.services.reports.aging_totals import add_points, expiry_column, live_lots
 from loyalty_plugin.services.reports.calendar import instant
 from loyalty_plugin.services.reports.ranking import ATTEMPTS, Pinned, pin_watermark
@@ -145,6 +146,7 @@ def _changes(pinned: Pinned, now: datetime) -> Any:
         .join(Customer, Customer.id == Account.customer_id)
         .where(
             Lot.merchant_id == merchant_id,
+            points_only(Lot),
             Lot.holds_points,  # a literal 0: PostgreSQL's partial index matches
             Lot.expires_at >= instant(midnight),
             Lot.expires_at <= instant(now),

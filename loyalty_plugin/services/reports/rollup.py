@@ -561,7 +561,9 @@ def group_lot_changes_after(
 
     lots = customer_of(
         select(group, Lot.earned_at, Lot.expires_at, Lot.points).select_from(Lot), Lot.entry_id
-    ).where(Lot.merchant_id == merchant_id, Lot.entry_id > low, upto(Lot.entry_id))
+    ).where(
+        Lot.merchant_id == merchant_id, points_only(Lot), Lot.entry_id > low, upto(Lot.entry_id)
+    )
     moves = customer_of(
         select(group, Lot.earned_at, Lot.expires_at, Allocation.points)
         .select_from(Allocation)
@@ -569,6 +571,7 @@ def group_lot_changes_after(
         Allocation.entry_id,
     ).where(
         Allocation.merchant_id == merchant_id,
+        points_only(Lot),
         Allocation.entry_id > low,
         upto(Allocation.entry_id),
     )
@@ -588,6 +591,7 @@ def kept_of_customers(merchant_id: str, low: Any, customers: Any) -> Select[Any]
         .join(Customer, Customer.id == Account.customer_id)
         .where(
             Lot.merchant_id == merchant_id,
+            points_only(Lot),
             Lot.holds_points,
             Account.merchant_id == merchant_id,
             customers,
@@ -600,6 +604,7 @@ def kept_of_customers(merchant_id: str, low: Any, customers: Any) -> Select[Any]
             .join(Customer, Customer.id == Account.customer_id)
             .where(
                 LedgerEntry.merchant_id == merchant_id,
+                points_only(LedgerEntry),
                 LedgerEntry.id > low,
                 Account.merchant_id == merchant_id,
                 customers,
