@@ -209,20 +209,23 @@ def quote(
     merchant_currency: str,
     requested: int | None = None,
     purse: Sequence[PointsAtValue] | None = None,
+    paid_with_credit: Decimal = ZERO,
 ) -> Quote:
     """The points usable on ``invoice`` after every cap, for a customer holding ``balance``.
 
     ``purse`` gives the balance in spending order with each part's value (fallback
     redemption); without it every point is worth ``rules.value``. Points beyond the
-    balance (for ``allowed``) are valued at ``rules.value``.
+    balance (for ``allowed``) are valued at ``rules.value``. ``paid_with_credit``: store
+    credit already taking part of the invoice (:func:`quote_with_credit`): the share cap
+    and the eligible amount apply to the sum, so points get what credit leaves of them.
     """
     if purse is None:
         purse = (PointsAtValue(points=max(balance, 0), value=rules.value),)
     else:
         balance = sum(part.points for part in purse)
     rate_in = exchange_rate(invoice, merchant_currency)
-    eligible = eligible_amount(invoice, rules)
-    by_share = invoice.total * rules.max_share_percent / HUNDRED
+    eligible = eligible_amount(invoice, rules) - paid_with_credit
+    by_share = invoice.total * rules.max_share_percent / HUNDRED - paid_with_credit
 
     def within(amount: Decimal) -> int:
         budget = Fraction(max(amount, ZERO)) * Fraction(rate_in)
@@ -249,7 +252,7 @@ def quote(
         exchange_rate=rate_in,
         bound_by=bound,
         limits={str(k): v for k, v in limits.items()},
-        eligible_amount=round_down(eligible, invoice.currency),
+        eligible_amount=round_down(max(eligible, ZERO), invoice.currency),
         balance=balance,
         min_points=rules.min_points,
         values=tuple(
@@ -260,6 +263,70 @@ def quote(
             )
             for part in taken
         ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreditQuote:
+    """Store credit and points offered together on one invoice (issue #19, phase 2).
+
+    Credit is offered first (it is money: a customer's 10.00 pays 10.00), up to its own
+    cap, then points up to what the caps on their **sum** leave (the share cap and the
+    eligible amount apply to credit plus points).
+    """
+
+    credit: Decimal
+    currency: str
+    #: Credit the customer holds in the invoice's currency (spendable).
+    credit_balance: Decimal
+    #: What bound the credit: ``balance``, ``credit_cap``, ``max_share``, ``eligible_amount``
+    #: or ``requested``.
+    credit_bound_by: str
+    points: Quote
+
+    @property
+    def total(self) -> Decimal:
+        """Money both take off the invoice."""
+        return self.credit + self.points.amount
+
+
+def quote_with_credit(
+    invoice: DraftInvoice,
+    rules: RedemptionRules,
+    *,
+    credit: Decimal,
+    balance: int,
+    merchant_currency: str,
+    credit_cap_percent: Decimal = HUNDRED,
+    requested_credit: Decimal | None = None,
+    requested_points: int | None = None,
+    purse: Sequence[PointsAtValue] | None = None,
+) -> CreditQuote:
+    """Credit, then points, usable on ``invoice``: each under its own cap (credit:
+    ``credit_cap_percent`` of the total; points: ``rules``' caps in points), their sum
+    under the share cap and the eligible amount. ``credit`` is the customer's credit in
+    the invoice's currency."""
+    eligible = eligible_amount(invoice, rules)
+    limits = {
+        "balance": max(credit, ZERO),
+        "credit_cap": invoice.total * credit_cap_percent / HUNDRED,
+        "max_share": invoice.total * rules.max_share_percent / HUNDRED,
+        "eligible_amount": eligible,
+    }
+    if requested_credit is not None:
+        limits["requested"] = max(requested_credit, ZERO)
+    bound = min(limits, key=lambda name: limits[name])
+    used = round_down(limits[bound], invoice.currency)
+    points = quote(
+        invoice, rules, balance=balance, merchant_currency=merchant_currency,
+        requested=requested_points, purse=purse, paid_with_credit=used,
+    )  # fmt: skip
+    return CreditQuote(
+        credit=used,
+        currency=invoice.currency,
+        credit_balance=credit,
+        credit_bound_by=bound,
+        points=points,
     )
 
 
