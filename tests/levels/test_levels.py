@@ -275,3 +275,26 @@ def test_every_e_mail_names_the_level_the_customer_holds(host: Host, db: Session
     customer = find_customer(db, "shop", "c1")
     context = common_context(db, customer, now=utcnow())
     assert context["level"] == next(tier["name"] for tier in TIERS if tier["key"] == "gold")
+
+
+def test_store_credit_counts_for_no_level_and_gets_no_membership(
+    app: Flask, host: Host, db: Session
+) -> None:
+    """A customer's credit earnings (#19) leave the points levels and the review alone."""
+    from loyalty_plugin.models import Account, Membership
+    from loyalty_plugin.services.ledger.accounts import open_account
+
+    tiers = [{"key": "bronze", "threshold": "0"}, {"key": "silver", "threshold": "1000"}]
+    host.program(measure="points", period="rolling", days=30, tiers=tiers)
+    host.pay("c1", "INV-1", "5000.00")
+    points = account_for_host_customer(db, "shop", "c1")
+    credit = open_account(db, merchant_id="shop", customer_id=points.customer_id, unit="EUR")
+    ledger.earn(db, account_id=credit.id, points=500_000, now=utcnow(), actor="test")
+    db.commit()
+    assert host.level("c1")["level"] == "bronze"
+    assert review(app, db, utcnow() + timedelta(seconds=1)) == 0
+    assert host.level("c1")["level"] == "bronze"
+    units = db.scalars(
+        select(Account.unit).join(Membership, Membership.account_id == Account.id)
+    ).all()
+    assert set(units) == {"points"}
