@@ -61,3 +61,50 @@ def test_a_new_invoice_event_runs_at_most_the_pinned_statements(
         counts.append(len(seen))
     # SQLite's BEGIN IMMEDIATE is sent as a statement of its own (loyalty_plugin/database.py).
     assert max(counts) <= PINNED + (backend == "sqlite"), counts
+
+
+#: Statements of one queued new-invoice event applied by the worker, and of each batch
+#: (claim, lanes, merchants). 13 needs the batch to read its merchants with their settings
+#: stamps (the settings cache answers each event's lookups, as on the synchronous path:
+#: without it, 19) and the row's type and date written with its outcome (one UPDATE, not two).
+QUEUE_PINNED = 13
+QUEUE_PER_BATCH = 3
+
+
+def test_a_queued_new_invoice_event_runs_at_most_the_pinned_statements(
+    app: Any, post: Any, backend: str
+) -> None:
+    """Three queued new invoices of a known customer, applied in one batch, each earn in at
+    most ``QUEUE_PINNED`` statements, besides ``QUEUE_PER_BATCH`` for the batch."""
+    from loyalty_plugin.extensions import loyalty_state
+    from loyalty_plugin.services.intake.queue import apply_queued
+    from loyalty_plugin.services.intake.webhooks import IntakeSettings
+
+    app.config["LOYALTY_WEBHOOK_INTAKE"] = "queue"
+    settings = IntakeSettings.from_config(app.config)
+    hooks = loyalty_state(app).plugin_manager.hook
+    first = post(
+        _paid(0) | {"data": {"invoice": invoice("N0"), "customer": {"id": "c1"}}}, msg_id="msg_0"
+    )
+    assert first.status_code == 202, first.json
+    for number in (1, 2, 3):
+        assert post(_paid(number), msg_id=f"msg_{number}").status_code == 202
+    with app.app_context():
+        engine = app.extensions["loyalty"].db.engine
+        session = app.extensions["loyalty"].db.session
+        now = datetime.now(UTC)
+        assert apply_queued(session, hooks=hooks, settings=settings, now=now, limit=1).done == 1
+        seen: list[int] = []
+
+        def count(*_: object) -> None:
+            seen.append(1)
+
+        sa.event.listen(engine, "before_cursor_execute", count)
+        try:
+            batch = apply_queued(session, hooks=hooks, settings=settings, now=now)
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", count)
+    assert batch.statuses == {"processed": 3}, batch
+    # SQLite's BEGIN IMMEDIATE is sent as a statement of its own (loyalty_plugin/database.py).
+    limit = 3 * QUEUE_PINNED + QUEUE_PER_BATCH + (backend == "sqlite")
+    assert len(seen) <= limit, (len(seen), limit)

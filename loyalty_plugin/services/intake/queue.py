@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import LoyaltyError
-from loyalty_plugin.models import InboxStatus, WebhookEvent
+from loyalty_plugin.models import InboxStatus, Merchant, WebhookEvent
 from loyalty_plugin.schemas.body import InvalidJSON, parse_json
 from loyalty_plugin.schemas.webhooks import InvalidEvent, load_event
 from loyalty_plugin.services import metrics
@@ -47,6 +47,7 @@ from loyalty_plugin.services.intake.webhooks import (
     _schedule_retry,
     _update_after_failure,
 )
+from loyalty_plugin.services.settings_cache import note_stamp
 from loyalty_plugin.services.transaction import is_retryable, run_in_transaction
 
 log = logging.getLogger(__name__)
@@ -145,11 +146,13 @@ def _apply_batch(
     claimed[:] = [row.id for row in rows]
     ready = _first_in_lane(session, rows)
     batch = Batch(claimed=len(rows), deferred=len(rows) - len(ready))
+    merchants = _merchants_of(session, ready)
     for row in ready:
+        merchant = merchants.get(row.merchant_id)
         if savepoints:
-            _apply_one(session, row, hooks, settings, now)
+            _apply_one(session, row, merchant, hooks, settings, now)
         else:
-            _handle(session, row, hooks, settings, now)
+            _handle(session, row, merchant, hooks, settings, now)
         status = row.status.value
         batch.statuses[status] = batch.statuses.get(status, 0) + 1
         age = (now - _aware(row.received_at, now)).total_seconds()
@@ -175,6 +178,27 @@ def _claim(
     )
 
 
+def _merchants_of(session: Session, rows: list[WebhookEvent]) -> dict[str, Merchant]:
+    """The merchants of ``rows``, read once for the batch with their settings stamps.
+
+    The stamps let every event of the batch answer its settings lookups (expiry policy,
+    programs in force, notification switches, endpoint) from the settings cache, as the
+    synchronous path does after its signature check; without them each event read them
+    all again. Read in the batch's transaction, so a change committed before it applies.
+    """
+    ids = sorted({row.merchant_id for row in rows})
+    if not ids:
+        return {}
+    found = session.execute(
+        select(Merchant, Merchant.settings_token, Merchant.settings_version).where(
+            Merchant.id.in_(ids)
+        )
+    ).all()
+    for merchant, token, version in found:
+        note_stamp(session, merchant.id, token=token, version=version)
+    return {merchant.id: merchant for merchant, _token, _version in found}
+
+
 def _first_in_lane(session: Session, rows: list[WebhookEvent]) -> list[WebhookEvent]:
     """The claimed rows no earlier queued row of their lane (held elsewhere) precedes."""
     lanes = {row.lane for row in rows if row.lane}
@@ -197,12 +221,17 @@ def _first_in_lane(session: Session, rows: list[WebhookEvent]) -> list[WebhookEv
 
 
 def _apply_one(
-    session: Session, row: WebhookEvent, hooks: Any, settings: IntakeSettings, now: datetime
+    session: Session,
+    row: WebhookEvent,
+    merchant: Merchant | None,
+    hooks: Any,
+    settings: IntakeSettings,
+    now: datetime,
 ) -> None:
     """Apply one claimed row in a savepoint; record its outcome on the row."""
     try:
         with session.begin_nested():
-            _handle(session, row, hooks, settings, now)
+            _handle(session, row, merchant, hooks, settings, now)
     except LoyaltyError as error:
         host_events.reject(row, host_events.refusal(error), status_code=422, now=now)
     except Exception as error:  # one failing event must not undo its batch
@@ -224,7 +253,12 @@ def _transaction_lost(error: Exception) -> bool:
 
 
 def _handle(
-    session: Session, row: WebhookEvent, hooks: Any, settings: IntakeSettings, now: datetime
+    session: Session,
+    row: WebhookEvent,
+    merchant: Merchant | None,
+    hooks: Any,
+    settings: IntakeSettings,
+    now: datetime,
 ) -> None:
     """The synchronous path's checks and handler, on a stored body."""
     try:
@@ -240,17 +274,20 @@ def _handle(
         body = _error_body("invalid_event", message, error.fields)
         host_events.reject(row, body, status_code=422, now=now)
         return
-    row.event_type = envelope["type"]
-    row.occurred_at = envelope["occurred_at"]
     host_events.handle(
         session,
         row=row,
         envelope=envelope,
         data=data,
+        merchant=merchant,
         hooks=hooks,
         now=now,
         recheck=settings.retry_base,
     )
+    # Noted after the handler, so that they are written by the row's one UPDATE with its
+    # outcome: set before, the handler's first query flushed them in an UPDATE of their own.
+    row.event_type = envelope["type"]
+    row.occurred_at = envelope["occurred_at"]
 
 
 def _apply_singly(
