@@ -4,6 +4,9 @@ Kept: the expiry policy, the notification switches, the webhook endpoint's event
 the versions of the active programs (without their settings, which are parsed once per
 version and settings hash by :mod:`~loyalty_plugin.services.earning.rule_engine`) and the
 bonus campaigns not ended, parsed (issue 18), without their budget counter ``given``.
+Signing secrets bump the version too, but are kept apart, with their end: the high-load
+intake verifies with them and inserts a delivery only while the stamp stands
+(:func:`~loyalty_plugin.services.merchants.secrets.known_keys`).
 
 Every event reads its merchant's row (with the signing secrets) first. That row carries a
 random ``settings_token``, set when the row is inserted, and a ``settings_version``, which
@@ -44,6 +47,7 @@ from loyalty_plugin.models import (
     Program,
     ProgramVersion,
     WebhookEndpoint,
+    WebhookSecret,
 )
 
 T = TypeVar("T")
@@ -56,6 +60,9 @@ CACHED_MODELS: tuple[type, ...] = (
     Program,
     ProgramVersion,
     WebhookEndpoint,
+    # Not cached here: the high-load intake keeps the signing secrets read at a stamp and
+    # inserts a delivery only while the stamp stands (services/merchants/secrets.py).
+    WebhookSecret,
 )
 #: Columns of cached models that no snapshot holds, by table: writing only these bumps
 #: nothing, and a bulk UPDATE that sets only these is allowed. A campaign's budget counter

@@ -386,3 +386,83 @@ def _wait_until(done, seconds: float = 20) -> None:
     while not done():
         assert time.monotonic() < deadline, "the worker did not get there in time"
         time.sleep(0.02)
+
+
+def test_a_queued_delivery_is_verified_and_stored_in_one_statement(queued_host, post) -> None:
+    """With the merchant's signing keys kept from an earlier delivery, the queue verifies
+    and stores a delivery in one statement (the insert, which checks the keys' stamp); the
+    first delivery read them with the merchant, in two."""
+    import sqlalchemy as sa
+
+    with queued_host.app_context():
+        engine = queued_host.extensions["loyalty"].db.engine
+    counts = []
+    for number in (1, 2, 3):
+        seen: list[int] = []
+
+        def count(*_: object, seen: list[int] = seen) -> None:
+            seen.append(1)
+
+        sa.event.listen(engine, "before_cursor_execute", count)
+        try:
+            body = event("invoice.paid", {"invoice": invoice(f"INV-{number}")})
+            assert post(body, msg_id=f"msg_{number}").status_code == 202
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", count)
+        counts.append(len(seen))
+    # SQLite's BEGIN IMMEDIATE is sent as a statement of its own (loyalty_plugin/database.py).
+    begin = engine.dialect.name == "sqlite"
+    assert counts[1:] == [1 + begin, 1 + begin], counts
+
+
+def test_a_secret_revoked_after_its_keys_were_kept_is_refused(queued_host, post, now) -> None:
+    """A secret revoked (committed elsewhere) after the queue kept the merchant's keys no
+    longer verifies: the insert finds the merchant's settings stamp changed, and the
+    delivery is checked again against the database's secrets (401, nothing stored); a
+    secret created meanwhile verifies at once."""
+    from loyalty_plugin.services.merchants.secrets import create_secret, revoke_secret
+
+    assert post(PAID, msg_id="msg_1").status_code == 202
+    with queued_host.app_context():
+        session = queued_host.extensions["loyalty"].db.session
+        fresh = create_secret(session, merchant_id="default", now=now)
+        session.commit()
+        secret, old_id = fresh.secret, fresh.id - 1
+    second = event("invoice.paid", {"invoice": invoice("INV-2", customer=customer())})
+    assert post(second, secret=secret, msg_id="msg_2").status_code == 202
+    with queued_host.app_context():
+        session = queued_host.extensions["loyalty"].db.session
+        revoke_secret(session, secret_id=old_id, now=now)
+        session.commit()
+    third = event("invoice.paid", {"invoice": invoice("INV-3", customer=customer())})
+    refused = post(third, msg_id="msg_3")
+    assert refused.status_code == 401, refused.json
+    assert [row[0] for row in stored(queued_host)] == ["msg_1", "msg_2"]
+    assert post(third, secret=secret, msg_id="msg_3").status_code == 202
+
+
+def test_a_rotated_secret_stops_verifying_at_its_end_in_the_queue(shop, pm, now) -> None:
+    """A rotated secret's keys are kept with their end (``revoked_at``): the old secret
+    verifies during the overlap and is refused after it, with nothing written in between."""
+    from loyalty_plugin.services.intake.webhooks import receive_webhook
+    from loyalty_plugin.services.merchants.secrets import rotate_secret
+
+    rotate_secret(shop, merchant_id="shop", overlap_until=now + timedelta(hours=1), now=now)
+    shop.commit()
+
+    def deliver_at(moment, number: int) -> int:
+        body = event("invoice.paid", {"invoice": invoice(f"INV-{number}", customer=customer())})
+        raw, headers = signed(
+            body | {"merchant_id": "shop"},
+            msg_id=f"msg_{number}",
+            timestamp=int(moment.timestamp()),
+        )
+        answer = receive_webhook(
+            shop, body=raw, headers=headers, hooks=pm.hook, settings=QUEUE, now=moment
+        )
+        return answer.status
+
+    assert deliver_at(now, 1) == 202
+    assert deliver_at(now + timedelta(minutes=30), 2) == 202
+    assert deliver_at(now + timedelta(hours=2), 3) == 401
+    assert statuses(shop) == {"msg_1": "queued", "msg_2": "queued"}

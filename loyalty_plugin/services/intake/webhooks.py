@@ -33,7 +33,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, true
+from sqlalchemy import Integer, String, bindparam, select, true
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import LoyaltyError, NotFound, ValidationError
@@ -50,7 +50,11 @@ from loyalty_plugin.services import metrics
 from loyalty_plugin.services.audit import Actor, record_change
 from loyalty_plugin.services.intake import host_events
 from loyalty_plugin.services.intake.lanes import lane_of
-from loyalty_plugin.services.merchants.secrets import merchant_with_secrets
+from loyalty_plugin.services.merchants.secrets import (
+    forget_keys,
+    known_keys,
+    merchant_with_secrets,
+)
 from loyalty_plugin.services.spending.settings import merchant_settings
 from loyalty_plugin.services.transaction import run_in_transaction
 
@@ -109,19 +113,21 @@ class Answer:
 class Delivery:
     """A delivery that passed (or, for a Python host, skipped) the signature check."""
 
-    merchant: Merchant
+    merchant_id: str
     webhook_id: str
     body: bytes
     headers: dict[str, str]
     source: str
+    #: The merchant's row, read by the signature check; ``None`` when the queue's intake
+    #: verified with the signing keys it kept (see ``stamp``).
+    merchant: Merchant | None = None
+    #: The settings stamp (token, version) of the kept signing keys that verified it: the
+    #: queue inserts the delivery only if the merchant's row still shows it.
+    stamp: tuple[str, int] | None = None
     body_sha256: str = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "body_sha256", hashlib.sha256(self.body).hexdigest())
-
-    @property
-    def merchant_id(self) -> str:
-        return self.merchant.id
 
 
 def receive_webhook(
@@ -143,11 +149,18 @@ def receive_webhook(
 
     def identify(s: Session) -> Delivery | Answer:
         try:
-            merchant = _verified_merchant(s, lowered, body, settings, now)
+            if settings.queue:
+                merchant_id, stamp = _verified_keys(s, lowered, body, settings, now)
+                merchant = None
+            else:
+                merchant, stamp = _verified_merchant(s, lowered, body, settings, now), None
+                merchant_id = merchant.id
         except Unverified as refusal:
             return refusal.answer()
         return Delivery(
+            merchant_id=merchant_id,
             merchant=merchant,
+            stamp=stamp,
             webhook_id=lowered["webhook-id"],
             body=body,
             headers=stored,
@@ -184,6 +197,7 @@ def process_host_event(
             message = f"merchant {merchant_id!r} does not exist"
             return _error(422, "invalid_event", message, {"merchant_id": ["unknown merchant"]})
         return Delivery(
+            merchant_id=merchant.id,
             merchant=merchant,
             webhook_id=event_id,
             body=body,
@@ -228,7 +242,15 @@ def accept(
         if len(tries) > 1 and (existing := _find(s, delivery)) is not None:
             return _repeat(existing, delivery)
         if settings.queue:
-            return _noted(_enqueue(s, delivery, now, stored), stored, outcomes)
+            try:
+                return _enqueue(s, delivery, now, outcomes)
+            except StaleKeys:
+                # A secret was created or revoked since the kept keys were read (they are
+                # forgotten now): verify again against the database's secrets.
+                delivery = identify(s)
+                if isinstance(delivery, Answer):
+                    return delivery
+                return _enqueue(s, delivery, now, outcomes)
         answer = _validate_and_handle(s, delivery, hooks, settings, now, stored)
         return _noted(answer, stored, outcomes)
 
@@ -562,6 +584,31 @@ def _verified_merchant(
     return merchant
 
 
+def _verified_keys(
+    session: Session, headers: dict[str, str], body: bytes, settings: IntakeSettings, now: datetime
+) -> tuple[str, tuple[str, int] | None]:
+    """The queue's signature check: the merchant whose secret signed the body, and the stamp
+    of the kept signing keys that verified it (``None`` when read from the database here).
+
+    The same check as :func:`_verified_merchant`, without its query when this process kept
+    the merchant's keys (:func:`~loyalty_plugin.services.merchants.secrets.known_keys`) and
+    one of them verifies; the insert then checks their stamp. Anything else (no keys kept,
+    no kept key verifies, a refusal) goes to the database, as before.
+    """
+    try:
+        check_headers(headers, now)
+        merchant_id, _named = _claimed_merchant(body, settings.default_merchant)
+    except (SignatureError, Unverified):
+        pass  # refused below, with the full answer
+    else:
+        keys = known_keys(session, merchant_id)
+        if keys is not None and (secrets := keys.active(now)):
+            with contextlib.suppress(SignatureError):
+                verify(secrets, headers=headers, body=body, now=now)
+                return merchant_id, (keys.token, keys.version)
+    return _verified_merchant(session, headers, body, settings, now).id, None
+
+
 def _claimed_merchant(body: bytes, default: str) -> tuple[str, bool]:
     """The merchant the body names, and whether it names one (else: the default merchant).
 
@@ -600,8 +647,7 @@ def _insert(
         status=status,
         source=delivery.source,
         headers=delivery.headers,
-        # Kept as text; a NUL byte (never valid JSON) cannot be stored in a text column.
-        body=delivery.body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+        body=_stored_body(delivery.body),
         body_sha256=delivery.body_sha256,
         received_at=now,
         attempts=0,
@@ -610,18 +656,81 @@ def _insert(
     return row
 
 
+class StaleKeys(Exception):
+    """The merchant's row no longer shows the stamp of the signing keys that verified."""
+
+
 def _enqueue(
-    session: Session, delivery: Delivery, now: datetime, stored: list[WebhookEvent]
+    session: Session,
+    delivery: Delivery,
+    now: datetime,
+    outcomes: list[tuple[str | None, str]],
 ) -> Answer:
-    """Store a delivery for a worker, unvalidated, with its type and lane when readable."""
-    row = _insert(session, delivery, status=InboxStatus.QUEUED, now=now)
-    stored.append(row)
+    """Store a delivery for a worker, unvalidated, with its type and lane when readable.
+
+    One ``INSERT ... RETURNING`` (a Core statement: the row is not needed as an object).
+    With a ``stamp`` it is ``INSERT ... SELECT`` from the merchant's row showing that stamp,
+    so a secret created or revoked since the keys were read inserts nothing, atomically
+    with the insert: :class:`StaleKeys` is raised and the keys are forgotten.
+    """
+    event_type = lane = None
     with contextlib.suppress(InvalidJSON):
         document = parse_json(delivery.body)
-        _note_type(row, document)
-        row.lane = lane_of(session, document, merchant_id=delivery.merchant_id)
-    session.flush()  # the answer names the stored row's id
-    return Answer(202, {"status": "accepted", "event_id": row.id, "event_status": "queued"})
+        if isinstance(document, dict) and isinstance(document.get("type"), str):
+            event_type = document["type"][:64]
+        lane = lane_of(session, document, merchant_id=delivery.merchant_id)
+    values = {
+        "merchant_id": delivery.merchant_id,
+        "webhook_id": delivery.webhook_id,
+        "event_type": event_type,
+        "status": InboxStatus.QUEUED,
+        "source": delivery.source,
+        "headers": delivery.headers,
+        "body": _stored_body(delivery.body),
+        "body_sha256": delivery.body_sha256,
+        "received_at": now,
+        "attempts": 0,
+        "lane": lane,
+    }
+    if delivery.stamp is None:
+        event_id = session.execute(_QUEUE_INSERT, values).scalar_one()
+    else:
+        token, version = delivery.stamp
+        stamp = {"stamp_token": token, "stamp_version": version}
+        event_id = session.execute(_QUEUE_INSERT_IF_STAMP, values | stamp).scalar()
+        if event_id is None:
+            forget_keys(session, delivery.merchant_id)
+            raise StaleKeys(delivery.merchant_id)
+    outcomes[:] = [(event_type, InboxStatus.QUEUED.value)]
+    return Answer(202, {"status": "accepted", "event_id": event_id, "event_status": "queued"})
+
+
+def _queue_inserts() -> tuple[Any, Any]:
+    """The queue's two inserts, built once: plain, and only while the merchant's row shows
+    the stamp of the keys that verified (``stamp_token``, ``stamp_version``)."""
+    events, merchants = WebhookEvent.__table__, Merchant.__table__
+    names = (
+        "merchant_id", "webhook_id", "event_type", "status", "source", "headers", "body",
+        "body_sha256", "received_at", "attempts", "lane",
+    )  # fmt: skip
+    params = [bindparam(name, type_=events.c[name].type) for name in names]
+    plain = events.insert().values(dict(zip(names, params, strict=True)))
+    source = select(*params).where(
+        merchants.c.id == bindparam("merchant_id", type_=merchants.c.id.type),
+        merchants.c.settings_token == bindparam("stamp_token", type_=String()),
+        merchants.c.settings_version == bindparam("stamp_version", type_=Integer()),
+    )
+    checked = events.insert().from_select([events.c[name] for name in names], source)
+    return plain.returning(events.c.id), checked.returning(events.c.id)
+
+
+_QUEUE_INSERT, _QUEUE_INSERT_IF_STAMP = _queue_inserts()
+
+
+def _stored_body(body: bytes) -> str:
+    """The body kept as text; a NUL byte (never valid JSON) cannot be stored in a text
+    column."""
+    return body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
 
 def _validate_and_handle(
@@ -659,7 +768,7 @@ def _validate_and_handle(
         row=row,
         envelope=envelope,
         data=data,
-        merchant=delivery.merchant,
+        merchant=delivery.merchant or session.get_one(Merchant, delivery.merchant_id),
         hooks=hooks,
         now=now,
         recheck=settings.retry_base,

@@ -6,11 +6,14 @@ signing, after the new one) until then, so the host can switch over without losi
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.sql import Select
 
 from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
@@ -175,22 +178,99 @@ def merchant_with_secrets(
 
     The merchant's settings stamp comes with the row, as columns (an instance already in
     the identity map would keep its old attributes): the transaction's settings lookups
-    are then answered by :mod:`~loyalty_plugin.services.settings_cache`."""
+    are then answered by :mod:`~loyalty_plugin.services.settings_cache`. The secrets are
+    kept at that stamp too, for :func:`known_keys`."""
     active = and_(
         WebhookSecret.merchant_id == Merchant.id,
         or_(WebhookSecret.revoked_at.is_(None), WebhookSecret.revoked_at > now),
     )
     rows = session.execute(
-        select(Merchant, Merchant.settings_token, Merchant.settings_version, WebhookSecret.secret)
+        select(
+            Merchant,
+            Merchant.settings_token,
+            Merchant.settings_version,
+            WebhookSecret.secret,
+            WebhookSecret.revoked_at,
+        )
         .outerjoin(WebhookSecret, active)
         .where(Merchant.id == merchant_id)
         .order_by(WebhookSecret.id.desc())
     ).all()
     if not rows:
         return None, []
-    merchant, token, version, _secret = rows[0]
+    merchant, token, version, _secret, _revoked = rows[0]
     note_stamp(session, merchant_id, token=token, version=version)
-    return merchant, [row.secret for row in rows if row.secret is not None]
+    kept = tuple((row.secret, row.revoked_at) for row in rows if row.secret is not None)
+    if token:
+        _KEYS.put((_database(session), merchant_id), SigningKeys(token, version, kept))
+    return merchant, [secret for secret, _revoked in kept]
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKeys:
+    """A merchant's signing secrets as read at its settings stamp (issue 20).
+
+    Creating or revoking a secret raises the merchant's ``settings_version``
+    (:data:`~loyalty_plugin.services.settings_cache.CACHED_MODELS`), so whoever trusts
+    these keys checks the stamp in the statement that acts on them: the high-load intake
+    inserts the delivery only if the merchant's row still shows ``token`` and ``version``.
+    """
+
+    token: str
+    version: int
+    #: (secret, revoked_at) of every secret not revoked when read, newest first.
+    secrets: tuple[tuple[str, datetime | None], ...]
+
+    def active(self, now: datetime) -> list[str]:
+        """The secrets that verify at ``now`` (a rotated one until its ``revoked_at``)."""
+        return [secret for secret, revoked in self.secrets if revoked is None or revoked > now]
+
+
+def known_keys(session: Session, merchant_id: str) -> SigningKeys | None:
+    """The merchant's keys last read by :func:`merchant_with_secrets` in this process, if
+    any; they may be stale, so check their stamp where they are used."""
+    return _KEYS.get((_database(session), merchant_id))
+
+
+def forget_keys(session: Session, merchant_id: str) -> None:
+    """Drop the merchant's kept keys (their stamp was found stale)."""
+    _KEYS.pop((_database(session), merchant_id))
+
+
+class _Keys:
+    """(database, merchant) -> :class:`SigningKeys`, bounded (least recently used out)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._rows: OrderedDict[tuple[str, str], SigningKeys] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> SigningKeys | None:
+        with self._lock:
+            found = self._rows.get(key)
+            if found is not None:
+                self._rows.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str], keys: SigningKeys) -> None:
+        with self._lock:
+            self._rows[key] = keys
+            self._rows.move_to_end(key)
+            while len(self._rows) > self._size:
+                self._rows.popitem(last=False)
+
+    def pop(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._rows.pop(key, None)
+
+
+_KEYS = _Keys(4096)
+
+
+def _database(session: Session) -> str:
+    if isinstance(session, scoped_session):
+        session = session()
+    return repr(session.get_bind().url)
 
 
 def _active(merchant_id: str, now: datetime) -> Select[tuple[WebhookSecret]]:
