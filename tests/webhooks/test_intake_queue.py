@@ -466,3 +466,39 @@ def test_a_rotated_secret_stops_verifying_at_its_end_in_the_queue(shop, pm, now)
     assert deliver_at(now + timedelta(minutes=30), 2) == 202
     assert deliver_at(now + timedelta(hours=2), 3) == 401
     assert statuses(shop) == {"msg_1": "queued", "msg_2": "queued"}
+
+
+def test_a_merge_in_a_batch_sends_the_merged_customers_later_invoices_to_the_survivor(
+    shop, pm, now
+) -> None:
+    """A batch reads its customers and locks their accounts ahead; a ``customer.merged``
+    in the batch still sends the merged customer's later invoice of the same batch to the
+    survivor, as the synchronous path does (c1 12 and c2 5, merged into c2: 17, then 10
+    for c1's invoice and 5 for c2's)."""
+    from loyalty_plugin.services.intake.webhooks import process_host_event
+    from tests.webhooks.conftest import balance, replace_default_program
+
+    replace_default_program(shop, now=now)
+    shop.commit()
+    bodies = [
+        event("customer.created", {"customer": customer("c1")}),
+        event("customer.created", {"customer": customer("c2", first_name="Ana B")}),
+        event("invoice.paid", {"invoice": invoice("INV-1", "125.00")}),
+        event("invoice.paid", {"invoice": invoice("INV-2", "50.00", customer_id="c2")}),
+        event("customer.merged", {"customer_id": "c1", "into_customer_id": "c2"}),
+        event("invoice.paid", {"invoice": invoice("INV-3", "100.00")}),
+        event("invoice.paid", {"invoice": invoice("INV-4", "50.00", customer_id="c2")}),
+    ]
+    for number, body in enumerate(bodies):
+        answer = process_host_event(
+            shop, body, event_id=f"m-{number}", hooks=pm.hook, settings=QUEUE, now=now
+        )
+        assert answer.status == 202, answer.body
+    first = apply_queued(shop, hooks=pm.hook, settings=QUEUE, now=now, limit=4)
+    assert first.statuses == {"processed": 4}
+    assert (balance(shop, "c1"), balance(shop, "c2")) == (12, 5)
+    second = apply_queued(shop, hooks=pm.hook, settings=QUEUE, now=now)
+    assert second.statuses == {"processed": 3}, second
+    shop.expire_all()
+    assert (balance(shop, "c1"), balance(shop, "c2")) == (0, 32)
+    assert verify_ledger(shop) == []

@@ -64,11 +64,13 @@ def test_a_new_invoice_event_runs_at_most_the_pinned_statements(
 
 
 #: Statements of one queued new-invoice event applied by the worker, and of each batch
-#: (claim, lanes, merchants). 13 needs the batch to read its merchants with their settings
-#: stamps (the settings cache answers each event's lookups, as on the synchronous path:
-#: without it, 19) and the row's type and date written with its outcome (one UPDATE, not two).
-QUEUE_PINNED = 13
-QUEUE_PER_BATCH = 3
+#: (claim, lanes, merchants, customers, accounts). 13 (and 3 per batch) needs the batch to
+#: read its merchants with their settings stamps (the settings cache answers each event's
+#: lookups, as on the synchronous path) and the row's type and date written with its
+#: outcome (one UPDATE, not two); 11 (and 5), the batch's customers read and their accounts
+#: locked once for the whole batch.
+QUEUE_PINNED = 11
+QUEUE_PER_BATCH = 5
 
 
 def test_a_queued_new_invoice_event_runs_at_most_the_pinned_statements(

@@ -18,6 +18,8 @@ from loyalty_plugin.models import Customer, Invoice
 
 #: Longest lane stored (the column's length).
 MAX_LANE = 160
+#: How a customer's lane starts; the host's customer id follows.
+CUSTOMER_LANE = "customer:"
 
 
 def lane_of(session: Session, document: Any, *, merchant_id: str) -> str | None:
