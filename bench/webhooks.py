@@ -8,7 +8,9 @@ physical reference: the goal is at least half of pgbench's TPS.
 
 With ``--mode both`` (the default) the same run then measures the high-load intake
 (``LOYALTY_WEBHOOK_INTAKE=queue``): gunicorn restarted in queue mode takes new events for as
-long (intake events/s, against ``GET /health``), then ``--apply-workers`` processes of
+long (intake events/s, against ``GET /health`` of the synchronous server and against
+``GET /health`` of the queue server measured right before and after its intake load: on a
+shared machine the floor moves by 2x within minutes), then ``--apply-workers`` processes of
 ``loyalty intake work --drain`` apply the queue (applied events/s, against the synchronous
 path's events/s). ``ledger verify`` is run at the end and its verdict printed.
 
@@ -90,6 +92,10 @@ class Queued:
     intake_seconds: float
     applied: int
     apply_seconds: float
+    #: ``GET /health`` req/s of the queue-mode server, measured right before and after its
+    #: intake load (their mean): the floor at the same moment as the intake, on a machine
+    #: whose load moves by 2x within minutes.
+    health: float = 0.0
 
 
 def main() -> None:
@@ -199,11 +205,13 @@ class served:
 def queue_run(url: str, events: list, args: argparse.Namespace) -> Queued:
     """Intake alone for ``--seconds`` (no worker running), then the workers drain it."""
     with served(url, workers=args.workers, threads=args.threads, queue=True) as port:
+        before = health_rate(port, clients=args.clients, seconds=args.health_seconds)
         intake, intake_seconds = timed_load(port, events, args)
+        after = health_rate(port, clients=args.clients, seconds=args.health_seconds)
     applied, apply_seconds = drain_queue(
         url, workers=args.apply_workers, threads=args.apply_threads
     )
-    return Queued(intake, intake_seconds, applied, apply_seconds)
+    return Queued(intake, intake_seconds, applied, apply_seconds, health=(before + after) / 2)
 
 
 def drain_queue(url: str, *, workers: int, threads: int) -> tuple[int, float]:
@@ -505,6 +513,11 @@ def queue_rows(
         ("queue intake: p50 latency", f"{percentile(latencies, 0.50):.1f} ms"),
         ("queue intake: p99 latency", f"{percentile(latencies, 0.99):.1f} ms"),
         ("queue intake / GET /health", f"{intake / health:.0%} (goal: at least 70%)"),
+        ("GET /health around the intake (queue server): req/s", f"{queued.health:.0f}"),
+        (
+            "queue intake / GET /health around it",
+            f"{intake / queued.health:.0%} (goal: at least 70%)" if queued.health else "-",
+        ),
         (
             f"queue applied by {args.apply_workers}x{args.apply_threads} workers: events/s",
             f"{applied:.0f} ({queued.applied} in {queued.apply_seconds:.1f} s)",

@@ -93,6 +93,7 @@ SMOKES = (
             "SQL statements per new-invoice event",
             "pgbench one-row UPDATE: TPS",
             "queue intake (202): events/s",
+            "queue intake / GET /health around it",
             "queue applied by 1x2 workers: events/s",
             "queue applied / webhooks",
             "ledger verify",
