@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import InvalidOperation, ValidationError
 from loyalty_plugin.domain.expiry import expiry_date
-from loyalty_plugin.domain.ledger import EntryKind
+from loyalty_plugin.domain.ledger import POINTS
 from loyalty_plugin.domain.money import from_minor
 from loyalty_plugin.domain.programs import (
     EarnOn,
@@ -56,7 +56,6 @@ from loyalty_plugin.models import (
     Customer,
     InvoiceEarning,
     LedgerEntry,
-    Lot,
     Merchant,
     Program,
     ProgramVersion,
@@ -64,6 +63,7 @@ from loyalty_plugin.models import (
 )
 from loyalty_plugin.services.earning import credit
 from loyalty_plugin.services.earning.bonus_campaigns import add_bonus_campaigns
+from loyalty_plugin.services.earning.invoice_entries import earn_entries, lot_remaining
 from loyalty_plugin.services.earning.rule_engine import (
     RateBook,
     customer_view,
@@ -75,7 +75,7 @@ from loyalty_plugin.services.earning.rule_engine import (
     programs_in_force,
 )
 from loyalty_plugin.services.ledger import entries as ledger
-from loyalty_plugin.services.ledger.accounts import merged_with, open_account
+from loyalty_plugin.services.ledger.accounts import open_account
 from loyalty_plugin.services.ledger.entries import Money, Reference
 from loyalty_plugin.services.ledger.expiry import expiry_for_new_points
 from loyalty_plugin.services.levels import memberships as levels
@@ -999,11 +999,13 @@ def _take_back(
     reason = "invoice cancelled" if trigger["type"] == "cancellation" else "refund"
     left = points
     set_aside = ledger.points_set_aside(work.session, row.account_id)
-    for entry_id, reversible in _earn_entries(work.session, row):
+    for entry_id, reversible in earn_entries(
+        work.session, row, account_id=row.account_id, unit=POINTS
+    ):
         ask = min(left, reversible)
         if policy is ReversalPolicy.REMAINING:
             # What is left of the lot, and points set aside, which are owed (not forgiven).
-            ask = min(ask, _lot_remaining(work.session, entry_id) + set_aside)
+            ask = min(ask, lot_remaining(work.session, entry_id) + set_aside)
         if ask > 0:
             owed_before = work.outcome.points_owed
             left -= _reverse(
@@ -1065,37 +1067,3 @@ def reverse_entry(
         return None  # already spent, and nothing else to take: forgiven under this policy
     work.outcome.entry_ids.append(entry.id)
     return entry
-
-
-def _earn_entries(session: Session, row: InvoiceEarning) -> list[tuple[int, int]]:
-    """The row's earn entries, newest first, with the points each can still give back."""
-    entries = [
-        entry
-        for entry in session.scalars(
-            select(LedgerEntry)
-            .where(
-                LedgerEntry.merchant_id == row.merchant_id,
-                LedgerEntry.reference_type == "invoice",
-                LedgerEntry.reference_id == row.invoice_id,
-                # A merged customer's invoice: its earn entries stay on their account.
-                LedgerEntry.account_id.in_(merged_with(row.account_id)),
-                LedgerEntry.kind == EntryKind.EARN,
-            )
-            .order_by(LedgerEntry.id.desc())
-        )
-        if (entry.details or {}).get("program", {}).get("id") == row.program_id
-    ]
-    if not entries:
-        return []
-    undone = dict(
-        session.execute(
-            select(LedgerEntry.reverses_entry_id, func.sum(LedgerEntry.points))
-            .where(LedgerEntry.reverses_entry_id.in_([e.id for e in entries]))
-            .group_by(LedgerEntry.reverses_entry_id)
-        ).all()
-    )
-    return [(e.id, e.points + int(undone.get(e.id) or 0)) for e in entries]
-
-
-def _lot_remaining(session: Session, entry_id: int) -> int:
-    return int(session.scalar(select(Lot.remaining).where(Lot.entry_id == entry_id)) or 0)

@@ -20,12 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.credit import CREDIT
 from loyalty_plugin.domain.events import CreditEarned, CreditReversed
-from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.money import from_minor
 from loyalty_plugin.domain.programs import ProgramEarning, ReversalPolicy, in_minor_units
 from loyalty_plugin.domain.rules import (
@@ -36,12 +35,12 @@ from loyalty_plugin.domain.rules import (
     settle,
     targets,
 )
-from loyalty_plugin.models import Account, InvoiceEarning, LedgerEntry, Lot, MerchantSettings
+from loyalty_plugin.models import Account, InvoiceEarning, LedgerEntry, MerchantSettings
+from loyalty_plugin.services.earning.invoice_entries import earn_entries, lot_remaining
 from loyalty_plugin.services.events import publish
 from loyalty_plugin.services.ledger import entries as ledger
-from loyalty_plugin.services.ledger.accounts import merged_with, open_account
+from loyalty_plugin.services.ledger.accounts import open_account
 from loyalty_plugin.services.ledger.entries import Money, Reference
-from loyalty_plugin.services.ledger.units import in_unit
 
 if TYPE_CHECKING:
     from loyalty_plugin.services.earning.by_program import _Work
@@ -182,10 +181,12 @@ def _take_back(
     details = {"program": earning.program.label(), "trigger": trigger, "policy": policy.value}
     reason = "invoice cancelled" if trigger["type"] == "cancellation" else "refund"
     left = minor
-    for entry_id, reversible in _credit_entries(work.session, row, account):
+    for entry_id, reversible in earn_entries(
+        work.session, row, account_id=account.id, unit=account.unit
+    ):
         ask = min(left, reversible)
         if policy is ReversalPolicy.REMAINING:
-            ask = min(ask, _lot_remaining(work.session, entry_id))
+            ask = min(ask, lot_remaining(work.session, entry_id))
         if ask > 0:
             entry = reverse(work, entry_id, ask, policy,
                             f"{reason} on invoice {row.invoice_id} (store credit)",
@@ -203,42 +204,6 @@ def _take_back(
         work.outcome.count_credit(account.unit, "forgiven", left)
     work.outcome.count_credit(account.unit, "reversed", minor - left)
     return minor - left
-
-
-def _credit_entries(
-    session: Session, row: InvoiceEarning, account: Account
-) -> list[tuple[int, int]]:
-    """The row's credit earn entries, newest first, with what each can still give back."""
-    entries = [
-        entry
-        for entry in session.scalars(
-            select(LedgerEntry)
-            .where(
-                LedgerEntry.merchant_id == row.merchant_id,
-                LedgerEntry.reference_type == "invoice",
-                LedgerEntry.reference_id == row.invoice_id,
-                LedgerEntry.account_id.in_(merged_with(account.id)),
-                in_unit(LedgerEntry, account.unit),
-                LedgerEntry.kind == EntryKind.EARN,
-            )
-            .order_by(LedgerEntry.id.desc())
-        )
-        if (entry.details or {}).get("program", {}).get("id") == row.program_id
-    ]
-    if not entries:
-        return []
-    undone = dict(
-        session.execute(
-            select(LedgerEntry.reverses_entry_id, func.sum(LedgerEntry.points))
-            .where(LedgerEntry.reverses_entry_id.in_([e.id for e in entries]))
-            .group_by(LedgerEntry.reverses_entry_id)
-        ).all()
-    )
-    return [(e.id, e.points + int(undone.get(e.id) or 0)) for e in entries]
-
-
-def _lot_remaining(session: Session, entry_id: int) -> int:
-    return int(session.scalar(select(Lot.remaining).where(Lot.entry_id == entry_id)) or 0)
 
 
 def _breakdown(settled: Any, unit: str) -> dict[str, Any]:
