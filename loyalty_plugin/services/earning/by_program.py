@@ -14,7 +14,7 @@ never commits.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain.errors import InvalidOperation, ValidationError
 from loyalty_plugin.domain.expiry import expiry_date
 from loyalty_plugin.domain.ledger import POINTS
-from loyalty_plugin.domain.money import from_minor
 from loyalty_plugin.domain.programs import (
     EarnOn,
     ProgramDefinition,
@@ -64,6 +63,7 @@ from loyalty_plugin.models import (
 from loyalty_plugin.services.earning import credit
 from loyalty_plugin.services.earning.bonus_campaigns import add_bonus_campaigns
 from loyalty_plugin.services.earning.invoice_entries import earn_entries, lot_remaining
+from loyalty_plugin.services.earning.outcome import EarningWork, Outcome
 from loyalty_plugin.services.earning.rule_engine import (
     RateBook,
     customer_view,
@@ -81,71 +81,6 @@ from loyalty_plugin.services.ledger.expiry import expiry_for_new_points
 from loyalty_plugin.services.levels import memberships as levels
 
 ZERO = Decimal(0)
-
-
-@dataclass
-class Outcome:
-    """What an event did to the points: per program, and in total."""
-
-    points_earned: int = 0
-    points_reversed: int = 0
-    #: Of the points reversed, those recorded as debt (the customer had too few left).
-    points_owed: int = 0
-    #: Points a reversal called for but could not take (spent), forgiven by the policy.
-    points_forgiven: int = 0
-    entry_ids: list[int] = field(default_factory=list)
-    programs: list[dict[str, Any]] = field(default_factory=list)
-    #: True when a program that earned on the invoice lets the part paid with points earn.
-    points_payments_counted: bool = False
-    #: Why nothing was earned, when nothing was.
-    reason: str | None = None
-    #: Store credit per currency, in minor units: ``{"EUR": {"earned": 1000, ...}}``.
-    credit: dict[str, dict[str, int]] = field(default_factory=dict)
-    #: Why a program's credit reward gave no credit (the wallet, the currency).
-    credit_reason: str | None = None
-
-    def count_credit(self, unit: str, what: str, minor: int) -> None:
-        """Add ``minor`` units of ``unit`` to the tally ``what`` (earned, reversed, ...)."""
-        tally = self.credit.setdefault(unit, {"earned": 0, "reversed": 0})
-        tally[what] = tally.get(what, 0) + minor
-
-    def record(self, program: ProgramDefinition, *, earned: int = 0, reversed_: int = 0) -> None:
-        if earned or reversed_:
-            self.points_earned += earned
-            self.points_reversed += reversed_
-            self.programs.append(
-                {
-                    "program": program.key,
-                    "version": program.version,
-                    "points_earned": earned,
-                    "points_reversed": reversed_,
-                }
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        """As a webhook answer's ``result`` shows it."""
-        answer = {
-            "points_earned": self.points_earned,
-            "points_reversed": self.points_reversed,
-            "entry_ids": list(self.entry_ids),
-            "programs": list(self.programs),
-        }
-        if not self.points_earned and self.reason:
-            answer["reason"] = self.reason
-        return (
-            answer
-            | ({"points_owed": self.points_owed} if self.points_owed else {})
-            | ({"points_forgiven": self.points_forgiven} if self.points_forgiven else {})
-            | ({"credit": self.credit_list()} if self.credit else {})
-            | ({"credit_reason": self.credit_reason} if self.credit_reason else {})
-        )
-
-    def credit_list(self) -> list[dict[str, str]]:
-        """The credit tally as money: ``[{"currency": "EUR", "earned": "10.00", ...}]``."""
-        return [
-            {"currency": unit} | {what: str(from_minor(n, unit)) for what, n in tally.items()}
-            for unit, tally in sorted(self.credit.items())
-        ]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,7 +130,7 @@ def earn_on_invoice(
         account = ledger.lock_account(session, account.id)
     pairs: list[tuple[InvoiceEarning, ProgramEarning | None]]
     pairs = [] if new_invoice else [(r, None) for r in _rows(session, merchant_id, invoice.id)]
-    work = _Work(session, now, actor, Outcome(), new_invoice=new_invoice)
+    work = EarningWork(session, now, actor, Outcome(), new_invoice=new_invoice)
     if cancelled:
         if not pairs:
             at = occurred_at or now
@@ -250,7 +185,7 @@ def refund_invoice(
     invoice: an earning evaluated before the invoice's lines were known (from a payment)
     takes that much back by amount.
     """
-    work = _Work(session, now, actor, Outcome())
+    work = EarningWork(session, now, actor, Outcome())
     for row in _locked_rows(session, merchant_id, invoice_id):
         # Counted while cancelled too: a reinstatement gives back only what is left.
         if not _first_time(row, f"refund:{refund_id}"):
@@ -288,7 +223,7 @@ def reverse_refund(
     that never counted the refund is left alone. A cancelled invoice gives nothing back
     now: its reinstatement will.
     """
-    work = _Work(session, now, actor, Outcome())
+    work = EarningWork(session, now, actor, Outcome())
     for row in _locked_rows(session, merchant_id, invoice_id):
         if f"refund:{refund_id}" not in row.counted:
             continue
@@ -320,7 +255,7 @@ def cancel_invoice(
     extra_kinds: Iterable[type[Rule]] = (),
 ) -> Outcome:
     """Take back everything the invoice earned, under every program; it earns no more."""
-    work = _Work(session, now, actor, Outcome())
+    work = EarningWork(session, now, actor, Outcome())
     for row in _locked_rows(session, merchant_id, invoice_id):
         if row.cancelled_at is not None:
             continue
@@ -350,7 +285,7 @@ def reinstate_invoice(
     (the invoice's payments so far) and ``paid_in_full`` count what was paid while it was
     cancelled: the invoice then earns on it as if paid now.
     """
-    work = _Work(session, now, actor, Outcome())
+    work = EarningWork(session, now, actor, Outcome())
     for row in _locked_rows(session, merchant_id, invoice_id):
         if row.cancelled_at is None:
             continue
@@ -406,7 +341,7 @@ def pay_again(
     ``paid_again`` is a running total, so calling again with the same amount, or a smaller
     one (a copy arriving late), gives nothing.
     """
-    work = _Work(session, now, actor, Outcome())
+    work = EarningWork(session, now, actor, Outcome())
     for row in _locked_rows(session, merchant_id, invoice_id):
         if row.cancelled_at is not None or row.paid < row.total:
             continue
@@ -423,7 +358,7 @@ def pay_again(
 
 
 def _credit_again(
-    work: _Work,
+    work: EarningWork,
     row: InvoiceEarning,
     earning: ProgramEarning,
     points: int,
@@ -505,7 +440,7 @@ def earn_on_event(
     assert merchant is not None  # noqa: S101 - the customer belongs to it
     event = replace(event, merchant=merchant_facts(session, merchant, programs))
     earnings = [e for p in programs if (e := evaluate_event(p, event=event)) and e.awards]
-    work = _Work(session, now, actor, Outcome())
+    work = EarningWork(session, now, actor, Outcome())
     if not earnings:
         work.outcome.reason = _no_event_points(programs, event, at)
         return work.outcome
@@ -595,7 +530,7 @@ def _slots(
 
 
 def _claim(
-    work: _Work,
+    work: EarningWork,
     earning: ProgramEarning,
     customer: Customer,
     slots: dict[str, _Slot],
@@ -867,20 +802,8 @@ def _state(row: InvoiceEarning, earning: ProgramEarning, *, paid: Decimal) -> In
     )
 
 
-@dataclass(frozen=True)
-class _Work:
-    """What every write of one call shares: the session, the clock, who, and the tally."""
-
-    session: Session
-    now: datetime
-    actor: str
-    outcome: Outcome
-    #: The invoice was created in this transaction: its first earn keys are new.
-    new_invoice: bool = False
-
-
 def _reconcile(
-    work: _Work,
+    work: EarningWork,
     row: InvoiceEarning,
     earning: ProgramEarning,
     *,
@@ -928,7 +851,7 @@ def _reconcile(
 
 
 def _credit(
-    work: _Work,
+    work: EarningWork,
     row: InvoiceEarning,
     earning: ProgramEarning,
     points: int,
@@ -987,7 +910,7 @@ def _expires_at(
 
 
 def _take_back(
-    work: _Work,
+    work: EarningWork,
     row: InvoiceEarning,
     earning: ProgramEarning,
     points: int,
@@ -1024,7 +947,7 @@ def _take_back(
 
 
 def _reverse(
-    work: _Work,
+    work: EarningWork,
     entry_id: int,
     points: int,
     policy: ReversalPolicy,
@@ -1040,7 +963,7 @@ def _reverse(
 
 
 def reverse_entry(
-    work: _Work,
+    work: EarningWork,
     entry_id: int,
     points: int,
     policy: ReversalPolicy,

@@ -18,7 +18,7 @@ in force gives credit, so points-only merchants pay no statement for it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,13 +37,11 @@ from loyalty_plugin.domain.rules import (
 )
 from loyalty_plugin.models import Account, InvoiceEarning, LedgerEntry, MerchantSettings
 from loyalty_plugin.services.earning.invoice_entries import earn_entries, lot_remaining
+from loyalty_plugin.services.earning.outcome import EarningWork
 from loyalty_plugin.services.events import publish
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.accounts import open_account
 from loyalty_plugin.services.ledger.entries import Money, Reference
-
-if TYPE_CHECKING:
-    from loyalty_plugin.services.earning.by_program import _Work
 
 #: Credit is rounded down to the minor unit, once on the program's total for the invoice
 #: (shared out over the rules by largest remainder): never more than the rules promise.
@@ -85,7 +83,7 @@ def credit_unit(
 
 
 def reconcile(
-    work: _Work,
+    work: EarningWork,
     row: InvoiceEarning,
     earning: ProgramEarning,
     *,
@@ -136,7 +134,7 @@ def _credit_account(session: Session, row: InvoiceEarning, unit: str) -> Account
 
 
 def _earn(
-    work: _Work,
+    work: EarningWork,
     row: InvoiceEarning,
     earning: ProgramEarning,
     account: Account,
@@ -167,7 +165,7 @@ def _earn(
 
 
 def _take_back(
-    work: _Work,
+    work: EarningWork,
     row: InvoiceEarning,
     earning: ProgramEarning,
     account: Account,
