@@ -72,6 +72,7 @@ def test_admin_operations_pages_fit_the_screen(
     base = "/loyalty/admin/m/shop"
     page.goto(live_server.url(f"{base}/jobs"))
     page.locator("tr[data-job='expire-points']").get_by_role("button", name="Run now").click()
+    expect(page.get_by_text("expire-points ran for this shop")).to_be_visible()
     look(page, shots, f"admin-jobs-{width}", "Jobs")
     page.goto(live_server.url(f"{base}/outbox"))
     look(page, shots, f"admin-outbox-{width}", "E-mail outbox")

@@ -49,6 +49,8 @@ def shots(tmp_path: Path) -> Path:
 def look(page: Page, folder: Path, name: str, heading: str) -> None:
     """The page shows ``heading``, fits the screen's width, and is pictured whole."""
     expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
+    # Measured before its stylesheets apply, a page just navigated to can be wider.
+    page.wait_for_load_state("load")
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{name} is {overflow}px wider than the screen"
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
