@@ -67,6 +67,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "backends(*names): run only on these backends")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``pytest -n``, the real-thread tests run on one worker, one after another.
+
+    Each opens dozens of connections at once; two of them side by side could pass the
+    server's ``max_connections`` (100 on a stock PostgreSQL).
+    """
+    for item in items:
+        if item.get_closest_marker("concurrency"):
+            item.add_marker(pytest.mark.xdist_group("concurrency"))
+
+
 def database_name(purpose: str = "test") -> str:
     """A database name of this pytest process alone, so parallel runs never collide."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
