@@ -42,7 +42,6 @@ from sqlalchemy.orm import Session
 from loyalty_plugin.domain.coupons import CouponStatus
 from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
 from loyalty_plugin.domain.host_events import birthday_key
-from loyalty_plugin.domain.ledger import POINTS
 from loyalty_plugin.models import (
     Account,
     Adjustment,
@@ -61,6 +60,7 @@ from loyalty_plugin.services.audit import Actor, as_actor, record_change
 from loyalty_plugin.services.idempotency import count_fact, counted_fact
 from loyalty_plugin.services.ledger.accounts import find_customer, open_account
 from loyalty_plugin.services.ledger.transfers import lock_pair, move_lots
+from loyalty_plugin.services.ledger.units import credit_accounts_of
 from loyalty_plugin.services.levels import memberships as levels
 
 #: Profile fields the survivor takes from the merged record when it has none.
@@ -320,16 +320,7 @@ def _move_credit(
     Locked after the points accounts, in currency order: every writer of credit locks the
     points account first, so no two of them wait on each other in a circle.
     """
-    units = session.scalars(
-        select(Account.unit)
-        .where(
-            Account.merchant_id == merged.merchant_id,
-            Account.customer_id == merged.id,
-            Account.unit != POINTS,
-            Account.merged_into_id.is_(None),
-        )
-        .order_by(Account.unit)
-    ).all()
+    units = [a.unit for a in session.scalars(credit_accounts_of(merged.merchant_id, merged.id))]
     moved = {}
     for unit in units:
         mine = open_account(

@@ -13,11 +13,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from loyalty_plugin.domain.ledger import POINTS
 from loyalty_plugin.domain.money import from_minor
 from loyalty_plugin.models import Account, Allocation, Customer, LedgerEntry, Lot, Merchant
 from loyalty_plugin.services.ledger.entries import pending_points, spendable_points
-from loyalty_plugin.services.ledger.units import points_only
+from loyalty_plugin.services.ledger.units import credit_accounts_of, points_only
 from loyalty_plugin.services.levels import memberships as levels
 from loyalty_plugin.services.spending.redemption import held_points
 
@@ -152,16 +151,7 @@ def with_credit(
     session: Session, found: Standing, customer: Customer, *, now: datetime
 ) -> Standing:
     """``found`` with the customer's store credit accounts (one query when there are none)."""
-    accounts = session.scalars(
-        select(Account)
-        .where(
-            Account.merchant_id == customer.merchant_id,
-            Account.customer_id == customer.id,
-            Account.unit != POINTS,
-            Account.merged_into_id.is_(None),
-        )
-        .order_by(Account.unit)
-    ).all()
+    accounts = session.scalars(credit_accounts_of(customer.merchant_id, customer.id)).all()
     return replace(found, credit=tuple(_credit_standing(session, a, now) for a in accounts))
 
 

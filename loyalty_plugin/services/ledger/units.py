@@ -8,7 +8,7 @@ they say so with :func:`points_only`, explicitly, rather than through a global f
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, Select, select
 
 from loyalty_plugin.domain.ledger import POINTS
 from loyalty_plugin.models import Account, LedgerEntry, Lot
@@ -22,3 +22,18 @@ def points_only(model: type[Account] | type[LedgerEntry] | type[Lot]) -> ColumnE
 def in_unit(model: type[Account] | type[LedgerEntry] | type[Lot], unit: str) -> ColumnElement[bool]:
     """The condition keeping ``model``'s rows of ``unit`` (``points`` or a currency)."""
     return model.unit == unit
+
+
+def credit_accounts_of(merchant_id: str, customer_id: int) -> Select[tuple[Account]]:
+    """The customer's live store credit accounts with the merchant, in currency order (the
+    order every writer locks them in)."""
+    return (
+        select(Account)
+        .where(
+            Account.merchant_id == merchant_id,
+            Account.customer_id == customer_id,
+            Account.unit != POINTS,
+            Account.merged_into_id.is_(None),
+        )
+        .order_by(Account.unit)
+    )
