@@ -32,10 +32,10 @@ it ends: its answers may hold rows that are not committed.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
+from cachetools import LRUCache
 from sqlalchemy import event, inspect, update
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, scoped_session
 
@@ -78,12 +78,12 @@ _TABLES = frozenset(model.__table__.name for model in CACHED_MODELS)  # type: ig
 
 
 class _Snapshots:
-    """(database, merchant, token) -> (version, {lookup: value}), bounded, thread-safe."""
+    """(database, merchant, token) -> (version, {lookup: value}), least recently used out,
+    thread-safe."""
 
     def __init__(self, size: int) -> None:
-        self._size = size
-        self._rows: OrderedDict[tuple[str, str, str], tuple[int, dict[Hashable, Any]]] = (
-            OrderedDict()
+        self._rows: LRUCache[tuple[str, str, str], tuple[int, dict[Hashable, Any]]] = LRUCache(
+            maxsize=size
         )
         self._lock = threading.Lock()
 
@@ -92,7 +92,6 @@ class _Snapshots:
             found = self._rows.get(key)
             if found is None or found[0] != version or name not in found[1]:
                 return False, None
-            self._rows.move_to_end(key)
             return True, found[1][name]
 
     def put(self, key: tuple[str, str, str], version: int, name: Hashable, value: Any) -> None:
@@ -102,9 +101,6 @@ class _Snapshots:
                 return  # a reader of an older stamp: keep the newer snapshot
             values = found[1] if found is not None and found[0] == version else {}
             self._rows[key] = (version, values | {name: value})
-            self._rows.move_to_end(key)
-            while len(self._rows) > self._size:
-                self._rows.popitem(last=False)
 
     def clear(self) -> None:
         with self._lock:
@@ -148,7 +144,7 @@ def cached(session: Session, merchant_id: str, name: Hashable, compute: Callable
     if stamp is None or _writes_settings(session):
         return compute()
     token, version = stamp
-    key = (_database(session), merchant_id, token)
+    key = (database_key(session), merchant_id, token)
     hit, value = _SNAPSHOTS.get(key, version, name)
     if hit:
         return value  # type: ignore[no-any-return]
@@ -166,8 +162,9 @@ def _plain(session: Session) -> Session:
     return session() if isinstance(session, scoped_session) else session
 
 
-def _database(session: Session) -> str:
-    return repr(session.get_bind().url)
+def database_key(session: Session) -> str:
+    """Which database ``session`` reads: per-process caches keep each database apart."""
+    return repr(_plain(session).get_bind().url)
 
 
 def _writes_settings(session: Session) -> bool:

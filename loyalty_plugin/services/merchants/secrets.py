@@ -7,13 +7,13 @@ signing, after the new one) until then, so the host can switch over without losi
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from cachetools import LRUCache
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
@@ -22,7 +22,7 @@ from loyalty_plugin.models import Merchant, WebhookSecret
 from loyalty_plugin.services.audit import SYSTEM, Actor, record_change
 from loyalty_plugin.services.idempotency import claim_fact
 from loyalty_plugin.services.ledger.accounts import get_merchant
-from loyalty_plugin.services.settings_cache import note_stamp
+from loyalty_plugin.services.settings_cache import database_key, note_stamp
 
 
 def create_secret(
@@ -202,7 +202,8 @@ def merchant_with_secrets(
     note_stamp(session, merchant_id, token=token, version=version)
     kept = tuple((row.secret, row.revoked_at) for row in rows if row.secret is not None)
     if token:
-        _KEYS.put((_database(session), merchant_id), SigningKeys(token, version, kept))
+        with _KEYS_LOCK:
+            _KEYS[(database_key(session), merchant_id)] = SigningKeys(token, version, kept)
     return merchant, [secret for secret, _revoked in kept]
 
 
@@ -229,48 +230,19 @@ class SigningKeys:
 def known_keys(session: Session, merchant_id: str) -> SigningKeys | None:
     """The merchant's keys last read by :func:`merchant_with_secrets` in this process, if
     any; they may be stale, so check their stamp where they are used."""
-    return _KEYS.get((_database(session), merchant_id))
+    with _KEYS_LOCK:
+        return _KEYS.get((database_key(session), merchant_id))
 
 
 def forget_keys(session: Session, merchant_id: str) -> None:
     """Drop the merchant's kept keys (their stamp was found stale)."""
-    _KEYS.pop((_database(session), merchant_id))
+    with _KEYS_LOCK:
+        _KEYS.pop((database_key(session), merchant_id), None)
 
 
-class _Keys:
-    """(database, merchant) -> :class:`SigningKeys`, bounded (least recently used out)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._rows: OrderedDict[tuple[str, str], SigningKeys] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str]) -> SigningKeys | None:
-        with self._lock:
-            found = self._rows.get(key)
-            if found is not None:
-                self._rows.move_to_end(key)
-            return found
-
-    def put(self, key: tuple[str, str], keys: SigningKeys) -> None:
-        with self._lock:
-            self._rows[key] = keys
-            self._rows.move_to_end(key)
-            while len(self._rows) > self._size:
-                self._rows.popitem(last=False)
-
-    def pop(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._rows.pop(key, None)
-
-
-_KEYS = _Keys(4096)
-
-
-def _database(session: Session) -> str:
-    if isinstance(session, scoped_session):
-        session = session()
-    return repr(session.get_bind().url)
+#: (database, merchant) -> :class:`SigningKeys`, least recently used out (under _KEYS_LOCK).
+_KEYS: LRUCache[tuple[str, str], SigningKeys] = LRUCache(maxsize=4096)
+_KEYS_LOCK = threading.Lock()
 
 
 def _active(merchant_id: str, now: datetime) -> Select[tuple[WebhookSecret]]:
