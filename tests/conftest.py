@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from loyalty_plugin import create_app, migrations
 from loyalty_plugin.database import engine_options, prepare_engine
@@ -244,10 +244,47 @@ def port_is_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+#: Where ``remembering_body`` keeps a request's response body for ``ClosingRequestHandler``.
+RESPONSE_BODY = "tests.response_body"
+
+
+def remembering_body(app: Flask) -> Callable[..., Any]:
+    """``app``, keeping each response body in the WSGI environ so it can be closed later."""
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        body = app(environ, start_response)
+        environ[RESPONSE_BODY] = body
+        return body
+
+    return wsgi
+
+
+class ClosingRequestHandler(WSGIRequestHandler):
+    """Closes the response body when the client drops the connection.
+
+    Werkzeug's server drains the rest of the request in the ``finally`` that then closes
+    the body; a reset there (a browser leaving a page while its static files load) skips
+    the close, and the open file later fails an unrelated test as an unraisable warning.
+    """
+
+    def connection_dropped(
+        self, error: BaseException, environ: dict[str, Any] | None = None
+    ) -> None:
+        body = (environ or {}).get(RESPONSE_BODY)
+        if hasattr(body, "close"):
+            body.close()
+
+
 @contextmanager
 def serving(app: Flask) -> Iterator[str]:
     """``app`` on a threaded HTTP server on a free loopback port; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server(
+        "127.0.0.1",
+        0,
+        remembering_body(app),
+        threaded=True,
+        request_handler=ClosingRequestHandler,
+    )
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
