@@ -10,16 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from loyalty_plugin.domain.errors import ValidationError
+from loyalty_plugin.domain.expiry import end_of_day
 from loyalty_plugin.domain.money import check_currency
 
 HUNDRED = Decimal(100)
 
 #: The most currencies one wallet may hold.
 MAX_WALLET_CURRENCIES = 20
+#: The longest a merchant may let store credit last, in months (ten years).
+MAX_CREDIT_EXPIRY_MONTHS = 120
 
 
 def parse_wallet(value: object, *, field: str = "credit_currencies") -> list[str]:
@@ -75,3 +80,35 @@ class CreditReward:
 
 #: The ``kind`` of a credit award in a breakdown.
 CREDIT = "credit"
+
+
+# -- expiry ------------------------------------------------------------------------------
+
+
+def check_credit_expiry(value: object, *, field: str = "credit_expiry_months") -> int | None:
+    """The months store credit lasts (``None``: it never expires), or a refusal."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError("a whole number of months, or null for never", field=field)
+    if not 1 <= value <= MAX_CREDIT_EXPIRY_MONTHS:
+        raise ValidationError(
+            f"credit lasts 1 to {MAX_CREDIT_EXPIRY_MONTHS} months (null: never)", field=field
+        )
+    return value
+
+
+def credit_expiry_date(months: int | None, earned_at: datetime, tz: ZoneInfo) -> datetime | None:
+    """When credit earned at ``earned_at`` expires (UTC), ``months`` after, or ``None``.
+
+    The same calendar day ``months`` later in the merchant's zone (the month's last day
+    when it is shorter) is the last day the credit counts: earned on 31 January 2026 with
+    12 months, it can be spent until the end of 31 January 2027.
+    """
+    if months is None:
+        return None
+    local = earned_at.astimezone(tz).date()
+    year, month = divmod(local.month - 1 + months, 12)
+    year, month = local.year + year, month + 1
+    last = (date(year + month // 12, month % 12 + 1, 1) - date(year, month, 1)).days
+    return end_of_day(date(year, month, min(local.day, last)), tz)

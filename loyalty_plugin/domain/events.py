@@ -87,6 +87,30 @@ class CreditReversed(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CreditExpiring(DomainEvent):
+    """Store credit will expire soon: a reminder went (issue #19)."""
+
+    type: ClassVar[str] = "credit.expiring"
+    customer_id: str
+    currency: str
+    amount: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreditExpired(DomainEvent):
+    """Store credit reached its expiry date and was taken by the expiry job (issue #19)."""
+
+    type: ClassVar[str] = "credit.expired"
+    customer_id: str
+    entry_id: int
+    currency: str
+    #: What expired, positive, as a decimal string in the currency.
+    amount: str
+    balance: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class PointsExpiring(DomainEvent):
     type: ClassVar[str] = "points.expiring"
     customer_id: str

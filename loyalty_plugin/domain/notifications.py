@@ -1,10 +1,11 @@
 """Which customer messages a merchant sends, and to whom consent allows them.
 
 Every message is either a *service* message (a receipt, an expiry warning: about the
-customer's own points), a *marketing* one (a greeting, a welcome: promotional), or an
-*access* one (a portal link the customer or staff asked for). Marketing goes only to
-customers who opted in; service messages follow the merchant's setting; access messages go
-to the address on file whatever the consents, as a password reset would.
+customer's own points or store credit), a *marketing* one (a greeting, a welcome:
+promotional), or an *access* one (a portal link the customer or staff asked for).
+Marketing goes only to customers who opted in; service messages follow the merchant's
+setting; access messages go to the address on file whatever the consents, as a password
+reset would.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class Message(enum.StrEnum):
     POINTS_EARNED = "points_earned"
     POINTS_EXPIRING = "points_expiring"
     POINTS_EXPIRED = "points_expired"
+    CREDIT_EXPIRING = "credit_expiring"
+    CREDIT_EXPIRED = "credit_expired"
     LEVEL_CHANGED = "level_changed"
     COUPON_EXPIRING = "coupon_expiring"
     BIRTHDAY = "birthday"
@@ -46,6 +49,8 @@ CATEGORIES: dict[Message, Category] = {
     Message.POINTS_EARNED: Category.SERVICE,
     Message.POINTS_EXPIRING: Category.SERVICE,
     Message.POINTS_EXPIRED: Category.SERVICE,
+    Message.CREDIT_EXPIRING: Category.SERVICE,
+    Message.CREDIT_EXPIRED: Category.SERVICE,
     Message.LEVEL_CHANGED: Category.SERVICE,
     Message.COUPON_EXPIRING: Category.SERVICE,
     Message.BIRTHDAY: Category.MARKETING,

@@ -116,6 +116,24 @@ _EXPIRES_ON = Variable(
     "expires_on", "the last day the points can be used (a date)", date(2026, 4, 30)
 )
 _DAYS_LEFT = Variable("days_left", "whole days until then", 30)
+_CREDIT_ON = Variable(
+    "expires_on", "the last day the store credit can be spent (a date)", date(2027, 1, 31)
+)
+
+
+def _credit(what: str) -> Variable:
+    """The ``credit`` variable of the store credit e-mails (money, never points)."""
+    return Variable(
+        "credit",
+        "store credit (money, in one currency)",
+        {"amount": Decimal("4.20"), "currency": "EUR", "balance": Decimal("12.50")},
+        {
+            "amount": f"{what} (money: format with money(credit.currency))",
+            "currency": "its currency (ISO 4217)",
+            "balance": "the customer's store credit in that currency after it",
+        },
+    )
+
 
 TEMPLATES: dict[str, TemplateSpec] = {
     spec.name: spec
@@ -146,6 +164,16 @@ TEMPLATES: dict[str, TemplateSpec] = {
                     None,
                 ),
             ),
+        ),
+        TemplateSpec(
+            "credit_expiring",
+            "reminder before store credit expires (at each reminder offset, per currency)",
+            (*COMMON, _credit("store credit that will expire"), _CREDIT_ON, _DAYS_LEFT),
+        ),
+        TemplateSpec(
+            "credit_expired",
+            "notice after store credit expired (per currency)",
+            (*COMMON, _credit("store credit that expired")),
         ),
         TemplateSpec(
             "level_changed",

@@ -1,5 +1,7 @@
 """The ``expire-points`` job: date expiry in committed batches, then inactivity expiry.
 
+Date expiry takes store credit lots past their date too (#19), in the same batches.
+
 Each batch is its own transaction, so a crash loses at most the batch in flight, and the
 next run starts from what is still due: nothing expires twice and nothing is left behind.
 """
@@ -7,7 +9,7 @@ next run starts from what is still due: nothing expires twice and nothing is lef
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -19,22 +21,26 @@ from loyalty_plugin.services.transaction import run_in_transaction
 
 @dataclass
 class Totals:
-    """What a whole run expired."""
+    """What a whole run expired (store credit per currency, in minor units)."""
 
     accounts: int = 0
     lots: int = 0
     points: int = 0
     batches: int = 0
+    credit: dict[str, int] = field(default_factory=dict)
 
     def add(self, batch: expiry.Batch) -> None:
         self.accounts += batch.accounts
         self.lots += batch.lots
         self.points += batch.points
         self.batches += 1
+        for unit, minor in batch.credit.items():
+            self.credit[unit] = self.credit.get(unit, 0) + minor
 
 
 def expire_points(ctx: JobContext) -> int:
-    """Expire every lot past its date, then the points of idle accounts; lots expired."""
+    """Expire every lot past its date (points and store credit), then the points of idle
+    accounts; lots expired."""
     size = int(ctx.config["LOYALTY_EXPIRY_BATCH_SIZE"])
     dated = run_date_expiry(
         ctx.session,

@@ -27,6 +27,10 @@ class NotificationSettings(Base):
     points_expiring: Mapped[bool] = mapped_column(Boolean, default=True)
     #: The notice after points expired.
     points_expired: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Reminders before store credit expires (#19).
+    credit_expiring: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The notice after store credit expired (#19).
+    credit_expired: Mapped[bool] = mapped_column(Boolean, default=True)
     #: The level-changed notice.
     level_changed: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Reminders before a coupon expires.

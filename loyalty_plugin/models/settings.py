@@ -13,8 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
+from loyalty_plugin.domain.credit import check_credit_expiry
 from loyalty_plugin.models.base import Base, utcnow
 
 
@@ -78,5 +79,13 @@ class MerchantSettings(Base):
     #: The store credit wallet: the currencies (ISO 4217) in which customers may hold
     #: credit, earned by rules with a credit ``reward`` (empty or null: points only).
     credit_currencies: Mapped[list[str] | None] = mapped_column(JSON, default=list)
+    #: Store credit expires this many months after it was earned, at the end of that day
+    #: in the merchant's time zone (null: never, the default; points have their own policy).
+    credit_expiry_months: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(128))
+
+    @validates("credit_expiry_months")
+    def _check_credit_expiry(self, _key: str, value: object) -> int | None:
+        # Checked on assignment, so every writer (API, admin, CLI) gets the same refusal.
+        return check_credit_expiry(value)

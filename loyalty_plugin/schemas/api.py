@@ -16,6 +16,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
 from loyalty_plugin.domain.coupons import CouponKind, CouponStatus, unusable_reason
+from loyalty_plugin.domain.credit import MAX_CREDIT_EXPIRY_MONTHS
 from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.domain.money import check_currency, parse_money
 from loyalty_plugin.domain.redemption import DraftInvoice, DraftItem, RedemptionMode
@@ -851,6 +852,15 @@ class SettingsSchema(Schema):
         metadata={
             "description": "the store credit wallet: currencies (ISO 4217) customers may hold "
             'credit in, earned by rules with a credit reward, ["EUR"]; empty: points only'
+        },
+    )
+    credit_expiry_months = fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(1, MAX_CREDIT_EXPIRY_MONTHS),
+        metadata={
+            "description": "store credit expires this many months after it was earned, at "
+            "the end of that day in the merchant's time zone; null (the default): never"
         },
     )
     updated_at = fields.DateTime(dump_only=True)

@@ -153,3 +153,18 @@ def test_a_test_send_reaches_the_smtp_server(app, admin_client, inbox: Inbox) ->
     assert "Ana" in message.get_body(("plain",)).get_content()
     (sent,) = _audit(app, "email_template.test_sent")
     assert sent.after["to"] == "qa@example.com"
+
+
+def test_the_store_credit_emails_are_listed_and_edited_like_the_others(app, admin_client) -> None:
+    """``credit_expiring`` and ``credit_expired`` (#19) are in the list, their sample
+    subject in money; their editor and its preview render."""
+    staff = admin_client(role="staff")
+    listing = staff.get(staff.m("/emails")).data.decode()
+    assert "€4.20 of store credit with Café Lumière expires on January 31, 2027" in listing
+    assert "€4.20 of store credit with Café Lumière has expired" in listing
+    for name in ("credit_expiring", "credit_expired"):
+        page = staff.get(staff.m(f"/emails/{name}"))
+        assert page.status_code == 200, name
+        assert b"credit.amount" in page.data, name
+        preview = staff.get(staff.m(f"/emails/{name}/preview.html"))
+        assert preview.status_code == 200 and "€12.50".encode() in preview.data, name

@@ -4,7 +4,8 @@ exactly the same points answers as without it.
 The known shop's reports are read, then every customer is given a credit account with
 earnings, spends, a take-back and reversals (the ledger's whole repertoire, in cents), and
 the same reports, balances and jobs must answer the same. Credit lots get expiry dates
-here on purpose: the points-only expiry must leave them alone.
+here on purpose: the expiry job takes them in their own unit (phase 2) and the points it
+takes, and the preview, stay the same.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.ledger import POINTS
@@ -50,7 +51,6 @@ def points_answers(session: Session) -> dict[str, Any]:
             for by in ("group", "customer", "card")
         ],
         "preview": preview_expiry(session, merchant_id=MERCHANT, at=LATER),
-        "due": count_due_lots(session, now=LATER, merchant_id=MERCHANT),
         "standing": [standing(session, c, now=NOW) for c in customers],
         "accounts": [account_of(session, c).id for c in customers],  # type: ignore[union-attr]
     }
@@ -72,8 +72,10 @@ def give_credit(session: Session, customer_id: int, *, unit: str, n: int) -> Non
 
 
 def test_credit_leaves_every_points_answer_unchanged(session, shop) -> None:
-    """Dashboard, journal, aging, expiry preview and job, balances: the same with credit."""
+    """Dashboard, journal, aging, expiry preview and job, balances: the same with credit;
+    the job takes the credit lots past their date in their own entries."""
     before = points_answers(session)
+    due_before = count_due_lots(session, now=LATER, merchant_id=MERCHANT)
     for n, account in enumerate(shop.values()):
         give_credit(session, account.customer_id, unit="EUR", n=n)
         if n % 2:
@@ -81,12 +83,21 @@ def test_credit_leaves_every_points_answer_unchanged(session, shop) -> None:
     assert points_answers(session) == before
     roll_up(session, merchant_id=MERCHANT, settle_seconds=0)
     assert points_answers(session) == before
-    credit_lots = select(Lot.id, Lot.remaining).where(Lot.unit != POINTS).order_by(Lot.id)
-    lots_before = session.execute(credit_lots).all()
+    dated = (Lot.unit != POINTS, Lot.expires_at <= LATER, Lot.remaining > 0)
+    credit_due = dict(
+        session.execute(
+            select(Lot.unit, func.sum(Lot.remaining)).where(*dated).group_by(Lot.unit)
+        ).all()
+    )
+    credit_lots = session.scalar(select(func.count()).select_from(Lot).where(*dated))
+    assert credit_lots and count_due_lots(session, now=LATER, merchant_id=MERCHANT) == (
+        due_before + credit_lots
+    )
     batch = expire_due_batch(session, now=LATER, merchant_id=MERCHANT)
     session.commit()
     assert batch.points == before["preview"].points - before["preview"].idle_points
-    assert session.execute(credit_lots).all() == lots_before
+    assert batch.credit == credit_due
+    assert session.scalar(select(func.count()).select_from(Lot).where(*dated)) == 0
     assert verify_ledger(session) == []
 
 

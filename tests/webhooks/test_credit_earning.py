@@ -13,7 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.ledger import POINTS
-from loyalty_plugin.models import Account, Customer, LedgerEntry, OutboxMessage, WebhookEndpoint
+from loyalty_plugin.models import (
+    Account,
+    Customer,
+    LedgerEntry,
+    Lot,
+    OutboxMessage,
+    WebhookEndpoint,
+)
 from loyalty_plugin.services.ledger.integrity import verify_ledger
 from loyalty_plugin.services.spending.settings import update_settings
 from tests.webhooks.conftest import customer, event, invoice, replace_default_program
@@ -125,3 +132,21 @@ def test_credit_earned_goes_out_as_a_credit_webhook(send, wallet, now) -> None:
     assert (credit["currency"], credit["amount"], credit["balance"]) == ("EUR", "10.00", "10.00")
     assert credit["customer_id"] == "c1" and credit["reference"] == "invoice:INV-1"
     assert Decimal(credit["amount"]) == Decimal("10.00")
+
+
+def test_credit_earned_gets_the_merchants_credit_expiry(send, wallet, now) -> None:
+    """Never by default; with ``credit_expiry_months`` 12 the lot expires a year after the
+    day it was earned; points keep their own policy (never here)."""
+    send(event("customer.created", {"customer": customer()}))
+    send(event("invoice.paid", {"invoice": invoice(total="20.00")}))
+    update_settings(
+        wallet, merchant_id="shop", changes={"credit_expiry_months": 12}, now=now, actor="t"
+    )
+    wallet.commit()
+    send(event("invoice.paid", {"invoice": invoice("INV-2", total="40.00")}))
+    wallet.expire_all()
+    lots = wallet.execute(select(Lot.unit, Lot.points, Lot.earned_at, Lot.expires_at)).all()
+    expiring = [(unit, points) for unit, points, _, expires in lots if expires is not None]
+    assert expiring == [("EUR", 200)]
+    [(earned_at, expires_at)] = [(e, x) for _, _, e, x in lots if x is not None]
+    assert 365 <= (expires_at - earned_at).days <= 366

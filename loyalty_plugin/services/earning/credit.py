@@ -5,7 +5,8 @@ invoice's :class:`~loyalty_plugin.models.InvoiceEarning` row keeps the currency
 (``credit_unit``) and what it earned and had taken back in minor units; :func:`reconcile`
 compares what the row's totals call for (the same :func:`targets` as points, on the credit
 awards in minor units, rounded down) with what the ledger holds, and writes the difference
-on the customer's credit account of that currency. So refunds, cancellations,
+on the customer's credit account of that currency, dated to expire by the merchant's
+``credit_expiry_months`` (never by default). So refunds, cancellations,
 reinstatements and money paid again move credit exactly as they move points, under the
 program's reversal policy.
 
@@ -42,6 +43,7 @@ from loyalty_plugin.services.events import publish
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.accounts import open_account
 from loyalty_plugin.services.ledger.entries import Money, Reference
+from loyalty_plugin.services.ledger.expiry import expiry_for_new_credit
 
 #: Credit is rounded down to the minor unit, once on the program's total for the invoice
 #: (shared out over the rules by largest remainder): never more than the rules promise.
@@ -152,6 +154,9 @@ def _earn(
         actor=work.actor,
         money=Money(row.total, row.currency),
         reference=Reference("invoice", row.invoice_id),
+        expires_at=expiry_for_new_credit(
+            work.session, merchant_id=row.merchant_id, earned_at=work.now
+        ),
         reason=f"store credit on invoice {row.invoice_id} ({program.name}, "
         f"version {program.version})",
         details={"program": program.label()} | details,

@@ -1,4 +1,9 @@
-"""Expiring points in sets: a few statements per batch of accounts, whatever its lot count.
+"""Expiring points and store credit in sets: a few statements per batch of accounts,
+whatever its lot count.
+
+Date expiry takes every unit's lots past their date (points, and store credit when the
+merchant's ``credit_expiry_months`` gave it a date, #19): each account is one unit, so its
+entry is in its unit. Inactivity expiry takes points only; the preview counts points only.
 
 Each batch has exactly the effects of :func:`loyalty_plugin.services.ledger.entries.expire_due_lots`
 called on each of its accounts: one ``expire`` entry per account (with its
@@ -12,7 +17,7 @@ comes second finds nothing left to expire. Batches never commit; the job commits
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +26,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     and_,
+    case,
     cast,
     exists,
     func,
@@ -33,9 +39,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from loyalty_plugin.domain.events import PointsExpired
+from loyalty_plugin.domain.credit import credit_expiry_date
+from loyalty_plugin.domain.events import CreditExpired, PointsExpired
 from loyalty_plugin.domain.expiry import ExpiryKind, ExpiryPolicy, expiry_date, inactivity_cutoff
-from loyalty_plugin.domain.ledger import EntryKind
+from loyalty_plugin.domain.ledger import POINTS, EntryKind
+from loyalty_plugin.domain.money import from_minor
 from loyalty_plugin.models import (
     Account,
     Allocation,
@@ -43,6 +51,7 @@ from loyalty_plugin.models import (
     ExpirySettings,
     LedgerEntry,
     Lot,
+    MerchantSettings,
 )
 from loyalty_plugin.services.audit import Actor, as_actor, record_change
 from loyalty_plugin.services.events import publish
@@ -53,6 +62,8 @@ from loyalty_plugin.services.settings_cache import cached
 
 #: The reason written on date-expiry entries (the same as the one-account service writes).
 DATE_REASON = "points reached their expiry date"
+#: The reason written on store credit's date-expiry entries.
+CREDIT_DATE_REASON = "store credit reached its expiry date"
 #: Entry kinds that count as activity for inactivity expiry: earning and spending.
 ACTIVITY_KINDS = (EntryKind.EARN, EntryKind.REDEEM, EntryKind.HOLD)
 
@@ -63,8 +74,11 @@ class Batch:
 
     accounts: int = 0
     lots: int = 0
+    #: Points expired (points accounts only).
     points: int = 0
     last_account_id: int | None = None
+    #: Store credit expired per currency, in minor units: ``{"EUR": 420}``.
+    credit: dict[str, int] = field(default_factory=dict)
 
     @property
     def done(self) -> bool:
@@ -147,6 +161,22 @@ def expiry_for_new_points(
     return expiry_date(expiry_policy(session, merchant_id), earned_at, ZoneInfo(merchant.timezone))
 
 
+def expiry_for_new_credit(
+    session: Session, *, merchant_id: str, earned_at: datetime
+) -> datetime | None:
+    """``expires_at`` for store credit earned at ``earned_at``: the merchant's
+    ``credit_expiry_months`` after, or ``None`` (never, the default)."""
+    months = session.scalar(
+        select(MerchantSettings.credit_expiry_months).where(
+            MerchantSettings.merchant_id == merchant_id
+        )
+    )
+    if months is None:
+        return None
+    merchant = get_merchant(session, merchant_id)
+    return credit_expiry_date(months, earned_at, ZoneInfo(merchant.timezone))
+
+
 # -- preview -----------------------------------------------------------------------------
 
 
@@ -171,7 +201,7 @@ def preview_expiry(session: Session, *, merchant_id: str, at: datetime) -> Expir
     """
     get_merchant(session, merchant_id)
     policy = expiry_policy(session, merchant_id)
-    dated = and_(Lot.merchant_id == merchant_id, _date_due(at))
+    dated = and_(Lot.merchant_id == merchant_id, _date_due(at), points_only(Lot))
     due = dated
     idle = None
     if policy.inactivity_months is not None:
@@ -216,12 +246,13 @@ def _lot_totals(session: Session, condition: ColumnElement[bool]) -> tuple[int, 
 
 
 def _date_due(now: datetime) -> ColumnElement[bool]:
-    # Points lots: store credit earns no expiry date yet (its expiry is planned, #19).
-    return and_(Lot.holds_points, Lot.expires_at <= now, points_only(Lot))
+    # Every unit: store credit lots have a date only under credit_expiry_months (#19).
+    return and_(Lot.holds_points, Lot.expires_at <= now)
 
 
 def count_due_lots(session: Session, *, now: datetime, merchant_id: str | None = None) -> int:
-    """Lots with points left whose expiry date has passed (of one merchant, or all)."""
+    """Lots with points or credit left whose expiry date has passed (of one merchant, or
+    all)."""
     due = (
         _date_due(now)
         if merchant_id is None
@@ -264,6 +295,7 @@ def expire_due_batch(
         actor=actor,
         reason=DATE_REASON,
         details=None,
+        credit_reason=CREDIT_DATE_REASON,
     )
 
 
@@ -365,8 +397,11 @@ def _expire(
     actor: str,
     reason: str,
     details: dict[str, Any] | None,
+    credit_reason: str | None = None,
 ) -> Batch:
     """Expire the lots matching ``lot_filter`` of the locked ``account_ids``.
+
+    Credit accounts' entries say ``credit_reason`` (default: ``reason``).
 
     The new entries are found again by ``id > watermark``: nobody else can write an entry
     for these accounts while their rows are locked, and ids only grow, so this works the
@@ -374,7 +409,16 @@ def _expire(
     """
     due = and_(Lot.account_id.in_(account_ids), Lot.holds_points, lot_filter)
     watermark = session.scalar(select(func.coalesce(func.max(LedgerEntry.id), 0)))
-    session.execute(_insert_entries(due, now=now, actor=actor, reason=reason, details=details))
+    session.execute(
+        _insert_entries(
+            due,
+            now=now,
+            actor=actor,
+            reason=reason,
+            credit_reason=credit_reason or reason,
+            details=details,
+        )
+    )
     new = and_(LedgerEntry.id > watermark, LedgerEntry.account_id.in_(account_ids))
     session.execute(
         insert(Allocation).from_select(
@@ -404,6 +448,7 @@ def _insert_entries(
     now: datetime,
     actor: str,
     reason: str,
+    credit_reason: str,
     details: dict[str, Any] | None,
 ) -> Any:
     """``INSERT ... SELECT`` of one ``expire`` entry per account with due lots."""
@@ -423,7 +468,10 @@ def _insert_entries(
             -totals.c.total,
             Account.balance - totals.c.total,
             literal(actor, columns.actor.type),
-            literal(reason, columns.reason.type),
+            case(
+                (Account.unit == POINTS, literal(reason, columns.reason.type)),
+                else_=literal(credit_reason, columns.reason.type),
+            ),
             literal(details, columns.details.type),
             literal(now, columns.created_at.type),
         )
@@ -462,11 +510,13 @@ def _move_balances(session: Session, new: ColumnElement[bool], now: datetime) ->
 def _publish_expired(
     session: Session, new: ColumnElement[bool], *, now: datetime, lots: int, last: int
 ) -> Batch:
-    """Publish one :class:`PointsExpired` per new entry; the batch's totals."""
+    """Publish one :class:`PointsExpired` (or :class:`CreditExpired`) per new entry; the
+    batch's totals."""
     rows = session.execute(
         select(
             LedgerEntry.id,
             LedgerEntry.merchant_id,
+            LedgerEntry.unit,
             LedgerEntry.points,
             LedgerEntry.balance_after,
             Customer.host_customer_id,
@@ -476,16 +526,19 @@ def _publish_expired(
         .where(new)
         .order_by(LedgerEntry.id)
     ).all()
-    for entry_id, merchant_id, points, balance, host_customer_id in rows:
-        publish(
-            session,
-            PointsExpired(
-                merchant_id=merchant_id,
-                occurred_at=now,
-                customer_id=host_customer_id,
-                entry_id=entry_id,
-                points=-points,
-                balance=balance,
-            ),
-        )
-    return Batch(len(rows), lots, -sum(row.points for row in rows), last)
+    credit: dict[str, int] = {}
+    for entry_id, merchant_id, unit, points, balance, host_customer_id in rows:
+        fields: dict[str, Any] = {
+            "merchant_id": merchant_id,
+            "occurred_at": now,
+            "customer_id": host_customer_id,
+            "entry_id": entry_id,
+        }
+        if unit == POINTS:
+            publish(session, PointsExpired(points=-points, balance=balance, **fields))
+            continue
+        credit[unit] = credit.get(unit, 0) - points
+        amount, left = str(from_minor(-points, unit)), str(from_minor(balance, unit))
+        publish(session, CreditExpired(currency=unit, amount=amount, balance=left, **fields))
+    points = -sum(row.points for row in rows if row.unit == POINTS)
+    return Batch(len(rows), lots, points, last, credit)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import NotFound, ValidationError
 from loyalty_plugin.domain.events import (
+    CreditExpired,
     CustomerRegistered,
     DomainEvent,
     LevelChanged,
@@ -324,6 +326,24 @@ def _expired(session: Session, event: Any, customer: Customer) -> None:
     )
 
 
+def _credit_expired(session: Session, event: Any, customer: Customer) -> None:
+    currency = event.currency
+    queue_message(
+        session,
+        message=Message.CREDIT_EXPIRED,
+        customer=customer,
+        dedupe_key=f"credit_expired:entry:{event.entry_id}",
+        data={
+            "credit": {
+                "amount": Decimal(event.amount),
+                "currency": currency,
+                "balance": Decimal(event.balance),
+            }
+        },
+        now=event.occurred_at,
+    )
+
+
 def _level_changed(session: Session, event: Any, customer: Customer) -> None:
     names = level_names(session, merchant_id=customer.merchant_id, at=event.occurred_at)
     previous = None if event.from_level is None else names.get(event.from_level, event.from_level)
@@ -351,6 +371,7 @@ def _welcome(session: Session, event: Any, customer: Customer) -> None:
 _HANDLERS: dict[type[DomainEvent], Callable[[Session, Any, Customer], None]] = {
     PointsEarned: _earned,
     PointsExpired: _expired,
+    CreditExpired: _credit_expired,
     LevelChanged: _level_changed,
     CustomerRegistered: _welcome,
 }

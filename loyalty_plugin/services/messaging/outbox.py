@@ -56,6 +56,8 @@ OUTGOING_TYPES = frozenset(
         "coupon.redeemed",
         "credit.earned",
         "credit.reversed",
+        "credit.expiring",
+        "credit.expired",
     }
 )
 #: How long a claimed message is left alone before another worker may take it.

@@ -7,7 +7,9 @@ written in the same transaction as the e-mail and its key is unique, so a remind
 once per lot and offset however often or late the job runs, and a late run sends only
 the nearest offset that still makes sense (a lot 5 days from expiry gets the 7-day one,
 never the 30-day one). One e-mail covers all of an account's lots due the same reminder
-for the same day.
+for the same day. Store credit lots (#19) are reminded at the same offsets, in their own
+e-mail (``credit_expiring``: "€4.20 of store credit expires on …") and event
+(``credit.expiring``), one per customer, currency and day.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from sqlalchemy import and_, exists, extract, or_, select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.coupons import CouponStatus
-from loyalty_plugin.domain.events import PointsExpiring
+from loyalty_plugin.domain.events import CreditExpiring, PointsExpiring
 from loyalty_plugin.domain.expiry import days_left, last_valid_day
+from loyalty_plugin.domain.ledger import POINTS
+from loyalty_plugin.domain.money import from_minor
 from loyalty_plugin.domain.notifications import Message, NotificationPrefs
 from loyalty_plugin.models import (
     Account,
@@ -38,7 +42,6 @@ from loyalty_plugin.services.earning import birthdays
 from loyalty_plugin.services.earning.birthdays import JOB_ACTOR
 from loyalty_plugin.services.events import publish
 from loyalty_plugin.services.ledger.expiry import expiry_policy
-from loyalty_plugin.services.ledger.units import points_only
 from loyalty_plugin.services.messaging.notifications import notification_prefs, queue_message
 from loyalty_plugin.services.spending.settings import merchant_settings
 
@@ -70,13 +73,12 @@ def _lots_due_reminder(
         ExpiryReminder.offset_days == offset,
     )
     return session.execute(
-        select(Lot.id, Lot.remaining, Lot.expires_at, Customer)
+        select(Lot.id, Lot.unit, Lot.remaining, Lot.expires_at, Account.balance, Customer)
         .join(Account, Account.id == Lot.account_id)
         .join(Customer, Customer.id == Account.customer_id)
         .where(
             Lot.merchant_id == merchant_id,
-            # Points reminders; store credit has its own wording (planned, #19 phase 2).
-            points_only(Lot),
+            # Points and store credit alike; each unit gets its own e-mail (#19).
             Lot.holds_points,
             Lot.expires_at > now + timedelta(days=lower),
             Lot.expires_at <= now + timedelta(days=offset),
@@ -90,28 +92,18 @@ def _lots_due_reminder(
 def _remind(
     session: Session, merchant: Merchant, offset: int, rows: list[Any], now: datetime
 ) -> int:
-    """One reminder per account and last valid day, and the (lot, offset) rows."""
+    """One reminder per account (so per unit) and last valid day, and the (lot, offset)
+    rows."""
     tz = ZoneInfo(merchant.timezone)
-    groups: dict[tuple[Customer, Any], list[Any]] = defaultdict(list)
+    groups: dict[tuple[Customer, str, Any], list[Any]] = defaultdict(list)
     for row in rows:
-        groups[(row.Customer, last_valid_day(row.expires_at, tz))].append(row)
+        groups[(row.Customer, row.unit, last_valid_day(row.expires_at, tz))].append(row)
     prefs = notification_prefs(session, merchant.id)
-    for (customer, day), lots in groups.items():
-        points = sum(lot.remaining for lot in lots)
+    for (customer, unit, day), lots in groups.items():
         expires_at = min(lot.expires_at for lot in lots)
-        email = queue_message(
-            session,
-            message=Message.POINTS_EXPIRING,
-            customer=customer,
-            dedupe_key=f"points_expiring:{offset}:lot:{min(lot.id for lot in lots)}",
-            data={
-                "points": points,
-                "expires_on": day,
-                "days_left": max(0, int(days_left(expires_at, now))),
-            },
-            now=now,
-            prefs=prefs,
-        )
+        when = {"expires_on": day, "days_left": max(0, int(days_left(expires_at, now)))}
+        remind = _remind_points if unit == POINTS else _remind_credit
+        email = remind(session, customer, offset, lots, when=when, now=now, prefs=prefs)
         for lot in lots:
             session.add(
                 ExpiryReminder(
@@ -123,18 +115,86 @@ def _remind(
                     sent_at=now,
                 )
             )
-        publish(
-            session,
-            PointsExpiring(
-                merchant_id=merchant.id,
-                occurred_at=now,
-                customer_id=customer.host_customer_id,
-                points=points,
-                expires_at=expires_at,
-            ),
-        )
     session.flush()
     return len(rows)
+
+
+def _remind_points(
+    session: Session,
+    customer: Customer,
+    offset: int,
+    lots: list[Any],
+    *,
+    when: dict[str, Any],
+    now: datetime,
+    prefs: NotificationPrefs,
+) -> EmailMessage | None:
+    """The ``points_expiring`` e-mail and event for these points lots."""
+    points = sum(lot.remaining for lot in lots)
+    email = queue_message(
+        session,
+        message=Message.POINTS_EXPIRING,
+        customer=customer,
+        dedupe_key=f"points_expiring:{offset}:lot:{min(lot.id for lot in lots)}",
+        data={"points": points, **when},
+        now=now,
+        prefs=prefs,
+    )
+    publish(
+        session,
+        PointsExpiring(
+            merchant_id=customer.merchant_id,
+            occurred_at=now,
+            customer_id=customer.host_customer_id,
+            points=points,
+            expires_at=min(lot.expires_at for lot in lots),
+        ),
+    )
+    return email
+
+
+def _remind_credit(
+    session: Session,
+    customer: Customer,
+    offset: int,
+    lots: list[Any],
+    *,
+    when: dict[str, Any],
+    now: datetime,
+    prefs: NotificationPrefs,
+) -> EmailMessage | None:
+    """The ``credit_expiring`` e-mail and event for these store credit lots (one currency):
+    the amounts as money, never as points."""
+    unit = lots[0].unit
+    amount = from_minor(sum(lot.remaining for lot in lots), unit)
+    email = queue_message(
+        session,
+        message=Message.CREDIT_EXPIRING,
+        customer=customer,
+        dedupe_key=f"credit_expiring:{offset}:lot:{min(lot.id for lot in lots)}",
+        data={
+            "credit": {
+                "amount": amount,
+                "currency": unit,
+                "balance": from_minor(lots[0].balance, unit),
+            },
+            **when,
+        },
+        now=now,
+        prefs=prefs,
+    )
+    publish(
+        session,
+        CreditExpiring(
+            merchant_id=customer.merchant_id,
+            occurred_at=now,
+            customer_id=customer.host_customer_id,
+            currency=unit,
+            amount=str(amount),
+            expires_at=min(lot.expires_at for lot in lots),
+        ),
+    )
+    return email
 
 
 def coupon_reminder_batch(

@@ -42,6 +42,8 @@ KINDS = [
 EMAILS = [
     (Message.POINTS_EXPIRING, "Points about to expire", "at each reminder offset"),
     (Message.POINTS_EXPIRED, "Points expired", "after an expiry run took points"),
+    (Message.CREDIT_EXPIRING, "Store credit about to expire", "at each reminder offset"),
+    (Message.CREDIT_EXPIRED, "Store credit expired", "after an expiry run took credit"),
     (Message.COUPON_EXPIRING, "Coupon about to expire", "the coupon reminder days before"),
     (Message.POINTS_EARNED, "Points earned", "after each purchase that earns"),
     (Message.LEVEL_CHANGED, "Level changed", "up or down a membership level"),
