@@ -124,6 +124,9 @@ class Delivery:
     #: The settings stamp (token, version) of the kept signing keys that verified it: the
     #: queue inserts the delivery only if the merchant's row still shows it.
     stamp: tuple[str, int] | None = None
+    #: True when the signature check saw no event of the merchant waiting (read with the
+    #: merchant): the handler then skips looking for events to release.
+    none_waiting: bool = False
     body_sha256: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -153,14 +156,15 @@ def receive_webhook(
                 merchant_id, stamp = _verified_keys(s, lowered, body, settings, now)
                 merchant = None
             else:
-                merchant, stamp = _verified_merchant(s, lowered, body, settings, now), None
-                merchant_id = merchant.id
+                merchant, none_waiting = _verified_merchant(s, lowered, body, settings, now)
+                merchant_id, stamp = merchant.id, None
         except Unverified as refusal:
             return refusal.answer()
         return Delivery(
             merchant_id=merchant_id,
             merchant=merchant,
             stamp=stamp,
+            none_waiting=not settings.queue and none_waiting,
             webhook_id=lowered["webhook-id"],
             body=body,
             headers=stored,
@@ -545,8 +549,9 @@ class Unverified(Exception):
 
 def _verified_merchant(
     session: Session, headers: dict[str, str], body: bytes, settings: IntakeSettings, now: datetime
-) -> Merchant:
-    """The merchant whose secret signed the body; raises :class:`Unverified`.
+) -> tuple[Merchant, bool]:
+    """The merchant whose secret signed the body, and whether none of its events was
+    waiting then (read in the same statement); raises :class:`Unverified`.
 
     The headers are checked before the body is read, and the body is checked only under
     the secrets of the one merchant it names (or the default merchant), so an unsigned
@@ -565,7 +570,9 @@ def _verified_merchant(
             "assumed: send merchant_id)"
         )
     )
-    merchant, secrets = merchant_with_secrets(session, merchant_id, now=now)
+    merchant, secrets, (waiting,) = merchant_with_secrets(
+        session, merchant_id, now=now, also=(host_events.any_waiting(merchant_id),)
+    )
     if merchant is None:
         raise Unverified(f"merchant {merchant_id!r} does not exist{assumed}", field="merchant_id")
     if not secrets:
@@ -581,7 +588,7 @@ def _verified_merchant(
             f"no signature matches an active secret of merchant {merchant_id!r}{assumed}",
             field="webhook-signature",
         ) from None
-    return merchant
+    return merchant, not waiting
 
 
 def _verified_keys(
@@ -606,7 +613,7 @@ def _verified_keys(
             with contextlib.suppress(SignatureError):
                 verify(secrets, headers=headers, body=body, now=now)
                 return merchant_id, (keys.token, keys.version)
-    return _verified_merchant(session, headers, body, settings, now).id, None
+    return _verified_merchant(session, headers, body, settings, now)[0].id, None
 
 
 def _claimed_merchant(body: bytes, default: str) -> tuple[str, bool]:
@@ -772,6 +779,7 @@ def _validate_and_handle(
         hooks=hooks,
         now=now,
         recheck=settings.retry_base,
+        none_waiting=delivery.none_waiting,
     )
     return _answer(row)
 
