@@ -30,6 +30,7 @@ from tests.browser import LiveServer
 from tests.conftest import serving
 from tests.levels.conftest import Host, db, host  # noqa: F401 (fixtures)
 from tests.pages.test_portal import TIERS, ana, earn, sign_in  # noqa: F401 (ana: a fixture)
+from tests.pages.test_portal_credit import credit_story
 from tests.pages.test_portal_history import story as history_story
 from tests.pages.test_portal_shop import add_levels, add_rewards
 
@@ -205,3 +206,31 @@ def test_filtered_history_fits_the_screen(
     page.goto(live_server.url("/loyalty/portal/points?kind=earned"))
     page.get_by_text("How these points were counted").last.click()
     look(page, shots, f"portal-points-filtered-{width}", "Points history")
+
+
+@pytest.mark.backends("sqlite")
+@pytest.mark.parametrize("width", WIDTHS)
+def test_store_credit_pages_fit_the_screen(
+    width: str,
+    app: Flask,
+    live_server: LiveServer,
+    browser: Browser,
+    host: Host,  # noqa: F811
+    db: Session,  # noqa: F811
+    shots: Path,
+) -> None:
+    """The overview with store credit beside the points, and the store credit page (#19)."""
+    credit_story(host)
+    customer = find_customer(db, "shop", "c1")
+    token = portal.make_token(
+        app.config["LOYALTY_SECRET_KEY"], merchant_id="shop", customer_id=customer.id,
+        expires_at=utcnow() + timedelta(hours=1),
+    )  # fmt: skip
+    db.commit()
+    page = at_width(browser, width)()
+    page.goto(live_server.url(f"/loyalty/portal/link/{token}"))
+    expect(page.get_by_test_id("credit-EUR")).to_have_text("€10.00")
+    look(page, shots, f"portal-credit-overview-{width}", "Hello, Ana")
+    page.get_by_role("link", name="See your store credit history").click()
+    look(page, shots, f"portal-credit-{width}", "Store credit")
+    expect(page.get_by_test_id("credit-log-EUR")).to_contain_text("Store credit expired")

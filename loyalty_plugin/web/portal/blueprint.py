@@ -30,6 +30,7 @@ ROUTES = (
     ("", views.overview, ["GET"]),
     ("/", views.with_slash, ["GET"]),
     ("/points", views.points, ["GET"]),
+    ("/credit", views.credit, ["GET"]),
     ("/coupons", views.coupons, ["GET"]),
     ("/coupons", views.convert, ["POST"]),
     ("/rewards", shop.rewards, ["GET"]),

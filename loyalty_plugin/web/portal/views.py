@@ -22,7 +22,7 @@ from loyalty_plugin.email.render import environment
 from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import Customer
 from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.customers import portal
+from loyalty_plugin.services.customers import portal, portal_credit
 from loyalty_plugin.services.customers.statements import account_of, standing
 from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.messaging.email_templates import formatting
@@ -72,12 +72,27 @@ def open_link(token: str) -> ResponseReturnValue:
 
 def overview() -> ResponseReturnValue:
     """Balance, expiring points, level and progress, latest activity."""
-    data = portal.overview(get_session(), g.portal_customer, now=utcnow())
+    session, now = get_session(), utcnow()
+    data = portal.overview(session, g.portal_customer, now=now)
     return render_page(
         "portal/overview.html",
         balance=data.standing.balance,
         data=data,
+        credit=portal_credit.credit_wallets(session, g.portal_customer, now=now),
         page_title=gettext("My points"),
+    )
+
+
+def credit() -> ResponseReturnValue:
+    """Store credit per currency: balance, totals, what expires soon, latest entries."""
+    session, customer = get_session(), g.portal_customer
+    account = account_of(session, customer)
+    return render_page(
+        "portal/credit.html",
+        balance=0 if account is None else account.balance,
+        wallets=portal_credit.credit_wallets(session, customer, now=utcnow(), with_lines=True),
+        shown=portal_credit.CREDIT_SHOWN,
+        page_title=gettext("Store credit"),
     )
 
 
