@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from loyalty_plugin.domain.events import (
         CouponCreated,
         CouponRedeemed,
+        CreditEarned,
+        CreditExpired,
+        CreditExpiring,
+        CreditReversed,
         CustomerRegistered,
         LevelChanged,
         PointsEarned,
@@ -164,6 +168,61 @@ def points_expired(event: PointsExpired) -> None:
     Called after the transaction committed.
 
     :param event: how many points expired and the balance after.
+
+    An exception is logged; it does not undo the expiry nor stop other plugins.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# Store credit (issue #19): money beside points, after commit, as the points notifications.
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def credit_earned(event: CreditEarned) -> None:
+    """Store credit was earned (a rule's credit reward on an invoice).
+
+    Called after the transaction committed; never for points (see ``points_earned``).
+
+    :param event: the currency, the amount and the credit balance after, as decimal
+        strings (``"10.00"``), the entry and the invoice it was earned on.
+
+    An exception is logged; it does not undo the credit nor stop other plugins.
+    """
+
+
+@hookspec
+def credit_reversed(event: CreditReversed) -> None:
+    """Store credit was taken back by a refund or a cancellation.
+
+    Called after the transaction committed.
+
+    :param event: the signed amount (``"-5.00"``), the balance after, and the entry it
+        reverses.
+
+    An exception is logged; it does not undo the reversal nor stop other plugins.
+    """
+
+
+@hookspec
+def credit_expiring(event: CreditExpiring) -> None:
+    """Store credit will expire soon (the reminder, once per currency and day).
+
+    Called after the transaction that scheduled the reminder committed.
+
+    :param event: the currency, the amount that expires and when.
+
+    An exception is logged and ignored.
+    """
+
+
+@hookspec
+def credit_expired(event: CreditExpired) -> None:
+    """Store credit reached its expiry date and was taken off the balance.
+
+    Called after the transaction committed.
+
+    :param event: the currency, the amount expired (positive) and the balance after.
 
     An exception is logged; it does not undo the expiry nor stop other plugins.
     """
