@@ -332,7 +332,11 @@ class ProgramEarning:
     def without_rules(self, rule_ids: Iterable[str]) -> ProgramEarning:
         """The same earning with the awards of ``rule_ids`` taken out (a limit reached)."""
         dropped = set(rule_ids)
-        return replace(self, awards=tuple(a for a in self.awards if a.rule not in dropped))
+        return replace(
+            self,
+            awards=tuple(a for a in self.awards if a.rule not in dropped),
+            credit=tuple(a for a in self.credit if a.rule not in dropped),
+        )
 
 
 def evaluate_invoice(
@@ -520,12 +524,23 @@ def evaluate_event(program: ProgramDefinition, *, event: EventContext) -> Progra
             if not check.ok:
                 continue
         awards.extend(rule.event_awards(event))
-    return ProgramEarning(
+    earning = ProgramEarning(
         program=program,
         awards=tuple(awards),
         multiplier=program.multiplier_for(event.customer),
         level=event.customer.level,
         conditions=checks,
+    )
+    rewards = program.credit_rewards
+    if not rewards:
+        return earning
+    # An event rule's reward is a fixed credit_amount (there is no money to take a
+    # percent of), given besides or instead of its points (#19).
+    instead = {rule for rule, reward in rewards.items() if reward.instead_of_points}
+    return replace(
+        earning,
+        awards=tuple(a for a in awards if a.rule not in instead),
+        credit=tuple(credit_awards(awards, rewards)),
     )
 
 

@@ -454,14 +454,10 @@ class SegmentedRuleSchema(RuleSchema):
 
 
 class EventRuleSchema(FixedRuleSchema):
-    limit = fields.Nested(LimitSchema, allow_none=True, load_default=None)
+    """An event rule (registration, birthday, custom) may give a fixed ``credit_amount``
+    of store credit besides or instead of its points (#19)."""
 
-    @validates_schema
-    def _no_credit_yet(self, data: dict[str, Any], **_kwargs: Any) -> None:
-        if data.get("reward"):
-            raise ValidationError(
-                "store credit is earned on invoices; credit for events is planned", "reward"
-            )
+    limit = fields.Nested(LimitSchema, allow_none=True, load_default=None)
 
 
 class CustomEventRuleSchema(EventRuleSchema):

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from loyalty_plugin.domain.errors import LoyaltyError
 from loyalty_plugin.domain.ledger import POINTS
 from loyalty_plugin.models import (
     Account,
@@ -21,6 +22,7 @@ from loyalty_plugin.models import (
     OutboxMessage,
     WebhookEndpoint,
 )
+from loyalty_plugin.services.earning.programs import create_program
 from loyalty_plugin.services.ledger.integrity import verify_ledger
 from loyalty_plugin.services.spending.settings import update_settings
 from tests.webhooks.conftest import customer, event, invoice, replace_default_program
@@ -150,3 +152,74 @@ def test_credit_earned_gets_the_merchants_credit_expiry(send, wallet, now) -> No
     assert expiring == [("EUR", 200)]
     [(earned_at, expires_at)] = [(e, x) for _, _, e, x in lots if x is not None]
     assert 365 <= (expires_at - earned_at).days <= 366
+
+
+WELCOME_CREDIT = [
+    {"id": "points", "kind": "per_amount", "points": "1", "per": "10"},
+    {"id": "welcome", "kind": "registration", "points": 50,
+     "reward": {"credit_amount": "5.00", "instead_of_points": True}},
+    {"id": "birthday", "kind": "birthday", "points": 20, "reward": {"credit_amount": "2.50"}},
+]  # fmt: skip
+
+
+@pytest.fixture
+def welcome_wallet(shop: Session, now) -> Session:
+    """``shop`` with a EUR wallet and a program whose event rules give credit."""
+    update_settings(
+        shop, merchant_id="shop", changes={"credit_currencies": ["EUR"]}, now=now, actor="t"
+    )
+    replace_default_program(shop, now=now, rules=WELCOME_CREDIT)
+    shop.commit()
+    return shop
+
+
+def test_a_welcome_bonus_in_store_credit_instead_of_points(send, welcome_wallet) -> None:
+    """The registration rule gives €5.00 and no points, once; its entry reads as money,
+    and ``ledger verify`` is clean."""
+    wallet = welcome_wallet
+    answer = send(event("customer.created", {"customer": customer()}))
+    assert answer.body["result"]["credit"] == [
+        {"currency": "EUR", "earned": "5.00", "reversed": "0.00"}
+    ]
+    assert balances(wallet) == {POINTS: 0, "EUR": 500}
+    entry = wallet.scalars(select(LedgerEntry).where(LedgerEntry.unit == "EUR")).one()
+    assert (entry.reference_type, entry.details["credit"]["amount"]) == ("registration", "5.00")
+    send(event("customer.updated", {"customer": customer(last_name="Silva")}))
+    assert balances(wallet) == {POINTS: 0, "EUR": 500}
+    assert verify_ledger(wallet) == []
+
+
+def test_a_birthday_bonus_gives_points_and_credit_once_a_year(send, welcome_wallet) -> None:
+    """20 points and €2.50 on the birthday; the same birthday again gives nothing."""
+    wallet = welcome_wallet
+    send(event("customer.created", {"customer": customer()}))
+    birthday = event("customer.birthday", {"customer_id": "c1", "date": "2026-01-15"})
+    answer = send(birthday)
+    assert answer.body["result"]["points_earned"] == 20
+    assert balances(wallet) == {POINTS: 20, "EUR": 750}
+    send(event("customer.birthday", {"customer_id": "c1", "date": "2026-01-15"}, id="again"))
+    assert balances(wallet) == {POINTS: 20, "EUR": 750}
+    assert verify_ledger(wallet) == []
+
+
+def test_event_credit_without_a_wallet_gives_points_only(send, shop, now) -> None:
+    """No wallet: the birthday's 20 points alone, and the answer says why no credit."""
+    replace_default_program(shop, now=now, rules=WELCOME_CREDIT)
+    shop.commit()
+    send(event("customer.created", {"customer": customer()}))
+    answer = send(event("customer.birthday", {"customer_id": "c1", "date": "2026-01-15"}))
+    assert answer.body["result"]["points_earned"] == 20
+    assert answer.body["result"]["credit_reason"] == (
+        "no store credit: the merchant has no credit wallet"
+    )
+    assert balances(shop) == {POINTS: 20}
+
+
+def test_a_percent_of_nothing_is_refused_on_an_event_rule(shop, now) -> None:
+    """``credit_percent`` on a registration rule is refused at ``reward``: an event has no
+    money to take a percent of."""
+    rules = [{"id": "welcome", "kind": "registration", "points": 1,
+              "reward": {"credit_percent": "5"}}]  # fmt: skip
+    with pytest.raises(LoyaltyError, match="credit_percent needs a rule that earns on money"):
+        create_program(shop, merchant_id="shop", now=now, actor="t",
+                       definition={"key": "p", "name": "P", "rules": rules})  # fmt: skip

@@ -439,7 +439,9 @@ def earn_on_event(
     merchant = session.get(Merchant, merchant_id)
     assert merchant is not None  # noqa: S101 - the customer belongs to it
     event = replace(event, merchant=merchant_facts(session, merchant, programs))
-    earnings = [e for p in programs if (e := evaluate_event(p, event=event)) and e.awards]
+    earnings = [
+        e for p in programs if (e := evaluate_event(p, event=event)) and (e.awards or e.credit)
+    ]
     work = EarningWork(session, now, actor, Outcome())
     if not earnings:
         work.outcome.reason = _no_event_points(programs, event, at)
@@ -457,23 +459,27 @@ def earn_on_event(
         full = {rule for slot in slots.values() for rule, used in slot.items() if used.full}
         work.outcome.reason = _no_event_points(programs, event, at, full_rules=full)
     for earning in counted:
-        entry = ledger.earn(
-            session,
-            account_id=account.id,
-            points=earning.points,
-            now=now,
-            actor=actor,
-            expires_at=_expires_at(session, earning.program, merchant, now),
-            reference=Reference(trigger, reference),
-            reason=f"{name or trigger} ({earning.program.name})",
-            details=breakdown(earning, earning.settlement)
-            | {"trigger": {"type": trigger, "name": name, "id": reference}},
-            idempotency_key=f"{trigger}:{reference}:program:{earning.program.program_id}"[:255],
-            level=levels.level_of_new_points(session, account_id=account.id, now=now),
-        )
-        _claim(work, earning, customer, slots[earning.program.key], entry)
-        work.outcome.entry_ids.append(entry.id)
-        work.outcome.record(earning.program, earned=earning.points)
+        occurrence = {"type": trigger, "name": name, "id": reference}
+        entry = None
+        if earning.points > 0:
+            entry = ledger.earn(
+                session,
+                account_id=account.id,
+                points=earning.points,
+                now=now,
+                actor=actor,
+                expires_at=_expires_at(session, earning.program, merchant, now),
+                reference=Reference(trigger, reference),
+                reason=f"{name or trigger} ({earning.program.name})",
+                details=breakdown(earning, earning.settlement) | {"trigger": occurrence},
+                idempotency_key=f"{trigger}:{reference}:program:{earning.program.program_id}"[:255],
+                level=levels.level_of_new_points(session, account_id=account.id, now=now),
+            )
+            work.outcome.entry_ids.append(entry.id)
+            work.outcome.record(earning.program, earned=earning.points)
+        given = credit.earn_on_event(work, earning, customer, trigger=occurrence)
+        if entry or given:
+            _claim(work, earning, customer, slots[earning.program.key], entry or given)
     return work.outcome
 
 
@@ -513,7 +519,9 @@ def _slots(
     """How much of each limited rule that gave awards the customer used in ``day``'s period."""
     slots = {}
     for rule in earning.program.rules:
-        if rule.limit is None or not any(a.rule == rule.id for a in earning.awards):
+        if rule.limit is None or not any(
+            a.rule == rule.id for a in (*earning.awards, *earning.credit)
+        ):
             continue
         period = rule.limit.period.key(day)
         used = session.scalar(
@@ -537,7 +545,7 @@ def _claim(
     entry: LedgerEntry,
 ) -> None:
     """Take the next slot of each limited rule that gave points (unique: race-safe)."""
-    for rule_id in {a.rule for a in earning.awards} & slots.keys():
+    for rule_id in {a.rule for a in (*earning.awards, *earning.credit)} & slots.keys():
         slot = slots[rule_id]
         work.session.add(
             RuleClaim(

@@ -36,7 +36,7 @@ from loyalty_plugin.domain.rules import (
     settle,
     targets,
 )
-from loyalty_plugin.models import Account, InvoiceEarning, LedgerEntry, MerchantSettings
+from loyalty_plugin.models import Account, Customer, InvoiceEarning, LedgerEntry, MerchantSettings
 from loyalty_plugin.services.earning.invoice_entries import earn_entries, lot_remaining
 from loyalty_plugin.services.earning.outcome import EarningWork
 from loyalty_plugin.services.events import publish
@@ -123,6 +123,56 @@ def reconcile(
         _earn(work, row, earning, account, given, key=f"again:{times}",
               details={"trigger": trigger, "given_back": True})  # fmt: skip
         row.credit_reversed = reversed_target
+
+
+def earn_on_event(
+    work: EarningWork, earning: ProgramEarning, customer: Customer, *, trigger: dict[str, Any]
+) -> LedgerEntry | None:
+    """The fixed store credit an event rule gives (a registration or birthday bonus in
+    money), in the program's currency if the merchant's wallet takes it; ``None`` when
+    there is none (the outcome's ``credit_reason`` then says why)."""
+    if not earning.credit:
+        return None
+    unit, taken = earning.program.currency, wallet(work.session, customer.merchant_id)
+    if unit not in taken:
+        work.outcome.credit_reason = (
+            f"no store credit: the merchant's credit wallet does not take {unit}"
+            if taken
+            else "no store credit: the merchant has no credit wallet"
+        )
+        return None
+    settled = settle(in_minor_units(earning.credit, unit), rounding=ROUNDING, scope=SCOPE)
+    if settled.points <= 0:
+        return None
+    opened = open_account(
+        work.session, merchant_id=customer.merchant_id, customer_id=customer.id, unit=unit
+    )
+    account = ledger.lock_account(work.session, opened.id)
+    program = earning.program
+    entry = ledger.earn(
+        work.session,
+        account_id=account.id,
+        points=settled.points,
+        now=work.now,
+        actor=work.actor,
+        reference=Reference(trigger["type"], trigger["id"]),
+        expires_at=expiry_for_new_credit(
+            work.session, merchant_id=customer.merchant_id, earned_at=work.now
+        ),
+        reason=f"store credit: {trigger['name'] or trigger['type']} ({program.name})",
+        details={
+            "program": program.label(),
+            "trigger": trigger,
+            "credit": _breakdown(settled, unit),
+        },
+        idempotency_key=(
+            f"{trigger['type']}:{trigger['id']}:program:{program.program_id}:credit:{unit}"
+        )[:255],
+    )
+    work.outcome.entry_ids.append(entry.id)
+    work.outcome.count_credit(unit, "earned", settled.points)
+    _publish(work.session, account, entry, CreditEarned, reason=entry.reason)
+    return entry
 
 
 def _credit_account(session: Session, row: InvoiceEarning, unit: str) -> Account:
