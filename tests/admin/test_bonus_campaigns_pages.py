@@ -125,4 +125,19 @@ def test_the_bonus_campaign_form_fits_the_screen(
     page.goto(live_server.url("/loyalty/admin/m/shop/"))
     make_campaign(page)
     change_campaign(page)
+    form = page.get_by_test_id("bonus-campaign-edit-form")
+    name, starts = (
+        form.get_by_label("Name").bounding_box(),
+        form.get_by_label("Starts").bounding_box(),
+    )
+    # Drawn like the other inputs: as tall (within Chromium's 2 px), and within its column.
+    assert name and starts and abs(starts["height"] - name["height"]) <= 2, (starts, name)
+    column = form.locator(".field", has=page.get_by_label("Starts")).bounding_box()
+    assert column and starts["width"] <= column["width"], (starts, column)
+    save = form.get_by_role("button", name="Save the changes").bounding_box()
+    fields = [
+        form.locator(".field").nth(i).bounding_box() for i in range(form.locator(".field").count())
+    ]
+    lowest = max(box["y"] + box["height"] for box in fields if box)
+    assert save and save["y"] >= lowest, "the Save button sits among the fields"
     look(page, shots, f"admin-bonus-campaign-edit-{width}", "Change 3x on Shoes")
