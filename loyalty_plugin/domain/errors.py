@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 
 class LoyaltyError(Exception):
     """Base of every error the engine raises on purpose."""
@@ -58,6 +60,21 @@ class InsufficientPoints(LoyaltyError):
         super().__init__(
             f"requested {requested} points but only {available} are available",
             field="points",
+        )
+        self.requested = requested
+        self.available = available
+
+
+class InsufficientCredit(LoyaltyError):
+    """A hold asked for more store credit than the customer can spend (issue #19)."""
+
+    code = "insufficient_credit"
+
+    def __init__(self, *, requested: Decimal, available: Decimal, currency: str) -> None:
+        super().__init__(
+            f"requested {requested} {currency} of store credit but only {available} is available",
+            field="credit",
+            facts={"requested": str(requested), "available": str(available)},
         )
         self.requested = requested
         self.available = available

@@ -111,6 +111,36 @@ class CreditExpired(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CreditSpent(DomainEvent):
+    """Store credit spent on an invoice: its hold was captured (issue #19)."""
+
+    type: ClassVar[str] = "credit.spent"
+    customer_id: str
+    entry_id: int
+    currency: str
+    #: Negative: the credit left the customer's account.
+    amount: str
+    balance: str
+    redemption_id: int
+    reference: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreditReturned(DomainEvent):
+    """Store credit spent on an invoice given back by a refund or its cancellation (#19)."""
+
+    type: ClassVar[str] = "credit.returned"
+    customer_id: str
+    entry_id: int
+    currency: str
+    amount: str
+    balance: str
+    reverses_entry_id: int
+    redemption_id: int
+    reference: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class PointsExpiring(DomainEvent):
     type: ClassVar[str] = "points.expiring"
     customer_id: str

@@ -283,6 +283,8 @@ class CreditQuote:
     #: or ``requested``.
     credit_bound_by: str
     points: Quote
+    #: Each cap on the credit in money (``requested`` only when asked), in the currency.
+    credit_limits: dict[str, Decimal] = field(default_factory=dict)
 
     @property
     def total(self) -> Decimal:
@@ -315,8 +317,9 @@ def quote_with_credit(
     }
     if requested_credit is not None:
         limits["requested"] = max(requested_credit, ZERO)
+    limits = {name: round_down(max(v, ZERO), invoice.currency) for name, v in limits.items()}
     bound = min(limits, key=lambda name: limits[name])
-    used = round_down(limits[bound], invoice.currency)
+    used = limits[bound]
     points = quote(
         invoice, rules, balance=balance, merchant_currency=merchant_currency,
         requested=requested_points, purse=purse, paid_with_credit=used,
@@ -327,6 +330,7 @@ def quote_with_credit(
         credit_balance=credit,
         credit_bound_by=bound,
         points=points,
+        credit_limits=limits,
     )
 
 

@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from loyalty_plugin.domain.ledger import POINTS
+from loyalty_plugin.domain.money import from_minor
 from loyalty_plugin.models.base import Base, BigId, utcnow
 from loyalty_plugin.models.ledger import Account, LedgerEntry
 from loyalty_plugin.models.program import Rate
@@ -63,8 +65,14 @@ class Redemption(Base):
             values_callable=lambda e: [k.value for k in e],
         )
     )
+    #: ``points``, or the currency of the store credit this row holds (issue #19): then
+    #: ``points`` and the ``*_points`` counts are minor units of that currency.
+    unit: Mapped[str] = mapped_column(String(8), default="points", server_default="points")
+    #: The redemption this credit row is part of (the one the host names and captures),
+    #: ``None`` for that one. A hold of points and credit is one row per unit.
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("redemptions.id"), index=True)
     points: Mapped[int] = mapped_column(BigInteger)
-    #: The discount the points give, in the invoice's currency.
+    #: The discount the points (or the credit) give, in the invoice's currency.
     amount: Mapped[Decimal]
     currency: Mapped[str] = mapped_column(String(3))
     #: Value of one point in the invoice's currency (12 decimals kept).
@@ -87,6 +95,40 @@ class Redemption(Base):
 
     account: Mapped[Account] = relationship(lazy="joined")
     hold_entry: Mapped[LedgerEntry] = relationship()
+    #: The credit rows of this redemption, in currency order.
+    parts: Mapped[list[Redemption]] = relationship(order_by="Redemption.unit")
+
+    @property
+    def points_part(self) -> Redemption | None:
+        """The row of points (this one, as a lead holds the points if there are any)."""
+        return self if self.unit == POINTS else None
+
+    @property
+    def credit_parts(self) -> list[Redemption]:
+        """The rows of store credit: this one if it holds credit, then its parts."""
+        return ([] if self.unit == POINTS else [self]) + list(self.parts)
+
+    @property
+    def points_held(self) -> int:
+        """The points this redemption takes (0 when the lead holds credit alone)."""
+        return self.points if self.unit == POINTS else 0
+
+    @property
+    def points_returned(self) -> int:
+        """The points refunds gave back (0 when the lead holds credit alone)."""
+        return self.returned_points if self.unit == POINTS else 0
+
+    @property
+    def returned_amount(self) -> Decimal:
+        """What refunds gave back of a credit row, as money (points: their count)."""
+        if self.unit == POINTS:
+            return Decimal(self.returned_points)
+        return from_minor(self.returned_points, self.unit)
+
+    @property
+    def discount(self) -> Decimal:
+        """What the whole redemption takes off the invoice: points and credit."""
+        return self.amount + sum((part.amount for part in self.parts), Decimal(0))
 
     @property
     def values(self) -> list[dict[str, Any]]:

@@ -82,6 +82,11 @@ class MerchantSettings(Base):
     #: Store credit expires this many months after it was earned, at the end of that day
     #: in the merchant's time zone (null: never, the default; points have their own policy).
     credit_expiry_months: Mapped[int | None] = mapped_column(Integer)
+    #: Percentage (0-100) of an invoice's total payable with store credit; the sum of
+    #: credit and points stays under ``max_invoice_share`` too.
+    credit_max_invoice_share: Mapped[Decimal] = mapped_column(
+        default=Decimal(100), server_default="100"
+    )
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(128))
 

@@ -13,7 +13,16 @@ from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    post_dump,
+    post_load,
+    validate,
+    validates_schema,
+)
 
 from loyalty_plugin.domain.coupons import CouponKind, CouponStatus, unusable_reason
 from loyalty_plugin.domain.credit import MAX_CREDIT_EXPIRY_MONTHS
@@ -414,7 +423,23 @@ class DraftInvoiceSchema(Schema):
 class QuoteArgsSchema(MerchantArgsSchema):
     customer_id = HostId(required=True)
     invoice = fields.Nested(DraftInvoiceSchema, required=True)
-    points = Points(metadata={"description": "points the customer wants to use (default: most)"})
+    points = fields.Integer(
+        strict=True,
+        validate=validate.Range(0, 10**12),
+        metadata={"description": "points the customer wants to use (default: most; 0 only "
+                  "with ``credit``, to pay with credit alone)"},
+    )  # fmt: skip
+    credit = MoneyField(
+        metadata={
+            "description": "store credit, in the invoice's currency, the customer wants to use "
+            "(default: most); only for a merchant with a credit wallet"
+        }
+    )
+
+    @validates_schema
+    def _zero_points_only_with_credit(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data.get("points") == 0 and "credit" not in data:
+            raise ValidationError("must be at least 1 (0 only with credit)", field_name="points")
 
 
 class QuotedValueSchema(Schema):
@@ -423,6 +448,26 @@ class QuotedValueSchema(Schema):
         allow_none=True, metadata={"description": "the level whose point value applies"}
     )
     rate = RateField(metadata={"description": "value of one of these points"})
+
+
+class CreditOfferSchema(Schema):
+    """Store credit offered on an invoice beside the points (issue #19)."""
+
+    amount = MoneyField(attribute="credit", metadata={"description": "credit usable on it"})
+    currency = fields.String(metadata={"description": "the invoice's currency"})
+    balance = MoneyField(attribute="credit_balance", metadata={"description": "credit spendable"})
+    bound_by = fields.String(
+        attribute="credit_bound_by",
+        metadata={
+            "description": "what bound the credit: balance, credit_cap, max_share, "
+            "eligible_amount, requested, or wallet (the wallet does not take the currency)"
+        },
+    )
+    limits = fields.Dict(
+        attribute="credit_limits", keys=fields.String(), values=MoneyField(),
+        metadata={"description": "each cap on the credit, in money"},
+    )  # fmt: skip
+    total = MoneyField(metadata={"description": "credit and points together: the discount"})
 
 
 class QuoteSchema(Schema):
@@ -460,6 +505,13 @@ class QuoteSchema(Schema):
             "host; ``discount_amount`` on this invoice), point value and maximum share"
         },
     )
+    credit = fields.Nested(
+        CreditOfferSchema,
+        metadata={
+            "description": "store credit offered first, the points after it within the caps on "
+            "their sum; present only for a merchant with a credit wallet"
+        },
+    )
 
 
 class HoldArgsSchema(QuoteArgsSchema):
@@ -474,21 +526,40 @@ class ReleaseArgsSchema(Schema):
     reason = Text(1, 200)
 
 
+class HeldCreditSchema(Schema):
+    """Store credit one redemption takes, in one currency (issue #19)."""
+
+    id = fields.Integer(metadata={"description": "this unit's row, part of the redemption"})
+    currency = fields.String(attribute="unit")
+    amount = MoneyField(metadata={"description": "the credit held or spent"})
+    returned = MoneyField(
+        attribute="returned_amount", metadata={"description": "given back by refunds"}
+    )
+    hold_entry_id = fields.Integer()
+
+
 class RedemptionSchema(Schema):
     id = fields.Integer()
     merchant_id = fields.String()
     customer_id = fields.Function(lambda r: r.account.customer.host_customer_id)
     invoice_id = fields.String()
     status = fields.String(metadata={"description": "held, captured, released or expired"})
-    points = fields.Integer()
-    amount = MoneyField(metadata={"description": "the discount to apply to the invoice"})
+    points = fields.Integer(attribute="points_held")
+    amount = MoneyField(
+        attribute="discount",
+        metadata={"description": "the discount to apply to the invoice: points and credit"},
+    )
     currency = fields.String()
     rate = RateField(
         metadata={"description": "value of one point at the level held, in ``currency``"}
     )
     exchange_rate = RateField()
-    returned_points = fields.Integer(metadata={"description": "given back by refunds"})
-    hold_entry_id = fields.Integer()
+    returned_points = fields.Integer(
+        attribute="points_returned", metadata={"description": "given back by refunds"}
+    )
+    hold_entry_id = fields.Integer(
+        metadata={"description": "the hold entry of the points (of the credit without points)"}
+    )
     values = fields.List(
         fields.Nested(QuotedValueSchema), metadata={"description": "the held points by value"}
     )
@@ -496,6 +567,20 @@ class RedemptionSchema(Schema):
     created_at = fields.DateTime()
     captured_at = fields.DateTime(allow_none=True)
     released_at = fields.DateTime(allow_none=True)
+    credit = fields.List(
+        fields.Nested(HeldCreditSchema),
+        attribute="credit_parts",
+        metadata={
+            "description": "store credit the redemption takes, one per currency; present only "
+            "when it takes credit"
+        },
+    )
+
+    @post_dump
+    def _credit_only_when_taken(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        if not data.get("credit"):
+            data.pop("credit", None)
+        return data
 
 
 # -- coupons and rewards -----------------------------------------------------------------
@@ -862,6 +947,12 @@ class SettingsSchema(Schema):
             "description": "store credit expires this many months after it was earned, at "
             "the end of that day in the merchant's time zone; null (the default): never"
         },
+    )
+    credit_max_invoice_share = SettingAmountField(
+        metadata={
+            "description": "percent of the invoice total payable with store credit; credit and "
+            "points together stay under max_invoice_share too"
+        }
     )
     updated_at = fields.DateTime(dump_only=True)
     updated_by = fields.String(dump_only=True, allow_none=True)

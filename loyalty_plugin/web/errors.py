@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 from loyalty_plugin.database import is_unavailable
 from loyalty_plugin.domain.errors import (
     IdempotencyConflict,
+    InsufficientCredit,
     InsufficientPoints,
     InvalidOperation,
     LoyaltyError,
@@ -28,6 +29,7 @@ RETRY_AFTER_SECONDS = 5
 STATUS: dict[type[LoyaltyError], int] = {
     NotFound: 404,
     InsufficientPoints: 409,
+    InsufficientCredit: 409,
     IdempotencyConflict: 422,
     InvalidOperation: 409,
 }

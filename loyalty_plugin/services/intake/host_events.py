@@ -44,7 +44,8 @@ from loyalty_plugin.domain.host_events import (
     RefundReversedData,
     natural_key,
 )
-from loyalty_plugin.domain.money import quantize
+from loyalty_plugin.domain.ledger import POINTS
+from loyalty_plugin.domain.money import from_minor, quantize, to_minor
 from loyalty_plugin.domain.refunds import cap_line_refund
 from loyalty_plugin.models import (
     Customer,
@@ -435,12 +436,15 @@ def on_refund(ctx: Context, data: RefundData) -> dict[str, Any]:
         now=ctx.now,
         actor=ACTOR,
     )
-    if returned:
-        result["points_returned"] = sum(r.points for r in returned)
+    if points := [r for r in returned if r.unit == POINTS]:
+        result["points_returned"] = sum(r.points for r in points)
         # What the customer kept of them, that refund_reversed may take back.
         result["points_returned_kept"] = result["points_returned"] + sum(
-            r.points_expired_again for r in returned
+            r.points_expired_again for r in points
         )
+    if credit := [r for r in returned if r.unit != POINTS]:
+        result["credit_returned"] = _credit_sums(credit, kept=False)
+        result["credit_returned_kept"] = _credit_sums(credit, kept=True)
     if released := release_waiting(ctx, _refund_on(data.invoice_id, data.refund.id)):
         result["released"] = released
     return result
@@ -486,29 +490,61 @@ def on_refund_reversed(ctx: Context, data: RefundReversedData) -> dict[str, Any]
     )
     result["refunded_total"] = str(quantize(invoice.refunded_total, invoice.currency))
     result |= programs
-    if taken := _take_back_returned(ctx, invoice, original.event_id):
+    taken, credit_taken = _take_back_returned(ctx, invoice, original.event_id)
+    if taken:
         result["points_taken_back"] = taken
+    if credit_taken:
+        result["credit_taken_back"] = credit_taken
     return result
 
 
-def _take_back_returned(ctx: Context, invoice: Invoice, event_id: int | None) -> int:
-    """Take back the points a reversed refund returned from a redemption on the invoice
-    (none while it is cancelled: the cancellation gave them all back)."""
+def _credit_sums(returned: list[redemption.ReturnedPoints], *, kept: bool) -> dict[str, str]:
+    """Store credit refunds gave back, per currency as money (``kept``: less what expired
+    again at once)."""
+    minor: dict[str, int] = {}
+    for one in returned:
+        given = one.points + (one.points_expired_again if kept else 0)
+        minor[one.unit] = minor.get(one.unit, 0) + given
+    return {unit: str(from_minor(units, unit)) for unit, units in sorted(minor.items())}
+
+
+def _take_back_returned(
+    ctx: Context, invoice: Invoice, event_id: int | None
+) -> tuple[int, dict[str, str]]:
+    """Take back the points and store credit a reversed refund returned from a redemption
+    on the invoice (none while it is cancelled: the cancellation gave them all back)."""
     row = ctx.session.get(WebhookEvent, event_id) if event_id is not None else None
     counted = (row.result or {}) if row is not None else {}
     kept = int(counted.get("points_returned_kept", counted.get("points_returned", 0)))
-    if kept <= 0 or invoice.status == InvoiceStatus.CANCELLED:
-        return 0
+    credit = {
+        unit: to_minor(Decimal(amount), unit)
+        for unit, amount in (counted.get("credit_returned_kept") or {}).items()
+    }
+    if (kept <= 0 and not any(v > 0 for v in credit.values())) or (
+        invoice.status == InvoiceStatus.CANCELLED
+    ):
+        return 0, {}
     entries = redemption.take_back_for_reversed_refund(
         ctx.session,
         merchant_id=ctx.merchant.id,
         invoice_id=invoice.host_invoice_id,
         share=_refunded_share(invoice),
-        limit=kept,
+        limit=max(kept, 0),
+        credit_limits=credit,
         now=ctx.now,
         actor=ACTOR,
     )
-    return -sum(e.points for e in entries)
+    return _taken(entries)
+
+
+def _taken(entries: list[LedgerEntry]) -> tuple[int, dict[str, str]]:
+    """Points, and store credit per currency as money, that take-back ``entries`` took."""
+    credit: dict[str, int] = {}
+    for entry in entries:
+        if entry.unit != POINTS:
+            credit[entry.unit] = credit.get(entry.unit, 0) - entry.points
+    points = -sum(e.points for e in entries if e.unit == POINTS)
+    return points, {unit: str(from_minor(minor, unit)) for unit, minor in sorted(credit.items())}
 
 
 def _refunded_share(invoice: Invoice) -> Decimal:
@@ -665,8 +701,11 @@ def on_reinstate(ctx: Context, data: CancelData) -> dict[str, Any]:
         now=ctx.now,
         actor=ACTOR,
     )
-    if taken:
-        result["points_taken_back"] = -sum(entry.points for entry in taken)
+    points, credit = _taken(taken)
+    if points:
+        result["points_taken_back"] = points
+    if credit:
+        result["credit_taken_back"] = credit
     return result
 
 

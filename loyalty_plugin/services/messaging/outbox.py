@@ -58,6 +58,8 @@ OUTGOING_TYPES = frozenset(
         "credit.reversed",
         "credit.expiring",
         "credit.expired",
+        "credit.spent",
+        "credit.returned",
     }
 )
 #: How long a claimed message is left alone before another worker may take it.

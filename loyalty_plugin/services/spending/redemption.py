@@ -1,4 +1,5 @@
-"""Paying invoices with points: quote, hold, capture, release, refund returns, stale holds.
+"""Paying invoices with points and store credit: quote, hold, capture, release, refund
+returns, stale holds.
 
 A hold is a ``hold`` ledger entry that takes the points from their lots (soonest expiry
 first) plus a :class:`~loyalty_plugin.models.Redemption` row. Capture only marks the row and
@@ -8,6 +9,11 @@ entry, which gives the points back to the very lots they came from, with their e
 
 Every writer of a redemption locks its account row first, so concurrent captures, releases
 and refunds of one customer take turns.
+
+With a credit wallet (issue #19) a hold may take store credit too: one row per unit, the
+credit rows linked to the lead by ``lead_id`` (:mod:`.credit`). Each row is held, returned
+and taken back on its own account as above; capture and release act on all of them, the
+points account locked first, then the credit accounts by currency.
 """
 
 from __future__ import annotations
@@ -21,20 +27,24 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import (
+    InsufficientCredit,
     InsufficientPoints,
     InvalidOperation,
     NotFound,
     ValidationError,
 )
 from loyalty_plugin.domain.events import PointsRedeemed, PointsReversed
-from loyalty_plugin.domain.ledger import EntryKind
+from loyalty_plugin.domain.ledger import POINTS, EntryKind
 from loyalty_plugin.domain.redemption import (
     Bound,
+    CreditQuote,
     DraftInvoice,
     Quote,
     RedemptionMode,
     RedemptionRules,
     quote,
+    quote_with_credit,
+    round_down,
 )
 from loyalty_plugin.models import Account, LedgerEntry, Redemption, RedemptionStatus
 from loyalty_plugin.services.events import publish
@@ -42,7 +52,12 @@ from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.accounts import account_for_host_customer, get_merchant
 from loyalty_plugin.services.ledger.entries import SYSTEM, Money, Reference
 from loyalty_plugin.services.levels import memberships as levels
-from loyalty_plugin.services.spending.settings import merchant_settings, redemption_rules
+from loyalty_plugin.services.spending import credit as credit_side
+from loyalty_plugin.services.spending.settings import (
+    credit_wallet,
+    merchant_settings,
+    redemption_rules,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +71,11 @@ class ReturnedPoints:
     redemption: Redemption
     entries: list[LedgerEntry]
     expired_again: list[LedgerEntry]
+
+    @property
+    def unit(self) -> str:
+        """``points``, or the currency of the credit given back (then in minor units)."""
+        return self.redemption.unit
 
     @property
     def points(self) -> int:
@@ -96,35 +116,101 @@ def quote_invoice(
     Writes nothing but, for a customer seen for the first time, their empty account
     (the API runs quotes without committing).
     """
+    return quote_checkout(
+        session,
+        merchant_id=merchant_id,
+        customer_id=customer_id,
+        invoice=invoice,
+        now=now,
+        points=points,
+    ).points
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """What one invoice can take: the points, and store credit when the merchant has a
+    credit wallet (``credit`` is ``None`` for a points-only merchant)."""
+
+    points: Quote
+    credit: CreditQuote | None
+    rules: RedemptionRules
+    #: The customer's credit account in the invoice's currency, if they have one.
+    credit_account: Account | None = None
+
+
+def quote_checkout(
+    session: Session,
+    *,
+    merchant_id: str,
+    customer_id: str,
+    invoice: DraftInvoice,
+    now: datetime,
+    points: int | None = None,
+    credit: Decimal | None = None,
+) -> Offer:
+    """The points and the store credit ``customer_id`` could use on ``invoice`` now.
+
+    Credit is offered first, up to its own cap; points get what the caps on the sum
+    leave. Writes nothing but, for a customer seen for the first time, their empty account.
+    """
     account = account_for_host_customer(session, merchant_id, customer_id)
-    offer, _rules = _offer(session, account, invoice, now=now, points=points)
+    offer = _offer(session, account, invoice, now=now, points=points, credit=credit, lock=False)
+    if credit is not None and offer.credit is None:
+        raise ValidationError("this merchant has no store credit wallet", field="credit")
     return offer
 
 
 def _offer(
-    session: Session, account: Account, invoice: DraftInvoice, *, now: datetime, points: int | None
-) -> tuple[Quote, RedemptionRules]:
-    """The quote for ``account`` and the rules behind it.
+    session: Session,
+    account: Account,
+    invoice: DraftInvoice,
+    *,
+    now: datetime,
+    points: int | None,
+    credit: Decimal | None = None,
+    lock: bool = False,
+) -> Offer:
+    """The offer for ``account`` and the rules behind it.
 
     With fallback redemption (levels that redeem at the earning level) each lot's points
     are valued at the level they were earned at, in the order a spend takes them.
     """
     merchant = get_merchant(session, account.merchant_id)
+    settings = merchant_settings(session, account.merchant_id)
     terms = levels.terms_for(session, account_id=account.id, now=now)
-    merchant_rules = redemption_rules(merchant_settings(session, account.merchant_id))
+    merchant_rules = redemption_rules(settings)
     rules = with_level(merchant_rules, terms)
     purse = levels.redemption_purse(
         session, account_id=account.id, now=now, merchant_value=merchant_rules.value, terms=terms
     )
-    offer = quote(
+    wallet = credit_wallet(settings)
+    if not wallet:
+        offer = quote(
+            invoice,
+            rules,
+            balance=0,
+            merchant_currency=merchant.currency,
+            requested=points,
+            purse=purse,
+        )
+        return Offer(points=offer, credit=None, rules=rules)
+    currency = invoice.currency.upper()
+    held = currency in wallet
+    found = credit_side.credit_account(session, account, currency, lock=lock) if held else None
+    both = quote_with_credit(
         invoice,
         rules,
+        credit=credit_side.spendable_credit(session, found, now),
         balance=0,
         merchant_currency=merchant.currency,
-        requested=points,
+        credit_cap_percent=settings.credit_max_invoice_share if held else Decimal(0),
+        requested_credit=credit,
+        requested_points=points,
         purse=purse,
     )
-    return offer, rules
+    if not held:
+        both = replace(both, credit_bound_by="wallet")
+    return Offer(points=both.points, credit=both, rules=rules, credit_account=found)
 
 
 def hold_points(
@@ -136,19 +222,60 @@ def hold_points(
     now: datetime,
     actor: str,
     points: int | None = None,
+    credit: Decimal | None = None,
 ) -> Redemption:
-    """Hold ``points`` (default: as many as the caps allow) against ``invoice``.
+    """Hold ``points`` and ``credit`` (default: as much as the caps allow) against
+    ``invoice``; the lead row, with a linked row per currency of credit.
 
     Raises :class:`InsufficientPoints` when the balance is what stands in the way, and a
-    :class:`ValidationError` on ``points`` when another cap does.
+    :class:`ValidationError` on ``points`` (or ``credit``) when another cap does.
     """
     if not invoice.id:
         raise ValidationError("a hold needs the invoice id", field="invoice.id")
     account = account_for_host_customer(session, merchant_id, customer_id)
     account = ledger.lock_account(session, account.id)
     _refuse_second_hold(session, merchant_id, invoice.id)
-    offer, rules = _offer(session, account, invoice, now=now, points=points)
-    _check_request(offer, points, rules)
+    found = _offer(session, account, invoice, now=now, points=points, credit=credit, lock=True)
+    _check_credit_request(found.credit, credit)
+    expires_at = now + timedelta(minutes=merchant_settings(session, merchant_id).hold_minutes)
+    hold = _Hold(invoice_id=invoice.id, now=now, actor=actor, expires_at=expires_at)
+    offer, with_credit = found.points, found.credit
+    lead = None
+    if with_credit is None or not with_credit.credit or offer.points or points:
+        _check_request(offer, points, found.rules)
+        lead = _hold_points(session, account, offer, hold)
+    if with_credit is not None and with_credit.credit and found.credit_account is not None:
+        row = credit_side.hold_credit(
+            session, account=found.credit_account, offer=with_credit, invoice_id=invoice.id,
+            now=now, actor=actor, expires_at=expires_at,
+        )  # fmt: skip
+        if lead is not None:
+            row.lead_id = lead.id
+            session.add(row)
+            session.flush()
+            return lead
+        row.active_invoice_id = invoice.id
+        _insert_hold(session, row)
+        return row
+    if lead is None:
+        raise AssertionError("a hold with neither points nor credit")
+    return lead
+
+
+@dataclass(frozen=True, slots=True)
+class _Hold:
+    """What every row of one hold shares."""
+
+    invoice_id: str
+    now: datetime
+    actor: str
+    expires_at: datetime
+
+
+def _hold_points(session: Session, account: Account, offer: Quote, hold: _Hold) -> Redemption:
+    """Hold the offered points (a ``hold`` entry) and insert their row, the lead."""
+    merchant_id, invoice_id = account.merchant_id, hold.invoice_id
+    now, actor, expires_at = hold.now, hold.actor, hold.expires_at
     entry = ledger.spend(
         session,
         account_id=account.id,
@@ -157,16 +284,15 @@ def hold_points(
         actor=actor,
         kind=EntryKind.HOLD,
         money=Money(offer.amount, offer.currency),
-        reference=Reference("invoice", invoice.id),
-        reason=f"held for invoice {invoice.id}",
+        reference=Reference("invoice", invoice_id),
+        reason=f"held for invoice {invoice_id}",
         details={"redemption": _quote_details(offer)},
     )
-    settings = merchant_settings(session, merchant_id)
     redemption = Redemption(
         merchant_id=merchant_id,
         account_id=account.id,
-        invoice_id=invoice.id,
-        active_invoice_id=invoice.id,
+        invoice_id=invoice_id,
+        active_invoice_id=invoice_id,
         status=RedemptionStatus.HELD,
         points=offer.points,
         amount=offer.amount,
@@ -174,7 +300,7 @@ def hold_points(
         rate=offer.rate,
         exchange_rate=offer.exchange_rate,
         hold_entry_id=entry.id,
-        expires_at=now + timedelta(minutes=settings.hold_minutes),
+        expires_at=expires_at,
         created_by=actor,
         created_at=now,
     )
@@ -199,8 +325,10 @@ def capture_redemption(
     now: datetime,
     actor: str,
 ) -> Redemption:
-    """Make a hold final (the invoice was paid). Capturing twice changes nothing."""
-    redemption, account = _lock(session, merchant_id, redemption_id)
+    """Make a hold final (the invoice was paid), all its units. Capturing twice changes
+    nothing."""
+    redemption, rows = _lock_group(session, merchant_id, redemption_id)
+    redemption_id = redemption.id
     if invoice_id is not None and str(invoice_id) != redemption.invoice_id:
         raise ValidationError(
             f"redemption {redemption_id} holds points for invoice {redemption.invoice_id!r}",
@@ -213,24 +341,34 @@ def capture_redemption(
             f"redemption {redemption_id} was {redemption.status}; it cannot be captured",
             field="redemption_id",
         )
-    redemption.status = RedemptionStatus.CAPTURED
-    redemption.active_invoice_id = None
-    redemption.captured_at = now
-    account.lifetime_redeemed += redemption.points
+    for row in rows:
+        _capture_row(session, row, now)
+    return redemption
+
+
+def _capture_row(session: Session, row: Redemption, now: datetime) -> None:
+    """Mark one unit's row captured and announce it (``points.redeemed``/``credit.spent``)."""
+    account = ledger.lock_account(session, row.account_id)
+    row.status = RedemptionStatus.CAPTURED
+    row.active_invoice_id = None
+    row.captured_at = now
+    account.lifetime_redeemed += row.points
     session.flush()
+    if row.unit != POINTS:
+        credit_side.publish_spent(session, row, account)
+        return
     publish(
         session,
         PointsRedeemed(
-            merchant_id=merchant_id,
+            merchant_id=row.merchant_id,
             occurred_at=now,
             customer_id=account.customer.host_customer_id,
-            entry_id=redemption.hold_entry_id,
-            points=redemption.points,
+            entry_id=row.hold_entry_id,
+            points=row.points,
             balance=account.balance,
-            reference=f"invoice:{redemption.invoice_id}",
+            reference=f"invoice:{row.invoice_id}",
         ),
     )
-    return redemption
 
 
 def release_redemption(
@@ -243,28 +381,42 @@ def release_redemption(
     reason: str | None = None,
     expired: bool = False,
 ) -> Redemption:
-    """Give held points back to their lots. Releasing twice changes nothing."""
-    redemption, _account = _lock(session, merchant_id, redemption_id)
+    """Give held points and credit back to their lots. Releasing twice changes nothing."""
+    redemption, rows = _lock_group(session, merchant_id, redemption_id)
     if redemption.status in (RedemptionStatus.RELEASED, RedemptionStatus.EXPIRED):
         return redemption
     if redemption.status == RedemptionStatus.CAPTURED:
         raise InvalidOperation(
-            f"redemption {redemption_id} was captured; a refund returns its points",
+            f"redemption {redemption.id} was captured; a refund returns its points",
             field="redemption_id",
         )
+    for row in rows:
+        _release_row(session, row, now=now, actor=actor, reason=reason, expired=expired)
+    return redemption
+
+
+def _release_row(
+    session: Session,
+    row: Redemption,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str | None,
+    expired: bool,
+) -> None:
+    """Reverse one unit's hold entry, which gives it back to the very lots it came from."""
     ledger.reverse(
         session,
-        entry_id=redemption.hold_entry_id,
+        entry_id=row.hold_entry_id,
         now=now,
         actor=actor,
         reason=reason or ("hold expired" if expired else "hold released"),
-        idempotency_key=f"redemption:{redemption.id}:release",
+        idempotency_key=f"redemption:{row.id}:release",
     )
-    redemption.status = RedemptionStatus.EXPIRED if expired else RedemptionStatus.RELEASED
-    redemption.active_invoice_id = None
-    redemption.released_at = now
+    row.status = RedemptionStatus.EXPIRED if expired else RedemptionStatus.RELEASED
+    row.active_invoice_id = None
+    row.released_at = now
     session.flush()
-    return redemption
 
 
 def release_redemptions_for_invoice(
@@ -275,26 +427,21 @@ def release_redemptions_for_invoice(
     Each status is decided under the account's lock: a hold captured while the cancel ran
     (the invoice's payment racing its cancellation) is refunded in full, never refused.
     """
-    changed = []
+    changed: dict[int, Redemption] = {}
     for redemption in _locked_for_invoice(session, merchant_id, invoice_id):
+        lead_id = redemption.lead_id or redemption.id
         if redemption.status == RedemptionStatus.HELD:
-            changed.append(
-                release_redemption(
-                    session,
-                    merchant_id=merchant_id,
-                    redemption_id=redemption.id,
-                    now=now,
-                    actor=actor,
-                    reason=f"invoice {invoice_id} cancelled",
-                )
-            )
+            _release_row(session, redemption, now=now, actor=actor,
+                         reason=f"invoice {invoice_id} cancelled", expired=False)  # fmt: skip
+            changed.setdefault(lead_id, redemption)
         elif redemption.status == RedemptionStatus.CAPTURED:
             returned = _return(session, redemption, Decimal(1), now, actor, "cancelled")
             if returned is not None:
                 kept = returned.points + returned.points_expired_again
                 returned.redemption.cancel_returned = max(0, kept)
-                changed.append(redemption)
-    return changed
+                changed.setdefault(lead_id, redemption)
+    # The lead stands for its credit rows, as the host knows only its id.
+    return [session.get(Redemption, lead_id) or row for lead_id, row in changed.items()]
 
 
 def return_points_for_refund(
@@ -332,6 +479,7 @@ def take_back_for_reversed_refund(
     limit: int,
     now: datetime,
     actor: str,
+    credit_limits: dict[str, int] | None = None,
 ) -> list[LedgerEntry]:
     """A refund was reversed: take back the points it returned from the invoice's
     redemptions, so that each has returned only what ``share`` (the fraction of the invoice
@@ -343,19 +491,21 @@ def take_back_for_reversed_refund(
     returns that again (and :func:`_return` reverses the take-back to do it), while what
     was forgiven the customer already has. At most ``limit`` points in all: what that refund
     returned and the customer kept (a cancellation's return is not a refund's). Calling
-    again with the same share takes nothing more.
+    again with the same share takes nothing more. Store credit rows are taken back the
+    same way, each at most its currency's ``credit_limits`` (minor units).
     """
     _check_share(share)
+    limits = {POINTS: limit} | (credit_limits or {})
     taken = []
     for found in _locked_for_invoice(session, merchant_id, invoice_id):
         if found.status != RedemptionStatus.CAPTURED:
             continue
         found, account = _lock(session, found.merchant_id, found.id)
-        take = min(limit, found.returned_points - _share_of(found, share))
+        take = min(limits.get(found.unit, 0), found.returned_points - _share_of(found, share))
         if take <= 0:
             continue
         entry = _take_back(session, found, account, take, now, actor, "refund reversed")
-        limit -= take
+        limits[found.unit] -= take
         if entry is not None:
             taken.append(entry)
     return taken
@@ -457,9 +607,15 @@ def release_stale_holds(
     """Release holds nobody captured before their ``expires_at`` (the stale-holds job); of
     one merchant, or all."""
     mine = true() if merchant_id is None else Redemption.merchant_id == merchant_id
+    # Leads only: releasing one releases its credit rows (their expiry is the lead's).
     stale = session.execute(
         select(Redemption.merchant_id, Redemption.id)
-        .where(mine, Redemption.status == RedemptionStatus.HELD, Redemption.expires_at <= now)
+        .where(
+            mine,
+            Redemption.lead_id.is_(None),
+            Redemption.status == RedemptionStatus.HELD,
+            Redemption.expires_at <= now,
+        )
         .order_by(Redemption.id)
         .limit(limit)
     ).all()
@@ -516,6 +672,29 @@ def _check_request(offer: Quote, points: int | None, rules: RedemptionRules) -> 
     )
 
 
+def _check_credit_request(offer: CreditQuote | None, credit: Decimal | None) -> None:
+    """Refuse store credit the offer does not allow, naming what stands in the way."""
+    if credit is None:
+        return
+    if offer is None:
+        raise ValidationError("this merchant has no store credit wallet", field="credit")
+    if credit != round_down(credit, offer.currency):
+        raise ValidationError(
+            f"{credit} {offer.currency} is finer than the currency's smallest unit", field="credit"
+        )
+    if credit <= offer.credit:
+        return
+    if offer.credit_bound_by == "balance":
+        raise InsufficientCredit(
+            requested=credit, available=offer.credit_balance, currency=offer.currency
+        )
+    raise ValidationError(
+        f"at most {offer.credit} {offer.currency} of store credit can be used on this invoice "
+        f"({offer.credit_bound_by})",
+        field="credit",
+    )
+
+
 def _return(
     session: Session,
     redemption: Redemption,
@@ -568,8 +747,12 @@ def _return(
         .order_by(LedgerEntry.id)
     ).all()
     for entry in entries:
-        if entry.reverses_entry_id == hold.id:  # a reversal publishes its own event
+        if entry.reverses_entry_id != hold.id:  # a reversal publishes its own event
+            continue
+        if redemption.unit == POINTS:
             _publish_returned(session, redemption, account, entry)
+        else:
+            credit_side.publish_returned(session, redemption, account, entry)
     return ReturnedPoints(redemption=redemption, entries=entries, expired_again=list(expired))
 
 
@@ -628,6 +811,19 @@ def _lock(session: Session, merchant_id: str, redemption_id: int) -> tuple[Redem
     return redemption, account
 
 
+def _lock_group(
+    session: Session, merchant_id: str, redemption_id: int
+) -> tuple[Redemption, list[Redemption]]:
+    """The lead of the redemption (named by its own id or a credit row's) and all its rows,
+    re-read after locking their accounts: the points account first, then credit by
+    currency (the lead holds the points when there are any; parts come in unit order)."""
+    found = get_redemption(session, merchant_id=merchant_id, redemption_id=redemption_id)
+    lead, _account = _lock(session, merchant_id, found.lead_id or found.id)
+    parts = sorted(lead.parts, key=lambda part: part.unit)
+    rows = [lead, *(_lock(session, merchant_id, part.id)[0] for part in parts)]
+    return lead, rows
+
+
 def _for_invoice(session: Session, merchant_id: str, invoice_id: str) -> list[Redemption]:
     return list(
         session.scalars(
@@ -642,10 +838,13 @@ def _locked_for_invoice(session: Session, merchant_id: str, invoice_id: str) -> 
     """The invoice's redemptions, each re-read after locking its account.
 
     A status read before the lock may be stale: a capture or release may have committed
-    since. The locks are taken in account order, as every batch takes them.
+    since. The points accounts are locked first in account order, as every batch takes
+    them, then the store credit accounts by currency.
     """
     found = _for_invoice(session, merchant_id, invoice_id)
-    for account_id in sorted({r.account_id for r in found}):
+    for _credit, _unit, account_id in sorted(
+        {(r.unit != POINTS, r.unit, r.account_id) for r in found}
+    ):
         ledger.lock_account(session, account_id)
     return [_lock(session, merchant_id, r.id)[0] for r in found]
 
@@ -699,7 +898,7 @@ def held_redemption_for_invoice(
         (
             r
             for r in _for_invoice(session, merchant_id, invoice_id)
-            if r.status == RedemptionStatus.HELD
+            if r.status == RedemptionStatus.HELD and r.lead_id is None
         ),
         None,
     )

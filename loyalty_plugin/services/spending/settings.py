@@ -147,6 +147,8 @@ def _check(settings: MerchantSettings) -> None:
         raise ValidationError(f"above 0 and at most {MAX_AMOUNT}", field="coupon_amount")
     if not 0 <= settings.max_invoice_share <= 100:
         raise ValidationError("a share is between 0 and 100", field="max_invoice_share")
+    if not 0 <= settings.credit_max_invoice_share <= 100:
+        raise ValidationError("a share is between 0 and 100", field="credit_max_invoice_share")
     if settings.waiting_report_hours < 1:
         raise ValidationError("at least 1 hour", field="waiting_report_hours")
     # Normalised here, so the API, the admin page and the portal's header see one form.

@@ -193,27 +193,30 @@ def email_portal_link(args: dict[str, Any], customer_id: str) -> Any:
 
 
 def checkout_quote(args: dict[str, Any]) -> dict[str, Any]:
-    """Points usable on a draft invoice, their value and the cap that bound them."""
+    """Points (and store credit) usable on a draft invoice, their value and the caps that
+    bound them."""
     merchant_id = caller().merchant(args.get("merchant_id"))
     session, now = get_session(), utcnow()
     # A quote is never committed: a customer seen first here is created for real by the
     # hold (or event) that follows.
     _sight(merchant_id, args["customer_id"], now=now)
-    offer = redemption.quote_invoice(
+    offer = redemption.quote_checkout(
         session,
         merchant_id=merchant_id,
         customer_id=args["customer_id"],
         invoice=args["invoice"],
         points=args.get("points"),
+        credit=args.get("credit"),
         now=now,
     )
     account = account_for_host_customer(session, merchant_id, args["customer_id"])
     level = levels.quote_benefits(session, account_id=account.id, invoice=args["invoice"], now=now)
-    return asdict(offer) | {
-        "merchant_id": merchant_id,
-        "customer_id": args["customer_id"],
-        "level": level,
-    }
+    credit = {} if offer.credit is None else {"credit": offer.credit}
+    return (
+        asdict(offer.points)
+        | {"merchant_id": merchant_id, "customer_id": args["customer_id"], "level": level}
+        | credit
+    )
 
 
 def create_redemption(args: dict[str, Any]) -> Redemption:
@@ -226,6 +229,7 @@ def create_redemption(args: dict[str, Any]) -> Redemption:
         customer_id=args["customer_id"],
         invoice=args["invoice"],
         points=args.get("points"),
+        credit=args.get("credit"),
         now=utcnow(),
         actor=who.label,
     )
