@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, UniqueConstr
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from loyalty_plugin.domain.ledger import POINTS
-from loyalty_plugin.domain.money import from_minor
+from loyalty_plugin.domain.money import from_minor, minor_digits
 from loyalty_plugin.models.base import Base, BigId, utcnow
 from loyalty_plugin.models.ledger import Account, LedgerEntry
 from loyalty_plugin.models.program import Rate
@@ -126,9 +126,17 @@ class Redemption(Base):
         return from_minor(self.returned_points, self.unit)
 
     @property
+    def money(self) -> Decimal:
+        """``amount`` with the currency's digits (``10.00``, whatever the database keeps)."""
+        return self.amount.quantize(Decimal(1).scaleb(-minor_digits(self.currency)))
+
+    @property
     def discount(self) -> Decimal:
-        """What the whole redemption takes off the invoice: points and credit."""
-        return self.amount + sum((part.amount for part in self.parts), Decimal(0))
+        """What the whole redemption takes off the invoice: points and credit (``amount``
+        as stored when there is one row, as before credit)."""
+        if not self.parts:
+            return self.amount
+        return self.money + sum((part.money for part in self.parts), Decimal(0))
 
     @property
     def values(self) -> list[dict[str, Any]]:

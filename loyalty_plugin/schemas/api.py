@@ -531,7 +531,7 @@ class HeldCreditSchema(Schema):
 
     id = fields.Integer(metadata={"description": "this unit's row, part of the redemption"})
     currency = fields.String(attribute="unit")
-    amount = MoneyField(metadata={"description": "the credit held or spent"})
+    amount = MoneyField(attribute="money", metadata={"description": "the credit held or spent"})
     returned = MoneyField(
         attribute="returned_amount", metadata={"description": "given back by refunds"}
     )

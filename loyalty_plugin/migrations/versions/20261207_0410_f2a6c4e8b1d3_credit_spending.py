@@ -49,10 +49,11 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("redemptions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_redemptions_lead_id"))
+        # MariaDB keeps the index while the foreign key needs it: the key goes first.
         batch_op.drop_constraint(
             batch_op.f("fk_redemptions_lead_id_redemptions"), type_="foreignkey"
         )
+        batch_op.drop_index(batch_op.f("ix_redemptions_lead_id"))
         batch_op.drop_column("lead_id")
         batch_op.drop_column("unit")
     with op.batch_alter_table("merchant_settings", schema=None) as batch_op:
