@@ -109,6 +109,31 @@ class Answer:
     body: dict[str, Any]
 
 
+class ParsedBody:
+    """A body and its JSON, parsed at most once: the merchant's claim, the queue's type and
+    lane, and the validation all read it (issue 20). Readers must not change the document."""
+
+    __slots__ = ("_document", "_error", "_parsed", "raw")
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self._parsed = False
+        self._document: Any = None
+        self._error: InvalidJSON | None = None
+
+    def document(self) -> Any:
+        """The decoded JSON; raises :class:`InvalidJSON` (each time) for a body that is not."""
+        if not self._parsed:
+            try:
+                self._document = parse_json(self.raw)
+            except InvalidJSON as error:
+                self._error = error
+            self._parsed = True
+        if self._error is not None:
+            raise InvalidJSON(str(self._error))
+        return self._document
+
+
 @dataclass(frozen=True, kw_only=True)
 class Delivery:
     """A delivery that passed (or, for a Python host, skipped) the signature check."""
@@ -127,10 +152,19 @@ class Delivery:
     #: True when the signature check saw no event of the merchant waiting (read with the
     #: merchant): the handler then skips looking for events to release.
     none_waiting: bool = False
+    #: The body's JSON, parsed once (by the signature check, which reads the merchant's id).
+    parsed: ParsedBody | None = None
     body_sha256: str = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "body_sha256", hashlib.sha256(self.body).hexdigest())
+        if self.parsed is None:
+            object.__setattr__(self, "parsed", ParsedBody(self.body))
+
+    def document(self) -> Any:
+        """The body's JSON; raises :class:`InvalidJSON`."""
+        assert self.parsed is not None  # noqa: S101 - set by __post_init__
+        return self.parsed.document()
 
 
 def receive_webhook(
@@ -149,14 +183,15 @@ def receive_webhook(
     if body and not is_json_type(lowered.get("content-type", "")):
         return _error(415, "unsupported_media_type", JSON_ONLY, {"content-type": [JSON_ONLY]})
     stored = {k: v for k, v in lowered.items() if k not in PRIVATE_HEADERS}
+    parsed = ParsedBody(body)
 
     def identify(s: Session) -> Delivery | Answer:
         try:
             if settings.queue:
-                merchant_id, stamp = _verified_keys(s, lowered, body, settings, now)
+                merchant_id, stamp = _verified_keys(s, lowered, parsed, settings, now)
                 merchant = None
             else:
-                merchant, none_waiting = _verified_merchant(s, lowered, body, settings, now)
+                merchant, none_waiting = _verified_merchant(s, lowered, parsed, settings, now)
                 merchant_id, stamp = merchant.id, None
         except Unverified as refusal:
             return refusal.answer()
@@ -165,6 +200,7 @@ def receive_webhook(
             merchant=merchant,
             stamp=stamp,
             none_waiting=not settings.queue and none_waiting,
+            parsed=parsed,
             webhook_id=lowered["webhook-id"],
             body=body,
             headers=stored,
@@ -548,7 +584,11 @@ class Unverified(Exception):
 
 
 def _verified_merchant(
-    session: Session, headers: dict[str, str], body: bytes, settings: IntakeSettings, now: datetime
+    session: Session,
+    headers: dict[str, str],
+    body: ParsedBody,
+    settings: IntakeSettings,
+    now: datetime,
 ) -> tuple[Merchant, bool]:
     """The merchant whose secret signed the body, and whether none of its events was
     waiting then (read in the same statement); raises :class:`Unverified`.
@@ -582,7 +622,7 @@ def _verified_merchant(
             field="merchant_id",
         )
     try:
-        verify(secrets, headers=headers, body=body, now=now)
+        verify(secrets, headers=headers, body=body.raw, now=now)
     except SignatureError:
         raise Unverified(
             f"no signature matches an active secret of merchant {merchant_id!r}{assumed}",
@@ -592,7 +632,11 @@ def _verified_merchant(
 
 
 def _verified_keys(
-    session: Session, headers: dict[str, str], body: bytes, settings: IntakeSettings, now: datetime
+    session: Session,
+    headers: dict[str, str],
+    body: ParsedBody,
+    settings: IntakeSettings,
+    now: datetime,
 ) -> tuple[str, tuple[str, int] | None]:
     """The queue's signature check: the merchant whose secret signed the body, and the stamp
     of the kept signing keys that verified it (``None`` when read from the database here).
@@ -611,19 +655,19 @@ def _verified_keys(
         keys = known_keys(session, merchant_id)
         if keys is not None and (secrets := keys.active(now)):
             with contextlib.suppress(SignatureError):
-                verify(secrets, headers=headers, body=body, now=now)
+                verify(secrets, headers=headers, body=body.raw, now=now)
                 return merchant_id, (keys.token, keys.version)
     return _verified_merchant(session, headers, body, settings, now)[0].id, None
 
 
-def _claimed_merchant(body: bytes, default: str) -> tuple[str, bool]:
+def _claimed_merchant(body: ParsedBody, default: str) -> tuple[str, bool]:
     """The merchant the body names, and whether it names one (else: the default merchant).
 
     A body that is not a JSON object names none; a ``merchant_id`` that is neither a string
     nor an integer is refused, unverified (422), rather than tried under every merchant.
     """
     try:
-        document = parse_json(body)
+        document = body.document()
     except InvalidJSON:
         return default, False
     if not isinstance(document, dict) or document.get("merchant_id") is None:
@@ -682,7 +726,7 @@ def _enqueue(
     """
     event_type = lane = None
     with contextlib.suppress(InvalidJSON):
-        document = parse_json(delivery.body)
+        document = delivery.document()
         if isinstance(document, dict) and isinstance(document.get("type"), str):
             event_type = document["type"][:64]
         lane = lane_of(session, document, merchant_id=delivery.merchant_id)
@@ -752,7 +796,7 @@ def _validate_and_handle(
     row = _insert(session, delivery, status=InboxStatus.PENDING, now=now)
     stored.append(row)
     try:
-        document = parse_json(delivery.body)
+        document = delivery.document()
     except InvalidJSON as error:
         host_events.reject(row, _error_body("invalid_json", str(error)), status_code=400, now=now)
         return _answer(row)
@@ -803,7 +847,7 @@ def _store_outcome(
             return _repeat(existing, delivery)
         row = _insert(s, delivery, status=InboxStatus.PENDING, now=now)
         with contextlib.suppress(InvalidJSON):
-            _note_type(row, parse_json(delivery.body))
+            _note_type(row, delivery.document())
         if refused is not None:
             host_events.reject(row, host_events.refusal(refused), status_code=422, now=now)
         else:
