@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # The suite on every core; tests marked `concurrency` share one worker (tests/conftest.py).
-PYTEST_ARGS ?= -n auto --dist loadgroup
+PYTEST_ARGS ?= -n auto --dist loadgroup --durations=30
 # `make serve PORT=8001` when 8000 is taken.
 PORT ?= 8000
 # The Perfex module's version, from its init file's header.
