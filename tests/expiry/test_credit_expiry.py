@@ -12,6 +12,7 @@ from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.jobs.expiry import run_date_expiry
 from loyalty_plugin.models import Account, LedgerEntry, Lot
 from loyalty_plugin.services.events import attach_sink
+from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger import expiry
 from loyalty_plugin.services.ledger.accounts import open_account
 from loyalty_plugin.services.ledger.integrity import verify_ledger
@@ -104,4 +105,26 @@ def test_many_credit_accounts_expire_in_one_batch_without_a_loop_per_row(
     assert batch.credit == {"EUR": sum(101 + n for n in range(40))}
     left = session.scalars(select(Lot.remaining).where(Lot.unit == "EUR")).all()
     assert left == [0] * 80
+    assert verify_ledger(session) == []
+
+
+def test_credit_returned_to_an_expired_lot_expires_as_credit(session, make_account, give) -> None:
+    """A spend of credit reversed after its lot's date: the one-account expiry writes the
+    credit wording and announces ``credit.expired`` in money, never ``points.expired``."""
+    credit = credit_of(session, make_account("shop", "ana"))
+    give(credit, 500, days=10)
+    spent = ledger.spend(
+        session, account_id=credit.id, points=300, now=EARNED + timedelta(days=1), actor="t"
+    )
+    session.commit()
+    recorder = Recorder()
+    attach_sink(session, recorder)
+    ledger.reverse(session, entry_id=spent.id, points=300, now=LATER, actor="t")
+    session.commit()
+    expired = session.scalars(select(LedgerEntry).where(LedgerEntry.kind == EntryKind.EXPIRE)).one()
+    assert (expired.unit, expired.points) == ("EUR", -500)
+    assert expired.reason == "store credit reached its expiry date"
+    assert [(type(e).__name__, e.amount, e.balance) for e in recorder.events] == [
+        ("CreditExpired", "5.00", "0.00")
+    ]
     assert verify_ledger(session) == []

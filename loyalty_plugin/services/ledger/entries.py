@@ -26,6 +26,7 @@ from loyalty_plugin.domain.errors import (
     ValidationError,
 )
 from loyalty_plugin.domain.events import (
+    CreditExpired,
     DomainEvent,
     PointsEarned,
     PointsExpired,
@@ -34,6 +35,7 @@ from loyalty_plugin.domain.events import (
 )
 from loyalty_plugin.domain.ledger import Allocation as Move
 from loyalty_plugin.domain.ledger import EntryKind, OpeningLot
+from loyalty_plugin.domain.money import from_minor
 from loyalty_plugin.domain.points import check_points
 from loyalty_plugin.models import (
     Account,
@@ -597,6 +599,7 @@ def expire_due_lots(
     if not due:
         return None
     moves = [Move(lot.id, -lot.remaining) for lot in due]
+    credit = rules.is_credit(account.unit)
     entry = append_entry(
         session,
         account,
@@ -604,12 +607,36 @@ def expire_due_lots(
         points=sum(m.points for m in moves),
         now=now,
         actor=actor,
-        reason="points reached their expiry date",
+        # The same words as the set-based expiry job's (services/ledger/expiry.py).
+        reason="store credit reached its expiry date"
+        if credit
+        else "points reached their expiry date",
         moves=moves,
     )
     account.lifetime_expired -= entry.points
-    _notify(session, account, entry, PointsExpired, points=-entry.points)
+    if credit:
+        _credit_expired(session, account, entry)
+    else:
+        _notify(session, account, entry, PointsExpired, points=-entry.points)
     return entry
+
+
+def _credit_expired(session: Session, account: Account, entry: LedgerEntry) -> None:
+    """Publish ``credit.expired`` for a credit account's expire entry (money, #19)."""
+    session.flush()
+    unit = account.unit
+    publish(
+        session,
+        CreditExpired(
+            merchant_id=account.merchant_id,
+            occurred_at=entry.created_at,
+            customer_id=account.customer.host_customer_id,
+            entry_id=entry.id,
+            currency=unit,
+            amount=str(from_minor(-entry.points, unit)),
+            balance=str(from_minor(account.balance, unit)),
+        ),
+    )
 
 
 def check_opening(lots: Sequence[OpeningLot], now: datetime) -> str:
