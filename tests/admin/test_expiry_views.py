@@ -160,3 +160,35 @@ def test_staff_read_but_change_nothing(app, admin_client) -> None:
     assert b'fieldset class="card" disabled' in page.data
     assert clerk.post(clerk.m("/expiry/policy"), data=POLICY).status_code == 403
     assert clerk.post(clerk.m("/expiry/emails"), data=EMAILS).status_code == 403
+
+
+def test_a_manager_sets_how_long_store_credit_lasts(app, admin_client, admin_key) -> None:  # noqa: F811
+    """With a credit wallet the screen shows the store credit form: 12 months is saved as
+    ``PATCH /settings`` saves it (audited); 0 is refused with the API's message; empty
+    is never again. A points-only merchant sees no such form."""
+    manager = admin_client(role="manager")
+    assert b'data-testid="credit-form"' not in manager.get(manager.m("/expiry")).data
+    wallet = {"credit_currencies": ["EUR"]}
+    assert app.test_client().patch(f"{API}/settings", json=wallet, headers=admin_key).json
+    assert b'data-testid="credit-form"' in manager.get(manager.m("/expiry")).data
+    answer = manager.post(manager.m("/expiry/credit"), data={"credit_expiry_months": "12"})
+    assert answer.status_code == 303
+    page = manager.get(manager.m("/expiry"))
+    assert b"Store credit expiry saved" in page.data and b'value="12"' in page.data
+    api = app.test_client().get(f"{API}/settings", headers=admin_key).json
+    assert api["credit_expiry_months"] == 12
+    (audit,) = [a for a in _audit(app, "settings.updated") if "credit_expiry_months" in a.after]
+    assert (audit.before, audit.after) == (
+        {"credit_expiry_months": None},
+        {"credit_expiry_months": 12},
+    )
+    bad = manager.post(manager.m("/expiry/credit"), data={"credit_expiry_months": "0"})
+    assert bad.status_code == 422 and b'value="0"' in bad.data
+    body = {"credit_expiry_months": 0}
+    refused = app.test_client().patch(f"{API}/settings", json=body, headers=admin_key)
+    assert _same(_message(bad.data, "credit_expiry_months"),
+                 refused.json["error"]["fields"]["credit_expiry_months"])  # fmt: skip
+    never = manager.post(manager.m("/expiry/credit"), data={"credit_expiry_months": ""})
+    assert never.status_code == 303
+    api = app.test_client().get(f"{API}/settings", headers=admin_key).json
+    assert api["credit_expiry_months"] is None

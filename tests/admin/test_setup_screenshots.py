@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, expect
 
+from loyalty_plugin.extensions import get_session
+from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services.spending.settings import update_settings
 from tests.admin.test_cards_pages import sign_in
 from tests.admin.test_expiry_pages import points_past_their_date, set_policy
 from tests.admin.test_levels_pages import add_silver_and_gold
@@ -50,3 +53,18 @@ def test_admin_setup_pages_fit_the_screen(
     look(page, shots, f"admin-levels-{width}", "Membership levels")
     set_policy(page)
     look(page, shots, f"admin-expiry-{width}", "Expiry and reminders")
+    credit_wallet(app)
+    page.reload()
+    page.get_by_label("Store credit expires after months").fill("12")
+    page.get_by_role("button", name="Save store credit expiry").click()
+    expect(page.get_by_label("Store credit expires after months")).to_have_value("12")
+    look(page, shots, f"admin-expiry-credit-{width}", "Expiry and reminders")
+
+
+def credit_wallet(app: Flask) -> None:
+    """Switch on shop's EUR store credit wallet (#19), as PATCH /settings would."""
+    with app.app_context():
+        session = get_session()
+        changes = {"credit_currencies": ["EUR"]}
+        update_settings(session, merchant_id="shop", changes=changes, now=utcnow(), actor="t")
+        session.commit()

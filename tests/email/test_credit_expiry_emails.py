@@ -9,7 +9,13 @@ from sqlalchemy import select
 
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.notifications import Message, NotificationPrefs
-from loyalty_plugin.models import Account, ExpiryReminder, LedgerEntry
+from loyalty_plugin.models import (
+    Account,
+    ExpiryReminder,
+    LedgerEntry,
+    OutboxMessage,
+    WebhookEndpoint,
+)
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.accounts import open_account
 from loyalty_plugin.services.ledger.integrity import verify_ledger
@@ -34,7 +40,9 @@ def earn_both(db, ana) -> Account:
 
 def test_credit_gets_its_own_reminder_and_notice_in_money(db, ana, inbox, run) -> None:
     """One points reminder and one credit reminder ("€4.20 of store credit expires on
-    January 31, 2027"), each once; after the job, one notice each; verify is clean."""
+    January 31, 2027"), each once; after the job, one notice each, and the host's webhooks
+    ``credit.expiring`` and ``credit.expired`` in money; verify is clean."""
+    db.add(WebhookEndpoint(merchant_id="shop", url="https://host.example/hook"))
     credit = earn_both(db, ana)
     reminder_day = T0 + timedelta(days=DAYS - 20)
     for hour in range(2):
@@ -69,6 +77,17 @@ def test_credit_gets_its_own_reminder_and_notice_in_money(db, ana, inbox, run) -
     ]
     credit_notice = inbox.of("store credit with Café Lumière has expired")[0]
     assert "Your store credit now: €8.30" in credit_notice.get_body("plain").get_content()
+    sent = {
+        m.event_type: m.payload["data"]
+        for m in db.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+    }
+    assert (sent["credit.expiring"]["currency"], sent["credit.expiring"]["amount"]) == (
+        "EUR",
+        "4.20",
+    )
+    expired = sent["credit.expired"]
+    assert (expired["amount"], expired["balance"], expired["customer_id"]) == ("4.20", "8.30", "42")
+    assert (sent["points.expired"]["points"], sent["points.expiring"]["points"]) == (500, 500)
     assert verify_ledger(db) == []
 
 

@@ -255,6 +255,8 @@ ROUTES: tuple[AdminRoute, ...] = (
                role=MANAGER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/expiry/emails", view=expiry.expiry_emails,
                role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/expiry/credit", view=expiry.expiry_credit,
+               role=MANAGER, methods=POST),
     # e-mail templates: list, editor, preview, reset, test send (views/emails.py)
     AdminRoute(rule="/m/<merchant_id>/emails", view=emails.emails, role=STAFF),
     AdminRoute(rule="/m/<merchant_id>/emails/<name>", view=emails.emails_edit, role=STAFF),

@@ -1,5 +1,6 @@
 """The Expiry and reminders screen: the expiry policy, reminder offsets, which e-mails go
-out, and a preview of what the next expiry run will take.
+out, a preview of what the next expiry run will take, and (for a merchant with a store
+credit wallet) how long store credit lasts.
 
 Everyone signed in may read it; managers and owners change it. Each form is one call of
 the service the API's ``PUT /expiry-policy`` and ``PATCH /email-switches`` make, after the
@@ -23,8 +24,10 @@ from loyalty_plugin.extensions import get_session
 from loyalty_plugin.models import StaffRole
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.schemas import expiry as x
+from loyalty_plugin.schemas.api import SettingsUpdateArgsSchema
 from loyalty_plugin.services.ledger import expiry
 from loyalty_plugin.services.messaging import notifications
+from loyalty_plugin.services.spending.settings import merchant_settings, update_settings
 from loyalty_plugin.services.transaction import run_in_transaction
 from loyalty_plugin.web.admin import access
 from loyalty_plugin.web.admin.forms import field_errors
@@ -99,6 +102,27 @@ def expiry_emails(merchant_id: str) -> ResponseReturnValue:
     return redirect(url_for("admin.expiry_page", merchant_id=merchant_id) + "#emails", 303)
 
 
+def expiry_credit(merchant_id: str) -> ResponseReturnValue:
+    """Set how many months store credit lasts (one ``update_settings``, as ``PATCH
+    /settings`` with ``credit_expiry_months``; empty: never)."""
+    form = request.form
+    actor = access.current().actor
+    try:
+        text = form.get("credit_expiry_months", "").strip()
+        months = whole(text, "credit_expiry_months") if text else None
+        args = load_args(SettingsUpdateArgsSchema(), {"credit_expiry_months": months})
+        run_in_transaction(
+            get_session(),
+            lambda s: update_settings(
+                s, merchant_id=merchant_id, changes=args, now=utcnow(), actor=actor
+            ),
+        )
+    except LoyaltyError as error:
+        return _page(merchant_id, credit_form=form, errors=field_errors(error), status=422)
+    access.flash("Store credit expiry saved; it applies to credit earned from now on.")
+    return redirect(url_for("admin.expiry_page", merchant_id=merchant_id) + "#credit", 303)
+
+
 # -- helpers ---------------------------------------------------------------------------------
 
 
@@ -107,10 +131,12 @@ def _page(
     *,
     policy_form: Mapping[str, str] | None = None,
     email_form: Mapping[str, str] | None = None,
+    credit_form: Mapping[str, str] | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
     session = get_session()
+    settings = merchant_settings(session, merchant_id)
     policy = expiry.expiry_policy(session, merchant_id)
     prefs = notifications.notification_prefs(session, merchant_id)
     ahead = _ahead(request.args.get("ahead"))
@@ -122,6 +148,10 @@ def _page(
         policy=policy,
         policy_form=policy_form if policy_form is not None else _policy_form(policy),
         email_form=email_form,
+        credit_form=credit_form,
+        # Shown to merchants with a store credit wallet (or a credit expiry already set).
+        show_credit=bool(settings.credit_currencies) or settings.credit_expiry_months is not None,
+        credit_months=settings.credit_expiry_months,
         prefs=prefs,
         emails=EMAILS,
         kinds=KINDS,
