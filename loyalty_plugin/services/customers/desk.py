@@ -38,6 +38,7 @@ from loyalty_plugin.models import (
 from loyalty_plugin.services.audit import as_actor
 from loyalty_plugin.services.cards.holders import cards_of
 from loyalty_plugin.services.customers.portal import LABELS, LevelView, level_view
+from loyalty_plugin.services.customers.portal_credit import CreditWallet, credit_wallets
 from loyalty_plugin.services.customers.statements import Standing, ledger_page, standing
 from loyalty_plugin.services.ledger.units import points_only
 from loyalty_plugin.services.levels import memberships as levels
@@ -148,6 +149,8 @@ class CustomerPage:
     approval_above: int | None
     #: Every loyalty card the customer was given, the one they hold first.
     cards: list[Card]
+    #: Store credit per currency, with its latest entries (empty for points only).
+    credit: list[CreditWallet]
 
 
 def get_customer(session: Session, *, merchant_id: str, customer_id: int) -> Customer:
@@ -194,6 +197,7 @@ def customer_page(
         pending_adjustments=_pending(session, merchant_id, account_id),
         approval_above=merchant_settings(session, merchant_id).adjustment_approval_above,
         cards=cards_of(session, customer),
+        credit=credit_wallets(session, customer, now=now, with_lines=True),
     )
 
 
