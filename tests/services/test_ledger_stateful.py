@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import InsufficientPoints, InvalidOperation, ValidationError
 from loyalty_plugin.domain.ledger import MOVE_KINDS
+from loyalty_plugin.jobs.expiry import run_date_expiry
 from loyalty_plugin.models import Account, Allocation, Customer, LedgerEntry, Lot, Merchant
 from loyalty_plugin.services.customers.merge import merge_customers
 from loyalty_plugin.services.ledger import entries as ledger
@@ -271,6 +272,13 @@ class LedgerMachine(RuleBasedStateMachine):
             self._apply(
                 lambda s, a=account_id: ledger.expire_due_lots(s, account_id=a, now=self.now)
             )
+        self._refresh()
+
+    @rule(days=st.integers(1, 40))
+    def time_passes_and_the_expiry_job_runs(self, days: int) -> None:
+        """The set-based ``expire-points`` job: both units' lots past their date (#19)."""
+        self.now += timedelta(days=days)
+        run_date_expiry(self.session, now=self.now, batch_size=3)
         self._refresh()
 
     def _balance(self, unit: str = "points") -> int:
