@@ -32,7 +32,9 @@ if TYPE_CHECKING:
         CreditEarned,
         CreditExpired,
         CreditExpiring,
+        CreditReturned,
         CreditReversed,
+        CreditSpent,
         CustomerRegistered,
         LevelChanged,
         PointsEarned,
@@ -201,6 +203,33 @@ def credit_reversed(event: CreditReversed) -> None:
         reverses.
 
     An exception is logged; it does not undo the reversal nor stop other plugins.
+    """
+
+
+@hookspec
+def credit_spent(event: CreditSpent) -> None:
+    """Store credit was spent on an invoice: its hold was captured.
+
+    Called after the transaction committed; the points of the same redemption call
+    ``points_redeemed``.
+
+    :param event: the currency, the amount (negative, ``"-10.00"``), the credit balance
+        after, the hold entry and the redemption the host knows.
+
+    An exception is logged; it does not undo the capture nor stop other plugins.
+    """
+
+
+@hookspec
+def credit_returned(event: CreditReturned) -> None:
+    """Store credit spent on an invoice was given back by a refund or its cancellation.
+
+    Called after the transaction committed.
+
+    :param event: the currency, the amount given back, the balance after, the hold entry
+        it reverses and the redemption.
+
+    An exception is logged; it does not undo the return nor stop other plugins.
     """
 
 

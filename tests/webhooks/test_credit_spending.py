@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pluggy
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from loyalty_plugin import hookimpl
 from loyalty_plugin.domain.ledger import POINTS
 from loyalty_plugin.domain.redemption import DraftInvoice
 from loyalty_plugin.models import OutboxMessage, Redemption, RedemptionStatus, WebhookEndpoint
+from loyalty_plugin.plugins import make_plugin_manager
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.accounts import account_for_host_customer, open_account
 from loyalty_plugin.services.ledger.integrity import verify_ledger
@@ -23,6 +26,39 @@ from loyalty_plugin.services.spending import redemption as spending
 from loyalty_plugin.services.spending.settings import update_settings
 from tests.webhooks.conftest import customer, event, invoice
 from tests.webhooks.test_credit_earning import balances, wallet  # noqa: F401 - fixture
+
+
+class SpendRecorder:
+    """Records the store credit spending notifications beside the points ones."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[object, ...]] = []
+
+    @hookimpl
+    def credit_spent(self, event):
+        self.seen.append(("credit_spent", event.currency, event.amount, event.redemption_id))
+
+    @hookimpl
+    def credit_returned(self, event):
+        self.seen.append(("credit_returned", event.currency, event.amount, event.redemption_id))
+
+    @hookimpl
+    def points_redeemed(self, event):
+        self.seen.append(("points_redeemed", event.points))
+
+
+@pytest.fixture
+def recorder() -> SpendRecorder:
+    return SpendRecorder()
+
+
+@pytest.fixture
+def pm(recorder: SpendRecorder) -> pluggy.PluginManager:
+    """The built-in plugins and the recorder (every hook it implements has its spec)."""
+    manager = make_plugin_manager(entry_points=False)
+    manager.register(recorder)
+    manager.check_pending()
+    return manager
 
 
 @pytest.fixture
@@ -169,3 +205,30 @@ def test_credit_spent_and_returned_go_out_as_webhooks(send, earned: Session, now
     )
     assert (returned["amount"], returned["redemption_id"]) == ("5.00", held.id)
     assert spent["reference"] == returned["reference"] == "invoice:INV-2"
+
+
+def _paid_and_half_refunded(send, earned: Session, now) -> Redemption:
+    held = spending.hold_points(
+        earned, merchant_id="shop", customer_id="c1", invoice=draft(), now=now, actor="api"
+    )
+    earned.commit()
+    send(event("invoice.paid", {"invoice": invoice("INV-2", total="85.00",
+                                                   redemption_id=held.id)}))  # fmt: skip
+    send(event("invoice.refunded", {"invoice_id": "INV-2",
+                                    "refund": {"id": "R2", "amount": "42.50"}}))  # fmt: skip
+    return held
+
+
+def test_hook_credit_spent(send, earned: Session, now, recorder) -> None:
+    """Capturing a hold of both units calls ``points_redeemed`` and ``credit_spent``."""
+    held = _paid_and_half_refunded(send, earned, now)
+    assert ("points_redeemed", 500) in recorder.seen
+    assert ("credit_spent", "EUR", "-10.00", held.id) in recorder.seen
+
+
+def test_hook_credit_returned(send, earned: Session, now, recorder) -> None:
+    """A refund of half the invoice calls ``credit_returned`` with the credit given back."""
+    held = _paid_and_half_refunded(send, earned, now)
+    assert [s for s in recorder.seen if s[0] == "credit_returned"] == [
+        ("credit_returned", "EUR", "5.00", held.id)
+    ]
