@@ -112,7 +112,8 @@ class CreditExpired(DomainEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class CreditSpent(DomainEvent):
-    """Store credit spent on an invoice: its hold was captured (issue #19)."""
+    """Store credit spent: a hold on an invoice was captured, or credit bought a coupon
+    (issue #19)."""
 
     type: ClassVar[str] = "credit.spent"
     customer_id: str
@@ -121,8 +122,9 @@ class CreditSpent(DomainEvent):
     #: Negative: the credit left the customer's account.
     amount: str
     balance: str
-    redemption_id: int
     reference: str | None = None
+    #: The redemption whose hold was captured (``None``: credit bought a coupon).
+    redemption_id: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,6 +9,8 @@ from sqlalchemy import JSON, BigInteger, Boolean, Enum, ForeignKey, Index, Strin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from loyalty_plugin.domain.coupons import CouponKind, CouponStatus, CouponValue
+from loyalty_plugin.domain.ledger import POINTS
+from loyalty_plugin.domain.money import from_minor
 from loyalty_plugin.models.base import Base, BigId, utcnow
 from loyalty_plugin.models.ledger import Account
 
@@ -132,3 +134,21 @@ class Coupon(CouponValueColumns, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     account: Mapped[Account | None] = relationship(lazy="joined")
+
+    @property
+    def bought_with_credit(self) -> bool:
+        """Whether store credit paid for it (its account is a credit account, issue #19)."""
+        return self.account is not None and self.account.unit != POINTS
+
+    @property
+    def points_paid(self) -> int | None:
+        """The points it cost (``None`` for a coupon bought with credit or given)."""
+        return None if self.bought_with_credit else self.points
+
+    @property
+    def credit_paid(self) -> dict[str, str] | None:
+        """``{"currency", "amount"}`` of store credit it cost, or ``None``."""
+        if not self.bought_with_credit or self.account is None:
+            return None
+        unit = self.account.unit
+        return {"currency": unit, "amount": str(from_minor(self.points or 0, unit))}

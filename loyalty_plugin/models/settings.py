@@ -87,6 +87,8 @@ class MerchantSettings(Base):
     credit_max_invoice_share: Mapped[Decimal] = mapped_column(
         default=Decimal(100), server_default="100"
     )
+    #: Customers may buy coupons with store credit (``POST /coupons`` with ``credit``).
+    credit_coupons: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(128))
 

@@ -606,7 +606,24 @@ class CouponValueSchema(Schema):
 
 class CreateCouponArgsSchema(MerchantArgsSchema):
     customer_id = HostId(required=True)
-    points = Points(required=True)
+    points = Points(metadata={"description": "points to turn into a coupon"})
+    credit = MoneyField(
+        metadata={
+            "description": "or store credit to spend on a coupon of that value (when the "
+            "merchant's credit_coupons allows it)"
+        }
+    )
+    #: The credit's currency (default: the merchant's).
+    currency = Currency()
+
+    @validates_schema
+    def _points_or_credit(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if "points" in data and "credit" in data:
+            raise ValidationError("points or credit, not both", field_name="credit")
+        if "points" not in data and "credit" not in data:
+            raise ValidationError("Missing data for required field.", field_name="points")
+        if "currency" in data and "credit" not in data:
+            raise ValidationError("only with credit", field_name="currency")
 
 
 class RedeemCouponArgsSchema(MerchantArgsSchema):
@@ -633,13 +650,27 @@ class CouponSchema(CouponValueSchema):
     customer_id = fields.Function(
         lambda c: c.account.customer.host_customer_id if c.account else None, allow_none=True
     )
-    points = fields.Integer(allow_none=True)
+    points = fields.Integer(attribute="points_paid", allow_none=True)
+    credit = fields.Dict(
+        attribute="credit_paid",
+        allow_none=True,
+        metadata={
+            "description": "store credit the coupon cost, ``{currency, amount}``; present only "
+            "for a coupon bought with credit"
+        },
+    )
     expires_at = fields.DateTime(allow_none=True)
     redeemed_at = fields.DateTime(allow_none=True)
     redeemed_invoice_id = fields.String(allow_none=True)
     campaign_id = fields.Integer(allow_none=True)
     reward_id = fields.Integer(allow_none=True)
     created_at = fields.DateTime()
+
+    @post_dump
+    def _credit_only_when_paid(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        if data.get("credit") is None:
+            data.pop("credit", None)
+        return data
 
 
 class CouponListArgsSchema(PageArgsSchema):
@@ -947,6 +978,9 @@ class SettingsSchema(Schema):
             "description": "store credit expires this many months after it was earned, at "
             "the end of that day in the merchant's time zone; null (the default): never"
         },
+    )
+    credit_coupons = fields.Boolean(
+        metadata={"description": "customers may buy coupons with store credit [false]"}
     )
     credit_max_invoice_share = SettingAmountField(
         metadata={

@@ -146,3 +146,49 @@ def test_credit_over_its_cap_is_refused_naming_the_cap(api, ana, configure) -> N
     held = api.post("/redemptions", {"customer_id": "42", "invoice": invoice(),
                                      "credit": "10.00"})  # fmt: skip
     assert held.status_code == 201 and held.json["credit"][0]["amount"] == "10.00"
+
+
+def test_coupons_bought_with_credit_when_the_merchant_allows(api, db, ana, configure) -> None:
+    """Off by default; allowed, 7.50 of credit buys a 7.50 coupon (no points), and
+    cancelling it gives the credit back; a points coupon answers as before."""
+    points, credit = ana
+    refused = api.post("/coupons", {"customer_id": "42", "credit": "7.50"})
+    assert refused.status_code == 409 and list(refused.json["error"]["fields"]) == ["credit"]
+    configure(credit_coupons=True)
+    bought = api.post("/coupons", {"customer_id": "42", "credit": "7.50"})
+    assert bought.status_code == 201, bought.json
+    assert (bought.json["kind"], bought.json["amount"], bought.json["currency"]) == (
+        "amount", "7.50", "EUR",
+    )  # fmt: skip
+    assert bought.json["points"] is None
+    assert bought.json["credit"] == {"currency": "EUR", "amount": "7.50"}
+    assert balances(db, points, credit) == [1000, 2250]
+    cancelled = api.post(f"/coupons/{bought.json['code']}/cancel", {}, scope="admin")
+    assert cancelled.status_code == 200, cancelled.json
+    assert balances(db, points, credit) == [1000, 3000]
+    with_points = api.post("/coupons", {"customer_id": "42", "points": 100})
+    assert with_points.status_code == 201 and "credit" not in with_points.json
+    assert verify_ledger(db) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"credit": "30.01"}, 409, "credit"),  # more than the 30.00 held
+        ({"credit": "0.001"}, 422, "credit"),
+        ({"credit": "0"}, 422, "credit"),
+        ({"credit": "1.00", "points": 100}, 422, "credit"),
+        ({"credit": "1.00", "currency": "USD"}, 422, "currency"),  # not in the wallet
+        ({"currency": "EUR", "points": 100}, 422, "currency"),
+        ({}, 422, "points"),
+    ],
+)
+def test_bad_coupon_credit_is_refused_at_the_field(
+    api, db, ana, configure, body, status, field
+) -> None:
+    """Each refusal names its field and spends nothing."""
+    configure(credit_coupons=True)
+    answer = api.post("/coupons", {"customer_id": "42"} | body)
+    assert answer.status_code == status, answer.json
+    assert list(answer.json["error"]["fields"]) == [field], answer.json
+    assert balances(db, *ana) == [1000, 3000]

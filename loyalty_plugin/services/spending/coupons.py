@@ -68,7 +68,7 @@ def convert_points_to_coupon(
     merchant = get_merchant(session, merchant_id)
     account = account_for_host_customer(session, merchant_id, customer_id)
     if idempotency_key is not None and (
-        issued := _coupon_for_key(session, account, idempotency_key, points)
+        issued := coupon_for_key(session, account, idempotency_key, points)
     ):
         return issued
     settings = merchant_settings(session, merchant_id)
@@ -464,10 +464,18 @@ def cancel_coupon(
         target_type="coupon",
         target_id=coupon.code,
         before={"status": CouponStatus.ACTIVE},
-        after={"status": CouponStatus.CANCELLED, "points_returned": returned, "reason": note},
+        after={"status": CouponStatus.CANCELLED, "reason": note} | _returned(coupon, returned),
         now=now,
     )
     return coupon
+
+
+def _returned(coupon: Coupon, minor_or_points: int) -> dict[str, Any]:
+    """What a cancellation gave back, for the audit row: points, or store credit as money."""
+    paid = coupon.credit_paid
+    if paid is None:
+        return {"points_returned": minor_or_points}
+    return {"credit_returned": {paid["currency"]: paid["amount"] if minor_or_points else "0"}}
 
 
 def _filtered(
@@ -513,7 +521,7 @@ def _campaign_for_key(
     return campaign, list(made)
 
 
-def _coupon_for_key(session: Session, account: Account, key: str, points: int) -> Coupon | None:
+def coupon_for_key(session: Session, account: Account, key: str, points: int) -> Coupon | None:
     """The coupon an earlier call with ``key`` issued, looked up under the account's lock."""
     ledger.lock_account(session, account.id)
     coupon = session.scalars(

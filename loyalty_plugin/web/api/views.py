@@ -43,7 +43,14 @@ from loyalty_plugin.services.ledger.accounts import account_for_host_customer, f
 from loyalty_plugin.services.levels import memberships as levels
 from loyalty_plugin.services.merchants import particulars
 from loyalty_plugin.services.messaging import portal_links
-from loyalty_plugin.services.spending import campaigns, coupons, redemption, rewards, settings
+from loyalty_plugin.services.spending import (
+    campaigns,
+    coupons,
+    credit_coupons,
+    redemption,
+    rewards,
+    settings,
+)
 from loyalty_plugin.web.api.auth import caller
 from loyalty_plugin.web.api.idempotency import HEADER
 
@@ -273,9 +280,19 @@ def release_redemption(args: dict[str, Any], redemption_id: int) -> Redemption:
 
 
 def create_coupon(args: dict[str, Any]) -> Any:
-    """Turn points into a coupon."""
+    """Turn points (or store credit) into a coupon."""
     who = caller()
     merchant_id = _sight(who.merchant(args.get("merchant_id")), args["customer_id"])
+    if "credit" in args:
+        return credit_coupons.buy_coupon_with_credit(
+            get_session(),
+            merchant_id=merchant_id,
+            customer_id=args["customer_id"],
+            amount=args["credit"],
+            currency=args.get("currency"),
+            now=utcnow(),
+            actor=who.label,
+        )
     return coupons.convert_points_to_coupon(
         get_session(),
         merchant_id=merchant_id,
