@@ -183,6 +183,26 @@ def fresh_database(
 
 
 @contextmanager
+def existing_database(url: str | URL, *, exclusive: bool = True) -> Iterator[sa.Engine]:
+    """A database kept by an earlier run (``--keep``), migrated, never dropped.
+
+    For timing other code on the same data without seeding it again; holds the benchmark
+    lock as :func:`fresh_database` does.
+    """
+    text = url.render_as_string(hide_password=False) if isinstance(url, URL) else url
+    parsed = _checked_url(text)
+    exclusive = exclusive and os.environ.get(SMOKE_VARIABLE) != "1"
+    alone = _one_benchmark_at_a_time(parsed) if exclusive else contextlib.nullcontext()
+    with alone:
+        engine = make_engine(parsed)
+        try:
+            migrations.upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()
+
+
+@contextmanager
 def cloned_database(engine: sa.Engine, suffix: str, *, keep: bool = False) -> Iterator[sa.Engine]:
     """A copy of ``engine``'s database named ``<name>_<suffix>``, dropped afterwards.
 

@@ -38,6 +38,7 @@ from _common import (
     Samples,
     benchmark_parser,
     cloned_database,
+    existing_database,
     fresh_database,
     quiet_gc,
     settle,
@@ -48,6 +49,7 @@ from _ledger_data import MERCHANT
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from loyalty_plugin import create_app
@@ -83,6 +85,9 @@ def main() -> None:
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     small = Size("small", customers=max(args.customers // 10, 1), entries=args.entries // 10)
     large = Size("large", customers=args.customers, entries=args.entries)
+    if args.reuse:
+        reuse(args, small, large, rng=rng)
+        return
     with fresh_database(args.url, keep=args.keep, sql=args.sql) as small_db:
         program_id = create_merchant_and_program(small_db, at=end - HISTORY - timedelta(days=1))
         build(small_db, small, None, program_id=program_id, end=end, rng=rng)
@@ -95,6 +100,27 @@ def main() -> None:
             measure([small, large], cases, args, rng)
             for size in (small, large):
                 size.stop()
+    print()
+    print(report(small, large))
+
+
+def reuse(args: argparse.Namespace, small: Size, large: Size, *, rng: random.Random) -> None:
+    """Time the databases an earlier ``--keep`` run left: migrated, rolled up, not seeded.
+
+    The same data for two versions of the code (each run's own baselines beside it).
+    """
+    url = make_url(args.url)
+    large_url = url.set(database=f"{url.database}_large")
+    kept_small = existing_database(args.url)
+    with kept_small as small_db, existing_database(large_url, exclusive=False) as large_db:
+        for size, engine in ((small, small_db), (large, large_db)):
+            finish(engine, size)
+            size.start(engine)
+        now = datetime.now(UTC).replace(microsecond=0)
+        cases = Cases.build(small.app, small, rng, per_kind=args.queries, now=now)
+        measure([small, large], cases, args, rng)
+        for size in (small, large):
+            size.stop()
     print()
     print(report(small, large))
 
@@ -118,6 +144,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=14, help="random seed (same data each run)")
     parser.add_argument(
         "--explain", action="store_true", help="EXPLAIN ANALYZE the SELECTs of one request per page"
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="time the databases a --keep run left (migrated and rolled up, not seeded again)",
     )
     return parser.parse_args()
 
@@ -195,6 +226,11 @@ def build(
         )
     with step("verify_ledger"):
         check_ledger(engine)
+    finish(engine, size)
+
+
+def finish(engine: sa.Engine, size: Size) -> None:
+    """Roll the reports up as the scheduler would, settle, and note the busiest customers."""
     with step("roll-up-reports (the job adds the new entries to the reports' daily totals)"):
         with Session(engine) as session:
             run = roll_up(session)
