@@ -85,6 +85,12 @@ class LiabilitySchema(Schema):
     value = MoneyField(metadata={"description": "at the merchant's point value"})
 
 
+class CreditLiabilitySchema(Schema):
+    currency = fields.String()
+    amount = MoneyField(metadata={"description": "outstanding store credit, at face value"})
+    lots = fields.Integer(metadata={"description": "credit lots holding it"})
+
+
 class RepeatOrdersSchema(Schema):
     customers = fields.Function(lambda r: "members" if r.members else "non_members")
     with_orders = fields.Integer(attribute="customers")
@@ -109,6 +115,10 @@ class DashboardSchema(Schema):
     redemption_rate = fields.Decimal(as_string=True, allow_none=True, metadata=_RATE)
     breakage = fields.Decimal(as_string=True, allow_none=True, metadata=_RATE)
     liability = fields.List(fields.Nested(LiabilitySchema))
+    credit = fields.List(
+        fields.Nested(CreditLiabilitySchema),
+        metadata={"description": "store credit per currency (#19); empty for points only"},
+    )
     expiring = fields.Method("_expiring")
     repeat_orders = fields.List(fields.Nested(RepeatOrdersSchema))
     top_customers = fields.List(fields.Nested(TopCustomerSchema))

@@ -10,8 +10,16 @@ import csv
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from loyalty_plugin.database import engine_options
+from loyalty_plugin.models import Customer
+from loyalty_plugin.models.base import utcnow
+from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.ledger.accounts import open_account
 from tests.admin.conftest import PASSWORD
 from tests.admin.navigation import open_screen
 from tests.pages.conftest import LiveServer
@@ -57,6 +65,41 @@ def test_reading_the_dashboard(signed_in: Page, live_server: LiveServer) -> None
     expect(chart).to_have_attribute("data-drawn", "true")
     expect(tab.get_by_test_id("repeat-table")).to_contain_text("50%")
     expect(tab.get_by_test_id("top-table").locator("tbody tr").first).to_contain_text("Ana Ruiz")
+
+
+def give_store_credit(database_url: str) -> None:
+    """Store credit (#19) for Ana and Ben in euros, Cat in dollars: committed."""
+    plain = sa.create_engine(database_url, **engine_options(database_url))
+    with Session(plain) as db:
+        rows = db.execute(select(Customer.host_customer_id, Customer.id))
+        holders = {host: customer_id for host, customer_id in rows}
+        for who, unit, cents in (("ana", "EUR", 1234), ("ben", "EUR", 500), ("cat", "USD", 350)):
+            account = open_account(db, merchant_id="shop", customer_id=holders[who], unit=unit)
+            ledger.earn(db, account_id=account.id, points=cents, now=utcnow(), actor="t")
+        db.commit()
+    plain.dispose()
+
+
+def test_the_dashboard_shows_store_credit_apart_from_points(
+    signed_in: Page, live_server: LiveServer, database_url: str
+) -> None:
+    """Outstanding credit per currency in money beside the points liability; a points-only
+    merchant sees no credit table (#19)."""
+    tab = signed_in
+    tab.goto(live_server.url(f"{ADMIN}/m/shop/"))
+    expect(tab.get_by_test_id("liability-table")).to_be_visible()
+    expect(tab.get_by_test_id("credit-table")).to_have_count(0)
+    give_store_credit(database_url)
+    tab.reload()
+    rows = tab.get_by_test_id("credit-table").locator("tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("EUR")
+    expect(rows.nth(0).get_by_role("cell").last).to_have_text("€17.34")
+    expect(rows.nth(1)).to_contain_text("USD")
+    expect(rows.nth(1).get_by_role("cell").last).to_contain_text("$3.50")
+    liability = tab.get_by_test_id("liability-table").locator("tbody tr")
+    expect(liability).to_have_count(1)
+    expect(liability.first).not_to_contain_text("17.34")
 
 
 def test_reading_the_aging_report(signed_in: Page, live_server: LiveServer) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.models import Account, Customer, Invoice, InvoiceStatus, Merchant
 from loyalty_plugin.services.ledger import entries as ledger
+from loyalty_plugin.services.ledger.accounts import open_account
 from loyalty_plugin.services.ledger.entries import Reference
 
 FIRST = ("Ana", "Ben", "Carla", "Dmitri", "Elena", "Farid", "Greta", "Hugo", "Inés", "Jonas",
@@ -53,7 +54,27 @@ def build_showcase(session: Session, now: datetime, merchant_id: str = "shop") -
     for account in accounts:
         ledger.expire_due_lots(session, account_id=account.id, now=now - timedelta(minutes=5))
         _orders(session, rng, account, now, merchant_id)
+    _store_credit(session, rng, accounts, now, merchant_id)
     session.commit()
+
+
+def _store_credit(
+    session: Session, rng: random.Random, accounts: list[Account], now: datetime, merchant_id: str
+) -> None:
+    """Store credit (#19) for every fourth customer in euros, a few in dollars: some spent."""
+    for n, account in enumerate(accounts):
+        units = ("EUR", "USD") if n % 12 == 0 else ("EUR",) if n % 4 == 0 else ()
+        for unit in units:
+            credit = open_account(
+                session, merchant_id=merchant_id, customer_id=account.customer_id, unit=unit
+            )
+            when = now - timedelta(days=rng.randint(3, 60))
+            cents = rng.randrange(500, 6000, 10)
+            ledger.earn(session, account_id=credit.id, points=cents, now=when, actor="showcase",
+                        expires_at=when + timedelta(days=365))  # fmt: skip
+            if n % 8 == 0:
+                ledger.spend(session, account_id=credit.id, points=cents // 3,
+                             now=when + timedelta(days=1), actor="showcase")  # fmt: skip
 
 
 def _plan(rng: random.Random, account: Account, now: datetime) -> list[tuple[Any, ...]]:

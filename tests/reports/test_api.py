@@ -42,6 +42,7 @@ def test_dashboard_figures_for_a_period(client, served_shop) -> None:
     assert [e["within_days"] for e in body["expiring"]] == [30, 60, 90]
     [liability] = body["liability"]
     assert liability["currency"] == "EUR" and liability["points"] >= 0
+    assert body["credit"] == []  # a points-only merchant (#19)
 
 
 def test_journal_pages_with_a_cursor_and_filters(client, served_shop) -> None:

@@ -1,7 +1,8 @@
 """The merchant's dashboard for a period: points per week, liability, expiry, rates, top customers.
 
-Six queries whatever the data size, each computed by the database: the merchant, its
-settings, the weekly sums, the open points, the repeat orders, and the top customers.
+Seven queries whatever the data size, each computed by the database: the merchant, its
+settings, the weekly sums, the open points, the outstanding store credit, the repeat
+orders, and the top customers.
 Definitions (docs/admin.md says the same to merchants):
 
 * **issued**: ``earn`` and ``migration`` entries and credit adjustments;
@@ -11,6 +12,8 @@ Definitions (docs/admin.md says the same to merchants):
 * **outstanding**: the points left in lots that have not reached their expiry date, and
   the **liability**, their value at the merchant's point value (``conversion_amount`` per
   ``conversion_points``), in the merchant's currency.
+* **store credit** (#19): the credit left in credit lots that have not reached their
+  expiry, per currency, at face value (:mod:`.credit`); never mixed with points.
 * **redemption rate** = redeemed ÷ issued and **breakage** = expired ÷ issued, over the period.
 * **repeat-order rate**: of the customers with a paid invoice in the period, the share
   with two or more. **Members** are customers enrolled in the programme (``enrolled`` true
@@ -60,6 +63,7 @@ from loyalty_plugin.models import (
 from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.ledger.units import points_only
 from loyalty_plugin.services.reports.calendar import instant, merchant_period
+from loyalty_plugin.services.reports.credit import CreditLiability, outstanding_credit
 from loyalty_plugin.services.reports.rollup import (
     all_time_points,
     day_totals_and_tail,
@@ -133,6 +137,8 @@ class Dashboard:
     expiring: dict[int, int]
     repeat_orders: list[RepeatOrders]
     top_customers: list[TopCustomer] = field(default_factory=list)
+    #: Outstanding store credit per currency (empty for a points-only merchant).
+    credit: list[CreditLiability] = field(default_factory=list)
 
     def value_of(self, points: int) -> Decimal:
         """What ``points`` are worth at the standard point value, in the currency's places."""
@@ -180,6 +186,7 @@ def dashboard(
         expiring=soon,
         repeat_orders=repeat_orders(session, merchant_id=merchant_id, span=span),
         top_customers=top_customers(session, merchant_id=merchant_id, span=span),
+        credit=outstanding_credit(session, merchant_id=merchant_id, now=now),
     )
 
 
