@@ -5,8 +5,8 @@ the dashboard sums them without reading a points lot; MariaDB has no partial ind
 indexes every lot.
 
 Revision ID: f2a6c8e4b1d7
-Revises: f2a6c4e8b1d3
-Create Date: 2026-12-07 04:20:00
+Revises: a4c8e2f6b9d1
+Create Date: 2026-12-07 04:30:00
 """
 
 from alembic import op
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = "f2a6c8e4b1d7"
-down_revision = "f2a6c4e8b1d3"
+down_revision = "a4c8e2f6b9d1"
 branch_labels = None
 depends_on = None
 
