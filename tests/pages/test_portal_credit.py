@@ -86,6 +86,7 @@ def test_credit_shows_apart_from_points_in_money(
     assert "420" not in re.sub(r"<[^>]+>", " ", text)  # money, never minor units
     points = client.get(f"{PORTAL}/points").data
     assert "Store credit earned" not in rows(points) and "Points earned" in rows(points)
+    assert f'href="{PORTAL}/credit"' in points.decode()  # the tab, on every page
 
 
 def test_a_points_only_customer_sees_no_credit(
@@ -101,6 +102,7 @@ def test_a_points_only_customer_sees_no_credit(
     sign_in(app, client, db)
     overview = client.get(PORTAL).data.decode()
     assert "store credit" not in overview.lower() and 'data-testid="credit"' not in overview
+    assert f'href="{PORTAL}/credit"' not in overview  # no tab
     assert "You have no store credit." in client.get(f"{PORTAL}/credit").data.decode()
 
 

@@ -84,6 +84,12 @@ class CreditWallet:
     total: int
 
 
+def has_credit(session: Session, customer: Customer) -> bool:
+    """Whether the customer has a store credit account (the portal then shows its tab)."""
+    first = credit_accounts_of(customer.merchant_id, customer.id).limit(1)
+    return session.scalar(first.with_only_columns(Account.id)) is not None
+
+
 def credit_wallets(
     session: Session, customer: Customer, *, now: datetime, with_lines: bool = False
 ) -> list[CreditWallet]:

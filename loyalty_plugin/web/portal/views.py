@@ -296,6 +296,7 @@ def render_page(
             merchant=get_merchant(session, customer.merchant_id),
             customer=customer,
             balance=balance,
+            has_credit=portal_credit.has_credit(session, customer),
             **template_context(),
             **context,
         ),
