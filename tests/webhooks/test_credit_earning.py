@@ -223,3 +223,24 @@ def test_a_percent_of_nothing_is_refused_on_an_event_rule(shop, now) -> None:
     with pytest.raises(LoyaltyError, match="credit_percent needs a rule that earns on money"):
         create_program(shop, merchant_id="shop", now=now, actor="t",
                        definition={"key": "p", "name": "P", "rules": rules})  # fmt: skip
+
+
+def test_a_custom_event_gives_credit_within_its_limit(send, shop, now) -> None:
+    """A 5-star review gives €1.00 instead of points, within the rule's limit (once a
+    month): the credit alone takes the limit's slot, so the second review gives nothing."""
+    review = {"id": "review", "kind": "custom_event", "name": "review", "when": {"stars": 5},
+              "points": 30, "limit": {"count": 1, "per": "month"},
+              "reward": {"credit_amount": "1.00", "instead_of_points": True}}  # fmt: skip
+    update_settings(
+        shop, merchant_id="shop", changes={"credit_currencies": ["EUR"]}, now=now, actor="t"
+    )
+    replace_default_program(shop, now=now, rules=[review])
+    shop.commit()
+    send(event("customer.created", {"customer": customer()}))
+    body = {"customer_id": "c1", "name": "review", "properties": {"stars": 5}}
+    first = send(event("event.custom", body))
+    assert first.body["result"]["credit"][0]["earned"] == "1.00"
+    second = send(event("event.custom", body, id="second"))
+    assert "credit" not in second.body["result"]
+    assert balances(shop) == {POINTS: 0, "EUR": 100}
+    assert verify_ledger(shop) == []
