@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
+from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.notifications import NotificationPrefs
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.customers import portal
+from loyalty_plugin.services.customers.portal_credit import credit_wallets
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.accounts import find_customer, open_account
 from loyalty_plugin.services.ledger.expiry import expire_due_batch
@@ -136,3 +139,33 @@ def test_a_german_customer_reads_credit_in_german(
     expect(log).to_contain_text("Guthaben verfallen")
     expect(log).to_contain_text("Guthaben zurückgenommen (Erstattung)")
     expect(page.get_by_test_id("credit-count-EUR")).to_contain_text("4 Änderungen Ihres Guthabens")
+
+
+def test_credit_held_for_an_order_reads_as_credit(
+    host: Host,  # noqa: F811
+    db: Session,  # noqa: F811
+) -> None:
+    """A hold of credit and its release read "Store credit reserved for an order" and
+    "Reserved store credit returned" (no line of a credit account says "Points")."""
+    host.send("customer.created", {"customer": {"id": "c1", "first_name": "Ana"}})
+    customer = find_customer(db, "shop", "c1")
+    credit = open_account(db, merchant_id="shop", customer_id=customer.id, unit="EUR")
+    now = utcnow()
+    ledger.earn(db, account_id=credit.id, points=1000, now=now, actor="t")
+    held = ledger.spend(db, account_id=credit.id, points=150, now=now, actor="t",
+                        kind=EntryKind.HOLD)  # fmt: skip
+    ledger.reverse(db, entry_id=held.id, points=150, now=now, actor="t")
+    db.commit()
+    (wallet,) = credit_wallets(db, customer, now=now, with_lines=True)
+    labels = [line.label for line in wallet.lines]
+    assert labels == [
+        "Reserved store credit returned",
+        "Store credit reserved for an order",
+        "Store credit earned",
+    ]
+    assert not [label for label in labels if "point" in label.lower()]
+    assert [line.amount for line in wallet.lines] == [
+        Decimal("1.50"),
+        Decimal("-1.50"),
+        Decimal("10.00"),
+    ]

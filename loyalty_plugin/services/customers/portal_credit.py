@@ -36,6 +36,15 @@ CREDIT_LABELS = {
     N_("Points taken back (order cancelled)"): N_("Store credit taken back (order cancelled)"),
     N_("Points returned (refund)"): N_("Store credit returned (refund)"),
     N_("Points returned (order cancelled)"): N_("Store credit returned (order cancelled)"),
+    N_("Points reserved for an order"): N_("Store credit reserved for an order"),
+    N_("Points reserved, then returned"): N_("Store credit reserved, then returned"),
+    N_("Reserved points returned"): N_("Reserved store credit returned"),
+    N_("Points taken back (order reinstated)"): N_("Store credit taken back (order reinstated)"),
+    N_("Points taken back (refund undone)"): N_("Store credit taken back (refund undone)"),
+    N_("Points returned (coupon cancelled)"): N_("Store credit returned (coupon cancelled)"),
+    N_("Points returned (coupon expired unused)"): N_(
+        "Store credit returned (coupon expired unused)"
+    ),
     N_("Points moved to your other membership"): N_("Store credit moved to your other membership"),
     N_("Points from a membership merged into yours"): N_(
         "Store credit from a membership merged into yours"
