@@ -255,8 +255,8 @@ def open_points(
             Lot.expires_at <= instant(horizon),
         )
     )
-    overdue = lots.add_columns(
-        func.coalesce(func.sum(case((Lot.expires_at <= instant(now), Lot.remaining), else_=0)), 0)
+    overdue = func.coalesce(
+        func.sum(case((Lot.expires_at <= instant(now), Lot.remaining), else_=0)), 0
     )
 
     def expiring_within(days: int) -> Any:
@@ -270,23 +270,25 @@ def open_points(
         Account.debt > literal_column("0"),
         points_only(Account),
     )
+    # The overdue lots are summed in the same pass over the lots as those expiring soon.
     row = session.execute(
         lots.add_columns(
-            all_time_points(merchant_id, zone)
-            + debts.scalar_subquery()
-            - overdue.scalar_subquery(),
+            all_time_points(merchant_id, zone) + debts.scalar_subquery(),
+            overdue,
             *(expiring_within(days) for days in EXPIRING_WITHIN),
         )
     ).one()
-    return int(row[0]), {days: int(n) for days, n in zip(EXPIRING_WITHIN, row[1:], strict=True)}
+    soon = {days: int(n) for days, n in zip(EXPIRING_WITHIN, row[2:], strict=True)}
+    return int(row[0]) - int(row[1]), soon
 
 
 def repeat_orders(session: Session, *, merchant_id: str, span: Period) -> list[RepeatOrders]:
     """Members' and non-members' repeat-order counts over invoices paid in the period.
 
-    One query: the invoices' index alone gives the orders per customer; everyone's counts
-    and the non-members' (found through their own small index) are summed from it, and the
-    members are the difference.
+    One query and one pass: the invoices' index alone gives the orders per customer, and
+    each customer is looked up among the non-members (a hash of the few found through
+    their own small index, ``ix_customers_not_enrolled``); members are the rest. The
+    orders per customer are read once, not kept aside and scanned again per figure.
     """
     per_customer = (
         select(Invoice.customer_id.label("customer_id"), func.count().label("orders"))
@@ -297,22 +299,29 @@ def repeat_orders(session: Session, *, merchant_id: str, span: Period) -> list[R
             Invoice.status == InvoiceStatus.PAID,
         )
         .group_by(Invoice.customer_id)
-        .cte("per_customer")
+        .subquery("per_customer")
     )
-    repeat = func.coalesce(func.sum(case((per_customer.c.orders >= 2, 1), else_=0)), 0)
-    everyone = select(func.count(), repeat).select_from(per_customer)
-    non_members = (
-        select(func.count(), repeat)
-        .select_from(per_customer)
-        .join(Customer, Customer.id == per_customer.c.customer_id)
-        .where(Customer.merchant_id == merchant_id, ~Customer.enrolled)
-    )
+    again = per_customer.c.orders >= 2
+    non_member = Customer.id.is_not(None)
+
+    def count_of(condition: ColumnElement[bool]) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
     both = session.execute(
         select(
-            everyone.with_only_columns(func.count()).scalar_subquery(),
-            everyone.with_only_columns(repeat).scalar_subquery(),
-            non_members.with_only_columns(func.count()).scalar_subquery(),
-            non_members.with_only_columns(repeat).scalar_subquery(),
+            func.count(),
+            count_of(again),
+            count_of(non_member),
+            count_of(and_(non_member, again)),
+        ).select_from(
+            per_customer.outerjoin(
+                Customer,
+                and_(
+                    Customer.id == per_customer.c.customer_id,
+                    Customer.merchant_id == merchant_id,
+                    ~Customer.enrolled,
+                ),
+            )
         )
     ).one()
     customers, repeats, non_customers, non_repeats = (int(n or 0) for n in both)
