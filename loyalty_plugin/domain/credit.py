@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from babel.numbers import get_currency_precision
 
 from loyalty_plugin.domain.errors import ValidationError
 from loyalty_plugin.domain.expiry import end_of_day
@@ -112,3 +114,18 @@ def credit_expiry_date(months: int | None, earned_at: datetime, tz: ZoneInfo) ->
     year, month = local.year + year, month + 1
     last = (date(year + month // 12, month % 12 + 1, 1) - date(year, month, 1)).days
     return end_of_day(date(year, month, min(local.day, last)), tz)
+
+
+def credit_for_points(points: int, *, rate_points: int, rate_amount: Decimal, currency: str) -> int:
+    """The store credit, in minor units of ``currency``, that ``points`` become at the
+    merchant's rate (``rate_points`` points are ``rate_amount``), rounded down: never more
+    than the rate promises. Refuses a number of points worth less than the minor unit."""
+    if isinstance(points, bool) or not isinstance(points, int) or points < 1:
+        raise ValidationError("a whole number of points, at least 1", field="points")
+    minor = points * rate_amount * 10 ** get_currency_precision(currency) / rate_points
+    units = int(minor.to_integral_value(rounding=ROUND_DOWN))
+    if units < 1:
+        raise ValidationError(
+            f"{points} points are worth less than the smallest unit of {currency}", field="points"
+        )
+    return units

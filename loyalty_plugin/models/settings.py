@@ -89,6 +89,11 @@ class MerchantSettings(Base):
     )
     #: Customers may buy coupons with store credit (``POST /coupons`` with ``credit``).
     credit_coupons: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Customers may turn points into store credit in the merchant's currency:
+    #: ``points_to_credit_points`` points become ``points_to_credit_amount`` (null: not
+    #: allowed, the default). Credit never turns back into points.
+    points_to_credit_points: Mapped[int | None] = mapped_column(Integer)
+    points_to_credit_amount: Mapped[Decimal] = mapped_column(default=Decimal("1.00"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(128))
 

@@ -27,7 +27,7 @@ from marshmallow import (
 from loyalty_plugin.domain.coupons import CouponKind, CouponStatus, unusable_reason
 from loyalty_plugin.domain.credit import MAX_CREDIT_EXPIRY_MONTHS
 from loyalty_plugin.domain.errors import LoyaltyError
-from loyalty_plugin.domain.money import check_currency, parse_money
+from loyalty_plugin.domain.money import check_currency, from_minor, parse_money
 from loyalty_plugin.domain.redemption import DraftInvoice, DraftItem, RedemptionMode
 from loyalty_plugin.models import AdjustmentStatus
 from loyalty_plugin.models.base import utcnow
@@ -604,6 +604,29 @@ class CouponValueSchema(Schema):
     category_ids = fields.List(fields.String())
 
 
+class CreditConversionArgsSchema(MerchantArgsSchema):
+    customer_id = HostId(required=True)
+    points = Points(required=True, metadata={"description": "points to turn into credit"})
+
+
+class CreditConversionSchema(Schema):
+    """Points turned into store credit (issue #19)."""
+
+    customer_id = fields.Function(lambda c: c.points_account.customer.host_customer_id)
+    points = fields.Integer(metadata={"description": "the points given"})
+    credit = MoneyField(metadata={"description": "the store credit received"})
+    currency = fields.String()
+    points_entry_id = fields.Function(lambda c: c.points_entry.id)
+    credit_entry_id = fields.Function(lambda c: c.credit_entry.id)
+    balance = fields.Function(
+        lambda c: c.points_account.balance, metadata={"description": "points after it"}
+    )
+    credit_balance = fields.Function(
+        lambda c: str(from_minor(c.credit_account.balance, c.currency)),
+        metadata={"description": "credit in the currency after it"},
+    )
+
+
 class CreateCouponArgsSchema(MerchantArgsSchema):
     customer_id = HostId(required=True)
     points = Points(metadata={"description": "points to turn into a coupon"})
@@ -978,6 +1001,18 @@ class SettingsSchema(Schema):
             "description": "store credit expires this many months after it was earned, at "
             "the end of that day in the merchant's time zone; null (the default): never"
         },
+    )
+    points_to_credit_points = fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(1, 10**9),
+        metadata={
+            "description": "these points become points_to_credit_amount of store credit "
+            "(POST /credit-conversions); null: customers may not turn points into credit"
+        },
+    )
+    points_to_credit_amount = SettingAmountField(
+        metadata={"description": "...this much store credit, in the merchant's currency"}
     )
     credit_coupons = fields.Boolean(
         metadata={"description": "customers may buy coupons with store credit [false]"}

@@ -192,3 +192,53 @@ def test_bad_coupon_credit_is_refused_at_the_field(
     assert answer.status_code == status, answer.json
     assert list(answer.json["error"]["fields"]) == [field], answer.json
     assert balances(db, *ana) == [1000, 3000]
+
+
+def test_points_turn_into_credit_at_the_merchant_rate(api, db, ana, configure) -> None:
+    """Off by default; at 1,000 points for 5.00, 250 points become 1.25 of credit (the
+    points leave soonest-expiring first), rounded down; credit never turns into points."""
+    points, credit = ana
+    refused = api.post("/credit-conversions", {"customer_id": "42", "points": 250})
+    assert refused.status_code == 409 and list(refused.json["error"]["fields"]) == ["points"]
+    configure(points_to_credit_points=1000, points_to_credit_amount=Decimal("5.00"))
+    done = api.post("/credit-conversions", {"customer_id": "42", "points": 250})
+    assert done.status_code == 201, done.json
+    assert {k: done.json[k] for k in ("points", "credit", "currency", "balance")} == {
+        "points": 250, "credit": "1.25", "currency": "EUR", "balance": 750,
+    }  # fmt: skip
+    assert done.json["credit_balance"] == "31.25"
+    assert balances(db, points, credit) == [750, 3125]
+    odd = api.post("/credit-conversions", {"customer_id": "42", "points": 3})
+    assert odd.status_code == 201 and odd.json["credit"] == "0.01"  # 0.015, rounded down
+    assert verify_ledger(db) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "body", "status", "field"),
+    [
+        ({}, {"points": 1}, 422, "points"),  # 0.005 is less than a cent
+        ({}, {"points": 5000}, 409, "points"),  # more than the 1,000 held
+        ({}, {"points": 0}, 422, "points"),
+        ({"credit_currencies": []}, {"points": 500}, 409, "points"),  # no wallet
+    ],
+)
+def test_bad_conversions_are_refused_at_the_field(
+    api, db, ana, configure, changes, body, status, field
+) -> None:
+    """Each refusal names its field and moves nothing."""
+    configure(points_to_credit_points=1000, points_to_credit_amount=Decimal("5.00"), **changes)
+    answer = api.post("/credit-conversions", {"customer_id": "42"} | body)
+    assert answer.status_code == status, answer.json
+    assert list(answer.json["error"]["fields"]) == [field], answer.json
+    assert balances(db, *ana) == [1000, 3000]
+
+
+def test_the_conversion_rate_is_validated(api) -> None:
+    """A rate of 0 points or 0.00 is refused at its field."""
+    for body, field in (
+        ({"points_to_credit_points": 0}, "points_to_credit_points"),
+        ({"points_to_credit_amount": "0"}, "points_to_credit_amount"),
+    ):
+        answer = api.patch("/settings", body)
+        assert answer.status_code == 422, answer.json
+        assert list(answer.json["error"]["fields"]) == [field], answer.json

@@ -147,6 +147,10 @@ def _check(settings: MerchantSettings) -> None:
         raise ValidationError(f"above 0 and at most {MAX_AMOUNT}", field="coupon_amount")
     if not 0 <= settings.max_invoice_share <= 100:
         raise ValidationError("a share is between 0 and 100", field="max_invoice_share")
+    if settings.points_to_credit_points is not None and settings.points_to_credit_points < 1:
+        raise ValidationError("at least 1 (or null: not allowed)", field="points_to_credit_points")
+    if not 0 < settings.points_to_credit_amount <= MAX_AMOUNT:
+        raise ValidationError(f"above 0 and at most {MAX_AMOUNT}", field="points_to_credit_amount")
     if not 0 <= settings.credit_max_invoice_share <= 100:
         raise ValidationError("a share is between 0 and 100", field="credit_max_invoice_share")
     if settings.waiting_report_hours < 1:

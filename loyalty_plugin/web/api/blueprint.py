@@ -119,6 +119,10 @@ ROUTES: tuple[Route, ...] = (
     Route(method="POST", rule=f"/redemptions/<{ID}:redemption_id>/release",
           view=views.release_redemption, scope=WRITE, body=s.ReleaseArgsSchema,
           response=s.RedemptionSchema, idempotency="required", errors=(400, 404, 409)),
+    # points turned into store credit
+    Route(method="POST", rule="/credit-conversions", view=views.convert_points_to_credit,
+          scope=WRITE, body=s.CreditConversionArgsSchema, response=s.CreditConversionSchema,
+          status=201, idempotency="required", errors=(400, 404, 409)),
     # coupons
     Route(method="POST", rule="/coupons", view=views.create_coupon, scope=WRITE,
           body=s.CreateCouponArgsSchema, response=s.CouponSchema, status=201,

@@ -45,6 +45,7 @@ from loyalty_plugin.services.merchants import particulars
 from loyalty_plugin.services.messaging import portal_links
 from loyalty_plugin.services.spending import (
     campaigns,
+    conversions,
     coupons,
     credit_coupons,
     redemption,
@@ -273,6 +274,20 @@ def release_redemption(args: dict[str, Any], redemption_id: int) -> Redemption:
         now=utcnow(),
         actor=caller().label,
         reason=args.get("reason"),
+    )
+
+
+def convert_points_to_credit(args: dict[str, Any]) -> Any:
+    """Turn points into store credit at the merchant's rate."""
+    who = caller()
+    merchant_id = _sight(who.merchant(args.get("merchant_id")), args["customer_id"])
+    return conversions.convert_points_to_credit(
+        get_session(),
+        merchant_id=merchant_id,
+        customer_id=args["customer_id"],
+        points=args["points"],
+        now=utcnow(),
+        actor=who.label,
     )
 
 
