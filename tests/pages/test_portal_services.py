@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +19,7 @@ from loyalty_plugin.domain.errors import (
     NotFound,
     ValidationError,
 )
+from loyalty_plugin.domain.expiry import end_of_day
 from loyalty_plugin.email.links import links_for, unsubscribe_token
 from loyalty_plugin.models import Account, Coupon, Customer, LedgerEntry, Merchant
 from loyalty_plugin.services.customers import portal
@@ -198,6 +200,18 @@ def test_expiring_soon_is_summed_per_day_in_the_merchants_zone(
     give(session, ana, 70, expires_at=NOW + timedelta(days=200))  # not soon
     soon = portal.expiring_soon(session, account(session, ana), now=NOW)
     assert soon == [portal.Expiring(day=date(2026, 6, 11), points=150)]
+
+
+def test_expiring_soon_names_the_last_day_as_the_emails_do(
+    session: Session, ana: Customer
+) -> None:
+    """A policy's date ends at midnight in the merchant's zone: points valid through 10 June
+    (Tokyo) expire at the first instant of 11 June, and the overview says 10 June, as the
+    reminder e-mail does (``last_valid_day``), not 11 June."""
+    tokyo = ZoneInfo("Asia/Tokyo")
+    give(session, ana, 80, expires_at=end_of_day(date(2026, 6, 10), tokyo))
+    soon = portal.expiring_soon(session, account(session, ana), now=NOW)
+    assert soon == [portal.Expiring(day=date(2026, 6, 10), points=80)]
 
 
 def test_overview_shows_level_progress(session: Session, ana: Customer) -> None:

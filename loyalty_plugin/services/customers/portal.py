@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.coupons import CouponStatus, Package
 from loyalty_plugin.domain.errors import LoyaltyError, NotFound
+from loyalty_plugin.domain.expiry import last_valid_day
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.levels import Level
 from loyalty_plugin.i18n import N_, language_for, language_of
@@ -354,7 +355,17 @@ def overview(session: Session, customer: Customer, *, now: datetime) -> Overview
 def expiring_soon(
     session: Session, account: Account, *, now: datetime, within: timedelta = EXPIRING_WITHIN
 ) -> list[Expiring]:
-    """Points expiring within ``within``, summed per day in the merchant's time zone."""
+    """Points expiring within ``within``, summed per last valid day."""
+    days = expiring_by_day(session, account, now=now, within=within)
+    return [Expiring(day=day, points=points) for day, points in days.items()]
+
+
+def expiring_by_day(
+    session: Session, account: Account, *, now: datetime, within: timedelta = EXPIRING_WITHIN
+) -> dict[date, int]:
+    """What the account's lots expiring within ``within`` hold (points, or a currency's
+    minor units), per last day they can be used in the merchant's time zone: the day the
+    reminder e-mails name (``last_valid_day``), in expiry order."""
     zone = ZoneInfo(get_merchant(session, account.merchant_id).timezone)
     rows = session.execute(
         select(Lot.expires_at, Lot.remaining)
@@ -364,9 +375,9 @@ def expiring_soon(
     )
     days: dict[date, int] = {}
     for expires_at, remaining in rows:
-        day = expires_at.astimezone(zone).date()
+        day = last_valid_day(expires_at, zone)
         days[day] = days.get(day, 0) + remaining
-    return [Expiring(day=day, points=points) for day, points in days.items() if points > 0]
+    return {day: held for day, held in days.items() if held > 0}
 
 
 def level_view(

@@ -13,15 +13,19 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.expiry import last_valid_day
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.money import from_minor
 from loyalty_plugin.i18n import N_
-from loyalty_plugin.models import Account, Customer, Lot
-from loyalty_plugin.services.customers.portal import EXPIRING_WITHIN, LogLine, points_log
+from loyalty_plugin.models import Account, Customer
+from loyalty_plugin.services.customers.portal import (
+    EXPIRING_WITHIN,
+    LogLine,
+    expiring_by_day,
+    points_log,
+)
 from loyalty_plugin.services.ledger.accounts import get_merchant
 from loyalty_plugin.services.ledger.units import credit_accounts_of
 
@@ -126,22 +130,11 @@ def _wallet(session: Session, account: Account, *, now: datetime, with_lines: bo
 def credit_expiring(
     session: Session, account: Account, *, now: datetime, within: timedelta = EXPIRING_WITHIN
 ) -> list[CreditExpiring]:
-    """Credit expiring within ``within``, summed per day in the merchant's time zone."""
-    zone = ZoneInfo(get_merchant(session, account.merchant_id).timezone)
-    rows = session.execute(
-        select(Lot.expires_at, Lot.remaining)
-        .where(Lot.account_id == account.id, Lot.holds_points)
-        .where(Lot.expires_at > now, Lot.expires_at <= now + within)
-        .order_by(Lot.expires_at)
-    )
-    days: dict[date, int] = {}
-    for expires_at, remaining in rows:
-        day = last_valid_day(expires_at, zone)
-        days[day] = days.get(day, 0) + remaining
+    """Credit expiring within ``within``, summed per last valid day, as money."""
+    days = expiring_by_day(session, account, now=now, within=within)
     return [
         CreditExpiring(day=day, amount=from_minor(minor, account.unit))
         for day, minor in days.items()
-        if minor > 0
     ]
 
 
