@@ -202,9 +202,7 @@ def test_expiring_soon_is_summed_per_day_in_the_merchants_zone(
     assert soon == [portal.Expiring(day=date(2026, 6, 11), points=150)]
 
 
-def test_expiring_soon_names_the_last_day_as_the_emails_do(
-    session: Session, ana: Customer
-) -> None:
+def test_expiring_soon_names_the_last_day_as_the_emails_do(session: Session, ana: Customer) -> None:
     """A policy's date ends at midnight in the merchant's zone: points valid through 10 June
     (Tokyo) expire at the first instant of 11 June, and the overview says 10 June, as the
     reminder e-mail does (``last_valid_day``), not 11 June."""
