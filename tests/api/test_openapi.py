@@ -58,3 +58,21 @@ def test_generated_requests_never_get_a_server_error(app, keys, customer) -> Non
             case.validate_response(response, checks=(not_a_server_error,))
 
         never_5xx()
+
+
+@pytest.mark.backends("sqlite")
+def test_the_document_is_built_when_first_asked_for_and_once(app, client) -> None:
+    """Making the app does not build the document (a third of the time it took to make
+    one); the first request builds it, and concurrent first requests build it once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    api = app.extensions["loyalty"].extras["openapi"]
+    assert api.spec.to_dict().get("paths", {}) == {}, "the document was built with the app"
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(lambda _: app.test_client().get(f"{PREFIX}/openapi.json"), range(8))
+        )
+    documents = [answer.json for answer in answers]
+    assert all(document == documents[0] for document in documents)
+    assert len(documents[0]["paths"]) >= len({route.rule for route in ROUTES})
+    assert [tag["name"] for tag in documents[0]["tags"]] == ["api"]

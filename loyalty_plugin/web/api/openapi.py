@@ -8,10 +8,11 @@ application-wide handlers or routes (the plugin may live inside a host's own app
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from flask import Flask, Response, jsonify
-from flask_smorest import Api
+from flask_smorest import Api, Blueprint
 from marshmallow import ValidationError
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
@@ -46,9 +47,38 @@ class ExactJSONParser(FlaskParser):
 
 
 class LoyaltyApi(Api):
-    """An ``Api`` that only documents: errors and the spec route belong to our blueprint."""
+    """An ``Api`` that only documents: errors and the spec route belong to our blueprint.
+
+    The document is built when first asked for, not with the app: describing every
+    operation from its schemas took about a third of making the app, which every gunicorn
+    worker and every test paid whether or not anyone read the document.
+    """
 
     ERROR_SCHEMA = ErrorSchema
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._undocumented: list[tuple[Blueprint, str, Any]] = []
+        self._documenting = threading.Lock()
+
+    def register_blueprint(self, blp: Blueprint, *, parameters: Any = None, **options: Any) -> None:
+        """Register ``blp`` on the app now, and describe it in the document later (as
+        flask-smorest's own method does, in two steps)."""
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        self._undocumented.append((blp, name, parameters))
+
+    def document(self) -> dict[str, Any]:
+        """The OpenAPI document, built on the first call (once, whatever the threads)."""
+        with self._documenting:
+            while self._undocumented:
+                blp, name, parameters = self._undocumented.pop(0)
+                blp.register_views_in_doc(
+                    self, self._app, self.spec, name=name, parameters=parameters
+                )
+                self.spec.tag({"name": name, "description": blp.description})
+        return self.spec.to_dict()
 
     def _register_doc_blueprint(self) -> None:
         """The document is served by the API blueprint itself (``/api/v1/openapi.json``)."""
@@ -96,7 +126,7 @@ def parsing_error(error: HTTPException) -> Response:
 
 def openapi_document(api: LoyaltyApi) -> Response:
     """The OpenAPI document, as JSON."""
-    return jsonify(api.spec.to_dict())
+    return jsonify(api.document())
 
 
 def _flatten(messages: Any, path: str = "") -> dict[str, list[str]]:
