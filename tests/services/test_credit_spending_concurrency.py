@@ -4,6 +4,7 @@ PostgreSQL and MariaDB."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from loyalty_plugin.domain.errors import InsufficientCredit
+from loyalty_plugin.domain.errors import InsufficientCredit, InvalidOperation
 from loyalty_plugin.domain.redemption import DraftInvoice
 from loyalty_plugin.models import Account, LedgerEntry, Redemption, RedemptionStatus
 from loyalty_plugin.services.ledger import entries as ledger
@@ -88,4 +89,58 @@ def test_32_threads_holding_and_capturing_never_spend_credit_or_points_twice(
             select(func.min(LedgerEntry.balance_after)).where(LedgerEntry.account_id == account.id)
         )
         assert lowest >= 0
+    assert verify_ledger(session) == []
+
+
+def test_capture_and_release_racing_on_one_hold_settle_both_units_one_way(
+    session,
+    make_account,
+    now,
+    wide_engine,  # noqa: F811
+) -> None:
+    """16 holds of 10 points and 2.50 of credit; for each, one thread captures it while
+    another releases it: exactly one of the two wins, both units of a hold end the same
+    way, and the balances lose exactly what the captured holds took."""
+    points = make_account(host_customer_id="c1")
+    credit = open_account(session, merchant_id="shop", customer_id=points.customer_id, unit="EUR")
+    ledger.earn(session, account_id=points.id, points=1000, now=now, actor="t")
+    ledger.earn(session, account_id=credit.id, points=10_000, now=now, actor="t")
+    changes = {"credit_currencies": ["EUR"]}
+    update_settings(session, merchant_id="shop", changes=changes, now=now, actor="t")
+    holds = [
+        spending.hold_points(
+            session, merchant_id="shop", customer_id="c1", now=now, actor="t", points=10,
+            credit=Decimal("2.50"),
+            invoice=DraftInvoice(id=f"INV-{n}", currency="EUR", total=Decimal(100)),
+        ).id
+        for n in range(16)
+    ]  # fmt: skip
+    session.commit()
+    turns, local = iter(range(32)), threading.local()
+
+    def settle(s: Session) -> tuple[int, str, object]:
+        if not hasattr(local, "turn"):  # a retry keeps its thread's turn
+            local.turn = next(turns)
+        rid, capture = holds[local.turn // 2], local.turn % 2 == 0
+        act = spending.capture_redemption if capture else spending.release_redemption
+        extra = {"invoice_id": None} if capture else {}
+        try:
+            act(s, merchant_id="shop", redemption_id=rid, now=now, actor="race", **extra)
+        except InvalidOperation as error:
+            return rid, "capture" if capture else "release", error
+        return rid, "capture" if capture else "release", "won"
+
+    results = race(wide_engine, 32, settle)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    won = [(rid, act) for rid, act, outcome in results if outcome == "won"]  # type: ignore[misc]
+    assert sorted(rid for rid, _act in won) == sorted(holds)
+    session.expire_all()
+    rows = session.scalars(select(Redemption)).all()
+    for rid, act in won:
+        wanted = RedemptionStatus.CAPTURED if act == "capture" else RedemptionStatus.RELEASED
+        mine = [r for r in rows if rid in (r.id, r.lead_id)]
+        assert len(mine) == 2 and {r.status for r in mine} == {wanted}
+    captured = sum(1 for _rid, act in won if act == "capture")
+    assert session.get(Account, points.id).balance == 1000 - 10 * captured
+    assert session.get(Account, credit.id).balance == 10_000 - 250 * captured
     assert verify_ledger(session) == []
