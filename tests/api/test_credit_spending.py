@@ -163,6 +163,8 @@ def test_coupons_bought_with_credit_when_the_merchant_allows(api, db, ana, confi
     assert bought.json["points"] is None
     assert bought.json["credit"] == {"currency": "EUR", "amount": "7.50"}
     assert balances(db, points, credit) == [1000, 2250]
+    listed = api.get("/coupons", customer_id="42").json["data"]
+    assert [c["code"] for c in listed] == [bought.json["code"]]
     cancelled = api.post(f"/coupons/{bought.json['code']}/cancel", {}, scope="admin")
     assert cancelled.status_code == 200, cancelled.json
     assert balances(db, points, credit) == [1000, 3000]

@@ -337,14 +337,24 @@ def list_coupons(
     campaign_id: int | None = None,
     status: CouponStatus | None = None,
     code: str | None = None,
+    customer_id: int | None = None,
 ) -> Sequence[Coupon]:
     """Coupons newest first, ``limit`` of them after the cursor ``after_id``.
 
-    ``code`` finds a code as typed (see :func:`code_condition`).
+    ``code`` finds a code as typed (see :func:`code_condition`); ``customer_id`` keeps the
+    customer's coupons, bought with points or with store credit (any of their accounts).
     """
     query = _filtered(
         merchant_id, account_id=account_id, campaign_id=campaign_id, status=status, code=code
     )
+    if customer_id is not None:
+        query = query.where(
+            Coupon.account_id.in_(
+                select(Account.id).where(
+                    Account.merchant_id == merchant_id, Account.customer_id == customer_id
+                )
+            )
+        )
     if after_id is not None:
         query = query.where(Coupon.id < after_id)
     return session.scalars(query.order_by(Coupon.id.desc()).limit(limit)).all()

@@ -322,19 +322,18 @@ def list_coupons(query: dict[str, Any]) -> dict[str, Any]:
     """Coupons newest first, by customer, campaign or status."""
     session = get_session()
     merchant_id = caller().merchant(query.get("merchant_id"))
-    account_id = None
+    customer_id = None
     if "customer_id" in query:
         found = find_customer(session, merchant_id, query["customer_id"])
-        account = account_of(session, found) if found else None
-        if account is None:
+        if found is None:
             return {"data": [], "next_cursor": None}
-        account_id = account.id
+        customer_id = found.id
     rows = coupons.list_coupons(
         session,
         merchant_id=merchant_id,
         limit=query["limit"] + 1,
         after_id=query.get("cursor"),
-        account_id=account_id,
+        customer_id=customer_id,
         campaign_id=query.get("campaign_id"),
         status=query.get("status"),
         code=query.get("q"),
