@@ -22,9 +22,14 @@ from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.customers import portal
 from loyalty_plugin.services.customers.portal_credit import credit_wallets
 from loyalty_plugin.services.ledger import entries as ledger
-from loyalty_plugin.services.ledger.accounts import find_customer, open_account
+from loyalty_plugin.services.ledger.accounts import (
+    account_for_host_customer,
+    find_customer,
+    open_account,
+)
 from loyalty_plugin.services.ledger.expiry import expire_due_batch
 from loyalty_plugin.services.messaging.notifications import set_notification_prefs
+from loyalty_plugin.services.spending.conversions import convert_points_to_credit
 from tests.browser import LiveServer
 from tests.levels.conftest import Host, db, host  # noqa: F401 (fixtures)
 from tests.pages.test_portal import BROWSER_BACKENDS
@@ -169,3 +174,28 @@ def test_credit_held_for_an_order_reads_as_credit(
         Decimal("-1.50"),
         Decimal("10.00"),
     ]
+
+
+def test_points_turned_into_credit_read_as_such_on_both_pages(
+    host: Host,  # noqa: F811
+    db: Session,  # noqa: F811
+) -> None:
+    """A conversion reads "Points turned into store credit" in the points history and
+    "Store credit from your points" on the credit page, not "Bonus points"."""
+    settings = {"credit_currencies": ["EUR"], "points_to_credit_points": 100,
+                "points_to_credit_amount": "1.00"}  # fmt: skip
+    host.api("PATCH", "/settings", settings, scope="admin")
+    host.send("customer.created", {"customer": {"id": "c1", "first_name": "Ana"}})
+    customer = find_customer(db, "shop", "c1")
+    points = account_for_host_customer(db, "shop", "c1")
+    now = utcnow()
+    ledger.earn(db, account_id=points.id, points=500, now=now, actor="t")
+    convert_points_to_credit(db, merchant_id="shop", customer_id="c1", points=300, now=now,
+                             actor="t")  # fmt: skip
+    db.commit()
+    (wallet,) = credit_wallets(db, customer, now=now, with_lines=True)
+    assert [(line.label, line.amount) for line in wallet.lines] == [
+        ("Store credit from your points", Decimal("3.00"))
+    ]
+    log = portal.points_log(db, points, page=1).lines
+    assert log[0].label == "Points turned into store credit" and log[0].points == -300

@@ -651,6 +651,11 @@ def _lines_by_id(items: Any) -> dict[str, dict[str, Any]]:
 def label_of(entry: LedgerEntry, names: _Names) -> str:
     """What an entry did, in a customer's words: never a rule key, trigger or internal id."""
     kind, ref = entry.kind, entry.reference_type
+    if ref == "credit_conversion":
+        # Points turned into store credit: a redeem of points, an earn of credit (#19).
+        if kind == EntryKind.REDEEM:
+            return N_("Points turned into store credit")
+        return N_("Store credit from your points")
     if kind == EntryKind.EARN and ref not in (None, "invoice"):
         trigger = (entry.details or {}).get("trigger") or {}
         name = trigger.get("name") if isinstance(trigger, dict) else None
