@@ -30,6 +30,7 @@ from loyalty_plugin.services.ledger.accounts import (
 from loyalty_plugin.services.ledger.expiry import expire_due_batch
 from loyalty_plugin.services.messaging.notifications import set_notification_prefs
 from loyalty_plugin.services.spending.conversions import convert_points_to_credit
+from loyalty_plugin.services.spending.credit_coupons import buy_coupon_with_credit
 from tests.browser import LiveServer
 from tests.levels.conftest import Host, db, host  # noqa: F401 (fixtures)
 from tests.pages.test_portal import BROWSER_BACKENDS
@@ -199,3 +200,29 @@ def test_points_turned_into_credit_read_as_such_on_both_pages(
     ]
     log = portal.points_log(db, points, page=1).lines
     assert log[0].label == "Points turned into store credit" and log[0].points == -300
+
+
+def test_a_coupon_bought_with_credit_is_on_the_coupons_page(
+    app: Flask,
+    client: Any,
+    host: Host,  # noqa: F811
+    db: Session,  # noqa: F811
+) -> None:
+    """The portal's coupons list every coupon of the customer, bought with points or with
+    store credit (it sits on the credit account); the credit page shows what it cost."""
+    settings = {"credit_currencies": ["EUR"], "credit_coupons": True}
+    host.api("PATCH", "/settings", settings, scope="admin")
+    host.send("customer.created", {"customer": {"id": "c1", "first_name": "Ana"}})
+    customer = find_customer(db, "shop", "c1")
+    credit = open_account(db, merchant_id="shop", customer_id=customer.id, unit="EUR")
+    now = utcnow()
+    ledger.earn(db, account_id=credit.id, points=1000, now=now, actor="t")
+    coupon = buy_coupon_with_credit(db, merchant_id="shop", customer_id="c1",
+                                    amount=Decimal("5.00"), now=now, actor="t")  # fmt: skip
+    db.commit()
+    groups = portal.customer_coupons(db, customer, now=now)
+    assert [c.code for c in groups.active] == [coupon.code]
+    sign_in(app, client, db)
+    assert coupon.code in client.get(f"{PORTAL}/coupons").data.decode()
+    credit_page = client.get(f"{PORTAL}/credit").data.decode()
+    assert "Store credit spent" in credit_page and coupon.code in credit_page

@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.coupons import CouponStatus, Package
@@ -40,6 +40,7 @@ from loyalty_plugin.models import (
 from loyalty_plugin.models.redemption import Redemption, RedemptionStatus
 from loyalty_plugin.services.customers.statements import Standing, account_of, ledger_page, standing
 from loyalty_plugin.services.ledger.accounts import find_customer, get_merchant
+from loyalty_plugin.services.ledger.units import credit_accounts_of
 from loyalty_plugin.services.levels import memberships as levels
 from loyalty_plugin.services.messaging.notifications import notification_prefs
 from loyalty_plugin.services.spending.coupons import convert_points_to_coupon
@@ -451,13 +452,14 @@ def points_log(
 
 
 def customer_coupons(session: Session, customer: Customer, *, now: datetime) -> CouponGroups:
-    """The customer's coupons, newest first, in three groups."""
+    """The customer's coupons, newest first, in three groups: bought with points or with
+    store credit (a credit coupon sits on the credit account, #19)."""
     account = account_of(session, customer)
     if account is None:
         return CouponGroups(active=[], used=[], expired=[])
-    rows = session.scalars(
-        select(Coupon).where(Coupon.account_id == account.id).order_by(Coupon.id.desc())
-    ).all()
+    credit = credit_accounts_of(customer.merchant_id, customer.id).with_only_columns(Account.id)
+    mine = or_(Coupon.account_id == account.id, Coupon.account_id.in_(credit.order_by(None)))
+    rows = session.scalars(select(Coupon).where(mine).order_by(Coupon.id.desc())).all()
     groups = CouponGroups(active=[], used=[], expired=[])
     for coupon in rows:
         group = _group_of(groups, coupon, now)
