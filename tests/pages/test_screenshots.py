@@ -234,3 +234,9 @@ def test_store_credit_pages_fit_the_screen(
     page.get_by_role("link", name="See your store credit history").click()
     look(page, shots, f"portal-credit-{width}", "Store credit")
     expect(page.get_by_test_id("credit-log-EUR")).to_contain_text("Store credit expired")
+    if width == "desktop":  # all eight English tabs on one row (German ones may wrap)
+        tops = {
+            box["y"] for box in (tab.bounding_box() for tab in page.locator(".tabs a").all()) if box
+        }
+        boxes = [(t.inner_text(), t.bounding_box()) for t in page.locator(".tabs a").all()]
+        assert len(tops) == 1, f"the tabs take {len(tops)} rows: {boxes}"
