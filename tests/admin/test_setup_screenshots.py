@@ -1,7 +1,7 @@
 """The program setup screens at desktop and phone width (``make screenshots``): nothing
 overflows. With ``LOYALTY_SCREENSHOTS=1`` they replace ``docs/screenshots/admin-spending*.png``
-(and the other setup screens'), which [the admin pages' doc](../../docs/admin.md#spending)
-shows.
+(with a store credit wallet too: ``admin-spending-credit-*``) and the other setup screens',
+which [the admin pages' doc](../../docs/admin.md#spending) shows.
 """
 
 from __future__ import annotations
@@ -12,17 +12,16 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Browser, expect
 
-from loyalty_plugin.extensions import get_session
-from loyalty_plugin.models.base import utcnow
-from loyalty_plugin.services.spending.settings import update_settings
 from tests.admin.test_cards_pages import sign_in
 from tests.admin.test_expiry_pages import points_past_their_date, set_policy
 from tests.admin.test_levels_pages import add_silver_and_gold
 from tests.admin.test_spending_pages import (
     add_reward,
+    credit_wallet,
     open_reward_editor,
     save_reward_dates,
     set_coupon_conversion,
+    set_store_credit,
 )
 from tests.pages.conftest import LiveServer
 from tests.pages.test_screenshots import WIDTHS, at_width, look, shots  # noqa: F401
@@ -59,12 +58,5 @@ def test_admin_setup_pages_fit_the_screen(
     page.get_by_role("button", name="Save store credit expiry").click()
     expect(page.get_by_label("Store credit expires after months")).to_have_value("12")
     look(page, shots, f"admin-expiry-credit-{width}", "Expiry and reminders")
-
-
-def credit_wallet(app: Flask) -> None:
-    """Switch on shop's EUR store credit wallet (#19), as PATCH /settings would."""
-    with app.app_context():
-        session = get_session()
-        changes = {"credit_currencies": ["EUR"]}
-        update_settings(session, merchant_id="shop", changes=changes, now=utcnow(), actor="t")
-        session.commit()
+    set_store_credit(page)
+    look(page, shots, f"admin-spending-credit-{width}", "Spending")

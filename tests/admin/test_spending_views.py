@@ -208,3 +208,94 @@ def test_reward_dates_are_the_merchants_days_and_edited(app, admin_client) -> No
     clerk = admin_client(role="staff")
     assert clerk.get(clerk.m(f"/spending/rewards/{reward.id}")).status_code == 403
     assert manager.get(manager.m("/spending/rewards/999999")).status_code == 404
+
+
+CREDIT = {
+    "credit_max_invoice_share": "40",
+    "credit_coupons": "1",
+    "points_to_credit_points": "100",
+    "points_to_credit_amount": "0.80",
+}
+
+
+def _field_message(data: bytes, field: str) -> str:
+    error = data.split(f'id="f-{field}-error" role="alert">'.encode())[1]
+    return html.unescape(error.split(b"<")[0].decode())
+
+
+def test_a_manager_sets_how_store_credit_is_spent(app, admin_client, admin_key) -> None:
+    """With a credit wallet the screen shows the Store credit form: saved as ``PATCH
+    /settings`` saves it (audited); empty points turn the conversion off. A points-only
+    merchant sees no such form."""
+    manager = admin_client(role="manager")
+    assert b'data-testid="credit-form"' not in manager.get(manager.m("/spending")).data
+    wallet = {"credit_currencies": ["EUR"]}
+    assert app.test_client().patch(f"{API}/settings", json=wallet, headers=admin_key).json
+    assert b'data-testid="credit-form"' in manager.get(manager.m("/spending")).data
+    answer = manager.post(manager.m("/spending/credit"), data=CREDIT)
+    assert answer.status_code == 303 and answer.location.endswith("/spending#credit")
+    page = manager.get(manager.m("/spending"))
+    assert b"Store credit settings saved." in page.data
+    assert b"100 points become" in page.data
+    api = app.test_client().get(f"{API}/settings", headers=admin_key).json
+    assert (api["credit_max_invoice_share"], api["credit_coupons"]) == ("40.00", True)
+    assert (api["points_to_credit_points"], api["points_to_credit_amount"]) == (100, "0.80")
+    (audit,) = [a for a in _audit(app, "settings.updated") if "credit_coupons" in a.after]
+    assert audit.actor_kind == "staff"
+    assert (audit.before["credit_coupons"], audit.after["credit_coupons"]) == (False, True)
+    assert audit.after["points_to_credit_points"] == 100
+    off = {"credit_max_invoice_share": "40", "points_to_credit_points": ""}
+    assert manager.post(manager.m("/spending/credit"), data=off).status_code == 303
+    api = app.test_client().get(f"{API}/settings", headers=admin_key).json
+    assert (api["points_to_credit_points"], api["credit_coupons"]) == (None, False)
+    assert api["points_to_credit_amount"] == "0.80"
+    assert b"points cannot be turned into credit" in manager.get(manager.m("/spending")).data
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("credit_max_invoice_share", "150"), ("points_to_credit_points", "0"),
+     ("points_to_credit_amount", "0"), ("credit_max_invoice_share", "abc")],
+)  # fmt: skip
+def test_a_bad_credit_setting_answers_as_the_api_does(
+    app, admin_client, admin_key, field, value
+) -> None:
+    """A refused value re-renders the form with what was typed and the API's message at
+    its field (422); nothing changes and nothing is audited."""
+    wallet = {"credit_currencies": ["EUR"]}
+    assert app.test_client().patch(f"{API}/settings", json=wallet, headers=admin_key).json
+    audits = len(_audit(app, "settings.updated"))
+    manager = admin_client(role="manager")
+    answer = manager.post(manager.m("/spending/credit"), data=CREDIT | {field: value})
+    assert answer.status_code == 422
+    assert f'value="{value}"'.encode() in answer.data
+    other = (
+        "points_to_credit_points"
+        if field != "points_to_credit_points"
+        else "credit_max_invoice_share"
+    )
+    assert f'value="{CREDIT[other]}"'.encode() in answer.data
+    body = {field: int(value) if field == "points_to_credit_points" else value}
+    api = app.test_client().patch(f"{API}/settings", json=body, headers=admin_key)
+    assert api.status_code == 422
+    api_message = api.json["error"]["fields"][field]
+    api_message = api_message[0] if isinstance(api_message, list) else api_message
+    page_message = _field_message(answer.data, field)
+    assert page_message.rstrip(".").lower() == str(api_message).rstrip(".").lower()
+    stored = _stored(app)
+    assert stored is not None and stored.points_to_credit_points is None
+    assert stored.credit_coupons is False
+    assert len(_audit(app, "settings.updated")) == audits
+
+
+def test_staff_read_store_credit_but_change_nothing(app, admin_client, admin_key) -> None:
+    """A staff member sees the Store credit form disabled, and a post is refused (403)."""
+    wallet = {"credit_currencies": ["EUR"]}
+    assert app.test_client().patch(f"{API}/settings", json=wallet, headers=admin_key).json
+    clerk = admin_client(role="staff")
+    page = clerk.get(clerk.m("/spending"))
+    assert b'data-testid="credit-form"' in page.data
+    assert b"Save store credit settings" not in page.data
+    assert clerk.post(clerk.m("/spending/credit"), data=CREDIT).status_code == 403
+    stored = _stored(app)
+    assert stored is not None and stored.credit_coupons is False

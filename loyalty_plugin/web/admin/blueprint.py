@@ -169,9 +169,11 @@ ROUTES: tuple[AdminRoute, ...] = (
                view=integration.integration_outgoing_ping, role=OWNER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/integration/outgoing/<int:message_id>/retry",
                view=integration.integration_outgoing_retry, role=OWNER, methods=POST),
-    # spending: paying with points, coupon conversion, the rewards catalogue (views/spending.py)
+    # spending: paying with points, coupon conversion, store credit, rewards (views/spending.py)
     AdminRoute(rule="/m/<merchant_id>/spending", view=spending.spending, role=STAFF),
     AdminRoute(rule="/m/<merchant_id>/spending/settings", view=spending.spending_settings,
+               role=MANAGER, methods=POST),
+    AdminRoute(rule="/m/<merchant_id>/spending/credit", view=spending.spending_credit,
                role=MANAGER, methods=POST),
     AdminRoute(rule="/m/<merchant_id>/spending/rewards", view=spending.spending_reward_add,
                role=MANAGER, methods=POST),

@@ -1,4 +1,5 @@
-"""The Spending screen: what points are worth at the till, coupon conversion, rewards.
+"""The Spending screen: what points are worth at the till, coupon conversion, rewards, and
+(for a merchant with a store credit wallet) how store credit may be spent.
 
 Everyone signed in may read it; managers and owners change it. Each form is one call of
 the same service the API's ``PATCH /settings`` and ``POST /rewards`` make, after the same
@@ -39,6 +40,8 @@ WHOLE = ("conversion_points", "min_redeem_points", "coupon_points", "coupon_min_
 AMOUNTS = ("conversion_amount", "max_invoice_share", "coupon_amount")
 LIMITS = ("max_points_per_invoice", "coupon_valid_days")
 FLAGS = ("coupon_conversion",)
+#: The store credit settings (#19), shown to merchants with a credit wallet.
+CREDIT_AMOUNTS = ("credit_max_invoice_share", "points_to_credit_amount")
 #: How many rewards the catalogue shows.
 REWARDS_SHOWN = 100
 
@@ -64,6 +67,25 @@ def spending_settings(merchant_id: str) -> ResponseReturnValue:
         return _page(merchant_id, values=form, errors=field_errors(error), status=422)
     access.flash("Spending settings saved.")
     return redirect(url_for("admin.spending", merchant_id=merchant_id), 303)
+
+
+def spending_credit(merchant_id: str) -> ResponseReturnValue:
+    """Change how store credit is spent: its share of an invoice, coupons bought with it and
+    the points-to-credit rate (one ``update_settings``, as ``PATCH /settings``)."""
+    form = request.form
+    actor = access.current().actor
+    try:
+        changes = load_args(SettingsUpdateArgsSchema(), _credit_args(form))
+        run_in_transaction(
+            get_session(),
+            lambda s: settings.update_settings(
+                s, merchant_id=merchant_id, changes=changes, now=utcnow(), actor=actor
+            ),
+        )
+    except LoyaltyError as error:
+        return _page(merchant_id, credit=form, errors=field_errors(error), status=422)
+    access.flash("Store credit settings saved.")
+    return redirect(url_for("admin.spending", merchant_id=merchant_id) + "#credit", 303)
 
 
 def spending_reward_add(merchant_id: str) -> ResponseReturnValue:
@@ -249,6 +271,7 @@ def _page(
     *,
     values: Mapping[str, str] | None = None,
     reward: Mapping[str, str] | None = None,
+    credit: Mapping[str, str] | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
@@ -260,6 +283,10 @@ def _page(
         values=values if values is not None else _settings_form(current),
         current=current,
         reward=reward or {},
+        credit_form=credit,
+        credit_values=credit if credit is not None else _credit_form(current),
+        # Only merchants with a store credit wallet spend credit.
+        show_credit=bool(settings.credit_wallet(current)),
         rewards=rewards.list_rewards(session, merchant_id=merchant_id, limit=REWARDS_SHOWN),
         now=utcnow(),
         zone=get_merchant(session, merchant_id).timezone,
@@ -285,6 +312,30 @@ def _settings_form(current: Any) -> dict[str, str]:
     for key in FLAGS:
         shown[key] = "1" if getattr(current, key) else ""
     return shown
+
+
+def _credit_form(current: Any) -> dict[str, str]:
+    """The stored store credit settings as the form shows them (empty points: off)."""
+    shown = {key: _decimal_text(getattr(current, key)) for key in CREDIT_AMOUNTS}
+    points = current.points_to_credit_points
+    shown["points_to_credit_points"] = "" if points is None else str(points)
+    shown["credit_coupons"] = "1" if current.credit_coupons else ""
+    return shown
+
+
+def _credit_args(form: Mapping[str, str]) -> dict[str, Any]:
+    """The store credit form as the API's JSON body: no points means no conversion."""
+    text = form.get("points_to_credit_points", "").strip()
+    args: dict[str, Any] = {
+        "credit_max_invoice_share": form.get("credit_max_invoice_share", "").strip(),
+        "credit_coupons": form.get("credit_coupons") == "1",
+        "points_to_credit_points": whole(text, "points_to_credit_points") if text else None,
+    }
+    amount = form.get("points_to_credit_amount", "").strip()
+    # With conversion off an empty amount keeps the stored one (the API requires a value).
+    if amount or text:
+        args["points_to_credit_amount"] = amount
+    return args
 
 
 def _decimal_text(value: Decimal) -> str:
