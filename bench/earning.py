@@ -268,7 +268,7 @@ def evaluate(session: Session, customer: Customer, bill: InvoiceView, now: datet
 
     The merchant row is read with its settings stamp, as a webhook event reads it, so the
     settings cache answers as it does for an event."""
-    merchant, _secrets, _also = merchant_with_secrets(session, customer.merchant_id, now=now)
+    merchant, _secrets = merchant_with_secrets(session, customer.merchant_id, now=now)
     assert merchant is not None
     programs = programs_in_force(session, merchant_id=customer.merchant_id, at=now)
     view = customer_view(session, customer, invoice_id=bill.id)
