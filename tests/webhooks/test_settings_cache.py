@@ -157,7 +157,7 @@ def test_a_revoked_secret_is_refused_at_once(post: Any, engine: sa.Engine, now: 
 
 def _in_event(session: Session, merchant_id: str = "m") -> None:
     """What an event does first: read the merchant with its stamp (and secrets)."""
-    merchant, _secrets, _also = merchant_with_secrets(session, merchant_id, now=datetime.now(UTC))
+    merchant, _secrets = merchant_with_secrets(session, merchant_id, now=datetime.now(UTC))
     assert merchant is not None
 
 

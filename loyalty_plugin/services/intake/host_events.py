@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.birthdays import check_birthday
@@ -108,11 +108,6 @@ class Context:
     card_holders: list[str] = field(default_factory=list)
     #: Host ids of the invoices this event created: nothing can have earned on them yet.
     new_invoices: set[str] = field(default_factory=set)
-    #: True when no event of the merchant was waiting as this one arrived (read with the
-    #: merchant by the signature check): :func:`release_waiting` then has nothing to find.
-    #: One that starts waiting meanwhile is found by its recheck, as one that starts
-    #: waiting after the lookup always was.
-    none_waiting: bool = False
 
     def caller(self) -> first_sight.Caller:
         """This event as the first-sight service sees its caller."""
@@ -135,7 +130,6 @@ def handle(
     now: datetime,
     recheck: timedelta,
     merchant: Merchant | None = None,
-    none_waiting: bool = False,
 ) -> None:
     """Run the event's handler and the ``host_event_received`` hook; record the outcome.
 
@@ -160,7 +154,6 @@ def handle(
         hooks=hooks,
         now=now,
         recheck=recheck,
-        none_waiting=none_waiting,
     )
     try:
         result = HANDLERS[event.type](ctx, data)
@@ -189,23 +182,12 @@ def handle_stored(
     handle(session, row=row, envelope=envelope, data=data, hooks=hooks, now=now, recheck=recheck)
 
 
-def any_waiting(merchant_id: str) -> ColumnElement[bool]:
-    """Whether an event of the merchant waits for something (its own index answers it)."""
-    return exists().where(
-        WebhookEvent.merchant_id == merchant_id,
-        WebhookEvent.waiting_for.is_not(None),
-        WebhookEvent.status == InboxStatus.WAITING,
-    )
-
-
 def release_waiting(ctx: Context, on: str) -> list[int]:
     """Handle the events that waited for ``on``, oldest first; returns their ids.
 
     Each runs in a savepoint: one the rules refuse is rejected without undoing the event
     that released it.
     """
-    if ctx.none_waiting:
-        return []
     rows = ctx.session.scalars(
         select(WebhookEvent)
         .where(

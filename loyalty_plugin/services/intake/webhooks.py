@@ -149,9 +149,6 @@ class Delivery:
     #: The settings stamp (token, version) of the kept signing keys that verified it: the
     #: queue inserts the delivery only if the merchant's row still shows it.
     stamp: tuple[str, int] | None = None
-    #: True when the signature check saw no event of the merchant waiting (read with the
-    #: merchant): the handler then skips looking for events to release.
-    none_waiting: bool = False
     #: The body's JSON, parsed once (by the signature check, which reads the merchant's id).
     parsed: ParsedBody | None = None
     body_sha256: str = field(init=False)
@@ -191,15 +188,14 @@ def receive_webhook(
                 merchant_id, stamp = _verified_keys(s, lowered, parsed, settings, now)
                 merchant = None
             else:
-                merchant, none_waiting = _verified_merchant(s, lowered, parsed, settings, now)
-                merchant_id, stamp = merchant.id, None
+                merchant, stamp = _verified_merchant(s, lowered, parsed, settings, now), None
+                merchant_id = merchant.id
         except Unverified as refusal:
             return refusal.answer()
         return Delivery(
             merchant_id=merchant_id,
             merchant=merchant,
             stamp=stamp,
-            none_waiting=not settings.queue and none_waiting,
             parsed=parsed,
             webhook_id=lowered["webhook-id"],
             body=body,
@@ -589,9 +585,8 @@ def _verified_merchant(
     body: ParsedBody,
     settings: IntakeSettings,
     now: datetime,
-) -> tuple[Merchant, bool]:
-    """The merchant whose secret signed the body, and whether none of its events was
-    waiting then (read in the same statement); raises :class:`Unverified`.
+) -> Merchant:
+    """The merchant whose secret signed the body; raises :class:`Unverified`.
 
     The headers are checked before the body is read, and the body is checked only under
     the secrets of the one merchant it names (or the default merchant), so an unsigned
@@ -610,9 +605,7 @@ def _verified_merchant(
             "assumed: send merchant_id)"
         )
     )
-    merchant, secrets, (waiting,) = merchant_with_secrets(
-        session, merchant_id, now=now, also=(host_events.any_waiting(merchant_id),)
-    )
+    merchant, secrets = merchant_with_secrets(session, merchant_id, now=now)
     if merchant is None:
         raise Unverified(f"merchant {merchant_id!r} does not exist{assumed}", field="merchant_id")
     if not secrets:
@@ -628,7 +621,7 @@ def _verified_merchant(
             f"no signature matches an active secret of merchant {merchant_id!r}{assumed}",
             field="webhook-signature",
         ) from None
-    return merchant, not waiting
+    return merchant
 
 
 def _verified_keys(
@@ -657,7 +650,7 @@ def _verified_keys(
             with contextlib.suppress(SignatureError):
                 verify(secrets, headers=headers, body=body.raw, now=now)
                 return merchant_id, (keys.token, keys.version)
-    return _verified_merchant(session, headers, body, settings, now)[0].id, None
+    return _verified_merchant(session, headers, body, settings, now).id, None
 
 
 def _claimed_merchant(body: ParsedBody, default: str) -> tuple[str, bool]:
@@ -823,7 +816,6 @@ def _validate_and_handle(
         hooks=hooks,
         now=now,
         recheck=settings.retry_base,
-        none_waiting=delivery.none_waiting,
     )
     return _answer(row)
 

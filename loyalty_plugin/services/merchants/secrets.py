@@ -7,7 +7,6 @@ signing, after the new one) until then, so the host can switch over without losi
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from cachetools import LRUCache
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql import Select
 
 from loyalty_plugin.domain.errors import InvalidOperation, NotFound, ValidationError
 from loyalty_plugin.domain.signatures import new_secret, secret_key
@@ -172,15 +171,10 @@ def active_secrets(session: Session, merchant_id: str, *, now: datetime) -> list
 
 
 def merchant_with_secrets(
-    session: Session,
-    merchant_id: str,
-    *,
-    now: datetime,
-    also: Sequence[ColumnElement[Any]] = (),
-) -> tuple[Merchant | None, list[str], tuple[Any, ...]]:
-    """The merchant (``None`` if unknown), its :func:`active_secrets` and the values of the
-    scalar columns ``also``, in one statement (the webhook intake needs them for every
-    delivery).
+    session: Session, merchant_id: str, *, now: datetime
+) -> tuple[Merchant | None, list[str]]:
+    """The merchant (``None`` if unknown) and its :func:`active_secrets`, in one statement
+    (the webhook intake needs both for every delivery).
 
     The merchant's settings stamp comes with the row, as columns (an instance already in
     the identity map would keep its old attributes): the transaction's settings lookups
@@ -197,21 +191,20 @@ def merchant_with_secrets(
             Merchant.settings_version,
             WebhookSecret.secret,
             WebhookSecret.revoked_at,
-            *also,
         )
         .outerjoin(WebhookSecret, active)
         .where(Merchant.id == merchant_id)
         .order_by(WebhookSecret.id.desc())
     ).all()
     if not rows:
-        return None, [], (None,) * len(also)
-    merchant, token, version, _secret, _revoked, *extras = rows[0]
+        return None, []
+    merchant, token, version, _secret, _revoked = rows[0]
     note_stamp(session, merchant_id, token=token, version=version)
     kept = tuple((row.secret, row.revoked_at) for row in rows if row.secret is not None)
     if token:
         with _KEYS_LOCK:
             _KEYS[(database_key(session), merchant_id)] = SigningKeys(token, version, kept)
-    return merchant, [secret for secret, _revoked in kept], tuple(extras)
+    return merchant, [secret for secret, _revoked in kept]
 
 
 @dataclass(frozen=True, slots=True)
