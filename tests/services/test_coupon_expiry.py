@@ -155,3 +155,39 @@ def test_refunds_follow_each_merchants_setting(session, make_account, now) -> No
     session.refresh(kept)
     assert refunding.balance == 300 and paid_back.refund_entry_id is not None
     assert keeping.balance == 200 and kept.refund_entry_id is None
+
+
+def test_expiry_refunds_lock_the_points_account_before_the_credit_account(
+    session, make_account, now, monkeypatch
+) -> None:
+    """A coupon bought with store credit before one bought with points: the refunds still
+    lock the customer's points account first, as every other writer does (#19), so the job
+    cannot deadlock with a hold or a conversion of the same customer."""
+    from loyalty_plugin.services.ledger.accounts import open_account
+    from loyalty_plugin.services.spending.credit_coupons import buy_coupon_with_credit
+
+    points = make_account()
+    changes = {"coupon_refund_on_expiry": True, "coupon_valid_days": 1,
+               "credit_currencies": ["EUR"], "credit_coupons": True}  # fmt: skip
+    update_settings(session, merchant_id="shop", changes=changes, now=now, actor="t")
+    credit = open_account(session, merchant_id="shop", customer_id=points.customer_id, unit="EUR")
+    ledger.earn(session, account_id=credit.id, points=1000, now=now, actor="test")
+    host_id = points.customer.host_customer_id
+    by_credit = buy_coupon_with_credit(session, merchant_id="shop", customer_id=host_id,
+                                       amount=Decimal("5.00"), now=now, actor="test")  # fmt: skip
+    session.commit()
+    by_points = bought(session, points, now)
+    assert by_credit.id < by_points.id
+    locked: list[int] = []
+    real = ledger.lock_account
+
+    def recording(s: Session, account_id: int) -> Account:
+        locked.append(account_id)
+        return real(s, account_id)
+
+    monkeypatch.setattr(ledger, "lock_account", recording)
+    expire(session, now)
+    assert locked and locked[0] == points.id, (locked, points.id, credit.id)
+    session.refresh(points)
+    session.refresh(credit)
+    assert (points.balance, credit.balance) == (300, 1000)

@@ -36,7 +36,7 @@ from loyalty_plugin.domain.errors import (
     ValidationError,
 )
 from loyalty_plugin.domain.events import CouponCreated, CouponRedeemed
-from loyalty_plugin.domain.ledger import EntryKind
+from loyalty_plugin.domain.ledger import POINTS, EntryKind
 from loyalty_plugin.models import Account, Coupon, CouponCampaign, LedgerEntry
 from loyalty_plugin.services.audit import Actor, as_actor, record_change
 from loyalty_plugin.services.events import publish
@@ -240,10 +240,25 @@ def expire_coupons(
         return []
     expired = _expire_batch(session, due, now=now)
     refunds = _refund_on_expiry(session, {c.merchant_id for c in expired if c.entry_id})
-    for coupon in expired:
-        if refunds.get(coupon.merchant_id):
-            _refund(session, coupon, now=now, actor=actor)
+    refunded = [c for c in expired if c.entry_id and refunds.get(c.merchant_id)]
+    for coupon, unit in _in_lock_order(session, refunded):
+        _refund(session, coupon, now=now, actor=actor, unit=unit)
     return expired
+
+
+def _in_lock_order(session: Session, due: Sequence[Coupon]) -> list[tuple[Coupon, str]]:
+    """``due`` with its accounts' units, in the order every writer locks accounts: points
+    accounts first, then store credit accounts by currency (a coupon bought with credit
+    sits on the credit account), so the refunds cannot deadlock with a hold (#19)."""
+    if not due:
+        return []
+    units = dict(
+        session.execute(
+            select(Account.id, Account.unit).where(Account.id.in_({c.account_id for c in due}))
+        ).all()
+    )
+    order = sorted(due, key=lambda c: (units[c.account_id] != POINTS, units[c.account_id], c.id))
+    return [(coupon, units[coupon.account_id]) for coupon in order]
 
 
 def create_campaign(
@@ -672,19 +687,21 @@ def _refund_if_set(session: Session, coupon: Coupon, *, now: datetime, actor: st
         return
     if not coupon_rules(merchant_settings(session, coupon.merchant_id)).refund_on_expiry:
         return
-    _refund(session, coupon, now=now, actor=actor)
+    unit = session.get_one(Account, coupon.account_id).unit
+    _refund(session, coupon, now=now, actor=actor, unit=unit)
 
 
-def _refund(session: Session, coupon: Coupon, *, now: datetime, actor: str) -> None:
+def _refund(session: Session, coupon: Coupon, *, now: datetime, actor: str, unit: str) -> None:
     """Reverse the ``redeem`` entry that paid for the coupon (once: the key guards it)."""
     if coupon.entry_id is None or coupon.refund_entry_id is not None:
         return
+    returned = "points" if unit == POINTS else "store credit"
     entry: LedgerEntry = ledger.reverse(
         session,
         entry_id=coupon.entry_id,
         now=now,
         actor=actor,
-        reason=f"coupon {coupon.code} expired unused: points returned",
+        reason=f"coupon {coupon.code} expired unused: {returned} returned",
         idempotency_key=f"coupon:{coupon.id}:expiry-refund",
     )
     coupon.refund_entry_id = entry.id
