@@ -67,11 +67,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "backends(*names): run only on these backends")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under ``pytest -n``, the real-thread tests run on one worker, one after another.
 
     Each opens dozens of connections at once; two of them side by side could pass the
-    server's ``max_connections`` (100 on a stock PostgreSQL).
+    server's ``max_connections`` (100 on a stock PostgreSQL). First among the hooks:
+    xdist's own reads the group marker to keep the group on one worker.
     """
     for item in items:
         if item.get_closest_marker("concurrency"):
