@@ -244,3 +244,28 @@ def test_the_conversion_rate_is_validated(api) -> None:
         answer = api.patch("/settings", body)
         assert answer.status_code == 422, answer.json
         assert list(answer.json["error"]["fields"]) == [field], answer.json
+
+
+def test_a_conversion_s_two_events_share_one_reference(api, db, ana, configure) -> None:
+    """``points.redeemed`` and ``credit.earned`` of one conversion carry the same reference
+    (the host pairs them by it), as do its two ledger entries."""
+    from sqlalchemy import select
+
+    from loyalty_plugin.models import LedgerEntry, OutboxMessage, WebhookEndpoint
+
+    db.add(WebhookEndpoint(merchant_id="shop", url="https://host.example/hook"))
+    db.commit()
+    configure(points_to_credit_points=1000, points_to_credit_amount=Decimal("5.00"))
+    done = api.post("/credit-conversions", {"customer_id": "42", "points": 250})
+    assert done.status_code == 201, done.json
+    db.expire_all()
+    entries = db.scalars(
+        select(LedgerEntry).where(
+            LedgerEntry.id.in_([done.json["points_entry_id"], done.json["credit_entry_id"]])
+        )
+    ).all()
+    assert len({(e.reference_type, e.reference_id) for e in entries}) == 1
+    entry = entries[0]
+    sent = {m.event_type: m.payload["data"] for m in db.scalars(select(OutboxMessage))}
+    expected = f"{entry.reference_type}:{entry.reference_id}"
+    assert sent["points.redeemed"]["reference"] == sent["credit.earned"]["reference"] == expected

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from uuid import uuid4
 
 from sqlalchemy.orm import Session
 
@@ -91,7 +92,9 @@ def convert_points_to_credit(
     )
     credit = ledger.lock_account(session, credit.id)
     amount = from_minor(minor, currency)
-    reference = Reference("credit_conversion", f"{account.id}:{now.isoformat()}")
+    # One reference for both entries, and so for points.redeemed and credit.earned: the
+    # host pairs the two events of a conversion by it.
+    reference = Reference("credit_conversion", uuid4().hex)
     spent = ledger.spend(
         session, account_id=account.id, points=points, now=now, actor=actor,
         kind=EntryKind.REDEEM, money=Money(amount, currency), reference=reference,
@@ -113,7 +116,7 @@ def convert_points_to_credit(
             currency=currency,
             amount=str(amount),
             balance=str(from_minor(credit.balance, currency)),
-            reference=f"credit_conversion:{spent.id}",
+            reference=f"{reference.type}:{reference.id}",
             reason=earned.reason,
         ),
     )
