@@ -99,11 +99,6 @@ class Redemption(Base):
     parts: Mapped[list[Redemption]] = relationship(order_by="Redemption.unit")
 
     @property
-    def points_part(self) -> Redemption | None:
-        """The row of points (this one, as a lead holds the points if there are any)."""
-        return self if self.unit == POINTS else None
-
-    @property
     def credit_parts(self) -> list[Redemption]:
         """The rows of store credit: this one if it holds credit, then its parts."""
         return ([] if self.unit == POINTS else [self]) + list(self.parts)

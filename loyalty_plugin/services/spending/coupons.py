@@ -68,7 +68,7 @@ def convert_points_to_coupon(
     merchant = get_merchant(session, merchant_id)
     account = account_for_host_customer(session, merchant_id, customer_id)
     if idempotency_key is not None and (
-        issued := coupon_for_key(session, account, idempotency_key, points)
+        issued := _coupon_for_key(session, account, idempotency_key, points)
     ):
         return issued
     settings = merchant_settings(session, merchant_id)
@@ -546,7 +546,7 @@ def _campaign_for_key(
     return campaign, list(made)
 
 
-def coupon_for_key(session: Session, account: Account, key: str, points: int) -> Coupon | None:
+def _coupon_for_key(session: Session, account: Account, key: str, points: int) -> Coupon | None:
     """The coupon an earlier call with ``key`` issued, looked up under the account's lock."""
     ledger.lock_account(session, account.id)
     coupon = session.scalars(

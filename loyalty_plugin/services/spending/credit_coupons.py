@@ -36,7 +36,6 @@ from loyalty_plugin.services.ledger.accounts import (
     open_account,
 )
 from loyalty_plugin.services.ledger.entries import Money, Reference
-from loyalty_plugin.services.spending import coupons
 from loyalty_plugin.services.spending.settings import (
     coupon_rules,
     credit_wallet,
@@ -53,14 +52,13 @@ def buy_coupon_with_credit(
     now: datetime,
     actor: str,
     currency: str | None = None,
-    idempotency_key: str | None = None,
 ) -> Coupon:
     """Spend ``amount`` of the customer's store credit in ``currency`` (default: the
     merchant's) on a coupon of that value.
 
     Refused unless the merchant's ``credit_coupons`` allows it and its wallet takes the
-    currency; more than the customer can spend is :class:`InsufficientCredit`. With
-    ``idempotency_key`` a repeat returns the first coupon and spends nothing more.
+    currency; more than the customer can spend is :class:`InsufficientCredit`. A repeat
+    of the API call is answered by the API's Idempotency-Key.
     """
     merchant = get_merchant(session, merchant_id)
     settings = merchant_settings(session, merchant_id)
@@ -73,10 +71,6 @@ def buy_coupon_with_credit(
         raise ValidationError("an amount above 0", field="credit")
     minor = to_minor(amount, unit, field="credit")
     account = _locked_credit_account(session, merchant_id, customer_id, unit)
-    if idempotency_key is not None and (
-        issued := coupons.coupon_for_key(session, account, idempotency_key, minor)
-    ):
-        return issued
     available = ledger.spendable_points(session, account.id, now)
     if available < minor:
         raise InsufficientCredit(
@@ -90,8 +84,7 @@ def buy_coupon_with_credit(
         product_ids=rules.product_ids,
         category_ids=rules.category_ids,
     )
-    return _issue(session, account, minor, value, coupon_expiry(rules, now=now), now, actor,
-                  idempotency_key)  # fmt: skip
+    return _issue(session, account, minor, value, coupon_expiry(rules, now=now), now, actor)
 
 
 def _locked_credit_account(
@@ -115,7 +108,6 @@ def _issue(
     expires_at: datetime | None,
     now: datetime,
     actor: str,
-    idempotency_key: str | None,
 ) -> Coupon:
     """Take the credit with a ``redeem`` entry and issue the coupon; announce both."""
     code = generate_code()
@@ -129,7 +121,6 @@ def _issue(
         money=Money(value.amount, account.unit) if value.amount is not None else None,
         reference=Reference("coupon", code),
         reason=f"store credit turned into coupon {code}",
-        idempotency_key=idempotency_key,
     )
     coupon = Coupon(
         merchant_id=account.merchant_id,

@@ -102,30 +102,6 @@ def with_level(rules: RedemptionRules, terms: levels.LevelTerms | None) -> Redem
     return rules
 
 
-def quote_invoice(
-    session: Session,
-    *,
-    merchant_id: str,
-    customer_id: str,
-    invoice: DraftInvoice,
-    now: datetime,
-    points: int | None = None,
-) -> Quote:
-    """The points ``customer_id`` could use on ``invoice`` now, and what bound them.
-
-    Writes nothing but, for a customer seen for the first time, their empty account
-    (the API runs quotes without committing).
-    """
-    return quote_checkout(
-        session,
-        merchant_id=merchant_id,
-        customer_id=customer_id,
-        invoice=invoice,
-        now=now,
-        points=points,
-    ).points
-
-
 @dataclass(frozen=True, slots=True)
 class Offer:
     """What one invoice can take: the points, and store credit when the merchant has a
