@@ -104,7 +104,7 @@ def reconcile(
     else:
         wanted = targets(awards, state, rounding=ROUNDING, scope=SCOPE)
         earned_target, reversed_target = wanted.earned, wanted.reversed
-    account = _credit_account(work.session, row, unit)
+    account = ledger.lock_credit_account(work.session, row.account_id, unit)
     earned = max(0, earned_target - row.credit_earned)
     if earned:
         earned_before, row.credit_earned = row.credit_earned, earned_target
@@ -173,16 +173,6 @@ def earn_on_event(
     work.outcome.count_credit(unit, "earned", settled.points)
     _publish(work.session, account, entry, CreditEarned, reason=entry.reason)
     return entry
-
-
-def _credit_account(session: Session, row: InvoiceEarning, unit: str) -> Account:
-    """The credit account of the customer whose points account the row names (after a
-    merge, the survivor's), locked after that points account."""
-    points = ledger.lock_account(session, row.account_id)
-    account = open_account(
-        session, merchant_id=row.merchant_id, customer_id=points.customer_id, unit=unit
-    )
-    return ledger.lock_account(session, account.id)
 
 
 def _earn(

@@ -47,6 +47,7 @@ from loyalty_plugin.models import (
     RedemptionStatus,
 )
 from loyalty_plugin.services.events import publish
+from loyalty_plugin.services.ledger.accounts import open_account
 from loyalty_plugin.services.ledger.postings import (
     Money,
     Reference,
@@ -712,6 +713,17 @@ def lock_account(session: Session, account_id: int) -> Account:
     for locked in seen:
         remember(session, ("locked account", locked), account)
     return account
+
+
+def lock_credit_account(session: Session, points_account_id: int, unit: str) -> Account:
+    """The store credit account in ``unit`` of the customer whose points account this is
+    (after a merge, the survivor's), opened on first use and locked after that points
+    account: the order every writer takes (#19)."""
+    points = lock_account(session, points_account_id)
+    credit = open_account(
+        session, merchant_id=points.merchant_id, customer_id=points.customer_id, unit=unit
+    )
+    return lock_account(session, credit.id)
 
 
 def lock_customer_account(

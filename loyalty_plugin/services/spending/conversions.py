@@ -26,7 +26,6 @@ from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.accounts import (
     account_for_host_customer,
     get_merchant,
-    open_account,
 )
 from loyalty_plugin.services.ledger.entries import Money, Reference
 from loyalty_plugin.services.ledger.expiry import expiry_for_new_credit
@@ -87,10 +86,7 @@ def convert_points_to_credit(
     account = ledger.lock_account(
         session, account_for_host_customer(session, merchant_id, customer_id).id
     )
-    credit = open_account(
-        session, merchant_id=merchant_id, customer_id=account.customer_id, unit=currency
-    )
-    credit = ledger.lock_account(session, credit.id)
+    credit = ledger.lock_credit_account(session, account.id, currency)
     amount = from_minor(minor, currency)
     # One reference for both entries, and so for points.redeemed and credit.earned: the
     # host pairs the two events of a conversion by it.

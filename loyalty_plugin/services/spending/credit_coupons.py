@@ -33,7 +33,6 @@ from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.accounts import (
     account_for_host_customer,
     get_merchant,
-    open_account,
 )
 from loyalty_plugin.services.ledger.entries import Money, Reference
 from loyalty_plugin.services.spending.settings import (
@@ -70,7 +69,8 @@ def buy_coupon_with_credit(
     if not isinstance(amount, Decimal) or amount <= 0:
         raise ValidationError("an amount above 0", field="credit")
     minor = to_minor(amount, unit, field="credit")
-    account = _locked_credit_account(session, merchant_id, customer_id, unit)
+    points = account_for_host_customer(session, merchant_id, customer_id)
+    account = ledger.lock_credit_account(session, points.id, unit)
     available = ledger.spendable_points(session, account.id, now)
     if available < minor:
         raise InsufficientCredit(
@@ -85,19 +85,6 @@ def buy_coupon_with_credit(
         category_ids=rules.category_ids,
     )
     return _issue(session, account, minor, value, coupon_expiry(rules, now=now), now, actor)
-
-
-def _locked_credit_account(
-    session: Session, merchant_id: str, customer_id: str, unit: str
-) -> Account:
-    """The customer's credit account in ``unit``, locked after their points account."""
-    points = ledger.lock_account(
-        session, account_for_host_customer(session, merchant_id, customer_id).id
-    )
-    account = open_account(
-        session, merchant_id=merchant_id, customer_id=points.customer_id, unit=unit
-    )
-    return ledger.lock_account(session, account.id)
 
 
 def _issue(
