@@ -182,12 +182,14 @@ def points_expired(event: PointsExpired) -> None:
 
 @hookspec
 def credit_earned(event: CreditEarned) -> None:
-    """Store credit was earned (a rule's credit reward on an invoice).
+    """Store credit was earned: a rule's credit reward on an invoice or an event
+    (registration, birthday, custom), or points turned into credit.
 
     Called after the transaction committed; never for points (see ``points_earned``).
 
     :param event: the currency, the amount and the credit balance after, as decimal
-        strings (``"10.00"``), the entry and the invoice it was earned on.
+        strings (``"10.00"``), the entry, and its reference (``invoice:...``,
+        ``registration:...``, ``credit_conversion:...``).
 
     An exception is logged; it does not undo the credit nor stop other plugins.
     """
@@ -208,13 +210,14 @@ def credit_reversed(event: CreditReversed) -> None:
 
 @hookspec
 def credit_spent(event: CreditSpent) -> None:
-    """Store credit was spent on an invoice: its hold was captured.
+    """Store credit was spent: its hold on an invoice was captured, or it bought a coupon.
 
     Called after the transaction committed; the points of the same redemption call
     ``points_redeemed``.
 
     :param event: the currency, the amount (negative, ``"-10.00"``), the credit balance
-        after, the hold entry and the redemption the host knows.
+        after, the entry (the hold, or the coupon's ``redeem``), the redemption the host
+        knows (``None`` for a coupon) and the reference (``invoice:...``, ``coupon:...``).
 
     An exception is logged; it does not undo the capture nor stop other plugins.
     """
@@ -247,7 +250,8 @@ def credit_expiring(event: CreditExpiring) -> None:
 
 @hookspec
 def credit_expired(event: CreditExpired) -> None:
-    """Store credit reached its expiry date and was taken off the balance.
+    """Store credit reached its expiry date and was taken off the balance: by the expiry
+    job, or at once when a release or refund gave it back to lots already past their date.
 
     Called after the transaction committed.
 

@@ -20,7 +20,7 @@ from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.notifications import NotificationPrefs
 from loyalty_plugin.models.base import utcnow
 from loyalty_plugin.services.customers import portal
-from loyalty_plugin.services.customers.portal_credit import credit_wallets
+from loyalty_plugin.services.customers.portal_credit import CREDIT_SHOWN, credit_wallets
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.accounts import (
     account_for_host_customer,
@@ -162,7 +162,7 @@ def test_credit_held_for_an_order_reads_as_credit(
                         kind=EntryKind.HOLD)  # fmt: skip
     ledger.reverse(db, entry_id=held.id, points=150, now=now, actor="t")
     db.commit()
-    (wallet,) = credit_wallets(db, customer, now=now, with_lines=True)
+    (wallet,) = credit_wallets(db, customer, now=now, lines=CREDIT_SHOWN)
     labels = [line.label for line in wallet.lines]
     assert labels == [
         "Reserved store credit returned",
@@ -194,7 +194,7 @@ def test_points_turned_into_credit_read_as_such_on_both_pages(
     convert_points_to_credit(db, merchant_id="shop", customer_id="c1", points=300, now=now,
                              actor="t")  # fmt: skip
     db.commit()
-    (wallet,) = credit_wallets(db, customer, now=now, with_lines=True)
+    (wallet,) = credit_wallets(db, customer, now=now, lines=CREDIT_SHOWN)
     assert [(line.label, line.amount) for line in wallet.lines] == [
         ("Store credit from your points", Decimal("3.00"))
     ]

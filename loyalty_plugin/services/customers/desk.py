@@ -52,6 +52,8 @@ LOTS_SHOWN = 50
 COUPONS_SHOWN = 50
 #: Level history rows shown, newest first.
 HISTORY_SHOWN = 20
+#: Store credit entries shown per currency on the customer page, newest first.
+CREDIT_LINES = 10
 #: Where staff read an entry differently from the customer (the portal's :data:`LABELS`).
 STAFF_LABELS = {EntryKind.ADJUST: "Adjustment", EntryKind.REVERSE: "Reversal"}
 
@@ -197,7 +199,7 @@ def customer_page(
         pending_adjustments=_pending(session, merchant_id, account_id),
         approval_above=merchant_settings(session, merchant_id).adjustment_approval_above,
         cards=cards_of(session, customer),
-        credit=credit_wallets(session, customer, now=now, with_lines=True),
+        credit=credit_wallets(session, customer, now=now, lines=CREDIT_LINES),
     )
 
 

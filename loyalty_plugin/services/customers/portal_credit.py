@@ -104,16 +104,17 @@ def has_credit(session: Session, customer: Customer) -> bool:
 
 
 def credit_wallets(
-    session: Session, customer: Customer, *, now: datetime, with_lines: bool = False
+    session: Session, customer: Customer, *, now: datetime, lines: int = 0
 ) -> list[CreditWallet]:
-    """The customer's store credit per currency (currency order); empty for points only."""
+    """The customer's store credit per currency (currency order), each with its latest
+    ``lines`` entries; empty for points only."""
     accounts = session.scalars(credit_accounts_of(customer.merchant_id, customer.id)).all()
-    return [_wallet(session, account, now=now, with_lines=with_lines) for account in accounts]
+    return [_wallet(session, account, now=now, lines=lines) for account in accounts]
 
 
-def _wallet(session: Session, account: Account, *, now: datetime, with_lines: bool) -> CreditWallet:
+def _wallet(session: Session, account: Account, *, now: datetime, lines: int) -> CreditWallet:
     unit = account.unit
-    page = points_log(session, account, page=1, per_page=CREDIT_SHOWN) if with_lines else None
+    page = points_log(session, account, page=1, per_page=lines) if lines else None
     zone = ZoneInfo(get_merchant(session, account.merchant_id).timezone)
     return CreditWallet(
         currency=unit,

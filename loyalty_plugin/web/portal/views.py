@@ -90,8 +90,9 @@ def credit() -> ResponseReturnValue:
     return render_page(
         "portal/credit.html",
         balance=0 if account is None else account.balance,
-        wallets=portal_credit.credit_wallets(session, customer, now=utcnow(), with_lines=True),
-        shown=portal_credit.CREDIT_SHOWN,
+        wallets=portal_credit.credit_wallets(
+            session, customer, now=utcnow(), lines=portal_credit.CREDIT_SHOWN
+        ),
         page_title=gettext("Store credit"),
     )
 
