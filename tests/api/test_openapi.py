@@ -61,11 +61,21 @@ def test_generated_requests_never_get_a_server_error(app, keys, customer) -> Non
 
 
 @pytest.mark.backends("sqlite")
-def test_the_document_is_built_when_first_asked_for_and_once(app, client) -> None:
+def test_the_document_is_built_when_first_asked_for_and_once(app, client, monkeypatch) -> None:
     """Making the app does not build the document (a third of the time it took to make
     one); the first request builds it, and concurrent first requests build it once."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from flask_smorest import Blueprint
+
+    built: list[str] = []
+    real = Blueprint.register_views_in_doc
+
+    def counted(blp: Blueprint, *args: object, **kwargs: object) -> None:
+        built.append(blp.name)
+        real(blp, *args, **kwargs)
+
+    monkeypatch.setattr(Blueprint, "register_views_in_doc", counted)
     api = app.extensions["loyalty"].extras["openapi"]
     assert api.spec.to_dict().get("paths", {}) == {}, "the document was built with the app"
     with ThreadPoolExecutor(8) as pool:
@@ -76,3 +86,27 @@ def test_the_document_is_built_when_first_asked_for_and_once(app, client) -> Non
     assert all(document == documents[0] for document in documents)
     assert len(documents[0]["paths"]) >= len({route.rule for route in ROUTES})
     assert [tag["name"] for tag in documents[0]["tags"]] == ["api"]
+    assert built == ["api"], built
+
+
+@pytest.mark.backends("sqlite")
+def test_a_document_that_fails_to_build_is_never_served_in_part(app, monkeypatch) -> None:
+    """A blueprint whose description fails stays to be described: every request fails
+    (500) rather than the second one serving a document without its paths."""
+    from flask_smorest import Blueprint
+
+    real = Blueprint.register_views_in_doc
+    calls: list[int] = []
+
+    def failing_once(blp: Blueprint, *args: object, **kwargs: object) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a schema apispec cannot describe")
+        real(blp, *args, **kwargs)
+
+    monkeypatch.setattr(Blueprint, "register_views_in_doc", failing_once)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    assert app.test_client().get(f"{PREFIX}/openapi.json").status_code == 500
+    second = app.test_client().get(f"{PREFIX}/openapi.json")
+    assert second.status_code == 200
+    assert len(second.json["paths"]) >= len({route.rule for route in ROUTES})

@@ -34,8 +34,8 @@ def test_a_delivery_is_parsed_once(
 
 
 @pytest.mark.backends("sqlite")
-def test_a_body_that_is_not_json_is_still_refused_at_its_field(app: Any, post: Any) -> None:
-    """Parsed once, the error is still the sender's: 400 ``invalid_json``, stored."""
+def test_a_body_that_is_not_json_is_still_refused_as_invalid_json(app: Any, post: Any) -> None:
+    """Parsed once, the error is still the sender's: 400 ``invalid_json``."""
     answer = post(b"{not json", msg_id="msg_not_json")
     assert answer.status_code == 400, answer.json
     assert answer.json["error"]["code"] == "invalid_json", answer.json

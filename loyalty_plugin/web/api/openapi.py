@@ -73,11 +73,14 @@ class LoyaltyApi(Api):
         """The OpenAPI document, built on the first call (once, whatever the threads)."""
         with self._documenting:
             while self._undocumented:
-                blp, name, parameters = self._undocumented.pop(0)
+                blp, name, parameters = self._undocumented[0]
                 blp.register_views_in_doc(
                     self, self._app, self.spec, name=name, parameters=parameters
                 )
                 self.spec.tag({"name": name, "description": blp.description})
+                # Off the list only once described: a failure is raised again on the next
+                # request, never answered with a document missing this blueprint.
+                self._undocumented.pop(0)
         return self.spec.to_dict()
 
     def _register_doc_blueprint(self) -> None:
