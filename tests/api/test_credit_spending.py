@@ -55,6 +55,18 @@ def test_a_points_only_quote_has_no_credit(api, customer) -> None:
     assert refused.status_code == 422 and list(refused.json["error"]["fields"]) == ["credit"]
 
 
+def test_a_customer_without_credit_is_quoted_none_in_the_currency_s_digits(
+    api, customer, configure
+) -> None:
+    """A wallet merchant's customer who never held credit: ``0.00`` spendable, as every
+    other amount is written."""
+    configure(credit_currencies=["EUR"])
+    customer("42", 500)
+    answer = api.post("/checkout/quote", {"customer_id": "42", "invoice": invoice()})
+    assert answer.status_code == 200, answer.json
+    assert (answer.json["credit"]["balance"], answer.json["credit"]["amount"]) == ("0.00", "0.00")
+
+
 def test_the_quote_offers_credit_then_points_under_the_caps_on_their_sum(
     api, ana, configure
 ) -> None:

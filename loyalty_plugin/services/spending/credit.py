@@ -44,11 +44,13 @@ def credit_account(
     ).one_or_none()
 
 
-def spendable_credit(session: Session, account: Account | None, now: datetime) -> Decimal:
-    """Credit the account can spend now, as money (0 without an account)."""
+def spendable_credit(
+    session: Session, account: Account | None, currency: str, now: datetime
+) -> Decimal:
+    """Credit in ``currency`` the account can spend now, as money (``0.00`` without one)."""
     if account is None:
-        return Decimal(0)
-    return from_minor(ledger.spendable_points(session, account.id, now), account.unit)
+        return from_minor(0, currency)
+    return from_minor(ledger.spendable_points(session, account.id, now), currency)
 
 
 def hold_credit(

@@ -176,7 +176,7 @@ def _offer(
     both = quote_with_credit(
         invoice,
         rules,
-        credit=credit_side.spendable_credit(session, found, now),
+        credit=credit_side.spendable_credit(session, found, currency, now),
         balance=0,
         merchant_currency=merchant.currency,
         credit_cap_percent=settings.credit_max_invoice_share if held else Decimal(0),
