@@ -502,3 +502,34 @@ def test_a_merge_in_a_batch_sends_the_merged_customers_later_invoices_to_the_sur
     shop.expire_all()
     assert (balance(shop, "c1"), balance(shop, "c2")) == (0, 32)
     assert verify_ledger(shop) == []
+
+
+def test_a_queued_delivery_on_postgresql_is_stored_in_a_statement_of_its_own(
+    queued_host, post
+) -> None:
+    """On PostgreSQL a delivery verified with kept keys is stored by its insert alone, in
+    autocommit: no ``BEGIN`` and no ``COMMIT`` round trips around it (issue 20). The insert
+    is atomic and durable by itself; a copy, a stale key or a refusal takes the
+    transaction's path (the answers are the same)."""
+    import sqlalchemy as sa
+
+    with queued_host.app_context():
+        engine = queued_host.extensions["loyalty"].db.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the one-statement intake is PostgreSQL's (MariaDB has no BEGIN to save)")
+    modes: list[tuple[str, bool]] = []
+
+    def note(conn, _cursor, statement, *_: object) -> None:
+        modes.append((statement.split()[0], conn.connection.dbapi_connection.autocommit))
+
+    assert post(PAID, msg_id="msg_1").status_code == 202  # reads and keeps the keys
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        second = event("invoice.paid", {"invoice": invoice("INV-2", customer=customer())})
+        assert post(second, msg_id="msg_2").status_code == 202
+        copy = post(second, msg_id="msg_2")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+    assert modes[0] == ("INSERT", True), modes
+    assert copy.status_code == 200 and copy.json["status"] == "duplicate", copy.json
+    assert [row[0] for row in stored(queued_host)] == ["msg_1", "msg_2"]

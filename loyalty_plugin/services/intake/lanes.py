@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.models import Customer, Invoice
@@ -22,7 +22,7 @@ MAX_LANE = 160
 CUSTOMER_LANE = "customer:"
 
 
-def lane_of(session: Session, document: Any, *, merchant_id: str) -> str | None:
+def lane_of(session: Session | Connection, document: Any, *, merchant_id: str) -> str | None:
     """The lane of a parsed event body; ``None`` when it names no customer nor invoice."""
     if not isinstance(document, dict) or not isinstance(document.get("data"), dict):
         return None

@@ -33,7 +33,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, select, true
+from sqlalchemy import Connection, Integer, String, bindparam, select, true
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import LoyaltyError, NotFound, ValidationError
@@ -181,6 +182,10 @@ def receive_webhook(
         return _error(415, "unsupported_media_type", JSON_ONLY, {"content-type": [JSON_ONLY]})
     stored = {k: v for k, v in lowered.items() if k not in PRIVATE_HEADERS}
     parsed = ParsedBody(body)
+    if settings.queue:
+        answer = _enqueue_alone(session, lowered, stored, parsed, settings.default_merchant, now)
+        if answer is not None:
+            return answer
 
     def identify(s: Session) -> Delivery | Answer:
         try:
@@ -279,14 +284,14 @@ def accept(
             return _repeat(existing, delivery)
         if settings.queue:
             try:
-                return _enqueue(s, delivery, now, outcomes)
+                return _enqueue(s, delivery, now, outcomes, forget=s)
             except StaleKeys:
                 # A secret was created or revoked since the kept keys were read (they are
                 # forgotten now): verify again against the database's secrets.
                 delivery = identify(s)
                 if isinstance(delivery, Answer):
                     return delivery
-                return _enqueue(s, delivery, now, outcomes)
+                return _enqueue(s, delivery, now, outcomes, forget=s)
         answer = _validate_and_handle(s, delivery, hooks, settings, now, stored)
         return _noted(answer, stored, outcomes)
 
@@ -639,18 +644,74 @@ def _verified_keys(
     one of them verifies; the insert then checks their stamp. Anything else (no keys kept,
     no kept key verifies, a refusal) goes to the database, as before.
     """
+    kept = _verified_by_kept_keys(session, headers, body, settings.default_merchant, now)
+    if kept is not None:
+        return kept
+    return _verified_merchant(session, headers, body, settings, now).id, None
+
+
+def _verified_by_kept_keys(
+    session: Session, headers: dict[str, str], body: ParsedBody, default: str, now: datetime
+) -> tuple[str, tuple[str, int]] | None:
+    """The merchant and the stamp of the kept keys that verify the delivery, with no query;
+    ``None`` when none are kept or none verifies (the database then decides, or refuses)."""
     try:
         check_headers(headers, now)
-        merchant_id, _named = _claimed_merchant(body, settings.default_merchant)
+        merchant_id, _named = _claimed_merchant(body, default)
     except (SignatureError, Unverified):
-        pass  # refused below, with the full answer
-    else:
-        keys = known_keys(session, merchant_id)
-        if keys is not None and (secrets := keys.active(now)):
-            with contextlib.suppress(SignatureError):
-                verify(secrets, headers=headers, body=body.raw, now=now)
-                return merchant_id, (keys.token, keys.version)
-    return _verified_merchant(session, headers, body, settings, now).id, None
+        return None
+    keys = known_keys(session, merchant_id)
+    if keys is None or not (secrets := keys.active(now)):
+        return None
+    try:
+        verify(secrets, headers=headers, body=body.raw, now=now)
+    except SignatureError:
+        return None
+    return merchant_id, (keys.token, keys.version)
+
+
+def _enqueue_alone(
+    session: Session,
+    headers: dict[str, str],
+    stored: dict[str, str],
+    body: ParsedBody,
+    default: str,
+    now: datetime,
+) -> Answer | None:
+    """The queue's intake on PostgreSQL in one round trip: verified by kept keys, stored by
+    its insert alone in autocommit (issue 20).
+
+    The insert checks the keys' stamp and is atomic and durable by itself, so the
+    ``BEGIN`` and ``COMMIT`` round trips of a transaction add nothing to it. ``None`` when
+    this path does not apply (another database: MariaDB sends no ``BEGIN`` and would pay
+    two ``SET autocommit`` instead; no kept key verifies; a copy already stored; a stale
+    stamp): the transaction's path then answers as before.
+    """
+    engine = session.get_bind()
+    if engine.dialect.name != "postgresql":
+        return None
+    verified = _verified_by_kept_keys(session, headers, body, default, now)
+    if verified is None:
+        return None
+    merchant_id, stamp = verified
+    delivery = Delivery(
+        merchant_id=merchant_id,
+        stamp=stamp,
+        parsed=body,
+        webhook_id=headers["webhook-id"],
+        body=body.raw,
+        headers=stored,
+        source="webhook",
+    )
+    outcomes: list[tuple[str | None, str]] = []
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            answer = _enqueue(connection, delivery, now, outcomes, forget=session)
+    except (StaleKeys, IntegrityError):
+        return None
+    for event_type, status in outcomes:
+        metrics.count_event(event_type, status)
+    return answer
 
 
 def _claimed_merchant(body: ParsedBody, default: str) -> tuple[str, bool]:
@@ -705,10 +766,12 @@ class StaleKeys(Exception):
 
 
 def _enqueue(
-    session: Session,
+    db: Session | Connection,
     delivery: Delivery,
     now: datetime,
     outcomes: list[tuple[str | None, str]],
+    *,
+    forget: Session,
 ) -> Answer:
     """Store a delivery for a worker, unvalidated, with its type and lane when readable.
 
@@ -722,7 +785,7 @@ def _enqueue(
         document = delivery.document()
         if isinstance(document, dict) and isinstance(document.get("type"), str):
             event_type = document["type"][:64]
-        lane = lane_of(session, document, merchant_id=delivery.merchant_id)
+        lane = lane_of(db, document, merchant_id=delivery.merchant_id)
     values = {
         "merchant_id": delivery.merchant_id,
         "webhook_id": delivery.webhook_id,
@@ -737,13 +800,13 @@ def _enqueue(
         "lane": lane,
     }
     if delivery.stamp is None:
-        event_id = session.execute(_QUEUE_INSERT, values).scalar_one()
+        event_id = db.execute(_QUEUE_INSERT, values).scalar_one()
     else:
         token, version = delivery.stamp
         stamp = {"stamp_token": token, "stamp_version": version}
-        event_id = session.execute(_QUEUE_INSERT_IF_STAMP, values | stamp).scalar()
+        event_id = db.execute(_QUEUE_INSERT_IF_STAMP, values | stamp).scalar()
         if event_id is None:
-            forget_keys(session, delivery.merchant_id)
+            forget_keys(forget, delivery.merchant_id)
             raise StaleKeys(delivery.merchant_id)
     outcomes[:] = [(event_type, InboxStatus.QUEUED.value)]
     return Answer(202, {"status": "accepted", "event_id": event_id, "event_status": "queued"})
