@@ -369,6 +369,12 @@ def _ranked_from_months(session: Session, *, merchant_id: str, span: Period) -> 
     """
     months = month_firsts(span.first, span.last)[:-1]
     mark = watermark(merchant_id, span.zone)
+    # The tail's entries are found from the watermark read first, as a value: compared with
+    # a subquery PostgreSQL cannot tell the range is short, and walked a whole index of
+    # entries (16 to 150 ms at 1,000,000 entries) where the primary key's range takes
+    # 0.1 ms. A job that moves the watermark meanwhile only adds candidates (summed exactly
+    # below, at the statement's own watermark).
+    tail_from = session.scalar(select(mark))
     lists = [
         select(literal(n).label("list"), ReportAccountMonth.account_id, ReportAccountMonth.issued)
         .where(
@@ -386,7 +392,7 @@ def _ranked_from_months(session: Session, *, merchant_id: str, span: Period) -> 
         .where(
             LedgerEntry.merchant_id == merchant_id,
             points_only(LedgerEntry),
-            LedgerEntry.id > mark,
+            LedgerEntry.id > tail_from,
             in_period(span),
             issuing(),
         )
