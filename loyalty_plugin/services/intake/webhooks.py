@@ -678,8 +678,8 @@ def _enqueue_alone(
     default: str,
     now: datetime,
 ) -> Answer | None:
-    """The queue's intake on PostgreSQL in one round trip: verified by kept keys, stored by
-    its insert alone in autocommit (issue 20).
+    """The queue's intake on PostgreSQL without a transaction: verified by kept keys,
+    stored by its insert alone in autocommit (issue 20).
 
     The insert checks the keys' stamp and is atomic and durable by itself, so the
     ``BEGIN`` and ``COMMIT`` round trips of a transaction add nothing to it. ``None`` when
