@@ -230,7 +230,15 @@ def build(
 
 
 def finish(engine: sa.Engine, size: Size) -> None:
-    """Roll the reports up as the scheduler would, settle, and note the busiest customers."""
+    """Roll the reports up as the scheduler would, settle, and note the busiest customers.
+
+    The tables are analyzed first, as autovacuum would have done by the time the scheduler
+    runs the job: on the statistics of a tenth of the data the job's plans took 1,337 s
+    over the grown copy, against 50 s analyzed.
+    """
+    autocommit = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    with step("ANALYZE (the statistics autovacuum would have by the job's run)"), autocommit:
+        autocommit.exec_driver_sql("ANALYZE")
     with step("roll-up-reports (the job adds the new entries to the reports' daily totals)"):
         with Session(engine) as session:
             run = roll_up(session)
