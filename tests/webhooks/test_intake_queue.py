@@ -533,3 +533,37 @@ def test_a_queued_delivery_on_postgresql_is_stored_in_a_statement_of_its_own(
     assert modes[0] == ("INSERT", True), modes
     assert copy.status_code == 200 and copy.json["status"] == "duplicate", copy.json
     assert [row[0] for row in stored(queued_host)] == ["msg_1", "msg_2"]
+
+
+def test_a_database_error_in_the_autocommit_insert_takes_the_transactions_path(
+    queued_host, post
+) -> None:
+    """The one-statement insert failing on a database error (here a lock it may not wait
+    for) loses nothing: the transactional path stores the delivery, once."""
+    import sqlalchemy as sa
+
+    with queued_host.app_context():
+        engine = queued_host.extensions["loyalty"].db.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the one-statement intake is PostgreSQL's")
+    assert post(PAID, msg_id="msg_1").status_code == 202  # reads and keeps the keys
+
+    def impatient(conn, cursor, statement, *_: object) -> None:
+        # The autocommit insert may not wait; a transaction (maybe on the same pooled
+        # connection, where a SET stays) waits as usual.
+        if statement.startswith("INSERT"):
+            patient = not conn.connection.dbapi_connection.autocommit
+            cursor.execute("SET lock_timeout = 0" if patient else "SET lock_timeout = '50ms'")
+
+    locker = engine.connect()
+    locker.exec_driver_sql("LOCK TABLE webhook_events IN ACCESS EXCLUSIVE MODE")
+    threading.Timer(0.5, locker.rollback).start()
+    sa.event.listen(engine, "before_cursor_execute", impatient)
+    try:
+        second = event("invoice.paid", {"invoice": invoice("INV-2", customer=customer())})
+        answer = post(second, msg_id="msg_2")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", impatient)
+        locker.close()
+    assert answer.status_code == 202, answer.get_data(as_text=True)
+    assert [row[0] for row in stored(queued_host)] == ["msg_1", "msg_2"]

@@ -34,7 +34,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Integer, String, bindparam, select, true
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.errors import LoyaltyError, NotFound, ValidationError
@@ -685,7 +685,7 @@ def _enqueue_alone(
     ``BEGIN`` and ``COMMIT`` round trips of a transaction add nothing to it. ``None`` when
     this path does not apply (another database: MariaDB sends no ``BEGIN`` and would pay
     two ``SET autocommit`` instead; no kept key verifies; a copy already stored; a stale
-    stamp): the transaction's path then answers as before.
+    stamp; a database error): the transaction's path then answers as before.
     """
     engine = session.get_bind()
     if engine.dialect.name != "postgresql":
@@ -707,7 +707,9 @@ def _enqueue_alone(
     try:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             answer = _enqueue(connection, delivery, now, outcomes, forget=session)
-    except (StaleKeys, IntegrityError):
+    except (StaleKeys, DBAPIError):
+        # A copy (the unique key), a stale stamp, or a connection lost on the way: the
+        # transaction's path retries and answers; an insert that did commit is then a copy.
         return None
     for event_type, status in outcomes:
         metrics.count_event(event_type, status)
