@@ -7,6 +7,7 @@ reached fails the run: it is never skipped silently.
 
 from __future__ import annotations
 
+import inspect
 import os
 import socket
 import threading
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+from werkzeug.routing.rules import Rule
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from loyalty_plugin import create_app, migrations
@@ -40,6 +42,36 @@ ADMIN_URLS = {
     "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
     "mariadb": "mysql+pymysql://root@127.0.0.1:3306/?charset=utf8mb4",
 }
+
+
+def _share_url_builders() -> None:
+    """One compiled URL builder per route for the whole run, not one per app.
+
+    Most tests make an app, and werkzeug writes and compiles Python code for the URL
+    builder of each of its 228 routes: half of ``create_app``'s time. That code depends
+    only on the rule, its parsed parts and its defaults, so a builder compiled once serves
+    every app (bound to each app's own rule, whose converters it calls). Left alone if
+    werkzeug's internals are not the ones this expects.
+    """
+    compile_builder = getattr(Rule, "_compile_builder", None)
+    if compile_builder is None or list(inspect.signature(compile_builder).parameters) != [
+        "self",
+        "append_unknown",
+    ]:
+        return
+    builders: dict[tuple[Any, ...], Any] = {}
+
+    def shared(self: Rule, append_unknown: bool = True) -> Any:
+        defaults = repr(sorted((self.defaults or {}).items()))
+        key = (self.rule, tuple(self._trace), defaults, append_unknown)
+        if key not in builders:
+            builders[key] = compile_builder(self, append_unknown)
+        return builders[key]
+
+    Rule._compile_builder = shared  # type: ignore[method-assign]
+
+
+_share_url_builders()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -127,19 +159,43 @@ def make_engine(url: str, **extra: Any) -> sa.Engine:
 
 
 @pytest.fixture(scope="session")
-def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A freshly migrated database of ``backend``, shared by the tests of one session."""
-    name = database_name()
+def migrated_databases() -> Iterator[dict[str, str]]:
+    """The migrated database of each backend this pytest process has used, by backend;
+    the server ones are dropped when the process ends."""
+    databases: dict[str, str] = {}
+    yield databases
+    for backend in databases:
+        if backend != "sqlite":
+            drop_server_database(backend, database_name())
+
+
+@pytest.fixture(scope="session")
+def database_url(
+    backend: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    migrated_databases: dict[str, str],
+) -> str:
+    """A migrated database of ``backend``, shared by the tests of one session.
+
+    pytest sets a session fixture up again each time the backend changes from one test to
+    the next (hundreds of times in a run): the database is made and migrated on the first
+    time only, and emptied on each return, as a new one would be.
+    """
+    url = migrated_databases.get(backend)
+    if url is not None:
+        engine = make_engine(url)
+        wipe(engine)
+        engine.dispose()
+        return url
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'loyalty.sqlite3'}"
     else:
-        url = _recreate_server_database(backend, name)
+        url = _recreate_server_database(backend, database_name())
     engine = make_engine(url)
     migrations.upgrade(engine)
     engine.dispose()
-    yield url
-    if backend != "sqlite":
-        drop_server_database(backend, name)
+    migrated_databases[backend] = url
+    return url
 
 
 @pytest.fixture(scope="session")
