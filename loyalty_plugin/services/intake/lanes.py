@@ -22,8 +22,10 @@ MAX_LANE = 160
 CUSTOMER_LANE = "customer:"
 
 
-def lane_of(session: Session | Connection, document: Any, *, merchant_id: str) -> str | None:
-    """The lane of a parsed event body; ``None`` when it names no customer nor invoice."""
+def lane_of(db: Session | Connection, document: Any, *, merchant_id: str) -> str | None:
+    """The lane of a parsed event body; ``None`` when it names no customer nor invoice.
+
+    ``db``: a session, or the connection of the queue's intake without a transaction."""
     if not isinstance(document, dict) or not isinstance(document.get("data"), dict):
         return None
     data = document["data"]
@@ -33,7 +35,7 @@ def lane_of(session: Session | Connection, document: Any, *, merchant_id: str) -
     invoice_id = data.get("invoice_id")
     if not _is_id(invoice_id):
         return None
-    owner = session.scalar(
+    owner = db.scalar(
         select(Customer.host_customer_id)
         .join(Invoice, Invoice.customer_id == Customer.id)
         .where(Invoice.merchant_id == merchant_id, Invoice.host_invoice_id == str(invoice_id))
