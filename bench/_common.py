@@ -91,8 +91,10 @@ def start_gunicorn(
     workers: int,
     threads: int,
     options: Sequence[str] = (),
+    app: str = "loyalty_plugin:create_app()",
 ) -> subprocess.Popen:
-    """gunicorn serving ``create_app()`` on ``127.0.0.1:port``, once ``/loyalty/health`` is 200.
+    """gunicorn serving ``app`` (``create_app()``) on ``127.0.0.1:port``, once
+    ``/loyalty/health`` is 200.
 
     No scheduler (the jobs would compete for the same cores; this measures requests alone)
     and no entry-point plugins. ``options`` are more gunicorn options.
@@ -110,7 +112,7 @@ def start_gunicorn(
     command = [
         gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
         "--worker-class", "gthread", "--threads", str(threads), *options,
-        "loyalty_plugin:create_app()",
+        "--pythonpath", str(Path(__file__).resolve().parent.parent), app,
     ]  # fmt: skip
     process = subprocess.Popen(command, env=env)
     deadline = time.monotonic() + 30

@@ -14,6 +14,13 @@ shared machine the floor moves by 2x within minutes), then ``--apply-workers`` p
 ``loyalty intake work --drain`` apply the queue (applied events/s, against the synchronous
 path's events/s). ``ledger verify`` is run at the end and its verdict printed.
 
+After the synchronous path (``--floor``, on by default) gunicorn serves, in the same shape
+and under the same load, the floor app of ``bench/_floor_app.py``: the signature checked
+and eight single-row statements in one transaction on scratch tables, with no rules,
+through SQLAlchemy Core and then through psycopg alone. Each is set against the product's
+``GET /health`` measured right before and after it: the highest share of ``/health`` that
+any write path of eight statements on that stack could reach.
+
 It also counts the SQL statements of a new-invoice event on the synchronous path (issue 20's
 goal: at most 8) with an SQLAlchemy ``before_cursor_execute`` listener on the app run
 in-process after the load: measured, not estimated.
@@ -57,6 +64,10 @@ from bench._common import (
     stop_gunicorn,
     table,
 )
+from bench._floor_app import DRIVER_VARIABLE, DRIVERS, create_floor_tables
+from bench._floor_app import accounts as floor_accounts
+from bench._floor_app import entries as floor_entries
+from bench._floor_app import inbox as floor_inbox
 from loyalty_plugin import create_app
 from loyalty_plugin.domain.ledger import EntryKind
 from loyalty_plugin.domain.signatures import signature_headers
@@ -98,11 +109,24 @@ class Queued:
     health: float = 0.0
 
 
+@dataclass
+class Floor:
+    """The floor app's events/s with one driver (see ``bench/_floor_app.py``)."""
+
+    driver: str
+    rate: float
+    statuses: dict[int, int]
+    #: The product's ``GET /health`` req/s right before and after this floor's load (their
+    #: mean), its server idle meanwhile: the baseline at the same moment.
+    health: float
+
+
 def main() -> None:
     args = parse_args()
     queued: Queued | None = None
     results = Results()
     elapsed = health = 0.0
+    floors: list[Floor] = []
     with fresh_database(args.url, keep=args.keep, sql=args.sql) as engine:
         seed(engine, customers=args.customers)
         url = engine.url.render_as_string(hide_password=False)
@@ -115,12 +139,14 @@ def main() -> None:
                 sync_events = events[args.warmup : half if args.mode == "both" else None]
                 results, elapsed = timed_load(port, sync_events, args)
             health = health_rate(port, clients=args.clients, seconds=args.health_seconds)
+            if args.floor and args.mode != "queue":
+                floors = floor_runs(engine, args, product_port=port, health=health)
         if args.mode in ("queue", "both"):
             queued = queue_run(url, events[half if args.mode == "both" else args.warmup :], args)
         statements = statements_per_event(url, customers=args.customers, events=args.count_events)
         violations = check(engine, results, warm, queued, extra=args.count_events + 2)
         tps = pgbench(engine, clients=args.clients, seconds=args.pgbench_seconds)
-    report(results, elapsed, tps, health, args, queued, violations, statements)
+    report(results, elapsed, tps, health, args, queued, violations, statements, floors)
 
 
 def parse_args() -> argparse.Namespace:
@@ -143,6 +169,13 @@ def parse_args() -> argparse.Namespace:
         choices=("sync", "queue", "both"),
         default="both",
         help="synchronous path, high-load intake (LOYALTY_WEBHOOK_INTAKE=queue), or both",
+    )
+    parser.add_argument(
+        "--floor",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure the floor app (the eight statements, no rules) with SQLAlchemy "
+        "Core and with psycopg alone, after the synchronous path",
     )
     parser.add_argument(
         "--apply-workers", type=int, default=2, help="`loyalty intake work` processes"
@@ -175,8 +208,12 @@ class served:
     """gunicorn serving ``create_app()`` on a free loopback port (``queue``: the high-load
     intake)."""
 
-    def __init__(self, url: str, *, workers: int, threads: int, queue: bool = False) -> None:
+    def __init__(
+        self, url: str, *, workers: int, threads: int, queue: bool = False, floor: str = ""
+    ) -> None:
         self.url, self.workers, self.threads, self.queue = url, workers, threads, queue
+        #: A driver of ``bench/_floor_app.py`` to serve that app instead of the product.
+        self.floor = floor
 
     def __enter__(self) -> int:
         self.port = free_port()
@@ -184,6 +221,8 @@ class served:
         options = ["--keep-alive", "30", "--log-level", "warning"]
         # start_gunicorn passes this process's environment on.
         os.environ["LOYALTY_WEBHOOK_INTAKE"] = "queue" if self.queue else "sync"
+        os.environ[DRIVER_VARIABLE] = self.floor
+        app = "bench._floor_app:create_floor_app()" if self.floor else "loyalty_plugin:create_app()"
         try:
             self.process = start_gunicorn(
                 self.url,
@@ -192,14 +231,63 @@ class served:
                 workers=self.workers,
                 threads=self.threads,
                 options=options,
+                app=app,
             )
         finally:
             os.environ.pop("LOYALTY_WEBHOOK_INTAKE", None)
+            os.environ.pop(DRIVER_VARIABLE, None)
         return self.port
 
     def __exit__(self, *_: object) -> None:
         stop_gunicorn(self.process)
         shutil.rmtree(self.instance, ignore_errors=True)
+
+
+def floor_runs(
+    engine: sa.Engine, args: argparse.Namespace, *, product_port: int, health: float
+) -> list[Floor]:
+    """The floor app under the same gunicorn shape and load, once per driver, each on fresh
+    events, with the product's ``GET /health`` (on ``product_port``, ``health`` req/s just
+    before) measured after each; the scratch tables are checked at the end (every event
+    stored once)."""
+    create_floor_tables(engine, secret=SECRET, customers=args.customers)
+    url = engine.url.render_as_string(hide_password=False)
+    floors = []
+    before = health
+    for driver in DRIVERS:
+        prefix = f"F{driver[0].upper()}"
+        events = signed_events(args.max_events, customers=args.customers, prefix=prefix)
+        with served(url, workers=args.workers, threads=args.threads, floor=driver) as port:
+            run_load(port, events[: args.warmup], clients=args.clients, seconds=60)
+            results, seconds = timed_load(port, events[args.warmup :], args)
+        after = health_rate(product_port, clients=args.clients, seconds=args.health_seconds)
+        rate = len(results.latencies) / seconds
+        floors.append(Floor(driver, rate, results.statuses, health=(before + after) / 2))
+        before = after
+    check_floor(engine, floors, warmup=args.warmup)
+    return floors
+
+
+def check_floor(engine: sa.Engine, floors: list[Floor], *, warmup: int) -> None:
+    """Every floor answer 200, one inbox row and one entry per answer, balances = entries."""
+    answered = sum(sum(floor.statuses.values()) + warmup for floor in floors)
+    with engine.connect() as connection:
+        stored = connection.scalar(sa.select(sa.func.count()).select_from(floor_inbox))
+        processed = connection.scalar(
+            sa.select(sa.func.count()).where(floor_inbox.c.status == "processed")
+        )
+        entries = connection.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(floor_entries.c.points), 0))
+        )
+        balances = connection.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(floor_accounts.c.balance), 0))
+        )
+    statuses = {status for floor in floors for status in floor.statuses}
+    if statuses - {200} or stored != answered or processed != stored or entries != balances:
+        raise SystemExit(
+            f"floor check failed: statuses {statuses}, {stored} stored and {processed} "
+            f"processed for {answered} answers, entries {entries} against balances {balances}"
+        )
 
 
 def queue_run(url: str, events: list, args: argparse.Namespace) -> Queued:
@@ -473,6 +561,7 @@ def report(
     queued: Queued | None,
     violations: int,
     statements: float,
+    floors: list[Floor],
 ) -> None:
     latencies = sorted(results.latencies)
     rate = len(latencies) / elapsed if elapsed else 0.0
@@ -495,10 +584,27 @@ def report(
         rows.append(("webhooks / pgbench", f"{rate / tps:.0%} (goal: at least 50%)"))
         rows.append(("webhooks / GET /health", f"{rate / health:.0%} (goal: at least 40%)"))
     rows.append(("SQL statements per new-invoice event", f"{statements:.1f} (goal: at most 8)"))
+    rows += floor_rows(floors, rate)
     if queued is not None:
         rows += queue_rows(queued, rate, health, args)
     rows.append(("ledger verify", "clean" if violations == 0 else f"{violations} violations"))
     print(table(["measure", "value"], rows))
+
+
+def floor_rows(floors: list[Floor], rate: float) -> list[tuple[str, str]]:
+    """The floor app's lines: its events/s, against ``/health`` around it and against the
+    real synchronous path."""
+    rows = []
+    for floor in floors:
+        name = "SQLAlchemy Core" if floor.driver == "core" else "psycopg alone"
+        rows += [
+            (f"floor, 8 statements and no rules, {name}: events/s", f"{floor.rate:.0f}"),
+            (f"GET /health around the floor, {name}: req/s", f"{floor.health:.0f}"),
+            (f"floor, {name} / GET /health around it", f"{floor.rate / floor.health:.0%}"),
+        ]
+        if rate:
+            rows.append((f"webhooks / floor, {name}", f"{rate / floor.rate:.0%}"))
+    return rows
 
 
 def queue_rows(
