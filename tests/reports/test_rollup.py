@@ -207,6 +207,41 @@ def test_totals_hold_only_the_merchants_own_entries(session) -> None:
     check(session)
 
 
+def test_a_merchant_after_a_long_run_of_others_entries_is_rolled_up_in_one_batch(
+    session,
+) -> None:
+    """The ids between a merchant's entries that belong to other merchants are skipped in
+    one step, not walked a batch at a time (one transaction each): in a database shared by
+    many merchants, a small one's roll-up would otherwise cost a transaction per batch of
+    everyone's ids."""
+    ids = make_shop(session)
+    at = NOW - timedelta(days=3)
+    theirs = [
+        {"merchant_id": "other", "account_id": ids[13], "kind": "earn", "points": 1,
+         "balance_after": n + 1, "actor": "test", "created_at": at}
+        for n in range(300)
+    ]  # fmt: skip
+    session.execute(sa.insert(LedgerEntry), theirs)
+    for n in range(3):
+        ledger.earn(session, account_id=ids[n], points=10 + n, now=at, actor="test")
+    session.commit()
+    batches = []
+
+    def count(_conn, _cursor, statement: str, *_: object) -> None:
+        if "min(ledger_entries.created_at)" in statement:  # the span of each batch
+            batches.append(statement)
+
+    engine = session.get_bind()
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        roll_up(session, batch=7, merchant_id=MERCHANT)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert rolled(session)[1] == 3
+    assert len(batches) <= 2
+    check(session)
+
+
 def test_an_entry_still_in_flight_holds_the_watermark_back(session, backend, database_url) -> None:
     """An earning whose transaction is still open when a later one has committed (its id
     is smaller): the roll-up waits for it instead of moving past it, and gives up after

@@ -181,7 +181,15 @@ def _roll_up_batch(session: Session, merchant_id: str, target: int, batch: int) 
     low = state.entry_id
     if low >= target:
         return 0, True
-    high = min(target, low + batch)
+    first = session.scalar(
+        select(func.min(LedgerEntry.id)).where(_after(merchant_id, low), LedgerEntry.id <= target)
+    )
+    if first is None:
+        state.entry_id = target
+        return 0, True
+    # The ids before the merchant's next entry are other merchants': skipped in one step.
+    start = first - 1
+    high = min(target, start + batch)
     while True:
         span = session.execute(
             select(func.min(LedgerEntry.created_at), func.max(LedgerEntry.created_at)).where(
@@ -192,9 +200,9 @@ def _roll_up_batch(session: Session, merchant_id: str, target: int, batch: int) 
             state.entry_id = high
             return 0, high >= target
         days = _days(span[0], span[1], state.zone)
-        if len(days) <= MAX_DAYS or high - low <= 1:
+        if len(days) <= MAX_DAYS or high - start <= 1:
             break
-        high = low + (high - low) // 2  # entries spread over years: a smaller batch
+        high = start + (high - start) // 2  # entries spread over years: a smaller batch
     _file_groups(session, state)  # at the watermark still: before the kept rows move
     added = _add_days(session, state, days, high)
     _add_account_months(session, state, days, high)
