@@ -68,6 +68,8 @@ class Card(Base):
         Index("ix_cards_batch", "merchant_id", "batch_id", "id"),
         Index("ix_cards_status", "merchant_id", "status", "id"),
         Index("ix_cards_customer", "merchant_id", "customer_id"),
+        # The card a card replaced (its page), and the self-reference checked on a delete.
+        Index("ix_cards_replaced_by", "replaced_by_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
