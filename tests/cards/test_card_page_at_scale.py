@@ -7,33 +7,21 @@ index on that column, PostgreSQL read every card of the merchant for it (228 pag
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.models import CardBatch
 from loyalty_plugin.models.card import CardSource
 from loyalty_plugin.services.cards.listing import card_story
 from loyalty_plugin.services.merchants.registration import create_merchant
+from tests.plans import heavy_statements, selects_of
 
 pytestmark = pytest.mark.backends("postgresql")
 
 CARDS = 20_000
-#: Pages (8 kB blocks) one statement of the page may touch: a few index and heap pages.
-MOST_BLOCKS = 30
-
-
-def blocks(session: Session, statement: str, parameters: object) -> int:
-    """Shared-buffer pages (found and read in) the statement's plan touched."""
-    explained = session.connection().exec_driver_sql(
-        f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {statement}", parameters
-    )
-    plan = explained.scalar()
-    plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
-    return plan["Shared Hit Blocks"] + plan["Shared Read Blocks"]
 
 
 @pytest.fixture(autouse=True)
@@ -69,22 +57,8 @@ def test_a_cards_page_reads_few_pages_among_many_cards(session: Session) -> None
     session.commit()
     session.execute(text("ANALYZE cards"))
     session.commit()
-    statements: list[tuple[str, object]] = []
-
-    def record(_conn: object, _cursor: object, statement: str, parameters: object, *_: object):
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append((statement, parameters))
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with selects_of(session) as statements:
         story = card_story(session, "shop", "N2")
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert story.replaces is not None and story.replaces.number == "N1"
-    heavy = [
-        f"{touched} pages: {' '.join(statement.split())}"
-        for statement, parameters in statements
-        if (touched := blocks(session, statement, parameters)) > MOST_BLOCKS
-    ]
+    heavy = heavy_statements(session, statements)
     assert not heavy, "\n".join(heavy)

@@ -10,25 +10,23 @@ per page at 1,000,000 entries.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.models import Account, Customer
 from loyalty_plugin.services.customers.desk import customer_page
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.merchants.registration import create_merchant
+from tests.plans import heavy_statements, selects_of
 
 pytestmark = pytest.mark.backends("postgresql")
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 BUSY_ENTRIES = 20_000
-#: Pages (8 kB blocks) one statement of the page may touch: a few index and heap pages.
-MOST_BLOCKS = 30
 
 
 def customer(session: Session, host_id: str) -> Account:
@@ -66,16 +64,6 @@ def fill(session: Session, account: Account) -> None:
     )
 
 
-def blocks(session: Session, statement: str, parameters: object) -> int:
-    """Shared-buffer pages (found and read in) the statement's plan touched."""
-    explained = session.connection().exec_driver_sql(
-        f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {statement}", parameters
-    )
-    plan = explained.scalar()
-    plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
-    return plan["Shared Hit Blocks"] + plan["Shared Read Blocks"]
-
-
 def test_a_quiet_customers_page_reads_few_pages_beside_a_busy_one(session: Session) -> None:
     """No statement of the page scans the merchant's entries or lots."""
     create_merchant(session, merchant_id="shop", name="Shop", currency="EUR", now=NOW)
@@ -88,24 +76,10 @@ def test_a_quiet_customers_page_reads_few_pages_beside_a_busy_one(session: Sessi
     session.execute(text("ANALYZE ledger_entries, lots, accounts, customers"))
     session.commit()
     session.expunge_all()
-    statements: list[tuple[str, object]] = []
-
-    def record(_conn: object, _cursor: object, statement: str, parameters: object, *_: object):
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append((statement, parameters))
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with selects_of(session) as statements:
         page = customer_page(session, merchant_id="shop", customer_id=quiet.customer_id, now=NOW)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert page.log.total == 3 and page.balance.balance == 33
-    heavy = [
-        f"{touched} pages: {' '.join(statement.split())}"
-        for statement, parameters in statements
-        if (touched := blocks(session, statement, parameters)) > MOST_BLOCKS
-    ]
+    heavy = heavy_statements(session, statements)
     assert not heavy, "\n".join(heavy)
 
 
