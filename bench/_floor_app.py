@@ -93,7 +93,7 @@ def points_of(total: str) -> int:
     return int(Decimal(total) // 10)
 
 
-Store = Callable[[str, str, str, str, int], bool]
+Store = Callable[[str, str, str, str, int], None]
 
 
 def core_store(url: str) -> Store:
@@ -101,7 +101,7 @@ def core_store(url: str) -> Store:
     engine = sa.create_engine(url, pool_size=10)
 
     def store(merchant_id: str, webhook_id: str, invoice_id: str, customer_id: str,
-              points: int) -> bool:  # fmt: skip
+              points: int) -> None:  # fmt: skip
         with engine.begin() as connection:
             connection.execute(sa.select(merchants.c.secret).where(merchants.c.id == merchant_id))
             inbox_id = connection.execute(
@@ -131,7 +131,6 @@ def core_store(url: str) -> Store:
             connection.execute(
                 inbox.update().where(inbox.c.id == inbox_id).values(status="processed")
             )
-        return True
 
     return store
 
@@ -146,7 +145,7 @@ def psycopg_store(url: str) -> Store:
     local = threading.local()
 
     def store(merchant_id: str, webhook_id: str, invoice_id: str, customer_id: str,
-              points: int) -> bool:  # fmt: skip
+              points: int) -> None:  # fmt: skip
         if not hasattr(local, "connection"):
             local.connection = psycopg.connect(conninfo)
         connection = local.connection
@@ -181,7 +180,6 @@ def psycopg_store(url: str) -> Store:
                 (points, customer_id),
             )
             cursor.execute("UPDATE floor_inbox SET status = 'processed' WHERE id = %s", (inbox_id,))
-        return True
 
     return store
 

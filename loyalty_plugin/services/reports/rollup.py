@@ -195,10 +195,7 @@ def _roll_up_batch(session: Session, merchant_id: str, target: int, batch: int) 
             select(func.min(LedgerEntry.created_at), func.max(LedgerEntry.created_at)).where(
                 _after(merchant_id, low), LedgerEntry.id <= high
             )
-        ).one()
-        if span[0] is None:
-            state.entry_id = high
-            return 0, high >= target
+        ).one()  # never empty: the merchant's entry ``first`` is in every span tried
         days = _days(span[0], span[1], state.zone)
         if len(days) <= MAX_DAYS or high - start <= 1:
             break
