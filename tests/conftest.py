@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from werkzeug.routing.rules import Rule
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 from loyalty_plugin import create_app, migrations
 from loyalty_plugin.database import engine_options, prepare_engine
@@ -333,16 +333,48 @@ class ClosingRequestHandler(WSGIRequestHandler):
             body.close()
 
 
+class JoiningServer(ThreadedWSGIServer):
+    """A threaded server whose ``server_close`` waits for every request thread.
+
+    Werkzeug's request threads are daemons that nobody waits for: a request that arrived
+    before the test ended could take a database connection after the app's engine was
+    disposed, and that connection, never closed, later failed an unrelated test as an
+    unraisable warning. Closing also ends the browser's idle keep-alive connections, so
+    the wait is only as long as the requests still being answered.
+    """
+
+    daemon_threads = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._open_requests: set[socket.socket] = set()
+        self._requests_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._requests_lock:
+            self._open_requests.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._requests_lock:
+            self._open_requests.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        with self._requests_lock:
+            for request in self._open_requests:
+                with suppress(OSError):
+                    request.shutdown(socket.SHUT_RD)
+        super().server_close()
+
+
 @contextmanager
 def serving(app: Flask) -> Iterator[str]:
-    """``app`` on a threaded HTTP server on a free loopback port; yields its base URL."""
-    server = make_server(
-        "127.0.0.1",
-        0,
-        remembering_body(app),
-        threaded=True,
-        request_handler=ClosingRequestHandler,
-    )
+    """``app`` on a threaded HTTP server on a free loopback port; yields its base URL.
+
+    On leaving, every request thread has finished.
+    """
+    server = JoiningServer("127.0.0.1", 0, remembering_body(app), handler=ClosingRequestHandler)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )

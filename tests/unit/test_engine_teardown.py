@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
+from urllib.request import urlopen
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 
-from tests.conftest import dispose_when_idle, make_engine
+from tests.conftest import dispose_when_idle, make_engine, serving
 
 pytestmark = pytest.mark.backends("postgresql", "mariadb")
 
@@ -42,3 +44,37 @@ def test_a_connection_in_use_at_teardown_is_closed_once_returned(database_url: s
     dispose_when_idle(engine, timeout=5)
     worker.join()
     assert is_closed(used[0])
+
+
+def test_a_request_that_reaches_the_database_after_teardown_began_leaves_no_connection_open(
+    database_url: str,
+) -> None:
+    """The request arrived before the server closed but asks for its connection later:
+    closing the server waits for it, so the engine's disposal closes that connection too."""
+    engine = make_engine(database_url)
+    opened: list[object] = []
+    sa.event.listen(engine, "connect", lambda dbapi_connection, _: opened.append(dbapi_connection))
+    app = Flask(__name__)
+    arrived = threading.Event()
+
+    @app.get("/late")
+    def late() -> str:
+        arrived.set()
+        time.sleep(0.3)
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+        return "done"
+
+    answers: list[bytes] = []
+    with serving(app) as base:
+        client = threading.Thread(
+            target=lambda: answers.append(urlopen(base + "/late", timeout=10).read())
+        )
+        client.start()
+        assert arrived.wait(5)
+    dispose_when_idle(engine, timeout=5)
+    client.join(10)
+    left_open = [dbapi_connection for dbapi_connection in opened if not is_closed(dbapi_connection)]
+    engine.dispose()
+    assert answers == [b"done"]
+    assert len(opened) == 1 and not left_open
