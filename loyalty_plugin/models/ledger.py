@@ -87,6 +87,15 @@ class LedgerEntry(Base):
         # An account belongs to one merchant: queries naming only the account seek here.
         Index("ix_ledger_entries_account", "account_id", "id"),
         Index("ix_ledger_entries_reference", "merchant_id", "reference_type", "reference_id"),
+        # What an entry was already undone by: every refund and reversal asks. Few entries
+        # reverse another, so PostgreSQL and SQLite index only those; MariaDB indexes the
+        # whole column, as it does every foreign key's.
+        Index(
+            "ix_ledger_entries_reverses",
+            "reverses_entry_id",
+            postgresql_where=text("reverses_entry_id IS NOT NULL"),
+            sqlite_where=text("reverses_entry_id IS NOT NULL"),
+        ),
         # The reports' periods: the dashboard's weeks, the journal's days. Kind, points and
         # account are in the index so the dashboard's sums never read the table itself.
         Index(

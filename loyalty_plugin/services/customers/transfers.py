@@ -132,7 +132,11 @@ def describe(session: Session, result: Transfer) -> dict[str, object]:
     """The transfer as the API answers it: who, how many, and the lots received."""
     sent = (result.sent.details or {}).get("transfer", {})
     ids = [entry.id for entry in result.received]
-    lots = session.scalars(select(Lot).where(Lot.entry_id.in_(ids)).order_by(Lot.id)).all()
+    lots = session.scalars(
+        select(Lot)
+        .where(Lot.merchant_id == result.sent.merchant_id, Lot.entry_id.in_(ids))
+        .order_by(Lot.id)
+    ).all()
     return {
         "from_customer_id": _sender(result),
         "to_customer_id": sent.get("to_customer_id"),

@@ -936,7 +936,7 @@ def _take_back(
         ask = min(left, reversible)
         if policy is ReversalPolicy.REMAINING:
             # What is left of the lot, and points set aside, which are owed (not forgiven).
-            ask = min(ask, lot_remaining(work.session, entry_id) + set_aside)
+            ask = min(ask, lot_remaining(work.session, row.merchant_id, entry_id) + set_aside)
         if ask > 0:
             owed_before = work.outcome.points_owed
             left -= _reverse(

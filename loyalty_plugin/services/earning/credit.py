@@ -229,7 +229,7 @@ def _take_back(
     ):
         ask = min(left, reversible)
         if policy is ReversalPolicy.REMAINING:
-            ask = min(ask, lot_remaining(work.session, entry_id))
+            ask = min(ask, lot_remaining(work.session, row.merchant_id, entry_id))
         if ask > 0:
             entry = reverse(work, entry_id, ask, policy,
                             f"{reason} on invoice {row.invoice_id} (store credit)",

@@ -49,6 +49,9 @@ def earn_entries(
     return [(e.id, e.points + int(undone.get(e.id) or 0)) for e in entries]
 
 
-def lot_remaining(session: Session, entry_id: int) -> int:
+def lot_remaining(session: Session, merchant_id: str, entry_id: int) -> int:
     """What is left in the lot ``entry_id`` opened (0 when it opened none)."""
-    return int(session.scalar(select(Lot.remaining).where(Lot.entry_id == entry_id)) or 0)
+    left = session.scalar(
+        select(Lot.remaining).where(Lot.merchant_id == merchant_id, Lot.entry_id == entry_id)
+    )
+    return int(left or 0)
