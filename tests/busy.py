@@ -59,10 +59,38 @@ def fill(session: Session, account: Account, *, at: datetime, expires_at: dateti
     )
 
 
+def fill_customers(session: Session, merchant_id: str, *, program_id: int, at: datetime) -> None:
+    """:data:`BUSY_ENTRIES` customers of ``merchant_id``, each with an account, a paid
+    invoice and a level in ``program_id``."""
+    for statement in (
+        "INSERT INTO customers (merchant_id, host_customer_id, first_name, enrolled, "
+        "email_opt_in, sms_opt_in, created_at, updated_at) SELECT :merchant, 'busy-' || n, "
+        "'Busy', true, false, false, :at, :at FROM generate_series(1, :count) AS n",
+        "INSERT INTO accounts (merchant_id, customer_id, balance, lifetime_earned, "
+        "lifetime_redeemed, lifetime_expired, created_at, updated_at) SELECT merchant_id, id, "
+        "0, 0, 0, 0, :at, :at FROM customers WHERE merchant_id = :merchant "
+        "AND host_customer_id LIKE 'busy-%'",
+        "INSERT INTO invoices (merchant_id, host_invoice_id, customer_id, status, currency, "
+        "total, merchant_total, paid_total, refunded_total, points_earned, items, paid_at, "
+        "created_at, updated_at) SELECT merchant_id, 'B-' || id, customer_id, 'paid', 'EUR', "
+        "10, 10, 10, 0, 1, '[]', :at, :at, :at FROM accounts WHERE merchant_id = :merchant",
+        "INSERT INTO memberships (merchant_id, program_id, account_id, level, earned_level, "
+        "source, amount, since, version, updated_at) SELECT merchant_id, :program, id, "
+        "'silver', 'silver', 'earned', 10, :at, 1, :at FROM accounts "
+        "WHERE merchant_id = :merchant",
+    ):
+        session.execute(
+            text(statement),
+            {"merchant": merchant_id, "program": program_id, "at": at, "count": BUSY_ENTRIES},
+        )
+
+
 @pytest.fixture
 def truncated_afterwards(session: Session) -> Iterator[None]:
-    """Entries and lots emptied by ``TRUNCATE`` after the test."""
+    """Entries, lots, customers and what hangs on them emptied by ``TRUNCATE`` after the test."""
     yield
     session.rollback()
-    session.execute(text("TRUNCATE ledger_entries, lots CASCADE"))
+    session.execute(
+        text("TRUNCATE ledger_entries, lots, memberships, invoices, accounts, customers CASCADE")
+    )
     session.commit()

@@ -32,6 +32,8 @@ class Invoice(Base):
         UniqueConstraint("merchant_id", "host_invoice_id"),
         # The dashboard's repeat orders: invoices paid in a period, read from the index alone.
         Index("ix_invoices_paid", "merchant_id", "paid_at", "status", "customer_id"),
+        # A customer's invoices: every invoice event asks whether they paid one before.
+        Index("ix_invoices_customer", "customer_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

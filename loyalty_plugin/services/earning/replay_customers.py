@@ -148,7 +148,7 @@ class ReplayCustomers:
                 Membership.expires_at,
             )
             .join(Account, Account.id == Membership.account_id)
-            .where(Account.customer_id.in_(ids))
+            .where(Account.merchant_id == self.merchant_id, Account.customer_id.in_(ids))
             .order_by(Account.customer_id, Membership.program_id)
         )
         levels: dict[int, str | None] = {}

@@ -403,7 +403,7 @@ def _membership(customer: Customer) -> Select[tuple[str, str, datetime | None]]:
     return (
         select(Membership.level, Membership.earned_level, Membership.expires_at)
         .join(Account, Account.id == Membership.account_id)
-        .where(Account.customer_id == customer.id)
+        .where(Account.merchant_id == customer.merchant_id, Account.customer_id == customer.id)
         .order_by(Membership.program_id)
         .limit(1)
     )
