@@ -7,6 +7,7 @@ reached fails the run: it is never skipped silently.
 
 from __future__ import annotations
 
+import gc
 import inspect
 import os
 import socket
@@ -123,6 +124,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "backends(*names): run only on these backends")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The garbage collector tuned for a run of many short tests.
+
+    Each test's app leaves cycles behind, and the collector's full passes over a heap of
+    every loaded module took a fifth of a worker's time (14 to 16 s of 75 in a slice of
+    473 tests). What is loaded by now is set apart from those passes, and collections run
+    less often (2 to 3 s).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 @pytest.hookimpl(tryfirst=True)
