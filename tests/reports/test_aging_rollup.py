@@ -97,6 +97,9 @@ def expected(session: Session, by: str, zone: str) -> tuple[list[int], list[tupl
     lots = session.scalars(
         select(Lot).where(Lot.merchant_id == MERCHANT, Lot.remaining > 0).order_by(Lot.id)
     ).all()
+    column = {"customer": Customer.host_customer_id, "group": Customer.customer_group,
+              "card": Customer.card_number}[by]  # fmt: skip
+    keys = dict(session.execute(select(Account.id, column).join(Customer)).all())
     width = len(AGE_BANDS) + EXPIRY_MONTHS + 2
     totals = [0] * width
     rows: dict[object, list[int]] = {}
@@ -109,9 +112,7 @@ def expected(session: Session, by: str, zone: str) -> tuple[list[int], list[tupl
         else:
             local = lot.expires_at.astimezone(tz).date().replace(day=1)
             month = starts.index(local) if local in starts else EXPIRY_MONTHS
-        customer = session.get(Account, lot.account_id).customer
-        key = {"customer": customer.host_customer_id, "group": customer.customer_group,
-               "card": customer.card_number}[by]  # fmt: skip
+        key = keys[lot.account_id]
         figures = rows.setdefault(key, [0] * width)
         for target in (figures, totals):
             target[band] += lot.remaining
