@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 from flask import Flask
 from jinja2.bccache import Bucket, BytecodeCache
 from sqlalchemy.engine import make_url
@@ -31,6 +32,7 @@ from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from loyalty_plugin import create_app, migrations
 from loyalty_plugin.database import engine_options, prepare_engine
 from loyalty_plugin.models import Account, Base, Customer, Merchant
+from loyalty_plugin.services.staff import passwords
 
 #: Playwright's fixtures (a live server, one Chromium), shared by every page test.
 pytest_plugins = ("tests.browser",)
@@ -76,6 +78,23 @@ def _share_url_builders() -> None:
 
 
 _share_url_builders()
+
+
+#: The service's password hasher (argon2-cffi's defaults), for the test that checks it.
+SERVICE_HASHER = passwords._HASHER
+
+
+def _cheap_password_hashes() -> None:
+    """Staff passwords hashed at argon2id's smallest cost in this run.
+
+    At the service's cost each hash or check takes 0.1 to 0.25 s: a sixth of the admin
+    tests' time. ``tests/admin/test_staff_services.py`` checks the service's own hasher.
+    """
+    passwords._HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    passwords._DUMMY = passwords._HASHER.hash("not a password of anyone")
+
+
+_cheap_password_hashes()
 
 
 class SharedTemplateCode(BytecodeCache):

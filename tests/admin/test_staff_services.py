@@ -18,6 +18,7 @@ from loyalty_plugin.services.staff import (
     sessions,
 )
 from loyalty_plugin.services.staff.sign_in import sign_in_with_password
+from tests.conftest import SERVICE_HASHER
 
 POLICY = StaffPolicy(max_attempts_account=3, max_attempts_address=5, attempt_minutes=10)
 GOOD = "a long enough password"
@@ -55,8 +56,13 @@ def test_roles_are_ordered() -> None:
     assert not StaffRole.STAFF.grants(StaffRole.MANAGER)
 
 
-def test_passwords_are_argon2id_and_rehashed_when_parameters_change() -> None:
-    """Hashes are argon2id; a hash made with weaker parameters is replaced on success."""
+def test_passwords_are_argon2id_and_rehashed_when_parameters_change(monkeypatch) -> None:
+    """Hashes are argon2id at argon2-cffi's recommended cost; a hash made with weaker
+    parameters is replaced on success (the rest of the suite hashes at the least cost)."""
+    monkeypatch.setattr(passwords, "_HASHER", SERVICE_HASHER)
+    recommended = PasswordHasher()
+    assert (SERVICE_HASHER.time_cost, SERVICE_HASHER.memory_cost, SERVICE_HASHER.parallelism) == (
+        recommended.time_cost, recommended.memory_cost, recommended.parallelism)  # fmt: skip
     stored = passwords.hash_password(GOOD)
     assert stored.startswith("$argon2id$")
     assert passwords.verify_password(stored, GOOD) == (True, None)
