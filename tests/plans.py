@@ -8,11 +8,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 #: Pages (8 kB blocks) one statement of a page may touch: a few index and heap pages.
 MOST_BLOCKS = 30
+
+
+def analyzed(session: Session) -> None:
+    """Commit what the test wrote, refresh PostgreSQL's statistics so that the planner sees
+    the bulk rows, and forget the loaded objects (the statements then read afresh)."""
+    session.commit()
+    session.execute(text("ANALYZE"))
+    session.commit()
+    session.expunge_all()
 
 
 def blocks(session: Session, statement: str, parameters: object) -> int:

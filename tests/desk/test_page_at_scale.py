@@ -13,14 +13,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.services.customers.desk import customer_page
 from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.merchants.registration import create_merchant
 from tests.busy import customer, fill, truncated_afterwards  # noqa: F401 (a fixture)
-from tests.plans import heavy_statements, selects_of
+from tests.plans import analyzed, heavy_statements, selects_of
 
 pytestmark = [
     pytest.mark.backends("postgresql"),
@@ -39,10 +38,7 @@ def test_a_quiet_customers_page_reads_few_pages_beside_a_busy_one(session: Sessi
                     actor="test", expires_at=NOW + timedelta(days=300))  # fmt: skip
     fill(session, customer(session, "busy"), at=NOW - timedelta(days=100),
          expires_at=NOW + timedelta(days=20))  # fmt: skip
-    session.commit()
-    session.execute(text("ANALYZE ledger_entries, lots, accounts, customers"))
-    session.commit()
-    session.expunge_all()
+    analyzed(session)
     with selects_of(session) as statements:
         page = customer_page(session, merchant_id="shop", customer_id=quiet.customer_id, now=NOW)
     assert page.log.total == 3 and page.balance.balance == 33

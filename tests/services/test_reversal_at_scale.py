@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.rules import InvoiceView, LineView
@@ -22,7 +21,7 @@ from loyalty_plugin.services.ledger import entries as ledger
 from loyalty_plugin.services.ledger.integrity import verify_ledger
 from loyalty_plugin.services.merchants.registration import create_merchant
 from tests.busy import customer, fill, truncated_afterwards  # noqa: F401 (a fixture)
-from tests.plans import heavy_statements, selects_of
+from tests.plans import analyzed, heavy_statements, selects_of
 
 pytestmark = [
     pytest.mark.backends("postgresql"),
@@ -52,10 +51,7 @@ def test_a_refund_and_a_reversal_read_few_pages_beside_a_busy_customer(session: 
     spent = ledger.spend(session, account_id=quiet.id, points=15, now=NOW, actor="test")
     fill(session, customer(session, "busy"), at=NOW - timedelta(days=100),
          expires_at=NOW + timedelta(days=20))  # fmt: skip
-    session.commit()
-    session.execute(text("ANALYZE ledger_entries, lots, allocations, accounts"))
-    session.commit()
-    session.expunge_all()
+    analyzed(session)
     with selects_of(session) as statements:
         refunded = earning.refund_invoice(session, merchant_id="shop", invoice_id="INV-1",
                                           refund_id="R1", amount=Decimal("575.00"), now=NOW,

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.models import Program
 from loyalty_plugin.services.intake.webhooks import Answer
 from tests.busy import fill_customers, truncated_afterwards  # noqa: F401 (a fixture)
-from tests.plans import heavy_statements, selects_of
+from tests.plans import analyzed, heavy_statements, selects_of
 from tests.webhooks.conftest import customer, event, invoice
 
 pytestmark = [
@@ -32,9 +32,7 @@ def test_a_first_and_a_second_invoice_read_few_pages_beside_many_customers(
     """No statement of either event scans the merchant's customers, accounts or invoices."""
     default = shop.scalar(select(Program.id).where(Program.merchant_id == "shop"))
     fill_customers(shop, "shop", program_id=default, at=now - timedelta(days=30))
-    shop.commit()
-    shop.execute(text("ANALYZE customers, accounts, invoices, memberships, invoice_earnings"))
-    shop.commit()
+    analyzed(shop)
     answers = []
     with selects_of(shop) as statements:
         for number in (1, 2):

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loyalty_plugin.domain.redemption import DraftInvoice
@@ -21,7 +21,7 @@ from loyalty_plugin.services.intake.webhooks import Answer
 from loyalty_plugin.services.ledger.integrity import verify_ledger
 from loyalty_plugin.services.spending import redemption
 from tests.busy import customer, fill, fill_customers, truncated_afterwards  # noqa: F401
-from tests.plans import heavy_statements, selects_of
+from tests.plans import analyzed, heavy_statements, selects_of
 from tests.webhooks.conftest import event, invoice
 
 pytestmark = [
@@ -48,9 +48,7 @@ def test_a_quote_a_capture_and_a_release_read_few_pages_beside_many_customers(
         at=now - timedelta(days=30),
         expires_at=now + timedelta(days=300),
     )
-    shop.commit()
-    shop.execute(text("ANALYZE"))
-    shop.commit()
+    analyzed(shop)
     with selects_of(shop) as statements:
         quote = redemption.quote_checkout(shop, merchant_id="shop", customer_id="c1",
                                           invoice=draft("INV-1"), now=now)  # fmt: skip
