@@ -101,8 +101,8 @@ class SharedTemplateCode(BytecodeCache):
     """Compiled templates kept in memory for every app of the run.
 
     Each test's app has its own Jinja environment, which compiled every template it
-    rendered again: a sixth of an admin view test's time. Jinja checks each entry against
-    the template's source before using it.
+    rendered again (a slice of 473 tests: 94.0 s before, 91.4 s after). Jinja checks each
+    entry against the template's source before using it.
     """
 
     def __init__(self) -> None:
